@@ -1,0 +1,35 @@
+"""medcode: medical coding reference, pricing and claim checking from official CMS and CDC files.
+
+    import medcode
+    kb = medcode.open_kb()                      # MEDCODE_HOME/kb, built by `medcode ingest`
+    page = medcode.get_code(kb, "20702")        # ProcedureCode or DiagnosisCode
+    fee = medcode.price(kb, "99213", zip_code="10001")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medcode.codes import MalformedCode, UnknownCode
+from medcode.ingest import IngestError, ingest
+from medcode.kb.db import KnowledgeBaseMissing
+from medcode.kb.models import DiagnosisCode, Price, ProcedureCode
+from medcode.kb.store import KnowledgeBase
+from medcode.lookup import get_code
+from medcode.pricing import PricingError, UnknownLocality, price, price_all_localities
+from medcode.sources.layout import LayoutMismatch
+
+__all__ = [
+    "DiagnosisCode", "IngestError", "KnowledgeBase", "KnowledgeBaseMissing", "LayoutMismatch",
+    "MalformedCode", "Price", "PricingError", "ProcedureCode", "UnknownCode", "UnknownLocality",
+    "get_code", "ingest", "open_kb", "price", "price_all_localities",
+]
+__version__ = "0.1.0"
+
+
+def open_kb(home: Path | str | None = None) -> KnowledgeBase:
+    """Open the knowledge base under ``home`` (default: the MEDCODE_HOME setting)."""
+    from medcode import settings
+    from medcode.kb.store import open_kb as _open
+
+    return _open(Path(home) if home is not None else settings.load().home)

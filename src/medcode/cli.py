@@ -1,0 +1,187 @@
+"""The ``medcode`` command. Each command parses, makes one core call, and renders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from medcode import settings as settings_mod
+from medcode.codes import MalformedCode, UnknownCode
+from medcode.kb.db import KnowledgeBaseMissing
+from medcode.kb.models import Price
+from medcode.pricing import PricingError, UnknownLocality
+
+EXIT_NOT_FOUND = 1
+EXIT_USAGE = 2
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="medcode", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ing = sub.add_parser("ingest", help="build the knowledge base from a directory of official files")
+    ing.add_argument("dir", nargs="?", type=Path, help="official files (default: MEDCODE_DATA)")
+    ing.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    ing.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    show = sub.add_parser("show", help="everything about one CPT, HCPCS or ICD-10-CM code")
+    show.add_argument("code")
+    show.add_argument("--date", type=_date, help="date of service (YYYY-MM-DD); default: newest release")
+    where = show.add_mutually_exclusive_group()
+    where.add_argument("--zip", help="ZIP code for locality payment")
+    where.add_argument("--locality", help="MAC-LOCALITY, e.g. 13202-01")
+    show.add_argument("--json", action="store_true")
+
+    pr = sub.add_parser("price", help="Medicare payment for a code in a locality, or in all of them")
+    pr.add_argument("code")
+    pr.add_argument("--date", type=_date)
+    pr.add_argument("--modifier", default="", help="e.g. 26 or TC")
+    where = pr.add_mutually_exclusive_group(required=True)
+    where.add_argument("--zip")
+    where.add_argument("--locality")
+    where.add_argument("--all-localities", action="store_true", help="every locality, highest first")
+    pr.add_argument("--json", action="store_true")
+
+    rel = sub.add_parser("releases", help="the files and releases in the knowledge base")
+    rel.add_argument("--json", action="store_true")
+
+    srv = sub.add_parser("serve", help="run the JSON API (and /docs) with uvicorn")
+    srv.add_argument("--host")
+    srv.add_argument("--port", type=int)
+    srv.add_argument("--workers", type=int)
+    return p
+
+
+def _dump(obj: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+    sys.stdout.buffer.write(b"\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    conf = settings_mod.load()
+    try:
+        return COMMANDS[args.command](args, conf)
+    except (MalformedCode, PricingError, UsageError) as exc:
+        if isinstance(exc, UnknownLocality):
+            print(f"medcode: {exc}", file=sys.stderr)
+            return EXIT_NOT_FOUND
+        print(f"medcode: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UnknownCode as exc:
+        hint = f"; nearest codes: {', '.join(exc.suggestions)}" if exc.suggestions else ""
+        print(f"medcode: {exc}{hint}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    except KnowledgeBaseMissing as exc:
+        print(f"medcode: {exc}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+
+
+def _kb(conf: settings_mod.Settings) -> Any:
+    from medcode.kb.store import open_kb
+
+    return open_kb(conf.home)
+
+
+def cmd_ingest(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
+    from medcode.ingest import IngestError, ingest
+    from medcode.sources.layout import LayoutMismatch
+    from medcode.terminal import ingest_progress
+
+    data = args.dir or conf.data
+    if data is None:
+        raise UsageError("no data directory: pass DIR or set MEDCODE_DATA")
+    progress, on_plan, finish = ingest_progress(quiet=args.quiet)
+    try:
+        summary = ingest(Path(data), conf.home, workers=args.workers, progress=progress,
+                         on_plan=on_plan)
+    except (LayoutMismatch, IngestError) as exc:
+        finish(None)
+        print(f"medcode: ingest failed, the previous knowledge base is unchanged: {exc}",
+              file=sys.stderr)
+        return 1
+    finish(summary)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
+    from medcode.lookup import get_code
+    from medcode.terminal import print_code
+
+    kb = _kb(conf)
+    page = get_code(kb, args.code, day=args.date, zip_code=args.zip, locality=args.locality)
+    if args.json:
+        _dump(page)
+    else:
+        print_code(page)
+    return 0
+
+
+def cmd_price(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
+    from medcode.pricing import price, price_all_localities
+    from medcode.terminal import print_price, print_price_table
+
+    kb = _kb(conf)
+    if args.all_localities:
+        rows = price_all_localities(kb, args.code, day=args.date, modifier=args.modifier)
+        if args.json:
+            _dump({"data": rows, "count": len(rows)})
+        else:
+            print_price_table(rows)
+        return 0
+    result: Price = price(kb, args.code, zip_code=args.zip, locality=args.locality, day=args.date,
+                          modifier=args.modifier)
+    if args.json:
+        _dump(result)
+    else:
+        print_price(result)
+    return 0
+
+
+def cmd_releases(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
+    from medcode.terminal import print_releases
+
+    kb = _kb(conf)
+    refs = list(kb.sources.values())
+    if args.json:
+        _dump({"data": refs, "count": len(refs)})
+    else:
+        print_releases(refs)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
+    import os
+
+    import uvicorn
+
+    os.environ["MEDCODE_HOME"] = str(conf.home)
+    _kb(conf).close()  # fail now, not in every worker, when there is no knowledge base
+    uvicorn.run("medcode.web.app:create_app", factory=True, host=args.host or conf.host,
+                port=args.port or conf.port, workers=args.workers or conf.workers,
+                log_level="warning", access_log=False)
+    return 0
+
+
+COMMANDS = {"ingest": cmd_ingest, "show": cmd_show, "price": cmd_price,
+            "releases": cmd_releases, "serve": cmd_serve}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

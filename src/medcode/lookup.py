@@ -1,0 +1,382 @@
+"""Everything the knowledge base knows about one code, on one date of service."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import orjson
+
+from medcode import vocab
+from medcode.codes import MalformedCode, UnknownCode, compact_icd, kinds, normalize, suggest, system_of
+from medcode.kb.models import (
+    AddOn,
+    Citation,
+    DiagnosisCode,
+    DiagnosisNote,
+    DiagnosisRef,
+    Indicator,
+    ModifierRow,
+    Mue,
+    Payment,
+    ProcedureCode,
+    Ptp,
+    PtpPair,
+    Rvu,
+    YearChange,
+)
+from medcode.kb.releases import Resolved
+from medcode.kb.store import KnowledgeBase
+from medcode.pricing import PAYABLE_STATUSES, RVU_SQL, amount, citation, price, rvu_of
+
+__all__ = ["get_code", "MalformedCode", "UnknownCode"]
+
+INDICATOR_FIELDS = ("pctc", "mult_proc", "bilateral", "assistant", "co_surgeon", "team")
+PAGE_SQL = (
+    "SELECT work, pe_nonfacility, pe_facility, mp, total_nonfacility, total_facility,"
+    " pe_nonfacility_na, pe_facility_na, conversion_factor, status, line, description, modifier,"
+    " global_days, pctc, mult_proc, bilateral, assistant, co_surgeon, team"
+    " FROM rvus WHERE hcpcs = ? AND release_id = ? ORDER BY modifier"
+)
+
+
+def get_code(kb: KnowledgeBase, code: str, *, day: date | None = None, zip_code: str | None = None,
+             locality: str | None = None) -> ProcedureCode | DiagnosisCode:
+    """The code's page: a ``ProcedureCode`` (CPT/HCPCS) or a ``DiagnosisCode`` (ICD-10-CM)."""
+    code = normalize(code)
+    systems = kinds(code)
+    for system in systems:
+        if system == "procedure":
+            found = _procedure(kb, code, day, zip_code, locality)
+        else:
+            found = _diagnosis(kb, code, day)
+        if found is not None:
+            return found
+    raise UnknownCode(code, suggest(kb, code))
+
+
+def _indicator(field: str, code: str | None) -> Indicator | None:
+    if code is None:
+        return None
+    return Indicator(code, vocab.meaning(field, code))
+
+
+def _national(rvu: Rvu, cf: float | None, status: str) -> Payment:
+    if cf is None or status not in PAYABLE_STATUSES:
+        return Payment(None, None)
+    return Payment(amount(rvu, None, cf, "nonfacility"), amount(rvu, None, cf, "facility"))
+
+
+def _yyyymmdd(day: date) -> int:
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def _procedure(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | None,
+               locality: str | None) -> ProcedureCode | None:
+    notices: list[str] = []
+    sources: list[Citation] = []
+    when = day
+    pfs = kb.resolve("pprrvu", day)
+    rows: list[tuple] = []
+    if pfs is not None:
+        when = day or pfs.release.effective_from
+        if pfs.note:
+            notices.append(pfs.note)
+        rows = kb.query(PAGE_SQL, (code, pfs.release.ids[0]))
+    row = rows[0] if rows and rows[0][12] == "" else None
+    hcpcs_desc = _hcpcs(kb, code, when, sources)
+    lab, dme, asp = _lab(kb, code, when, sources), _dmepos(kb, code, when, sources), _asp(kb, code, when, sources)
+    if not rows and hcpcs_desc is None and not (lab or dme or asp):
+        return None
+    rvu = status = glob = cf = payment = None
+    indicators: dict[str, Indicator] = {}
+    description = hcpcs_desc or (rows[0][11] if rows else "")
+    previous = None
+    modifiers = tuple(ModifierRow(r[12], r[11], r[9], rvu_of(r), _national(rvu_of(r), r[8], r[9]))
+                      for r in rows if r[12] != "")
+    if row is not None and pfs is not None:
+        rvu, cf, status_code, line, description = rvu_of(row), row[8], row[9], row[10], row[11]
+        status = _indicator("status", status_code)
+        glob = _indicator("global", row[13])
+        indicators = {f: Indicator(v, vocab.meaning(f, v))
+                      for f, v in zip(INDICATOR_FIELDS, row[14:20], strict=True)}
+        payment = _national(rvu, cf, status_code)
+        sources.insert(0, citation(kb.sources[pfs.release.ids[0]], row=code, line=line))
+        prev = _previous_year(kb, code, pfs, rvu, cf)
+        if prev is not None:
+            previous, prev_cite = prev
+            sources.append(prev_cite)
+    priced = None
+    if (zip_code or locality) and row is not None:
+        priced = price(kb, code, zip_code=zip_code, locality=locality, day=day)
+    return ProcedureCode(
+        code=code, system=system_of(code), description=description,
+        long_description=hcpcs_desc if hcpcs_desc != description else None,
+        status=status, release=pfs.release.name if (pfs and rows) else None, date=when,
+        rvu=rvu, global_period=glob, indicators=indicators, conversion_factor=cf,
+        payment=payment, price=priced,
+        addon=_addon(kb, code, when, sources, notices), addon_codes=_addon_codes(kb, code, when),
+        mue=_mue(kb, code, when, sources, notices), ptp=_ptp(kb, code, when, sources),
+        asc=_asc(kb, code, when, sources), opps_cap=_opps_caps(kb, code, when, sources),
+        lab=lab, dmepos=dme, asp=asp, modifiers=modifiers, previous_year=previous,
+        notices=tuple(notices), sources=tuple(sources),
+    )
+
+
+def _note(resolved: Resolved, notices: list[str]) -> None:
+    if resolved.note and resolved.note not in notices:
+        notices.append(resolved.note)
+
+
+def _previous_year(kb: KnowledgeBase, code: str, pfs: Resolved, rvu: Rvu,
+                   cf: float | None) -> tuple[YearChange, Citation] | None:
+    year = pfs.release.effective_from.year - 1
+    candidates = [r for r in kb.releases.get("pprrvu", []) if r.effective_from.year == year]
+    if not candidates:
+        return None
+    prev = candidates[-1]  # the last quarter of the previous year
+    row = kb.query(RVU_SQL, (code, "", prev.ids[0]))
+    if not row:
+        return None
+    prvu, pcf, pstatus = rvu_of(row[0]), row[0][8], row[0][9]
+    pay = _national(prvu, pcf, pstatus)
+    now = _national(rvu, cf, "A")
+
+    def diff(a: float | None, b: float | None) -> float | None:
+        return round(a - b, 2) if a is not None and b is not None else None
+    pct = (round(100 * (now.nonfacility - pay.nonfacility) / pay.nonfacility, 1)
+           if now.nonfacility is not None and pay.nonfacility else None)
+    change = YearChange(prev.name, prvu, pcf, pay, diff(now.nonfacility, pay.nonfacility),
+                        diff(now.facility, pay.facility), pct)
+    return change, citation(prev.files[0], row=code, line=row[0][10])
+
+
+def _hcpcs(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]) -> str | None:
+    r = kb.resolve("hcpcs", day)
+    if r is None:
+        return None
+    row = kb.query("SELECT long_description, line, release_id FROM hcpcs_codes WHERE code = ? "
+                   "AND release_id = ? AND record_id = '3' ORDER BY seqnum", (code, r.release.ids[0]))
+    if not row:
+        return None
+    sources.append(citation(kb.sources[row[0][2]], row=code, line=row[0][1]))
+    return " ".join(x[0] for x in row)
+
+
+def _addon(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation],
+           notices: list[str]) -> AddOn | None:
+    r = kb.resolve("aoc", day)
+    if r is None:
+        return None
+    rows = kb.query("SELECT edit_type, primary_code, effective, deleted, primary_deleted, line, release_id "
+                    "FROM aoc_edits WHERE addon_code = ? AND release_id = ? ORDER BY line",
+                    (code, r.release.ids[0]))
+    if not rows:
+        return None
+    iso = day.isoformat() if day else None
+    live = [x for x in rows if iso is None or ((x[3] is None or x[3] > iso) and (x[4] is None or x[4] > iso))]
+    if not live:
+        return None
+    _note(r, notices)
+    edit_type = live[0][0]
+    primaries = tuple(x[1] for x in live if x[1] != "CCCCC")
+    sources.append(citation(kb.sources[rows[0][6]], row=code, line=rows[0][5]))
+    return AddOn(edit_type, vocab.meaning("aoc_type", edit_type), primaries, live[0][2],
+                 citation(kb.sources[rows[0][6]], row=code, line=rows[0][5]))
+
+
+def _addon_codes(kb: KnowledgeBase, code: str, day: date | None) -> tuple[str, ...]:
+    r = kb.resolve("aoc", day)
+    if r is None:
+        return ()
+    iso = day.isoformat() if day else "9999-12-31"
+    rows = kb.query("SELECT DISTINCT addon_code FROM aoc_edits WHERE primary_code = ? AND release_id = ? "
+                    "AND (deleted IS NULL OR deleted > ?) ORDER BY addon_code", (code, r.release.ids[0], iso))
+    return tuple(x[0] for x in rows)
+
+
+def _mue(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation],
+         notices: list[str]) -> Mue | None:
+    r = kb.resolve("mue_practitioner", day)
+    if r is None:
+        return None
+    row = kb.query("SELECT units, mai, rationale, line, release_id FROM mue_limits WHERE hcpcs = ? "
+                   "AND release_id = ?", (code, r.release.ids[0]))
+    if not row:
+        return None
+    _note(r, notices)
+    units, mai, rationale, line, rid = row[0]
+    cite = citation(kb.sources[rid], row=code, line=line)
+    sources.append(cite)
+    return Mue(units, mai, vocab.meaning("mai", mai), rationale, cite)
+
+
+PTP_SQL = (
+    "SELECT column_1, column_2, modifier, effective, deleted, rationale_id FROM ptp_edits "
+    "WHERE {col} = ? AND (deleted IS NULL OR deleted > ?) AND (effective IS NULL OR effective <= ?) "
+    "ORDER BY column_1, column_2"
+)
+
+
+def _ptp(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation],
+         family: str = "ptp_practitioner") -> Ptp | None:
+    r = kb.resolve(family, day)
+    if r is None:
+        return None
+    conn = kb.ptp(r.release.store)
+    texts = kb.ptp_rationales(r.release.store)
+    on = _yyyymmdd(day) if day else 99991231
+    as1 = tuple(PtpPair(a, b, m, e, d, texts[t])
+                for a, b, m, e, d, t in conn.execute(PTP_SQL.format(col="column_1"), (code, on, on)))
+    as2 = tuple(PtpPair(a, b, m, e, d, texts[t])
+                for a, b, m, e, d, t in conn.execute(PTP_SQL.format(col="column_2"), (code, on, on)))
+    cite = citation(r.release.files[0], row=code)
+    if as1 or as2:
+        sources.append(cite)
+    meanings = {k: v for k, v in vocab.indicators()["ptp_modifier"].items()}
+    return Ptp(r.release.name, r.note, as1, as2, meanings, cite)
+
+
+def _asc(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]) -> dict[str, Any] | None:
+    r = kb.resolve("asc", day)
+    if r is None:
+        return None
+    ids = r.release.ids
+    marks = ",".join("?" * len(ids))
+    row = kb.query(f"SELECT addendum, payment_indicator, weight, rate, multiple_discount, marker, line, "
+                   f"release_id FROM asc_rates WHERE hcpcs = ? AND release_id IN ({marks})", (code, *ids))
+    excluded = kb.query(f"SELECT line, release_id FROM asc_exclusions WHERE hcpcs = ? AND release_id IN ({marks})",
+                        (code, *ids))
+    if not row and not excluded:
+        return None
+    if excluded:
+        sources.append(citation(kb.sources[excluded[0][1]], row=code, line=excluded[0][0]))
+        return {"release": r.release.name, "covered": False, "excluded": True, "note": r.note}
+    addendum, pi, weight, rate, mpd, marker, line, rid = row[0]
+    meaning = kb.query(f"SELECT definition FROM asc_indicators WHERE code = ? AND kind = 'payment' "
+                       f"AND release_id IN ({marks})", (pi, *ids))
+    sources.append(citation(kb.sources[rid], row=code, line=line))
+    return {"release": r.release.name, "covered": True, "excluded": False, "addendum": addendum,
+            "payment_indicator": pi, "payment_indicator_meaning": meaning[0][0] if meaning else None,
+            "weight": weight, "rate": rate, "multiple_procedure_discount": mpd or None,
+            "marker": marker or None, "note": r.note}
+
+
+def _opps_caps(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]) -> dict[str, Any] | None:
+    r = kb.resolve("oppscap", day)
+    if r is None:
+        return None
+    row = kb.query("SELECT modifier, count(*), min(nonfacility), max(nonfacility), min(facility), max(facility) "
+                   "FROM opps_caps WHERE hcpcs = ? AND release_id = ? GROUP BY modifier",
+                   (code, r.release.ids[0]))
+    if not row:
+        return None
+    sources.append(citation(r.release.files[0], row=code))
+    return {"release": r.release.name, "note": r.note, "by_modifier": [
+        {"modifier": m, "localities": n, "nonfacility_min": a, "nonfacility_max": b,
+         "facility_min": c, "facility_max": d} for m, n, a, b, c, d in row]}
+
+
+def _lab(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]) -> dict[str, Any] | None:
+    r = kb.resolve("clfs", day)
+    if r is None:
+        return None
+    rows = kb.query("SELECT modifier, rate, indicator, short_description, line, release_id FROM clfs_rates "
+                    "WHERE hcpcs = ? AND release_id = ? ORDER BY modifier", (code, r.release.ids[0]))
+    if not rows:
+        return None
+    sources.append(citation(kb.sources[rows[0][5]], row=code, line=rows[0][4]))
+    return {"release": r.release.name, "note": r.note, "rates": [
+        {"modifier": m, "rate": rate, "indicator": ind, "short_description": d} for m, rate, ind, d, _, _ in rows]}
+
+
+def _dmepos(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]) -> dict[str, Any] | None:
+    r = kb.resolve("dmepos", day)
+    if r is None:
+        return None
+    rows = kb.query("SELECT modifier, modifier2, jurisdiction, category, ceiling, floor, state_fees, "
+                    "description, line, release_id FROM dmepos_fees WHERE hcpcs = ? AND release_id = ? "
+                    "ORDER BY line", (code, r.release.ids[0]))
+    if not rows:
+        return None
+    sources.append(citation(kb.sources[rows[0][9]], row=code, line=rows[0][8]))
+    return {"release": r.release.name, "note": r.note, "fees": [
+        {"modifier": m, "modifier2": m2, "jurisdiction": j, "category": c, "ceiling": ce, "floor": fl,
+         "description": d, "by_state": orjson.loads(sf)}
+        for m, m2, j, c, ce, fl, sf, d, _, _ in rows]}
+
+
+def _asp(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]) -> dict[str, Any] | None:
+    r = kb.resolve("asp", day)
+    if r is None:
+        return None
+    rows = kb.query("SELECT short_description, dosage, payment_limit, coinsurance_pct, line, release_id "
+                    "FROM asp_limits WHERE hcpcs = ? AND release_id = ?", (code, r.release.ids[0]))
+    if not rows:
+        return None
+    d, dosage, limit, coins, line, rid = rows[0]
+    sources.append(citation(kb.sources[rid], row=code, line=line))
+    return {"release": r.release.name, "note": r.note, "short_description": d, "dosage": dosage,
+            "payment_limit": limit, "coinsurance_pct": coins}
+
+
+# --- ICD-10-CM -------------------------------------------------------------------------------
+
+ICD_SQL = ("SELECT code, compact, kind, billable, parent, chapter, block, description, release_id "
+           "FROM icd10cm_codes WHERE {where} AND release_id = ?")
+
+
+def _diagnosis(kb: KnowledgeBase, code: str, day: date | None) -> DiagnosisCode | None:
+    r = kb.resolve("icd10cm", day)
+    if r is None:
+        return None
+    rid = r.release.ids[0]
+    rows = kb.query(ICD_SQL.format(where="compact = ? AND kind NOT IN ('chapter', 'block')"),
+                    (compact_icd(code), rid))
+    if not rows:
+        return None
+    c, compact, kind, billable, parent, chapter, block, desc, _ = rows[0]
+    parents: list[DiagnosisRef] = []
+    chain = [c]
+    p = parent
+    while p is not None:
+        pr = kb.query(ICD_SQL.format(where="code = ?"), (p, rid))
+        if not pr:
+            break
+        pc = pr[0]
+        if pc[2] not in ("chapter", "block"):
+            parents.append(DiagnosisRef(pc[0], pc[7], bool(pc[3]), pc[2]))
+        chain.append(pc[0])
+        p = pc[4]
+    parents.reverse()
+    ch = kb.query(ICD_SQL.format(where="code = ? AND kind = 'chapter'"), (chapter, rid))
+    bl = kb.query(ICD_SQL.format(where="code = ? AND kind = 'block'"), (block, rid))
+    children = tuple(DiagnosisRef(x[0], x[7], bool(x[3]), x[2]) for x in kb.query(
+        ICD_SQL.format(where="parent = ? AND kind NOT IN ('chapter', 'block')") + " ORDER BY seq", (c, rid)))
+    notes = kb.query(
+        f"SELECT code, note_type, text FROM icd10cm_notes WHERE release_id = ? AND code IN "
+        f"({','.join('?' * len(chain))}) ORDER BY seq", (rid, *chain))
+    by_type: dict[str, list[DiagnosisNote]] = {}
+    depth = {code_: i for i, code_ in enumerate(chain)}
+    for src, typ, text in sorted(notes, key=lambda n: depth[n[0]]):
+        by_type.setdefault(typ, []).append(DiagnosisNote(typ, text, src))
+    seventh: dict[str, str] = {}
+    for n in by_type.get("seven_chr_def", []):
+        if not seventh or n.source_code == by_type["seven_chr_def"][0].source_code:
+            k, _, v = n.text.partition(": ")
+            seventh.setdefault(k, v)
+    def own(t: str) -> tuple[DiagnosisNote, ...]:
+        return tuple(by_type.get(t, ()))
+    return DiagnosisCode(
+        code=c, system="ICD-10-CM", description=desc, kind=kind, billable=bool(billable),
+        status="billable" if billable else "header", release=r.release.name, date=day,
+        chapter=DiagnosisRef(chapter, ch[0][7] if ch else "", False, "chapter"),
+        block=DiagnosisRef(block, bl[0][7] if bl else "", False, "block"),
+        parents=tuple(parents), children=children,
+        inclusion_terms=tuple(n.text for n in by_type.get("inclusion_term", []) if n.source_code == c),
+        notes=own("note") + own("includes") + own("seven_chr_note"),
+        excludes1=own("excludes1"), excludes2=own("excludes2"), code_first=own("code_first"),
+        use_additional_code=own("use_additional_code"), code_also=own("code_also"),
+        seventh_characters=seventh, notices=(r.note,) if r.note else (),
+        sources=(citation(r.release.files[0], row=c),),
+    )

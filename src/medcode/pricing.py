@@ -1,0 +1,205 @@
+"""Medicare physician fee schedule payment: RVUs x GPCIs x conversion factor.
+
+    payment = [(work RVU x work GPCI) + (PE RVU x PE GPCI) + (MP RVU x MP GPCI)] x CF
+
+with the non-facility or facility PE RVU, rounded half-up to the cent at the end. The work GPCI
+with the 1.0 floor applies where the file gives only that one (2025) and to dates of service up
+to 2026-01-31 (the floor's last extension); later dates use the GPCI without the floor. Where an
+OPPS cap file of the same calendar year lists the code for the locality, the lower amount is
+paid.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from medcode.codes import UnknownCode, suggest
+from medcode.kb.models import Citation, Gpci, Locality, OppsCap, Price, Rvu
+from medcode.kb.releases import Resolved, SourceRef
+from medcode.kb.store import KnowledgeBase
+
+WORK_FLOOR_LAST_DAY = date(2026, 1, 31)
+PAYABLE_STATUSES = frozenset("ART")
+_ZIP = re.compile(r"\d{5}(-?\d{4})?")
+_LOCALITY = re.compile(r"(\d{5})-(\d{2})")
+
+
+class PricingError(ValueError):
+    """Input that cannot be priced (bad ZIP or locality, no RVUs)."""
+
+
+class UnknownLocality(PricingError):
+    pass
+
+
+def cents(value: Decimal) -> float:
+    return float(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def dec(value: float | None) -> Decimal:
+    return Decimal(repr(value)) if value is not None else Decimal(0)
+
+
+def citation(ref: SourceRef, row: str | None = None, line: int | None = None) -> Citation:
+    return Citation(ref.family, ref.release, ref.file, ref.effective_from, ref.effective_to,
+                    ref.sha256, row, line)
+
+
+def _need(kb: KnowledgeBase, family: str, day: date | None) -> Resolved:
+    resolved = kb.resolve(family, day)
+    if resolved is None:
+        raise PricingError(f"the knowledge base has no {family} file; ingest one")
+    return resolved
+
+
+def find_locality(kb: KnowledgeBase, *, zip_code: str | None = None, locality: str | None = None,
+                  day: date | None = None) -> tuple[Locality, list[str], list[Citation]]:
+    """The payment locality for a ZIP code or a ``MAC-LOC`` key, with notices and citations."""
+    notices: list[str] = []
+    cites: list[Citation] = []
+    if zip_code is not None:
+        if not _ZIP.fullmatch(zip_code.strip()):
+            raise PricingError(f"{zip_code!r} is not a ZIP code (five digits)")
+        z = _need(kb, "zip5", day)
+        if z.note:
+            notices.append(z.note)
+        row = kb.query("SELECT mac, locality, state, release_id FROM zip_localities "
+                       "WHERE zip = ? AND release_id = ?", (zip_code.strip()[:5], z.release.ids[0]))
+        if not row:
+            raise UnknownLocality(f"ZIP code {zip_code} is not in the ZIP-to-locality file "
+                                  f"({z.release.files[0].file})")
+        mac, loc, _state, rid = row[0]
+        cites.append(citation(kb.sources[rid], row=zip_code.strip()[:5]))
+    elif locality is not None:
+        m = _LOCALITY.fullmatch(locality.strip())
+        if not m:
+            raise PricingError(f"{locality!r} is not a locality; write MAC-LOCALITY, e.g. 13202-01")
+        mac, loc = m.group(1), m.group(2)
+    else:
+        raise PricingError("give a ZIP code or a locality")
+    g = _need(kb, "gpci", day)
+    row = kb.query("SELECT name, state, release_id FROM gpcis WHERE release_id = ? AND mac = ? "
+                   "AND locality = ?", (g.release.ids[0], mac, loc))
+    if not row:
+        raise UnknownLocality(f"locality {mac}-{loc} is not in {g.release.files[0].file}")
+    name, state, _ = row[0]
+    counties = None
+    lc = kb.resolve("locality", day)
+    if lc is not None:
+        crow = kb.query("SELECT group_concat(counties, '; ') FROM locality_counties "
+                        "WHERE release_id = ? AND mac = ? AND locality = ?", (lc.release.ids[0], mac, loc))
+        counties = crow[0][0] if crow else None
+    return Locality(mac, loc, name.rstrip("*"), state, counties), notices, cites
+
+
+def _gpci(kb: KnowledgeBase, mac: str, loc: str, day: date) -> tuple[Gpci, Citation, str | None]:
+    g = _need(kb, "gpci", day)
+    row = kb.query("SELECT pw_gpci, pw_gpci_floor, pe_gpci, mp_gpci, line, release_id FROM gpcis "
+                   "WHERE release_id = ? AND mac = ? AND locality = ?", (g.release.ids[0], mac, loc))
+    if not row:
+        raise UnknownLocality(f"locality {mac}-{loc} is not in {g.release.files[0].file}")
+    pw, pw_floor, pe, mp, line, rid = row[0]
+    use_floor = pw is None or day <= WORK_FLOOR_LAST_DAY
+    gp = Gpci(pw_floor if use_floor else pw, pe, mp, use_floor)
+    return gp, citation(kb.sources[rid], row=f"{mac}-{loc}", line=line), g.note
+
+
+RVU_SQL = (
+    "SELECT work, pe_nonfacility, pe_facility, mp, total_nonfacility, total_facility,"
+    " pe_nonfacility_na, pe_facility_na, conversion_factor, status, line, description"
+    " FROM rvus WHERE hcpcs = ? AND modifier = ? AND release_id = ?"
+)
+
+
+def rvu_of(row: tuple) -> Rvu:
+    return Rvu(row[0], row[1], row[2], row[3], row[4], row[5], row[6] == "NA", row[7] == "NA")
+
+
+def amount(rvu: Rvu, gpci: Gpci | None, cf: float, setting: str) -> float | None:
+    """One payment amount; None where the setting is NA."""
+    if setting == "nonfacility":
+        if rvu.nonfacility_na:
+            return None
+        pe = rvu.pe_nonfacility
+    else:
+        if rvu.facility_na:
+            return None
+        pe = rvu.pe_facility
+    if gpci is None:
+        total = rvu.total_nonfacility if setting == "nonfacility" else rvu.total_facility
+        return cents(dec(total) * dec(cf))
+    value = (dec(rvu.work) * dec(gpci.work) + dec(pe) * dec(gpci.pe) + dec(rvu.mp) * dec(gpci.mp))
+    return cents(value * dec(cf))
+
+
+def price(kb: KnowledgeBase, code: str, *, zip_code: str | None = None, locality: str | None = None,
+          day: date | None = None, modifier: str = "") -> Price:
+    """Payment for ``code`` in one locality (found from ``zip_code`` or ``locality``)."""
+    code = code.strip().upper()
+    loc, notices, cites = find_locality(kb, zip_code=zip_code, locality=locality, day=day)
+    return _price_at(kb, code, modifier, loc, day, notices, cites)
+
+
+def _price_at(kb: KnowledgeBase, code: str, modifier: str, loc: Locality, day: date | None,
+              notices: list[str], cites: list[Citation]) -> Price:
+    pfs = _need(kb, "pprrvu", day)
+    if pfs.note:
+        notices = [*notices, pfs.note]
+    row = kb.query(RVU_SQL, (code, modifier, pfs.release.ids[0]))
+    if not row:
+        raise UnknownCode(code, suggest(kb, code), f"{code}{'-' + modifier if modifier else ''} "
+                          f"has no RVUs in {pfs.release.name}")
+    r = row[0]
+    rvu, cf, status = rvu_of(r), r[8], r[9]
+    when = day or pfs.release.effective_from
+    gpci, gcite, gnote = _gpci(kb, loc.mac, loc.locality, when)
+    if gnote:
+        notices.append(gnote)
+    sources = [citation(kb.sources[pfs.release.ids[0]], row=code, line=r[10]), gcite, *cites]
+    if status in PAYABLE_STATUSES:
+        nonfac, fac = amount(rvu, gpci, cf, "nonfacility"), amount(rvu, gpci, cf, "facility")
+    else:
+        nonfac = fac = None
+        notices.append(f"Status {status}: not paid under the physician fee schedule.")
+    cap = _opps_cap(kb, code, modifier, loc, when, pfs.release.effective_from.year)
+    if cap is not None and cap.applied:
+        if nonfac is not None and cap.nonfacility is not None and cap.nonfacility < nonfac:
+            nonfac = cap.nonfacility
+        if fac is not None and cap.facility is not None and cap.facility < fac:
+            fac = cap.facility
+    formula = (f"[({rvu.work} x {gpci.work}) + (PE x {gpci.pe}) + ({rvu.mp} x {gpci.mp})] x {cf}"
+               f"; PE = {rvu.pe_nonfacility} non-facility, {rvu.pe_facility} facility")
+    return Price(code, modifier, when, pfs.release.name, loc, gpci, rvu, cf, nonfac, fac, formula,
+                 cap, tuple(notices), tuple(sources))
+
+
+def _opps_cap(kb: KnowledgeBase, code: str, modifier: str, loc: Locality, day: date,
+              pfs_year: int) -> OppsCap | None:
+    cap = kb.resolve("oppscap", day)
+    if cap is None:
+        return None
+    row = kb.query("SELECT facility, nonfacility FROM opps_caps WHERE hcpcs = ? AND modifier = ? "
+                   "AND release_id = ? AND mac = ? AND locality = ?",
+                   (code, modifier, cap.release.ids[0], loc.mac, loc.locality))
+    if not row:
+        return None
+    if cap.release.effective_from.year != pfs_year:
+        return OppsCap(False, row[0][0], row[0][1],
+                       f"Not applied: the OPPS cap file loaded ({cap.release.name}) is for "
+                       f"{cap.release.effective_from.year}, not {pfs_year}.")
+    return OppsCap(True, row[0][0], row[0][1], None)
+
+
+def price_all_localities(kb: KnowledgeBase, code: str, *, day: date | None = None,
+                         modifier: str = "") -> list[Price]:
+    """Payment for ``code`` in every locality of the GPCI file in force, highest first."""
+    code = code.strip().upper()
+    g = _need(kb, "gpci", day)
+    rows = kb.query("SELECT mac, locality, name, state FROM gpcis WHERE release_id = ? "
+                    "ORDER BY mac, locality", (g.release.ids[0],))
+    out = [_price_at(kb, code, modifier, Locality(m, lo, n.rstrip("*"), s), day, [], [])
+           for m, lo, n, s in rows]
+    out.sort(key=lambda p: (-(p.nonfacility or 0), p.locality.key))
+    return out

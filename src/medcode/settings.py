@@ -1,0 +1,81 @@
+"""Every setting medcode reads, declared once.
+
+Settings come from the environment. Only the CLI, the web layer and the public facade in
+``medcode/__init__.py`` read them; core functions take explicit arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+
+def _default_data() -> str:
+    """../shared/data beside the working directory or beside the checkout, when it exists."""
+    here = Path(__file__).resolve()
+    for base in (Path.cwd(), *here.parents):
+        candidate = base.parent / "shared" / "data"
+        if candidate.is_dir():
+            return str(candidate)
+    return ""
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "MEDCODE_DATA",
+        "../shared/data (when it exists)",
+        "Directory of official CMS/CDC files that `medcode ingest` reads.",
+    ),
+    Setting(
+        "MEDCODE_HOME",
+        "~/.medcode",
+        "Where medcode keeps its knowledge base (kb/) and state.",
+    ),
+    Setting("MEDCODE_HOST", "127.0.0.1", "Address `medcode serve` listens on."),
+    Setting("MEDCODE_PORT", "8000", "Port `medcode serve` listens on."),
+    Setting("MEDCODE_WORKERS", "1", "Number of server worker processes for `medcode serve`."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data: Path | None
+    home: Path
+    host: str
+    port: int
+    workers: int
+
+    @property
+    def kb_path(self) -> Path:
+        return self.home / "kb"
+
+
+class SettingError(ValueError):
+    """A setting has a value medcode cannot use."""
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    data = env.get("MEDCODE_DATA") or _default_data()
+    home = env.get("MEDCODE_HOME") or str(Path.home() / ".medcode")
+    try:
+        port = int(env.get("MEDCODE_PORT", "8000"))
+        workers = int(env.get("MEDCODE_WORKERS", "1"))
+    except ValueError as exc:
+        raise SettingError(f"MEDCODE_PORT and MEDCODE_WORKERS must be whole numbers: {exc}") from exc
+    return Settings(
+        data=Path(data).expanduser() if data else None,
+        home=Path(home).expanduser(),
+        host=env.get("MEDCODE_HOST", "127.0.0.1"),
+        port=port,
+        workers=workers,
+    )

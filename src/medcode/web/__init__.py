@@ -1,0 +1,1 @@
+"""The web layer: FastAPI routers over the core functions (JSON API now; HTML pages later)."""

@@ -1,0 +1,58 @@
+"""The FastAPI application. ``create_app`` opens the knowledge base read-only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+
+from medcode import settings
+from medcode.codes import MalformedCode, UnknownCode
+from medcode.kb.store import open_kb
+from medcode.pricing import PricingError, UnknownLocality
+from medcode.web.api import codes, price, releases
+from medcode.web.deps import BadInput, error
+
+
+def create_app(home: Path | None = None) -> FastAPI:
+    kb = open_kb(home if home is not None else settings.load().home)
+    app = FastAPI(title="medcode", version="0.1.0",
+                  description="Medical coding reference and Medicare pricing from official CMS "
+                              "and CDC files. Every fact cites its file and release.")
+    app.state.kb = kb
+    for module in (codes, price, releases):
+        app.include_router(module.router)
+
+    @app.exception_handler(UnknownCode)
+    async def unknown_code(_: Request, exc: UnknownCode) -> Response:
+        return error(404, "not_found", str(exc), code=exc.code, suggestions=exc.suggestions)
+
+    @app.exception_handler(MalformedCode)
+    async def malformed(_: Request, exc: MalformedCode) -> Response:
+        return error(422, "malformed_code", str(exc), field="code")
+
+    @app.exception_handler(UnknownLocality)
+    async def unknown_locality(_: Request, exc: UnknownLocality) -> Response:
+        return error(404, "unknown_locality", str(exc))
+
+    @app.exception_handler(PricingError)
+    async def pricing(_: Request, exc: PricingError) -> Response:
+        return error(422, "bad_input", str(exc))
+
+    @app.exception_handler(BadInput)
+    async def bad_input(_: Request, exc: BadInput) -> Response:
+        return error(422, "bad_input", str(exc), field=exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        return error(422, "bad_input", f"{where}: {first.get('msg', 'invalid request')}", field=where)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
