@@ -262,8 +262,7 @@ def ingest(
                 for fut in done:
                     exc = fut.exception()
                     if exc is not None:
-                        for other in pending:
-                            other.cancel()
+                        _stop(pool)
                         raise exc
                     for res in fut.result():
                         results[res.id] = res
@@ -282,6 +281,14 @@ def ingest(
     summary.files = [(pf, results[pf.id]) for pf in planned]
     summary.size_bytes = sum(f.stat().st_size for f in build.iterdir())
     return summary
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop the other workers now: their work is thrown away with the build."""
+    procs = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.terminate()
 
 
 def _drain(queue: Any, progress: ProgressFn | None) -> None:

@@ -1,0 +1,84 @@
+"""The JSON API over real HTTP: a uvicorn server in its own process."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+
+@pytest.fixture(scope="module")
+def server(home, data_dir):
+    import os
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, MEDCODE_HOME=str(home), MEDCODE_DATA=str(data_dir))
+    proc = subprocess.Popen([sys.executable, "-m", "medcode.cli", "serve", "--port", str(port),
+                             "--workers", "1"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            httpx.get(base + "/healthz", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("server did not start")
+    yield base
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_code_page(server):
+    d = httpx.get(server + "/api/codes/20702").json()
+    assert (d["code"], d["payment"]["nonfacility"], d["mue"]["units"]) == ("20702", 147.97, 1)
+    assert d["rvu"]["total_nonfacility"] == 4.43
+    old = httpx.get(server + "/api/codes/20702", params={"date": "2025-11-01"}).json()
+    assert old["rvu"]["total_nonfacility"] == 4.28
+
+
+def test_code_page_with_zip(server):
+    d = httpx.get(server + "/api/codes/99213", params={"zip": "10001"}).json()
+    assert (d["price"]["locality"]["name"], d["price"]["nonfacility"]) == ("MANHATTAN", 107.63)
+
+
+def test_price_and_all_localities(server):
+    p = httpx.get(server + "/api/price", params={"code": "99213", "zip": "10001"}).json()
+    assert (p["nonfacility"], p["facility"]) == (107.63, 63.78)
+    every = httpx.get(server + "/api/price/localities", params={"code": "99213"}).json()
+    assert every["count"] == 109
+
+
+def test_icd(server):
+    d = httpx.get(server + "/api/codes/S72.001A").json()
+    assert d["billable"] and d["seventh_characters"]["A"] == "initial encounter for closed fracture"
+
+
+@pytest.mark.parametrize("path,params,status,kind", [
+    ("/api/codes/20799", {}, 404, "not_found"),
+    ("/api/codes/2x", {}, 422, "malformed_code"),
+    ("/api/codes/20702", {"date": "2025-13-01"}, 422, "bad_input"),
+    ("/api/price", {"code": "99213", "zip": "1000x"}, 422, "bad_input"),
+    ("/api/price", {"code": "99213", "zip": "00000"}, 404, "unknown_locality"),
+    ("/api/price", {"zip": "10001"}, 422, "bad_input"),
+], ids=["unknown", "malformed", "bad-date", "bad-zip", "unknown-zip", "missing-code"])
+def test_errors_are_json(server, path, params, status, kind):
+    r = httpx.get(server + path, params=params)
+    assert r.status_code == status
+    assert r.json()["error"]["type"] == kind
+
+
+def test_unknown_code_suggestions(server):
+    assert "20704" in httpx.get(server + "/api/codes/20799").json()["error"]["suggestions"]
+
+
+def test_openapi_docs(server):
+    assert httpx.get(server + "/docs").status_code == 200
+    assert "/api/codes/{code}" in httpx.get(server + "/openapi.json").json()["paths"]

@@ -1,0 +1,57 @@
+"""The medcode command, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run(env, *args):
+    return subprocess.run([sys.executable, "-m", "medcode.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_show_json(cli_env):
+    r = run(cli_env, "show", "20702", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert (d["code"], d["system"], d["status"]["code"], d["global_period"]["code"]) == ("20702", "CPT", "A", "ZZZ")
+    assert d["rvu"] == {"work": 2.44, "pe_nonfacility": 1.5, "pe_facility": 0.75, "mp": 0.49,
+                        "total_nonfacility": 4.43, "total_facility": 3.68, "nonfacility_na": False,
+                        "facility_na": False}
+    assert d["payment"] == {"nonfacility": 147.97, "facility": 122.92}
+    assert (d["addon"]["type"], len(d["addon"]["primary_codes"])) == ("1", 39)
+    assert (d["mue"]["units"], d["mue"]["mai"]) == (1, "3")
+    assert d["conversion_factor"] == 33.4009 and d["sources"]
+
+
+def test_show_on_a_2025_date(cli_env):
+    r = run(cli_env, "show", "20702", "--date", "2025-11-01", "--json")
+    assert json.loads(r.stdout)["rvu"]["total_nonfacility"] == 4.28
+
+
+def test_price_json(cli_env):
+    r = run(cli_env, "price", "99213", "--zip", "10001", "--json")
+    d = json.loads(r.stdout)
+    assert (d["locality"]["mac"], d["locality"]["locality"], d["nonfacility"], d["facility"]) == (
+        "13202", "01", 107.63, 63.78)
+
+
+def test_human_output(cli_env):
+    r = run(cli_env, "show", "S72.001A")
+    assert r.returncode == 0 and "S72.001A" in r.stdout and "initial encounter" in r.stdout
+
+
+@pytest.mark.parametrize("args,status,text", [
+    (("show", "2x"), 2, "not a CPT"),
+    (("show", "20702", "--date", "2025-02-30"), 2, "not a date"),
+    (("price", "99213", "--zip", "12"), 2, "not a ZIP"),
+    (("show", "20799"), 1, "nearest codes: "),
+], ids=["malformed-code", "bad-date", "bad-zip", "unknown-code"])
+def test_bad_input_exit_status(cli_env, args, status, text):
+    r = run(cli_env, *args)
+    assert r.returncode == status
+    assert text in r.stderr and "Traceback" not in r.stderr
