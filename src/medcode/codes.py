@@ -7,7 +7,7 @@ import re
 from medcode.kb.store import KnowledgeBase
 
 _PROCEDURE = re.compile(r"[0-9A-Z]{5}")
-_ICD = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?")
+_ICD = re.compile(r"[A-Z][0-9A-Z][0-9A-Z](\.?[0-9A-Z]{1,4})?")
 
 
 class MalformedCode(ValueError):

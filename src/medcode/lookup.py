@@ -214,27 +214,36 @@ def _mue(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]
 PTP_SQL = (
     "SELECT column_1, column_2, modifier, effective, deleted, rationale_id FROM ptp_edits "
     "WHERE {col} = ? AND (deleted IS NULL OR deleted > ?) AND (effective IS NULL OR effective <= ?) "
-    "ORDER BY column_1, column_2"
+    "ORDER BY column_1, column_2 LIMIT ?"
 )
+PTP_COUNT_SQL = (
+    "SELECT count(*) FROM ptp_edits WHERE {col} = ? AND (deleted IS NULL OR deleted > ?) "
+    "AND (effective IS NULL OR effective <= ?)"
+)
+PTP_LIMIT = 250
 
 
 def _ptp(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation],
-         family: str = "ptp_practitioner") -> Ptp | None:
+         family: str = "ptp_practitioner", limit: int = PTP_LIMIT) -> Ptp | None:
     r = kb.resolve(family, day)
     if r is None:
         return None
     conn = kb.ptp(r.release.store)
     texts = kb.ptp_rationales(r.release.store)
     on = _yyyymmdd(day) if day else 99991231
-    as1 = tuple(PtpPair(a, b, m, e, d, texts[t])
-                for a, b, m, e, d, t in conn.execute(PTP_SQL.format(col="column_1"), (code, on, on)))
-    as2 = tuple(PtpPair(a, b, m, e, d, texts[t])
-                for a, b, m, e, d, t in conn.execute(PTP_SQL.format(col="column_2"), (code, on, on)))
+    lists, counts = [], []
+    for col in ("column_1", "column_2"):
+        pairs = tuple(PtpPair(a, b, m, e, d, texts[t]) for a, b, m, e, d, t in
+                      conn.execute(PTP_SQL.format(col=col), (code, on, on, limit)))
+        lists.append(pairs)
+        counts.append(len(pairs) if len(pairs) < limit else
+                      conn.execute(PTP_COUNT_SQL.format(col=col), (code, on, on)).fetchone()[0])
+    as1, as2 = lists
     cite = citation(r.release.files[0], row=code)
     if as1 or as2:
         sources.append(cite)
     meanings = {k: v for k, v in vocab.indicators()["ptp_modifier"].items()}
-    return Ptp(r.release.name, r.note, as1, as2, meanings, cite)
+    return Ptp(r.release.name, r.note, as1, as2, counts[0], counts[1], limit, meanings, cite)
 
 
 def _asc(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]) -> dict[str, Any] | None:
@@ -340,7 +349,8 @@ def _diagnosis(kb: KnowledgeBase, code: str, day: date | None) -> DiagnosisCode 
     chain = [c]
     p = parent
     while p is not None:
-        pr = kb.query(ICD_SQL.format(where="code = ?"), (p, rid))
+        pr = kb.query(ICD_SQL.format(where="compact = ?"), (compact_icd(p), rid))
+        pr = [x for x in pr if x[0] == p]
         if not pr:
             break
         pc = pr[0]
@@ -349,8 +359,8 @@ def _diagnosis(kb: KnowledgeBase, code: str, day: date | None) -> DiagnosisCode 
         chain.append(pc[0])
         p = pc[4]
     parents.reverse()
-    ch = kb.query(ICD_SQL.format(where="code = ? AND kind = 'chapter'"), (chapter, rid))
-    bl = kb.query(ICD_SQL.format(where="code = ? AND kind = 'block'"), (block, rid))
+    ch = kb.query(ICD_SQL.format(where="compact = ? AND kind = 'chapter'"), (chapter, rid))
+    bl = kb.query(ICD_SQL.format(where="compact = ? AND kind = 'block'"), (block, rid))
     children = tuple(DiagnosisRef(x[0], x[7], bool(x[3]), x[2]) for x in kb.query(
         ICD_SQL.format(where="parent = ? AND kind NOT IN ('chapter', 'block')") + " ORDER BY seq", (c, rid)))
     notes = kb.query(

@@ -108,8 +108,8 @@ def _print_procedure(p: ProcedureCode) -> None:
     if p.price:
         print_price(p.price)
     if p.ptp:
-        console.print(f"NCCI PTP ({p.ptp.release}): column 1 in {len(p.ptp.as_column_1)} active edits, "
-                      f"column 2 in {len(p.ptp.as_column_2)}" + (f". {p.ptp.note}" if p.ptp.note else ""))
+        console.print(f"NCCI PTP ({p.ptp.release}): column 1 in {p.ptp.column_1_count} active edits, "
+                      f"column 2 in {p.ptp.column_2_count}" + (f". {p.ptp.note}" if p.ptp.note else ""))
     for label, value in (("ASC", p.asc), ("OPPS cap", p.opps_cap), ("Lab", p.lab), ("DMEPOS", p.dmepos),
                          ("ASP", p.asp)):
         if value:

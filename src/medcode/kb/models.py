@@ -131,6 +131,9 @@ class Ptp:
     note: str | None
     as_column_1: tuple[PtpPair, ...]
     as_column_2: tuple[PtpPair, ...]
+    column_1_count: int  # all edits in force; the lists hold the first ``limit`` of each
+    column_2_count: int
+    limit: int
     modifier_meanings: dict[str, str]
     citation: Citation
 

@@ -137,6 +137,6 @@ CREATE INDEX asp_limits_key ON asp_limits (hcpcs, release_id);
 """
 
 PTP_INDEXES = """
-CREATE INDEX ptp_edits_col1 ON ptp_edits (column_1, column_2);
-CREATE INDEX ptp_edits_col2 ON ptp_edits (column_2, column_1);
+CREATE INDEX ptp_edits_col1 ON ptp_edits (column_1, column_2, deleted, effective);
+CREATE INDEX ptp_edits_col2 ON ptp_edits (column_2, column_1, deleted, effective);
 """
