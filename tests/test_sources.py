@@ -79,10 +79,10 @@ def _copy(tmp_path: Path, src: Path, name: str | None = None) -> Path:
 
 BROKEN = [
     # (hand-made file, module, release layout, line, column)
-    ("PPRRVU2026_short_line.txt", pprrvu, "fixed_2026", 3, "150"),
-    ("GPCI2026_drifted_header.csv", gpci, "gpci_2026", 3, "5"),
-    ("GPCI2026_missing_column.csv", gpci, "gpci_2026", 5, "8"),
-    ("ZIP5_bad_width.txt", zip5, "zip5", 2, "79"),
+    ("rvu_fixed_short_line.txt", pprrvu, "fixed_2026", 3, "150"),
+    ("gpci_drifted_header.csv", gpci, "gpci_2026", 3, "5"),
+    ("gpci_missing_column.csv", gpci, "gpci_2026", 5, "8"),
+    ("zip_bad_width.txt", zip5, "zip5", 2, "79"),
 ]
 
 
