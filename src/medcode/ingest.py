@@ -12,7 +12,6 @@ the files.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
@@ -300,7 +299,3 @@ def _drain(queue: Any, progress: ProgressFn | None) -> None:
         except Exception:
             return
         progress(event, file_id, rows)
-
-
-def default_workers() -> int:
-    return min(2, os.cpu_count() or 1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -170,13 +170,3 @@ def parse_tables(sf: SourceFile) -> list[tuple[str, tuple[str, ...], Iterable[tu
         raise LayoutMismatch(sf.path, 1, "1", "no <chapter> elements")
     return [("icd10cm_codes", CODE_COLUMNS, tables.codes),
             ("icd10cm_notes", NOTE_COLUMNS, tables.notes)]
-
-
-def companion_files(sf: SourceFile) -> list[Path]:
-    """Other files this release reads (recorded in ``releases`` with their hashes)."""
-    listing = code_list_for(sf)
-    return [listing] if listing else []
-
-
-def iter_codes(sf: SourceFile) -> Iterator[tuple[Any, ...]]:
-    yield from parse_tables(sf)[0][2]
