@@ -44,6 +44,24 @@ def test_code_page(server):
     assert old["rvu"]["total_nonfacility"] == 4.28
 
 
+def test_ptp_pages(server):
+    first = httpx.get(server + "/api/codes/20702/ptp", params={"limit": 200}).json()
+    rest = httpx.get(server + "/api/codes/20702/ptp", params={"limit": 200, "offset": 200}).json()
+    assert (first["total"], len(first["pairs"]), len(rest["pairs"])) == (216, 200, 16)
+    assert first["pairs"][0]["column_1"] == "20702"
+    bad = httpx.get(server + "/api/codes/20702/ptp", params={"direction": "sideways"})
+    assert bad.status_code == 422 and "direction" in bad.json()["error"]["message"]
+
+
+def test_answers_carry_an_etag_and_revalidate(server):
+    r = httpx.get(server + "/api/codes/20702")
+    etag = r.headers["etag"]
+    again = httpx.get(server + "/api/codes/20702", headers={"If-None-Match": etag})
+    assert (again.status_code, again.content) == (304, b"")
+    other = httpx.get(server + "/api/codes/20702", params={"date": "2025-11-01"})
+    assert other.headers["etag"] != etag
+
+
 def test_code_page_with_zip(server):
     d = httpx.get(server + "/api/codes/99213", params={"zip": "10001"}).json()
     assert (d["price"]["locality"]["name"], d["price"]["nonfacility"]) == ("MANHATTAN", 107.63)

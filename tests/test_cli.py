@@ -33,6 +33,14 @@ def test_show_on_a_2025_date(cli_env):
     assert json.loads(r.stdout)["rvu"]["total_nonfacility"] == 4.28
 
 
+def test_ptp_lists_every_edit(cli_env):
+    r = run(cli_env, "ptp", "20702", "--json")
+    d = json.loads(r.stdout)
+    assert (d["total"], len(d["pairs"]), d["release"]) == (216, 216, "2024Q3 v30.2")
+    r = run(cli_env, "ptp", "20702", "--limit", "0")
+    assert r.returncode == 2 and "limit" in r.stderr
+
+
 def test_price_json(cli_env):
     r = run(cli_env, "price", "99213", "--zip", "10001", "--json")
     d = json.loads(r.stdout)

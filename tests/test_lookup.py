@@ -8,7 +8,8 @@ import pytest
 
 from medcode.codes import MalformedCode, UnknownCode
 from medcode.kb.models import Rvu
-from medcode.lookup import get_code
+from medcode.kb.schema import PRESENCE
+from medcode.lookup import PTP_PAGE, get_code, ptp_pairs
 
 
 def test_20702_on_the_2026_data(kb):
@@ -39,10 +40,39 @@ def test_release_in_force_on_the_date_of_service(kb, day, release, total_nf, not
 
 def test_ptp_pairs_in_force(kb):
     c = get_code(kb, "20702")
-    assert len(c.ptp.as_column_1) == 216 and c.ptp.as_column_2 == ()
-    mi0 = sorted(p.column_2 for p in c.ptp.as_column_1 if p.modifier == 0)
-    assert len(mi0) == 60 and mi0[:3] == ["0213T", "0216T", "11982"]
+    assert (c.ptp.column_1_count, c.ptp.column_2_count) == (216, 0)
+    assert len(c.ptp.as_column_1) == PTP_PAGE and c.ptp.as_column_2 == ()
     assert "latest earlier release" in c.ptp.note
+    pages = [ptp_pairs(kb, "20702", offset=o, limit=100) for o in (0, 100, 200)]
+    assert [len(p.pairs) for p in pages] == [100, 100, 16] and {p.total for p in pages} == {216}
+    every = [pair for p in pages for pair in p.pairs]
+    assert every[:PTP_PAGE] == list(c.ptp.as_column_1)
+    mi0 = sorted(p.column_2 for p in every if p.modifier == 0)
+    assert len(mi0) == 60 and mi0[:3] == ["0213T", "0216T", "11982"]
+    with pytest.raises(ValueError):
+        ptp_pairs(kb, "20702", direction="both")
+
+
+@pytest.mark.parametrize("code,direction", [("99213", "column_2"), ("27447", "column_1"), ("20702", "column_2")])
+@pytest.mark.parametrize("day", [None, date(2010, 1, 1), date(2019, 6, 30), date(2026, 5, 1)])
+def test_ptp_totals_match_the_edits_in_force(kb, code, direction, day):
+    """The totals come from the precomputed ``ptp_counts``; count the edits themselves."""
+    page = ptp_pairs(kb, code, direction=direction, day=day, limit=1)
+    store = kb.resolve("ptp_practitioner", day).release.store
+    on = day.year * 10000 + day.month * 100 + day.day if day else 99991231
+    (n,) = kb.ptp(store).execute(
+        f"SELECT count(*) FROM ptp_edits WHERE {direction} = ? AND (deleted IS NULL OR deleted > ?) "
+        "AND (effective IS NULL OR effective <= ?)", (code, on, on)).fetchone()
+    assert page.total == n
+
+
+def test_presence_mask_matches_the_tables(kb):
+    """A code page skips the tables whose bit is not set, so every bit must be right."""
+    for i, (_, table, column) in enumerate(PRESENCE):
+        with_rows = {r[0] for r in kb.query(f"SELECT DISTINCT {column} FROM {table}")}
+        flagged = {r[0] for r in kb.query("SELECT code FROM code_presence WHERE mask & ?", (1 << i,))}
+        assert with_rows == flagged, table
+        assert with_rows, table
 
 
 def test_icd10cm_s72001a(kb):

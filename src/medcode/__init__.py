@@ -13,16 +13,16 @@ from pathlib import Path
 from medcode.codes import MalformedCode, UnknownCode
 from medcode.ingest import IngestError, ingest
 from medcode.kb.db import KnowledgeBaseMissing
-from medcode.kb.models import DiagnosisCode, Price, ProcedureCode
+from medcode.kb.models import DiagnosisCode, Price, ProcedureCode, PtpPage
 from medcode.kb.store import KnowledgeBase
-from medcode.lookup import get_code
+from medcode.lookup import get_code, ptp_pairs
 from medcode.pricing import PricingError, UnknownLocality, price, price_all_localities
 from medcode.sources.layout import LayoutMismatch
 
 __all__ = [
     "DiagnosisCode", "IngestError", "KnowledgeBase", "KnowledgeBaseMissing", "LayoutMismatch",
-    "MalformedCode", "Price", "PricingError", "ProcedureCode", "UnknownCode", "UnknownLocality",
-    "get_code", "ingest", "open_kb", "price", "price_all_localities",
+    "MalformedCode", "Price", "PricingError", "ProcedureCode", "PtpPage", "UnknownCode", "UnknownLocality",
+    "get_code", "ingest", "open_kb", "price", "price_all_localities", "ptp_pairs",
 ]
 __version__ = "0.1.0"
 

@@ -58,6 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--all-localities", action="store_true", help="every locality, highest first")
     pr.add_argument("--json", action="store_true")
 
+    ptp = sub.add_parser("ptp", help="the NCCI PTP edits of a code, in force on a date")
+    ptp.add_argument("code")
+    ptp.add_argument("--date", type=_date, help="date of service (YYYY-MM-DD); default: newest release")
+    ptp.add_argument("--direction", choices=("column_1", "column_2"), default="column_1",
+                     help="column_1: edits where the code is the comprehensive code; column_2: where it "
+                          "is the code denied (default column_1)")
+    ptp.add_argument("--offset", type=int, default=0)
+    ptp.add_argument("--limit", type=int, default=1000, help="at most this many edits (1-1000, default 1000)")
+    ptp.add_argument("--json", action="store_true")
+
     rel = sub.add_parser("releases", help="the files and releases in the knowledge base")
     rel.add_argument("--json", action="store_true")
 
@@ -133,6 +143,25 @@ def cmd_show(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     return 0
 
 
+def cmd_ptp(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
+    from medcode.lookup import ptp_pairs
+    from medcode.terminal import print_ptp
+
+    kb = _kb(conf)
+    try:
+        page = ptp_pairs(kb, args.code, direction=args.direction, day=args.date, offset=args.offset,
+                         limit=args.limit)
+    except ValueError as exc:
+        if isinstance(exc, MalformedCode):
+            raise
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _dump(page)
+    else:
+        print_ptp(page)
+    return 0
+
+
 def cmd_price(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     from medcode.pricing import price, price_all_localities
     from medcode.terminal import print_price, print_price_table
@@ -179,7 +208,7 @@ def cmd_serve(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "show": cmd_show, "price": cmd_price,
+COMMANDS = {"ingest": cmd_ingest, "show": cmd_show, "ptp": cmd_ptp, "price": cmd_price,
             "releases": cmd_releases, "serve": cmd_serve}
 
 

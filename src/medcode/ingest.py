@@ -168,6 +168,7 @@ def build_main(path: Path, files: list[PlannedFile]) -> list[FileResult]:
         _report("done", pf.id, counter[0])
     with conn:
         conn.execute(schema.MAIN_INDEXES)
+        conn.execute(schema.PRESENCE_SQL)
     conn.execute("ANALYZE")
     conn.close()
     return results
@@ -199,6 +200,7 @@ def build_ptp(path: Path, files: list[PlannedFile]) -> list[FileResult]:
         conn.executemany("INSERT INTO ptp_rationales (id, text) VALUES (?, ?)",
                          sorted((v, k) for k, v in rationales.items()))
         conn.execute(schema.PTP_INDEXES)
+        conn.execute(schema.PTP_COUNTS)
     conn.execute("ANALYZE")
     conn.close()
     return results

@@ -21,15 +21,19 @@ from medcode.kb.models import (
     Payment,
     ProcedureCode,
     Ptp,
+    PtpPage,
     PtpPair,
     Rvu,
     YearChange,
 )
 from medcode.kb.releases import Resolved
+from medcode.kb.schema import PRESENCE
 from medcode.kb.store import KnowledgeBase
 from medcode.pricing import PAYABLE_STATUSES, RVU_SQL, amount, citation, price, rvu_of
 
-__all__ = ["get_code", "MalformedCode", "UnknownCode"]
+__all__ = ["get_code", "ptp_pairs", "MalformedCode", "UnknownCode"]
+
+BIT = {name: 1 << i for i, (name, _, _) in enumerate(PRESENCE)}
 
 INDICATOR_FIELDS = ("pctc", "mult_proc", "bilateral", "assistant", "co_surgeon", "team")
 PAGE_SQL = (
@@ -84,8 +88,11 @@ def _procedure(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | N
             notices.append(pfs.note)
         rows = kb.query(PAGE_SQL, (code, pfs.release.ids[0]))
     row = rows[0] if rows and rows[0][12] == "" else None
-    hcpcs_desc = _hcpcs(kb, code, when, sources)
-    lab, dme, asp = _lab(kb, code, when, sources), _dmepos(kb, code, when, sources), _asp(kb, code, when, sources)
+    has = kb.presence(code)
+    hcpcs_desc = _hcpcs(kb, code, when, sources) if has & BIT["hcpcs"] else None
+    lab = _lab(kb, code, when, sources) if has & BIT["clfs"] else None
+    dme = _dmepos(kb, code, when, sources) if has & BIT["dmepos"] else None
+    asp = _asp(kb, code, when, sources) if has & BIT["asp"] else None
     if not rows and hcpcs_desc is None and not (lab or dme or asp):
         return None
     rvu = status = glob = cf = payment = None
@@ -115,9 +122,11 @@ def _procedure(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | N
         status=status, release=pfs.release.name if (pfs and rows) else None, date=when,
         rvu=rvu, global_period=glob, indicators=indicators, conversion_factor=cf,
         payment=payment, price=priced,
-        addon=_addon(kb, code, when, sources, notices), addon_codes=_addon_codes(kb, code, when),
+        addon=_addon(kb, code, when, sources, notices) if has & BIT["addon"] else None,
+        addon_codes=_addon_codes(kb, code, when) if has & BIT["primary"] else (),
         mue=_mue(kb, code, when, sources, notices), ptp=_ptp(kb, code, when, sources),
-        asc=_asc(kb, code, when, sources), opps_cap=_opps_caps(kb, code, when, sources),
+        asc=_asc(kb, code, when, sources, has),
+        opps_cap=_opps_caps(kb, code, when, sources) if has & BIT["opps_cap"] else None,
         lab=lab, dmepos=dme, asp=asp, modifiers=modifiers, previous_year=previous,
         notices=tuple(notices), sources=tuple(sources),
     )
@@ -214,48 +223,71 @@ def _mue(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]
 PTP_SQL = (
     "SELECT column_1, column_2, modifier, effective, deleted, rationale_id FROM ptp_edits "
     "WHERE {col} = ? AND (deleted IS NULL OR deleted > ?) AND (effective IS NULL OR effective <= ?) "
-    "ORDER BY column_1, column_2 LIMIT ?"
+    "ORDER BY column_1, column_2 LIMIT ? OFFSET ?"
 )
-PTP_COUNT_SQL = (
-    "SELECT count(*) FROM ptp_edits WHERE {col} = ? AND (deleted IS NULL OR deleted > ?) "
-    "AND (effective IS NULL OR effective <= ?)"
-)
-PTP_LIMIT = 250
+PTP_COUNT_SQL = "SELECT sum(n) FROM ptp_counts WHERE code = ? AND col = ? AND deleted > ? AND effective <= ?"
+PTP_PAGE = 25  # pairs per direction on a code page; ``ptp_pairs`` pages through the rest
+DIRECTIONS = {"column_1": 1, "column_2": 2}
+
+
+def _ptp_query(kb: KnowledgeBase, store: str, code: str, direction: str, on: int, offset: int,
+               limit: int) -> tuple[tuple[PtpPair, ...], int]:
+    conn = kb.ptp(store)
+    texts = kb.ptp_rationales(store)
+    pairs = tuple(PtpPair(a, b, m, e, d, texts[t]) for a, b, m, e, d, t in
+                  conn.execute(PTP_SQL.format(col=direction), (code, on, on, limit, offset)))
+    if offset == 0 and len(pairs) < limit:
+        return pairs, len(pairs)
+    total = conn.execute(PTP_COUNT_SQL, (code, DIRECTIONS[direction], on, on)).fetchone()[0]
+    return pairs, total or 0
 
 
 def _ptp(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation],
-         family: str = "ptp_practitioner", limit: int = PTP_LIMIT) -> Ptp | None:
+         family: str = "ptp_practitioner", limit: int = PTP_PAGE) -> Ptp | None:
     r = kb.resolve(family, day)
     if r is None:
         return None
-    conn = kb.ptp(r.release.store)
-    texts = kb.ptp_rationales(r.release.store)
     on = _yyyymmdd(day) if day else 99991231
-    lists, counts = [], []
-    for col in ("column_1", "column_2"):
-        pairs = tuple(PtpPair(a, b, m, e, d, texts[t]) for a, b, m, e, d, t in
-                      conn.execute(PTP_SQL.format(col=col), (code, on, on, limit)))
-        lists.append(pairs)
-        counts.append(len(pairs) if len(pairs) < limit else
-                      conn.execute(PTP_COUNT_SQL.format(col=col), (code, on, on)).fetchone()[0])
-    as1, as2 = lists
+    as1, n1 = _ptp_query(kb, r.release.store, code, "column_1", on, 0, limit)
+    as2, n2 = _ptp_query(kb, r.release.store, code, "column_2", on, 0, limit)
     cite = citation(r.release.files[0], row=code)
     if as1 or as2:
         sources.append(cite)
-    meanings = {k: v for k, v in vocab.indicators()["ptp_modifier"].items()}
-    return Ptp(r.release.name, r.note, as1, as2, counts[0], counts[1], limit, meanings, cite)
+    return Ptp(r.release.name, r.note, as1, as2, n1, n2, limit, vocab.indicators()["ptp_modifier"], cite)
 
 
-def _asc(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]) -> dict[str, Any] | None:
-    r = kb.resolve("asc", day)
+def ptp_pairs(kb: KnowledgeBase, code: str, *, direction: str = "column_1", day: date | None = None,
+              offset: int = 0, limit: int = 100, family: str = "ptp_practitioner") -> PtpPage:
+    """One page of the PTP edits in force on ``day`` where ``code`` is in ``direction``
+    (``column_1``: the code is the comprehensive one; ``column_2``: the code is the one denied)."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be column_1 or column_2, not {direction!r}")
+    if offset < 0 or not 1 <= limit <= 1000:
+        raise ValueError("offset must be 0 or more and limit between 1 and 1000")
+    code = normalize(code)
+    if "procedure" not in kinds(code):
+        raise MalformedCode(code)
+    r = kb.resolve(family, day)
     if r is None:
+        return PtpPage(code, direction, None, None, 0, offset, limit, (), None)
+    on = _yyyymmdd(day) if day else 99991231
+    pairs, total = _ptp_query(kb, r.release.store, code, direction, on, offset, limit)
+    return PtpPage(code, direction, r.release.name, r.note, total, offset, limit, pairs,
+                   citation(r.release.files[0], row=code))
+
+
+def _asc(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation],
+         has: int) -> dict[str, Any] | None:
+    r = kb.resolve("asc", day)
+    if r is None or not has & (BIT["asc"] | BIT["asc_excluded"]):
         return None
     ids = r.release.ids
     marks = ",".join("?" * len(ids))
     row = kb.query(f"SELECT addendum, payment_indicator, weight, rate, multiple_discount, marker, line, "
-                   f"release_id FROM asc_rates WHERE hcpcs = ? AND release_id IN ({marks})", (code, *ids))
+                   f"release_id FROM asc_rates WHERE hcpcs = ? AND release_id IN ({marks})",
+                   (code, *ids)) if has & BIT["asc"] else []
     excluded = kb.query(f"SELECT line, release_id FROM asc_exclusions WHERE hcpcs = ? AND release_id IN ({marks})",
-                        (code, *ids))
+                        (code, *ids)) if has & BIT["asc_excluded"] else []
     if not row and not excluded:
         return None
     if excluded:

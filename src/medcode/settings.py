@@ -43,6 +43,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MEDCODE_HOST", "127.0.0.1", "Address `medcode serve` listens on."),
     Setting("MEDCODE_PORT", "8000", "Port `medcode serve` listens on."),
     Setting("MEDCODE_WORKERS", "1", "Number of server worker processes for `medcode serve`."),
+    Setting(
+        "MEDCODE_CACHE_MB",
+        "64",
+        "Megabytes of encoded API answers each server worker keeps (0 turns the cache off). The "
+        "knowledge base never changes under a running server, so an answer stays right for its life.",
+    ),
 )
 
 
@@ -53,6 +59,7 @@ class Settings:
     host: str
     port: int
     workers: int
+    cache_mb: int = 64
 
     @property
     def kb_path(self) -> Path:
@@ -70,12 +77,16 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     try:
         port = int(env.get("MEDCODE_PORT", "8000"))
         workers = int(env.get("MEDCODE_WORKERS", "1"))
+        cache_mb = int(env.get("MEDCODE_CACHE_MB", "64"))
     except ValueError as exc:
-        raise SettingError(f"MEDCODE_PORT and MEDCODE_WORKERS must be whole numbers: {exc}") from exc
+        raise SettingError(f"MEDCODE_PORT, MEDCODE_WORKERS and MEDCODE_CACHE_MB must be whole numbers: {exc}") from exc
+    if cache_mb < 0:
+        raise SettingError(f"MEDCODE_CACHE_MB must be 0 or more, not {cache_mb}")
     return Settings(
         data=Path(data).expanduser() if data else None,
         home=Path(home).expanduser(),
         host=env.get("MEDCODE_HOST", "127.0.0.1"),
         port=port,
         workers=workers,
+        cache_mb=cache_mb,
     )

@@ -109,7 +109,9 @@ def _print_procedure(p: ProcedureCode) -> None:
         print_price(p.price)
     if p.ptp:
         console.print(f"NCCI PTP ({p.ptp.release}): column 1 in {p.ptp.column_1_count} active edits, "
-                      f"column 2 in {p.ptp.column_2_count}" + (f". {p.ptp.note}" if p.ptp.note else ""))
+                      f"column 2 in {p.ptp.column_2_count}" + (f". {p.ptp.note}" if p.ptp.note else "")
+                      + (f" (all of them: medcode ptp {p.code})" if p.ptp.column_1_count + p.ptp.column_2_count
+                         else ""))
     for label, value in (("ASC", p.asc), ("OPPS cap", p.opps_cap), ("Lab", p.lab), ("DMEPOS", p.dmepos),
                          ("ASP", p.asp)):
         if value:
@@ -117,6 +119,27 @@ def _print_procedure(p: ProcedureCode) -> None:
     for n in p.notices:
         console.print(f"[yellow]Note:[/yellow] {n}")
     _print_sources(p.sources)
+
+
+def print_ptp(page: Any) -> None:
+    if page.release is None:
+        console.print("No NCCI PTP release is loaded.")
+        return
+    shown = f"{page.offset + 1}-{page.offset + len(page.pairs)} of " if page.pairs else ""
+    console.print(f"NCCI PTP {page.release}: {page.code} as {page.direction.replace('_', ' ')}, "
+                  f"{shown}{page.total} edits in force")
+    t = Table()
+    for col in ("column 1", "column 2", "modifier", "effective", "deleted", "rationale"):
+        t.add_column(col)
+    for e in page.pairs:
+        t.add_row(e.column_1, e.column_2, str(e.modifier), _ymd(e.effective), _ymd(e.deleted), e.rationale)
+    console.print(t)
+    if page.note:
+        console.print(f"[yellow]Note:[/yellow] {page.note}")
+
+
+def _ymd(n: int | None) -> str:
+    return "" if n is None else f"{n // 10000:04d}-{n // 100 % 100:02d}-{n % 100:02d}"
 
 
 def _print_sources(sources: Any) -> None:

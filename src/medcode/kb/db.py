@@ -32,8 +32,19 @@ def connect(kb_dir: Path) -> apsw.Connection:
     main = kb_dir / MAIN_FILE
     if not main.exists():
         raise KnowledgeBaseMissing(f"no knowledge base at {kb_dir}: run `medcode ingest` first")
-    return apsw.Connection(f"file:{main.resolve()}?mode=ro&immutable=1",
+    return connect_readonly(main)
+
+
+MMAP_BYTES = 1 << 30
+
+
+def connect_readonly(path: Path) -> apsw.Connection:
+    """A read-only, ``immutable`` connection that reads through a memory map (the pages are the
+    operating system's file cache, shared by every server worker)."""
+    conn = apsw.Connection(f"file:{path.resolve()}?mode=ro&immutable=1",
                            flags=apsw.SQLITE_OPEN_URI | apsw.SQLITE_OPEN_READONLY)
+    conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+    return conn
 
 
 def connect_file(path: Path) -> apsw.Connection:

@@ -139,6 +139,21 @@ class Ptp:
 
 
 @dataclass(frozen=True)
+class PtpPage:
+    """A page of one code's PTP edits in one direction (``ptp_pairs``)."""
+
+    code: str
+    direction: str
+    release: str | None
+    note: str | None
+    total: int
+    offset: int
+    limit: int
+    pairs: tuple[PtpPair, ...]
+    citation: Citation | None
+
+
+@dataclass(frozen=True)
 class ModifierRow:
     modifier: str
     description: str

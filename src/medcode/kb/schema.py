@@ -7,13 +7,14 @@ is several times faster than maintaining indexes during it.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MAIN_TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE releases (
   id INTEGER PRIMARY KEY, family TEXT NOT NULL, release TEXT NOT NULL, file TEXT NOT NULL,
-  path TEXT NOT NULL, layout TEXT NOT NULL, store TEXT NOT NULL, effective_from TEXT NOT NULL, effective_to TEXT NOT NULL,
+  path TEXT NOT NULL, layout TEXT NOT NULL, store TEXT NOT NULL,
+  effective_from TEXT NOT NULL, effective_to TEXT NOT NULL,
   sha256 TEXT NOT NULL, rows INTEGER NOT NULL
 );
 CREATE TABLE rvus (
@@ -136,7 +137,42 @@ CREATE INDEX dmepos_fees_key ON dmepos_fees (hcpcs, release_id);
 CREATE INDEX asp_limits_key ON asp_limits (hcpcs, release_id);
 """
 
+# Which optional tables hold rows for a CPT/HCPCS code (in any release): a code page skips the
+# queries that would come back empty. Bit i of ``mask`` is ``PRESENCE[i]``.
+PRESENCE = (
+    ("hcpcs", "hcpcs_codes", "code"),
+    ("clfs", "clfs_rates", "hcpcs"),
+    ("dmepos", "dmepos_fees", "hcpcs"),
+    ("asp", "asp_limits", "hcpcs"),
+    ("addon", "aoc_edits", "addon_code"),
+    ("primary", "aoc_edits", "primary_code"),
+    ("asc", "asc_rates", "hcpcs"),
+    ("asc_excluded", "asc_exclusions", "hcpcs"),
+    ("opps_cap", "opps_caps", "hcpcs"),
+)
+PRESENCE_SQL = (
+    "CREATE TABLE code_presence (code TEXT PRIMARY KEY, mask INTEGER NOT NULL) WITHOUT ROWID;\n"
+    "INSERT INTO code_presence SELECT code, sum(bit) FROM ("
+    + " UNION ".join(f"SELECT DISTINCT {col} AS code, {1 << i} AS bit FROM {table}"
+                     for i, (_, table, col) in enumerate(PRESENCE))
+    + ") GROUP BY code;"
+)
+
 PTP_INDEXES = """
-CREATE INDEX ptp_edits_col1 ON ptp_edits (column_1, column_2, deleted, effective);
-CREATE INDEX ptp_edits_col2 ON ptp_edits (column_2, column_1, deleted, effective);
+CREATE INDEX ptp_edits_col1 ON ptp_edits (column_1, column_2, deleted, effective, modifier, rationale_id);
+CREATE INDEX ptp_edits_col2 ON ptp_edits (column_2, column_1, deleted, effective, modifier, rationale_id);
+"""
+
+# How many edits each code has in each column, by (effective, deleted) dates: counting the
+# edits in force on a date sums a few rows instead of scanning thousands of index entries.
+# A missing effective date is stored as 0 and a missing deletion date as 99999999.
+PTP_COUNTS = """
+CREATE TABLE ptp_counts (
+  code TEXT NOT NULL, col INTEGER NOT NULL, effective INTEGER NOT NULL, deleted INTEGER NOT NULL,
+  n INTEGER NOT NULL, PRIMARY KEY (code, col, effective, deleted)
+) WITHOUT ROWID;
+INSERT INTO ptp_counts SELECT column_1, 1, coalesce(effective, 0), coalesce(deleted, 99999999), count(*)
+  FROM ptp_edits GROUP BY 1, 3, 4;
+INSERT INTO ptp_counts SELECT column_2, 2, coalesce(effective, 0), coalesce(deleted, 99999999), count(*)
+  FROM ptp_edits GROUP BY 1, 3, 4;
 """

@@ -32,6 +32,11 @@ class KnowledgeBase:
         }
         self.releases: dict[str, list[Release]] = group(self.sources.values())
         self._resolved: dict[tuple[str, date | None], Resolved | None] = {}
+        self._presence: dict[str, int] = dict(self.conn.execute("SELECT code, mask FROM code_presence"))
+
+    def presence(self, code: str) -> int:
+        """Bit mask of the optional tables holding rows for ``code`` (``schema.PRESENCE``)."""
+        return self._presence.get(code, 0)
 
     def resolve(self, family: str, day: date | None) -> Resolved | None:
         key = (family, day)
@@ -47,9 +52,7 @@ class KnowledgeBase:
     def ptp(self, store: str) -> apsw.Connection:
         conn = self._ptp.get(store)
         if conn is None:
-            path = self.path / store
-            conn = apsw.Connection(f"file:{path}?mode=ro&immutable=1",
-                                   flags=apsw.SQLITE_OPEN_URI | apsw.SQLITE_OPEN_READONLY)
+            conn = db.connect_readonly(self.path / store)
             self._ptp[store] = conn
         return conn
 

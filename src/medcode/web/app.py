@@ -13,15 +13,17 @@ from medcode.codes import MalformedCode, UnknownCode
 from medcode.kb.store import open_kb
 from medcode.pricing import PricingError, UnknownLocality
 from medcode.web.api import codes, price, releases
-from medcode.web.deps import BadInput, error
+from medcode.web.deps import AnswerCache, BadInput, error
 
 
-def create_app(home: Path | None = None) -> FastAPI:
-    kb = open_kb(home if home is not None else settings.load().home)
+def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI:
+    conf = settings.load()
+    kb = open_kb(home if home is not None else conf.home)
     app = FastAPI(title="medcode", version="0.1.0",
                   description="Medical coding reference and Medicare pricing from official CMS "
                               "and CDC files. Every fact cites its file and release.")
     app.state.kb = kb
+    app.state.cache = AnswerCache(kb.path.name, (conf.cache_mb if cache_mb is None else cache_mb) << 20)
     for module in (codes, price, releases):
         app.include_router(module.router)
 

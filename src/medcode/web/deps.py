@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -20,7 +23,7 @@ class BadInput(ValueError):
         super().__init__(message)
 
 
-def get_kb(request: Request) -> KnowledgeBase:
+async def get_kb(request: Request) -> KnowledgeBase:
     kb: KnowledgeBase = request.app.state.kb
     return kb
 
@@ -43,6 +46,47 @@ def parse_date(text: str | None) -> date | None:
 def json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS), status_code=status,
                     media_type="application/json", headers=headers)
+
+
+class AnswerCache:
+    """Encoded answers by request (path and query), least recently used out first.
+
+    The knowledge base a server opened never changes, so an answer is right for the life of the
+    process; the ETag names the build, so clients revalidate for free after a new ingest.
+    """
+
+    def __init__(self, build: str, max_bytes: int):
+        self.build = build
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+
+    def answer(self, request: Request, compute: Callable[[], Any]) -> Response:
+        key = f"{request.url.path}?{request.url.query}"
+        hit = self._items.get(key)
+        if hit is None:
+            body = orjson.dumps(compute(), option=orjson.OPT_NON_STR_KEYS)
+            hit = body, f'"{self.build}-{zlib.crc32(key.encode()):08x}"'
+            if len(body) <= self.max_bytes // 8:
+                self._items[key] = hit
+                self.bytes += len(body)
+                while self.bytes > self.max_bytes:
+                    self.bytes -= len(self._items.popitem(last=False)[1][0])
+        else:
+            self._items.move_to_end(key)
+        body, etag = hit
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
+
+
+async def get_cache(request: Request) -> AnswerCache:
+    cache: AnswerCache = request.app.state.cache
+    return cache
+
+
+Cache = Annotated[AnswerCache, Depends(get_cache)]
 
 
 def error(status: int, kind: str, message: str, **extra: Any) -> Response:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from medcode.kb.models import Price
 from medcode.pricing import price, price_all_localities
-from medcode.web.deps import KB, DateParam, LocalityParam, ZipParam, json, parse_date
+from medcode.web.deps import KB, Cache, DateParam, LocalityParam, ZipParam, parse_date
 
 router = APIRouter(prefix="/api", tags=["pricing"])
 CodeParam = Annotated[str, Query(description="CPT or HCPCS code")]
@@ -17,17 +17,19 @@ ModParam = Annotated[str, Query(description="modifier row of the fee schedule, e
 
 
 @router.get("/price", response_model=Price)
-async def price_one(kb: KB, code: CodeParam, zip: ZipParam = None, locality: LocalityParam = None,
-                    date: DateParam = None, modifier: ModParam = "") -> Response:
+async def price_one(request: Request, kb: KB, cache: Cache, code: CodeParam, zip: ZipParam = None,
+                    locality: LocalityParam = None, date: DateParam = None, modifier: ModParam = "") -> Response:
     """Payment in one locality, found from a ZIP code or given as MAC-LOCALITY, with the GPCIs
     and the formula."""
-    return json(price(kb, code, zip_code=zip, locality=locality, day=parse_date(date),
-                      modifier=modifier.strip().upper()))
+    return cache.answer(request, lambda: price(kb, code, zip_code=zip, locality=locality, day=parse_date(date),
+                                               modifier=modifier.strip().upper()))
 
 
 @router.get("/price/localities")
-async def price_every_locality(kb: KB, code: CodeParam, date: DateParam = None,
+async def price_every_locality(request: Request, kb: KB, cache: Cache, code: CodeParam, date: DateParam = None,
                                modifier: ModParam = "") -> Response:
     """Payment in every locality of the GPCI file in force, highest non-facility amount first."""
-    rows = price_all_localities(kb, code, day=parse_date(date), modifier=modifier.strip().upper())
-    return json({"data": rows, "count": len(rows)})
+    def compute() -> dict[str, object]:
+        rows = price_all_localities(kb, code, day=parse_date(date), modifier=modifier.strip().upper())
+        return {"data": rows, "count": len(rows)}
+    return cache.answer(request, compute)
