@@ -100,3 +100,29 @@ def test_unknown_code_suggestions(server):
 def test_openapi_docs(server):
     assert httpx.get(server + "/docs").status_code == 200
     assert "/api/codes/{code}" in httpx.get(server + "/openapi.json").json()["paths"]
+
+
+def test_search_and_autocomplete(server):
+    r = httpx.get(server + "/api/search", params={"q": "antibiotic rod in the bone", "limit": 5}).json()
+    top = [h["code"] for h in r["hits"]][:3]
+    assert "20702" in top
+    hit = next(h for h in r["hits"] if h["code"] == "20702")
+    assert hit["plain_description"].startswith("Manual preparation and insertion")
+    assert {"typed": "in the bone", "searched": "intramedullary", "kind": "synonym"} in hit["expansions"]
+    ac = httpx.get(server + "/api/autocomplete", params={"q": "2070"}).json()
+    assert [h["code"] for h in ac["data"]][:2] == ["20700", "20701"] and ac["count"] <= 10
+    icd = httpx.get(server + "/api/search", params={"q": "fracture", "system": "icd10cm", "date": "2026-05-01"})
+    assert icd.status_code == 200 and {h["system"] for h in icd.json()["hits"]} == {"ICD-10-CM"}
+
+
+@pytest.mark.parametrize("params,status", [
+    ({"q": "x" * 10_000}, 200), ({"q": ""}, 200), ({"q": '"NEAR(a* -b) AND ('}, 200),
+    ({"q": "\u0000\u001b fracture"}, 200), ({"q": "fracture", "system": "snomed"}, 422),
+    ({"q": "fracture", "limit": 0}, 422), ({"q": "fracture", "date": "yesterday"}, 422),
+    ({"q": "x" * 10_001}, 422),
+])
+def test_search_bad_input(server, params, status):
+    r = httpx.get(server + "/api/search", params=params)
+    assert r.status_code == status, r.text
+    if status == 422:
+        assert r.json()["error"]["type"] == "bad_input"

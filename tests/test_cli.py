@@ -41,6 +41,15 @@ def test_ptp_lists_every_edit(cli_env):
     assert r.returncode == 2 and "limit" in r.stderr
 
 
+def test_search(cli_env):
+    r = run(cli_env, "search", "office visit established 20 minutes", "--limit", "3", "--json")
+    assert "99213" in [h["code"] for h in json.loads(r.stdout)["hits"]]
+    r = run(cli_env, "search", "heart attack", "--system", "icd10cm", "--limit", "3")
+    assert r.returncode == 0 and "I21" in r.stdout and "myocardial infarction" in r.stdout
+    r = run(cli_env, "search", "x", "--system", "snomed")
+    assert r.returncode == 2 and "snomed" in r.stderr
+
+
 def test_price_json(cli_env):
     r = run(cli_env, "price", "99213", "--zip", "10001", "--json")
     d = json.loads(r.stdout)

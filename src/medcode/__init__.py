@@ -4,6 +4,7 @@
     kb = medcode.open_kb()                      # MEDCODE_HOME/kb, built by `medcode ingest`
     page = medcode.get_code(kb, "20702")        # ProcedureCode or DiagnosisCode
     fee = medcode.price(kb, "99213", zip_code="10001")
+    hits = medcode.search(kb, "antibiotic rod in the bone").hits
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from medcode.kb.models import DiagnosisCode, Price, ProcedureCode, PtpPage
 from medcode.kb.store import KnowledgeBase
 from medcode.lookup import get_code, ptp_pairs
 from medcode.pricing import PricingError, UnknownLocality, price, price_all_localities
+from medcode.search import SearchError, autocomplete, search
 from medcode.sources.layout import LayoutMismatch
 
 __all__ = [
     "DiagnosisCode", "IngestError", "KnowledgeBase", "KnowledgeBaseMissing", "LayoutMismatch",
-    "MalformedCode", "Price", "PricingError", "ProcedureCode", "PtpPage", "UnknownCode", "UnknownLocality",
-    "get_code", "ingest", "open_kb", "price", "price_all_localities", "ptp_pairs",
+    "MalformedCode", "Price", "PricingError", "ProcedureCode", "PtpPage", "SearchError", "UnknownCode",
+    "UnknownLocality",
+    "autocomplete", "get_code", "ingest", "open_kb", "price", "price_all_localities", "ptp_pairs", "search",
 ]
 __version__ = "0.1.0"
 

@@ -15,6 +15,7 @@ from medcode.codes import MalformedCode, UnknownCode
 from medcode.kb.db import KnowledgeBaseMissing
 from medcode.kb.models import Price
 from medcode.pricing import PricingError, UnknownLocality
+from medcode.search import SearchError
 
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
@@ -39,6 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("dir", nargs="?", type=Path, help="official files (default: MEDCODE_DATA)")
     ing.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     ing.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    se = sub.add_parser("search", help="find codes by code, prefix, range, words, abbreviations or lay terms")
+    se.add_argument("query")
+    se.add_argument("--system", help="cpt, hcpcs, icd10cm or modifier (comma-separated for several)")
+    se.add_argument("--limit", type=int, default=20, help="1-100 (default 20)")
+    se.add_argument("--date", type=_date, help="only codes valid on this date of service")
+    se.add_argument("--billable", action="store_true", help="only billable, active codes")
+    se.add_argument("--json", action="store_true")
 
     show = sub.add_parser("show", help="everything about one CPT, HCPCS or ICD-10-CM code")
     show.add_argument("code")
@@ -88,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     conf = settings_mod.load()
     try:
         return COMMANDS[args.command](args, conf)
-    except (MalformedCode, PricingError, UsageError) as exc:
+    except (MalformedCode, PricingError, UsageError, SearchError) as exc:
         if isinstance(exc, UnknownLocality):
             print(f"medcode: {exc}", file=sys.stderr)
             return EXIT_NOT_FOUND
@@ -136,11 +145,23 @@ def cmd_show(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
 
     kb = _kb(conf)
     page = get_code(kb, args.code, day=args.date, zip_code=args.zip, locality=args.locality)
+    return _emit(args, page, print_code)
+
+
+def _emit(args: argparse.Namespace, result: Any, render: Any) -> int:
     if args.json:
-        _dump(page)
+        _dump(result)
     else:
-        print_code(page)
+        render(result)
     return 0
+
+
+def cmd_search(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
+    from medcode.search import search
+    from medcode.terminal import print_search
+
+    return _emit(args, search(_kb(conf), args.query, system=args.system, limit=args.limit,
+                              billable_only=args.billable, day=args.date), print_search)
 
 
 def cmd_ptp(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
@@ -155,11 +176,7 @@ def cmd_ptp(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
         if isinstance(exc, MalformedCode):
             raise
         raise UsageError(str(exc)) from None
-    if args.json:
-        _dump(page)
-    else:
-        print_ptp(page)
-    return 0
+    return _emit(args, page, print_ptp)
 
 
 def cmd_price(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
@@ -208,7 +225,7 @@ def cmd_serve(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "show": cmd_show, "ptp": cmd_ptp, "price": cmd_price,
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "show": cmd_show, "ptp": cmd_ptp, "price": cmd_price,
             "releases": cmd_releases, "serve": cmd_serve}
 
 

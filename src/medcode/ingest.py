@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from medcode.kb import db, schema
+from medcode.search import index as search_index
 from medcode.sources import (
     anes,
     asc,
@@ -169,6 +170,8 @@ def build_main(path: Path, files: list[PlannedFile]) -> list[FileResult]:
     with conn:
         conn.execute(schema.MAIN_INDEXES)
         conn.execute(schema.PRESENCE_SQL)
+        search_index.build(conn, {pf.id: search_index.FileSpan(pf.source.family, pf.source.effective_from,
+                                                                pf.source.effective_to) for pf in files})
     conn.execute("ANALYZE")
     conn.close()
     return results

@@ -30,6 +30,7 @@ from medcode.kb.releases import Resolved
 from medcode.kb.schema import PRESENCE
 from medcode.kb.store import KnowledgeBase
 from medcode.pricing import PAYABLE_STATUSES, RVU_SQL, amount, citation, price, rvu_of
+from medcode.search.text import plain_description
 
 __all__ = ["get_code", "ptp_pairs", "MalformedCode", "UnknownCode"]
 
@@ -118,6 +119,7 @@ def _procedure(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | N
         priced = price(kb, code, zip_code=zip_code, locality=locality, day=day)
     return ProcedureCode(
         code=code, system=system_of(code), description=description,
+        plain_description=plain_description(rows[0][11]) if rows else None,
         long_description=hcpcs_desc if hcpcs_desc != description else None,
         status=status, release=pfs.release.name if (pfs and rows) else None, date=when,
         rvu=rvu, global_period=glob, indicators=indicators, conversion_factor=cf,

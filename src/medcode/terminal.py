@@ -74,6 +74,8 @@ def print_code(page: ProcedureCode | DiagnosisCode) -> None:
 
 def _print_procedure(p: ProcedureCode) -> None:
     console.print(f"[bold]{p.code}[/bold] ({p.system}) {p.description}")
+    if p.plain_description and p.plain_description != p.description:
+        console.print(f"In plain words: {p.plain_description}")
     if p.long_description:
         console.print(p.long_description)
     if p.status:
@@ -140,6 +142,27 @@ def print_ptp(page: Any) -> None:
 
 def _ymd(n: int | None) -> str:
     return "" if n is None else f"{n // 10000:04d}-{n // 100 % 100:02d}-{n % 100:02d}"
+
+
+def print_search(results: Any) -> None:
+    for n in results.notices:
+        console.print(f"[yellow]Note:[/yellow] {n}")
+    if not results.hits:
+        console.print("No codes found.")
+        return
+    t = Table()
+    for col in ("code", "system", "description", "status", "why"):
+        t.add_column(col)
+    for h in results.hits:
+        desc = h.plain_description or h.description
+        status = h.status or ("active" if h.active else "inactive")
+        if not h.active:
+            status += " (not in the newest release)"
+        why = h.why if h.why != "words" else "words: " + ", ".join(h.matched)
+        if h.expansions:
+            why += "; " + ", ".join(f"{e.typed} -> {e.searched} ({e.kind})" for e in h.expansions)
+        t.add_row(h.code, h.system, desc, status, why)
+    console.print(t)
 
 
 def _print_sources(sources: Any) -> None:

@@ -178,6 +178,7 @@ class ProcedureCode:
     code: str
     system: str  # CPT or HCPCS
     description: str
+    plain_description: str | None  # the short descriptor with its abbreviations written out
     long_description: str | None
     status: Indicator | None
     release: str | None
@@ -242,3 +243,35 @@ class DiagnosisCode:
     seventh_characters: dict[str, str]
     notices: tuple[str, ...]
     sources: tuple[Citation, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """A word of the query searched for in other words too."""
+
+    typed: str
+    searched: str
+    kind: str  # synonym, abbreviation or spelling
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    code: str
+    system: str  # CPT, HCPCS, ICD-10-CM or modifier
+    description: str
+    plain_description: str | None
+    status: str | None
+    active: bool
+    billable: bool
+    score: float
+    why: str  # "exact code", "code prefix", "code range" or "words"
+    matched: tuple[str, ...]  # the query's words (or phrases) found in the code's text
+    expansions: tuple[Expansion, ...]  # the expansions that found it
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str
+    hits: tuple[SearchHit, ...]
+    expansions: tuple[Expansion, ...]  # every expansion the query was given
+    notices: tuple[str, ...]

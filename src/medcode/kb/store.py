@@ -32,6 +32,7 @@ class KnowledgeBase:
         }
         self.releases: dict[str, list[Release]] = group(self.sources.values())
         self._resolved: dict[tuple[str, date | None], Resolved | None] = {}
+        self.memo: dict[str, Any] = {}  # data derived once per open knowledge base (by feature)
         self._presence: dict[str, int] = dict(self.conn.execute("SELECT code, mask FROM code_presence"))
 
     def presence(self, code: str) -> int:

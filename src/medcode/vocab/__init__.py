@@ -35,3 +35,56 @@ def indicators() -> dict[str, dict[str, str]]:
 
 def meaning(field: str, code: str) -> str | None:
     return indicators()[field].get(code)
+
+
+def _pairs(name: str, text: str | None = None) -> list[tuple[int, str, str]]:
+    """(line, key, value) of a two-column tab-separated vocabulary; ``#`` lines are comments."""
+    if text is None:
+        text = resources.files(__name__).joinpath(name).read_text("utf-8")
+    out, seen = [], set()
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 2 or not all(f and f == f.strip() for f in fields):
+            raise VocabularyError(f"{name} line {n}: expected key<TAB>value, got {line!r}")
+        key, value = fields
+        if key in seen:
+            raise VocabularyError(f"{name} line {n}: duplicate key {key!r}")
+        seen.add(key)
+        out.append((n, key, value))
+    return out
+
+
+@cache
+def abbreviations() -> dict[str, str]:
+    """CMS short-descriptor abbreviation -> expansion (``abbreviations.tsv``, keys lower case)."""
+    out = {}
+    for n, key, value in _pairs("abbreviations.tsv"):
+        if key != key.lower() or key.count(" ") > 1:
+            raise VocabularyError(f"abbreviations.tsv line {n}: key {key!r} must be one or two lower-case words")
+        out[key] = value
+    return out
+
+
+@cache
+def synonyms() -> dict[str, tuple[str, ...]]:
+    """Lay phrase -> the words the descriptors use (``synonyms.tsv``, phrases lower case)."""
+    out = {}
+    for n, key, value in _pairs("synonyms.tsv"):
+        alternatives = tuple(a.strip() for a in value.split(";"))
+        if key != key.lower() or "  " in key or not all(alternatives):
+            raise VocabularyError(f"synonyms.tsv line {n}: lower-case phrase and '; '-separated alternatives")
+        out[key] = alternatives
+    return out
+
+
+@cache
+def cpt_modifiers() -> dict[str, str]:
+    """Common CPT modifier -> description in medcode's words (``cpt_modifiers.tsv``)."""
+    out = {}
+    for n, key, value in _pairs("cpt_modifiers.tsv"):
+        if len(key) != 2 or not key.isdigit():
+            raise VocabularyError(f"cpt_modifiers.tsv line {n}: {key!r} is not a two-digit CPT modifier")
+        out[key] = value
+    return out

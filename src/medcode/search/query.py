@@ -1,0 +1,168 @@
+"""From what the user typed to what the index is asked: codes, ranges, word groups."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from medcode import vocab
+from medcode.kb.models import Expansion
+from medcode.kb.store import KnowledgeBase
+from medcode.search.text import STOPWORDS, WORD, words
+
+MAX_CHARS = 256
+MAX_GROUPS = 12
+RANGE = re.compile(r"([A-Z0-9][A-Z0-9.]{2,7})\s*-\s*([A-Z0-9][A-Z0-9.]{2,7})")
+
+
+@dataclass(frozen=True)
+class Group:
+    """One idea of the query: the words typed and every alternative searched for them."""
+
+    typed: str
+    alternatives: tuple[str, ...]  # the first is what was typed
+    expansions: tuple[Expansion, ...]
+
+
+@dataclass(frozen=True)
+class Parsed:
+    text: str
+    codes: tuple[str, ...]  # tokens that look like codes or code prefixes (upper case, no dot)
+    span: tuple[str, str] | None  # a code range
+    groups: tuple[Group, ...]
+    notices: tuple[str, ...]
+    modifier_hint: bool = False  # the query says "modifier"
+    only_codes: bool = False  # every token looks like a code or a code prefix
+
+
+def clean(query: str) -> tuple[str, list[str]]:
+    """Normalised query text (no control characters, single spaces) and notices."""
+    notices = []
+    text = unicodedata.normalize("NFKD", query)
+    text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text
+                   if unicodedata.category(c) != "Mn")  # letters without their accents
+    text = " ".join(text.split())
+    if len(text) > MAX_CHARS:
+        text = text[:MAX_CHARS].rsplit(" ", 1)[0]
+        notices.append(f"the query was cut to its first {MAX_CHARS} characters")
+    return text, notices
+
+
+def parse(kb: KnowledgeBase, query: str) -> Parsed:
+    text, notices = clean(query)
+    upper = text.upper()
+    span = None
+    m = RANGE.fullmatch(upper)
+    if m:
+        span = (m.group(1).replace(".", ""), m.group(2).replace(".", ""))
+        return Parsed(text, (), span, (), tuple(notices))
+    chunks = text.split(" ")
+    hint = any(c.lower() in HINTS for c in chunks)
+    chunks = [c for c in chunks if c.lower() not in HINTS]
+    codes, rest = [], []
+    for chunk in chunks:
+        code = chunk.upper().replace(".", "")
+        if _codeish(code, alone=len(chunks) == 1 or hint):
+            codes.append(code)
+            if not _exists(kb, code):
+                rest.append(chunk)  # "a1c", "2nd": words that look like codes
+        else:
+            rest.append(chunk)
+    groups = _groups(kb, rest)
+    if len(groups) > MAX_GROUPS:
+        groups = groups[:MAX_GROUPS]
+        notices.append(f"only the first {MAX_GROUPS} words of the query were used")
+    return Parsed(text, tuple(codes), span, tuple(groups), tuple(notices), hint,
+                  bool(codes) and len(codes) == len(chunks))
+
+
+HINTS = frozenset({"modifier", "modifiers", "mod"})
+LETTERED = re.compile(r"[A-Z][0-9][0-9A-Z]{0,5}|[0-9]{4}[0-9A-Z]")
+
+
+def _codeish(code: str, alone: bool) -> bool:
+    """Could this token be a code or a code prefix? Short numbers ("20 minutes") are words unless
+    the token is the whole query or the query says "modifier"."""
+    if code.isdigit():
+        return len(code) >= 3 or (alone and len(code) == 2)
+    if alone and len(code) == 2 and code.isalnum():
+        return True  # a modifier: LT, 59, XS
+    return bool(LETTERED.fullmatch(code))
+
+
+def _exists(kb: KnowledgeBase, compact: str) -> bool:
+    return bool(kb.query("SELECT 1 FROM search_docs WHERE compact = ? LIMIT 1", (compact,)))
+
+
+def _groups(kb: KnowledgeBase, chunks: list[str]) -> list[Group]:
+    abbr, syn = vocab.abbreviations(), vocab.synonyms()
+    tokens: list[str] = []
+    for chunk in chunks:
+        low = chunk.lower()
+        if low in abbr and not WORD.fullmatch(low):  # w/o, o/p, i&r ...
+            tokens.append(low)
+        else:
+            tokens.extend(words(low))
+    out: list[Group] = []
+    i = 0
+    while i < len(tokens):
+        for n in (4, 3, 2):
+            phrase = " ".join(tokens[i:i + n])
+            if len(tokens) - i >= n and phrase in syn:
+                out.append(_group(phrase, [(a, "synonym") for a in syn[phrase]]))
+                i += n
+                break
+        else:
+            word = tokens[i]
+            i += 1
+            if word in STOPWORDS:
+                continue
+            extra = []
+            if word in abbr:
+                extra.append((abbr[word], "abbreviation"))
+            if word in syn:
+                extra.extend((a, "synonym") for a in syn[word])
+            if not extra and word.isalpha() and len(word) > 3 and not _known(kb, word):
+                extra.extend((w, "spelling") for w in _spelling(kb, word))
+            out.append(_group(word, extra))
+    return out
+
+
+def _group(typed: str, extra: list[tuple[str, str]]) -> Group:
+    alts, exps = [typed], []
+    for alt, kind in extra:
+        if alt not in alts:
+            alts.append(alt)
+            exps.append(Expansion(typed, alt, kind))
+    return Group(typed, tuple(alts), tuple(exps))
+
+
+def _vocabulary(kb: KnowledgeBase) -> tuple[dict[str, int], dict[str, list[str]]]:
+    memo = kb.memo.get("search.words")
+    if memo is None:
+        counts = dict(kb.query("SELECT word, docs FROM search_words"))
+        by_letter: dict[str, list[str]] = {}
+        for w in counts:
+            by_letter.setdefault(w[0], []).append(w)
+        memo = kb.memo["search.words"] = (counts, by_letter)
+    return memo
+
+
+def _known(kb: KnowledgeBase, word: str) -> bool:
+    return word in _vocabulary(kb)[0]
+
+
+def _spelling(kb: KnowledgeBase, word: str) -> list[str]:
+    """The closest indexed words (one edit for short words, two for long ones), commonest first."""
+    counts, by_letter = _vocabulary(kb)
+    most = 1 if len(word) < 7 else 2
+    found = process.extract(word, by_letter.get(word[0], []), scorer=Levenshtein.distance,
+                            score_cutoff=most, limit=8)
+    if not found:
+        return []
+    best = min(d for _, d, _ in found)
+    return sorted((w for w, d, _ in found if d == best), key=lambda w: -counts[w])[:2]

@@ -1,0 +1,136 @@
+"""Search on the real knowledge base: query forms, ranking, filters, bad input."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from medcode import vocab
+from medcode.search import SearchError, autocomplete, search
+from medcode.search.text import plain_description
+
+
+def codes(kb, query, **kw):
+    return [h.code for h in search(kb, query, **kw).hits]
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("antibiotic rod in the bone", "20702"),
+    ("drug delivery device intramedullary", "20702"),
+    ("office visit established 20 minutes", "99213"),
+    ("knee replacement", "27447"),
+    ("insj imed rx dev", "20702"),          # CMS abbreviations as typed
+    ("arthroplasy knee", "27447"),          # a typo
+    ("injection abatacept", "J0129"),       # HCPCS Level II long description
+])
+def test_finds_the_code_in_the_top_three(kb, query, expected):
+    assert expected in codes(kb, query)[:3]
+
+
+def test_hip_fracture_right_finds_s72_codes_first(kb):
+    found = codes(kb, "hip fracture right", limit=10)
+    assert found and all(c.startswith("S72.") for c in found[:5])
+
+
+@pytest.mark.parametrize("query,first", [
+    ("S72.001A", "S72.001A"), ("S72001A", "S72.001A"), ("s72001a", "S72.001A"), ("20702", "20702"),
+    ("J0129", "J0129"), ("LT", "LT"), ("modifier 25", "25"),
+])
+def test_exact_code_first(kb, query, first):
+    r = search(kb, query)
+    assert r.hits[0].code == first and r.hits[0].why == "exact code"
+
+
+def test_prefix_and_range(kb):
+    assert codes(kb, "2070")[:6] == ["20700", "20701", "20702", "20703", "20704", "20705"]
+    assert codes(kb, "20700-20704") == ["20700", "20701", "20702", "20703", "20704"]
+    s72 = codes(kb, "S72.0", limit=5)
+    assert s72[0] == "S72.0" and all(c.startswith("S72.0") for c in s72)
+
+
+def test_why_it_matched(kb):
+    hit = next(h for h in search(kb, "heart attack").hits if h.code.startswith("I21"))
+    assert hit.matched == ("heart attack",)
+    assert [(e.typed, e.searched, e.kind) for e in hit.expansions] == [
+        ("heart attack", "myocardial infarction", "synonym")]
+    typo = search(kb, "arthroplasy").expansions
+    assert ("arthroplasy", "arthroplasty", "spelling") in [(e.typed, e.searched, e.kind) for e in typo]
+
+
+def test_word_forms_are_stemmed(kb):
+    assert set(codes(kb, "fractures of femur neck", limit=5)) & set(codes(kb, "fracture femur neck", limit=5))
+
+
+def test_filters(kb):
+    assert {h.system for h in search(kb, "fracture", system="cpt").hits} == {"CPT"}
+    assert {h.system for h in search(kb, "fracture", system="icd10cm,hcpcs").hits} <= {"ICD-10-CM", "HCPCS"}
+    headers = [h for h in search(kb, "fracture of femur", system="icd10cm", limit=100).hits if not h.billable]
+    assert headers  # the header S72 and its subcategories are found ...
+    billable = search(kb, "fracture of femur", system="icd10cm", limit=100, billable_only=True).hits
+    assert billable and all(h.billable for h in billable)  # ... and left out on request
+    with pytest.raises(SearchError):
+        search(kb, "x", system="snomed")
+    with pytest.raises(SearchError):
+        search(kb, "x", limit=0)
+
+
+def test_date_of_service_filter(kb):
+    """A code of the 2025 fee schedule that the 2026 one dropped is found on a 2025 date only."""
+    rows = kb.query("SELECT code FROM search_docs WHERE system = 'CPT' AND valid_to < '2026-01-01' LIMIT 1")
+    assert rows, "expected a CPT code that left the fee schedule in 2026"
+    (old,) = rows[0]
+    assert old in codes(kb, old, day=date(2025, 3, 1))
+    assert old not in codes(kb, old, day=date(2026, 5, 1))
+    hit = search(kb, old).hits[0]
+    assert not hit.active
+
+
+def test_active_billable_codes_rank_ahead(kb):
+    hits = search(kb, "migraine", limit=10).hits
+    first_header = next((i for i, h in enumerate(hits) if not h.billable), len(hits))
+    assert hits[0].billable and first_header > 0
+
+
+@pytest.mark.parametrize("query", [
+    "", "   ", "x" * 10_000, '"unclosed', "*", "-", "(((", "NEAR(a b)", "a AND OR NOT b", "fracture -femur",
+    "ünïcödé fracture", "\x00\x01\x1b[31m", "'; DROP TABLE search_docs; --", "^$", "20700-", "-20704",
+    "S72.", "..", "🦴 broken bone",
+])
+def test_bad_input_never_raises(kb, query):
+    r = search(kb, query)
+    assert isinstance(r.hits, tuple)
+    autocomplete(kb, query)
+
+
+def test_bad_input_gets_a_message(kb):
+    assert search(kb, "").notices and search(kb, "x" * 10_000).notices
+    assert codes(kb, "ünïcödé fracture")  # accents dropped, the known word still finds codes
+
+
+def test_autocomplete(kb):
+    assert [h.code for h in autocomplete(kb, "2070")][:3] == ["20700", "20701", "20702"]
+    assert "27486" in [h.code for h in autocomplete(kb, "knee repl")]
+    assert len(autocomplete(kb, "fract")) == 10
+    assert all(h.system == "ICD-10-CM" for h in autocomplete(kb, "fract", system="icd10cm"))
+
+
+def test_plain_language_descriptions(kb):
+    assert plain_description("Mnl prep&insj imed rx dev") == (
+        "Manual preparation and insertion of intramedullary drug-delivery device")
+    assert plain_description("Office o/p est low 20 min") == "Office outpatient established low 20 minutes"
+    (missing,) = kb.query("SELECT count(*) FROM search_docs WHERE system IN ('CPT', 'HCPCS') AND short <> '' "
+                          "AND (plain IS NULL OR plain = '')")[0]
+    assert missing == 0
+
+
+def test_vocabularies_are_strict():
+    assert len(vocab.abbreviations()) >= 300 and vocab.abbreviations()["insj"] == "insertion"
+    assert "myocardial infarction" in vocab.synonyms()["heart attack"]
+    assert vocab.cpt_modifiers()["25"]
+    with pytest.raises(vocab.VocabularyError, match="line 2: duplicate key"):
+        vocab._pairs("t.tsv", "insj\tinsertion\ninsj\tinsert\n")
+    with pytest.raises(vocab.VocabularyError, match="line 1"):
+        vocab._pairs("t.tsv", "insj insertion\n")
+    with pytest.raises(vocab.VocabularyError, match="line 1"):
+        vocab._pairs("t.tsv", "insj\t insertion\n")
