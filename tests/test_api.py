@@ -126,3 +126,19 @@ def test_search_bad_input(server, params, status):
     assert r.status_code == status, r.text
     if status == 422:
         assert r.json()["error"]["type"] == "bad_input"
+
+
+def test_claims_check(server):
+    body = {"claims": [{"id": "A1", "date": "2026-05-01", "zip": "10001", "diagnoses": ["M86.9"],
+                        "lines": [{"code": "20702", "pointers": [1]}]}]}
+    r = httpx.post(server + "/api/claims/check", json=body)
+    assert r.status_code == 200
+    claim = r.json()["claims"][0]
+    assert [f["id"] for f in claim["findings"]] == ["addon.no_primary"]
+    assert claim["findings"][0]["citation"]["family"] == "aoc" and claim["total_allowed"] == 0
+    csv_body = "claim_id,date,zip,diagnoses,code,units,pointers\nX,2026-05-01,10001,M86.9,20680,1,1\n"
+    r = httpx.post(server + "/api/claims/check", content=csv_body, headers={"content-type": "text/csv"})
+    assert r.status_code == 200 and r.json()["claims"][0]["lines"][0]["allowed"] > 0
+    bad = httpx.post(server + "/api/claims/check", content="{not json")
+    assert bad.status_code == 422 and bad.json()["error"]["type"] == "bad_input"
+    assert httpx.post(server + "/api/claims/check", content=b"").status_code == 422

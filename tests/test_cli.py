@@ -50,6 +50,24 @@ def test_search(cli_env):
     assert r.returncode == 2 and "snomed" in r.stderr
 
 
+def test_check(cli_env, tmp_path):
+    claims = tmp_path / "claims.csv"
+    claims.write_text("claim_id,date,zip,diagnoses,code,modifiers,units,pointers\n"
+                      "A,2026-05-01,10001,M86.9,20702,,1,1\nB,2026-05-01,10001,M86.9,20680,,1,1\n"
+                      "B,2026-05-01,10001,M86.9,20702,,1,1\n")
+    report = tmp_path / "out.json"
+    r = run(cli_env, "check", str(claims), "--report", str(report), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "addon.no_primary" in r.stdout and "2 claims, 4 lines" not in r.stdout
+    doc = json.loads(report.read_text())
+    assert doc["summary"]["findings"] == {"addon.no_primary": 1}
+    assert [c["id"] for c in doc["claims"]] == ["A", "B"] and doc["claims"][1]["findings"] == []
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    r = run(cli_env, "check", str(empty))
+    assert r.returncode == 2 and "empty" in r.stderr
+
+
 def test_price_json(cli_env):
     r = run(cli_env, "price", "99213", "--zip", "10001", "--json")
     d = json.loads(r.stdout)

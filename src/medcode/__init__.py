@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medcode.claims import Checker, Claim, ClaimInputError, Line, check_claim
 from medcode.codes import MalformedCode, UnknownCode
 from medcode.ingest import IngestError, ingest
 from medcode.kb.db import KnowledgeBaseMissing
@@ -22,6 +23,7 @@ from medcode.search import SearchError, autocomplete, search
 from medcode.sources.layout import LayoutMismatch
 
 __all__ = [
+    "Checker", "Claim", "ClaimInputError", "Line", "check_claim",
     "DiagnosisCode", "IngestError", "KnowledgeBase", "KnowledgeBaseMissing", "LayoutMismatch",
     "MalformedCode", "Price", "PricingError", "ProcedureCode", "PtpPage", "SearchError", "UnknownCode",
     "UnknownLocality",

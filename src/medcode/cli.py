@@ -77,6 +77,13 @@ def _parser() -> argparse.ArgumentParser:
     ptp.add_argument("--limit", type=int, default=1000, help="at most this many edits (1-1000, default 1000)")
     ptp.add_argument("--json", action="store_true")
 
+    chk = sub.add_parser("check", help="check claims for denials (NCCI, MUE, add-on, modifiers ...) and reprice them")
+    chk.add_argument("file", help="claims as JSON or CSV")
+    chk.add_argument("--format", choices=("json", "csv"), help="default: from the file name")
+    chk.add_argument("--report", help="write the report to this file: .json, .csv (findings) or .html")
+    chk.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
+    chk.add_argument("--quiet", action="store_true", help="no progress bar")
+
     rel = sub.add_parser("releases", help="the files and releases in the knowledge base")
     rel.add_argument("--json", action="store_true")
 
@@ -164,6 +171,38 @@ def cmd_search(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
                               billable_only=args.billable, day=args.date), print_search)
 
 
+def cmd_check(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
+    from medcode.claims import Checker, ClaimInputError
+    from medcode.claims import report as reports
+    from medcode.claims.readers import read_path
+    from medcode.terminal import check_progress, print_check_summary
+
+    writers = {".json": reports.to_json, ".csv": reports.to_csv, ".html": reports.to_html}
+    suffix = Path(args.report).suffix.lower() if args.report else None
+    if suffix is not None and suffix not in writers:
+        raise UsageError(f"--report must end in .json, .csv or .html, not {args.report!r}")
+    checker = Checker(_kb(conf))
+    results = []
+    advance, done = check_progress(quiet=args.quiet or args.json)
+    try:
+        for claim in read_path(args.file, args.format):
+            results.append(checker.check(claim))
+            advance(len(claim.lines))
+    except ClaimInputError as exc:
+        done()
+        print(f"medcode: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    done()
+    if suffix is not None:
+        data = writers[suffix](results)
+        Path(args.report).write_bytes(data if isinstance(data, bytes) else data.encode())
+    if args.json:
+        sys.stdout.buffer.write(reports.to_json(results) + b"\n")
+    else:
+        print_check_summary(reports.summary(results), results)
+    return 0
+
+
 def cmd_ptp(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     from medcode.lookup import ptp_pairs
     from medcode.terminal import print_ptp
@@ -225,8 +264,8 @@ def cmd_serve(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "show": cmd_show, "ptp": cmd_ptp, "price": cmd_price,
-            "releases": cmd_releases, "serve": cmd_serve}
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "show": cmd_show, "ptp": cmd_ptp, "check": cmd_check,
+            "price": cmd_price, "releases": cmd_releases, "serve": cmd_serve}
 
 
 if __name__ == "__main__":

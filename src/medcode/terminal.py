@@ -165,6 +165,35 @@ def print_search(results: Any) -> None:
     console.print(t)
 
 
+def check_progress(quiet: bool = False) -> tuple[Any, Any]:
+    """(advance(lines), done()) for a claim check: lines checked so far, claims per second."""
+    if quiet:
+        return (lambda n: None), (lambda: None)
+    bar = Progress(SpinnerColumn(), TextColumn("checked {task.completed:,} lines"), TimeElapsedColumn(),
+                   console=Console(stderr=True), transient=True)
+    task = bar.add_task("check", total=None)
+    bar.start()
+    return (lambda n: bar.advance(task, n)), bar.stop
+
+
+def print_check_summary(s: dict[str, Any], results: Any) -> None:
+    console.print(f"{s['claims']:,} claims, {s['lines']:,} lines: {s['by_severity']['deny']:,} deny, "
+                  f"{s['by_severity']['warn']:,} warn, {s['by_severity']['info']:,} info findings")
+    if s["findings"]:
+        t = Table(title="Findings")
+        t.add_column("finding")
+        t.add_column("count", justify="right")
+        for fid, n in sorted(s["findings"].items(), key=lambda kv: -kv[1]):
+            t.add_row(fid, f"{n:,}")
+        console.print(t)
+    console.print(f"Allowed ${s['total_allowed']:,.2f}; at risk (lines a deny finding names) ${s['at_risk']:,.2f}")
+    if s["claims"] <= 20:
+        for r in results:
+            for f in r.findings:
+                console.print(f"  claim {r.id} lines {', '.join(map(str, f.lines)) or '-'}: [{f.severity}] {f.id}: "
+                              f"{f.message} Fix: {f.fix}", markup=False)
+
+
 def _print_sources(sources: Any) -> None:
     t = Table(title="Sources")
     for col in ("family", "release", "file", "row", "line"):

@@ -88,3 +88,28 @@ def cpt_modifiers() -> dict[str, str]:
             raise VocabularyError(f"cpt_modifiers.tsv line {n}: {key!r} is not a two-digit CPT modifier")
         out[key] = value
     return out
+
+
+@cache
+def places_of_service() -> dict[str, tuple[str, str]]:
+    """Place-of-service code -> (PFS setting, name) from ``place_of_service.tsv``."""
+    out = {}
+    for n, key, value in _pairs("place_of_service.tsv"):
+        setting, _, name = value.partition("|")
+        if len(key) != 2 or not key.isdigit() or setting not in ("facility", "nonfacility") or not name:
+            raise VocabularyError(f"place_of_service.tsv line {n}: expected NN<TAB>facility|name or nonfacility|name")
+        out[key] = (setting, name)
+    return out
+
+
+@cache
+def code_families() -> dict[str, tuple[tuple[str, ...], str]]:
+    """Family -> (codes that exclude each other on one date, what decides) from ``code_families.tsv``."""
+    out = {}
+    for n, key, value in _pairs("code_families.tsv"):
+        codes, _, rule = value.partition("|")
+        members = tuple(codes.split())
+        if len(members) < 2 or not rule or any(len(c) != 5 for c in members):
+            raise VocabularyError(f"code_families.tsv line {n}: expected family<TAB>codes|rule")
+        out[key] = (members, rule)
+    return out

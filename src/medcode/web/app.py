@@ -12,7 +12,7 @@ from medcode import settings
 from medcode.codes import MalformedCode, UnknownCode
 from medcode.kb.store import open_kb
 from medcode.pricing import PricingError, UnknownLocality
-from medcode.web.api import codes, price, releases, search
+from medcode.web.api import claims, codes, price, releases, search
 from medcode.web.deps import AnswerCache, BadInput, error
 
 
@@ -24,7 +24,7 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
                               "and CDC files. Every fact cites its file and release.")
     app.state.kb = kb
     app.state.cache = AnswerCache(kb.path.name, (conf.cache_mb if cache_mb is None else cache_mb) << 20)
-    for module in (codes, search, price, releases):
+    for module in (codes, search, price, claims, releases):
         app.include_router(module.router)
 
     @app.exception_handler(UnknownCode)

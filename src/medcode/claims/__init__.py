@@ -1,0 +1,41 @@
+"""The claim checker: every check in ``CHECKS`` over a claim, then repricing.
+
+    checker = Checker(kb)
+    result = checker.check(claim)      # CheckedClaim: findings, priced lines, totals
+"""
+
+from __future__ import annotations
+
+from medcode.claims.checks import addon, diagnosis, modifiers, mue, ptp, siblings, validity
+from medcode.claims.facts import Facts
+from medcode.claims.model import CheckedClaim, Claim, Finding, Line, PricedLine, Problem
+from medcode.claims.readers import ClaimInputError, read_csv, read_json
+from medcode.claims.reprice import Pricer, reprice
+from medcode.kb.store import KnowledgeBase
+
+CHECKS = (validity, addon, ptp, mue, modifiers, siblings, diagnosis)
+SEVERITY_ORDER = {"deny": 0, "warn": 1, "info": 2}
+
+__all__ = ["CHECKS", "CheckedClaim", "Checker", "Claim", "ClaimInputError", "Finding", "Line", "PricedLine",
+           "Problem", "check_claim", "read_csv", "read_json"]
+
+
+class Checker:
+    """Runs the checks; holds the lookups it has made so that many claims share them."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.facts = Facts(kb)
+        self.pricer = Pricer(self.facts)
+
+    def check(self, claim: Claim) -> CheckedClaim:
+        findings = [f for module in CHECKS for f in module.check(self.facts, claim)]
+        findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.lines[:1] or (0,), f.id))
+        lines, total, at_risk, notices = reprice(self.pricer, claim, findings)
+        return CheckedClaim(claim.id, tuple(findings), tuple(lines), total, at_risk,
+                            next((x.split()[1].rstrip(",") for x in notices if x.startswith("locality ")), None),
+                            tuple(notices))
+
+
+def check_claim(kb: KnowledgeBase, claim: Claim) -> CheckedClaim:
+    """Check one claim (for many, make one ``Checker`` and reuse it)."""
+    return Checker(kb).check(claim)

@@ -1,0 +1,81 @@
+"""Validity: readable input, codes that exist on the date of service, payable status, valid and
+billable diagnoses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from medcode import vocab
+from medcode.claims.facts import Facts, code_kind
+from medcode.claims.model import Claim, Finding
+
+ID = "validity"
+TITLE = "Codes valid on the date of service"
+
+# PFS status indicators and how a claim line with them fares under the PFS.
+STATUS_SEVERITY = {"B": "deny", "D": "deny", "I": "deny", "N": "deny", "P": "deny", "M": "info", "X": "info",
+                   "E": "info", "C": "info", "J": "info", "R": "info", "T": "info", "Q": "info"}
+STATUS_FIX = {
+    "B": "Do not bill it separately: its payment is bundled into the other services of the day.",
+    "D": "Use the code that replaced it.",
+    "I": "Bill the HCPCS Level II code Medicare accepts for this service instead.",
+    "N": "Medicare does not cover it: have the patient sign an ABN before the service if you will bill them.",
+    "P": "Bundled or excluded under the PFS: do not expect a separate PFS payment.",
+    "M": "A quality-measurement code: report it for MIPS, it pays nothing.",
+    "X": "Not paid under the PFS (another fee schedule or no benefit): bill it where it is paid.",
+    "E": "Excluded from the PFS by regulation: bill it under the schedule that pays it (for drugs, ASP).",
+    "C": "The MAC prices it: attach documentation of the work.",
+    "J": "Anesthesia services are paid by base and time units, not RVUs.",
+    "R": "Restricted coverage: check the MAC's coverage rules before billing.",
+    "T": "Paid only when no other paid service is billed on the day.",
+    "Q": "Therapy functional information code: report it with the therapy service.",
+}
+
+
+def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
+    for p in claim.problems:
+        yield Finding("validity.bad_input", "deny", (p.line,) if p.line else (),
+                      f"{p.position}: {p.field}: {p.message}", "Correct the value in the claim file.")
+    for line in claim.lines:
+        day = claim.day_of(line)
+        if day is None:
+            yield Finding("validity.no_date", "deny", (line.line,), f"Line {line.line} has no date of service.",
+                          "Give the claim or the line a date of service.")
+        if not line.code:
+            continue
+        kind = code_kind(line.code)
+        if kind != "procedure":
+            yield Finding("validity.malformed_code", "deny", (line.line,),
+                          f"{line.code!r} is not a CPT or HCPCS code.", "Correct the procedure code.")
+            continue
+        pfs = facts.pfs(line.code, day)
+        if pfs is None:
+            if facts.hcpcs(line.code, day):
+                continue  # a HCPCS Level II code outside the PFS (DME, drugs, ambulance ...)
+            listed = facts.releases_with(line.code)
+            if listed:
+                yield Finding("validity.not_in_release", "deny", (line.line,),
+                              f"{line.code} is not in the fee schedule in force on {day} (it is in "
+                              f"{', '.join(listed)}).",
+                              "Check the date of service, or use the code valid on that date.",
+                              facts.cite("pprrvu", day, line.code))
+            else:
+                yield Finding("validity.unknown_code", "deny", (line.line,),
+                              f"{line.code} is in no fee schedule or HCPCS file medcode holds.",
+                              "Correct the code.", facts.cite("pprrvu", day, line.code))
+            continue
+        status = pfs["status"]
+        if status != "A" and status in STATUS_SEVERITY:
+            meaning = vocab.meaning("status", status) or "see the PFS status indicators"
+            yield Finding(f"validity.status_{status.lower()}", STATUS_SEVERITY[status], (line.line,),
+                          f"{line.code} has PFS status {status}: {meaning}", STATUS_FIX[status], pfs["citation"])
+    for i, dx in enumerate(claim.diagnoses, start=1):
+        found = facts.icd(dx, claim.date)
+        if found is None:
+            yield Finding("validity.unknown_diagnosis", "deny", (),
+                          f"Diagnosis {i} ({dx}) is not an ICD-10-CM code on {claim.date}.",
+                          "Correct the diagnosis code.", facts.cite("icd10cm", claim.date, dx))
+        elif not found["billable"]:
+            yield Finding("validity.header_diagnosis", "deny", (),
+                          f"Diagnosis {i} ({found['code']}) is a header, not a billable code.",
+                          "Code to the highest specificity: pick one of its billable children.", found["citation"])

@@ -1,0 +1,137 @@
+"""Repricing a checked claim: locality, setting, fee schedule amount, payment adjustments."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+
+from medcode import vocab
+from medcode.claims.facts import Facts
+from medcode.claims.model import Claim, Finding, Line, PricedLine
+from medcode.codes import UnknownCode
+from medcode.pricing import PricingError, cents, find_locality, price
+
+MPPR_INDICATORS = frozenset({"2"})
+ASSISTANT_SHARE = {"80": Decimal("0.16"), "81": Decimal("0.16"), "82": Decimal("0.16"),
+                   "AS": Decimal("0.136")}  # AS: 85% of the 16% an assistant surgeon gets
+CO_SURGEON_SHARE = Decimal("0.625")
+BILATERAL_SHARE = Decimal("1.5")
+
+
+class Pricer:
+    def __init__(self, facts: Facts):
+        self.facts = facts
+        self.rate = lru_cache(maxsize=65536)(self._rate)
+        self.locality = lru_cache(maxsize=4096)(self._locality)
+
+    def _locality(self, zip_code: str | None, locality: str | None, day: date | None) -> tuple[str | None, str]:
+        if not zip_code and not locality:
+            return None, "no ZIP code or locality on the claim: lines are not priced"
+        try:
+            loc, _, _ = find_locality(self.facts.kb, zip_code=zip_code, locality=locality, day=day)
+        except PricingError as exc:
+            return None, f"not priced: {exc}"
+        return f"{loc.mac}-{loc.locality}", ""
+
+    def _rate(self, code: str, modifier: str, locality: str, day: date | None, setting: str) -> float | None:
+        try:
+            p = price(self.facts.kb, code, locality=locality, day=day, modifier=modifier)
+        except UnknownCode:
+            # no 26/TC row for the code (a modifiers finding says so): price the global service
+            return self._rate(code, "", locality, day, setting) if modifier else None
+        except PricingError:
+            return None
+        return p.facility if setting == "facility" else p.nonfacility
+
+
+def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> tuple[list[PricedLine], float, float, list[str]]:
+    """Lines with their allowed amounts, the total allowed, the amount at risk, and notices."""
+    notices = []
+    setting, pos = "nonfacility", claim.place_of_service
+    if pos:
+        known = vocab.places_of_service().get(pos.zfill(2))
+        if known is None:
+            notices.append(f"place of service {pos} is unknown: priced at the non-facility rate")
+        else:
+            setting = known[0]
+    denied = set()
+    for f in findings:
+        if f.severity == "deny" and f.lines:
+            denied.update(f.lines[:1] if f.id.startswith("ptp.") else f.lines)
+    base: dict[int, tuple[Decimal | None, list[str]]] = {}
+    locs = {}
+    for line in claim.lines:
+        day = claim.day_of(line)
+        loc, note = pricer.locality(claim.zip_code, claim.locality, day)
+        locs[line.line] = loc
+        if note and note not in notices:
+            notices.append(note)
+        base[line.line] = _line_amount(pricer, line, loc, day, setting)
+    _multiple_procedures(pricer.facts, claim, base, denied)
+    priced, total, at_risk = [], Decimal(0), Decimal(0)
+    for line in claim.lines:
+        amount, notes = base[line.line]
+        is_denied = line.line in denied
+        allowed = None if amount is None else (Decimal(0) if is_denied else amount)
+        if amount is not None:
+            total += allowed
+            if is_denied:
+                at_risk += amount
+        rate = pricer.rate(line.code, _pfs_modifier(line), locs[line.line], claim.day_of(line), setting) \
+            if locs[line.line] and line.code else None
+        priced.append(PricedLine(line.line, line.code, line.modifiers, line.units, setting, rate, tuple(notes),
+                                 None if allowed is None else cents(allowed), is_denied))
+    loc_notice = next((loc for loc in locs.values() if loc), None)
+    if loc_notice:
+        notices.insert(0, f"locality {loc_notice}, {setting} rates")
+    return priced, cents(total), cents(at_risk), notices
+
+
+def _pfs_modifier(line: Line) -> str:
+    return "26" if "26" in line.modifiers else "TC" if "TC" in line.modifiers else ""
+
+
+def _line_amount(pricer: Pricer, line: Line, loc: str | None, day: date | None,
+                 setting: str) -> tuple[Decimal | None, list[str]]:
+    if loc is None or not line.code or line.units is None:
+        return None, []
+    rate = pricer.rate(line.code, _pfs_modifier(line), loc, day, setting)
+    if rate is None:
+        return None, [f"no {setting} fee schedule amount"]
+    amount = Decimal(repr(rate)) * Decimal(repr(line.units))
+    notes = []
+    pfs = pricer.facts.pfs(line.code, day) or {}
+    if "50" in line.modifiers and pfs.get("bilateral") == "1":
+        amount *= BILATERAL_SHARE
+        notes.append("bilateral 150%")
+    for mod, share in ASSISTANT_SHARE.items():
+        if mod in line.modifiers:
+            amount *= share
+            notes.append(f"assistant at surgery {share * 100:g}%")
+            break
+    if "62" in line.modifiers:
+        amount *= CO_SURGEON_SHARE
+        notes.append("co-surgeon 62.5%")
+    return amount, notes
+
+
+def _multiple_procedures(facts: Facts, claim: Claim, base: dict, denied: set[int]) -> None:
+    """Indicator 2: the highest-paid procedure of the day at 100%, every other one (and every
+    further unit) at 50%. Add-on codes carry other indicators and are exempt."""
+    by_day: dict[object, list[Line]] = {}
+    for line in claim.lines:
+        pfs = facts.pfs(line.code, claim.day_of(line)) if line.code else None
+        if pfs and pfs["mult_proc"] in MPPR_INDICATORS and base[line.line][0] and line.line not in denied:
+            by_day.setdefault(claim.day_of(line), []).append(line)
+    for lines in by_day.values():
+        if len(lines) == 1 and (lines[0].units or 1) <= 1:
+            continue
+        per_unit = {x.line: base[x.line][0] / Decimal(repr(x.units)) for x in lines}
+        ordered = sorted(lines, key=lambda x: (-per_unit[x.line], x.line))
+        for i, line in enumerate(ordered):
+            amount, notes = base[line.line]
+            full = per_unit[line.line] if i == 0 else Decimal(0)
+            reduced = amount - full
+            base[line.line] = (full + reduced / 2, [*notes, "multiple procedure: 100% first, 50% rest"
+                                                     if i == 0 else "multiple procedure 50%"])
