@@ -112,3 +112,9 @@ def test_hcpcs_level2_code_with_asp_and_long_description(kb):
     c = get_code(kb, "J0897")
     assert c.system == "HCPCS" and c.long_description
     assert c.asp is not None and c.asp["payment_limit"] > 0
+
+
+def test_a_block_of_one_category_shares_its_code(kb):
+    """Block B10 holds only category B10: the hierarchy has both, once each."""
+    d = get_code(kb, "B10.01")
+    assert [p.code for p in d.parents] == ["B10", "B10.0"] and d.block.code == "B10"

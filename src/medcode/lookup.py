@@ -387,6 +387,9 @@ def _diagnosis(kb: KnowledgeBase, code: str, day: date | None) -> DiagnosisCode 
         pr = [x for x in pr if x[0] == p]
         if not pr:
             break
+        # A block of one category has the category's code (B10 in block B10): take the code first,
+        # and the block when the walk comes back to the same code.
+        pr.sort(key=lambda x: (x[2] in ("chapter", "block")) != (p == chain[-1]))
         pc = pr[0]
         if pc[2] not in ("chapter", "block"):
             parents.append(DiagnosisRef(pc[0], pc[7], bool(pc[3]), pc[2]))

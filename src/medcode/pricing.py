@@ -101,9 +101,28 @@ def _gpci(kb: KnowledgeBase, mac: str, loc: str, day: date) -> tuple[Gpci, Citat
     if not row:
         raise UnknownLocality(f"locality {mac}-{loc} is not in {g.release.files[0].file}")
     pw, pw_floor, pe, mp, line, rid = row[0]
+    return gpci_of(pw, pw_floor, pe, mp, day), citation(kb.sources[rid], row=f"{mac}-{loc}", line=line), g.note
+
+
+def gpci_of(pw: float | None, pw_floor: float, pe: float, mp: float, day: date) -> Gpci:
+    """The GPCIs that apply on ``day`` (the work floor up to WORK_FLOOR_LAST_DAY)."""
     use_floor = pw is None or day <= WORK_FLOOR_LAST_DAY
-    gp = Gpci(pw_floor if use_floor else pw, pe, mp, use_floor)
-    return gp, citation(kb.sources[rid], row=f"{mac}-{loc}", line=line), g.note
+    return Gpci(pw_floor if use_floor else pw, pe, mp, use_floor)
+
+
+def amounts(row: tuple, gpci: Gpci, cap: OppsCap | None = None) -> tuple[float | None, float | None]:
+    """Non-facility and facility payment for an RVU_SQL row in a locality: None where the setting
+    is NA or the status is not payable; lowered to the OPPS cap where it applies."""
+    rvu, cf, status = rvu_of(row), row[8], row[9]
+    if status not in PAYABLE_STATUSES:
+        return None, None
+    nonfac, fac = amount(rvu, gpci, cf, "nonfacility"), amount(rvu, gpci, cf, "facility")
+    if cap is not None and cap.applied:
+        if nonfac is not None and cap.nonfacility is not None and cap.nonfacility < nonfac:
+            nonfac = cap.nonfacility
+        if fac is not None and cap.facility is not None and cap.facility < fac:
+            fac = cap.facility
+    return nonfac, fac
 
 
 RVU_SQL = (
@@ -158,21 +177,20 @@ def _price_at(kb: KnowledgeBase, code: str, modifier: str, loc: Locality, day: d
     if gnote:
         notices.append(gnote)
     sources = [citation(kb.sources[pfs.release.ids[0]], row=code, line=r[10]), gcite, *cites]
-    if status in PAYABLE_STATUSES:
-        nonfac, fac = amount(rvu, gpci, cf, "nonfacility"), amount(rvu, gpci, cf, "facility")
-    else:
-        nonfac = fac = None
+    if status not in PAYABLE_STATUSES:
         notices.append(f"Status {status}: not paid under the physician fee schedule.")
     cap = _opps_cap(kb, code, modifier, loc, when, pfs.release.effective_from.year)
-    if cap is not None and cap.applied:
-        if nonfac is not None and cap.nonfacility is not None and cap.nonfacility < nonfac:
-            nonfac = cap.nonfacility
-        if fac is not None and cap.facility is not None and cap.facility < fac:
-            fac = cap.facility
+    nonfac, fac = amounts(r, gpci, cap)
     formula = (f"[({rvu.work} x {gpci.work}) + (PE x {gpci.pe}) + ({rvu.mp} x {gpci.mp})] x {cf}"
                f"; PE = {rvu.pe_nonfacility} non-facility, {rvu.pe_facility} facility")
     return Price(code, modifier, when, pfs.release.name, loc, gpci, rvu, cf, nonfac, fac, formula,
                  cap, tuple(notices), tuple(sources))
+
+
+def opps_cap(kb: KnowledgeBase, code: str, modifier: str, loc: Locality, day: date,
+             pfs_year: int) -> OppsCap | None:
+    """The OPPS cap row for the code in the locality, applied only when its year is the PFS year."""
+    return _opps_cap(kb, code, modifier, loc, day, pfs_year)
 
 
 def _opps_cap(kb: KnowledgeBase, code: str, modifier: str, loc: Locality, day: date,

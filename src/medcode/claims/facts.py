@@ -1,4 +1,10 @@
-"""What the checks ask the knowledge base, by code and date of service, remembered for a run."""
+"""What the checks ask the knowledge base, loaded a release at a time and kept for the run.
+
+A claim file has thousands of codes and hundreds of dates; asking SQLite per code and date is
+slow, so each reference table is read once per release into dictionaries (a few megabytes), and
+PTP edits once per column 1 code. Dates pick the release (``kb.resolve``) and filter effective
+and deletion dates in Python.
+"""
 
 from __future__ import annotations
 
@@ -14,120 +20,179 @@ from medcode.kb.store import KnowledgeBase
 from medcode.pricing import citation
 
 ICD_REF = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:\.-|-)?")
+PFS_COLUMNS = ("status", "pctc", "mult_proc", "bilateral", "assistant", "co_surgeon", "team")
+
+
+def _yyyymmdd(day: date | None) -> int:
+    return day.year * 10000 + day.month * 100 + day.day if day else 99991231
 
 
 class Facts:
-    """Cached lookups for one knowledge base (safe to share across claims)."""
+    """Reference data for checking claims against one knowledge base (shared by many claims)."""
 
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
-        self.pfs = lru_cache(maxsize=65536)(self._pfs)
-        self.addon = lru_cache(maxsize=65536)(self._addon)
-        self.mue = lru_cache(maxsize=65536)(self._mue)
-        self.ptp = lru_cache(maxsize=262144)(self._ptp)
-        self.icd = lru_cache(maxsize=65536)(self._icd)
-        self.hcpcs = lru_cache(maxsize=65536)(self._hcpcs)
-        self.releases_with = lru_cache(maxsize=65536)(self._releases_with)
+        self._tables: dict[tuple[str, int], Any] = {}
+        self._memo: dict[tuple[str, str, int], Any] = {}  # pfs() and icd() answers by code and release
+        self.ptp_edits = lru_cache(maxsize=50_000)(self._ptp_edits)
         self.modifiers = {c for (c,) in kb.query("SELECT DISTINCT code FROM hcpcs_codes WHERE record_id = '7'")}
         self.modifiers |= set(vocab.cpt_modifiers())
+
+    def _release(self, family: str, day: date | None) -> int | None:
+        r = self.kb.resolve(family, day)
+        return r.release.ids[0] if r else None
+
+    def _table(self, family: str, day: date | None, load: Any) -> tuple[int | None, Any]:
+        rid = self._release(family, day)
+        if rid is None:
+            return None, None
+        key = (family, rid)
+        if key not in self._tables:
+            self._tables[key] = load(rid)
+        return rid, self._tables[key]
 
     def cite(self, family: str, day: date | None, row: str) -> Citation | None:
         r = self.kb.resolve(family, day)
         return citation(r.release.files[0], row=row) if r else None
 
-    def _pfs(self, code: str, day: date | None) -> dict[str, Any] | None:
-        r = self.kb.resolve("pprrvu", day)
-        if r is None:
-            return None
-        rows = self.kb.query(
-            "SELECT status, pctc, mult_proc, bilateral, assistant, co_surgeon, team, line, description "
-            "FROM rvus WHERE hcpcs = ? AND modifier = '' AND release_id = ?", (code, r.release.ids[0]))
-        if not rows:
-            return None
-        status, pctc, mult, bil, asst, cosurg, team, line, desc = rows[0]
-        return {"status": status, "pctc": pctc, "mult_proc": mult, "bilateral": bil, "assistant": asst,
-                "co_surgeon": cosurg, "team": team, "description": desc, "release": r.release.name,
-                "citation": citation(self.kb.sources[r.release.ids[0]], row=code, line=line)}
+    # --- PFS -----------------------------------------------------------------------------
 
-    def _hcpcs(self, code: str, day: date | None) -> bool:
-        r = self.kb.resolve("hcpcs", day)
-        return bool(r and self.kb.query("SELECT 1 FROM hcpcs_codes WHERE code = ? AND release_id = ? "
-                                         "AND record_id = '3' LIMIT 1", (code, r.release.ids[0])))
+    def _load_pfs(self, rid: int) -> dict[str, tuple]:
+        rows = self.kb.query(f"SELECT hcpcs, {', '.join(PFS_COLUMNS)}, line, description FROM rvus "
+                             "WHERE modifier = '' AND release_id = ?", (rid,))
+        return {r[0]: r[1:] for r in rows}
 
-    def _releases_with(self, code: str) -> tuple[str, ...]:
+    def pfs(self, code: str, day: date | None) -> dict[str, Any] | None:
+        rid, table = self._table("pprrvu", day, self._load_pfs)
+        if table is None:
+            return None
+        key = ("pfs", code, rid)
+        if key not in self._memo:
+            row = table.get(code)
+            out = None
+            if row is not None:
+                out = dict(zip(PFS_COLUMNS, row[:7]))
+                out["description"] = row[8]
+                out["citation"] = citation(self.kb.sources[rid], row=code, line=row[7])
+            self._memo[key] = out
+        return self._memo[key]
+
+    def _load_hcpcs(self, rid: int) -> set[str]:
+        return {c for (c,) in self.kb.query("SELECT code FROM hcpcs_codes WHERE release_id = ? AND record_id = '3'",
+                                            (rid,))}
+
+    def hcpcs(self, code: str, day: date | None) -> bool:
+        _, codes = self._table("hcpcs", day, self._load_hcpcs)
+        return bool(codes) and code in codes
+
+    def _load_pfs_everywhere(self, _: int) -> dict[str, set[int]]:
+        out: dict[str, set[int]] = {}
+        for code, rid in self.kb.query("SELECT hcpcs, release_id FROM rvus WHERE modifier = ''"):
+            out.setdefault(code, set()).add(rid)
+        return out
+
+    def releases_with(self, code: str) -> tuple[str, ...]:
         """The PFS releases that list ``code`` (to tell 'not yet valid' from 'unknown')."""
-        ids = {r[0] for r in self.kb.query("SELECT release_id FROM rvus WHERE hcpcs = ? AND modifier = ''",
-                                           (code,))}
+        key = ("pprrvu-all", 0)
+        if key not in self._tables:
+            self._tables[key] = self._load_pfs_everywhere(0)
+        ids = self._tables[key].get(code, set())
         return tuple(rel.name for rel in self.kb.releases.get("pprrvu", []) if set(rel.ids) & ids)
 
-    def _addon(self, code: str, day: date | None) -> dict[str, Any] | None:
-        r = self.kb.resolve("aoc", day)
-        if r is None:
+    # --- NCCI ----------------------------------------------------------------------------
+
+    def _load_aoc(self, rid: int) -> dict[str, list[tuple]]:
+        out: dict[str, list[tuple]] = {}
+        for addon, etype, primary, eff, dele, line in self.kb.query(
+                "SELECT addon_code, edit_type, primary_code, effective, deleted, line FROM aoc_edits "
+                "WHERE release_id = ?", (rid,)):
+            out.setdefault(addon, []).append((etype, primary, eff, dele, line))
+        return out
+
+    def addon(self, code: str, day: date | None) -> dict[str, Any] | None:
+        rid, table = self._table("aoc", day, self._load_aoc)
+        rows = table.get(code) if table else None
+        if not rows:
             return None
         iso = day.isoformat() if day else "9999-12-31"
-        rows = self.kb.query("SELECT edit_type, primary_code, effective, deleted, line FROM aoc_edits "
-                             "WHERE addon_code = ? AND release_id = ?", (code, r.release.ids[0]))
         live = [x for x in rows if (x[2] is None or x[2] <= iso) and (x[3] is None or x[3] > iso)]
         if not live:
             return None
         return {"type": live[0][0], "primaries": frozenset(x[1] for x in live if x[1] != "CCCCC"),
-                "citation": citation(self.kb.sources[r.release.ids[0]], row=code, line=live[0][4])}
+                "citation": citation(self.kb.sources[rid], row=code, line=live[0][4])}
 
-    def _mue(self, code: str, day: date | None) -> dict[str, Any] | None:
-        r = self.kb.resolve("mue_practitioner", day)
-        if r is None:
+    def _load_mue(self, rid: int) -> dict[str, tuple]:
+        return {r[0]: r[1:] for r in self.kb.query(
+            "SELECT hcpcs, units, mai, rationale, line FROM mue_limits WHERE release_id = ?", (rid,))}
+
+    def mue(self, code: str, day: date | None) -> dict[str, Any] | None:
+        rid, table = self._table("mue_practitioner", day, self._load_mue)
+        row = table.get(code) if table else None
+        if row is None:
             return None
-        rows = self.kb.query("SELECT units, mai, rationale, line FROM mue_limits WHERE hcpcs = ? AND release_id = ?",
-                             (code, r.release.ids[0]))
-        if not rows:
-            return None
-        units, mai, rationale, line = rows[0]
+        units, mai, rationale, line = row
         return {"units": units, "mai": mai, "rationale": rationale,
-                "citation": citation(self.kb.sources[r.release.ids[0]], row=code, line=line)}
+                "citation": citation(self.kb.sources[rid], row=code, line=line)}
 
-    def _ptp(self, column_1: str, column_2: str, day: date | None) -> dict[str, Any] | None:
+    def _ptp_edits(self, store: str, column_1: str) -> dict[str, list[tuple]]:
+        out: dict[str, list[tuple]] = {}
+        for col2, mod, eff, dele, rid in self.kb.ptp(store).execute(
+                "SELECT column_2, modifier, effective, deleted, rationale_id FROM ptp_edits WHERE column_1 = ?",
+                (column_1,)):
+            out.setdefault(col2, []).append((mod, eff, dele, rid))
+        return out
+
+    def ptp(self, column_1: str, column_2: str, day: date | None) -> dict[str, Any] | None:
         r = self.kb.resolve("ptp_practitioner", day)
         if r is None:
             return None
-        on = day.year * 10000 + day.month * 100 + day.day if day else 99991231
-        rows = self.kb.ptp(r.release.store).execute(
-            "SELECT modifier, effective, deleted, rationale_id FROM ptp_edits WHERE column_1 = ? AND column_2 = ? "
-            "AND (effective IS NULL OR effective <= ?) ORDER BY deleted IS NULL DESC, deleted DESC LIMIT 1",
-            (column_1, column_2, on)).fetchall()
+        rows = self.ptp_edits(r.release.store, column_1).get(column_2)
         if not rows:
             return None
-        modifier, effective, deleted, rid = rows[0]
-        if deleted is not None and deleted <= on:
+        on = _yyyymmdd(day)
+        live = [x for x in rows if (x[1] is None or x[1] <= on) and (x[2] is None or x[2] > on)]
+        if not live:
             return None
+        modifier, effective, deleted, rid = live[0]
         return {"modifier": modifier, "effective": effective, "deleted": deleted,
                 "rationale": self.kb.ptp_rationales(r.release.store).get(rid, ""), "release": r.release.name,
                 "citation": citation(r.release.files[0], row=f"{column_1}/{column_2}")}
 
-    def _icd(self, code: str, day: date | None) -> dict[str, Any] | None:
-        r = self.kb.resolve("icd10cm", day)
-        if r is None:
+    # --- ICD-10-CM -----------------------------------------------------------------------
+
+    def _load_icd(self, rid: int) -> tuple[dict[str, tuple], dict[str, list[tuple[str, str]]]]:
+        codes = {compact: (code, billable, kind, parent) for code, compact, billable, kind, parent in self.kb.query(
+            "SELECT code, compact, billable, kind, parent FROM icd10cm_codes WHERE release_id = ? "
+            "AND kind NOT IN ('chapter', 'block')", (rid,))}
+        notes: dict[str, list[tuple[str, str]]] = {}
+        for code, text in self.kb.query("SELECT code, text FROM icd10cm_notes WHERE release_id = ? "
+                                        "AND note_type = 'excludes1'", (rid,)):
+            notes.setdefault(code, []).extend((text, m.group(1).replace(".", "")) for m in ICD_REF.finditer(text))
+        return codes, notes
+
+    def icd(self, code: str, day: date | None) -> dict[str, Any] | None:
+        rid, table = self._table("icd10cm", day, self._load_icd)
+        if table is None:
             return None
-        compact = code.replace(".", "")
-        rows = self.kb.query("SELECT code, billable, kind FROM icd10cm_codes WHERE compact = ? AND release_id = ? "
-                             "AND kind NOT IN ('chapter', 'block')", (compact, r.release.ids[0]))
-        if not rows:
+        key = ("icd", code, rid)
+        if key not in self._memo:
+            self._memo[key] = self._icd(code, rid, *table)
+        return self._memo[key]
+
+    def _icd(self, code: str, rid: int, codes: dict[str, tuple], notes: dict[str, list]) -> dict[str, Any] | None:
+        row = codes.get(code.replace(".", ""))
+        if row is None:
             return None
-        found, billable, kind = rows[0]
-        chain, parent = [found], found
-        while True:  # the code and its parents: Excludes1 notes apply to the whole branch
-            p = self.kb.query("SELECT parent FROM icd10cm_codes WHERE code = ? AND release_id = ?",
-                              (parent, r.release.ids[0]))
-            if not p or p[0][0] is None:
-                break
-            parent = p[0][0]
-            chain.append(parent)
-        marks = ",".join("?" * len(chain))
-        notes = self.kb.query(f"SELECT code, text FROM icd10cm_notes WHERE release_id = ? AND note_type = 'excludes1' "
-                              f"AND code IN ({marks})", (r.release.ids[0], *chain))
-        excludes = tuple((src, text, m.group(1).replace(".", "")) for src, text in notes
-                         for m in ICD_REF.finditer(text))
-        return {"code": found, "billable": bool(billable), "kind": kind, "excludes1": excludes,
-                "citation": citation(self.kb.sources[r.release.ids[0]], row=found)}
+        found, billable, kind, parent = row
+        excludes = []
+        here: str | None = found
+        while here is not None:  # Excludes1 notes apply to the code and everything under the note
+            excludes.extend((here, text, ref) for text, ref in notes.get(here, ()))
+            up = codes.get(here.replace(".", ""))
+            # stop at the block (a one-category block has the category's code, e.g. B10)
+            here = up[3] if up and up[3] != here else None
+        return {"code": found, "billable": bool(billable), "kind": kind, "excludes1": tuple(excludes),
+                "citation": citation(self.kb.sources[rid], row=found)}
 
 
 def code_kind(code: str) -> str | None:

@@ -9,8 +9,8 @@ from functools import lru_cache
 from medcode import vocab
 from medcode.claims.facts import Facts
 from medcode.claims.model import Claim, Finding, Line, PricedLine
-from medcode.codes import UnknownCode
-from medcode.pricing import PricingError, cents, find_locality, price
+from medcode.kb.models import Locality
+from medcode.pricing import WORK_FLOOR_LAST_DAY, PricingError, amounts, cents, find_locality, gpci_of, opps_cap
 
 MPPR_INDICATORS = frozenset({"2"})
 ASSISTANT_SHARE = {"80": Decimal("0.16"), "81": Decimal("0.16"), "82": Decimal("0.16"),
@@ -20,29 +20,57 @@ BILATERAL_SHARE = Decimal("1.5")
 
 
 class Pricer:
+    """Fee schedule amounts for claim lines, from the RVU and GPCI files loaded once per release
+    and the same formula as ``medcode.pricing.price``."""
+
     def __init__(self, facts: Facts):
         self.facts = facts
-        self.rate = lru_cache(maxsize=65536)(self._rate)
-        self.locality = lru_cache(maxsize=4096)(self._locality)
+        self._tables: dict[tuple[str, int], dict] = {}
+        self._caps: dict[tuple, tuple[float | None, float | None]] = {}  # amounts by code, place, releases
+        self.locality = lru_cache(maxsize=65536)(self._locality)
 
-    def _locality(self, zip_code: str | None, locality: str | None, day: date | None) -> tuple[str | None, str]:
+    def _locality(self, zip_code: str | None, locality: str | None, day: date | None) -> tuple[Locality | None, str]:
         if not zip_code and not locality:
             return None, "no ZIP code or locality on the claim: lines are not priced"
         try:
             loc, _, _ = find_locality(self.facts.kb, zip_code=zip_code, locality=locality, day=day)
         except PricingError as exc:
             return None, f"not priced: {exc}"
-        return f"{loc.mac}-{loc.locality}", ""
+        return loc, ""
 
-    def _rate(self, code: str, modifier: str, locality: str, day: date | None, setting: str) -> float | None:
-        try:
-            p = price(self.facts.kb, code, locality=locality, day=day, modifier=modifier)
-        except UnknownCode:
-            # no 26/TC row for the code (a modifiers finding says so): price the global service
-            return self._rate(code, "", locality, day, setting) if modifier else None
-        except PricingError:
+    def _table(self, family: str, rid: int, sql: str) -> dict:
+        key = (family, rid)
+        if key not in self._tables:
+            self._tables[key] = {tuple(r[:2]): r[2:] for r in self.facts.kb.query(sql, (rid,))}
+        return self._tables[key]
+
+    def rate(self, code: str, modifier: str, loc: Locality, day: date | None, setting: str) -> float | None:
+        """The amount for one unit of ``code`` (its 26/TC row when ``modifier`` says so)."""
+        kb = self.facts.kb
+        pfs, gp = kb.resolve("pprrvu", day), kb.resolve("gpci", day)
+        if pfs is None or gp is None:
             return None
-        return p.facility if setting == "facility" else p.nonfacility
+        rvus = self._table("pprrvu", pfs.release.ids[0], RVUS_SQL)
+        row = rvus.get((code, modifier)) or rvus.get((code, ""))
+        g = self._table("gpci", gp.release.ids[0], GPCIS_SQL).get((loc.mac, loc.locality))
+        if row is None or g is None:
+            return None
+        when = day or pfs.release.effective_from
+        key = (code, modifier, loc, pfs.release.ids[0], gp.release.ids[0], when.year, when <= WORK_FLOOR_LAST_DAY)
+        if key not in self._caps:
+            cap = opps_cap(kb, code, modifier, loc, when, pfs.release.effective_from.year)
+            self._caps[key] = amounts(row, gpci_of(*g, when), cap)
+        nonfac, fac = self._caps[key]
+        return fac if setting == "facility" else nonfac
+
+
+RVUS_SQL = ("SELECT hcpcs, modifier, work, pe_nonfacility, pe_facility, mp, total_nonfacility, total_facility, "
+            "pe_nonfacility_na, pe_facility_na, conversion_factor, status FROM rvus WHERE release_id = ?")
+GPCIS_SQL = "SELECT mac, locality, pw_gpci, pw_gpci_floor, pe_gpci, mp_gpci FROM gpcis WHERE release_id = ?"
+
+
+def _release_id(resolved: object) -> int | None:
+    return resolved.release.ids[0] if resolved is not None else None  # type: ignore[attr-defined]
 
 
 def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> tuple[list[PricedLine], float, float, list[str]]:
@@ -82,9 +110,9 @@ def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> tuple[list
             if locs[line.line] and line.code else None
         priced.append(PricedLine(line.line, line.code, line.modifiers, line.units, setting, rate, tuple(notes),
                                  None if allowed is None else cents(allowed), is_denied))
-    loc_notice = next((loc for loc in locs.values() if loc), None)
-    if loc_notice:
-        notices.insert(0, f"locality {loc_notice}, {setting} rates")
+    loc = next((x for x in locs.values() if x), None)
+    if loc:
+        notices.insert(0, f"locality {loc.mac}-{loc.locality} {loc.name}, {setting} rates")
     return priced, cents(total), cents(at_risk), notices
 
 
@@ -92,7 +120,7 @@ def _pfs_modifier(line: Line) -> str:
     return "26" if "26" in line.modifiers else "TC" if "TC" in line.modifiers else ""
 
 
-def _line_amount(pricer: Pricer, line: Line, loc: str | None, day: date | None,
+def _line_amount(pricer: Pricer, line: Line, loc: Locality | None, day: date | None,
                  setting: str) -> tuple[Decimal | None, list[str]]:
     if loc is None or not line.code or line.units is None:
         return None, []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Release:
     effective_to: date
     files: tuple[SourceRef, ...]
 
-    @property
+    @cached_property
     def ids(self) -> tuple[int, ...]:
         return tuple(f.id for f in self.files)
 
