@@ -84,7 +84,6 @@ def write_837(out, items) -> None:
     out.write(f"ISA*00*          *00*          *ZZ*MEDCODEGEN     *ZZ*MEDCODE        *{today:%y%m%d}*1200*^*00501*"
               f"000000001*0*T*:~GS*HC*MEDCODEGEN*MEDCODE*{today:%Y%m%d}*1200*1*X*005010X222A1~")
     st = 0
-    count = 0
 
     def flush() -> None:
         nonlocal seg, st
@@ -97,19 +96,19 @@ def write_837(out, items) -> None:
             out.write("~".join(body) + f"~SE*{len(body) + 1}*{st:04d}~")
             seg = []
     hl = 1
-    for c in items:
+    for count, c in enumerate(items, start=1):
         hl += 1
         total = sum(x[4] for x in c["lines"])
         seg += [f"HL*{hl}*1*22*0", "SBR*P*18*******MB", f"NM1*IL*1*DOE*JANE****MI*{c['id']}",
                 f"CLM*{c['id']}*{total:.2f}***{c['pos']}:B:1*Y*A*Y*Y",
-                "HI*" + "*".join(("ABK" if i == 0 else "ABF") + ":" + d.replace(".", "") for i, d in enumerate(c["dx"])),
+                "HI*" + "*".join(("ABK" if i == 0 else "ABF") + ":" + d.replace(".", "")
+                                 for i, d in enumerate(c["dx"])),
                 f"NM1*82*1*SMITH*JOHN****XX*{c['provider']}", "NM1*77*2*SITE*****XX*1234567893",
                 "N3*2 SITE ST", f"N4*CITY*NY*{c['zip']}"]
         for i, (code, mods, units, ptrs, charge) in enumerate(c["lines"], start=1):
             comp = ":".join(["HC", code, *mods])
             seg += [f"LX*{i}", f"SV1*{comp}*{charge:.2f}*UN*{units}***{':'.join(map(str, ptrs))}",
                     f"DTP*472*D8*{c['date']:%Y%m%d}"]
-        count += 1
         if count % 5000 == 0:
             flush()
     flush()

@@ -142,3 +142,18 @@ def test_claims_check(server):
     bad = httpx.post(server + "/api/claims/check", content="{not json")
     assert bad.status_code == 422 and bad.json()["error"]["type"] == "bad_input"
     assert httpx.post(server + "/api/claims/check", content=b"").status_code == 422
+
+
+def test_claims_check_837p_and_fhir(server):
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    r = httpx.post(server + "/api/claims/check", content=(data / "claims_hand_made.837").read_bytes(),
+                   headers={"content-type": "application/edi-x12"})
+    assert r.status_code == 200 and [c["id"] for c in r.json()["claims"]] == ["CLAIM-A", "CLAIM-B"]
+    r = httpx.post(server + "/api/claims/check", content=(data / "claim_hand_made.fhir.json").read_bytes(),
+                   headers={"content-type": "application/fhir+json"})
+    assert r.status_code == 200 and r.json()["claims"][0]["id"] == "FHIR-1"
+    bad = httpx.post(server + "/api/claims/check", content=b"ISA*too short~",
+                     headers={"content-type": "application/edi-x12"})
+    assert bad.status_code == 422 and "ISA" in bad.json()["error"]["message"]

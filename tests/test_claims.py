@@ -186,3 +186,72 @@ def test_report_contract_and_schema(checker):
     assert doc["summary"]["findings"] == {"addon.no_primary": 1}
     assert reports.to_csv(results).splitlines()[1].startswith("A1,addon.no_primary,deny,1,")
     assert "addon.no_primary" in reports.to_html(results)
+
+
+# --- X12 837P and FHIR ------------------------------------------------------------------------
+
+HAND = __import__("pathlib").Path(__file__).parent / "data"
+SAME_AS_837 = {"claims": [
+    {"id": "CLAIM-A", "date": "2026-05-01", "place_of_service": "11", "zip": "10001", "diagnoses": ["M86.90"],
+     "lines": [{"code": "20702", "pointers": [1]}]},
+    {"id": "CLAIM-B", "date": "2026-05-01", "place_of_service": "22", "zip": "10001", "diagnoses": ["M86.90", "E11.9"],
+     "lines": [{"code": "20680", "pointers": [1]}, {"code": "20702", "modifiers": ["51"], "units": 2,
+                                                    "pointers": [1, 2]}]}]}
+
+
+def summary_of(result):
+    return [(f.id, f.severity, f.lines) for f in result.findings], [(x.code, x.allowed) for x in result.lines]
+
+
+def test_837p_reads_like_the_same_claims_in_json(checker):
+    from medcode.claims.x12 import read_837
+
+    a, b = read_837((HAND / "claims_hand_made.837").read_text(), "t.837")
+    assert (a.id, a.place_of_service, a.zip_code, a.provider, a.diagnoses) == (
+        "CLAIM-A", "11", "10001", "1111111112", ("M8690",))
+    assert (b.zip_code, [x.code for x in b.lines], b.lines[1].modifiers, b.lines[1].units, b.lines[1].pointers) == (
+        "10001", ["20680", "20702"], ("51",), 2, (1, 2))
+    same = read_json(json.dumps(SAME_AS_837))
+    for x, y in zip((a, b), same):
+        assert summary_of(checker.check(x)) == summary_of(checker.check(y))
+    assert {"addon.no_primary"} <= ids(checker.check(a))
+    assert {"modifiers.51_on_addon", "mue.exceeded"} <= ids(checker.check(b))
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda t: "", "empty"),
+    (lambda t: t.replace("~", "|", 1), "terminator|GS"),  # ISA says "|", the segments end in "~"
+    (lambda t: t.replace("CLM*CLAIM-A*250.00***11:B:1*Y*A*Y*Y~\n", ""), "segment 16 \\(HI\\).*missing its CLM"),
+    (lambda t: t.replace("ST*837", "ST*835"), "not an 837"),
+    (lambda t: "ISA*short~", "106-character ISA"),
+])
+def test_837p_errors_name_the_segment(change, message):
+    from medcode.claims.x12 import read_837
+
+    with pytest.raises(ClaimInputError, match=message):
+        read_837(change((HAND / "claims_hand_made.837").read_text()), "t.837")
+
+
+def test_837p_bad_values_become_findings(checker):
+    from medcode.claims.x12 import read_837
+
+    text = (HAND / "claims_hand_made.837").read_text().replace("DTP*472*D8*20260501~\nCLM*CLAIM-B",
+                                                               "DTP*472*D8*20260231~\nCLM*CLAIM-B")
+    text = text.replace("SV1*HC:20680*600.00*UN*1***1", "SV1*HC:20680*600.00*UN*-1***1")
+    a, b = read_837(text, "t.837")
+    assert any("segment 21 (DTP) element 3" in p.position for p in a.problems)
+    assert [(p.field, p.line) for p in b.problems] == [("units", 1)]
+    assert "validity.bad_input" in ids(checker.check(b)) and len(b.lines) == 2
+
+
+def test_fhir_claim_bundle(checker):
+    from medcode.claims.fhir import read_fhir
+
+    [c] = read_fhir((HAND / "claim_hand_made.fhir.json").read_text(), "t.fhir.json")
+    assert (c.id, c.date, c.place_of_service, c.zip_code, c.diagnoses) == ("FHIR-1", DOS, "22", "10001",
+                                                                           ("M86.9", "E11.9"))
+    assert [(x.code, x.modifiers, x.units, x.pointers) for x in c.lines] == [
+        ("20680", (), 1, (1,)), ("20702", ("51",), 2, (1, 2))]
+    assert {"modifiers.51_on_addon", "mue.exceeded"} <= ids(checker.check(c))
+    with pytest.raises(ClaimInputError, match="expected a Claim resource"):
+        read_fhir('{"resourceType": "Patient"}', "t.json")

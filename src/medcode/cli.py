@@ -78,8 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     ptp.add_argument("--json", action="store_true")
 
     chk = sub.add_parser("check", help="check claims for denials (NCCI, MUE, add-on, modifiers ...) and reprice them")
-    chk.add_argument("file", help="claims as JSON or CSV")
-    chk.add_argument("--format", choices=("json", "csv"), help="default: from the file name")
+    chk.add_argument("file", help="claims as JSON, CSV, X12 837P or FHIR R4 Claim JSON")
+    chk.add_argument("--format", choices=("json", "csv", "x12", "fhir"),
+                     help="default: from the file name (.json, .csv, .837/.x12/.edi, .fhir.json)")
     chk.add_argument("--report", help="write the report to this file: .json, .csv (findings) or .html")
     chk.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
     chk.add_argument("--quiet", action="store_true", help="no progress bar")

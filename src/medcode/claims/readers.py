@@ -100,14 +100,19 @@ class _Fields:
 
 # --- JSON ------------------------------------------------------------------------------------
 
-def read_json(text: str, source: str = "<json>") -> list[Claim]:
-    """Claims from JSON: ``{"claims": [...]}``, a list of claims, or one claim."""
+def load_json(text: str, source: str) -> Any:
+    """The parsed document, or an error naming the line and column where it stops being JSON."""
     if not text.strip():
         raise ClaimInputError(source, "the file is empty")
     try:
-        doc = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ClaimInputError(f"{source}:{exc.lineno}:{exc.colno}", f"not JSON: {exc.msg}") from None
+
+
+def read_json(text: str, source: str = "<json>") -> list[Claim]:
+    """Claims from JSON: ``{"claims": [...]}``, a list of claims, or one claim."""
+    doc = load_json(text, source)
     if isinstance(doc, dict) and "claims" in doc:
         items, base = doc["claims"], "claims"
     elif isinstance(doc, list):
@@ -230,16 +235,20 @@ def _csv_claim(rows: list[tuple[int, list[str]]], col: dict[str, int], source: s
         problems=tuple(f.problems))
 
 
-FORMATS = ("json", "csv")
+FORMATS = ("json", "csv", "x12", "fhir")
 
 
 def detect_format(path: str) -> str:
     name = path.lower()
     if name.endswith(".csv"):
         return "csv"
+    if name.endswith((".fhir.json", ".fhir")):
+        return "fhir"
     if name.endswith(".json"):
         return "json"
-    raise ClaimInputError(path, "cannot tell the format from the file name: pass --format json or csv")
+    if name.endswith((".837", ".x12", ".edi")):
+        return "x12"
+    raise ClaimInputError(path, "cannot tell the format from the file name: pass --format json, csv, x12 or fhir")
 
 
 def read_path(path: str, fmt: str | None = None) -> Iterator[Claim]:
@@ -248,9 +257,12 @@ def read_path(path: str, fmt: str | None = None) -> Iterator[Claim]:
     if fmt not in FORMATS:
         raise ClaimInputError(path, f"format {fmt!r} is not supported; use one of {', '.join(FORMATS)}")
     try:
-        if fmt == "json":
-            with open(path, encoding="utf-8") as fh:
-                yield from read_json(fh.read(), path)
+        if fmt in ("json", "x12", "fhir"):
+            from medcode.claims import fhir, x12
+
+            read = {"json": read_json, "x12": x12.iter_837, "fhir": fhir.read_fhir}[fmt]
+            with open(path, encoding="utf-8", newline="") as fh:
+                yield from read(fh.read(), path)
         else:
             with open(path, encoding="utf-8", newline="") as fh:
                 yield from iter_csv(fh, path)
