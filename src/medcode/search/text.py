@@ -66,6 +66,7 @@ def _expand_token(token: str) -> tuple[str, bool]:
     return token, False
 
 
+@lru_cache(maxsize=65536)
 def plain_description(short: str) -> str:
     """A CMS short descriptor with its abbreviations written out, e.g.
     ``Mnl prep&insj imed rx dev`` -> ``Manual preparation and insertion of intramedullary drug device``."""
