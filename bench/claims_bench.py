@@ -18,8 +18,7 @@ from datetime import date
 from pathlib import Path
 
 import medcode
-from medcode.claims import Checker, Claim, Line
-from medcode.claims.readers import read_path
+from medcode.claims import Checker, Claim, Line, read_path
 
 HERE = Path(__file__).parent
 TEN = ["99213", "20610", "11042", "97110", "97140", "85025", "80053", "36415", "93000", "71046"]

@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
 
     chk = sub.add_parser("check", help="check claims for denials (NCCI, MUE, add-on, modifiers ...) and reprice them")
     chk.add_argument("file", help="claims as JSON, CSV, X12 837P or FHIR R4 Claim JSON")
-    chk.add_argument("--format", choices=("json", "csv", "x12", "fhir"),
+    chk.add_argument("--format", choices=("json", "csv", "x12", "fhir"),  # medcode.claims.FORMATS
                      help="default: from the file name (.json, .csv, .837/.x12/.edi, .fhir.json)")
     chk.add_argument("--report", help="write the report to this file: .json, .csv (findings) or .html")
     chk.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
@@ -173,9 +173,8 @@ def cmd_search(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
 
 
 def cmd_check(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
-    from medcode.claims import Checker, ClaimInputError
+    from medcode.claims import Checker, ClaimInputError, read_path
     from medcode.claims import report as reports
-    from medcode.claims.readers import read_path
     from medcode.terminal import check_progress, print_check_summary
 
     writers = {".json": reports.to_json, ".csv": reports.to_csv, ".html": reports.to_html}
@@ -226,18 +225,10 @@ def cmd_price(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     kb = _kb(conf)
     if args.all_localities:
         rows = price_all_localities(kb, args.code, day=args.date, modifier=args.modifier)
-        if args.json:
-            _dump({"data": rows, "count": len(rows)})
-        else:
-            print_price_table(rows)
-        return 0
+        return _emit(args, {"data": rows, "count": len(rows)}, lambda r: print_price_table(r["data"]))
     result: Price = price(kb, args.code, zip_code=args.zip, locality=args.locality, day=args.date,
                           modifier=args.modifier)
-    if args.json:
-        _dump(result)
-    else:
-        print_price(result)
-    return 0
+    return _emit(args, result, print_price)
 
 
 def cmd_releases(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
@@ -245,11 +236,7 @@ def cmd_releases(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
 
     kb = _kb(conf)
     refs = list(kb.sources.values())
-    if args.json:
-        _dump({"data": refs, "count": len(refs)})
-    else:
-        print_releases(refs)
-    return 0
+    return _emit(args, {"data": refs, "count": len(refs)}, lambda r: print_releases(r["data"]))
 
 
 def cmd_serve(args: argparse.Namespace, conf: settings_mod.Settings) -> int:

@@ -179,7 +179,7 @@ def _price_at(kb: KnowledgeBase, code: str, modifier: str, loc: Locality, day: d
     sources = [citation(kb.sources[pfs.release.ids[0]], row=code, line=r[10]), gcite, *cites]
     if status not in PAYABLE_STATUSES:
         notices.append(f"Status {status}: not paid under the physician fee schedule.")
-    cap = _opps_cap(kb, code, modifier, loc, when, pfs.release.effective_from.year)
+    cap = opps_cap(kb, code, modifier, loc, when, pfs.release.effective_from.year)
     nonfac, fac = amounts(r, gpci, cap)
     formula = (f"[({rvu.work} x {gpci.work}) + (PE x {gpci.pe}) + ({rvu.mp} x {gpci.mp})] x {cf}"
                f"; PE = {rvu.pe_nonfacility} non-facility, {rvu.pe_facility} facility")
@@ -190,11 +190,6 @@ def _price_at(kb: KnowledgeBase, code: str, modifier: str, loc: Locality, day: d
 def opps_cap(kb: KnowledgeBase, code: str, modifier: str, loc: Locality, day: date,
              pfs_year: int) -> OppsCap | None:
     """The OPPS cap row for the code in the locality, applied only when its year is the PFS year."""
-    return _opps_cap(kb, code, modifier, loc, day, pfs_year)
-
-
-def _opps_cap(kb: KnowledgeBase, code: str, modifier: str, loc: Locality, day: date,
-              pfs_year: int) -> OppsCap | None:
     cap = kb.resolve("oppscap", day)
     if cap is None:
         return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from medcode.claims.checks import addon, diagnosis, modifiers, mue, ptp, siblings, validity
 from medcode.claims.facts import Facts
+from medcode.claims.files import FORMATS, read_path, read_text
 from medcode.claims.model import CheckedClaim, Claim, Finding, Line, PricedLine, Problem
 from medcode.claims.readers import ClaimInputError, read_csv, read_json
 from medcode.claims.reprice import Pricer, reprice
@@ -16,8 +17,8 @@ from medcode.kb.store import KnowledgeBase
 CHECKS = (validity, addon, ptp, mue, modifiers, siblings, diagnosis)
 SEVERITY_ORDER = {"deny": 0, "warn": 1, "info": 2}
 
-__all__ = ["CHECKS", "CheckedClaim", "Checker", "Claim", "ClaimInputError", "Finding", "Line", "PricedLine",
-           "Problem", "check_claim", "read_csv", "read_json"]
+__all__ = ["CHECKS", "FORMATS", "CheckedClaim", "Checker", "Claim", "ClaimInputError", "Finding", "Line",
+           "PricedLine", "Problem", "check_claim", "read_csv", "read_json", "read_path", "read_text"]
 
 
 class Checker:
@@ -30,10 +31,9 @@ class Checker:
     def check(self, claim: Claim) -> CheckedClaim:
         findings = [f for module in CHECKS for f in module.check(self.facts, claim)]
         findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.lines[:1] or (0,), f.id))
-        lines, total, at_risk, notices = reprice(self.pricer, claim, findings)
-        return CheckedClaim(claim.id, tuple(findings), tuple(lines), total, at_risk,
-                            next((x.split()[1].rstrip(",") for x in notices if x.startswith("locality ")), None),
-                            tuple(notices))
+        r = reprice(self.pricer, claim, findings)
+        return CheckedClaim(claim.id, tuple(findings), tuple(r.lines), r.total_allowed, r.at_risk, r.locality,
+                            tuple(r.notices))
 
 
 def check_claim(kb: KnowledgeBase, claim: Claim) -> CheckedClaim:

@@ -51,6 +51,16 @@ class Facts:
             self._tables[key] = load(rid)
         return rid, self._tables[key]
 
+    def _answer(self, family: str, load: Any, code: str, day: date | None, make: Any) -> Any:
+        """``make(code, release_id, table)``, remembered by code and release."""
+        rid, table = self._table(family, day, load)
+        if table is None:
+            return None
+        key = (family, code, rid)
+        if key not in self._memo:
+            self._memo[key] = make(code, rid, table)
+        return self._memo[key]
+
     def cite(self, family: str, day: date | None, row: str) -> Citation | None:
         r = self.kb.resolve(family, day)
         return citation(r.release.files[0], row=row) if r else None
@@ -63,19 +73,16 @@ class Facts:
         return {r[0]: r[1:] for r in rows}
 
     def pfs(self, code: str, day: date | None) -> dict[str, Any] | None:
-        rid, table = self._table("pprrvu", day, self._load_pfs)
-        if table is None:
+        return self._answer("pprrvu", self._load_pfs, code, day, self._pfs)
+
+    def _pfs(self, code: str, rid: int, table: dict[str, tuple]) -> dict[str, Any] | None:
+        row = table.get(code)
+        if row is None:
             return None
-        key = ("pfs", code, rid)
-        if key not in self._memo:
-            row = table.get(code)
-            out = None
-            if row is not None:
-                out = dict(zip(PFS_COLUMNS, row[:7]))
-                out["description"] = row[8]
-                out["citation"] = citation(self.kb.sources[rid], row=code, line=row[7])
-            self._memo[key] = out
-        return self._memo[key]
+        out = dict(zip(PFS_COLUMNS, row[:7]))
+        out["description"] = row[8]
+        out["citation"] = citation(self.kb.sources[rid], row=code, line=row[7])
+        return out
 
     def _load_hcpcs(self, rid: int) -> set[str]:
         return {c for (c,) in self.kb.query("SELECT code FROM hcpcs_codes WHERE release_id = ? AND record_id = '3'",
@@ -171,15 +178,10 @@ class Facts:
         return codes, notes
 
     def icd(self, code: str, day: date | None) -> dict[str, Any] | None:
-        rid, table = self._table("icd10cm", day, self._load_icd)
-        if table is None:
-            return None
-        key = ("icd", code, rid)
-        if key not in self._memo:
-            self._memo[key] = self._icd(code, rid, *table)
-        return self._memo[key]
+        return self._answer("icd10cm", self._load_icd, code, day, self._icd)
 
-    def _icd(self, code: str, rid: int, codes: dict[str, tuple], notes: dict[str, list]) -> dict[str, Any] | None:
+    def _icd(self, code: str, rid: int, table: tuple[dict[str, tuple], dict[str, list]]) -> dict[str, Any] | None:
+        codes, notes = table
         row = codes.get(code.replace(".", ""))
         if row is None:
             return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from medcode.claims.model import Claim, Line
-from medcode.claims.readers import ClaimInputError, _Fields, load_json
+from medcode.claims.readers import ClaimInputError, Fields, load_json
 
 
 def read_fhir(text: str, source: str = "<fhir>") -> list[Claim]:
@@ -41,7 +41,7 @@ def _code(concept: Any) -> str:
 
 
 def _claim(res: dict, where: str, index: int) -> Claim:
-    f = _Fields()
+    f = Fields()
     diagnoses, sequence_to_position = [], {}
     for i, d in enumerate(sorted(res.get("diagnosis") or [], key=lambda d: d.get("sequence", 0))):
         code = _code(d.get("diagnosisCodeableConcept"))

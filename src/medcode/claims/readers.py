@@ -30,7 +30,7 @@ class ClaimInputError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
-class _Fields:
+class Fields:
     """Reads the fields of one claim, collecting problems instead of stopping."""
 
     def __init__(self) -> None:
@@ -128,7 +128,7 @@ def read_json(text: str, source: str = "<json>") -> list[Claim]:
 def _json_claim(obj: Any, where: str, index: int) -> Claim:
     if not isinstance(obj, dict):
         raise ClaimInputError(where, "a claim must be an object")
-    f = _Fields()
+    f = Fields()
     lines_in = obj.get("lines")
     if not isinstance(lines_in, list) or not lines_in:
         raise ClaimInputError(f"{where}.lines", "a claim needs a list of lines")
@@ -202,7 +202,7 @@ def iter_csv(stream: Any, source: str = "<csv>") -> Iterator[Claim]:
 
 
 def _csv_claim(rows: list[tuple[int, list[str]]], col: dict[str, int], source: str) -> Claim:
-    f = _Fields()
+    f = Fields()
 
     def get(row: list[str], name: str) -> str:
         return row[col[name]].strip() if name in col else ""
@@ -233,40 +233,3 @@ def _csv_claim(rows: list[tuple[int, list[str]]], col: dict[str, int], source: s
         zip_code=claim_fields.get("zip"), locality=claim_fields.get("locality"),
         diagnoses=tuple(d.strip().upper() for d in claim_fields.get("diagnoses", "").replace(";", " ").split()),
         problems=tuple(f.problems))
-
-
-FORMATS = ("json", "csv", "x12", "fhir")
-
-
-def detect_format(path: str) -> str:
-    name = path.lower()
-    if name.endswith(".csv"):
-        return "csv"
-    if name.endswith((".fhir.json", ".fhir")):
-        return "fhir"
-    if name.endswith(".json"):
-        return "json"
-    if name.endswith((".837", ".x12", ".edi")):
-        return "x12"
-    raise ClaimInputError(path, "cannot tell the format from the file name: pass --format json, csv, x12 or fhir")
-
-
-def read_path(path: str, fmt: str | None = None) -> Iterator[Claim]:
-    """Claims from a file; CSV is read a claim at a time."""
-    fmt = fmt or detect_format(path)
-    if fmt not in FORMATS:
-        raise ClaimInputError(path, f"format {fmt!r} is not supported; use one of {', '.join(FORMATS)}")
-    try:
-        if fmt in ("json", "x12", "fhir"):
-            from medcode.claims import fhir, x12
-
-            read = {"json": read_json, "x12": x12.iter_837, "fhir": fhir.read_fhir}[fmt]
-            with open(path, encoding="utf-8", newline="") as fh:
-                yield from read(fh.read(), path)
-        else:
-            with open(path, encoding="utf-8", newline="") as fh:
-                yield from iter_csv(fh, path)
-    except UnicodeDecodeError as exc:
-        raise ClaimInputError(f"{path}:byte {exc.start}", "not UTF-8 text") from None
-    except OSError as exc:
-        raise ClaimInputError(path, exc.strerror or str(exc)) from None

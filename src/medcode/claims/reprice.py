@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
+from typing import NamedTuple
 
 from medcode import vocab
 from medcode.claims.facts import Facts
@@ -69,11 +70,15 @@ RVUS_SQL = ("SELECT hcpcs, modifier, work, pe_nonfacility, pe_facility, mp, tota
 GPCIS_SQL = "SELECT mac, locality, pw_gpci, pw_gpci_floor, pe_gpci, mp_gpci FROM gpcis WHERE release_id = ?"
 
 
-def _release_id(resolved: object) -> int | None:
-    return resolved.release.ids[0] if resolved is not None else None  # type: ignore[attr-defined]
+class Repriced(NamedTuple):
+    lines: list[PricedLine]
+    total_allowed: float
+    at_risk: float
+    locality: str | None  # MAC-LOCALITY of the first priced line
+    notices: list[str]
 
 
-def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> tuple[list[PricedLine], float, float, list[str]]:
+def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> Repriced:
     """Lines with their allowed amounts, the total allowed, the amount at risk, and notices."""
     notices = []
     setting, pos = "nonfacility", claim.place_of_service
@@ -88,14 +93,16 @@ def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> tuple[list
         if f.severity == "deny" and f.lines:
             denied.update(f.lines[:1] if f.id.startswith("ptp.") else f.lines)
     base: dict[int, tuple[Decimal | None, list[str]]] = {}
-    locs = {}
+    rates: dict[int, float | None] = {}
+    loc = None
     for line in claim.lines:
         day = claim.day_of(line)
-        loc, note = pricer.locality(claim.zip_code, claim.locality, day)
-        locs[line.line] = loc
+        line_loc, note = pricer.locality(claim.zip_code, claim.locality, day)
+        loc = loc or line_loc
         if note and note not in notices:
             notices.append(note)
-        base[line.line] = _line_amount(pricer, line, loc, day, setting)
+        rates[line.line], amount, notes = _line_amount(pricer, line, line_loc, day, setting)
+        base[line.line] = (amount, notes)
     _multiple_procedures(pricer.facts, claim, base, denied)
     priced, total, at_risk = [], Decimal(0), Decimal(0)
     for line in claim.lines:
@@ -106,14 +113,12 @@ def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> tuple[list
             total += allowed
             if is_denied:
                 at_risk += amount
-        rate = pricer.rate(line.code, _pfs_modifier(line), locs[line.line], claim.day_of(line), setting) \
-            if locs[line.line] and line.code else None
-        priced.append(PricedLine(line.line, line.code, line.modifiers, line.units, setting, rate, tuple(notes),
-                                 None if allowed is None else cents(allowed), is_denied))
-    loc = next((x for x in locs.values() if x), None)
+        priced.append(PricedLine(line.line, line.code, line.modifiers, line.units, setting, rates[line.line],
+                                 tuple(notes), None if allowed is None else cents(allowed), is_denied))
+    key = f"{loc.mac}-{loc.locality}" if loc else None
     if loc:
-        notices.insert(0, f"locality {loc.mac}-{loc.locality} {loc.name}, {setting} rates")
-    return priced, cents(total), cents(at_risk), notices
+        notices.insert(0, f"locality {key} {loc.name}, {setting} rates")
+    return Repriced(priced, cents(total), cents(at_risk), key, notices)
 
 
 def _pfs_modifier(line: Line) -> str:
@@ -121,12 +126,16 @@ def _pfs_modifier(line: Line) -> str:
 
 
 def _line_amount(pricer: Pricer, line: Line, loc: Locality | None, day: date | None,
-                 setting: str) -> tuple[Decimal | None, list[str]]:
-    if loc is None or not line.code or line.units is None:
-        return None, []
+                 setting: str) -> tuple[float | None, Decimal | None, list[str]]:
+    """The fee schedule amount for one unit, the line's amount before multiple-procedure rules,
+    and the adjustments made."""
+    if loc is None or not line.code:
+        return None, None, []
     rate = pricer.rate(line.code, _pfs_modifier(line), loc, day, setting)
     if rate is None:
-        return None, [f"no {setting} fee schedule amount"]
+        return None, None, [f"no {setting} fee schedule amount"]
+    if line.units is None:
+        return rate, None, []
     amount = Decimal(repr(rate)) * Decimal(repr(line.units))
     notes = []
     pfs = pricer.facts.pfs(line.code, day) or {}
@@ -141,7 +150,7 @@ def _line_amount(pricer: Pricer, line: Line, loc: Locality | None, day: date | N
     if "62" in line.modifiers:
         amount *= CO_SURGEON_SHARE
         notes.append("co-surgeon 62.5%")
-    return amount, notes
+    return rate, amount, notes
 
 
 def _multiple_procedures(facts: Facts, claim: Claim, base: dict, denied: set[int]) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from medcode.claims.model import Claim, Line, Problem
-from medcode.claims.readers import ClaimInputError, _Fields
+from medcode.claims.readers import ClaimInputError, Fields
 
 ISA_LENGTH = 106
 MAX_ELEMENTS = 40
@@ -26,7 +26,7 @@ class _Draft:
     id: str
     where: str
     pos: str | None
-    fields: _Fields
+    fields: Fields
     diagnoses: list[str] = field(default_factory=list)
     provider: str | None = None
     zip_code: str | None = None
@@ -99,7 +99,7 @@ def iter_837(text: str, source: str = "<837>") -> Iterator[Claim]:
             if not get(1):
                 raise ClaimInputError(f"{at} element 1", "CLM01 (claim id) is empty")
             pos = get(5).split(component)[0] or None
-            draft = _Draft(get(1), at, pos, _Fields())
+            draft = _Draft(get(1), at, pos, Fields())
         elif sid in ("HI", "LX", "SV1", "DTP") and draft is None:
             if sid == "DTP":
                 continue  # dates before the first claim belong to the subscriber or patient

@@ -17,8 +17,9 @@ __all__ = ["search", "autocomplete", "SYSTEMS", "SearchError"]
 
 SYSTEMS = {"cpt": "CPT", "hcpcs": "HCPCS", "icd10cm": "ICD-10-CM", "icd-10-cm": "ICD-10-CM",
            "icd": "ICD-10-CM", "modifier": "modifier", "modifiers": "modifier"}
-DOC_COLUMNS = ("id, system, code, title, plain, short, status, active, billable, title_stems, alias_stems, "
-               "terms_stems, context_stems")
+# Columns of a search document, read as table alias ``d`` in every query.
+DOC_COLUMNS = ("d.id, d.system, d.code, d.title, d.plain, d.short, d.status, d.active, d.billable, d.title_stems, "
+               "d.alias_stems, d.terms_stems, d.context_stems")
 CANDIDATES = 200
 
 
@@ -42,7 +43,6 @@ class _Doc:
     terms_stems: str
     context_stems: str
     bm25: float = 0.0
-    why: str = "words"
 
 
 def _systems(system: str | None) -> tuple[str, ...] | None:
@@ -58,7 +58,7 @@ def _systems(system: str | None) -> tuple[str, ...] | None:
 
 
 def _filters(systems: tuple[str, ...] | None, billable_only: bool, day: date | None,
-             alias: str = "") -> tuple[str, list[Any]]:
+             alias: str = "d.") -> tuple[str, list[Any]]:
     where, params = [], []
     if systems:
         where.append(f"{alias}system IN ({','.join('?' * len(systems))})")
@@ -116,7 +116,7 @@ def search(kb: KnowledgeBase, query: str, *, system: str | None = None, limit: i
 
 
 def _docs(kb: KnowledgeBase, where: str, params: list[Any], order: str, limit: int = 100) -> list[_Doc]:
-    return [_Doc(*r) for r in kb.query(f"SELECT {DOC_COLUMNS} FROM search_docs WHERE {where} "
+    return [_Doc(*r) for r in kb.query(f"SELECT {DOC_COLUMNS} FROM search_docs d WHERE {where} "
                                        f"ORDER BY {order} LIMIT {int(limit)}", tuple(params))]
 
 
@@ -142,10 +142,7 @@ MATCH_FILTERED_SQL = (
 
 
 def _match(kb: KnowledgeBase, expr: str, where: str, params: list[Any]) -> list[_Doc]:
-    cols = ", ".join(f"d.{c.strip()}" for c in DOC_COLUMNS.split(","))
-    dwhere = where if where == "1" else where.replace("system", "d.system").replace("billable", "d.billable") \
-        .replace("active", "d.active").replace("valid_", "d.valid_")
-    sql = (MATCH_SQL if where == "1" else MATCH_FILTERED_SQL).format(cols=cols, where=dwhere)
+    sql = (MATCH_SQL if where == "1" else MATCH_FILTERED_SQL).format(cols=DOC_COLUMNS, where=where)
     args = (expr, CANDIDATES) if where == "1" else (expr, *params, CANDIDATES)
     out = []
     for r in kb.query(sql, args):
@@ -290,13 +287,12 @@ def autocomplete(kb: KnowledgeBase, query: str, *, system: str | None = None, li
     if not toks:
         return []
     expr = " AND ".join([*(f'"{w}"' for w in toks[:-1]), f'"{toks[-1]}"*'])
-    cols = ", ".join(f"d.{c.strip()}" for c in DOC_COLUMNS.split(","))
     shares = [tuple(x for x in share if not systems or x in systems) for share in AC_SHARES]
     blocks = _blocks(kb)
     found: list[list[Any]] = []
     for share in shares:
         ids = [i for s in share if s in blocks for i in blocks[s]]
-        found.append(kb.query(AC_SQL.format(cols=cols), (expr, min(ids), max(ids), limit)) if ids else [])
+        found.append(kb.query(AC_SQL.format(cols=DOC_COLUMNS), (expr, min(ids), max(ids), limit)) if ids else [])
     rows: list[Any] = []
     while len(rows) < limit and any(found):  # take turns: two procedures, two diagnoses, a modifier
         for bucket, take in zip(found, (2, 2, 1)):

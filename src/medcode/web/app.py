@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from medcode import settings
+from medcode.claims import Checker
 from medcode.codes import MalformedCode, UnknownCode
 from medcode.kb.store import open_kb
 from medcode.pricing import PricingError, UnknownLocality
@@ -23,6 +24,7 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
                   description="Medical coding reference and Medicare pricing from official CMS "
                               "and CDC files. Every fact cites its file and release.")
     app.state.kb = kb
+    app.state.checker = Checker(kb)  # reference tables load on first use and are shared by requests
     app.state.cache = AnswerCache(kb.path.name, (conf.cache_mb if cache_mb is None else cache_mb) << 20)
     for module in (codes, search, price, claims, releases):
         app.include_router(module.router)

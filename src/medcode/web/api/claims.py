@@ -7,21 +7,14 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from medcode.claims import Checker, ClaimInputError, read_csv, read_json
+from medcode.claims import Checker, ClaimInputError, read_text
 from medcode.claims import report as reports
-from medcode.claims.fhir import read_fhir
-from medcode.claims.x12 import read_837
 from medcode.web.deps import error
 
 router = APIRouter(prefix="/api", tags=["claims"])
 MAX_BODY = 20 * 1024 * 1024
-
-
-def checker_of(request: Request) -> Checker:
-    checker = getattr(request.app.state, "checker", None)
-    if checker is None:
-        checker = request.app.state.checker = Checker(request.app.state.kb)
-    return checker
+# Content type (a part of it) -> claim format; anything else is read as JSON.
+CONTENT_TYPES = (("csv", "csv"), ("x12", "x12"), ("edi", "x12"), ("fhir", "fhir"))
 
 
 @router.post("/claims/check", responses={
@@ -39,18 +32,11 @@ async def check_claims(request: Request) -> Response:
     except UnicodeDecodeError as exc:
         return error(422, "bad_input", f"body: byte {exc.start} is not UTF-8", field="body")
     kind = request.headers.get("content-type", "")
-    checker = checker_of(request)
+    fmt = next((f for marker, f in CONTENT_TYPES if marker in kind), "json")
+    checker: Checker = request.app.state.checker
 
     def run() -> bytes:
-        if "csv" in kind:
-            claims = read_csv(text, "body")
-        elif "x12" in kind or "edi" in kind:
-            claims = read_837(text, "body")
-        elif "fhir" in kind:
-            claims = read_fhir(text, "body")
-        else:
-            claims = read_json(text, "body")
-        return reports.to_json([checker.check(c) for c in claims])
+        return reports.to_json([checker.check(c) for c in read_text(text, fmt, "body")])
     try:
         out = await asyncio.to_thread(run) if len(body) > 65536 else run()
     except ClaimInputError as exc:
