@@ -84,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--report", help="write the report to this file: .json, .csv (findings) or .html")
     chk.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
     chk.add_argument("--quiet", action="store_true", help="no progress bar")
+    chk.add_argument("--engine", choices=("claim", "batch", "spark"), default="batch",
+                     help="batch (default): whole-file joins with Polars; claim: one claim at a time; spark: "
+                          "the batch engine as an Apache Spark job (needs Java and pyspark). All give the "
+                          "same findings and amounts.")
+    chk.add_argument("--spark-master", default="local[2]", help="Spark master URL for --engine spark")
 
     rel = sub.add_parser("releases", help="the files and releases in the knowledge base")
     rel.add_argument("--json", action="store_true")
@@ -177,29 +182,66 @@ def cmd_check(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     from medcode.claims import report as reports
     from medcode.terminal import check_progress, print_check_summary
 
-    writers = {".json": reports.to_json, ".csv": reports.to_csv, ".html": reports.to_html}
     suffix = Path(args.report).suffix.lower() if args.report else None
-    if suffix is not None and suffix not in writers:
+    if suffix is not None and suffix not in reports.WRITERS:
         raise UsageError(f"--report must end in .json, .csv or .html, not {args.report!r}")
-    checker = Checker(_kb(conf))
-    results = []
-    advance, done = check_progress(quiet=args.quiet or args.json)
+    kb = _kb(conf)
+    totals = reports.Summary()
+    shown: list = []  # the claims printed under the summary (at most 20)
+    files, sinks = [], []
     try:
-        for claim in read_path(args.file, args.format):
-            results.append(checker.check(claim))
-            advance(len(claim.lines))
-    except ClaimInputError as exc:
+        if suffix is not None:
+            files.append(open(args.report, "wb"))  # noqa: SIM115 (closed below)
+            sinks.append(reports.WRITERS[suffix](files[-1]))
+        if args.json:
+            sinks.append(reports.JsonWriter(sys.stdout.buffer))
+        advance, done = check_progress(quiet=args.quiet or args.json)
+
+        def take(results: list) -> None:
+            if len(shown) <= 20:
+                shown.extend(results[:21])
+            for sink in sinks:
+                sink.write(results)
+
+        try:
+            if args.engine == "claim":
+                checker, batch = Checker(kb), []
+                for claim in read_path(args.file, args.format):
+                    batch.append(checker.check(claim))
+                    advance(len(claim.lines))
+                    if len(batch) == 1000:
+                        totals.add(batch)
+                        take(batch)
+                        batch = []
+                totals.add(batch)
+                take(batch)
+            else:
+                if args.engine == "spark":
+                    from medcode.claims import spark
+
+                    pieces = [spark.check_file(args.file, args.format, master=args.spark_master, home=str(conf.home))]
+                else:
+                    from medcode.claims import batch as batch_engine
+
+                    pieces = batch_engine.check_file(kb, args.file, args.format)
+                for piece in pieces:
+                    totals.add_summary(piece.summary())
+                    advance(piece.lines.height)
+                    if sinks or len(shown) <= 20:
+                        take(piece.to_checked())
+        except ClaimInputError as exc:
+            done()
+            print(f"medcode: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         done()
-        print(f"medcode: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    done()
-    if suffix is not None:
-        data = writers[suffix](results)
-        Path(args.report).write_bytes(data if isinstance(data, bytes) else data.encode())
-    if args.json:
-        sys.stdout.buffer.write(reports.to_json(results) + b"\n")
-    else:
-        print_check_summary(reports.summary(results), results)
+        summary = totals.as_dict()
+        for sink in sinks:
+            sink.close(summary)
+    finally:
+        for fh in files:
+            fh.close()
+    if not args.json:
+        print_check_summary(summary, shown if summary["claims"] <= 20 else [])
     return 0
 
 

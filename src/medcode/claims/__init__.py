@@ -21,6 +21,12 @@ __all__ = ["CHECKS", "FORMATS", "CheckedClaim", "Checker", "Claim", "ClaimInputE
            "PricedLine", "Problem", "check_claim", "read_csv", "read_json", "read_path", "read_text"]
 
 
+def finding_order(f: Finding) -> tuple:
+    """Most severe first, then by line; the id, lines and message make the order total, so that
+    every engine lists the same findings in the same order."""
+    return SEVERITY_ORDER[f.severity], f.lines[:1] or (0,), f.id, f.lines, f.message
+
+
 class Checker:
     """Runs the checks; holds the lookups it has made so that many claims share them."""
 
@@ -30,7 +36,7 @@ class Checker:
 
     def check(self, claim: Claim) -> CheckedClaim:
         findings = [f for module in CHECKS for f in module.check(self.facts, claim)]
-        findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.lines[:1] or (0,), f.id))
+        findings.sort(key=finding_order)
         r = reprice(self.pricer, claim, findings)
         return CheckedClaim(claim.id, tuple(findings), tuple(r.lines), r.total_allowed, r.at_risk, r.locality,
                             tuple(r.notices))

@@ -46,10 +46,14 @@ class Facts:
         rid = self._release(family, day)
         if rid is None:
             return None, None
+        return rid, self.table_at(family, rid, load)
+
+    def table_at(self, family: str, rid: int, load: Any) -> Any:
+        """The reference table of one release, loaded once by ``load(rid)``."""
         key = (family, rid)
         if key not in self._tables:
             self._tables[key] = load(rid)
-        return rid, self._tables[key]
+        return self._tables[key]
 
     def _answer(self, family: str, load: Any, code: str, day: date | None, make: Any) -> Any:
         """``make(code, release_id, table)``, remembered by code and release."""

@@ -172,15 +172,7 @@ def iter_csv(stream: Any, source: str = "<csv>") -> Iterator[Claim]:
     header = next(reader, None)
     if header is None:
         raise ClaimInputError(source, "the file is empty")
-    header = [h.strip().lower() for h in header]
-    missing = [c for c in CSV_REQUIRED if c not in header]
-    if missing:
-        raise ClaimInputError(f"{source}:1", f"missing column(s): {', '.join(missing)}")
-    unknown = [h for h in header if h not in CSV_COLUMNS]
-    if unknown:
-        raise ClaimInputError(f"{source}:1", f"unknown column(s): {', '.join(unknown)}; "
-                                             f"columns are {', '.join(CSV_COLUMNS)}")
-    col = {h: i for i, h in enumerate(header)}
+    col = csv_columns(header, source)
     rows: list[tuple[int, list[str]]] = []
     current = None
     for row in reader:
@@ -199,6 +191,20 @@ def iter_csv(stream: Any, source: str = "<csv>") -> Iterator[Claim]:
         rows.append((n, row))
     if rows:
         yield _csv_claim(rows, col, source)
+
+
+def csv_columns(header: list[str], source: str) -> dict[str, int]:
+    """Column positions from a CSV header row, or an error naming what is missing or unknown."""
+    header = [h.strip().lower() for h in header]
+    missing = [c for c in CSV_REQUIRED if c not in header]
+    if missing:
+        raise ClaimInputError(f"{source}:1", f"missing column(s): {', '.join(missing)}")
+    unknown = [h for h in header if h not in CSV_COLUMNS]
+    if unknown:
+        raise ClaimInputError(f"{source}:1", f"unknown column(s): {', '.join(unknown)}; "
+                                             f"columns are {', '.join(CSV_COLUMNS)}")
+    col = {h: i for i, h in enumerate(header)}
+    return col
 
 
 def _csv_claim(rows: list[tuple[int, list[str]]], col: dict[str, int], source: str) -> Claim:

@@ -7,32 +7,108 @@ import html
 import io
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
 from medcode.claims.model import CheckedClaim
 
 
+class Summary:
+    """Totals over checked claims, added a batch at a time."""
+
+    def __init__(self) -> None:
+        self.claims = self.lines = 0
+        self.by_id: Counter[str] = Counter()
+        self.by_severity: Counter[str] = Counter()
+        self.total = self.at_risk = 0.0
+
+    def add(self, results: Iterable[CheckedClaim]) -> None:
+        for r in results:
+            self.claims += 1
+            self.lines += len(r.lines)
+            self.by_id.update(f.id for f in r.findings)
+            self.by_severity.update(f.severity for f in r.findings)
+            self.total += r.total_allowed
+            self.at_risk += r.at_risk
+
+    def add_summary(self, s: dict[str, Any]) -> None:
+        """Adds a summary made elsewhere (the batch engine's, from its frames)."""
+        self.claims += s["claims"]
+        self.lines += s["lines"]
+        self.by_id.update(s["findings"])
+        self.by_severity.update(s["by_severity"])
+        self.total += s["total_allowed"]
+        self.at_risk += s["at_risk"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"claims": self.claims, "lines": self.lines, "findings": dict(sorted(self.by_id.items())),
+                "by_severity": {k: self.by_severity.get(k, 0) for k in ("deny", "warn", "info")},
+                "total_allowed": round(self.total, 2), "at_risk": round(self.at_risk, 2)}
+
+
 def summary(results: Iterable[CheckedClaim]) -> dict[str, Any]:
-    claims = lines = 0
-    by_id: Counter[str] = Counter()
-    by_severity: Counter[str] = Counter()
-    total = at_risk = 0.0
-    for r in results:
-        claims += 1
-        lines += len(r.lines)
-        by_id.update(f.id for f in r.findings)
-        by_severity.update(f.severity for f in r.findings)
-        total += r.total_allowed
-        at_risk += r.at_risk
-    return {"claims": claims, "lines": lines, "findings": dict(sorted(by_id.items())),
-            "by_severity": {k: by_severity.get(k, 0) for k in ("deny", "warn", "info")},
-            "total_allowed": round(total, 2), "at_risk": round(at_risk, 2)}
+    s = Summary()
+    s.add(results)
+    return s.as_dict()
 
 
 def to_json(results: list[CheckedClaim]) -> bytes:
     return orjson.dumps({"summary": summary(results), "claims": results}, option=orjson.OPT_INDENT_2)
+
+
+class JsonWriter:
+    """The JSON report written as claims come, for files of any size: ``{"claims": [...],
+    "summary": {...}}`` (the same keys as ``to_json``; the summary comes last)."""
+
+    def __init__(self, out: IO[bytes]):
+        self.out, self.first = out, True
+        out.write(b'{"claims": [')
+
+    def write(self, results: Iterable[CheckedClaim]) -> None:
+        for r in results:
+            self.out.write(b"\n" if self.first else b",\n")
+            self.out.write(orjson.dumps(r))
+            self.first = False
+
+    def close(self, summary: dict[str, Any]) -> None:
+        self.out.write(b'\n],\n"summary": ' + orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"}\n")
+
+
+class CsvWriter:
+    """One row per finding, written as claims come."""
+
+    def __init__(self, out: IO[bytes]):
+        self.out = io.TextIOWrapper(out, encoding="utf-8", newline="")
+        self.w = csv.writer(self.out)
+        self.w.writerow(CSV_HEADER)
+
+    def write(self, results: Iterable[CheckedClaim]) -> None:
+        for r in results:
+            for f in r.findings:
+                c = f.citation
+                self.w.writerow((r.id, f.id, f.severity, " ".join(map(str, f.lines)), f.message, f.fix,
+                                 c.file if c else "", c.release if c else "", c.row if c else ""))
+
+    def close(self, summary: dict[str, Any]) -> None:
+        self.out.flush()
+        self.out.detach()
+
+
+class HtmlWriter:
+    """The HTML report (held until the end: it is meant for a person, not for millions of lines)."""
+
+    def __init__(self, out: IO[bytes]):
+        self.out, self.results = out, []
+
+    def write(self, results: Iterable[CheckedClaim]) -> None:
+        self.results.extend(results)
+
+    def close(self, summary: dict[str, Any]) -> None:
+        self.out.write(to_html(self.results).encode())
+
+
+WRITERS = {".json": JsonWriter, ".csv": CsvWriter, ".html": HtmlWriter}
 
 
 CSV_HEADER = ("claim_id", "finding", "severity", "lines", "message", "fix", "file", "release", "row")
@@ -40,15 +116,11 @@ CSV_HEADER = ("claim_id", "finding", "severity", "lines", "message", "fix", "fil
 
 def to_csv(results: list[CheckedClaim]) -> str:
     """One row per finding."""
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(CSV_HEADER)
-    for r in results:
-        for f in r.findings:
-            c = f.citation
-            w.writerow((r.id, f.id, f.severity, " ".join(map(str, f.lines)), f.message, f.fix,
-                        c.file if c else "", c.release if c else "", c.row if c else ""))
-    return out.getvalue()
+    out = io.BytesIO()
+    w = CsvWriter(out)
+    w.write(results)
+    w.close({})
+    return out.getvalue().decode()
 
 
 def to_html(results: list[CheckedClaim]) -> str:

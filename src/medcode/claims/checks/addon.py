@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 from medcode import vocab
 from medcode.claims.facts import Facts
-from medcode.claims.model import Claim, Finding
+from medcode.claims.model import Claim, Finding, Line
 
 ID = "addon"
 TITLE = "Add-on codes with their primary code"
@@ -19,19 +20,25 @@ def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
         if aoc is None:
             continue
         same_day = {o.code for o in claim.lines if o is not line and claim.day_of(o) == day}
-        meaning = vocab.meaning("aoc_type", aoc["type"]) or ""
-        if aoc["type"] == "2":
-            yield Finding("addon.payer_primary", "info", (line.line,),
-                          f"{line.code} is an add-on code without a CMS list of primary codes (type 2: {meaning}).",
-                          "Check the MAC's list of acceptable primary codes.", aoc["citation"])
-            continue
-        if same_day & aoc["primaries"]:
-            continue
-        shown = ", ".join(sorted(aoc["primaries"])[:8]) + (" ..." if len(aoc["primaries"]) > 8 else "")
-        severity = "deny" if aoc["type"] == "1" else "warn"
-        yield Finding("addon.no_primary", severity, (line.line,),
-                      f"Add-on code {line.code} is billed without an eligible primary code on {day} "
-                      f"(edit type {aoc['type']}: {meaning}).",
-                      f"Bill it with its primary procedure on the same date ({shown})"
-                      + ("" if aoc["type"] == "1" else ", or show the MAC accepts another primary") + ".",
-                      aoc["citation"])
+        found = finding(line, day, aoc, bool(same_day & aoc["primaries"]))
+        if found is not None:
+            yield found
+
+
+def finding(line: Line, day: date | None, aoc: dict, has_primary: bool) -> Finding | None:
+    """The finding on an add-on line, given whether an eligible primary is billed the same day."""
+    meaning = vocab.meaning("aoc_type", aoc["type"]) or ""
+    if aoc["type"] == "2":
+        return Finding("addon.payer_primary", "info", (line.line,),
+                       f"{line.code} is an add-on code without a CMS list of primary codes (type 2: {meaning}).",
+                       "Check the MAC's list of acceptable primary codes.", aoc["citation"])
+    if has_primary:
+        return None
+    shown = ", ".join(sorted(aoc["primaries"])[:8]) + (" ..." if len(aoc["primaries"]) > 8 else "")
+    severity = "deny" if aoc["type"] == "1" else "warn"
+    return Finding("addon.no_primary", severity, (line.line,),
+                   f"Add-on code {line.code} is billed without an eligible primary code on {day} "
+                   f"(edit type {aoc['type']}: {meaning}).",
+                   f"Bill it with its primary procedure on the same date ({shown})"
+                   + ("" if aoc["type"] == "1" else ", or show the MAC accepts another primary") + ".",
+                   aoc["citation"])

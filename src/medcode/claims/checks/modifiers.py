@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 from medcode import vocab
 from medcode.claims.facts import Facts
@@ -25,24 +26,29 @@ def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
     for line in claim.lines:
         if not line.code or not line.modifiers:
             continue
-        day = claim.day_of(line)
-        for mod in line.modifiers:
-            if mod not in facts.modifiers:
-                yield Finding("modifiers.unknown", "deny", (line.line,),
-                              f"{mod} on {line.code} is not a CPT or HCPCS Level II modifier.",
-                              "Correct or remove the modifier.")
-        if "25" in line.modifiers and not is_em(line.code):
-            yield Finding("modifiers.25_not_em", "deny", (line.line,),
-                          f"Modifier 25 is for evaluation and management codes; {line.code} is not one.",
-                          "Put 25 on the E/M code of the day, not on the procedure.")
-        if "51" in line.modifiers and facts.addon(line.code, day) is not None:
-            yield Finding("modifiers.51_on_addon", "deny", (line.line,),
-                          f"{line.code} is an add-on code: modifier 51 (multiple procedures) does not apply to it.",
-                          "Remove modifier 51; add-on codes are exempt from the multiple procedure rules.",
-                          facts.addon(line.code, day)["citation"])
-        pfs = facts.pfs(line.code, day)
-        if pfs is not None:
-            yield from _indicators(line, pfs)
+        yield from line_findings(facts, line, claim.day_of(line))
+
+
+def line_findings(facts: Facts, line: Line, day: date | None) -> Iterator[Finding]:
+    """The modifier findings on one line (the batch engine calls this once per code, modifiers
+    and release)."""
+    for mod in line.modifiers:
+        if mod not in facts.modifiers:
+            yield Finding("modifiers.unknown", "deny", (line.line,),
+                          f"{mod} on {line.code} is not a CPT or HCPCS Level II modifier.",
+                          "Correct or remove the modifier.")
+    if "25" in line.modifiers and not is_em(line.code):
+        yield Finding("modifiers.25_not_em", "deny", (line.line,),
+                      f"Modifier 25 is for evaluation and management codes; {line.code} is not one.",
+                      "Put 25 on the E/M code of the day, not on the procedure.")
+    if "51" in line.modifiers and facts.addon(line.code, day) is not None:
+        yield Finding("modifiers.51_on_addon", "deny", (line.line,),
+                      f"{line.code} is an add-on code: modifier 51 (multiple procedures) does not apply to it.",
+                      "Remove modifier 51; add-on codes are exempt from the multiple procedure rules.",
+                      facts.addon(line.code, day)["citation"])
+    pfs = facts.pfs(line.code, day)
+    if pfs is not None:
+        yield from _indicators(line, pfs)
 
 
 def _indicators(line: Line, pfs: dict) -> Iterator[Finding]:

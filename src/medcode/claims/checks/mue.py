@@ -22,18 +22,20 @@ def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
         mue = facts.mue(code, day)
         if mue is None:
             continue
-        meaning = vocab.meaning("mai", mue["mai"]) or ""
         if mue["mai"] == "1":
             for line in lines:
                 if line.units > mue["units"]:
-                    yield _finding(code, (line.line,), line.units, mue, meaning, "on the line")
+                    yield exceeded(code, day, mue, line.units, (line.line,))
         else:
             total = sum(line.units for line in lines)
             if total > mue["units"]:
-                yield _finding(code, tuple(x.line for x in lines), total, mue, meaning, f"on {day}")
+                yield exceeded(code, day, mue, total, tuple(x.line for x in lines))
 
 
-def _finding(code: str, lines: tuple[int, ...], units: float, mue: dict, meaning: str, where: str) -> Finding:
+def exceeded(code: str, day: object, mue: dict, units: float, lines: tuple[int, ...]) -> Finding:
+    """Units over the MUE: on one line (MAI 1) or on the date of service (MAI 2 and 3)."""
+    meaning = vocab.meaning("mai", mue["mai"]) or ""
+    where = "on the line" if mue["mai"] == "1" else f"on {day}"
     return Finding("mue.exceeded", "deny", lines,
                    f"{code}: {units:g} units {where}, the MUE is {mue['units']} (MAI {mue['mai']}: {meaning}; "
                    f"{mue['rationale']}).",

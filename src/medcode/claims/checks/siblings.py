@@ -21,6 +21,10 @@ def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
         for day, lines in by_day.items():
             codes = sorted({x.code for x in lines})
             if len(codes) > 1:
-                yield Finding("siblings.conflict", "deny", tuple(x.line for x in lines),
-                              f"{' and '.join(codes)} on {day} describe the same service in different ways "
-                              f"({family.replace('_', ' ')}).", f"Bill one of them. {rule}")
+                yield conflict(family, rule, codes, day, tuple(x.line for x in lines))
+
+
+def conflict(family: str, rule: str, codes: list[str], day: object, lines: tuple[int, ...]) -> Finding:
+    return Finding("siblings.conflict", "deny", lines,
+                   f"{' and '.join(codes)} on {day} describe the same service in different ways "
+                   f"({family.replace('_', ' ')}).", f"Bill one of them. {rule}")

@@ -4,10 +4,11 @@ billable diagnoses."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 from medcode import vocab
 from medcode.claims.facts import Facts, code_kind
-from medcode.claims.model import Claim, Finding
+from medcode.claims.model import Claim, Finding, Line
 
 ID = "validity"
 TITLE = "Codes valid on the date of service"
@@ -37,45 +38,53 @@ def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
         yield Finding("validity.bad_input", "deny", (p.line,) if p.line else (),
                       f"{p.position}: {p.field}: {p.message}", "Correct the value in the claim file.")
     for line in claim.lines:
-        day = claim.day_of(line)
-        if day is None:
-            yield Finding("validity.no_date", "deny", (line.line,), f"Line {line.line} has no date of service.",
-                          "Give the claim or the line a date of service.")
-        if not line.code:
-            continue
-        kind = code_kind(line.code)
-        if kind != "procedure":
-            yield Finding("validity.malformed_code", "deny", (line.line,),
-                          f"{line.code!r} is not a CPT or HCPCS code.", "Correct the procedure code.")
-            continue
-        pfs = facts.pfs(line.code, day)
-        if pfs is None:
-            if facts.hcpcs(line.code, day):
-                continue  # a HCPCS Level II code outside the PFS (DME, drugs, ambulance ...)
-            listed = facts.releases_with(line.code)
-            if listed:
-                yield Finding("validity.not_in_release", "deny", (line.line,),
-                              f"{line.code} is not in the fee schedule in force on {day} (it is in "
-                              f"{', '.join(listed)}).",
-                              "Check the date of service, or use the code valid on that date.",
-                              facts.cite("pprrvu", day, line.code))
-            else:
-                yield Finding("validity.unknown_code", "deny", (line.line,),
-                              f"{line.code} is in no fee schedule or HCPCS file medcode holds.",
-                              "Correct the code.", facts.cite("pprrvu", day, line.code))
-            continue
-        status = pfs["status"]
-        if status != "A" and status in STATUS_SEVERITY:
-            meaning = vocab.meaning("status", status) or "see the PFS status indicators"
-            yield Finding(f"validity.status_{status.lower()}", STATUS_SEVERITY[status], (line.line,),
-                          f"{line.code} has PFS status {status}: {meaning}", STATUS_FIX[status], pfs["citation"])
+        yield from line_findings(facts, line, claim.day_of(line))
     for i, dx in enumerate(claim.diagnoses, start=1):
-        found = facts.icd(dx, claim.date)
-        if found is None:
-            yield Finding("validity.unknown_diagnosis", "deny", (),
-                          f"Diagnosis {i} ({dx}) is not an ICD-10-CM code on {claim.date}.",
-                          "Correct the diagnosis code.", facts.cite("icd10cm", claim.date, dx))
-        elif not found["billable"]:
-            yield Finding("validity.header_diagnosis", "deny", (),
-                          f"Diagnosis {i} ({found['code']}) is a header, not a billable code.",
-                          "Code to the highest specificity: pick one of its billable children.", found["citation"])
+        yield from diagnosis_findings(facts, i, dx, claim.date)
+
+
+def line_findings(facts: Facts, line: Line, day: date | None) -> Iterator[Finding]:
+    """The findings on one line's code (the batch engine calls this once per code and release)."""
+    if day is None:
+        yield Finding("validity.no_date", "deny", (line.line,), f"Line {line.line} has no date of service.",
+                      "Give the claim or the line a date of service.")
+    if not line.code:
+        return
+    kind = code_kind(line.code)
+    if kind != "procedure":
+        yield Finding("validity.malformed_code", "deny", (line.line,),
+                      f"{line.code!r} is not a CPT or HCPCS code.", "Correct the procedure code.")
+        return
+    pfs = facts.pfs(line.code, day)
+    if pfs is None:
+        if facts.hcpcs(line.code, day):
+            return  # a HCPCS Level II code outside the PFS (DME, drugs, ambulance ...)
+        listed = facts.releases_with(line.code)
+        if listed:
+            yield Finding("validity.not_in_release", "deny", (line.line,),
+                          f"{line.code} is not in the fee schedule in force on {day} (it is in "
+                          f"{', '.join(listed)}).",
+                          "Check the date of service, or use the code valid on that date.",
+                          facts.cite("pprrvu", day, line.code))
+        else:
+            yield Finding("validity.unknown_code", "deny", (line.line,),
+                          f"{line.code} is in no fee schedule or HCPCS file medcode holds.",
+                          "Correct the code.", facts.cite("pprrvu", day, line.code))
+        return
+    status = pfs["status"]
+    if status != "A" and status in STATUS_SEVERITY:
+        meaning = vocab.meaning("status", status) or "see the PFS status indicators"
+        yield Finding(f"validity.status_{status.lower()}", STATUS_SEVERITY[status], (line.line,),
+                      f"{line.code} has PFS status {status}: {meaning}", STATUS_FIX[status], pfs["citation"])
+
+
+def diagnosis_findings(facts: Facts, i: int, dx: str, day: date | None) -> Iterator[Finding]:
+    found = facts.icd(dx, day)
+    if found is None:
+        yield Finding("validity.unknown_diagnosis", "deny", (),
+                      f"Diagnosis {i} ({dx}) is not an ICD-10-CM code on {day}.",
+                      "Correct the diagnosis code.", facts.cite("icd10cm", day, dx))
+    elif not found["billable"]:
+        yield Finding("validity.header_diagnosis", "deny", (),
+                      f"Diagnosis {i} ({found['code']}) is a header, not a billable code.",
+                      "Code to the highest specificity: pick one of its billable children.", found["citation"])

@@ -1,0 +1,609 @@
+"""The batch engine: the claim checks as joins over whole files (Polars), with the same findings,
+allowed amounts and notices as the per-claim engine (``medcode.claims.Checker``).
+
+How it stays identical:
+
+- The joins only find *candidates*: lines, pairs or groups where a check may have something to
+  say. That part is a superset by construction (for example, every pair of lines on one date
+  that has a PTP edit in force, whatever its modifiers).
+- The words of a finding come from the same functions the per-claim checks call
+  (``validity.line_findings``, ``ptp.pair_finding`` ...), called once per distinct key (code,
+  release, modifiers ...) rather than once per line, and joined back to every line with that key.
+- Claims the fast path does not model (input problems, a line without a date, fractional
+  units, a claim without a date) go through the per-claim engine unchanged.
+- Amounts are exact: the fee schedule's RVUs, GPCIs and conversion factor are turned into
+  integers and rounded half up to the cent as ``decimal`` does; a table value with more digits
+  than that is priced by the per-claim pricer instead.
+
+``tests/test_batch.py`` checks that both engines give the same results on generated files and
+on every hand-made claim of the test suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from medcode import vocab
+from medcode.claims import Checker
+from medcode.claims.batch import tables
+from medcode.claims.checks import addon, diagnosis, modifiers, mue, ptp, siblings, validity
+from medcode.claims.facts import code_kind
+from medcode.claims.model import CheckedClaim, Finding, Line, PricedLine
+from medcode.claims.reprice import ASSISTANT_SHARE
+from medcode.kb.models import Citation
+from medcode.kb.store import KnowledgeBase
+from medcode.pricing import WORK_FLOOR_LAST_DAY, citation
+
+CLAIM_SCHEMA = {"cid": pl.Int64, "claim_id": pl.String, "cdate": pl.Date, "pos": pl.String, "zip": pl.String,
+                "locality": pl.String, "dx": pl.List(pl.String)}
+LINE_SCHEMA = {"cid": pl.Int64, "line": pl.Int64, "code": pl.String, "mods": pl.List(pl.String),
+               "units": pl.Int64, "ptrs": pl.List(pl.Int64), "ldate": pl.Date}
+FOUND_SCHEMA = {"fid": pl.String, "sev": pl.String, "msg": pl.String, "fix": pl.String, "cite": pl.Int64,
+                "cite_row": pl.String, "cite_line": pl.Int64}  # cite: index of the citation without row and line
+FINDING_SCHEMA = {"cid": pl.Int64, "lines": pl.List(pl.Int64), **FOUND_SCHEMA}
+OUT_LINE_SCHEMA = {"cid": pl.Int64, "line": pl.Int64, "code": pl.String, "modifiers": pl.List(pl.String),
+                   "units": pl.Float64, "setting": pl.String, "rate": pl.Float64,
+                   "adjustments": pl.List(pl.String), "allowed": pl.Float64, "denied": pl.Boolean}
+OUT_CLAIM_SCHEMA = {"cid": pl.Int64, "claim_id": pl.String, "total_allowed": pl.Float64, "at_risk": pl.Float64,
+                    "locality": pl.String, "notices": pl.List(pl.String)}
+SEVERITY_RANK = {"deny": 0, "warn": 1, "info": 2}
+SCALE = 100_000  # amounts are held in 1/100,000 of a cent: every share and halving divides exactly
+ASSISTANT = [("80", 16, 100), ("81", 16, 100), ("82", 16, 100), ("AS", 136, 1000)]
+assert [m for m, *_ in ASSISTANT] == list(ASSISTANT_SHARE)  # the per-claim pricer's order
+
+
+@dataclass
+class BatchResult:
+    """Checked claims as three frames (claims, lines, findings) and the citations they index."""
+
+    claims: pl.DataFrame
+    lines: pl.DataFrame
+    findings: pl.DataFrame
+    cites: list[Citation]
+
+    def __len__(self) -> int:
+        return self.claims.height
+
+    def summary(self) -> dict[str, Any]:
+        """As ``report.summary`` of the same claims, from the frames."""
+        f = self.findings
+        by_id = dict(f.group_by("fid").len().iter_rows())
+        by_sev = dict(f.group_by("sev").len().iter_rows())
+        return {"claims": self.claims.height, "lines": self.lines.height, "findings": dict(sorted(by_id.items())),
+                "by_severity": {k: by_sev.get(k, 0) for k in ("deny", "warn", "info")},
+                "total_allowed": round(self.claims["total_allowed"].sum(), 2),
+                "at_risk": round(self.claims["at_risk"].sum(), 2)}
+
+    def to_checked(self) -> list[CheckedClaim]:
+        """The results as ``CheckedClaim`` objects, as the per-claim engine returns them."""
+        lines: dict[int, list[PricedLine]] = {}
+        for r in self.lines.iter_rows(named=True):
+            u = r["units"]
+            lines.setdefault(r["cid"], []).append(PricedLine(
+                r["line"], r["code"], tuple(r["modifiers"]), int(u) if u is not None and u.is_integer() else u,
+                r["setting"], r["rate"], tuple(r["adjustments"]), r["allowed"], r["denied"]))
+        found: dict[int, list[Finding]] = {}
+        for r in self.findings.iter_rows(named=True):
+            found.setdefault(r["cid"], []).append(Finding(
+                r["fid"], r["sev"], tuple(r["lines"]), r["msg"], r["fix"],
+                None if r["cite"] is None else replace(self.cites[r["cite"]], row=r["cite_row"], line=r["cite_line"])))
+        return [CheckedClaim(c["claim_id"], tuple(found.get(c["cid"], ())), tuple(lines.get(c["cid"], ())),
+                             c["total_allowed"], c["at_risk"], c["locality"], tuple(c["notices"]))
+                for c in self.claims.iter_rows(named=True)]
+
+
+class BatchChecker:
+    """Checks many claims at once. ``check(claims, lines, slow)`` takes the claims the fast path
+    models as frames (``CLAIM_SCHEMA``, ``LINE_SCHEMA``) and the rest as ``(cid, Claim)`` pairs."""
+
+    def __init__(self, kb: KnowledgeBase, checker: Checker | None = None):
+        self.kb = kb
+        self.checker = checker or Checker(kb)
+        self.facts = self.checker.facts
+        self.pricer = self.checker.pricer
+        self.cites: list[Citation] = []
+        self._cite_ix: dict[tuple, int] = {}
+
+    def _cite(self, c: Citation | None) -> tuple[int | None, str | None, int | None]:
+        """(index of the citation without row and line, row, line)."""
+        if c is None:
+            return None, None, None
+        key = (c.file, c.release, c.family, c.sha256)
+        ix = self._cite_ix.get(key)
+        if ix is None:
+            ix = self._cite_ix[key] = len(self.cites)
+            self.cites.append(replace(c, row=None, line=None))
+        return ix, c.row, c.line
+
+    # --- the run ------------------------------------------------------------------------------
+
+    def check(self, claims: pl.DataFrame, lines: pl.DataFrame, slow: Iterable[tuple[int, Any]] = ()) -> BatchResult:
+        out = [self._fast(claims, lines)] if claims.height else []
+        slow = list(slow)
+        if slow:
+            out.append(self._from_checked([(cid, self.checker.check(claim)) for cid, claim in slow]))
+        if not out:
+            return BatchResult(pl.DataFrame(schema=OUT_CLAIM_SCHEMA), pl.DataFrame(schema=OUT_LINE_SCHEMA),
+                               pl.DataFrame(schema=FINDING_SCHEMA), self.cites)
+        return BatchResult(pl.concat([o[0] for o in out]).sort("cid"),
+                           pl.concat([o[1] for o in out]).sort("cid", "line"),
+                           _order(pl.concat([o[2] for o in out])), self.cites)
+
+    def _fast(self, claims: pl.DataFrame, lines: pl.DataFrame) -> tuple[pl.DataFrame, ...]:
+        days = self._days(pl.concat([lines["ldate"].drop_nulls(), claims["cdate"].drop_nulls()]).unique().to_list())
+        c = claims.join(days.select(pl.col("day").alias("cdate"), "icd_rid"), on="cdate", how="left")
+        ln = (lines.join(claims.select("cid", "cdate"), on="cid")
+              .with_columns(day=pl.coalesce("ldate", "cdate")).join(days, on="day", how="left"))
+        pfs = tables.pfs(self.facts, _ids(days, "pfs_rid"))
+        ln = ln.join(pfs, on=["pfs_rid", "code"], how="left")
+        ln = self._addon_rows(ln)
+        found = [self._validity(ln), self._diagnoses(c), self._addon(ln), self._ptp(ln), self._mue(ln),
+                 self._modifiers(ln), self._siblings(ln), self._pointers(ln, c), self._excludes1(c)]
+        findings = pl.concat([f.select(list(FINDING_SCHEMA)) for f in found])
+        out_claims, out_lines = self._reprice(c, ln, findings)
+        return out_claims, out_lines, findings
+
+    def _days(self, days: list[date]) -> pl.DataFrame:
+        kb, rows = self.kb, []
+        ptp_releases = kb.releases.get("ptp_practitioner", [])
+        for day in days:
+            row: dict[str, Any] = {"day": day}
+            for family, col in (("pprrvu", "pfs_rid"), ("aoc", "aoc_rid"), ("mue_practitioner", "mue_rid"),
+                                ("gpci", "gpci_rid"), ("zip5", "zip_rid"), ("locality", "loc_rid"),
+                                ("oppscap", "cap_rid"), ("icd10cm", "icd_rid"), ("hcpcs", "hcpcs_rid")):
+                row[col] = self.facts._release(family, day)
+            r = kb.resolve("ptp_practitioner", day)
+            row["ptp_ix"] = ptp_releases.index(r.release) if r else None
+            p, cap = kb.resolve("pprrvu", day), kb.resolve("oppscap", day)
+            row["cap_on"] = bool(p and cap and cap.release.effective_from.year == p.release.effective_from.year)
+            rows.append(row)
+        schema = {"day": pl.Date, **{k: pl.Int64 for k in ("pfs_rid", "aoc_rid", "mue_rid", "gpci_rid", "zip_rid",
+                                                           "loc_rid", "cap_rid", "icd_rid", "hcpcs_rid",
+                                                           "ptp_ix")}, "cap_on": pl.Boolean}
+        return pl.DataFrame(rows, schema=schema)
+
+    def _per_key(self, df: pl.DataFrame, keys: list[str], make: Callable[..., Iterable[Finding | None]],
+                 lines: pl.Expr, fields: tuple[str, ...] = (), cite_line: str | None = None) -> pl.DataFrame:
+        """Findings for the rows of ``df``: ``make(row)`` once per distinct ``keys``, joined back
+        to every row with those keys; ``lines`` gives each finding's claim lines.
+
+        With ``fields``, ``make(row, text)`` gets ``text[field]``, a placeholder to write in the
+        message, fix and citation row instead of the row's own value; each row's values are put
+        in after the join, so one call serves every code and date that share the keys.
+        ``cite_line`` names a column holding the citation's line number."""
+        if df.is_empty():
+            return pl.DataFrame(schema=FINDING_SCHEMA)
+        text = {f: chr(0xE000 + i) for i, f in enumerate(fields)}  # private-use characters
+        uniq = df.unique(subset=keys, keep="first", maintain_order=True)
+        cols: dict[str, list] = {k: [] for k in (*keys, *FOUND_SCHEMA)}
+        for row in uniq.iter_rows(named=True):
+            for f in (make(row, text) if fields else make(row)):
+                if f is None:
+                    continue
+                for k in keys:
+                    cols[k].append(row[k])
+                for k, v in zip(FOUND_SCHEMA, (f.id, f.severity, f.message, f.fix, *self._cite(f.citation))):
+                    cols[k].append(v)
+        found = pl.DataFrame(cols, schema={**{k: df.schema[k] for k in keys}, **FOUND_SCHEMA})
+        out = df.join(found, on=keys, how="inner", nulls_equal=True).with_columns(lines=lines)
+        for f, ch in text.items():
+            value = pl.col(f).cast(pl.String)
+            out = out.with_columns(pl.col(c).str.replace_all(ch, value, literal=True)
+                                   for c in ("msg", "fix", "cite_row"))
+        if cite_line:
+            out = out.with_columns(cite_line=pl.col(cite_line))
+        return out.select(list(FINDING_SCHEMA))
+
+    # --- checks -------------------------------------------------------------------------------
+
+    def _validity(self, ln: pl.DataFrame) -> pl.DataFrame:
+        codes = ln["code"].unique().to_list()
+        kinds = pl.DataFrame({"code": codes, "is_proc": [code_kind(c) == "procedure" for c in codes]},
+                             schema={"code": pl.String, "is_proc": pl.Boolean})
+        cand = (ln.join(kinds, on="code").filter((~(pl.col("is_proc") & (pl.col("status") == "A"))).fill_null(True))
+                .with_columns(vkey=pl.when(pl.col("status").is_not_null()).then(pl.col("pfs_rid").cast(pl.String))
+                              .otherwise(pl.col("day").cast(pl.String))))
+        return self._per_key(cand, ["code", "vkey"],
+                             lambda r: validity.line_findings(self.facts, Line(0, r["code"]), r["day"]),
+                             pl.concat_list("line"))
+
+    def _diagnoses(self, c: pl.DataFrame) -> pl.DataFrame:
+        dx = _dx(c)
+        billable = tables.icd_billable(self.facts, _ids(c, "icd_rid"))
+        cand = dx.join(billable, on=["icd_rid", "compact"], how="anti")
+        return self._per_key(cand, ["i", "dx", "cdate"],
+                             lambda r: validity.diagnosis_findings(self.facts, r["i"], r["dx"], r["cdate"]),
+                             pl.lit([], dtype=pl.List(pl.Int64)))
+
+    def _addon_rows(self, ln: pl.DataFrame) -> pl.DataFrame:
+        """Marks add-on lines: the first edit row in force (``aoc_row``) and whether a primary
+        code of theirs is billed on another line of the same date."""
+        aoc = tables.aoc(self.facts, _ids(ln, "aoc_rid"))
+        iso = pl.col("day").dt.to_string("%Y-%m-%d")
+        live = (ln.select("cid", "line", "day", "aoc_rid", "code").join(aoc, on=["aoc_rid", "code"])
+                .filter((pl.col("effective").is_null() | (pl.col("effective") <= iso))
+                        & (pl.col("deleted").is_null() | (pl.col("deleted") > iso))))
+        others = ln.select("cid", "day", pl.col("line").alias("other"), pl.col("code").alias("primary"))
+        with_primary = (live.filter(pl.col("primary") != "CCCCC").join(others, on=["cid", "day", "primary"])
+                        .filter(pl.col("other") != pl.col("line")).select("cid", "line").unique()
+                        .with_columns(has_primary=pl.lit(True)))
+        first = (live.sort("aoc_row").group_by("cid", "line")
+                 .agg(pl.col("aoc_row").first(), pl.col("edit_type").first().alias("first_type")))
+        return (ln.join(first, on=["cid", "line"], how="left").join(with_primary, on=["cid", "line"], how="left")
+                .with_columns(pl.col("has_primary").fill_null(False)))
+
+    def _addon(self, ln: pl.DataFrame) -> pl.DataFrame:
+        cand = ln.filter(pl.col("aoc_row").is_not_null()
+                         & ~(pl.col("has_primary") & (pl.col("first_type") != "2")))
+
+        def make(r: dict) -> Iterator[Finding | None]:
+            yield addon.finding(Line(0, r["code"]), r["day"], self.facts.addon(r["code"], r["day"]), r["has_primary"])
+
+        return self._per_key(cand, ["code", "day", "has_primary"], make, pl.concat_list("line"))
+
+    def _ptp(self, ln: pl.DataFrame) -> pl.DataFrame:
+        kb = self.kb
+        releases = kb.releases.get("ptp_practitioner", [])
+        side = ln.filter(pl.col("ptp_ix").is_not_null()).select("cid", "day", "ptp_ix", "line", "code", "mods")
+        pairs = (side.join(side.drop("ptp_ix"), on=["cid", "day"], suffix="_b")
+                 .filter((pl.col("line") != pl.col("line_b")) & (pl.col("code") != pl.col("code_b"))))
+        on = pl.col("day").dt.year() * 10000 + pl.col("day").dt.month() * 100 + pl.col("day").dt.day()
+        parts = []
+        for ix in pairs["ptp_ix"].unique().to_list():
+            edits = tables.ptp(kb, releases[ix].store)
+            hit = (pairs.filter(pl.col("ptp_ix") == ix)
+                   .join(edits, left_on=["code", "code_b"], right_on=["c1", "c2"])
+                   .filter((pl.col("effective").is_null() | (pl.col("effective") <= on))
+                           & (pl.col("deleted").is_null() | (pl.col("deleted") > on)))
+                   .sort("ptp_row").unique(["cid", "line", "line_b"], keep="first", maintain_order=True))
+            parts.append(hit)
+        if not parts:
+            return pl.DataFrame(schema=FINDING_SCHEMA)
+        hits = pl.concat(parts).with_columns(
+            used=pl.concat_list("mods", "mods_b").list.set_intersection(pl.lit(sorted(ptp.NCCI_MODIFIERS)))
+            .list.unique().list.sort().list.join(" "))
+
+        def make(r: dict, text: dict) -> Iterator[Finding]:
+            release = releases[r["ptp_ix"]]
+            a, b = text["code"], text["code_b"]
+            edit = {"modifier": r["modifier"], "citation": citation(release.files[0], row=f"{a}/{b}"),
+                    "rationale": kb.ptp_rationales(release.store).get(r["rationale_id"], "")}
+            yield ptp.pair_finding(Line(0, a, tuple(r["used"].split())), Line(0, b), edit)
+
+        return self._per_key(hits, ["ptp_ix", "modifier", "rationale_id", "used"], make,
+                             pl.concat_list("line_b", "line"), fields=("code", "code_b"))
+
+    def _mue(self, ln: pl.DataFrame) -> pl.DataFrame:
+        limits = tables.mue(self.facts, _ids(ln, "mue_rid"))
+        m = ln.join(limits, on=["mue_rid", "code"])
+
+        def make(r: dict, text: dict) -> Iterator[Finding]:
+            limit = dict(self.facts.mue(r["code"], r["day"]))  # the same for every code of the key
+            limit["citation"] = replace(limit["citation"], row=text["code"], line=None)
+            yield mue.exceeded(text["code"], text["day"], limit, r["units"], ())
+
+        per_line = m.filter((pl.col("mai") == "1") & (pl.col("units") > pl.col("mue_units")))
+        per_day = (m.filter(pl.col("mai") != "1").group_by("cid", "code", "day")
+                   .agg(pl.col("units").sum(), pl.col("line").sort().alias("lines"),
+                        *(pl.col(c).first() for c in ("mue_units", "mai", "rationale", "mue_rid", "mue_line")))
+                   .filter(pl.col("units") > pl.col("mue_units")))
+        keys = ["mue_rid", "mue_units", "mai", "rationale", "units"]
+        return pl.concat([
+            self._per_key(per_line, keys, make, pl.concat_list("line"), ("code", "day"), "mue_line"),
+            self._per_key(per_day, keys, make, pl.col("lines"), ("code", "day"), "mue_line")])
+
+    def _modifiers(self, ln: pl.DataFrame) -> pl.DataFrame:
+        mods = pl.col("mods")
+
+        def has(*names: str) -> pl.Expr:
+            return mods.list.set_intersection(pl.lit(list(names))).list.len() > 0
+
+        def ind(col: str, values: str) -> pl.Expr:
+            return pl.col(col).is_in(list(values)).fill_null(False)
+
+        em = (pl.col("code").str.contains(r"^[0-9]+$")
+              & pl.col("code").str.to_integer(strict=False).is_between(99202, 99499)).fill_null(False)
+        known = sorted(self.facts.modifiers)
+        cand = ln.filter(mods.list.len() > 0).filter(
+            (mods.list.set_difference(pl.lit(known)).list.len() > 0)
+            | (has("25") & ~em) | (has("51") & pl.col("aoc_row").is_not_null())
+            | (has("26") & ind("pctc", modifiers.NO_26)) | (has("TC") & ind("pctc", modifiers.NO_TC))
+            | (has("50") & ind("bilateral", "029")) | (has(*modifiers.ASSISTANT) & ind("assistant", "019"))
+            | (has("62") & ind("co_surgeon", "019")) | (has("66") & ind("team", "019"))
+        ).with_columns(mods_key=mods.list.join(" "), aoc_key=pl.col("aoc_row").fill_null(-1))
+
+        def make(r: dict) -> Iterator[Finding]:
+            return modifiers.line_findings(self.facts, Line(0, r["code"], tuple(r["mods_key"].split())), r["day"])
+
+        return self._per_key(cand, ["code", "mods_key", "pfs_rid", "aoc_key"], make, pl.concat_list("line"))
+
+    def _siblings(self, ln: pl.DataFrame) -> pl.DataFrame:
+        families = vocab.code_families()
+        members = pl.DataFrame([(c, fam) for fam, (codes, _) in families.items() for c in codes],
+                               schema={"code": pl.String, "family": pl.String}, orient="row")
+        groups = (ln.join(members, on="code").group_by("cid", "family", "day")
+                  .agg(pl.col("code").unique().sort().alias("codes"), pl.col("line").sort().alias("lines"))
+                  .filter(pl.col("codes").list.len() > 1).with_columns(codes_key=pl.col("codes").list.join(" ")))
+
+        def make(r: dict) -> Iterator[Finding]:
+            yield siblings.conflict(r["family"], families[r["family"]][1], r["codes_key"].split(), r["day"], ())
+
+        return self._per_key(groups, ["family", "codes_key", "day"], make, pl.col("lines"))
+
+    def _pointers(self, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
+        count = c.select("cid", pl.col("dx").list.len().alias("count"))
+        x = ln.select("cid", "line", "code", "ptrs").join(count, on="cid")
+        bad = (x.explode("ptrs").filter((pl.col("ptrs") < 1) | (pl.col("ptrs") > pl.col("count")))
+               .select("cid", "line").unique())
+        cand = pl.concat([x.filter(pl.col("ptrs").list.len() == 0), x.join(bad, on=["cid", "line"])]).unique(
+            ["cid", "line"]).with_columns(ptrs_key=pl.col("ptrs").cast(pl.List(pl.String)).list.join(" "))
+
+        def make(r: dict) -> Iterator[Finding]:
+            return diagnosis.pointer_findings(r["line"], r["code"], tuple(map(int, r["ptrs_key"].split())),
+                                              r["count"])
+
+        return self._per_key(cand, ["line", "code", "ptrs_key", "count"], make, pl.concat_list("line"))
+
+    def _excludes1(self, c: pl.DataFrame) -> pl.DataFrame:
+        dx = _dx(c)
+        refs = []
+        for rid in _ids(c, "icd_rid"):
+            codes, notes = self.facts.table_at("icd10cm", rid, self.facts._load_icd)
+            for compact in dx.filter(pl.col("icd_rid") == rid)["compact"].unique().to_list():
+                found, here = set(), codes.get(compact)
+                here = here[0] if here else None
+                while here is not None:  # as Facts.icd walks up: the code's notes and its parents'
+                    found.update(ref for _, ref in notes.get(here, ()))
+                    up = codes.get(here.replace(".", ""))
+                    here = up[3] if up and up[3] != here else None
+                refs.extend((compact, rid, ref) for ref in found)
+        refs_df = pl.DataFrame(refs, schema={"compact": pl.String, "icd_rid": pl.Int64, "ref": pl.String}, orient="row")
+        other = dx.select("cid", pl.col("i").alias("i_o"), pl.col("dx").alias("dx_o"), pl.col("compact").alias("c_o"))
+        pairs = (dx.join(refs_df, on=["compact", "icd_rid"]).join(other, on="cid")
+                 .filter((pl.col("i") != pl.col("i_o")) & (pl.col("dx") != pl.col("dx_o"))
+                         & pl.col("c_o").str.starts_with(pl.col("ref")))
+                 .unique(["cid", "i", "i_o"]))
+
+        def make(r: dict) -> Iterator[Finding | None]:
+            f, g = self.facts.icd(r["dx"], r["cdate"]), self.facts.icd(r["dx_o"], r["cdate"])
+            yield diagnosis.excludes1(f, g) if f and g else None
+
+        return self._per_key(pairs, ["dx", "dx_o", "icd_rid"], make, pl.lit([], dtype=pl.List(pl.Int64)))
+
+    # --- repricing ----------------------------------------------------------------------------
+
+    def _reprice(self, c: pl.DataFrame, ln: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, ...]:
+        places = vocab.places_of_service()
+        pos = pl.DataFrame([(k, v[0]) for k, v in places.items()], schema={"pos2": pl.String, "pos_setting": pl.String},
+                           orient="row")
+        c = (c.with_columns(pos2=pl.col("pos").str.zfill(2)).join(pos, on="pos2", how="left")
+             .with_columns(setting=pl.col("pos_setting").fill_null("nonfacility"),
+                           pos_note=pl.when(pl.col("pos").is_not_null() & pl.col("pos_setting").is_null())
+                           .then(pl.format("place of service {} is unknown: priced at the non-facility rate",
+                                           pl.col("pos")))))
+        ln = ln.join(c.select("cid", "zip", "locality", "setting"), on="cid")
+        ln = self._localities(ln)
+        denied = (findings.filter((pl.col("sev") == "deny") & (pl.col("lines").list.len() > 0))
+                  .select("cid", pl.when(pl.col("fid").str.starts_with("ptp.")).then(pl.col("lines").list.head(1))
+                          .otherwise(pl.col("lines")).alias("line")).explode("line").unique()
+                  .with_columns(denied=pl.lit(True)))
+        ln = ln.join(denied, on=["cid", "line"], how="left").with_columns(pl.col("denied").fill_null(False))
+        ln = self._rates(ln)
+        ln = _amounts(ln)
+        ln = _multiple_procedures(ln)
+        rounded = (pl.col("amount") + SCALE // 2) // SCALE
+        ln = ln.with_columns(allowed=pl.when(pl.col("amount").is_null()).then(None)
+                             .when(pl.col("denied")).then(0.0).otherwise(_dollars(rounded)))
+        totals = ln.group_by("cid").agg(
+            total=pl.col("amount").filter(~pl.col("denied")).sum(),
+            risk=pl.col("amount").filter(pl.col("denied")).sum(),
+            notes=pl.col("loc_note").drop_nulls().unique(maintain_order=True),
+            first_loc=pl.col("loc_key").drop_nulls().first(), first_name=pl.col("loc_name").drop_nulls().first())
+        claims = c.join(totals, on="cid", how="left").with_columns(
+            total_allowed=_dollars((pl.col("total").fill_null(0) + SCALE // 2) // SCALE),
+            at_risk=_dollars((pl.col("risk").fill_null(0) + SCALE // 2) // SCALE),
+            locality=pl.col("first_loc"),
+            notices=pl.concat_list(
+                pl.when(pl.col("first_loc").is_not_null()).then(pl.format(
+                    "locality {} {}, {} rates", "first_loc", "first_name", "setting")).otherwise(None),
+                pl.col("pos_note"), pl.col("notes")).list.drop_nulls())
+        lines = ln.select("cid", "line", "code", pl.col("mods").alias("modifiers"), pl.col("units").cast(pl.Float64),
+                          "setting", _dollars(pl.col("rate_c")).alias("rate"), "adjustments", "allowed", "denied")
+        return claims.select(list(OUT_CLAIM_SCHEMA)).sort("cid"), lines.sort("cid", "line")
+
+    def _localities(self, ln: pl.DataFrame) -> pl.DataFrame:
+        keys = ["zip", "locality", "zip_rid", "gpci_rid", "loc_rid"]
+        uniq = ln.unique(keys, keep="first", maintain_order=True).select(*keys, "day")
+        rows = []
+        for r in uniq.iter_rows(named=True):
+            loc, note = self.pricer.locality(r["zip"], r["locality"], r["day"])
+            rows.append((*(r[k] for k in keys), loc.mac if loc else None, loc.locality if loc else None,
+                         f"{loc.mac}-{loc.locality}" if loc else None, loc.name if loc else None, note or None))
+        found = pl.DataFrame(rows, schema={**{k: ln.schema[k] for k in keys}, "mac": pl.String, "loc": pl.String,
+                                           "loc_key": pl.String, "loc_name": pl.String, "loc_note": pl.String},
+                             orient="row")
+        return ln.join(found, on=keys, how="left", nulls_equal=True)
+
+    def _rates(self, ln: pl.DataFrame) -> pl.DataFrame:
+        """``rate_c``: the fee schedule amount for one unit in cents, in the line's locality and
+        setting (null when it has none)."""
+        mods = pl.col("mods")
+        ln = ln.with_columns(pfs_mod=pl.when(mods.list.contains("26")).then(pl.lit("26"))
+                             .when(mods.list.contains("TC")).then(pl.lit("TC")).otherwise(pl.lit("")))
+        rvus = tables.rvus(self.kb, _ids(ln, "pfs_rid"))
+        with_mod = rvus.select("pfs_rid", "code", "pfs_mod").with_columns(own=pl.lit(True))
+        ln = (ln.join(with_mod, on=["pfs_rid", "code", "pfs_mod"], how="left")
+              .with_columns(rmod=pl.when(pl.col("own")).then(pl.col("pfs_mod")).otherwise(pl.lit("")))
+              .join(rvus.rename({"pfs_mod": "rmod", "status": "rstatus"}), on=["pfs_rid", "code", "rmod"], how="left")
+              .join(tables.gpcis(self.kb, _ids(ln, "gpci_rid")), on=["gpci_rid", "mac", "loc"], how="left")
+              .join(tables.opps_caps(self.kb, _ids(ln, "cap_rid")), on=["cap_rid", "code", "pfs_mod", "mac", "loc"],
+                    how="left"))
+        floor = pl.col("pw").is_null() | (pl.col("day") <= WORK_FLOOR_LAST_DAY)
+        ln = ln.with_columns(gw=pl.when(floor).then(pl.col("pw_floor")).otherwise(pl.col("pw")))
+        ints = {f"{c}_i": tables.scaled(c, d) for c, d in (("work", 2), ("pe_nf", 2), ("pe_f", 2), ("mp", 2),
+                                                            ("gw", 3), ("pe_g", 3), ("mp_g", 3), ("cf", 4),
+                                                            ("cap_nf", 2), ("cap_f", 2))}
+        ln = ln.with_columns(**ints)
+        out = []
+        for setting, pe, na, cap in (("nonfacility", "pe_nf", "pe_nf_na", "cap_nf"), ("facility", "pe_f", "pe_f_na",
+                                                                                      "cap_f")):
+            v = (pl.col("work_i") * pl.col("gw_i") + pl.col(f"{pe}_i") * pl.col("pe_g_i")
+                 + pl.col("mp_i") * pl.col("mp_g_i")) * pl.col("cf_i")
+            cents = (v + 5_000_000) // 10_000_000
+            capped = (pl.when(pl.col("cap_on") & pl.col(f"{cap}_i").is_not_null() & (pl.col(f"{cap}_i") < cents))
+                      .then(pl.col(f"{cap}_i")).otherwise(cents))
+            payable = pl.col("rstatus").is_in(["A", "R", "T"]) & (pl.col(na) != "NA") & pl.col("gw").is_not_null()
+            out.append(pl.when(payable).then(capped).otherwise(None).alias(f"rate_{setting}"))
+        ln = ln.with_columns(out)
+        exact = ~pl.any_horizontal(*(pl.col(c).is_not_null() & pl.col(f"{c}_i").is_null() for c in
+                                     ("work", "pe_nf", "pe_f", "mp", "gw", "pe_g", "mp_g", "cf", "cap_nf", "cap_f")))
+        ln = ln.with_columns(
+            rate_c=pl.when(pl.col("mac").is_null()).then(None)
+            .when(pl.col("setting") == "facility").then(pl.col("rate_facility")).otherwise(pl.col("rate_nonfacility")),
+            exact=exact.fill_null(True))
+        inexact = ln.filter(~pl.col("exact") & pl.col("mac").is_not_null())
+        if inexact.height:  # more digits than the integer scales hold: the per-claim pricer, per key
+            ln = self._rates_by_pricer(ln, inexact)
+        return ln
+
+    def _rates_by_pricer(self, ln: pl.DataFrame, inexact: pl.DataFrame) -> pl.DataFrame:
+        from medcode.kb.models import Locality
+
+        keys = ["code", "pfs_mod", "mac", "loc", "day", "setting"]
+        rows = []
+        for r in inexact.unique(keys).iter_rows(named=True):
+            rate = self.pricer.rate(r["code"], r["pfs_mod"], Locality(r["mac"], r["loc"], "", ""), r["day"],
+                                    r["setting"])
+            rows.append((*(r[k] for k in keys), None if rate is None else round(rate * 100)))
+        fixed = pl.DataFrame(rows, schema={**{k: ln.schema[k] for k in keys}, "rate_fixed": pl.Int64}, orient="row")
+        return (ln.join(fixed, on=keys, how="left").with_columns(
+            rate_c=pl.when(pl.col("exact")).then(pl.col("rate_c")).otherwise(pl.col("rate_fixed"))))
+
+    # --- per-claim results into frames -----------------------------------------------------------
+
+    def _from_checked(self, results: list[tuple[int, CheckedClaim]]) -> tuple[pl.DataFrame, ...]:
+        claims = pl.DataFrame([(cid, r.id, r.total_allowed, r.at_risk, r.locality, list(r.notices))
+                               for cid, r in results], schema=OUT_CLAIM_SCHEMA, orient="row")
+        lines = pl.DataFrame([(cid, x.line, x.code, list(x.modifiers), None if x.units is None else float(x.units),
+                               x.setting, x.rate, list(x.adjustments), x.allowed, x.denied)
+                              for cid, r in results for x in r.lines], schema=OUT_LINE_SCHEMA, orient="row")
+        found = pl.DataFrame([(cid, list(f.lines), f.id, f.severity, f.message, f.fix, *self._cite(f.citation))
+                              for cid, r in results for f in r.findings], schema=FINDING_SCHEMA, orient="row")
+        return claims, lines, found
+
+
+def merge(results: list[BatchResult]) -> BatchResult:
+    """One result from results with their own citation lists (pieces checked apart)."""
+    cites: list[Citation] = []
+    index: dict[Citation, int] = {}
+    parts = []
+    for r in results:
+        remap = {}
+        for i, c in enumerate(r.cites):
+            if c not in index:
+                index[c] = len(cites)
+                cites.append(c)
+            remap[i] = index[c]
+        parts.append(r.findings.with_columns(pl.col("cite").replace_strict(remap, default=None, return_dtype=pl.Int64)))
+    if not results:
+        return BatchResult(pl.DataFrame(schema=OUT_CLAIM_SCHEMA), pl.DataFrame(schema=OUT_LINE_SCHEMA),
+                           pl.DataFrame(schema=FINDING_SCHEMA), cites)
+    return BatchResult(pl.concat([r.claims for r in results]).sort("cid"),
+                       pl.concat([r.lines for r in results]).sort("cid", "line"),
+                       _order(pl.concat(parts)), cites)
+
+
+def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: BatchChecker | None = None,
+               chunk_lines: int = 200_000) -> Iterator[BatchResult]:
+    """Results for a claim file, a chunk of claims at a time (plain CSV in one piece)."""
+    from medcode.claims.batch.inputs import claim_frames, csv_frames
+    from medcode.claims.files import detect_format, read_path
+
+    fmt = fmt or detect_format(path)
+    checker = checker or BatchChecker(kb)
+    frames = csv_frames(path) if fmt == "csv" else None
+    if frames is not None:
+        yield checker.check(*frames)
+        return
+    for claims, lines, slow in claim_frames(read_path(path, fmt), chunk_lines):
+        yield checker.check(claims, lines, slow)
+
+
+def _dollars(cents: pl.Expr) -> pl.Expr:
+    """Whole cents as the float Python gets for the same decimal (Polars divides by multiplying
+    by 0.01, which is a different float for many amounts, so go through the decimal text)."""
+    return pl.format("{}.{}", cents // 100, (cents % 100).cast(pl.String).str.zfill(2)).cast(pl.Float64)
+
+
+def _ids(df: pl.DataFrame, col: str) -> list[int]:
+    return df[col].drop_nulls().unique().to_list()
+
+
+def _dx(c: pl.DataFrame) -> pl.DataFrame:
+    """One row per diagnosis of each claim, with its 1-based position."""
+    return (c.select("cid", "cdate", "icd_rid", "dx", i=pl.int_ranges(1, pl.col("dx").list.len() + 1))
+            .explode("dx", "i").filter(pl.col("dx").is_not_null())
+            .with_columns(compact=pl.col("dx").str.replace_all(".", "", literal=True)))
+
+
+def _amounts(ln: pl.DataFrame) -> pl.DataFrame:
+    """``per_unit`` and ``amount`` (in 1/SCALE cents) after the bilateral, assistant and
+    co-surgeon shares, with the adjustments named as the per-claim pricer names them."""
+    mods = pl.col("mods")
+    bilateral = mods.list.contains("50") & (pl.col("bilateral") == "1").fill_null(False)
+    p = pl.col("rate_c") * SCALE
+    p = pl.when(bilateral).then(p * 3 // 2).otherwise(p)
+    assistant = pl.lit(None, dtype=pl.String)
+    for mod, _, _ in reversed(ASSISTANT):  # the first of them on the line counts
+        assistant = pl.when(mods.list.contains(mod)).then(pl.lit(mod)).otherwise(assistant)
+    for mod, num, den in ASSISTANT:
+        p = pl.when(assistant == mod).then(p * num // den).otherwise(p)
+    co = mods.list.contains("62")
+    p = pl.when(co).then(p * 625 // 1000).otherwise(p)
+    share = {m: f"assistant at surgery {ASSISTANT_SHARE[m] * 100:g}%" for m, *_ in ASSISTANT}
+    notes = pl.concat_list(
+        pl.when(bilateral).then(pl.lit("bilateral 150%")),
+        assistant.replace_strict(share, default=None, return_dtype=pl.String),
+        pl.when(co).then(pl.lit("co-surgeon 62.5%"))).list.drop_nulls()
+    priced = pl.col("rate_c").is_not_null()
+    return ln.with_columns(
+        per_unit=p, amount=p * pl.col("units"),
+        adjustments=pl.when(pl.col("mac").is_null()).then(pl.lit([], dtype=pl.List(pl.String)))
+        .when(~priced).then(pl.concat_list(pl.format("no {} fee schedule amount", "setting")))
+        .otherwise(notes))
+
+
+def _multiple_procedures(ln: pl.DataFrame) -> pl.DataFrame:
+    """Indicator 2: the highest amount per unit of the day at 100%, the rest (and further units)
+    at 50%; a single one-unit procedure is left alone."""
+    eligible = ((pl.col("mult_proc") == "2") & pl.col("amount").is_not_null() & (pl.col("amount") != 0)
+                & ~pl.col("denied")).fill_null(False)
+    group = ["cid", "day"]
+    ln = ln.with_columns(mppr=eligible)
+    ranked = (ln.filter("mppr").sort(["cid", "day", "per_unit", "line"], descending=[False, False, True, False])
+              .with_columns(rank=pl.int_range(pl.len()).over(group), n=pl.len().over(group))
+              .filter(~((pl.col("n") == 1) & (pl.col("units") <= 1)))
+              .select("cid", "line", "rank"))
+    ln = ln.join(ranked, on=["cid", "line"], how="left")
+    first = pl.col("rank") == 0
+    return ln.with_columns(
+        amount=pl.when(pl.col("rank").is_null()).then(pl.col("amount"))
+        .when(first).then(pl.col("per_unit") + (pl.col("amount") - pl.col("per_unit")) // 2)
+        .otherwise(pl.col("amount") // 2),
+        adjustments=pl.when(pl.col("rank").is_null()).then(pl.col("adjustments"))
+        .otherwise(pl.concat_list("adjustments", pl.when(first).then(pl.lit("multiple procedure: 100% first, 50% rest"))
+                                  .otherwise(pl.lit("multiple procedure 50%")))))
+
+
+def _order(findings: pl.DataFrame) -> pl.DataFrame:
+    """The per-claim engine's order: severity, first line, id, lines, message."""
+    return (findings.with_columns(
+        _sev=pl.col("sev").replace_strict(SEVERITY_RANK, return_dtype=pl.Int8),
+        _first=pl.col("lines").list.first().fill_null(0),
+        _lines=pl.col("lines").cast(pl.List(pl.String)).list.eval(pl.element().str.zfill(6)).list.join(" "))
+        .sort("cid", "_sev", "_first", "fid", "_lines", "msg").drop("_sev", "_first", "_lines"))

@@ -1,0 +1,162 @@
+"""Claim files as frames for the batch engine.
+
+Plain CSV (no quotes, printable ASCII) is split by Polars. Every value the per-claim reader
+could object to (an empty code, a date it cannot read, units that are not a whole number from 1
+to 9,999, a claim field that differs between rows ...) sends the claim to the per-claim reader
+and engine, so its problems are reported exactly as they are there. Anything else (quoted CSV,
+blank rows, JSON, FHIR, X12) is read by the per-claim readers and turned into frames a chunk of
+claims at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import polars as pl
+
+from medcode.claims.batch import CLAIM_SCHEMA, LINE_SCHEMA
+from medcode.claims.model import Claim
+from medcode.claims.readers import _csv_claim, csv_columns
+
+CLAIM_FIELDS = ("date", "place_of_service", "provider", "zip", "locality", "diagnoses")
+MAX_UNITS = 9999
+Frames = tuple[pl.DataFrame, pl.DataFrame, list[tuple[int, Claim]]]
+
+
+def fast_claim(claim: Claim) -> bool:
+    """Whether the batch engine's joins model the claim (otherwise the per-claim engine checks it)."""
+    return (not claim.problems and claim.date is not None
+            and all(x.code and type(x.units) is int and 0 < x.units <= MAX_UNITS for x in claim.lines))
+
+
+def from_claims(claims: Iterable[Claim], start: int = 0) -> Frames:
+    crow, lrow, slow = [], [], []
+    for cid, claim in enumerate(claims, start):
+        if not fast_claim(claim):
+            slow.append((cid, claim))
+            continue
+        crow.append((cid, claim.id, claim.date, claim.place_of_service, claim.zip_code, claim.locality,
+                     list(claim.diagnoses)))
+        lrow.extend((cid, x.line, x.code, list(x.modifiers), x.units, list(x.pointers), x.date) for x in claim.lines)
+    return (pl.DataFrame(crow, schema=CLAIM_SCHEMA, orient="row"), pl.DataFrame(lrow, schema=LINE_SCHEMA, orient="row"),
+            slow)
+
+
+def chunks(claims: Iterable[Claim], lines: int = 100_000) -> Iterator[list[Claim]]:
+    """Lists of claims holding about ``lines`` lines each."""
+    it = iter(claims)
+    while True:
+        out, n = [], 0
+        for claim in it:
+            out.append(claim)
+            n += len(claim.lines)
+            if n >= lines:
+                break
+        if not out:
+            return
+        yield out
+
+
+def csv_frames(path: str) -> Frames | None:
+    """Frames of a plain CSV file, or None when it needs the per-claim reader (which then also
+    gives the errors for a file that cannot be read)."""
+    data = Path(path).read_bytes()
+    header, _, body = data.partition(b"\n")
+    return csv_body_frames(header, body, path, 2)
+
+
+def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int) -> Frames | None:
+    """Frames of the CSV rows ``data`` (whole claims) whose first row is line ``first_line`` of
+    ``path``, under the header row ``header_bytes``; None when the rows need the per-claim reader."""
+    if not header_bytes.strip() or not data.strip():
+        return None
+    if b"\r\n" in data:
+        data = data.replace(b"\r\n", b"\n")
+    if any(ch in data for ch in (b'"', b"\r", b"\n\n")) or not data.strip():
+        return None
+    try:
+        text = data.decode("ascii")
+        header_text = header_bytes.decode("ascii").rstrip("\r")
+    except UnicodeDecodeError:
+        return None
+    rows = text.split("\n")
+    if rows and rows[-1] == "":
+        rows.pop()
+    header = next(csv.reader([header_text]))
+    col = csv_columns(header, path)
+    raw = pl.DataFrame({"raw": rows}).with_row_index("n", offset=first_line)
+    ncols = len(header)
+    if raw.select((pl.col("raw").str.count_matches(",", literal=True) != ncols - 1).any()
+                  | pl.col("raw").str.contains(r"[^\x20-\x7E]").any()
+                  | (pl.col("raw").str.replace_all(r"[ ,]", "").str.len_bytes() == 0).any()).item():
+        return None
+    cells = raw.with_columns(cells=pl.col("raw").str.split(","))
+
+    def get(name: str) -> pl.Expr:
+        if name not in col:
+            return pl.lit("")
+        return pl.col("cells").list.get(col[name]).str.strip_chars(" ")
+
+    def day(name: str) -> pl.Expr:
+        return pl.col(name).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+
+    def ok_day(name: str) -> pl.Expr:
+        return (pl.col(name) == "") | (pl.col(name).str.contains(r"^\d{4}-\d{2}-\d{2}$") & day(name).is_not_null())
+
+    def tokens(name: str) -> pl.Expr:
+        return get(name).str.replace_all(";", " ").str.extract_all(r"[^ ]+")
+
+    f = cells.select("n", "cells", claim_id=get("claim_id"), code=get("code").str.to_uppercase(),
+                     mods=tokens("modifiers") if "modifiers" in col else pl.lit([], dtype=pl.List(pl.String)),
+                     units=get("units"), ptrs=tokens("pointers") if "pointers" in col else
+                     pl.lit([], dtype=pl.List(pl.String)), charge=get("charge"), line_date=get("line_date"),
+                     **{name: get(name) for name in CLAIM_FIELDS})
+    if f.select((pl.col("claim_id") == "").any()).item():
+        return None
+    f = f.with_columns(mods=pl.col("mods").list.eval(pl.element().str.to_uppercase()),
+                       cid=((pl.col("claim_id") != pl.col("claim_id").shift(1)).fill_null(True).cum_sum() - 1)
+                       .cast(pl.Int64))
+    bad = ((pl.col("code") == "")
+           | (pl.col("mods").list.len() > 4) | ~pl.col("mods").list.eval(pl.element().str.contains(r"^[A-Z0-9]{2}$"))
+           .list.all()
+           | ~((pl.col("units") == "") | (pl.col("units").str.contains(r"^[0-9]{1,4}$")
+                                         & (pl.col("units").str.to_integer(strict=False) > 0)))
+           | ~pl.col("ptrs").list.eval(pl.element().str.contains(r"^[0-9]{1,3}$")).list.all()
+           | ~((pl.col("charge") == "") | pl.col("charge").str.contains(r"^[0-9]+(\.[0-9]+)?$"))
+           | ~ok_day("line_date") | ~ok_day("date"))
+    f = f.with_columns(bad=bad.fill_null(True))
+    per_claim = f.group_by("cid", maintain_order=True).agg(
+        pl.col("claim_id").first(), pl.col("bad").any(),
+        *[(pl.col(c).filter(pl.col(c) != "").n_unique() > 1).alias(f"{c}_differs") for c in CLAIM_FIELDS],
+        *[pl.col(c).filter(pl.col(c) != "").first().alias(c) for c in CLAIM_FIELDS])
+    per_claim = per_claim.with_columns(
+        slow=pl.col("bad") | pl.any_horizontal(*[f"{c}_differs" for c in CLAIM_FIELDS]) | pl.col("date").is_null())
+    fast = per_claim.filter(~pl.col("slow"))
+    claims = fast.select(
+        "cid", "claim_id", cdate=day("date"), pos=pl.col("place_of_service"), zip=pl.col("zip"),
+        locality=pl.col("locality"), dx=pl.col("diagnoses").str.replace_all(";", " ").str.extract_all(r"[^ ]+")
+        .list.eval(pl.element().str.to_uppercase()).fill_null([]))
+    fast_rows = f.join(fast.select("cid"), on="cid")
+    lines = fast_rows.select(
+        "cid", line=pl.int_range(1, pl.len() + 1).over("cid"), code=pl.col("code"), mods=pl.col("mods"),
+        units=pl.when(pl.col("units") == "").then(1).otherwise(pl.col("units").str.to_integer(strict=False)),
+        ptrs=pl.col("ptrs").list.eval(pl.element().str.to_integer()), ldate=day("line_date"))
+    slow = []
+    slow_ids = per_claim.filter("slow")["cid"]
+    if slow_ids.len():
+        grouped: dict[int, list] = {}
+        for cid, n, cells_ in f.join(slow_ids.to_frame(), on="cid").select("cid", "n", "cells").iter_rows():
+            grouped.setdefault(cid, []).append((n, cells_))
+        slow = [(cid, _csv_claim(rows_, col, path)) for cid, rows_ in grouped.items()]
+    return claims.cast(CLAIM_SCHEMA), lines.cast(LINE_SCHEMA), slow
+
+
+def claim_frames(claims: Iterable[Claim], lines: int = 100_000) -> Iterator[Frames]:
+    """Frames of claims read by the per-claim readers, about ``lines`` lines at a time."""
+    start = 0
+    for chunk in chunks(claims, lines):
+        yield from_claims(chunk, start)
+        start += len(chunk)
+

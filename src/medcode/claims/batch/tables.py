@@ -1,0 +1,134 @@
+"""Reference tables as Polars frames for the batch engine, read from the knowledge base in the
+same order as ``Facts`` reads them (so "the first row in force" is the same row).
+
+The PTP tables hold millions of rows: reading one out of SQLite takes seconds, so the frame is
+kept beside the knowledge base as an Arrow IPC file the first time it is needed. A knowledge base
+build never changes, so the file never goes stale; where the build folder is read-only the frame
+is only kept in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from itertools import islice
+from pathlib import Path
+
+import polars as pl
+
+from medcode.claims.facts import PFS_COLUMNS, Facts
+from medcode.claims.reprice import GPCIS_SQL, RVUS_SQL
+from medcode.kb.store import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+PTP_COLUMNS = ("c1", "c2", "effective", "deleted", "modifier", "rationale_id")
+
+
+def _memo(kb: KnowledgeBase, key: tuple, make):  # noqa: ANN001, ANN202
+    memo = kb.memo.setdefault("batch", {})
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]
+
+
+def ptp(kb: KnowledgeBase, store: str) -> pl.DataFrame:
+    """Every edit of a PTP store in the order of its column 1 index, with a row number."""
+    return _memo(kb, ("ptp", store), lambda: _ptp_cached(kb, store))
+
+
+def _ptp_cached(kb: KnowledgeBase, store: str) -> pl.DataFrame:
+    path = kb.path.parent / f"{Path(store).stem}.edits.arrow"
+    if path.exists():
+        return pl.read_ipc(path)
+    cur = kb.ptp(store).execute(
+        "SELECT column_1, column_2, effective, deleted, modifier, rationale_id FROM ptp_edits "
+        "ORDER BY column_1, column_2, deleted, effective, modifier, rationale_id")
+    parts = []
+    while rows := list(islice(cur, 500_000)):
+        parts.append(pl.DataFrame(rows, schema={"c1": pl.String, "c2": pl.String, "effective": pl.Int64,
+                                                "deleted": pl.Int64, "modifier": pl.Int64,
+                                                "rationale_id": pl.Int64}, orient="row"))
+    frame = pl.concat(parts) if parts else pl.DataFrame(schema=dict.fromkeys(PTP_COLUMNS, pl.Int64))
+    frame = frame.with_row_index("ptp_row")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        frame.write_ipc(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.info("PTP frame kept in memory only (%s)", exc)
+    return frame
+
+
+def pfs(facts: Facts, rids: list[int]) -> pl.DataFrame:
+    """PFS indicators of every code (no modifier row) in the releases ``rids``."""
+    rows = []
+    for rid in rids:
+        for code, row in facts.table_at("pprrvu", rid, facts._load_pfs).items():
+            rows.append((rid, code, *row[:7]))
+    return pl.DataFrame(rows, schema={"pfs_rid": pl.Int64, "code": pl.String,
+                                      **dict.fromkeys(PFS_COLUMNS, pl.String)}, orient="row")
+
+
+def aoc(facts: Facts, rids: list[int]) -> pl.DataFrame:
+    """Add-on code edits in ``Facts`` order, one row per add-on and primary."""
+    rows = []
+    n = 0
+    for rid in rids:
+        for addon, edits in facts.table_at("aoc", rid, facts._load_aoc).items():
+            for etype, primary, eff, dele, _line in edits:
+                rows.append((rid, n, addon, etype, primary, eff, dele))
+                n += 1
+    return pl.DataFrame(rows, schema={"aoc_rid": pl.Int64, "aoc_row": pl.Int64, "code": pl.String,
+                                      "edit_type": pl.String, "primary": pl.String, "effective": pl.String,
+                                      "deleted": pl.String}, orient="row")
+
+
+def mue(facts: Facts, rids: list[int]) -> pl.DataFrame:
+    rows = [(rid, code, float(row[0]), row[1], row[2], row[3]) for rid in rids
+            for code, row in facts.table_at("mue_practitioner", rid, facts._load_mue).items()]
+    return pl.DataFrame(rows, schema={"mue_rid": pl.Int64, "code": pl.String, "mue_units": pl.Float64,
+                                      "mai": pl.String, "rationale": pl.String, "mue_line": pl.Int64}, orient="row")
+
+
+def icd_billable(facts: Facts, rids: list[int]) -> pl.DataFrame:
+    rows = [(rid, compact) for rid in rids
+            for compact, row in facts.table_at("icd10cm", rid, facts._load_icd)[0].items() if row[1]]
+    return pl.DataFrame(rows, schema={"icd_rid": pl.Int64, "compact": pl.String}, orient="row")
+
+
+def rvus(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
+    """RVU rows for pricing, every modifier row, with amounts as exact integers where the file's
+    precision allows (RVUs to 1/100, conversion factor to 1/10,000)."""
+    rows = [(rid, *r) for rid in rids for r in kb.query(RVUS_SQL, (rid,))]
+    return pl.DataFrame(rows, schema={
+        "pfs_rid": pl.Int64, "code": pl.String, "pfs_mod": pl.String, "work": pl.Float64, "pe_nf": pl.Float64,
+        "pe_f": pl.Float64, "mp": pl.Float64, "total_nf": pl.Float64, "total_f": pl.Float64, "pe_nf_na": pl.String,
+        "pe_f_na": pl.String, "cf": pl.Float64, "status": pl.String}, orient="row"
+    ).unique(["pfs_rid", "code", "pfs_mod"], keep="last", maintain_order=True)
+
+
+def gpcis(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
+    rows = [(rid, *r) for rid in rids for r in kb.query(GPCIS_SQL, (rid,))]
+    return pl.DataFrame(rows, schema={"gpci_rid": pl.Int64, "mac": pl.String, "loc": pl.String, "pw": pl.Float64,
+                                      "pw_floor": pl.Float64, "pe_g": pl.Float64, "mp_g": pl.Float64},
+                        orient="row").unique(["gpci_rid", "mac", "loc"], keep="last", maintain_order=True)
+
+
+def opps_caps(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
+    rows = [r for rid in rids for r in kb.query(
+        "SELECT release_id, hcpcs, modifier, mac, locality, facility, nonfacility FROM opps_caps "
+        "WHERE release_id = ?", (rid,))]
+    return pl.DataFrame(rows, schema={"cap_rid": pl.Int64, "code": pl.String, "pfs_mod": pl.String,
+                                      "mac": pl.String, "loc": pl.String, "cap_f": pl.Float64,
+                                      "cap_nf": pl.Float64}, orient="row").unique(
+        ["cap_rid", "code", "pfs_mod", "mac", "loc"], keep="first", maintain_order=True)
+
+
+def scaled(column: str, digits: int) -> pl.Expr:
+    """The column as an integer number of 10^-digits, null where it has more digits than that."""
+    x = pl.col(column) * 10**digits
+    r = x.round(0)
+    return pl.when((x - r).abs() < 1e-6).then(r.cast(pl.Int64)).otherwise(None)
