@@ -22,9 +22,8 @@ from typing import Any
 import polars as pl
 
 from medcode.claims.batch import BatchChecker, BatchResult, merge
-from medcode.claims.batch.inputs import chunks, csv_body_frames, from_claims
+from medcode.claims.batch.inputs import chunks, csv_pieces, from_claims, piece_frames
 from medcode.claims.files import detect_format, read_path
-from medcode.claims.readers import iter_csv
 
 CID_STRIDE = 1 << 32  # claim ids of piece i start at i * CID_STRIDE
 _checkers: dict[str | None, BatchChecker] = {}  # per knowledge base, in each Python worker, kept across tasks
@@ -59,45 +58,11 @@ def check_file(path: str, fmt: str | None = None, *, master: str = "local[2]", p
 
 def _csv_tasks(path: str, pieces: int) -> list[tuple] | None:
     """(kind, index, path, header, start, end, first line) for pieces of whole claims."""
-    with open(path, "rb") as fh:
-        data = fh.read()
-    if b'"' in data:
+    cut = csv_pieces(path, pieces=pieces)
+    if cut is None:
         return None
-    header_end = data.find(b"\n")
-    if header_end < 0:
-        return None
-    header = data[:header_end]
-    names = [h.strip().lower() for h in header.decode("utf-8", "replace").split(",")]
-    if "claim_id" not in names:
-        return None
-    id_col = names.index("claim_id")
-    step = max(1, (len(data) - header_end) // pieces)
-    bounds, start, line = [], header_end + 1, 2
-    while start < len(data):
-        end = _claim_boundary(data, min(len(data), start + step), id_col)
-        bounds.append((start, end, line))
-        line += data.count(b"\n", start, end)
-        start = end
+    header, bounds = cut
     return [("csv", i, path, header, s, e, n) for i, (s, e, n) in enumerate(bounds)]
-
-
-def _claim_boundary(data: bytes, at: int, id_col: int) -> int:
-    """The start of the first row at or after ``at`` whose claim id differs from the row before."""
-    if at >= len(data):
-        return len(data)
-    at = data.find(b"\n", at)
-    if at < 0:
-        return len(data)
-    line_start = data.rfind(b"\n", 0, at) + 1
-    previous = data[line_start:at].split(b",")[id_col:id_col + 1]
-    pos = at + 1
-    while pos < len(data):
-        nl = data.find(b"\n", pos)
-        nl = len(data) if nl < 0 else nl
-        if data[pos:nl].split(b",")[id_col:id_col + 1] != previous:
-            return pos
-        pos = nl + 1
-    return len(data)
 
 
 def _run(task: tuple, home: str | None) -> bytes:
@@ -113,10 +78,7 @@ def _run(task: tuple, home: str | None) -> bytes:
         with open(path, "rb") as fh:
             fh.seek(start)
             body = fh.read(end - start)
-        frames = csv_body_frames(header, body, path, first_line)
-        if frames is None:  # rows the per-claim reader must read: keep their line numbers
-            text = header.decode("utf-8") + "\n" * (first_line - 1) + body.decode("utf-8")
-            frames = from_claims(iter_csv(io.StringIO(text, newline=""), path))
+        frames = piece_frames(path, header, body, first_line)
     else:
         frames = from_claims(pickle.loads(task[2]))
     claims, lines, slow = frames

@@ -520,15 +520,22 @@ def merge(results: list[BatchResult]) -> BatchResult:
 
 def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: BatchChecker | None = None,
                chunk_lines: int = 200_000) -> Iterator[BatchResult]:
-    """Results for a claim file, a chunk of claims at a time (plain CSV in one piece)."""
-    from medcode.claims.batch.inputs import claim_frames, csv_frames
+    """Results for a claim file, about ``chunk_lines`` lines at a time."""
+    from medcode.claims.batch.inputs import claim_frames, csv_pieces, piece_frames
     from medcode.claims.files import detect_format, read_path
 
     fmt = fmt or detect_format(path)
     checker = checker or BatchChecker(kb)
-    frames = csv_frames(path) if fmt == "csv" else None
-    if frames is not None:
-        yield checker.check(*frames)
+    cut = csv_pieces(path, size=chunk_lines * 60) if fmt == "csv" else None  # about 60 bytes a row
+    if cut is not None:
+        header, bounds = cut
+        with open(path, "rb") as fh:
+            for i, (start, end, first_line) in enumerate(bounds):
+                fh.seek(start)
+                claims, lines, slow = piece_frames(path, header, fh.read(end - start), first_line)
+                offset = i << 32  # claim ids unique across pieces, in file order
+                yield checker.check(claims.with_columns(pl.col("cid") + offset),
+                                    lines.with_columns(pl.col("cid") + offset), [(c + offset, x) for c, x in slow])
         return
     for claims, lines, slow in claim_frames(read_path(path, fmt), chunk_lines):
         yield checker.check(claims, lines, slow)

@@ -11,6 +11,7 @@ claims at a time.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import polars as pl
 
 from medcode.claims.batch import CLAIM_SCHEMA, LINE_SCHEMA
 from medcode.claims.model import Claim
-from medcode.claims.readers import _csv_claim, csv_columns
+from medcode.claims.readers import _csv_claim, csv_columns, iter_csv
 
 CLAIM_FIELDS = ("date", "place_of_service", "provider", "zip", "locality", "diagnoses")
 MAX_UNITS = 9999
@@ -57,6 +58,61 @@ def chunks(claims: Iterable[Claim], lines: int = 100_000) -> Iterator[list[Claim
         if not out:
             return
         yield out
+
+
+def csv_pieces(path: str, *, pieces: int | None = None, size: int = 32 << 20) -> tuple[bytes, list] | None:
+    """The header row and (start, end, first line) byte ranges of whole claims, about ``size``
+    bytes each (or ``pieces`` of them); None for CSV with quotes, where a newline may sit inside
+    a value, or without a claim_id column (the per-claim reader then reads it and reports)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if b'"' in data:
+        return None
+    header_end = data.find(b"\n")
+    if header_end < 0:
+        return None
+    header = data[:header_end]
+    names = [h.strip().lower() for h in header.decode("utf-8", "replace").split(",")]
+    if "claim_id" not in names:
+        return None
+    id_col = names.index("claim_id")
+    step = max(1, (len(data) - header_end) // pieces) if pieces else size
+    bounds, start, line = [], header_end + 1, 2
+    while start < len(data):
+        end = _claim_boundary(data, min(len(data), start + step), id_col)
+        bounds.append((start, end, line))
+        line += data.count(b"\n", start, end)
+        start = end
+    return header, bounds
+
+
+def _claim_boundary(data: bytes, at: int, id_col: int) -> int:
+    """The start of the first row at or after ``at`` whose claim id differs from the row before."""
+    if at >= len(data):
+        return len(data)
+    at = data.find(b"\n", at)
+    if at < 0:
+        return len(data)
+    line_start = data.rfind(b"\n", 0, at) + 1
+    previous = data[line_start:at].split(b",")[id_col:id_col + 1]
+    pos = at + 1
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        nl = len(data) if nl < 0 else nl
+        if data[pos:nl].split(b",")[id_col:id_col + 1] != previous:
+            return pos
+        pos = nl + 1
+    return len(data)
+
+
+def piece_frames(path: str, header: bytes, body: bytes, first_line: int) -> Frames:
+    """Frames of one piece of a CSV file; rows the fast path cannot take are read by the
+    per-claim reader, with the file's line numbers kept (blank lines stand in for the rows before)."""
+    frames = csv_body_frames(header, body, path, first_line)
+    if frames is None:
+        text = header.decode("utf-8") + "\n" * (first_line - 1) + body.decode("utf-8")
+        frames = from_claims(iter_csv(io.StringIO(text, newline=""), path))
+    return frames
 
 
 def csv_frames(path: str) -> Frames | None:
