@@ -33,6 +33,15 @@ def _memo(kb: KnowledgeBase, key: tuple, make):  # noqa: ANN001, ANN202
     return memo[key]
 
 
+def remembered(fn):  # noqa: ANN001, ANN201
+    """A frame function of (facts or kb, release ids), remembered on the knowledge base."""
+    def wrapper(source, rids):  # noqa: ANN001, ANN202
+        kb = getattr(source, "kb", source)
+        return _memo(kb, (fn.__name__, tuple(sorted(rids))), lambda: fn(source, rids))
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
 def ptp(kb: KnowledgeBase, store: str) -> pl.DataFrame:
     """Every edit of a PTP store in the order of its column 1 index, with a row number."""
     return _memo(kb, ("ptp", store), lambda: _ptp_cached(kb, store))
@@ -62,6 +71,7 @@ def _ptp_cached(kb: KnowledgeBase, store: str) -> pl.DataFrame:
     return frame
 
 
+@remembered
 def pfs(facts: Facts, rids: list[int]) -> pl.DataFrame:
     """PFS indicators of every code (no modifier row) in the releases ``rids``."""
     rows = []
@@ -72,6 +82,7 @@ def pfs(facts: Facts, rids: list[int]) -> pl.DataFrame:
                                       **dict.fromkeys(PFS_COLUMNS, pl.String)}, orient="row")
 
 
+@remembered
 def aoc(facts: Facts, rids: list[int]) -> pl.DataFrame:
     """Add-on code edits in ``Facts`` order, one row per add-on and primary."""
     rows = []
@@ -86,6 +97,7 @@ def aoc(facts: Facts, rids: list[int]) -> pl.DataFrame:
                                       "deleted": pl.String}, orient="row")
 
 
+@remembered
 def mue(facts: Facts, rids: list[int]) -> pl.DataFrame:
     rows = [(rid, code, float(row[0]), row[1], row[2], row[3]) for rid in rids
             for code, row in facts.table_at("mue_practitioner", rid, facts._load_mue).items()]
@@ -93,12 +105,14 @@ def mue(facts: Facts, rids: list[int]) -> pl.DataFrame:
                                       "mai": pl.String, "rationale": pl.String, "mue_line": pl.Int64}, orient="row")
 
 
+@remembered
 def icd_billable(facts: Facts, rids: list[int]) -> pl.DataFrame:
     rows = [(rid, compact) for rid in rids
             for compact, row in facts.table_at("icd10cm", rid, facts._load_icd)[0].items() if row[1]]
     return pl.DataFrame(rows, schema={"icd_rid": pl.Int64, "compact": pl.String}, orient="row")
 
 
+@remembered
 def rvus(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
     """RVU rows for pricing, every modifier row, with amounts as exact integers where the file's
     precision allows (RVUs to 1/100, conversion factor to 1/10,000)."""
@@ -110,6 +124,7 @@ def rvus(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
     ).unique(["pfs_rid", "code", "pfs_mod"], keep="last", maintain_order=True)
 
 
+@remembered
 def gpcis(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
     rows = [(rid, *r) for rid in rids for r in kb.query(GPCIS_SQL, (rid,))]
     return pl.DataFrame(rows, schema={"gpci_rid": pl.Int64, "mac": pl.String, "loc": pl.String, "pw": pl.Float64,
@@ -117,6 +132,7 @@ def gpcis(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
                         orient="row").unique(["gpci_rid", "mac", "loc"], keep="last", maintain_order=True)
 
 
+@remembered
 def opps_caps(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
     rows = [r for rid in rids for r in kb.query(
         "SELECT release_id, hcpcs, modifier, mac, locality, facility, nonfacility FROM opps_caps "
