@@ -48,7 +48,7 @@ def ptp(kb: KnowledgeBase, store: str) -> pl.DataFrame:
 
 
 def _ptp_cached(kb: KnowledgeBase, store: str) -> pl.DataFrame:
-    path = kb.path.parent / f"{Path(store).stem}.edits.arrow"
+    path = kb.path / f"{Path(store).stem}.edits.arrow"  # kb.path is the build folder
     if path.exists():
         return pl.read_ipc(path)
     cur = kb.ptp(store).execute(
