@@ -9,6 +9,7 @@ and deletion dates in Python.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -190,15 +191,21 @@ class Facts:
         if row is None:
             return None
         found, billable, kind, parent = row
-        excludes = []
-        here: str | None = found
-        while here is not None:  # Excludes1 notes apply to the code and everything under the note
-            excludes.extend((here, text, ref) for text, ref in notes.get(here, ()))
-            up = codes.get(here.replace(".", ""))
-            # stop at the block (a one-category block has the category's code, e.g. B10)
-            here = up[3] if up and up[3] != here else None
+        # Excludes1 notes apply to the code and everything under the note
+        excludes = [(here, text, ref) for here in icd_lineage(codes, found) for text, ref in notes.get(here, ())]
         return {"code": found, "billable": bool(billable), "kind": kind, "excludes1": tuple(excludes),
                 "citation": citation(self.kb.sources[rid], row=found)}
+
+
+def icd_lineage(codes: dict[str, tuple], code: str) -> Iterator[str]:
+    """``code`` and its parents up to the category, from an ICD table of ``Facts`` (keyed by the
+    code without its dot)."""
+    here: str | None = code
+    while here is not None:
+        yield here
+        up = codes.get(here.replace(".", ""))
+        # stop at the block (a one-category block has the category's code, e.g. B10)
+        here = up[3] if up and up[3] != here else None
 
 
 def code_kind(code: str) -> str | None:

@@ -25,7 +25,6 @@ from medcode.claims.batch import BatchChecker, BatchResult, merge
 from medcode.claims.batch.inputs import chunks, csv_pieces, from_claims, piece_frames
 from medcode.claims.files import detect_format, read_path
 
-CID_STRIDE = 1 << 32  # claim ids of piece i start at i * CID_STRIDE
 _checkers: dict[str | None, BatchChecker] = {}  # per knowledge base, in each Python worker, kept across tasks
 
 
@@ -81,10 +80,7 @@ def _run(task: tuple, home: str | None) -> bytes:
         frames = piece_frames(path, header, body, first_line)
     else:
         frames = from_claims(pickle.loads(task[2]))
-    claims, lines, slow = frames
-    offset = index * CID_STRIDE
-    result = checker.check(claims.with_columns(pl.col("cid") + offset), lines.with_columns(pl.col("cid") + offset),
-                            [(cid + offset, claim) for cid, claim in slow])
+    result = checker.check_piece(index, frames)
     out = {}
     for name in ("claims", "lines", "findings"):
         buf = io.BytesIO()

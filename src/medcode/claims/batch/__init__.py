@@ -32,10 +32,10 @@ from medcode import vocab
 from medcode.claims import Checker
 from medcode.claims.batch import tables
 from medcode.claims.checks import addon, diagnosis, modifiers, mue, ptp, siblings, validity
-from medcode.claims.facts import code_kind
+from medcode.claims.facts import code_kind, icd_lineage
 from medcode.claims.model import CheckedClaim, Finding, Line, PricedLine
 from medcode.claims.reprice import ASSISTANT_SHARE
-from medcode.kb.models import Citation
+from medcode.kb.models import Citation, Locality
 from medcode.kb.store import KnowledgeBase
 from medcode.pricing import WORK_FLOOR_LAST_DAY, citation
 
@@ -51,6 +51,7 @@ OUT_LINE_SCHEMA = {"cid": pl.Int64, "line": pl.Int64, "code": pl.String, "modifi
                    "adjustments": pl.List(pl.String), "allowed": pl.Float64, "denied": pl.Boolean}
 OUT_CLAIM_SCHEMA = {"cid": pl.Int64, "claim_id": pl.String, "total_allowed": pl.Float64, "at_risk": pl.Float64,
                     "locality": pl.String, "notices": pl.List(pl.String)}
+PIECE_STRIDE = 1 << 32  # claim ids of piece i of a file start at i * PIECE_STRIDE
 SEVERITY_RANK = {"deny": 0, "warn": 1, "info": 2}
 SCALE = 100_000  # amounts are held in 1/100,000 of a cent: every share and halving divides exactly
 ASSISTANT = [("80", 16, 100), ("81", 16, 100), ("82", 16, 100), ("AS", 136, 1000)]
@@ -127,12 +128,15 @@ class BatchChecker:
         slow = list(slow)
         if slow:
             out.append(self._from_checked([(cid, self.checker.check(claim)) for cid, claim in slow]))
-        if not out:
-            return BatchResult(pl.DataFrame(schema=OUT_CLAIM_SCHEMA), pl.DataFrame(schema=OUT_LINE_SCHEMA),
-                               pl.DataFrame(schema=FINDING_SCHEMA), self.cites)
-        return BatchResult(pl.concat([o[0] for o in out]).sort("cid"),
-                           pl.concat([o[1] for o in out]).sort("cid", "line"),
-                           _order(pl.concat([o[2] for o in out])), self.cites)
+        return _result(out, self.cites)
+
+    def check_piece(self, index: int, frames: tuple) -> BatchResult:
+        """``check`` of piece ``index`` of a file, its claim ids moved past those of the pieces
+        before (``PIECE_STRIDE`` each) so that pieces merge in file order."""
+        claims, lines, slow = frames
+        offset = index * PIECE_STRIDE
+        return self.check(claims.with_columns(pl.col("cid") + offset), lines.with_columns(pl.col("cid") + offset),
+                          [(cid + offset, claim) for cid, claim in slow])
 
     def _fast(self, claims: pl.DataFrame, lines: pl.DataFrame) -> tuple[pl.DataFrame, ...]:
         days = self._days(pl.concat([lines["ldate"].drop_nulls(), claims["cdate"].drop_nulls()]).unique().to_list())
@@ -355,13 +359,10 @@ class BatchChecker:
         for rid in _ids(c, "icd_rid"):
             codes, notes = self.facts.table_at("icd10cm", rid, self.facts._load_icd)
             for compact in dx.filter(pl.col("icd_rid") == rid)["compact"].unique().to_list():
-                found, here = set(), codes.get(compact)
-                here = here[0] if here else None
-                while here is not None:  # as Facts.icd walks up: the code's notes and its parents'
-                    found.update(ref for _, ref in notes.get(here, ()))
-                    up = codes.get(here.replace(".", ""))
-                    here = up[3] if up and up[3] != here else None
-                refs.extend((compact, rid, ref) for ref in found)
+                row = codes.get(compact)
+                if row:
+                    found = {ref for here in icd_lineage(codes, row[0]) for _, ref in notes.get(here, ())}
+                    refs.extend((compact, rid, ref) for ref in found)
         refs_df = pl.DataFrame(refs, schema={"compact": pl.String, "icd_rid": pl.Int64, "ref": pl.String}, orient="row")
         other = dx.select("cid", pl.col("i").alias("i_o"), pl.col("dx").alias("dx_o"), pl.col("compact").alias("c_o"))
         pairs = (dx.join(refs_df, on=["compact", "icd_rid"]).join(other, on="cid")
@@ -472,8 +473,6 @@ class BatchChecker:
         return ln
 
     def _rates_by_pricer(self, ln: pl.DataFrame, inexact: pl.DataFrame) -> pl.DataFrame:
-        from medcode.kb.models import Locality
-
         keys = ["code", "pfs_mod", "mac", "loc", "day", "setting"]
         rows = []
         for r in inexact.unique(keys).iter_rows(named=True):
@@ -510,12 +509,17 @@ def merge(results: list[BatchResult]) -> BatchResult:
                 cites.append(c)
             remap[i] = index[c]
         parts.append(r.findings.with_columns(pl.col("cite").replace_strict(remap, default=None, return_dtype=pl.Int64)))
-    if not results:
+    return _result([(r.claims, r.lines, found) for r, found in zip(results, parts)], cites)
+
+
+def _result(parts: list[tuple[pl.DataFrame, ...]], cites: list[Citation]) -> BatchResult:
+    """(claims, lines, findings) frames of pieces as one result, in claim, line and finding order."""
+    if not parts:
         return BatchResult(pl.DataFrame(schema=OUT_CLAIM_SCHEMA), pl.DataFrame(schema=OUT_LINE_SCHEMA),
                            pl.DataFrame(schema=FINDING_SCHEMA), cites)
-    return BatchResult(pl.concat([r.claims for r in results]).sort("cid"),
-                       pl.concat([r.lines for r in results]).sort("cid", "line"),
-                       _order(pl.concat(parts)), cites)
+    return BatchResult(pl.concat([p[0] for p in parts]).sort("cid"),
+                       pl.concat([p[1] for p in parts]).sort("cid", "line"),
+                       _order(pl.concat([p[2] for p in parts])), cites)
 
 
 def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: BatchChecker | None = None,
@@ -532,10 +536,7 @@ def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: Ba
         with open(path, "rb") as fh:
             for i, (start, end, first_line) in enumerate(bounds):
                 fh.seek(start)
-                claims, lines, slow = piece_frames(path, header, fh.read(end - start), first_line)
-                offset = i << 32  # claim ids unique across pieces, in file order
-                yield checker.check(claims.with_columns(pl.col("cid") + offset),
-                                    lines.with_columns(pl.col("cid") + offset), [(c + offset, x) for c, x in slow])
+                yield checker.check_piece(i, piece_frames(path, header, fh.read(end - start), first_line))
         return
     for claims, lines, slow in claim_frames(read_path(path, fmt), chunk_lines):
         yield checker.check(claims, lines, slow)
