@@ -178,16 +178,15 @@ def cmd_search(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
 
 
 def cmd_check(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
-    from medcode.claims import Checker, ClaimInputError, read_path
+    from medcode.claims import ClaimInputError
     from medcode.claims import report as reports
+    from medcode.claims.run import check_path
     from medcode.terminal import check_progress, print_check_summary
 
     suffix = Path(args.report).suffix.lower() if args.report else None
     if suffix is not None and suffix not in reports.WRITERS:
         raise UsageError(f"--report must end in .json, .csv or .html, not {args.report!r}")
     kb = _kb(conf)
-    totals = reports.Summary()
-    shown: list = []  # the claims printed under the summary (at most 20)
     files, sinks = [], []
     try:
         if suffix is not None:
@@ -196,47 +195,15 @@ def cmd_check(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
         if args.json:
             sinks.append(reports.JsonWriter(sys.stdout.buffer))
         advance, done = check_progress(quiet=args.quiet or args.json)
-
-        def take(results: list) -> None:
-            if len(shown) <= 20:
-                shown.extend(results[:21])
-            for sink in sinks:
-                sink.write(results)
-
         try:
-            if args.engine == "claim":
-                checker, batch = Checker(kb), []
-                for claim in read_path(args.file, args.format):
-                    batch.append(checker.check(claim))
-                    advance(len(claim.lines))
-                    if len(batch) == 1000:
-                        totals.add(batch)
-                        take(batch)
-                        batch = []
-                totals.add(batch)
-                take(batch)
-            else:
-                if args.engine == "spark":
-                    from medcode.claims import spark
-
-                    pieces = [spark.check_file(args.file, args.format, master=args.spark_master, home=str(conf.home))]
-                else:
-                    from medcode.claims import batch as batch_engine
-
-                    pieces = batch_engine.check_file(kb, args.file, args.format)
-                for piece in pieces:
-                    totals.add_summary(piece.summary())
-                    advance(piece.lines.height)
-                    if sinks or len(shown) <= 20:
-                        take(piece.to_checked())
+            summary, shown = check_path(kb, args.file, args.format, engine=args.engine, sinks=sinks,
+                                        advance=advance, keep=21, spark_master=args.spark_master,
+                                        home=str(conf.home))
         except ClaimInputError as exc:
             done()
             print(f"medcode: {exc}", file=sys.stderr)
             return EXIT_USAGE
         done()
-        summary = totals.as_dict()
-        for sink in sinks:
-            sink.close(summary)
     finally:
         for fh in files:
             fh.close()

@@ -32,7 +32,7 @@ from medcode.kb.store import KnowledgeBase
 from medcode.pricing import PAYABLE_STATUSES, RVU_SQL, amount, citation, price, rvu_of
 from medcode.search.text import plain_description
 
-__all__ = ["get_code", "ptp_pairs", "MalformedCode", "UnknownCode"]
+__all__ = ["get_code", "ptp_between", "ptp_pairs", "rvu_history", "MalformedCode", "UnknownCode"]
 
 BIT = {name: 1 << i for i, (name, _, _) in enumerate(PRESENCE)}
 
@@ -162,6 +162,28 @@ def _previous_year(kb: KnowledgeBase, code: str, pfs: Resolved, rvu: Rvu,
     return change, citation(prev.files[0], row=code, line=row[0][10])
 
 
+def rvu_history(kb: KnowledgeBase, code: str) -> list[YearChange]:
+    """The code's RVUs and national payment in every PFS release loaded, oldest first (the
+    ``change_*`` fields compare each release with the one before it)."""
+    code = normalize(code)
+    out: list[YearChange] = []
+    for rel in kb.releases.get("pprrvu", []):
+        row = kb.query(RVU_SQL, (code, "", rel.ids[0]))
+        if not row:
+            continue
+        rvu, cf, status = rvu_of(row[0]), row[0][8], row[0][9]
+        pay = _national(rvu, cf, status)
+        before = out[-1].payment if out else None
+
+        def diff(a: float | None, b: float | None) -> float | None:
+            return round(a - b, 2) if a is not None and b is not None else None
+        pct = (round(100 * (pay.nonfacility - before.nonfacility) / before.nonfacility, 1)
+               if before is not None and pay.nonfacility is not None and before.nonfacility else None)
+        out.append(YearChange(rel.name, rvu, cf, pay, diff(pay.nonfacility, before.nonfacility if before else None),
+                              diff(pay.facility, before.facility if before else None), pct))
+    return out
+
+
 def _hcpcs(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]) -> str | None:
     r = kb.resolve("hcpcs", day)
     if r is None:
@@ -276,6 +298,22 @@ def ptp_pairs(kb: KnowledgeBase, code: str, *, direction: str = "column_1", day:
     pairs, total = _ptp_query(kb, r.release.store, code, direction, on, offset, limit)
     return PtpPage(code, direction, r.release.name, r.note, total, offset, limit, pairs,
                    citation(r.release.files[0], row=code))
+
+
+def ptp_between(kb: KnowledgeBase, codes: list[str], *, day: date | None = None,
+                family: str = "ptp_practitioner") -> tuple[PtpPair, ...]:
+    """The PTP edits in force on ``day`` between any two of ``codes`` (either order)."""
+    r = kb.resolve(family, day)
+    if r is None or len(codes) < 2:
+        return ()
+    on = _yyyymmdd(day) if day else 99991231
+    marks = ",".join("?" * len(codes))
+    texts = kb.ptp_rationales(r.release.store)
+    rows = kb.ptp(r.release.store).execute(
+        f"SELECT column_1, column_2, modifier, effective, deleted, rationale_id FROM ptp_edits "
+        f"WHERE column_1 IN ({marks}) AND column_2 IN ({marks}) AND (deleted IS NULL OR deleted > ?) "
+        f"AND (effective IS NULL OR effective <= ?) ORDER BY column_1, column_2", (*codes, *codes, on, on))
+    return tuple(PtpPair(a, b, m, e, d, texts[t]) for a, b, m, e, d, t in rows)
 
 
 def _asc(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation],

@@ -113,3 +113,32 @@ def code_families() -> dict[str, tuple[tuple[str, ...], str]]:
             raise VocabularyError(f"code_families.tsv line {n}: expected family<TAB>codes|rule")
         out[key] = (members, rule)
     return out
+
+
+DOCUMENTATION_KINDS = ("document", "denial")
+
+
+@cache
+def code_documentation() -> dict[str, dict[str, tuple[str, ...]]]:
+    """Family -> {"document": what the note must show, "denial": curated denial reasons} from
+    ``code_documentation.tsv``; every family must be one of ``code_families``."""
+    text = resources.files(__name__).joinpath("code_documentation.tsv").read_text("utf-8")
+    families = code_families()
+    out: dict[str, dict[str, list[str]]] = {}
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line or line.startswith("#"):
+            continue
+        family, _, rest = line.partition("\t")
+        kind, _, value = rest.partition("|")
+        if family not in families:
+            raise VocabularyError(f"code_documentation.tsv line {n}: unknown family {family!r}")
+        if kind not in DOCUMENTATION_KINDS or not value.strip() or "\t" in value:
+            raise VocabularyError(f"code_documentation.tsv line {n}: expected family<TAB>document|text "
+                                  f"or family<TAB>denial|text")
+        out.setdefault(family, {k: [] for k in DOCUMENTATION_KINDS})[kind].append(value)
+    return {f: {k: tuple(v) for k, v in kinds.items()} for f, kinds in out.items()}
+
+
+def family_of(code: str) -> str | None:
+    """The family (``code_families``) the code belongs to, if any."""
+    return next((f for f, (members, _) in code_families().items() if code in members), None)

@@ -7,14 +7,20 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from medcode import settings
 from medcode.claims import Checker
 from medcode.codes import MalformedCode, UnknownCode
 from medcode.kb.store import open_kb
 from medcode.pricing import PricingError, UnknownLocality
+from medcode.web import pages
 from medcode.web.api import claims, codes, price, releases, search
 from medcode.web.deps import AnswerCache, BadInput, error
+from medcode.web.pages import SYSTEMS
+from medcode.web.pages.jobs import Jobs
+from medcode.web.pages.render import STATIC, Pages
 
 
 def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI:
@@ -26,8 +32,19 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
     app.state.kb = kb
     app.state.checker = Checker(kb)  # reference tables load on first use and are shared by requests
     app.state.cache = AnswerCache(kb.path.name, (conf.cache_mb if cache_mb is None else cache_mb) << 20)
-    for module in (codes, search, price, claims, releases):
+    app.state.pages = Pages(kb.path.name)
+    app.state.jobs = Jobs(kb, (home if home is not None else conf.home) / "jobs")
+    for module in (codes, search, price, claims, releases, pages):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/api/") or exc.status_code != 404:
+            return error(exc.status_code, "not_found" if exc.status_code == 404 else "http_error", str(exc.detail))
+        return app.state.pages.page(request, "not_found.html", status=404, code=request.url.path,
+                                    message="There is no page at this address.", suggestions=[],
+                                    systems=SYSTEMS, chosen=())
 
     @app.exception_handler(UnknownCode)
     async def unknown_code(_: Request, exc: UnknownCode) -> Response:

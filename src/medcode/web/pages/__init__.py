@@ -1,0 +1,347 @@
+"""The web site: server-rendered HTML pages over the same core calls as the JSON API.
+
+Pages work without JavaScript; ``static/site.js`` adds autocomplete, upload progress and live
+job progress. A chosen locality is kept in the ``medcode_locality`` cookie for every page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from medcode import vocab
+from medcode.claims.files import FORMATS, detect_format
+from medcode.claims.readers import ClaimInputError
+from medcode.codes import MalformedCode, UnknownCode, normalize
+from medcode.guide import guide
+from medcode.kb.models import DiagnosisCode, Locality, ProcedureCode
+from medcode.lookup import get_code, ptp_between, ptp_pairs, rvu_history
+from medcode.pricing import PAYABLE_STATUSES, PricingError, find_locality, price_all_localities
+from medcode.search import SearchError, search
+from medcode.web.deps import KB, error, json
+from medcode.web.pages import charts
+from medcode.web.pages.jobs import REPORTS, Jobs, UnknownJob
+from medcode.web.pages.render import Pages
+
+router = APIRouter(include_in_schema=False)
+COOKIE = "medcode_locality"
+SYSTEMS = (("cpt", "CPT"), ("hcpcs", "HCPCS"), ("icd10cm", "ICD-10-CM"), ("modifier", "Modifiers"))
+INDICATOR_NAMES = {"pctc": "PC/TC indicator", "mult_proc": "Multiple procedure", "bilateral": "Bilateral surgery",
+                   "assistant": "Assistant at surgery", "co_surgeon": "Co-surgeons", "team": "Team surgery"}
+NOTE_SECTIONS = (
+    ("notes", "Notes", "Notes that apply to this code and the categories above it."),
+    ("excludes1", "Excludes1", "Never code these together with this code: they cannot occur together."),
+    ("excludes2", "Excludes2", "Not part of this condition; both may be coded when the patient has both."),
+    ("code_first", "Code first", "Sequence the underlying condition first."),
+    ("use_additional_code", "Use additional code", "Add a code for the associated condition."),
+    ("code_also", "Code also", "A separate code may be needed; sequencing depends on the circumstances."),
+)
+FORM_FORMATS = (("auto", "Tell from the text or file name"), ("json", "JSON"), ("csv", "CSV"),
+                ("x12", "X12 837P"), ("fhir", "FHIR R4 Claim"))
+EXAMPLE = ('{"id": "C1", "date": "2026-05-01", "place_of_service": "22", "zip": "10001",\n'
+           ' "diagnoses": ["M86.161"], "lines": [{"code": "20702", "units": 1, "pointers": [1]}]}')
+INLINE_BYTES = 512 * 1024  # larger inputs are checked in the background while the page shows progress
+MAX_UPLOAD = 2 * 1024 ** 3
+_SITES = re.compile(r"\b(deep|intramedullary|imed|intra-articular|intra-artic|intra artic)\b", re.IGNORECASE)
+
+
+def pages(request: Request) -> Pages:
+    found: Pages = request.app.state.pages
+    return found
+
+
+def jobs(request: Request) -> Jobs:
+    found: Jobs = request.app.state.jobs
+    return found
+
+
+def _day(text: str | None) -> tuple[date | None, str | None]:
+    if not text:
+        return None, None
+    try:
+        return date.fromisoformat(text), None
+    except ValueError:
+        return None, f"{text!r} is not a date (YYYY-MM-DD); the newest release is shown."
+
+
+def _locality(kb: KB, request: Request, zip_code: str | None, locality: str | None,
+              day: date | None) -> tuple[Locality | None, str | None, str | None]:
+    """(locality, cookie to set, error): from the form, or else from the cookie."""
+    asked = bool(zip_code or locality)
+    try:
+        if zip_code:
+            loc = find_locality(kb, zip_code=zip_code, day=day)[0]
+        elif locality:
+            loc = find_locality(kb, locality=locality, day=day)[0]
+        elif request.cookies.get(COOKIE):
+            loc = find_locality(kb, locality=request.cookies[COOKIE], day=day)[0]
+        else:
+            return None, None, None
+    except (PricingError, LookupError) as exc:
+        return None, None, str(exc) if asked else None
+    return loc, loc.key if asked else None, None
+
+
+def _cookie(key: str | None) -> dict[str, str]:
+    if key is None:
+        return {}
+    return {"Set-Cookie": f"{COOKIE}={key}; Path=/; Max-Age=31536000; SameSite=Lax"}
+
+
+@router.get("/")
+async def home(request: Request, kb: KB) -> Response:
+    site = pages(request)
+    latest = [rs[-1] for _, rs in sorted(kb.releases.items()) if rs]
+    return site.cached(request, "/", lambda: (site.html(request, "home.html", releases=latest, systems=SYSTEMS,
+                                                        chosen=()).encode(), {}))
+
+
+@router.get("/search")
+async def search_page(request: Request, kb: KB, q: Annotated[str, Query(max_length=500)] = "",
+                      system: Annotated[list[str] | None, Query()] = None) -> Response:
+    site = pages(request)
+    chosen = tuple(s for s in (system or []) if s)
+    results, error = None, None
+    if q.strip():
+        try:
+            results = search(kb, q, system=",".join(chosen) or None, limit=30)
+        except SearchError as exc:
+            error = str(exc)
+        if results is not None and results.hits:
+            top = results.hits[0]
+            if top.why == "exact code" and normalize(q).replace(".", "") == top.code.replace(".", ""):
+                return RedirectResponse(f"/codes/{top.code}", status_code=303)
+    canonical = "/search" + (f"?{urlencode({'q': q.strip()})}" if q.strip() else "")
+    return site.page(request, "search.html", results=results, error=error, query=q, systems=SYSTEMS,
+                     chosen=chosen, canonical=canonical)
+
+
+def _not_found(request: Request, kb: KB, code: str, message: str, suggestions: list[str]) -> Response:
+    site = pages(request)
+    shown: list[dict[str, str]] = []
+    for c in suggestions[:5]:
+        try:
+            found = get_code(kb, c)
+            shown.append({"code": found.code, "description": found.description})
+        except (UnknownCode, MalformedCode):
+            continue
+    if not shown:
+        try:
+            hits = search(kb, code, limit=5).hits
+        except SearchError:
+            hits = ()
+        shown = [{"code": h.code, "description": h.plain_description or h.description} for h in hits]
+    return site.page(request, "not_found.html", status=404, code=code, message=message, suggestions=shown,
+                     systems=SYSTEMS, chosen=(), query=code)
+
+
+@router.get("/codes/{code}")
+async def code_page(request: Request, kb: KB, code: str, date: str | None = None, zip: str | None = None,
+                    locality: str | None = None, c1: Annotated[int, Query(ge=0)] = 0,
+                    c2: Annotated[int, Query(ge=0)] = 0) -> Response:
+    site = pages(request)
+    day, date_error = _day(date)
+    loc, set_cookie, loc_error = _locality(kb, request, zip, locality, day)
+    key = f"{request.url.path}?{request.url.query}|{loc.key if loc else ''}"
+
+    def render() -> tuple[bytes, dict[str, str]]:
+        found = get_code(kb, code, day=day, locality=loc.key if loc else None)
+        if found.code != code:
+            raise _Redirect(f"/codes/{found.code}" + (f"?{request.url.query}" if request.url.query else ""))
+        notices = [m for m in (date_error, loc_error) if m]
+        if isinstance(found, DiagnosisCode):
+            body = site.html(request, "diagnosis.html", d=found, note_sections=NOTE_SECTIONS, page_notices=notices)
+        else:
+            body = _procedure_html(request, kb, found, day, date, loc, notices, c1, c2)
+        return body.encode(), _cookie(set_cookie)
+    try:
+        return site.cached(request, key, render)
+    except _Redirect as r:
+        return RedirectResponse(r.location, status_code=301)
+    except UnknownCode as exc:
+        return _not_found(request, kb, exc.code, f"{exc.code} is not in the releases loaded.", exc.suggestions)
+    except MalformedCode as exc:
+        return _not_found(request, kb, code, str(exc), [])
+
+
+class _Redirect(Exception):
+    def __init__(self, location: str):
+        self.location = location
+
+
+def _procedure_html(request: Request, kb: KB, p: ProcedureCode, day: date | None, date_param: str | None,
+                    loc: Locality | None, notices: list[str], c1: int, c2: int) -> str:
+    site = pages(request)
+    prices = []
+    if p.rvu is not None and p.status is not None and p.status.code in PAYABLE_STATUSES:
+        try:
+            prices = price_all_localities(kb, p.code, day=day)
+        except (PricingError, UnknownCode):
+            prices = []
+    localities = sorted((x.locality for x in prices), key=lambda x: (x.state, x.name))
+    ptp_pages = []
+    if p.ptp is not None:
+        for direction, title, offset in (("column_1", f"{p.code} in column 1: these codes are denied with it", c1),
+                                         ("column_2", f"{p.code} in column 2: it is denied with these codes", c2)):
+            ptp_pages.append((direction, title, ptp_pairs(kb, p.code, direction=direction, day=day, offset=offset,
+                                                         limit=25)))
+
+    def pager(direction: str, offset: int) -> str:
+        params = dict(request.query_params)
+        params["c1" if direction == "column_1" else "c2"] = str(max(offset, 0))
+        return f"/codes/{p.code}?{urlencode(params)}"
+    return site.html(
+        request, "procedure.html", p=p, g=guide(p), payable=PAYABLE_STATUSES, indicator_names=INDICATOR_NAMES,
+        pfs_releases=list(reversed(kb.releases.get("pprrvu", []))), date_value=(day or p.date or "") and
+        str(day or p.date), date_param=date_param if day else None, localities=localities,
+        locality_key=loc.key if loc else None, locality_prices=prices,
+        locality_chart=charts.locality_bars(prices, p.payment.nonfacility if p.payment else None,
+                                            loc.key if loc else None),
+        history_chart=charts.rvu_history(rvu_history(kb, p.code)), ptp_pages=ptp_pages, pager=pager,
+        page_notices=notices)
+
+
+@router.get("/compare")
+async def compare_page(request: Request, kb: KB, codes: str = "", date: str | None = None) -> Response:
+    site = pages(request)
+    day, _ = _day(date)
+    wanted = list(dict.fromkeys(normalize(c) for c in re.split(r"[\s,]+", codes) if c.strip()))
+    loc, _, _ = _locality(kb, request, None, None, day)
+    found: list[ProcedureCode] = []
+    missing: list[tuple[str, str]] = []
+    error = None
+    if wanted and not 2 <= len(wanted) <= 5:
+        error = f"Give two to five codes; {len(wanted)} were given."
+    elif wanted:
+        for c in wanted:
+            try:
+                page = get_code(kb, c, day=day, locality=loc.key if loc else None)
+            except (UnknownCode, MalformedCode) as exc:
+                missing.append((c, str(exc)))
+                continue
+            except PricingError:
+                page = get_code(kb, c, day=day)
+            if isinstance(page, ProcedureCode):
+                found.append(page)
+            else:
+                missing.append((c, "an ICD-10-CM code: compare CPT or HCPCS codes here"))
+    family_name = next((vocab.family_of(p.code) for p in found if vocab.family_of(p.code)), None)
+    family = None
+    if family_name:
+        members, rule = vocab.code_families()[family_name]
+        family = {"codes": members, "rule": rule}
+    sites = {p.code: ", ".join(dict.fromkeys(m.group(0).lower() for m in _SITES.finditer(
+        f"{p.plain_description or ''} {p.description}"))) for p in found}
+    pairs = ptp_between(kb, [p.code for p in found], day=day)
+    canonical = "/compare" + (f"?codes={','.join(wanted)}" if wanted else "")
+    return site.page(request, "compare.html", codes=wanted, pages=found, missing=missing, error=error,
+                     family=family, sites=sites, pairs=pairs, ptp_missing=kb.resolve("ptp_practitioner", day) is None,
+                     locality=loc, canonical=canonical)
+
+
+# --- claim checker ---------------------------------------------------------------------------
+
+def _sniff(text: str) -> str:
+    head = text.lstrip()[:4096]
+    if head.startswith("ISA"):
+        return "x12"
+    if head.startswith(("{", "[")):
+        return "fhir" if '"resourceType"' in head else "json"
+    return "csv"
+
+
+def _check_form(request: Request, status: int = 200, **context: Any) -> Response:
+    context.setdefault("fmt", "auto")
+    return pages(request).page(request, "check.html", status=status, cache=False, formats=FORM_FORMATS,
+                               example=EXAMPLE, **context)
+
+
+@router.get("/check")
+async def check_form(request: Request) -> Response:
+    return _check_form(request)
+
+
+@router.post("/check")
+async def check_submit(request: Request) -> Response:
+    form = await request.form(max_part_size=MAX_UPLOAD)
+    text = str(form.get("text") or "")
+    fmt = str(form.get("format") or "auto")
+    upload = form.get("file")
+    if fmt not in ("auto", *FORMATS):
+        return _check_form(request, 422, error=f"Unknown format {fmt!r}.", text=text)
+    store = jobs(request)
+    job, folder = store.create()
+    if isinstance(upload, UploadFile) and upload.filename:
+        name = Path(upload.filename).name
+        if fmt == "auto":
+            try:
+                fmt = detect_format(name)
+            except ClaimInputError:
+                fmt = None  # type: ignore[assignment]
+        source = folder / f"input.{fmt or 'txt'}"
+        size = 0
+        with source.open("wb") as out:
+            while chunk := await upload.read(1 << 20):
+                out.write(chunk)
+                size += len(chunk)
+        if fmt is None:
+            with source.open("rb") as fh:
+                fmt = _sniff(fh.read(4096).decode("utf-8", "replace"))
+    elif text.strip():
+        if fmt == "auto":
+            fmt = _sniff(text)
+        source = folder / f"input.{fmt}"
+        source.write_text(text, encoding="utf-8")
+        size = source.stat().st_size
+    else:
+        return _check_form(request, 422, error="Paste a claim or choose a file to check.")
+    if size == 0:
+        return _check_form(request, 422, error="The file is empty (0 bytes): there is nothing to check.")
+    if size > INLINE_BYTES:
+        store.start(job, source, fmt, background=True)
+        return RedirectResponse(f"/check/jobs/{job}", status_code=303)
+    await asyncio.to_thread(store.start, job, source, fmt, background=False)
+    status = store.status(job)
+    if status["state"] == "failed":
+        return _check_form(request, 422, error=status["error"], text=text, fmt=fmt)
+    return _check_form(request, summary=status["summary"], claims=store.shown(job), job=job, text=text, fmt=fmt)
+
+
+@router.get("/check/jobs/{job}")
+async def job_page(request: Request, job: str) -> Response:
+    store = jobs(request)
+    try:
+        status = store.status(job)
+    except UnknownJob:
+        return pages(request).page(request, "job.html", status=404, cache=False, job=job, state="failed",
+                                   error="No such check: it may have expired (reports are kept for an hour).")
+    claims = store.shown(job) if status["state"] == "done" else []
+    return pages(request).page(request, "job.html", cache=False, job=job, state=status["state"],
+                               lines=status.get("lines", 0), total=status.get("total"), error=status.get("error"),
+                               summary=status.get("summary"), claims=claims)
+
+
+@router.get("/check/jobs/{job}/status")
+async def job_status(request: Request, job: str) -> Response:
+    try:
+        status = jobs(request).status(job)
+    except UnknownJob:
+        return error(404, "not_found", "no such check")
+    return json(status, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/check/jobs/{job}/report.{kind}")
+async def job_report(request: Request, job: str, kind: str) -> Response:
+    try:
+        path = jobs(request).report(job, kind)
+    except UnknownJob:
+        return Response("No such report: it may have expired.", status_code=404, media_type="text/plain")
+    return FileResponse(path, media_type=REPORTS[kind][1], filename=f"medcode-check{REPORTS[kind][0]}",
+                        headers={"Cache-Control": "no-store"})

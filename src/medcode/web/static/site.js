@@ -1,0 +1,97 @@
+// medcode: small enhancements over pages that work without JavaScript.
+(function () {
+  "use strict";
+  function esc(s) { return String(s).replace(/[&<>"]/g, function (c) { return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]; }); }
+
+  // Autocomplete: a listbox under each search box; arrows move, Enter opens, Escape closes.
+  function autocomplete(input) {
+    var list = document.getElementById(input.getAttribute("aria-controls"));
+    var form = input.form, timer = null, seq = 0, active = -1, items = [];
+    function systems() {
+      var boxes = form.querySelectorAll("input[name=system]:checked");
+      return Array.prototype.map.call(boxes, function (b) { return b.value; }).join(",");
+    }
+    function close() { list.hidden = true; input.setAttribute("aria-expanded", "false"); input.removeAttribute("aria-activedescendant"); active = -1; }
+    function mark(i) {
+      items.forEach(function (li, j) { li.setAttribute("aria-selected", j === i ? "true" : "false"); });
+      active = i;
+      if (i >= 0) { input.setAttribute("aria-activedescendant", items[i].id); items[i].scrollIntoView({block: "nearest"}); }
+    }
+    function show(hits) {
+      list.innerHTML = hits.map(function (h, i) {
+        return '<li role="option" id="' + list.id + '-' + i + '" data-code="' + esc(h.code) + '" aria-selected="false">' +
+          '<span class="c">' + esc(h.code) + '</span>' + esc(h.plain_description || h.description) +
+          '<span class="s">' + esc(h.system) + '</span></li>';
+      }).join("");
+      items = Array.prototype.slice.call(list.children);
+      list.hidden = hits.length === 0;
+      input.setAttribute("aria-expanded", hits.length ? "true" : "false");
+      active = -1;
+    }
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      var q = input.value.trim();
+      if (!q) { close(); return; }
+      timer = setTimeout(function () {
+        var mine = ++seq, sys = systems();
+        fetch("/api/autocomplete?limit=8&q=" + encodeURIComponent(q) + (sys ? "&system=" + encodeURIComponent(sys) : ""))
+          .then(function (r) { return r.ok ? r.json() : {data: []}; })
+          .then(function (body) { if (mine === seq) show(body.data || []); })
+          .catch(function () { close(); });
+      }, 60);
+    });
+    input.addEventListener("keydown", function (e) {
+      if (list.hidden) return;
+      if (e.key === "ArrowDown") { e.preventDefault(); mark(Math.min(active + 1, items.length - 1)); }
+      else if (e.key === "ArrowUp") { e.preventDefault(); mark(Math.max(active - 1, -1)); }
+      else if (e.key === "Escape") { close(); }
+      else if (e.key === "Enter" && active >= 0) { e.preventDefault(); location.href = "/codes/" + encodeURIComponent(items[active].dataset.code); }
+    });
+    list.addEventListener("mousedown", function (e) {
+      var li = e.target.closest("li");
+      if (li) { e.preventDefault(); location.href = "/codes/" + encodeURIComponent(li.dataset.code); }
+    });
+    input.addEventListener("blur", function () { setTimeout(close, 150); });
+  }
+  document.querySelectorAll("input[data-autocomplete]").forEach(autocomplete);
+
+  // Claim checker: show upload progress for files, then follow the server's answer.
+  var form = document.getElementById("check-form");
+  if (form && window.FormData) {
+    form.addEventListener("submit", function (e) {
+      var file = form.querySelector("input[type=file]");
+      if (!file || !file.files.length || file.files[0].size < 1024 * 1024) return;
+      e.preventDefault();
+      var bar = document.getElementById("upload-progress"), status = document.getElementById("upload-status");
+      var xhr = new XMLHttpRequest();
+      bar.hidden = false;
+      xhr.upload.onprogress = function (ev) {
+        if (ev.lengthComputable) { bar.value = Math.round(100 * ev.loaded / ev.total); status.textContent = "Uploading: " + bar.value + "%"; }
+      };
+      xhr.onload = function () {
+        if (xhr.responseURL && xhr.responseURL.indexOf("/check/jobs/") >= 0) { location.href = xhr.responseURL; return; }
+        document.open(); document.write(xhr.responseText); document.close();
+      };
+      xhr.onerror = function () { status.textContent = "The upload failed; try again."; };
+      xhr.open("POST", form.action);
+      xhr.send(new FormData(form));
+    });
+  }
+
+  // A running check: poll its status and reload when it ends.
+  var job = document.getElementById("job");
+  if (job && (job.dataset.state === "queued" || job.dataset.state === "running")) {
+    var meta = document.querySelector("meta[http-equiv=refresh]");
+    if (meta) meta.parentNode.removeChild(meta);
+    var tick = function () {
+      fetch("/check/jobs/" + job.dataset.job + "/status").then(function (r) { return r.json(); }).then(function (s) {
+        if (s.state !== "queued" && s.state !== "running") { location.reload(); return; }
+        var lines = document.getElementById("job-lines"), bar = document.getElementById("job-progress");
+        if (lines) lines.textContent = s.lines.toLocaleString();
+        if (bar && s.total) { bar.max = s.total; bar.value = s.lines; }
+        setTimeout(tick, 700);
+      }).catch(function () { setTimeout(tick, 2000); });
+    };
+    setTimeout(tick, 700);
+  }
+})();
