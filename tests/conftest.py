@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from medcode import settings
@@ -50,3 +55,27 @@ def cli_env(home: Path, data_dir: Path) -> dict[str, str]:
     env["MEDCODE_HOME"] = str(home)
     env["MEDCODE_DATA"] = str(data_dir)
     return env
+
+
+@pytest.fixture(scope="session")
+def server(home: Path, data_dir: Path):
+    """A real uvicorn server over the test knowledge base, in its own process."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, MEDCODE_HOME=str(home), MEDCODE_DATA=str(data_dir))
+    proc = subprocess.Popen([sys.executable, "-m", "medcode.cli", "serve", "--port", str(port),
+                             "--workers", "1"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            httpx.get(base + "/healthz", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("server did not start")
+    yield base
+    proc.terminate()
+    proc.wait(10)

@@ -1,39 +1,9 @@
-"""The JSON API over real HTTP: a uvicorn server in its own process."""
+"""The JSON API over real HTTP: a uvicorn server in its own process (the ``server`` fixture)."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-
 import httpx
 import pytest
-
-
-@pytest.fixture(scope="module")
-def server(home, data_dir):
-    import os
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, MEDCODE_HOME=str(home), MEDCODE_DATA=str(data_dir))
-    proc = subprocess.Popen([sys.executable, "-m", "medcode.cli", "serve", "--port", str(port),
-                             "--workers", "1"], env=env)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            httpx.get(base + "/healthz", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("server did not start")
-    yield base
-    proc.terminate()
-    proc.wait(10)
 
 
 def test_code_page(server):

@@ -180,14 +180,15 @@ def cmd_search(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
 def cmd_check(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     from medcode.claims import ClaimInputError
     from medcode.claims import report as reports
-    from medcode.claims.run import check_path
+    from medcode.claims.run import Sink, check_path
     from medcode.terminal import check_progress, print_check_summary
 
     suffix = Path(args.report).suffix.lower() if args.report else None
     if suffix is not None and suffix not in reports.WRITERS:
         raise UsageError(f"--report must end in .json, .csv or .html, not {args.report!r}")
     kb = _kb(conf)
-    files, sinks = [], []
+    files: list = []
+    sinks: list[Sink] = []
     try:
         if suffix is not None:
             files.append(open(args.report, "wb"))  # noqa: SIM115 (closed below)

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 
 from medcode import vocab
-from medcode.kb.models import ProcedureCode
 from medcode.claims.checks.validity import STATUS_FIX, STATUS_SEVERITY
+from medcode.kb.models import ProcedureCode
 
 __all__ = ["Advice", "Answer", "Family", "Guide", "guide"]
 
@@ -132,8 +132,8 @@ def _modifiers(page: ProcedureCode) -> list[Advice]:
         bypass = [p for p in (*page.ptp.as_column_1, *page.ptp.as_column_2) if p.modifier == 1]
         if bypass:
             for mod in BYPASS:
-                add(mod, "with documentation", f"Some NCCI pairs of this code (modifier indicator 1) are allowed "
-                    f"when the services were distinct (another site, session or encounter)", "NCCI PTP edits")
+                add(mod, "with documentation", "Some NCCI pairs of this code (modifier indicator 1) are allowed "
+                    "when the services were distinct (another site, session or encounter)", "NCCI PTP edits")
     glob = page.global_period.code if page.global_period else None
     if glob in ("010", "090"):
         add("79", "yes", "An unrelated procedure during this code's postoperative period", f"global period {glob}")
@@ -232,7 +232,7 @@ def _faqs(page: ProcedureCode, family: str | None) -> list[Answer]:
             out.append(Answer(f"Which primary codes go with {code}?",
                               f"{len(primaries)} primary code(s): {', '.join(primaries)}.", "NCCI add-on file"))
     elif is_addon(page):
-        out.append(Answer(f"Can {code} be billed alone?", f"No. Its global period is ZZZ: it is an add-on code "
+        out.append(Answer(f"Can {code} be billed alone?", "No. Its global period is ZZZ: it is an add-on code "
                           "billed with its primary procedure.", "PFS global period"))
     else:
         out.append(Answer(f"Can {code} be billed alone?", f"Yes. {code} is not an add-on code in the NCCI add-on "

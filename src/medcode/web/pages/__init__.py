@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from medcode import vocab
 from medcode.claims.files import FORMATS, detect_format
@@ -279,7 +280,7 @@ async def check_submit(request: Request) -> Response:
     store = jobs(request)
     job, folder = store.create()
     if isinstance(upload, UploadFile) and upload.filename:
-        name = Path(upload.filename).name
+        name = label = Path(upload.filename).name
         if fmt == "auto":
             try:
                 fmt = detect_format(name)
@@ -297,7 +298,7 @@ async def check_submit(request: Request) -> Response:
     elif text.strip():
         if fmt == "auto":
             fmt = _sniff(text)
-        source = folder / f"input.{fmt}"
+        source, label = folder / f"input.{fmt}", "pasted text"
         source.write_text(text, encoding="utf-8")
         size = source.stat().st_size
     else:
@@ -305,9 +306,9 @@ async def check_submit(request: Request) -> Response:
     if size == 0:
         return _check_form(request, 422, error="The file is empty (0 bytes): there is nothing to check.")
     if size > INLINE_BYTES:
-        store.start(job, source, fmt, background=True)
+        store.start(job, source, fmt, background=True, label=label)
         return RedirectResponse(f"/check/jobs/{job}", status_code=303)
-    await asyncio.to_thread(store.start, job, source, fmt, background=False)
+    await asyncio.to_thread(store.start, job, source, fmt, background=False, label=label)
     status = store.status(job)
     if status["state"] == "failed":
         return _check_form(request, 422, error=status["error"], text=text, fmt=fmt)

@@ -22,7 +22,7 @@ import orjson
 
 from medcode.claims import ClaimInputError
 from medcode.claims import report as reports
-from medcode.claims.run import check_path
+from medcode.claims.run import Sink, check_path
 from medcode.kb.store import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -87,18 +87,19 @@ class Jobs:
         folder.mkdir(parents=True)
         return job, folder
 
-    def start(self, job: str, source: Path, fmt: str, *, background: bool) -> None:
-        """Checks ``source`` (inside the job's folder) now, or in a thread when ``background``."""
+    def start(self, job: str, source: Path, fmt: str, *, background: bool, label: str = "the claims") -> None:
+        """Checks ``source`` (inside the job's folder) now, or in a thread when ``background``;
+        errors name the input as ``label`` (the uploaded file's name, or "pasted text")."""
         folder = self.root / job
         _write(folder / "status.json", {"state": "queued", "lines": 0, "total": estimate_lines(source, fmt),
                                         "format": fmt, "started": time.time()})
         if background:
-            threading.Thread(target=self._run, args=(folder, source, fmt, "batch"), daemon=True,
+            threading.Thread(target=self._run, args=(folder, source, fmt, "batch", label), daemon=True,
                              name=f"check-{job}").start()
         else:
-            self._run(folder, source, fmt, "claim")
+            self._run(folder, source, fmt, "claim", label)
 
-    def _run(self, folder: Path, source: Path, fmt: str, engine: str) -> None:
+    def _run(self, folder: Path, source: Path, fmt: str, engine: str, label: str) -> None:
         status = orjson.loads((folder / "status.json").read_bytes())
         status["state"] = "running"
         _write(folder / "status.json", status)
@@ -111,13 +112,14 @@ class Jobs:
                 _write(folder / "status.json", status)
         files = [open(folder / f"report{REPORTS[k][0]}", "wb") for k in REPORTS]  # noqa: SIM115
         try:
-            sinks = [reports.JsonWriter(files[0]), reports.CsvWriter(files[1]), reports.HtmlWriter(files[2])]
+            sinks: list[Sink] = [reports.JsonWriter(files[0]), reports.CsvWriter(files[1]),
+                                 reports.HtmlWriter(files[2])]
             summary, kept = check_path(self.kb, str(source), fmt, engine=engine, sinks=sinks, advance=advance,
                                        keep=SHOWN)
             (folder / "shown.json").write_bytes(orjson.dumps(kept))
             status.update(state="done", summary=summary, lines=summary["lines"], finished=time.time())
         except ClaimInputError as exc:
-            status.update(state="failed", error=str(exc).replace(str(source), "the claims"))
+            status.update(state="failed", error=str(exc).replace(str(source), label))
         except Exception as exc:  # reported on the page; the details go to the server log
             log.exception("claim check %s failed", folder.name)
             status.update(state="failed", error=f"The check failed: {type(exc).__name__}. Nothing was kept.")
