@@ -274,8 +274,8 @@ AC_SHARES = (("CPT", "HCPCS"), ("ICD-10-CM",), ("modifier",))
 
 
 def autocomplete(kb: KnowledgeBase, query: str, *, system: str | None = None, limit: int = 10) -> list[SearchHit]:
-    """Codes for a half-typed query: a code prefix, or words with the last one a prefix.
-    Matches come in code order, active and payable codes first, procedures and diagnoses
+    """Codes for a half-typed query: a code prefix, or words with the last one a prefix (when no
+    descriptor has them, the full search of ``search``, with lay terms and typos). Matches come in code order, active and payable codes first, procedures and diagnoses
     sharing the list when both match."""
     _check(limit)
     systems = _systems(system)
@@ -298,6 +298,8 @@ def autocomplete(kb: KnowledgeBase, query: str, *, system: str | None = None, li
         for bucket, take in zip(found, (2, 2, 1)):
             rows.extend(bucket[:take])
             del bucket[:take]
+    if not rows:  # no descriptor has these words: lay terms, abbreviations and typos, as search reads them
+        return list(search(kb, query, system=system, limit=limit).hits)
     return [_hit(_Doc(*r), "prefix", float(limit - i), tuple(toks), ()) for i, r in enumerate(rows[:limit])]
 
 
