@@ -275,8 +275,9 @@ AC_SHARES = (("CPT", "HCPCS"), ("ICD-10-CM",), ("modifier",))
 
 def autocomplete(kb: KnowledgeBase, query: str, *, system: str | None = None, limit: int = 10) -> list[SearchHit]:
     """Codes for a half-typed query: a code prefix, or words with the last one a prefix (when no
-    descriptor has them, the full search of ``search``, with lay terms and typos). Matches come in code order, active and payable codes first, procedures and diagnoses
-    sharing the list when both match."""
+    descriptor has them, the full ``search``, with lay terms and typos). Matches come in code
+    order, active and payable codes first, procedures and diagnoses sharing the list when both
+    match."""
     _check(limit)
     systems = _systems(system)
     parsed = parse(kb, query)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from functools import cache
 from importlib import resources
 
@@ -137,6 +138,18 @@ def code_documentation() -> dict[str, dict[str, tuple[str, ...]]]:
                                   f"or family<TAB>denial|text")
         out.setdefault(family, {k: [] for k in DOCUMENTATION_KINDS})[kind].append(value)
     return {f: {k: tuple(v) for k, v in kinds.items()} for f, kinds in out.items()}
+
+
+def family_choices(family: str) -> dict[str, str]:
+    """What picks each code of a family, read from its rule where the rule names the codes
+    ("deep (beneath the fascia) 20700, intramedullary 20702, ..." gives 20700: deep (beneath the fascia))."""
+    members, rule = code_families()[family]
+    out = {}
+    for code in members:
+        m = re.search(r"(?:^|[:,;])\s*([^:,;]*?)\s+" + code + r"\b", rule)
+        if m and m.group(1):
+            out[code] = m.group(1)
+    return out
 
 
 def family_of(code: str) -> str | None:

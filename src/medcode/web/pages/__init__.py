@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,7 +51,6 @@ EXAMPLE = ('{"id": "C1", "date": "2026-05-01", "place_of_service": "22", "zip": 
            ' "diagnoses": ["M86.161"], "lines": [{"code": "20702", "units": 1, "pointers": [1]}]}')
 INLINE_BYTES = 512 * 1024  # larger inputs are checked in the background while the page shows progress
 MAX_UPLOAD = 2 * 1024 ** 3
-_SITES = re.compile(r"\b(deep|intramedullary|imed|intra-articular|intra-artic|intra artic)\b", re.IGNORECASE)
 
 
 def pages(request: Request) -> Pages:
@@ -147,6 +147,7 @@ def _not_found(request: Request, kb: KB, code: str, message: str, suggestions: l
 async def code_page(request: Request, kb: KB, code: str, date: str | None = None, zip: str | None = None,
                     locality: str | None = None, c1: Annotated[int, Query(ge=0)] = 0,
                     c2: Annotated[int, Query(ge=0)] = 0) -> Response:
+    started = time.perf_counter()
     site = pages(request)
     day, date_error = _day(date)
     loc, set_cookie, loc_error = _locality(kb, request, zip, locality, day)
@@ -163,7 +164,9 @@ async def code_page(request: Request, kb: KB, code: str, date: str | None = None
             body = _procedure_html(request, kb, found, day, date, loc, notices, c1, c2)
         return body.encode(), _cookie(set_cookie)
     try:
-        return site.cached(request, key, render)
+        response = site.cached(request, key, render)
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+        return response
     except _Redirect as r:
         return RedirectResponse(r.location, status_code=301)
     except UnknownCode as exc:
@@ -238,8 +241,7 @@ async def compare_page(request: Request, kb: KB, codes: str = "", date: str | No
     if family_name:
         members, rule = vocab.code_families()[family_name]
         family = {"codes": members, "rule": rule}
-    sites = {p.code: ", ".join(dict.fromkeys(m.group(0).lower() for m in _SITES.finditer(
-        f"{p.plain_description or ''} {p.description}"))) for p in found}
+    sites = vocab.family_choices(family_name) if family_name else {}
     pairs = ptp_between(kb, [p.code for p in found], day=day)
     canonical = "/compare" + (f"?codes={','.join(wanted)}" if wanted else "")
     return site.page(request, "compare.html", codes=wanted, pages=found, missing=missing, error=error,
