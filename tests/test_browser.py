@@ -44,10 +44,14 @@ def page(browser):
     context.close()
 
 
-def shot(pg, name: str) -> None:
+def shot(pg, name: str, selector: str | None = None) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        pg.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=name != "code-page")
+        path = str(Path(SHOTS) / f"{name}.jpg")
+        if selector:
+            pg.locator(selector).screenshot(path=path, type="jpeg", quality=55)
+        else:
+            pg.screenshot(path=path, full_page=name not in ("code-page", "icd-page"), type="jpeg", quality=55)
 
 
 def test_coder_flow(server, page):
@@ -76,6 +80,7 @@ def test_coder_flow(server, page):
     pg.wait_for_url("**/codes/20702?*locality=13202-01*")
     assert pg.locator("#local-nonfacility").inner_text() == "$170.89"
     shot(pg, "code-page")
+    shot(pg, "code-page-charts", "#charts")
 
     pg.goto(server + "/codes/99213")  # the locality is remembered on other pages
     assert "MANHATTAN" in pg.locator("tr.local").inner_text()

@@ -74,6 +74,14 @@ def _ind(page: ProcedureCode, field: str) -> str | None:
     return found.code if found else None
 
 
+SURGICAL = ("000", "010", "090", "ZZZ", "YYY")
+
+
+def is_surgical(page: ProcedureCode) -> bool:
+    """A procedure with a global surgery period (the assistant, co-surgeon and team rules apply)."""
+    return page.global_period is not None and page.global_period.code in SURGICAL
+
+
 def is_addon(page: ProcedureCode) -> bool:
     return page.addon is not None or (page.global_period is not None and page.global_period.code == "ZZZ")
 
@@ -102,7 +110,7 @@ def _modifiers(page: ProcedureCode) -> list[Advice]:
             "bilateral indicator 1")
     elif bil in ("0", "2", "3"):
         add("50", "no", vocab.meaning("bilateral", bil) or "", f"bilateral indicator {bil}")
-    asst = _ind(page, "assistant")
+    asst = _ind(page, "assistant") if is_surgical(page) else None
     for mod in ("80", "82", "AS"):
         if asst == "2":
             add(mod, "yes", "An assistant at surgery is paid at 16% of the fee schedule amount",
@@ -113,7 +121,7 @@ def _modifiers(page: ProcedureCode) -> list[Advice]:
         elif asst == "1":
             add(mod, "no", "Medicare does not pay an assistant at surgery for this code", "assistant indicator 1")
     for field, mod, what in (("co_surgeon", "62", "Co-surgeons"), ("team", "66", "Team surgery")):
-        value = _ind(page, field)
+        value = _ind(page, field) if is_surgical(page) else None
         if value == "2":
             add(mod, "yes", f"{what} permitted: {vocab.meaning(field, value)}", f"{field.replace('_', '-')} "
                 f"indicator 2")
@@ -134,6 +142,9 @@ def _modifiers(page: ProcedureCode) -> list[Advice]:
             for mod in BYPASS:
                 add(mod, "with documentation", "Some NCCI pairs of this code (modifier indicator 1) are allowed "
                     "when the services were distinct (another site, session or encounter)", "NCCI PTP edits")
+    if page.code.isdigit() and 99202 <= int(page.code) <= 99499:
+        add("25", "yes", "A significant, separately identifiable E/M service on the day of a procedure or other "
+            "service", "E/M code range 99202-99499")
     glob = page.global_period.code if page.global_period else None
     if glob in ("010", "090"):
         add("79", "yes", "An unrelated procedure during this code's postoperative period", f"global period {glob}")
@@ -159,11 +170,11 @@ def _documentation(page: ProcedureCode, family: str | None) -> list[Requirement]
                                f"bilateral indicator {_ind(page, 'bilateral')}"))
     text = f"{page.description} {page.plain_description or ''}"
     if _TIMED.search(text):
-        out.append(Requirement("The time spent (start and stop times or total minutes), since the code is "
-                               "defined by time.", "the descriptor"))
-    if _ind(page, "assistant") == "0":
+        out.append(Requirement("The time spent (total minutes, or start and stop times) when time is the basis "
+                               "for the code, as its descriptor names a time.", "the descriptor"))
+    if _ind(page, "assistant") == "0" and is_surgical(page):
         out.append(Requirement("Why an assistant at surgery was needed, when one is billed.", "assistant indicator 0"))
-    if _ind(page, "co_surgeon") == "1":
+    if _ind(page, "co_surgeon") == "1" and is_surgical(page):
         out.append(Requirement("Each co-surgeon's distinct part of the procedure and why two surgeons were "
                                "needed, when billed with 62.", "co-surgeon indicator 1"))
     if _ind(page, "pctc") == "1":
@@ -201,13 +212,13 @@ def _denials(page: ProcedureCode, family: str | None) -> list[Denial]:
                           f"bundle it (NCCI PTP), without a modifier that the pair allows.",
                           "Drop this code, or when the services were distinct and the pair's modifier indicator "
                           "is 1, append 59 or XE/XP/XS/XU with documentation.", "NCCI PTP edits"))
-    if _ind(page, "bilateral") in ("0", "2", "3", "9"):
+    if _ind(page, "bilateral") in ("0", "2", "3") and is_surgical(page):
         out.append(Denial("modifiers.bilateral_not_allowed", "Billed with modifier 50.",
                           "Bill without 50 (see the bilateral indicator).", "bilateral indicator"))
-    if _ind(page, "assistant") == "1":
+    if _ind(page, "assistant") == "1" and is_surgical(page):
         out.append(Denial("modifiers.assistant_not_allowed", "Billed with 80, 81, 82 or AS.",
                           "An assistant at surgery is not paid for this code.", "assistant indicator 1"))
-    if _ind(page, "pctc") in ("0", "2", "3", "4", "5", "9"):
+    if _ind(page, "pctc") in ("2", "3", "4", "5"):
         out.append(Denial("modifiers.pctc_mismatch", "Billed with 26 or TC.",
                           "Remove the modifier: the PC/TC split does not apply to this code.", "PC/TC indicator"))
     if family is not None:

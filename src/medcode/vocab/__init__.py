@@ -120,10 +120,11 @@ DOCUMENTATION_KINDS = ("document", "denial")
 
 
 @cache
-def code_documentation() -> dict[str, dict[str, tuple[str, ...]]]:
+def code_documentation(text: str | None = None) -> dict[str, dict[str, tuple[str, ...]]]:
     """Family -> {"document": what the note must show, "denial": curated denial reasons} from
-    ``code_documentation.tsv``; every family must be one of ``code_families``."""
-    text = resources.files(__name__).joinpath("code_documentation.tsv").read_text("utf-8")
+    ``code_documentation.tsv`` (or ``text``); every family must be one of ``code_families``."""
+    if text is None:
+        text = resources.files(__name__).joinpath("code_documentation.tsv").read_text("utf-8")
     families = code_families()
     out: dict[str, dict[str, list[str]]] = {}
     for n, line in enumerate(text.splitlines(), start=1):

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from medcode import settings
+from medcode import settings, vocab
 from medcode.claims import Checker
 from medcode.codes import MalformedCode, UnknownCode
 from medcode.kb.store import open_kb
@@ -32,6 +32,7 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
     app.state.kb = kb
     app.state.checker = Checker(kb)  # reference tables load on first use and are shared by requests
     app.state.cache = AnswerCache(kb.path.name, (conf.cache_mb if cache_mb is None else cache_mb) << 20)
+    vocab.code_documentation()  # rules as data: a bad file stops the server here, not on a page
     app.state.pages = Pages(kb.path.name)
     app.state.jobs = Jobs(kb, (home if home is not None else conf.home) / "jobs")
     for module in (codes, search, price, claims, releases, pages):
