@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 import time
 from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx
 import pytest
+
+from medcode.claims import Checker, read_path
 
 
 class Page(HTMLParser):
@@ -252,3 +255,20 @@ def test_upload_of_an_empty_file_and_an_unknown_job(server):
     assert r.status_code == 422 and "The file is empty (0 bytes)" in r.text
     assert get(server, "/check/jobs/AAAAAAAAAAAAAAAA").status_code == 404
     assert get(server, "/check/jobs/AAAAAAAAAAAAAAAA/report.json").status_code == 404
+
+
+@pytest.mark.parametrize("name", ["claims_hand_made.837", "claim_hand_made.fhir.json"], ids=["837p", "fhir"])
+def test_upload_837p_and_fhir_files(server, kb, name):
+    path = Path(__file__).parent / "data" / name
+    r = httpx.post(server + "/check", data={"format": "auto"}, files={"file": (name, path.read_bytes())},
+                   timeout=60)
+    assert r.status_code == 200
+    job = re.search(r"/check/jobs/([A-Za-z0-9_-]{16})/report\.json", r.text).group(1)
+    report = get(server, f"/check/jobs/{job}/report.json").json()
+    checker = Checker(kb)
+    expected = [checker.check(c) for c in read_path(str(path))]
+    assert [c["id"] for c in report["claims"]] == [c.id for c in expected]
+    assert [[f["id"] for f in c["findings"]] for c in report["claims"]] == [[f.id for f in c.findings]
+                                                                          for c in expected]
+    words = Page(r.text).words
+    assert all(f"Claim {c.id}" in words for c in expected)
