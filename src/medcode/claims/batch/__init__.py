@@ -32,7 +32,7 @@ from medcode import vocab
 from medcode.claims import Checker
 from medcode.claims.batch import tables
 from medcode.claims.checks import addon, diagnosis, modifiers, mue, ptp, siblings, validity
-from medcode.claims.facts import code_kind, icd_lineage
+from medcode.claims.facts import code_kind
 from medcode.claims.model import CheckedClaim, Finding, Line, PricedLine
 from medcode.claims.reprice import ASSISTANT_SHARE
 from medcode.kb.models import Citation, Locality
@@ -109,6 +109,10 @@ class BatchChecker:
         self.pricer = self.checker.pricer
         self.cites: list[Citation] = []
         self._cite_ix: dict[tuple, int] = {}
+        # per call site of _per_key: the keys already worded and the findings they gave, kept
+        # across the pieces of a file (keys repeat: the same codes, dates and modifiers)
+        self._worded: dict[tuple, tuple[pl.DataFrame, pl.DataFrame]] = {}
+        self._places: dict[str, pl.DataFrame] = {}
 
     def _cite(self, c: Citation | None) -> tuple[int | None, str | None, int | None]:
         """(index of the citation without row and line, row, line)."""
@@ -183,17 +187,28 @@ class BatchChecker:
         if df.is_empty():
             return pl.DataFrame(schema=FINDING_SCHEMA)
         text = {f: chr(0xE000 + i) for i, f in enumerate(fields)}  # private-use characters
-        uniq = df.unique(subset=keys, keep="first", maintain_order=True)
-        cols: dict[str, list] = {k: [] for k in (*keys, *FOUND_SCHEMA)}
-        for row in uniq.iter_rows(named=True):
-            for f in (make(row, text) if fields else make(row)):
-                if f is None:
-                    continue
-                for k in keys:
-                    cols[k].append(row[k])
-                for k, v in zip(FOUND_SCHEMA, (f.id, f.severity, f.message, f.fix, *self._cite(f.citation))):
-                    cols[k].append(v)
-        found = pl.DataFrame(cols, schema={**{k: df.schema[k] for k in keys}, **FOUND_SCHEMA})
+        site = (getattr(make, "__qualname__", ""), tuple(keys), fields)
+        key_schema = {k: df.schema[k] for k in keys}
+        seen, found = self._worded.get(site) or (pl.DataFrame(schema=key_schema),
+                                                 pl.DataFrame(schema={**key_schema, **FOUND_SCHEMA}))
+        uniq = df.select(keys).unique(keep="first", maintain_order=True)
+        if not seen.is_empty():
+            uniq = uniq.join(seen, on=keys, how="anti", nulls_equal=True)
+        if not uniq.is_empty():
+            rows = df.join(uniq, on=keys, how="semi", nulls_equal=True).unique(subset=keys, keep="first",
+                                                                               maintain_order=True)
+            cols: dict[str, list] = {k: [] for k in (*keys, *FOUND_SCHEMA)}
+            for row in rows.iter_rows(named=True):
+                for f in (make(row, text) if fields else make(row)):
+                    if f is None:
+                        continue
+                    for k in keys:
+                        cols[k].append(row[k])
+                    for k, v in zip(FOUND_SCHEMA, (f.id, f.severity, f.message, f.fix, *self._cite(f.citation))):
+                        cols[k].append(v)
+            found = pl.concat([found, pl.DataFrame(cols, schema={**key_schema, **FOUND_SCHEMA})])
+            seen = pl.concat([seen, uniq])
+            self._worded[site] = seen, found
         out = df.join(found, on=keys, how="inner", nulls_equal=True).with_columns(lines=lines)
         for f, ch in text.items():
             value = pl.col(f).cast(pl.String)
@@ -355,15 +370,7 @@ class BatchChecker:
 
     def _excludes1(self, c: pl.DataFrame) -> pl.DataFrame:
         dx = _dx(c)
-        refs = []
-        for rid in _ids(c, "icd_rid"):
-            codes, notes = self.facts.table_at("icd10cm", rid, self.facts._load_icd)
-            for compact in dx.filter(pl.col("icd_rid") == rid)["compact"].unique().to_list():
-                row = codes.get(compact)
-                if row:
-                    found = {ref for here in icd_lineage(codes, row[0]) for _, ref in notes.get(here, ())}
-                    refs.extend((compact, rid, ref) for ref in found)
-        refs_df = pl.DataFrame(refs, schema={"compact": pl.String, "icd_rid": pl.Int64, "ref": pl.String}, orient="row")
+        refs_df = tables.excludes1_refs(self.facts, _ids(c, "icd_rid"))
         other = dx.select("cid", pl.col("i").alias("i_o"), pl.col("dx").alias("dx_o"), pl.col("compact").alias("c_o"))
         pairs = (dx.join(refs_df, on=["compact", "icd_rid"]).join(other, on="cid")
                  .filter((pl.col("i") != pl.col("i_o")) & (pl.col("dx") != pl.col("dx_o"))
@@ -418,8 +425,13 @@ class BatchChecker:
         return claims.select(list(OUT_CLAIM_SCHEMA)).sort("cid"), lines.sort("cid", "line")
 
     def _localities(self, ln: pl.DataFrame) -> pl.DataFrame:
+        """The payment locality of each line, found once per ZIP (or locality) and releases, and
+        remembered for the later pieces of the file."""
         keys = ["zip", "locality", "zip_rid", "gpci_rid", "loc_rid"]
         uniq = ln.unique(keys, keep="first", maintain_order=True).select(*keys, "day")
+        known = self._places.get("frame")
+        if known is not None:
+            uniq = uniq.join(known, on=keys, how="anti", nulls_equal=True)
         rows = []
         for r in uniq.iter_rows(named=True):
             loc, note = self.pricer.locality(r["zip"], r["locality"], r["day"])
@@ -428,7 +440,9 @@ class BatchChecker:
         found = pl.DataFrame(rows, schema={**{k: ln.schema[k] for k in keys}, "mac": pl.String, "loc": pl.String,
                                            "loc_key": pl.String, "loc_name": pl.String, "loc_note": pl.String},
                              orient="row")
-        return ln.join(found, on=keys, how="left", nulls_equal=True)
+        known = found if known is None else pl.concat([known, found])
+        self._places["frame"] = known
+        return ln.join(known, on=keys, how="left", nulls_equal=True)
 
     def _rates(self, ln: pl.DataFrame) -> pl.DataFrame:
         """``rate_c``: the fee schedule amount for one unit in cents, in the line's locality and
@@ -563,15 +577,17 @@ def _amounts(ln: pl.DataFrame) -> pl.DataFrame:
     """``per_unit`` and ``amount`` (in 1/SCALE cents) after the bilateral, assistant and
     co-surgeon shares, with the adjustments named as the per-claim pricer names them."""
     mods = pl.col("mods")
-    bilateral = mods.list.contains("50") & (pl.col("bilateral") == "1").fill_null(False)
-    p = pl.col("rate_c") * SCALE
-    p = pl.when(bilateral).then(p * 3 // 2).otherwise(p)
     assistant = pl.lit(None, dtype=pl.String)
     for mod, _, _ in reversed(ASSISTANT):  # the first of them on the line counts
         assistant = pl.when(mods.list.contains(mod)).then(pl.lit(mod)).otherwise(assistant)
+    # each modifier test once, as a column, not once per use
+    ln = ln.with_columns(_bil=mods.list.contains("50") & (pl.col("bilateral") == "1").fill_null(False),
+                         _asst=assistant, _co=mods.list.contains("62"))
+    bilateral, assistant, co = pl.col("_bil"), pl.col("_asst"), pl.col("_co")
+    p = pl.col("rate_c") * SCALE
+    p = pl.when(bilateral).then(p * 3 // 2).otherwise(p)
     for mod, num, den in ASSISTANT:
         p = pl.when(assistant == mod).then(p * num // den).otherwise(p)
-    co = mods.list.contains("62")
     p = pl.when(co).then(p * 625 // 1000).otherwise(p)
     share = {m: f"assistant at surgery {ASSISTANT_SHARE[m] * 100:g}%" for m, *_ in ASSISTANT}
     notes = pl.concat_list(
@@ -579,11 +595,12 @@ def _amounts(ln: pl.DataFrame) -> pl.DataFrame:
         assistant.replace_strict(share, default=None, return_dtype=pl.String),
         pl.when(co).then(pl.lit("co-surgeon 62.5%"))).list.drop_nulls()
     priced = pl.col("rate_c").is_not_null()
-    return ln.with_columns(
-        per_unit=p, amount=p * pl.col("units"),
+    ln = ln.with_columns(per_unit=p).with_columns(
+        amount=pl.col("per_unit") * pl.col("units"),
         adjustments=pl.when(pl.col("mac").is_null()).then(pl.lit([], dtype=pl.List(pl.String)))
         .when(~priced).then(pl.concat_list(pl.format("no {} fee schedule amount", "setting")))
         .otherwise(notes))
+    return ln.drop("_bil", "_asst", "_co")
 
 
 def _multiple_procedures(ln: pl.DataFrame) -> pl.DataFrame:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from medcode.claims.facts import PFS_COLUMNS, Facts
+from medcode.claims.facts import PFS_COLUMNS, Facts, icd_lineage
 from medcode.claims.reprice import GPCIS_SQL, RVUS_SQL
 from medcode.kb.store import KnowledgeBase
 
@@ -103,6 +103,19 @@ def mue(facts: Facts, rids: list[int]) -> pl.DataFrame:
             for code, row in facts.table_at("mue_practitioner", rid, facts._load_mue).items()]
     return pl.DataFrame(rows, schema={"mue_rid": pl.Int64, "code": pl.String, "mue_units": pl.Float64,
                                       "mai": pl.String, "rationale": pl.String, "mue_line": pl.Int64}, orient="row")
+
+
+@remembered
+def excludes1_refs(facts: Facts, rids: list[int]) -> pl.DataFrame:
+    """(icd_rid, compact, ref): the Excludes1 references in force for every ICD-10-CM code of the
+    releases, from the code's own notes and those of its parents up to the category."""
+    rows = []
+    for rid in rids:
+        codes, notes = facts.table_at("icd10cm", rid, facts._load_icd)
+        for compact, row in codes.items():
+            found = {ref for here in icd_lineage(codes, row[0]) for _, ref in notes.get(here, ())}
+            rows.extend((rid, compact, ref) for ref in found)
+    return pl.DataFrame(rows, schema={"icd_rid": pl.Int64, "compact": pl.String, "ref": pl.String}, orient="row")
 
 
 @remembered
