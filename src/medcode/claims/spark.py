@@ -13,19 +13,15 @@ driver and shipped as claims.
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import sys
 from typing import Any
 
-import polars as pl
-
-from medcode.claims.batch import BatchChecker, BatchResult, merge
-from medcode.claims.batch.inputs import chunks, csv_pieces, from_claims, piece_frames
+from medcode.claims.batch import BatchResult, merge
+from medcode.claims.batch import tasks as tasks_mod
+from medcode.claims.batch.inputs import chunks, csv_pieces
 from medcode.claims.files import detect_format, read_path
-
-_checkers: dict[str | None, BatchChecker] = {}  # per knowledge base, in each Python worker, kept across tasks
 
 
 def session(master: str = "local[2]") -> Any:
@@ -51,8 +47,8 @@ def check_file(path: str, fmt: str | None = None, *, master: str = "local[2]", p
         size = max(1, sum(len(c.lines) for c in claims) // pieces + 1)
         tasks = [("claims", i, pickle.dumps(chunk)) for i, chunk in enumerate(chunks(claims, size))]
     home = home or os.environ.get("MEDCODE_HOME")
-    parts = sc.parallelize(tasks, max(1, len(tasks))).map(lambda t: _run(t, home)).collect()
-    return merge([_load(p) for p in parts])
+    parts = sc.parallelize(tasks, max(1, len(tasks))).map(lambda t: tasks_mod.run(t, home)).collect()
+    return merge([tasks_mod.load(p) for p in parts])
 
 
 def _csv_tasks(path: str, pieces: int) -> list[tuple] | None:
@@ -61,36 +57,4 @@ def _csv_tasks(path: str, pieces: int) -> list[tuple] | None:
     if cut is None:
         return None
     header, bounds = cut
-    return [("csv", i, path, header, s, e, n) for i, (s, e, n) in enumerate(bounds)]
-
-
-def _run(task: tuple, home: str | None) -> bytes:
-    """One Spark task: check a piece with the batch engine; Arrow IPC frames and citations back."""
-    import medcode
-
-    if home not in _checkers:
-        _checkers[home] = BatchChecker(medcode.open_kb(home))
-    checker = _checkers[home]
-    kind, index = task[0], task[1]
-    if kind == "csv":
-        _, _, path, header, start, end, first_line = task
-        with open(path, "rb") as fh:
-            fh.seek(start)
-            body = fh.read(end - start)
-        frames = piece_frames(path, header, body, first_line)
-    else:
-        frames = from_claims(pickle.loads(task[2]))
-    result = checker.check_piece(index, frames)
-    out = {}
-    for name in ("claims", "lines", "findings"):
-        buf = io.BytesIO()
-        getattr(result, name).write_ipc(buf)
-        out[name] = buf.getvalue()
-    out["cites"] = result.cites
-    return pickle.dumps(out)
-
-
-def _load(blob: bytes) -> BatchResult:
-    d = pickle.loads(blob)
-    return BatchResult(*(pl.read_ipc(io.BytesIO(d[n])) for n in ("claims", "lines", "findings")), d["cites"])
-
+    return [tasks_mod.csv_task(i, path, header, b) for i, b in enumerate(bounds)]

@@ -538,7 +538,7 @@ def _result(parts: list[tuple[pl.DataFrame, ...]], cites: list[Citation]) -> Bat
 
 def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: BatchChecker | None = None,
                chunk_lines: int = 200_000) -> Iterator[BatchResult]:
-    """Results for a claim file, about ``chunk_lines`` lines at a time."""
+    """Results for a claim file, about ``chunk_lines`` lines at a time, in file order."""
     from medcode.claims.batch.inputs import claim_frames, csv_pieces, piece_frames
     from medcode.claims.files import detect_format, read_path
 
