@@ -272,3 +272,25 @@ def test_upload_837p_and_fhir_files(server, kb, name):
                                                                           for c in expected]
     words = Page(r.text).words
     assert all(f"Claim {c.id}" in words for c in expected)
+
+
+@pytest.mark.parametrize(("path", "words"), [
+    ("/modifiers/59", ["Distinct procedural service", "ptp.bypassed"]),
+    ("/modifiers/51", ["modifiers.51_on_addon", "the highest at 100%, the others at 50%"]),
+    ("/modifiers/50", ["modifiers.bilateral_not_allowed"]),
+    ("/modifiers/80", ["modifiers.assistant_not_allowed", "16%"]),
+], ids=["59", "51", "50", "80"])
+def test_modifier_pages(server, path, words):
+    r = get(server, path)
+    assert r.status_code == 200
+    text = Page(r.text).words
+    assert all(w in text for w in words), text
+
+
+def test_modifier_links(server):
+    assert get(server, "/codes/59").headers["location"] == "/modifiers/59"
+    assert get(server, "/modifiers/xs").headers["location"] == "/modifiers/XS"
+    assert get(server, "/search?q=XS").headers["location"] == "/modifiers/XS"
+    assert get(server, "/modifiers/Q9Z").status_code == 404
+    html = get(server, "/search?q=distinct+procedural+service").text
+    assert 'href="/modifiers/59"' in html

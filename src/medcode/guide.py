@@ -16,7 +16,7 @@ from medcode import vocab
 from medcode.claims.checks.validity import STATUS_FIX, STATUS_SEVERITY
 from medcode.kb.models import ProcedureCode
 
-__all__ = ["Advice", "Answer", "Family", "Guide", "guide"]
+__all__ = ["Advice", "Answer", "Denial", "Family", "Guide", "Requirement", "guide", "modifier_rules"]
 
 BYPASS = ("59", "XE", "XP", "XS", "XU")
 _TIMED = re.compile(r"\b(?:ea|each)\s+(?:addl\s+)?\d+\s*min|\b\d+\s*min\b|\bminutes?\b", re.IGNORECASE)
@@ -272,6 +272,48 @@ def _faqs(page: ProcedureCode, family: str | None) -> list[Answer]:
                           f"({page.rvu.pe_nonfacility} in the office, {page.rvu.pe_facility} in a facility) "
                           "already pay for the supplies the service typically uses.", "PFS RVU file"))
     return out
+
+
+def modifier_rules(modifier: str) -> tuple[Denial, ...]:
+    """What the claim checker and the repricing do with a modifier: each rule with the finding it
+    can give (``None`` for a pricing rule) and the data it reads."""
+    from medcode.claims.checks.modifiers import ASSISTANT
+    from medcode.claims.checks.ptp import NCCI_MODIFIERS
+
+    m = modifier.strip().upper()
+    out: list[Denial] = []
+    if m in NCCI_MODIFIERS:
+        out.append(Denial("ptp.bypassed", "An NCCI-associated modifier: on either code of a PTP pair whose modifier "
+                          "indicator is 1, it allows both codes when the services were distinct.",
+                          "Use it only when the note shows a separate site, session, encounter or practitioner.",
+                          "NCCI PTP edits"))
+    if m == "51":
+        out.append(Denial("modifiers.51_on_addon", "Never on an add-on code.", "Remove 51 from add-on lines.",
+                          "NCCI add-on file"))
+        out.append(Denial(None, "Multiple procedures (indicator 2) are repriced with or without 51: the highest at "
+                          "100%, the others at 50%.", "", "PFS multiple procedure indicator"))
+    if m == "50":
+        out.append(Denial("modifiers.bilateral_not_allowed", "Only where the bilateral indicator is 1 (paid at "
+                          "150%); indicators 0, 2, 3 and 9 do not take it.", "Bill without 50, or RT/LT where the "
+                          "payer asks.", "PFS bilateral indicator"))
+    if m in ("26", "TC"):
+        out.append(Denial("modifiers.pctc_mismatch", f"Only where the PC/TC indicator allows {m} (indicator 1; 26 "
+                          "also with 6 and 8).", "Bill the code without it, or the component's own code.",
+                          "PFS PC/TC indicator"))
+    if m in ASSISTANT:
+        out.append(Denial("modifiers.assistant_not_allowed", "Not paid where the assistant indicator is 1; needs "
+                          "documentation where it is 0 (modifiers.assistant_documentation). Paid at 16% of the fee "
+                          "schedule amount.", "Check the code's assistant indicator.", "PFS assistant indicator"))
+    if m == "62":
+        out.append(Denial(None, "Each co-surgeon is paid 62.5% of the fee schedule amount; the co-surgeon indicator "
+                          "says whether it is allowed.", "", "PFS co-surgeon indicator"))
+    if m == "66":
+        out.append(Denial(None, "Team surgery: the team indicator says whether it is allowed; paid by report.", "",
+                          "PFS team indicator"))
+    if m == "25":
+        out.append(Denial("modifiers.25_not_em", "Only on an E/M code (99202-99499).", "Move 25 to the E/M line.",
+                          "E/M code range"))
+    return tuple(out)
 
 
 def guide(page: ProcedureCode) -> Guide:

@@ -22,7 +22,7 @@ from medcode import vocab
 from medcode.claims.files import FORMATS, detect_format
 from medcode.claims.readers import ClaimInputError
 from medcode.codes import MalformedCode, UnknownCode, normalize
-from medcode.guide import guide
+from medcode.guide import guide, modifier_rules
 from medcode.kb.models import DiagnosisCode, Locality, ProcedureCode
 from medcode.lookup import get_code, ptp_between, ptp_pairs, rvu_history
 from medcode.pricing import PAYABLE_STATUSES, PricingError, find_locality, price_all_localities
@@ -51,6 +51,11 @@ EXAMPLE = ('{"id": "C1", "date": "2026-05-01", "place_of_service": "22", "zip": 
            ' "diagnoses": ["M86.161"], "lines": [{"code": "20702", "units": 1, "pointers": [1]}]}')
 INLINE_BYTES = 512 * 1024  # larger inputs are checked in the background while the page shows progress
 MAX_UPLOAD = 2 * 1024 ** 3
+
+
+def href(system: str, code: str) -> str:
+    """The page of a search hit: a modifier's page or a code page."""
+    return f"/modifiers/{code}" if system == "modifier" else f"/codes/{code}"
 
 
 def pages(request: Request) -> Pages:
@@ -118,10 +123,28 @@ async def search_page(request: Request, kb: KB, q: Annotated[str, Query(max_leng
         if results is not None and results.hits:
             top = results.hits[0]
             if top.why == "exact code" and normalize(q).replace(".", "") == top.code.replace(".", ""):
-                return RedirectResponse(f"/codes/{top.code}", status_code=303)
+                return RedirectResponse(f"{href(top.system, top.code)}", status_code=303)
     canonical = "/search" + (f"?{urlencode({'q': q.strip()})}" if q.strip() else "")
     return site.page(request, "search.html", results=results, error=error, query=q, systems=SYSTEMS,
                      chosen=chosen, canonical=canonical)
+
+
+@router.get("/modifiers/{modifier}")
+async def modifier_page(request: Request, kb: KB, modifier: str) -> Response:
+    site = pages(request)
+    wanted = modifier.strip().upper()
+    if wanted != modifier:
+        return RedirectResponse(f"/modifiers/{wanted}", status_code=301)
+    hit = None
+    if re.fullmatch(r"[A-Z0-9]{2}", wanted):
+        try:
+            hit = next((h for h in search(kb, wanted, system="modifier", limit=5).hits if h.code == wanted), None)
+        except SearchError:
+            hit = None
+    if hit is None:
+        return _not_found(request, kb, wanted, f"{wanted} is not a modifier in the releases loaded.", [])
+    return site.cached(request, request.url.path, lambda: (site.html(
+        request, "modifier.html", m=hit, rules=modifier_rules(wanted)).encode(), {}))
 
 
 def _not_found(request: Request, kb: KB, code: str, message: str, suggestions: list[str]) -> Response:
@@ -130,7 +153,7 @@ def _not_found(request: Request, kb: KB, code: str, message: str, suggestions: l
     for c in suggestions[:5]:
         try:
             found = get_code(kb, c)
-            shown.append({"code": found.code, "description": found.description})
+            shown.append({"code": found.code, "description": found.description, "href": f"/codes/{found.code}"})
         except (UnknownCode, MalformedCode):
             continue
     if not shown:
@@ -138,7 +161,8 @@ def _not_found(request: Request, kb: KB, code: str, message: str, suggestions: l
             hits = search(kb, code, limit=5).hits
         except SearchError:
             hits = ()
-        shown = [{"code": h.code, "description": h.plain_description or h.description} for h in hits]
+        shown = [{"code": h.code, "description": h.plain_description or h.description, "href": href(h.system, h.code)}
+                 for h in hits]
     return site.page(request, "not_found.html", status=404, code=code, message=message, suggestions=shown,
                      systems=SYSTEMS, chosen=(), query=code)
 
@@ -172,6 +196,8 @@ async def code_page(request: Request, kb: KB, code: str, date: str | None = None
     except UnknownCode as exc:
         return _not_found(request, kb, exc.code, f"{exc.code} is not in the releases loaded.", exc.suggestions)
     except MalformedCode as exc:
+        if re.fullmatch(r"[A-Za-z0-9]{2}", code):
+            return RedirectResponse(f"/modifiers/{code.upper()}", status_code=301)
         return _not_found(request, kb, code, str(exc), [])
 
 

@@ -19,7 +19,8 @@
     }
     function show(hits) {
       list.innerHTML = hits.map(function (h, i) {
-        return '<li role="option" id="' + list.id + '-' + i + '" data-code="' + esc(h.code) + '" aria-selected="false">' +
+        var href = (h.system === "modifier" ? "/modifiers/" : "/codes/") + encodeURIComponent(h.code);
+        return '<li role="option" id="' + list.id + '-' + i + '" data-code="' + esc(h.code) + '" data-href="' + esc(href) + '" aria-selected="false">' +
           '<span class="c">' + esc(h.code) + '</span>' + esc(h.plain_description || h.description) +
           '<span class="s">' + esc(h.system) + '</span></li>';
       }).join("");
@@ -45,11 +46,11 @@
       if (e.key === "ArrowDown") { e.preventDefault(); mark(Math.min(active + 1, items.length - 1)); }
       else if (e.key === "ArrowUp") { e.preventDefault(); mark(Math.max(active - 1, -1)); }
       else if (e.key === "Escape") { close(); }
-      else if (e.key === "Enter" && active >= 0) { e.preventDefault(); location.href = "/codes/" + encodeURIComponent(items[active].dataset.code); }
+      else if (e.key === "Enter" && active >= 0) { e.preventDefault(); location.href = items[active].dataset.href; }
     });
     list.addEventListener("mousedown", function (e) {
       var li = e.target.closest("li");
-      if (li) { e.preventDefault(); location.href = "/codes/" + encodeURIComponent(li.dataset.code); }
+      if (li) { e.preventDefault(); location.href = li.dataset.href; }
     });
     input.addEventListener("blur", function () { setTimeout(close, 150); });
   }
