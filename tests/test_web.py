@@ -294,3 +294,10 @@ def test_modifier_links(server):
     assert get(server, "/modifiers/Q9Z").status_code == 404
     html = get(server, "/search?q=distinct+procedural+service").text
     assert 'href="/modifiers/59"' in html
+
+
+def test_bad_page_parameters_get_a_page(server):
+    r = get(server, "/codes/20702?c1=-1")
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+    assert "cannot be used (query.c1:" in Page(r.text).words
+    assert get(server, "/api/codes/20702/ptp?offset=-1").headers["content-type"] == "application/json"

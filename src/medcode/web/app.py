@@ -68,10 +68,15 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
         return error(422, "bad_input", str(exc), field=exc.field)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> Response:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(x) for x in first.get("loc", ()))
-        return error(422, "bad_input", f"{where}: {first.get('msg', 'invalid request')}", field=where)
+        message = f"{where}: {first.get('msg', 'invalid request')}"
+        if not request.url.path.startswith("/api/"):  # a page: answer with a page
+            return app.state.pages.page(request, "not_found.html", status=422, code=request.url.path,
+                                        message=f"This address has a parameter that cannot be used ({message}).",
+                                        suggestions=[], systems=SYSTEMS, chosen=())
+        return error(422, "bad_input", message, field=where)
 
     @app.get("/healthz", include_in_schema=False)
     async def health() -> dict[str, str]:
