@@ -301,3 +301,10 @@ def test_bad_page_parameters_get_a_page(server):
     assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
     assert "cannot be used (query.c1:" in Page(r.text).words
     assert get(server, "/api/codes/20702/ptp?offset=-1").headers["content-type"] == "application/json"
+
+
+def test_dmepos_code_page(server):
+    r = get(server, "/codes/E0601")
+    words = Page(r.text).words
+    assert "DMEPOS RR (category CR)$48.72–$98.07" in words.replace(" $", "$")
+    assert 'id="charts"' not in r.text  # no RVUs: no charts

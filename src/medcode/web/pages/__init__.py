@@ -223,6 +223,12 @@ def _procedure_html(request: Request, kb: KB, p: ProcedureCode, day: date | None
             ptp_pages.append((direction, title, ptp_pairs(kb, p.code, direction=direction, day=day, offset=offset,
                                                          limit=25)))
 
+    dme = []
+    for f in (p.dmepos or {}).get("fees", []):
+        fees = [v for pair in f["by_state"].values() for v in pair if v]
+        dme.append({**f, "low": min(fees) if fees else None, "high": max(fees) if fees else None,
+                    "states": sum(1 for pair in f["by_state"].values() if any(pair))})
+
     def pager(direction: str, offset: int) -> str:
         params = dict(request.query_params)
         params["c1" if direction == "column_1" else "c2"] = str(max(offset, 0))
@@ -234,7 +240,7 @@ def _procedure_html(request: Request, kb: KB, p: ProcedureCode, day: date | None
         locality_key=loc.key if loc else None, locality_prices=prices,
         locality_chart=charts.locality_bars(prices, p.payment.nonfacility if p.payment else None,
                                             loc.key if loc else None),
-        history_chart=charts.rvu_history(rvu_history(kb, p.code)), ptp_pages=ptp_pages, pager=pager,
+        history_chart=charts.rvu_history(rvu_history(kb, p.code)), ptp_pages=ptp_pages, pager=pager, dme=dme,
         page_notices=notices)
 
 
