@@ -268,9 +268,11 @@ class BatchChecker:
     def _ptp(self, ln: pl.DataFrame) -> pl.DataFrame:
         kb = self.kb
         releases = kb.releases.get("ptp_practitioner", [])
-        side = ln.filter(pl.col("ptp_ix").is_not_null()).select("cid", "day", "ptp_ix", "line", "code", "mods")
+        side = ln.filter(pl.col("ptp_ix").is_not_null()).select("cid", "day", "ptp_ix", "line", "code")
+        # the pairs carry no lists (modifiers): they are many; the hits get theirs afterwards
         pairs = (side.join(side.drop("ptp_ix"), on=["cid", "day"], suffix="_b")
                  .filter((pl.col("line") != pl.col("line_b")) & (pl.col("code") != pl.col("code_b"))))
+        mods = ln.select("cid", "line", "mods")
         on = pl.col("day").dt.year() * 10000 + pl.col("day").dt.month() * 100 + pl.col("day").dt.day()
         parts = []
         for ix in pairs["ptp_ix"].unique().to_list():
@@ -283,8 +285,11 @@ class BatchChecker:
             parts.append(hit)
         if not parts:
             return pl.DataFrame(schema=FINDING_SCHEMA)
-        hits = pl.concat(parts).with_columns(
-            used=pl.concat_list("mods", "mods_b").list.set_intersection(pl.lit(sorted(ptp.NCCI_MODIFIERS)))
+        hits = (pl.concat(parts).join(mods, on=["cid", "line"], how="left")
+                .join(mods.rename({"line": "line_b", "mods": "mods_b"}), on=["cid", "line_b"], how="left"))
+        hits = hits.with_columns(
+            used=pl.col("mods").list.set_intersection(pl.lit(sorted(ptp.NCCI_MODIFIERS)))
+            .list.set_union(pl.col("mods_b").list.set_intersection(pl.lit(sorted(ptp.NCCI_MODIFIERS))))
             .list.unique().list.sort().list.join(" "))
 
         def make(r: dict, text: dict) -> Iterator[Finding]:
@@ -295,7 +300,7 @@ class BatchChecker:
             yield ptp.pair_finding(Line(0, a, tuple(r["used"].split())), Line(0, b), edit)
 
         return self._per_key(hits, ["ptp_ix", "modifier", "rationale_id", "used"], make,
-                             pl.concat_list("line_b", "line"), fields=("code", "code_b"))
+                             pl.concat_arr("line_b", "line").arr.to_list(), fields=("code", "code_b"))
 
     def _mue(self, ln: pl.DataFrame) -> pl.DataFrame:
         limits = tables.mue(self.facts, _ids(ln, "mue_rid"))
@@ -416,12 +421,17 @@ class BatchChecker:
             total_allowed=_dollars((pl.col("total").fill_null(0) + SCALE // 2) // SCALE),
             at_risk=_dollars((pl.col("risk").fill_null(0) + SCALE // 2) // SCALE),
             locality=pl.col("first_loc"),
-            notices=pl.concat_list(
+            notices=pl.concat_str(
                 pl.when(pl.col("first_loc").is_not_null()).then(pl.format(
-                    "locality {} {}, {} rates", "first_loc", "first_name", "setting")).otherwise(None),
-                pl.col("pos_note"), pl.col("notes")).list.drop_nulls())
+                    "locality {} {}, {} rates", "first_loc", "first_name", "setting")),
+                pl.col("pos_note"), pl.when(pl.col("notes").list.len() > 0).then(pl.col("notes").list.join(ADJ_SEP)),
+                separator=ADJ_SEP, ignore_nulls=True))
+        claims = claims.with_columns(notices=pl.when(pl.col("notices") == "").then(pl.lit([], dtype=pl.List(pl.String)))
+                                     .otherwise(pl.col("notices").str.split(ADJ_SEP)))
         lines = ln.select("cid", "line", "code", pl.col("mods").alias("modifiers"), pl.col("units").cast(pl.Float64),
-                          "setting", _dollars(pl.col("rate_c")).alias("rate"), "adjustments", "allowed", "denied")
+                          "setting", _dollars(pl.col("rate_c")).alias("rate"),
+                          pl.when(pl.col("adj") == "").then(pl.lit([], dtype=pl.List(pl.String)))
+                          .otherwise(pl.col("adj").str.split(ADJ_SEP)).alias("adjustments"), "allowed", "denied")
         return claims.select(list(OUT_CLAIM_SCHEMA)).sort("cid"), lines.sort("cid", "line")
 
     def _localities(self, ln: pl.DataFrame) -> pl.DataFrame:
@@ -573,6 +583,9 @@ def _dx(c: pl.DataFrame) -> pl.DataFrame:
             .with_columns(compact=pl.col("dx").str.replace_all(".", "", literal=True)))
 
 
+ADJ_SEP = "\x1f"  # adjustments are kept as one string while pricing (lists are slow to build), split at the end
+
+
 def _amounts(ln: pl.DataFrame) -> pl.DataFrame:
     """``per_unit`` and ``amount`` (in 1/SCALE cents) after the bilateral, assistant and
     co-surgeon shares, with the adjustments named as the per-claim pricer names them."""
@@ -590,15 +603,15 @@ def _amounts(ln: pl.DataFrame) -> pl.DataFrame:
         p = pl.when(assistant == mod).then(p * num // den).otherwise(p)
     p = pl.when(co).then(p * 625 // 1000).otherwise(p)
     share = {m: f"assistant at surgery {ASSISTANT_SHARE[m] * 100:g}%" for m, *_ in ASSISTANT}
-    notes = pl.concat_list(
+    notes = pl.concat_str(
         pl.when(bilateral).then(pl.lit("bilateral 150%")),
         assistant.replace_strict(share, default=None, return_dtype=pl.String),
-        pl.when(co).then(pl.lit("co-surgeon 62.5%"))).list.drop_nulls()
+        pl.when(co).then(pl.lit("co-surgeon 62.5%")), separator=ADJ_SEP, ignore_nulls=True)
     priced = pl.col("rate_c").is_not_null()
     ln = ln.with_columns(per_unit=p).with_columns(
         amount=pl.col("per_unit") * pl.col("units"),
-        adjustments=pl.when(pl.col("mac").is_null()).then(pl.lit([], dtype=pl.List(pl.String)))
-        .when(~priced).then(pl.concat_list(pl.format("no {} fee schedule amount", "setting")))
+        adj=pl.when(pl.col("mac").is_null()).then(pl.lit(""))
+        .when(~priced).then(pl.format("no {} fee schedule amount", "setting"))
         .otherwise(notes))
     return ln.drop("_bil", "_asst", "_co")
 
@@ -620,9 +633,10 @@ def _multiple_procedures(ln: pl.DataFrame) -> pl.DataFrame:
         amount=pl.when(pl.col("rank").is_null()).then(pl.col("amount"))
         .when(first).then(pl.col("per_unit") + (pl.col("amount") - pl.col("per_unit")) // 2)
         .otherwise(pl.col("amount") // 2),
-        adjustments=pl.when(pl.col("rank").is_null()).then(pl.col("adjustments"))
-        .otherwise(pl.concat_list("adjustments", pl.when(first).then(pl.lit("multiple procedure: 100% first, 50% rest"))
-                                  .otherwise(pl.lit("multiple procedure 50%")))))
+        adj=pl.when(pl.col("rank").is_null()).then(pl.col("adj"))
+        .otherwise(pl.concat_str(pl.when(pl.col("adj") != "").then(pl.col("adj")),
+                                 pl.when(first).then(pl.lit("multiple procedure: 100% first, 50% rest"))
+                                 .otherwise(pl.lit("multiple procedure 50%")), separator=ADJ_SEP, ignore_nulls=True)))
 
 
 def _order(findings: pl.DataFrame) -> pl.DataFrame:
