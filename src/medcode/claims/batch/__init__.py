@@ -312,10 +312,15 @@ class BatchChecker:
             yield mue.exceeded(text["code"], text["day"], limit, r["units"], ())
 
         per_line = m.filter((pl.col("mai") == "1") & (pl.col("units") > pl.col("mue_units")))
-        per_day = (m.filter(pl.col("mai") != "1").group_by("cid", "code", "day")
-                   .agg(pl.col("units").sum(), pl.col("line").sort().alias("lines"),
+        daily = m.filter(pl.col("mai") != "1")
+        # sum first (a few plain columns), then gather lines and limits only for the days over
+        over = (daily.group_by("cid", "code", "day").agg(pl.col("units").sum(), pl.col("mue_units").first())
+                .filter(pl.col("units") > pl.col("mue_units")).drop("mue_units"))
+        per_day = (daily.join(over.select("cid", "code", "day"), on=["cid", "code", "day"], how="semi")
+                   .group_by("cid", "code", "day")
+                   .agg(pl.col("line").sort().alias("lines"),
                         *(pl.col(c).first() for c in ("mue_units", "mai", "rationale", "mue_rid", "mue_line")))
-                   .filter(pl.col("units") > pl.col("mue_units")))
+                   .join(over, on=["cid", "code", "day"]))
         keys = ["mue_rid", "mue_units", "mai", "rationale", "units"]
         return pl.concat([
             self._per_key(per_line, keys, make, pl.concat_list("line"), ("code", "day"), "mue_line"),
@@ -323,23 +328,28 @@ class BatchChecker:
 
     def _modifiers(self, ln: pl.DataFrame) -> pl.DataFrame:
         mods = pl.col("mods")
+        # the modifiers as " 25 59 " text: string tests are much faster than list set operations
+        with_mods = ln.filter(mods.list.len() > 0).with_columns(
+            mods_key=mods.list.join(" "), aoc_key=pl.col("aoc_row").fill_null(-1))
+        padded = pl.concat_str(pl.lit(" "), pl.col("mods_key"), pl.lit(" "))
 
         def has(*names: str) -> pl.Expr:
-            return mods.list.set_intersection(pl.lit(list(names))).list.len() > 0
+            return pl.any_horizontal([padded.str.contains(f" {n} ", literal=True) for n in names])
 
         def ind(col: str, values: str) -> pl.Expr:
             return pl.col(col).is_in(list(values)).fill_null(False)
 
         em = (pl.col("code").str.contains(r"^[0-9]+$")
               & pl.col("code").str.to_integer(strict=False).is_between(99202, 99499)).fill_null(False)
-        known = sorted(self.facts.modifiers)
-        cand = ln.filter(mods.list.len() > 0).filter(
-            (mods.list.set_difference(pl.lit(known)).list.len() > 0)
+        known = pl.Series(sorted(self.facts.modifiers), dtype=pl.String)
+        unknown = (with_mods.select("cid", "line", "mods").explode("mods").filter(~pl.col("mods").is_in(known))
+                   .select("cid", "line").unique().with_columns(unknown=pl.lit(True)))
+        cand = with_mods.join(unknown, on=["cid", "line"], how="left").filter(
+            pl.col("unknown").fill_null(False)
             | (has("25") & ~em) | (has("51") & pl.col("aoc_row").is_not_null())
             | (has("26") & ind("pctc", modifiers.NO_26)) | (has("TC") & ind("pctc", modifiers.NO_TC))
             | (has("50") & ind("bilateral", "029")) | (has(*modifiers.ASSISTANT) & ind("assistant", "019"))
-            | (has("62") & ind("co_surgeon", "019")) | (has("66") & ind("team", "019"))
-        ).with_columns(mods_key=mods.list.join(" "), aoc_key=pl.col("aoc_row").fill_null(-1))
+            | (has("62") & ind("co_surgeon", "019")) | (has("66") & ind("team", "019")))
 
         def make(r: dict) -> Iterator[Finding]:
             return modifiers.line_findings(self.facts, Line(0, r["code"], tuple(r["mods_key"].split())), r["day"])
