@@ -341,7 +341,7 @@ class BatchChecker:
 
         em = (pl.col("code").str.contains(r"^[0-9]+$")
               & pl.col("code").str.to_integer(strict=False).is_between(99202, 99499)).fill_null(False)
-        known = pl.Series(sorted(self.facts.modifiers), dtype=pl.String)
+        known = sorted(self.facts.modifiers)
         unknown = (with_mods.select("cid", "line", "mods").explode("mods").filter(~pl.col("mods").is_in(known))
                    .select("cid", "line").unique().with_columns(unknown=pl.lit(True)))
         cand = with_mods.join(unknown, on=["cid", "line"], how="left").filter(
