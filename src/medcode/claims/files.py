@@ -25,6 +25,17 @@ def detect_format(path: str) -> str:
     raise ClaimInputError(path, "cannot tell the format from the file name: pass --format json, csv, x12 or fhir")
 
 
+def sniff_format(text: str) -> str:
+    """The format of claim text by its first characters: X12 starts with ISA, FHIR is JSON with
+    a resourceType, other JSON is ours, anything else is read as CSV."""
+    head = text.lstrip()[:4096]
+    if head.startswith("ISA"):
+        return "x12"
+    if head.startswith(("{", "[")):
+        return "fhir" if '"resourceType"' in head else "json"
+    return "csv"
+
+
 def read_text(text: str, fmt: str, source: str) -> Iterator[Claim]:
     """Claims from text in ``fmt`` (one of FORMATS)."""
     readers = {"json": read_json, "csv": read_csv, "x12": iter_837, "fhir": read_fhir}

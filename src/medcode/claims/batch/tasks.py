@@ -1,12 +1,11 @@
-"""Pieces of a claim file checked in other processes (the batch engine's worker processes and
-the Spark job's tasks): a task names its piece, the process checks it with a ``BatchChecker`` it
-keeps across tasks, and the result travels back as Arrow IPC frames with its citations."""
+"""Pieces of a claim file checked in another process (the Spark job's tasks): a task names its
+piece, the process checks it with a ``BatchChecker`` it keeps across tasks, and the result
+travels back as Arrow IPC frames with its citations."""
 
 from __future__ import annotations
 
 import io
 import pickle
-from pathlib import Path
 
 import polars as pl
 
@@ -21,17 +20,13 @@ def csv_task(index: int, path: str, header: bytes, bounds: tuple[int, int, int])
     return ("csv", index, path, header, start, end, first_line)
 
 
-def run(task: tuple, where: str | None) -> bytes:
-    """Checks one piece. ``where`` is a knowledge base build folder (``kb.path``), or a medcode
-    home (the knowledge base it holds now), or None for MEDCODE_HOME."""
+def run(task: tuple, home: str | None) -> bytes:
+    """Checks one piece with the knowledge base of the medcode ``home`` (None: MEDCODE_HOME)."""
     import medcode
-    from medcode.kb.store import KnowledgeBase
 
-    if where not in _checkers:
-        build = Path(where) if where else None
-        kb = KnowledgeBase(build) if build is not None and (build / "kb.sqlite").exists() else medcode.open_kb(where)
-        _checkers[where] = BatchChecker(kb)
-    checker = _checkers[where]
+    if home not in _checkers:
+        _checkers[home] = BatchChecker(medcode.open_kb(home))
+    checker = _checkers[home]
     kind, index = task[0], task[1]
     if kind == "csv":
         _, _, path, header, start, end, first_line = task

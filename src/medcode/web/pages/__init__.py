@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from medcode import vocab
-from medcode.claims.files import FORMATS, detect_format
+from medcode.claims.files import FORMATS, detect_format, sniff_format
 from medcode.claims.readers import ClaimInputError
 from medcode.codes import MalformedCode, UnknownCode, normalize
 from medcode.guide import guide, modifier_rules
@@ -235,8 +235,8 @@ def _procedure_html(request: Request, kb: KB, p: ProcedureCode, day: date | None
         return f"/codes/{p.code}?{urlencode(params)}"
     return site.html(
         request, "procedure.html", p=p, g=guide(p), payable=PAYABLE_STATUSES, indicator_names=INDICATOR_NAMES,
-        pfs_releases=list(reversed(kb.releases.get("pprrvu", []))), date_value=(day or p.date or "") and
-        str(day or p.date), date_param=date_param if day else None, localities=localities,
+        pfs_releases=list(reversed(kb.releases.get("pprrvu", []))), date_value=str(day or p.date or ""),
+        date_param=date_param if day else None, localities=localities,
         locality_key=loc.key if loc else None, locality_prices=prices,
         locality_chart=charts.locality_bars(prices, p.payment.nonfacility if p.payment else None,
                                             loc.key if loc else None),
@@ -283,15 +283,6 @@ async def compare_page(request: Request, kb: KB, codes: str = "", date: str | No
 
 # --- claim checker ---------------------------------------------------------------------------
 
-def _sniff(text: str) -> str:
-    head = text.lstrip()[:4096]
-    if head.startswith("ISA"):
-        return "x12"
-    if head.startswith(("{", "[")):
-        return "fhir" if '"resourceType"' in head else "json"
-    return "csv"
-
-
 def _check_form(request: Request, status: int = 200, **context: Any) -> Response:
     context.setdefault("fmt", "auto")
     return pages(request).page(request, "check.html", status=status, cache=False, formats=FORM_FORMATS,
@@ -328,10 +319,10 @@ async def check_submit(request: Request) -> Response:
                 size += len(chunk)
         if fmt is None:
             with source.open("rb") as fh:
-                fmt = _sniff(fh.read(4096).decode("utf-8", "replace"))
+                fmt = sniff_format(fh.read(4096).decode("utf-8", "replace"))
     elif text.strip():
         if fmt == "auto":
-            fmt = _sniff(text)
+            fmt = sniff_format(text)
         source, label = folder / f"input.{fmt}", "pasted text"
         source.write_text(text, encoding="utf-8")
         size = source.stat().st_size

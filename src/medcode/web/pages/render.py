@@ -62,7 +62,7 @@ class Pages:
         self.max_pages = max_pages
         self._cache: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
 
-    def html(self, request: Request, template: str, status: int = 200, **context: Any) -> str:
+    def html(self, request: Request, template: str, **context: Any) -> str:
         context.setdefault("canonical", str(request.url.path))
         context.setdefault("build", self.build)
         context.setdefault("query", None)
