@@ -21,7 +21,9 @@ on every hand-made claim of the test suite.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -113,6 +115,7 @@ class BatchChecker:
         # across the pieces of a file (keys repeat: the same codes, dates and modifiers)
         self._worded: dict[tuple, tuple[pl.DataFrame, pl.DataFrame]] = {}
         self._places: dict[str, pl.DataFrame] = {}
+        self._lock = threading.RLock()  # pieces may be checked in two threads at once
 
     def _cite(self, c: Citation | None) -> tuple[int | None, str | None, int | None]:
         """(index of the citation without row and line, row, line)."""
@@ -189,6 +192,20 @@ class BatchChecker:
         text = {f: chr(0xE000 + i) for i, f in enumerate(fields)}  # private-use characters
         site = (getattr(make, "__qualname__", ""), tuple(keys), fields)
         key_schema = {k: df.schema[k] for k in keys}
+        with self._lock:
+            found = self._word(df, keys, make, fields, text, site, key_schema)
+        out = df.join(found, on=keys, how="inner", nulls_equal=True).with_columns(lines=lines)
+        for f, ch in text.items():
+            value = pl.col(f).cast(pl.String)
+            out = out.with_columns(pl.col(c).str.replace_all(ch, value, literal=True)
+                                   for c in ("msg", "fix", "cite_row"))
+        if cite_line:
+            out = out.with_columns(cite_line=pl.col(cite_line))
+        return out.select(list(FINDING_SCHEMA))
+
+    def _word(self, df: pl.DataFrame, keys: list[str], make: Callable[..., Iterable[Finding | None]],
+              fields: tuple[str, ...], text: dict[str, str], site: tuple, key_schema: dict) -> pl.DataFrame:
+        """The findings of every distinct key of ``df``, worded once per file (see ``_per_key``)."""
         seen, found = self._worded.get(site) or (pl.DataFrame(schema=key_schema),
                                                  pl.DataFrame(schema={**key_schema, **FOUND_SCHEMA}))
         uniq = df.select(keys).unique(keep="first", maintain_order=True)
@@ -209,14 +226,7 @@ class BatchChecker:
             found = pl.concat([found, pl.DataFrame(cols, schema={**key_schema, **FOUND_SCHEMA})])
             seen = pl.concat([seen, uniq])
             self._worded[site] = seen, found
-        out = df.join(found, on=keys, how="inner", nulls_equal=True).with_columns(lines=lines)
-        for f, ch in text.items():
-            value = pl.col(f).cast(pl.String)
-            out = out.with_columns(pl.col(c).str.replace_all(ch, value, literal=True)
-                                   for c in ("msg", "fix", "cite_row"))
-        if cite_line:
-            out = out.with_columns(cite_line=pl.col(cite_line))
-        return out.select(list(FINDING_SCHEMA))
+        return found
 
     # --- checks -------------------------------------------------------------------------------
 
@@ -448,6 +458,11 @@ class BatchChecker:
         """The payment locality of each line, found once per ZIP (or locality) and releases, and
         remembered for the later pieces of the file."""
         keys = ["zip", "locality", "zip_rid", "gpci_rid", "loc_rid"]
+        with self._lock:
+            known = self._known_places(ln, keys)
+        return ln.join(known, on=keys, how="left", nulls_equal=True)
+
+    def _known_places(self, ln: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         uniq = ln.unique(keys, keep="first", maintain_order=True).select(*keys, "day")
         known = self._places.get("frame")
         if known is not None:
@@ -462,7 +477,7 @@ class BatchChecker:
                              orient="row")
         known = found if known is None else pl.concat([known, found])
         self._places["frame"] = known
-        return ln.join(known, on=keys, how="left", nulls_equal=True)
+        return known
 
     def _rates(self, ln: pl.DataFrame) -> pl.DataFrame:
         """``rate_c``: the fee schedule amount for one unit in cents, in the line's locality and
@@ -567,10 +582,25 @@ def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: Ba
     cut = csv_pieces(path, size=chunk_lines * 60) if fmt == "csv" else None  # about 60 bytes a row
     if cut is not None:
         header, bounds = cut
-        with open(path, "rb") as fh:
-            for i, (start, end, first_line) in enumerate(bounds):
+
+        def piece(i: int) -> BatchResult:
+            start, end, first_line = bounds[i]
+            with open(path, "rb") as fh:
                 fh.seek(start)
-                yield checker.check_piece(i, piece_frames(path, header, fh.read(end - start), first_line))
+                return checker.check_piece(i, piece_frames(path, header, fh.read(end - start), first_line))
+
+        if len(bounds) == 1:
+            yield piece(0)
+            return
+        first = piece(0)  # loads the reference tables once
+        with ThreadPoolExecutor(2) as pool:
+            ahead = [pool.submit(piece, i) for i in range(1, min(3, len(bounds)))]
+            yield first
+            for i in range(3, len(bounds) + 2):
+                done = ahead.pop(0).result()
+                if i < len(bounds):
+                    ahead.append(pool.submit(piece, i))
+                yield done
         return
     for claims, lines, slow in claim_frames(read_path(path, fmt), chunk_lines):
         yield checker.check(claims, lines, slow)

@@ -23,6 +23,7 @@ from medcode.claims.readers import _csv_claim, csv_columns, iter_csv
 
 CLAIM_FIELDS = ("date", "place_of_service", "provider", "zip", "locality", "diagnoses")
 MAX_UNITS = 9999
+PRINTABLE = bytes(range(0x20, 0x7F)) + b"\n"
 Frames = tuple[pl.DataFrame, pl.DataFrame, list[tuple[int, Claim]]]
 
 
@@ -133,27 +134,32 @@ def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int
     if any(ch in data for ch in (b'"', b"\r", b"\n\n")) or not data.strip():
         return None
     try:
-        text = data.decode("ascii")
         header_text = header_bytes.decode("ascii").rstrip("\r")
     except UnicodeDecodeError:
         return None
-    rows = text.split("\n")
-    if rows and rows[-1] == "":
-        rows.pop()
     header = next(csv.reader([header_text]))
     col = csv_columns(header, path)
-    raw = pl.DataFrame({"raw": rows}).with_row_index("n", offset=first_line)
     ncols = len(header)
-    if raw.select((pl.col("raw").str.count_matches(",", literal=True) != ncols - 1).any()
-                  | pl.col("raw").str.contains(r"[^\x20-\x7E]").any()
-                  | (pl.col("raw").str.replace_all(r"[ ,]", "").str.len_bytes() == 0).any()).item():
+    nrows = data.count(b"\n") + (not data.endswith(b"\n"))
+    # every row has exactly ncols - 1 commas (read_csv refuses a row with more, so a total that
+    # matches leaves none with fewer) and printable characters only
+    if data.count(b",") != nrows * (ncols - 1) or data.translate(None, PRINTABLE):
         return None
-    cells = raw.with_columns(cells=pl.col("raw").str.split(","))
+    names = [f"c{i}" for i in range(ncols)]
+    try:
+        raw = pl.read_csv(data, has_header=False, schema=dict.fromkeys(names, pl.String), quote_char=None,
+                          empty_string_is_null=False, truncate_ragged_lines=False, raise_if_empty=True,
+                          row_index_name="n", row_index_offset=first_line)
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
+    if raw.height != nrows or raw.select(pl.any_horizontal(pl.col(names).is_null()).any()
+                                         | pl.all_horizontal(pl.col(names).str.strip_chars(" ") == "").any()).item():
+        return None
 
     def get(name: str) -> pl.Expr:
         if name not in col:
             return pl.lit("")
-        return pl.col("cells").list.get(col[name]).str.strip_chars(" ")
+        return pl.col(names[col[name]]).str.strip_chars(" ")
 
     def day(name: str) -> pl.Expr:
         return pl.col(name).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
@@ -161,25 +167,23 @@ def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int
     def ok_day(name: str) -> pl.Expr:
         return (pl.col(name) == "") | (pl.col(name).str.contains(r"^\d{4}-\d{2}-\d{2}$") & day(name).is_not_null())
 
-    def tokens(name: str) -> pl.Expr:
-        return get(name).str.replace_all(";", " ").str.extract_all(r"[^ ]+")
+    def tokens(expr: pl.Expr) -> pl.Expr:
+        return expr.str.replace_all(";", " ", literal=True).str.extract_all(r"[^ ]+")
 
-    f = cells.select("n", "cells", claim_id=get("claim_id"), code=get("code").str.to_uppercase(),
-                     mods=tokens("modifiers") if "modifiers" in col else pl.lit([], dtype=pl.List(pl.String)),
-                     units=get("units"), ptrs=tokens("pointers") if "pointers" in col else
-                     pl.lit([], dtype=pl.List(pl.String)), charge=get("charge"), line_date=get("line_date"),
-                     **{name: get(name) for name in CLAIM_FIELDS})
+    f = raw.select("n", claim_id=get("claim_id"), code=get("code").str.to_uppercase(),
+                   mods=get("modifiers").str.to_uppercase(), units=get("units"), ptrs=get("pointers"),
+                   charge=get("charge"), line_date=get("line_date"), **{name: get(name) for name in CLAIM_FIELDS})
     if f.select((pl.col("claim_id") == "").any()).item():
         return None
-    f = f.with_columns(mods=pl.col("mods").list.eval(pl.element().str.to_uppercase()),
-                       cid=((pl.col("claim_id") != pl.col("claim_id").shift(1)).fill_null(True).cum_sum() - 1)
+    f = f.with_columns(cid=((pl.col("claim_id") != pl.col("claim_id").shift(1)).fill_null(True).cum_sum() - 1)
                        .cast(pl.Int64))
+    # the modifiers and pointers as the per-claim reader takes them: at most four two-character
+    # modifiers, pointers of one to three digits, separated by spaces or semicolons
     bad = ((pl.col("code") == "")
-           | (pl.col("mods").list.len() > 4) | ~pl.col("mods").list.eval(pl.element().str.contains(r"^[A-Z0-9]{2}$"))
-           .list.all()
+           | ~pl.col("mods").str.contains(r"^[ ;]*([A-Z0-9]{2}([ ;]+[A-Z0-9]{2}){0,3})?[ ;]*$")
            | ~((pl.col("units") == "") | (pl.col("units").str.contains(r"^[0-9]{1,4}$")
                                          & (pl.col("units").str.to_integer(strict=False) > 0)))
-           | ~pl.col("ptrs").list.eval(pl.element().str.contains(r"^[0-9]{1,3}$")).list.all()
+           | ~pl.col("ptrs").str.contains(r"^[ ;]*([0-9]{1,3}([ ;]+[0-9]{1,3})*)?[ ;]*$")
            | ~((pl.col("charge") == "") | pl.col("charge").str.contains(r"^[0-9]+(\.[0-9]+)?$"))
            | ~ok_day("line_date") | ~ok_day("date"))
     f = f.with_columns(bad=bad.fill_null(True))
@@ -192,18 +196,18 @@ def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int
     fast = per_claim.filter(~pl.col("slow"))
     claims = fast.select(
         "cid", "claim_id", cdate=day("date"), pos=pl.col("place_of_service"), zip=pl.col("zip"),
-        locality=pl.col("locality"), dx=pl.col("diagnoses").str.replace_all(";", " ").str.extract_all(r"[^ ]+")
-        .list.eval(pl.element().str.to_uppercase()).fill_null([]))
+        locality=pl.col("locality"), dx=tokens(pl.col("diagnoses").str.to_uppercase()).fill_null([]))
     fast_rows = f.join(fast.select("cid"), on="cid")
     lines = fast_rows.select(
-        "cid", line=pl.int_range(1, pl.len() + 1).over("cid"), code=pl.col("code"), mods=pl.col("mods"),
+        "cid", line=pl.int_range(1, pl.len() + 1).over("cid"), code=pl.col("code"), mods=tokens(pl.col("mods")),
         units=pl.when(pl.col("units") == "").then(1).otherwise(pl.col("units").str.to_integer(strict=False)),
-        ptrs=pl.col("ptrs").list.eval(pl.element().str.to_integer()), ldate=day("line_date"))
+        ptrs=pl.col("ptrs").str.extract_all("[0-9]+").cast(pl.List(pl.Int64)), ldate=day("line_date"))
     slow = []
     slow_ids = per_claim.filter("slow")["cid"]
     if slow_ids.len():
         grouped: dict[int, list] = {}
-        for cid, n, cells_ in f.join(slow_ids.to_frame(), on="cid").select("cid", "n", "cells").iter_rows():
+        slow_rows = raw.with_columns(cid=f["cid"]).join(slow_ids.to_frame(), on="cid", maintain_order="left")
+        for cid, n, *cells_ in slow_rows.select("cid", "n", *names).iter_rows():
             grouped.setdefault(cid, []).append((n, cells_))
         slow = [(cid, _csv_claim(rows_, col, path)) for cid, rows_ in grouped.items()]
     return claims.cast(CLAIM_SCHEMA), lines.cast(LINE_SCHEMA), slow

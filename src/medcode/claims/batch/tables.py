@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 from itertools import islice
 from pathlib import Path
 
@@ -26,11 +27,15 @@ log = logging.getLogger(__name__)
 PTP_COLUMNS = ("c1", "c2", "effective", "deleted", "modifier", "rationale_id")
 
 
+_LOCK = threading.RLock()
+
+
 def _memo(kb: KnowledgeBase, key: tuple, make):  # noqa: ANN001, ANN202
-    memo = kb.memo.setdefault("batch", {})
-    if key not in memo:
-        memo[key] = make()
-    return memo[key]
+    with _LOCK:  # once, when pieces are checked in two threads
+        memo = kb.memo.setdefault("batch", {})
+        if key not in memo:
+            memo[key] = make()
+        return memo[key]
 
 
 def remembered(fn):  # noqa: ANN001, ANN201
