@@ -114,7 +114,7 @@ class BatchChecker:
         # per call site of _per_key: the keys already worded and the findings they gave, kept
         # across the pieces of a file (keys repeat: the same codes, dates and modifiers)
         self._worded: dict[tuple, tuple[pl.DataFrame, pl.DataFrame]] = {}
-        self._places: dict[str, pl.DataFrame] = {}
+        self._kept: dict[Any, pl.DataFrame] = {}  # frames worked out once per file
         self._lock = threading.RLock()  # pieces may be checked in two threads at once
 
     def _cite(self, c: Citation | None) -> tuple[int | None, str | None, int | None]:
@@ -279,28 +279,37 @@ class BatchChecker:
         kb = self.kb
         releases = kb.releases.get("ptp_practitioner", [])
         side = ln.filter(pl.col("ptp_ix").is_not_null()).select("cid", "day", "ptp_ix", "line", "code")
-        # the pairs carry no lists (modifiers): they are many; the hits get theirs afterwards
-        pairs = (side.join(side.drop("ptp_ix"), on=["cid", "day"], suffix="_b")
-                 .filter((pl.col("line") != pl.col("line_b")) & (pl.col("code") != pl.col("code_b"))))
-        mods = ln.select("cid", "line", "mods")
         on = pl.col("day").dt.year() * 10000 + pl.col("day").dt.month() * 100 + pl.col("day").dt.day()
         parts = []
-        for ix in pairs["ptp_ix"].unique().to_list():
-            edits = tables.ptp(kb, releases[ix].store)
-            hit = (pairs.filter(pl.col("ptp_ix") == ix)
-                   .join(edits, left_on=["code", "code_b"], right_on=["c1", "c2"])
+        for ix in side["ptp_ix"].unique().to_list():
+            codes, edits = tables.ptp(kb, releases[ix].store)
+            numbered = side.filter(pl.col("ptp_ix") == ix).join(codes, on="code").drop("code")
+            # the pairs are many: one integer key each, and no strings or lists
+            pairs = (numbered.join(numbered.select("cid", "day", line_b="line", ix_b="ix"), on=["cid", "day"])
+                     .filter((pl.col("line") != pl.col("line_b")) & (pl.col("ix") != pl.col("ix_b")))
+                     .select("cid", "day", "ptp_ix", "line", "line_b",
+                             key=pl.col("ix") * (1 << tables.PTP_SHIFT) + pl.col("ix_b")))
+            hit = (pairs.join(self._live_edits(ix, edits, pairs["day"].min()), on="key")
                    .filter((pl.col("effective").is_null() | (pl.col("effective") <= on))
                            & (pl.col("deleted").is_null() | (pl.col("deleted") > on)))
                    .sort("ptp_row").unique(["cid", "line", "line_b"], keep="first", maintain_order=True))
             parts.append(hit)
         if not parts:
             return pl.DataFrame(schema=FINDING_SCHEMA)
-        hits = (pl.concat(parts).join(mods, on=["cid", "line"], how="left")
-                .join(mods.rename({"line": "line_b", "mods": "mods_b"}), on=["cid", "line_b"], how="left"))
-        hits = hits.with_columns(
-            used=pl.col("mods").list.set_intersection(pl.lit(sorted(ptp.NCCI_MODIFIERS)))
-            .list.set_union(pl.col("mods_b").list.set_intersection(pl.lit(sorted(ptp.NCCI_MODIFIERS))))
-            .list.unique().list.sort().list.join(" "))
+        # the NCCI-associated modifiers of each line with modifiers, as sorted text
+        ncci = (ln.select("cid", "line", "mods").filter(pl.col("mods").list.len() > 0).explode("mods")
+                .filter(pl.col("mods").is_in(sorted(ptp.NCCI_MODIFIERS))).unique()
+                .group_by("cid", "line").agg(pl.col("mods").sort().str.join(" ").alias("used")))
+        line_a = ln.select("cid", "line", "code").join(ncci, on=["cid", "line"], how="left")
+        hits = (pl.concat(parts).join(line_a, on=["cid", "line"], how="left")
+                .join(line_a.rename({"line": "line_b", "code": "code_b", "used": "used_b"}), on=["cid", "line_b"],
+                      how="left"))
+        both = pl.concat_str("used", "used_b", separator=" ").str.split(" ").list.unique().list.sort().list.join(" ")
+        hits = hits.with_columns(  # the modifiers only count where the indicator is 1
+            used=pl.when(pl.col("modifier") != 1).then(pl.lit(""))
+            .when(pl.col("used").is_null()).then(pl.col("used_b").fill_null(""))
+            .when(pl.col("used_b").is_null()).then(pl.col("used"))
+            .otherwise(both))
 
         def make(r: dict, text: dict) -> Iterator[Finding]:
             release = releases[r["ptp_ix"]]
@@ -311,6 +320,16 @@ class BatchChecker:
 
         return self._per_key(hits, ["ptp_ix", "modifier", "rationale_id", "used"], make,
                              pl.concat_arr("line_b", "line").arr.to_list(), fields=("code", "code_b"))
+
+    def _live_edits(self, ix: int, edits: pl.DataFrame, first_day: date) -> pl.DataFrame:
+        """The edits not deleted by the first of January of ``first_day``'s year (a third of the
+        table is history)."""
+        day = first_day.year * 10000 + 101
+        with self._lock:
+            key = ("ptp", ix, day)
+            if key not in self._kept:
+                self._kept[key] = edits.filter(pl.col("deleted").is_null() | (pl.col("deleted") > day))
+            return self._kept[key]
 
     def _mue(self, ln: pl.DataFrame) -> pl.DataFrame:
         limits = tables.mue(self.facts, _ids(ln, "mue_rid"))
@@ -464,7 +483,7 @@ class BatchChecker:
 
     def _known_places(self, ln: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         uniq = ln.unique(keys, keep="first", maintain_order=True).select(*keys, "day")
-        known = self._places.get("frame")
+        known = self._kept.get("frame")
         if known is not None:
             uniq = uniq.join(known, on=keys, how="anti", nulls_equal=True)
         rows = []
@@ -476,7 +495,7 @@ class BatchChecker:
                                            "loc_key": pl.String, "loc_name": pl.String, "loc_note": pl.String},
                              orient="row")
         known = found if known is None else pl.concat([known, found])
-        self._places["frame"] = known
+        self._kept["frame"] = known
         return known
 
     def _rates(self, ln: pl.DataFrame) -> pl.DataFrame:

@@ -24,9 +24,6 @@ from medcode.kb.store import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
-PTP_COLUMNS = ("c1", "c2", "effective", "deleted", "modifier", "rationale_id")
-
-
 _LOCK = threading.RLock()
 
 
@@ -47,33 +44,52 @@ def remembered(fn):  # noqa: ANN001, ANN201
     return wrapper
 
 
-def ptp(kb: KnowledgeBase, store: str) -> pl.DataFrame:
-    """Every edit of a PTP store in the order of its column 1 index, with a row number."""
+PTP_SHIFT = 20  # an edit's key: the column 1 code's number << PTP_SHIFT | the column 2 code's number
+
+
+def ptp(kb: KnowledgeBase, store: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(codes, edits)`` of a PTP store: ``codes`` numbers every code the store names (``code``,
+    ``ix``, in code order); ``edits`` holds every edit in column 1, column 2 order (the order
+    ``Facts`` reads them in) as ``key`` (see ``PTP_SHIFT``), ``ptp_row`` (its place in that
+    order), ``effective`` and ``deleted`` (YYYYMMDD), ``modifier`` and ``rationale_id``.
+    Joining on one integer is several times faster than on two code strings."""
     return _memo(kb, ("ptp", store), lambda: _ptp_cached(kb, store))
 
 
-def _ptp_cached(kb: KnowledgeBase, store: str) -> pl.DataFrame:
-    path = kb.path / f"{Path(store).stem}.edits.arrow"  # kb.path is the build folder
-    if path.exists():
-        return pl.read_ipc(path)
+def _ptp_cached(kb: KnowledgeBase, store: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    stem = kb.path / Path(store).stem  # kb.path is the build folder
+    codes_path, edits_path = Path(f"{stem}.codes.arrow"), Path(f"{stem}.keyed.arrow")
+    if codes_path.exists() and edits_path.exists():
+        return pl.read_ipc(codes_path), pl.read_ipc(edits_path)
     cur = kb.ptp(store).execute(
         "SELECT column_1, column_2, effective, deleted, modifier, rationale_id FROM ptp_edits "
         "ORDER BY column_1, column_2, deleted, effective, modifier, rationale_id")
     parts = []
     while rows := list(islice(cur, 500_000)):
-        parts.append(pl.DataFrame(rows, schema={"c1": pl.String, "c2": pl.String, "effective": pl.Int64,
-                                                "deleted": pl.Int64, "modifier": pl.Int64,
-                                                "rationale_id": pl.Int64}, orient="row"))
-    frame = pl.concat(parts) if parts else pl.DataFrame(schema=dict.fromkeys(PTP_COLUMNS, pl.Int64))
-    frame = frame.with_row_index("ptp_row")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        frame.write_ipc(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        log.info("PTP frame kept in memory only (%s)", exc)
-    return frame
+        parts.append(pl.DataFrame(rows, schema={"c1": pl.String, "c2": pl.String, "effective": pl.Int32,
+                                                "deleted": pl.Int32, "modifier": pl.Int8,
+                                                "rationale_id": pl.Int32}, orient="row"))
+    frame = pl.concat(parts) if parts else pl.DataFrame(schema={"c1": pl.String, "c2": pl.String,
+                                                               "effective": pl.Int32, "deleted": pl.Int32,
+                                                               "modifier": pl.Int8, "rationale_id": pl.Int32})
+    codes = (pl.concat([frame["c1"], frame["c2"]]).unique().sort().to_frame("code")
+             .with_row_index("ix").select("code", pl.col("ix").cast(pl.Int64)))
+    if codes.height >= 1 << PTP_SHIFT:
+        raise ValueError(f"{store}: {codes.height} codes do not fit the PTP key")
+    edits = (frame.with_row_index("ptp_row")
+             .join(codes.rename({"code": "c1", "ix": "i1"}), on="c1", maintain_order="left")
+             .join(codes.rename({"code": "c2", "ix": "i2"}), on="c2", maintain_order="left")
+             .select(key=pl.col("i1") * (1 << PTP_SHIFT) + pl.col("i2"), ptp_row=pl.col("ptp_row").cast(pl.Int64),
+                     effective="effective", deleted="deleted", modifier="modifier", rationale_id="rationale_id"))
+    for path, df in ((codes_path, codes), (edits_path, edits)):
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            os.close(fd)
+            df.write_ipc(tmp)
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.info("PTP frame kept in memory only (%s)", exc)
+    return codes, edits
 
 
 @remembered
