@@ -297,9 +297,10 @@ class BatchChecker:
         if not parts:
             return pl.DataFrame(schema=FINDING_SCHEMA)
         # the NCCI-associated modifiers of each line with modifiers, as sorted text
-        ncci = (ln.select("cid", "line", "mods").filter(pl.col("mods").list.len() > 0).explode("mods")
-                .filter(pl.col("mods").is_in(sorted(ptp.NCCI_MODIFIERS))).unique()
-                .group_by("cid", "line").agg(pl.col("mods").sort().str.join(" ").alias("used")))
+        keyed = ln.select("cid", "line", key=pl.col("mods").list.join(" ")).filter(pl.col("key") != "")
+        used = {k: " ".join(sorted(set(k.split()) & ptp.NCCI_MODIFIERS)) for k in keyed["key"].unique().to_list()}
+        ncci = (keyed.select("cid", "line", used=pl.col("key").replace_strict(used, return_dtype=pl.String))
+                .filter(pl.col("used") != ""))
         line_a = ln.select("cid", "line", "code").join(ncci, on=["cid", "line"], how="left")
         hits = (pl.concat(parts).join(line_a, on=["cid", "line"], how="left")
                 .join(line_a.rename({"line": "line_b", "code": "code_b", "used": "used_b"}), on=["cid", "line_b"],
@@ -438,6 +439,9 @@ class BatchChecker:
                            pos_note=pl.when(pl.col("pos").is_not_null() & pl.col("pos_setting").is_null())
                            .then(pl.format("place of service {} is unknown: priced at the non-facility rate",
                                            pl.col("pos")))))
+        # only the columns pricing needs: every join below copies every column
+        ln = ln.select("cid", "line", "code", "mods", "units", "day", "pfs_rid", "gpci_rid", "zip_rid", "loc_rid",
+                       "cap_rid", "cap_on", "mult_proc", "bilateral")
         ln = ln.join(c.select("cid", "zip", "locality", "setting"), on="cid")
         ln = self._localities(ln)
         denied = (findings.filter((pl.col("sev") == "deny") & (pl.col("lines").list.len() > 0))
@@ -450,15 +454,15 @@ class BatchChecker:
         ln = _multiple_procedures(ln)
         rounded = (pl.col("amount") + SCALE // 2) // SCALE
         ln = ln.with_columns(allowed=pl.when(pl.col("amount").is_null()).then(None)
-                             .when(pl.col("denied")).then(0.0).otherwise(_dollars(rounded)))
+                             .when(pl.col("denied")).then(0.0).otherwise(_dollars(rounded, ln.height)))
         totals = ln.group_by("cid").agg(
             total=pl.col("amount").filter(~pl.col("denied")).sum(),
             risk=pl.col("amount").filter(pl.col("denied")).sum(),
             notes=pl.col("loc_note").drop_nulls().unique(maintain_order=True),
             first_loc=pl.col("loc_key").drop_nulls().first(), first_name=pl.col("loc_name").drop_nulls().first())
         claims = c.join(totals, on="cid", how="left").with_columns(
-            total_allowed=_dollars((pl.col("total").fill_null(0) + SCALE // 2) // SCALE),
-            at_risk=_dollars((pl.col("risk").fill_null(0) + SCALE // 2) // SCALE),
+            total_allowed=_dollars((pl.col("total").fill_null(0) + SCALE // 2) // SCALE, c.height),
+            at_risk=_dollars((pl.col("risk").fill_null(0) + SCALE // 2) // SCALE, c.height),
             locality=pl.col("first_loc"),
             notices=pl.concat_str(
                 pl.when(pl.col("first_loc").is_not_null()).then(pl.format(
@@ -468,7 +472,7 @@ class BatchChecker:
         claims = claims.with_columns(notices=pl.when(pl.col("notices") == "").then(pl.lit([], dtype=pl.List(pl.String)))
                                      .otherwise(pl.col("notices").str.split(ADJ_SEP)))
         lines = ln.select("cid", "line", "code", pl.col("mods").alias("modifiers"), pl.col("units").cast(pl.Float64),
-                          "setting", _dollars(pl.col("rate_c")).alias("rate"),
+                          "setting", _dollars(pl.col("rate_c"), ln.height).alias("rate"),
                           pl.when(pl.col("adj") == "").then(pl.lit([], dtype=pl.List(pl.String)))
                           .otherwise(pl.col("adj").str.split(ADJ_SEP)).alias("adjustments"), "allowed", "denied")
         return claims.select(list(OUT_CLAIM_SCHEMA)).sort("cid"), lines.sort("cid", "line")
@@ -625,10 +629,12 @@ def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: Ba
         yield checker.check(claims, lines, slow)
 
 
-def _dollars(cents: pl.Expr) -> pl.Expr:
-    """Whole cents as the float Python gets for the same decimal (Polars divides by multiplying
-    by 0.01, which is a different float for many amounts, so go through the decimal text)."""
-    return pl.format("{}.{}", cents // 100, (cents % 100).cast(pl.String).str.zfill(2)).cast(pl.Float64)
+def _dollars(cents: pl.Expr, height: int) -> pl.Expr:
+    """Whole cents as the float Python gets for the same decimal, in a frame of ``height`` rows.
+    A division of two floats is exact to the last bit, but Polars turns a division by a literal
+    into a multiplication by 0.01, which is a different float for many amounts: so divide by a
+    column of 100.0."""
+    return cents.cast(pl.Float64) / pl.lit(pl.Series([100.0]).extend_constant(100.0, max(height - 1, 0)))
 
 
 def _ids(df: pl.DataFrame, col: str) -> list[int]:
