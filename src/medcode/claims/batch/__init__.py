@@ -234,20 +234,23 @@ class BatchChecker:
         codes = ln["code"].unique().to_list()
         kinds = pl.DataFrame({"code": codes, "is_proc": [code_kind(c) == "procedure" for c in codes]},
                              schema={"code": pl.String, "is_proc": pl.Boolean})
+        # a code the fee schedule lists is worded once per release; any other once per fee
+        # schedule and HCPCS release, with the day written in per line
         cand = (ln.join(kinds, on="code").filter((~(pl.col("is_proc") & (pl.col("status") == "A"))).fill_null(True))
-                .with_columns(vkey=pl.when(pl.col("status").is_not_null()).then(pl.col("pfs_rid").cast(pl.String))
-                              .otherwise(pl.col("day").cast(pl.String))))
-        return self._per_key(cand, ["code", "vkey"],
-                             lambda r: validity.line_findings(self.facts, Line(0, r["code"]), r["day"]),
-                             pl.concat_list("line"))
+                .with_columns(hcpcs_key=pl.when(pl.col("status").is_null()).then(pl.col("hcpcs_rid"))))
+        return self._per_key(cand, ["code", "pfs_rid", "hcpcs_key"],
+                             lambda r, text: validity.line_findings(self.facts, Line(0, r["code"]), r["day"],
+                                                                    text["day"]),
+                             pl.concat_list("line"), fields=("day",))
 
     def _diagnoses(self, c: pl.DataFrame) -> pl.DataFrame:
         dx = _dx(c)
         billable = tables.icd_billable(self.facts, _ids(c, "icd_rid"))
         cand = dx.join(billable, on=["icd_rid", "compact"], how="anti")
-        return self._per_key(cand, ["i", "dx", "cdate"],
-                             lambda r: validity.diagnosis_findings(self.facts, r["i"], r["dx"], r["cdate"]),
-                             pl.lit([], dtype=pl.List(pl.Int64)))
+        return self._per_key(cand, ["dx", "icd_rid"],
+                             lambda r, text: validity.diagnosis_findings(self.facts, text["i"], r["dx"], r["cdate"],
+                                                                         text["cdate"]),
+                             pl.lit([], dtype=pl.List(pl.Int64)), fields=("i", "cdate"))
 
     def _addon_rows(self, ln: pl.DataFrame) -> pl.DataFrame:
         """Marks add-on lines: the first edit row in force (``aoc_row``) and whether a primary
@@ -263,17 +266,26 @@ class BatchChecker:
                         .with_columns(has_primary=pl.lit(True)))
         first = (live.sort("aoc_row").group_by("cid", "line")
                  .agg(pl.col("aoc_row").first(), pl.col("edit_type").first().alias("first_type")))
+        # the edits in force change only on their effective and deletion dates, so the number of
+        # those dates on or before the day names the set in force (one wording serves its days)
+        epoch = (ln.select("cid", "line", "aoc_rid", "code", iso=iso)
+                 .join(first.select("cid", "line"), on=["cid", "line"])
+                 .join(tables.aoc_dates(self.facts, _ids(ln, "aoc_rid")), on=["aoc_rid", "code"])
+                 .group_by("cid", "line").agg(aoc_epoch=(pl.col("date") <= pl.col("iso")).sum()))
         return (ln.join(first, on=["cid", "line"], how="left").join(with_primary, on=["cid", "line"], how="left")
-                .with_columns(pl.col("has_primary").fill_null(False)))
+                .join(epoch, on=["cid", "line"], how="left")
+                .with_columns(pl.col("has_primary").fill_null(False), pl.col("aoc_epoch").fill_null(0)))
 
     def _addon(self, ln: pl.DataFrame) -> pl.DataFrame:
         cand = ln.filter(pl.col("aoc_row").is_not_null()
                          & ~(pl.col("has_primary") & (pl.col("first_type") != "2")))
 
-        def make(r: dict) -> Iterator[Finding | None]:
-            yield addon.finding(Line(0, r["code"]), r["day"], self.facts.addon(r["code"], r["day"]), r["has_primary"])
+        def make(r: dict, text: dict) -> Iterator[Finding | None]:
+            yield addon.finding(Line(0, r["code"]), text["day"], self.facts.addon(r["code"], r["day"]),
+                                r["has_primary"])
 
-        return self._per_key(cand, ["code", "day", "has_primary"], make, pl.concat_list("line"))
+        return self._per_key(cand, ["code", "aoc_rid", "aoc_epoch", "has_primary"], make, pl.concat_list("line"),
+                             fields=("day",))
 
     def _ptp(self, ln: pl.DataFrame) -> pl.DataFrame:
         kb = self.kb

@@ -119,6 +119,14 @@ def aoc(facts: Facts, rids: list[int]) -> pl.DataFrame:
 
 
 @remembered
+def aoc_dates(facts: Facts, rids: list[int]) -> pl.DataFrame:
+    """(aoc_rid, code, date): the effective and deletion dates of each add-on code's edits."""
+    edits = aoc(facts, rids)
+    dates = [edits.select("aoc_rid", "code", date=pl.col(c)) for c in ("effective", "deleted")]
+    return pl.concat(dates).drop_nulls().unique()
+
+
+@remembered
 def mue(facts: Facts, rids: list[int]) -> pl.DataFrame:
     rows = [(rid, code, float(row[0]), row[1], row[2], row[3]) for rid in rids
             for code, row in facts.table_at("mue_practitioner", rid, facts._load_mue).items()]

@@ -25,8 +25,9 @@ def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
             yield found
 
 
-def finding(line: Line, day: date | None, aoc: dict, has_primary: bool) -> Finding | None:
-    """The finding on an add-on line, given whether an eligible primary is billed the same day."""
+def finding(line: Line, day: date | str | None, aoc: dict, has_primary: bool) -> Finding | None:
+    """The finding on an add-on line, given whether an eligible primary is billed the same day
+    (``day`` is only written in the words)."""
     meaning = vocab.meaning("aoc_type", aoc["type"]) or ""
     if aoc["type"] == "2":
         return Finding("addon.payer_primary", "info", (line.line,),

@@ -43,8 +43,9 @@ def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
         yield from diagnosis_findings(facts, i, dx, claim.date)
 
 
-def line_findings(facts: Facts, line: Line, day: date | None) -> Iterator[Finding]:
-    """The findings on one line's code (the batch engine calls this once per code and release)."""
+def line_findings(facts: Facts, line: Line, day: date | None, shown_day: str | None = None) -> Iterator[Finding]:
+    """The findings on one line's code (the batch engine calls this once per code and release,
+    with ``shown_day`` standing for the day in the words)."""
     if day is None:
         yield Finding("validity.no_date", "deny", (line.line,), f"Line {line.line} has no date of service.",
                       "Give the claim or the line a date of service.")
@@ -62,7 +63,7 @@ def line_findings(facts: Facts, line: Line, day: date | None) -> Iterator[Findin
         listed = facts.releases_with(line.code)
         if listed:
             yield Finding("validity.not_in_release", "deny", (line.line,),
-                          f"{line.code} is not in the fee schedule in force on {day} (it is in "
+                          f"{line.code} is not in the fee schedule in force on {shown_day or day} (it is in "
                           f"{', '.join(listed)}).",
                           "Check the date of service, or use the code valid on that date.",
                           facts.cite("pprrvu", day, line.code))
@@ -78,11 +79,14 @@ def line_findings(facts: Facts, line: Line, day: date | None) -> Iterator[Findin
                       f"{line.code} has PFS status {status}: {meaning}", STATUS_FIX[status], pfs["citation"])
 
 
-def diagnosis_findings(facts: Facts, i: int, dx: str, day: date | None) -> Iterator[Finding]:
+def diagnosis_findings(facts: Facts, i: int | str, dx: str, day: date | None,
+                       shown_day: str | None = None) -> Iterator[Finding]:
+    """The findings on diagnosis ``i`` of a claim (the batch engine calls this once per code and
+    release, with stand-ins for the position and the day in the words)."""
     found = facts.icd(dx, day)
     if found is None:
         yield Finding("validity.unknown_diagnosis", "deny", (),
-                      f"Diagnosis {i} ({dx}) is not an ICD-10-CM code on {day}.",
+                      f"Diagnosis {i} ({dx}) is not an ICD-10-CM code on {shown_day or day}.",
                       "Correct the diagnosis code.", facts.cite("icd10cm", day, dx))
     elif not found["billable"]:
         yield Finding("validity.header_diagnosis", "deny", (),
