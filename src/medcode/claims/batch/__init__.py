@@ -502,14 +502,23 @@ class BatchChecker:
         known = self._kept.get("frame")
         if known is not None:
             uniq = uniq.join(known, on=keys, how="anti", nulls_equal=True)
+        # a plain ZIP code in the ZIP and GPCI files by joins; anything else by the pricer
+        plain = uniq.filter(pl.col("zip").str.contains(r"^\d{5}(-?\d{4})?$") & pl.col("zip_rid").is_not_null()
+                            & pl.col("gpci_rid").is_not_null())
+        joined = (plain.with_columns(zip5=pl.col("zip").str.slice(0, 5))
+                  .join(tables.zip_localities(self.kb, _ids(plain, "zip_rid")), on=["zip_rid", "zip5"])
+                  .join(tables.locality_names(self.kb, _ids(plain, "gpci_rid")), on=["gpci_rid", "mac", "loc"])
+                  .select(*keys, "mac", "loc", loc_key=pl.format("{}-{}", "mac", "loc"),
+                          loc_name=pl.col("name").str.strip_chars_end("*"), loc_note=pl.lit(None, dtype=pl.String)))
         rows = []
-        for r in uniq.iter_rows(named=True):
+        for r in uniq.join(joined, on=keys, how="anti", nulls_equal=True).iter_rows(named=True):
             loc, note = self.pricer.locality(r["zip"], r["locality"], r["day"])
             rows.append((*(r[k] for k in keys), loc.mac if loc else None, loc.locality if loc else None,
                          f"{loc.mac}-{loc.locality}" if loc else None, loc.name if loc else None, note or None))
         found = pl.DataFrame(rows, schema={**{k: ln.schema[k] for k in keys}, "mac": pl.String, "loc": pl.String,
                                            "loc_key": pl.String, "loc_name": pl.String, "loc_note": pl.String},
                              orient="row")
+        found = pl.concat([joined.cast(found.schema), found])
         known = found if known is None else pl.concat([known, found])
         self._kept["frame"] = known
         return known

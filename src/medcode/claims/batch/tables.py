@@ -1,10 +1,12 @@
 """Reference tables as Polars frames for the batch engine, read from the knowledge base in the
 same order as ``Facts`` reads them (so "the first row in force" is the same row).
 
-The PTP tables hold millions of rows: reading one out of SQLite takes seconds, so the frame is
-kept beside the knowledge base as an Arrow IPC file the first time it is needed. A knowledge base
-build never changes, so the file never goes stale; where the build folder is read-only the frame
-is only kept in memory.
+Building a frame takes from a tenth of a second (the ICD-10-CM tables) to seconds (the PTP
+tables hold millions of rows), so each is kept in the build folder as an Arrow IPC file the first
+time it is needed (``batch/``, and ``ptp-NN.codes.arrow`` and ``ptp-NN.keyed.arrow`` beside each
+PTP store). A knowledge base build never changes, so the files only go stale when this module
+changes what a frame holds: ``FORMAT`` is in their names, and goes up with such a change. Where
+the build folder is read-only the frames are only kept in memory.
 """
 
 from __future__ import annotations
@@ -35,11 +37,33 @@ def _memo(kb: KnowledgeBase, key: tuple, make):  # noqa: ANN001, ANN202
         return memo[key]
 
 
+FORMAT = 1  # of the kept files: up by one whenever a frame function below changes its output
+
+
+def _kept(path: Path, make):  # noqa: ANN001, ANN202
+    """The frame kept in ``path``, made by ``make()`` and written there the first time."""
+    if path.exists():
+        return pl.read_ipc(path)
+    frame = make()
+    try:
+        path.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        frame.write_ipc(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.info("%s kept in memory only (%s)", path.name, exc)
+    return frame
+
+
 def remembered(fn):  # noqa: ANN001, ANN201
-    """A frame function of (facts or kb, release ids), remembered on the knowledge base."""
+    """A frame function of (facts or kb, release ids), remembered on the knowledge base and kept
+    in its build folder."""
     def wrapper(source, rids):  # noqa: ANN001, ANN202
         kb = getattr(source, "kb", source)
-        return _memo(kb, (fn.__name__, tuple(sorted(rids))), lambda: fn(source, rids))
+        rids = sorted(rids)
+        path = kb.path / "batch" / f"{fn.__name__}-{'-'.join(map(str, rids)) or 'none'}.v{FORMAT}.arrow"
+        return _memo(kb, (fn.__name__, tuple(rids)), lambda: _kept(path, lambda: fn(source, rids)))
     wrapper.__doc__ = fn.__doc__
     return wrapper
 
@@ -58,20 +82,23 @@ def ptp(kb: KnowledgeBase, store: str) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def _ptp_cached(kb: KnowledgeBase, store: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     stem = kb.path / Path(store).stem  # kb.path is the build folder
-    codes_path, edits_path = Path(f"{stem}.codes.arrow"), Path(f"{stem}.keyed.arrow")
+    codes_path, edits_path = Path(f"{stem}.codes.v{FORMAT}.arrow"), Path(f"{stem}.keyed.v{FORMAT}.arrow")
     if codes_path.exists() and edits_path.exists():
         return pl.read_ipc(codes_path), pl.read_ipc(edits_path)
+    codes, edits = _ptp_frames(kb, store)
+    return _kept(codes_path, lambda: codes), _kept(edits_path, lambda: edits)
+
+
+def _ptp_frames(kb: KnowledgeBase, store: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     cur = kb.ptp(store).execute(
         "SELECT column_1, column_2, effective, deleted, modifier, rationale_id FROM ptp_edits "
         "ORDER BY column_1, column_2, deleted, effective, modifier, rationale_id")
+    schema = {"c1": pl.String, "c2": pl.String, "effective": pl.Int32, "deleted": pl.Int32, "modifier": pl.Int8,
+              "rationale_id": pl.Int32}
     parts = []
     while rows := list(islice(cur, 500_000)):
-        parts.append(pl.DataFrame(rows, schema={"c1": pl.String, "c2": pl.String, "effective": pl.Int32,
-                                                "deleted": pl.Int32, "modifier": pl.Int8,
-                                                "rationale_id": pl.Int32}, orient="row"))
-    frame = pl.concat(parts) if parts else pl.DataFrame(schema={"c1": pl.String, "c2": pl.String,
-                                                               "effective": pl.Int32, "deleted": pl.Int32,
-                                                               "modifier": pl.Int8, "rationale_id": pl.Int32})
+        parts.append(pl.DataFrame(rows, schema=schema, orient="row"))
+    frame = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
     codes = (pl.concat([frame["c1"], frame["c2"]]).unique().sort().to_frame("code")
              .with_row_index("ix").select("code", pl.col("ix").cast(pl.Int64)))
     if codes.height >= 1 << PTP_SHIFT:
@@ -81,14 +108,6 @@ def _ptp_cached(kb: KnowledgeBase, store: str) -> tuple[pl.DataFrame, pl.DataFra
              .join(codes.rename({"code": "c2", "ix": "i2"}), on="c2", maintain_order="left")
              .select(key=pl.col("i1") * (1 << PTP_SHIFT) + pl.col("i2"), ptp_row=pl.col("ptp_row").cast(pl.Int64),
                      effective="effective", deleted="deleted", modifier="modifier", rationale_id="rationale_id"))
-    for path, df in ((codes_path, codes), (edits_path, edits)):
-        try:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            os.close(fd)
-            df.write_ipc(tmp)
-            os.replace(tmp, path)
-        except OSError as exc:
-            log.info("PTP frame kept in memory only (%s)", exc)
     return codes, edits
 
 
@@ -172,6 +191,24 @@ def gpcis(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"gpci_rid": pl.Int64, "mac": pl.String, "loc": pl.String, "pw": pl.Float64,
                                       "pw_floor": pl.Float64, "pe_g": pl.Float64, "mp_g": pl.Float64},
                         orient="row").unique(["gpci_rid", "mac", "loc"], keep="last", maintain_order=True)
+
+
+@remembered
+def zip_localities(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
+    """(zip_rid, zip5, mac, loc): the locality of each ZIP code."""
+    rows = [r for rid in rids for r in kb.query(
+        "SELECT release_id, zip, mac, locality FROM zip_localities WHERE release_id = ?", (rid,))]
+    return pl.DataFrame(rows, schema={"zip_rid": pl.Int64, "zip5": pl.String, "mac": pl.String, "loc": pl.String},
+                        orient="row")  # one row per ZIP code and release (the table's key)
+
+
+@remembered
+def locality_names(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
+    """(gpci_rid, mac, loc, name) of each locality in the GPCI file."""
+    rows = [r for rid in rids for r in kb.query(
+        "SELECT release_id, mac, locality, name FROM gpcis WHERE release_id = ?", (rid,))]
+    return pl.DataFrame(rows, schema={"gpci_rid": pl.Int64, "mac": pl.String, "loc": pl.String, "name": pl.String},
+                        orient="row")  # one row per locality and release (the table's key)
 
 
 @remembered
