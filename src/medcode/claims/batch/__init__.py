@@ -21,9 +21,11 @@ on every hand-made claim of the test suite.
 
 from __future__ import annotations
 
+import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -633,18 +635,16 @@ def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: Ba
                 fh.seek(start)
                 return checker.check_piece(i, piece_frames(path, header, fh.read(end - start), first_line))
 
-        if len(bounds) == 1:
-            yield piece(0)
-            return
-        first = piece(0)  # loads the reference tables once
-        with ThreadPoolExecutor(2) as pool:
-            ahead = [pool.submit(piece, i) for i in range(1, min(3, len(bounds)))]
-            yield first
-            for i in range(3, len(bounds) + 2):
-                done = ahead.pop(0).result()
-                if i < len(bounds):
-                    ahead.append(pool.submit(piece, i))
-                yield done
+        # two pieces at a time: Polars runs many steps on one core, and wording holds the GIL
+        threads = int(os.environ.get("MEDCODE_BATCH_THREADS", "3"))
+        with ThreadPoolExecutor(threads) as pool:
+            ahead: deque[Future[BatchResult]] = deque()
+            for i in range(len(bounds)):
+                ahead.append(pool.submit(piece, i))
+                if len(ahead) > threads:
+                    yield ahead.popleft().result()
+            while ahead:
+                yield ahead.popleft().result()
         return
     for claims, lines, slow in claim_frames(read_path(path, fmt), chunk_lines):
         yield checker.check(claims, lines, slow)
