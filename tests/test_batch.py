@@ -7,13 +7,14 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from medcode.claims import Checker, read_path
+from medcode.claims import Checker, Claim, Line, read_path
 from medcode.claims.batch import BatchChecker, check_file, merge
-from medcode.claims.batch.inputs import csv_frames
+from medcode.claims.batch.inputs import csv_frames, from_claims
 
 ROOT = Path(__file__).parent.parent
 HAND_MADE = Path(__file__).parent / "data"
@@ -132,3 +133,14 @@ def test_spark_job_same_as_per_claim(kb, home, generated_csv, tmp_path):
     _same(spark.check_file(str(edge), spark=session, home=str(home), pieces=3).to_checked(), _per_claim(kb, edge))
     fhir = HAND_MADE / "claim_hand_made.fhir.json"
     _same(spark.check_file(str(fhir), spark=session, home=str(home)).to_checked(), _per_claim(kb, fhir))
+
+
+def test_one_line_claims_and_claims_without_lines_match(kb):
+    # no PTP pairs, no diagnosis pairs, no lines at all: every join of the batch engine comes up empty
+    claims = [Claim("ONE", (Line(1, "99213", pointers=(1,)),), date=date(2026, 5, 1), zip_code="10001",
+                    diagnoses=("E11.9", "E10.9")),
+              Claim("NONE", (), date=date(2026, 5, 1), zip_code="10001", diagnoses=("M17.11",))]
+    frames = from_claims(claims)
+    got = BatchChecker(kb).check(*frames).to_checked()
+    _same(got, [Checker(kb).check(c) for c in claims])
+    assert {f.id for f in got[0].findings} == {"diagnosis.excludes1"}

@@ -303,7 +303,7 @@ class BatchChecker:
                      .filter((pl.col("line") != pl.col("line_b")) & (pl.col("ix") != pl.col("ix_b")))
                      .select("cid", "day", "ptp_ix", "line", "line_b",
                              key=pl.col("ix") * (1 << tables.PTP_SHIFT) + pl.col("ix_b")))
-            hit = (pairs.join(self._live_edits(ix, edits, pairs["day"].min()), on="key")
+            hit = (pairs.join(self._live_edits(ix, edits, numbered["day"].min()), on="key")
                    .filter((pl.col("effective").is_null() | (pl.col("effective") <= on))
                            & (pl.col("deleted").is_null() | (pl.col("deleted") > on)))
                    .sort("ptp_row").unique(["cid", "line", "line_b"], keep="first", maintain_order=True))
@@ -430,8 +430,12 @@ class BatchChecker:
     def _excludes1(self, c: pl.DataFrame) -> pl.DataFrame:
         dx = _dx(c)
         refs_df = tables.excludes1_refs(self.facts, _ids(c, "icd_rid"))
-        other = dx.select("cid", pl.col("i").alias("i_o"), pl.col("dx").alias("dx_o"), pl.col("compact").alias("c_o"))
-        pairs = (dx.join(refs_df, on=["compact", "icd_rid"]).join(other, on="cid")
+        # a reference names a category or a code under it, so it and the codes it names share the
+        # first three characters: joining on the claim and those leaves few pairs to test
+        other = dx.select("cid", i_o="i", dx_o="dx", c_o="compact", cat=pl.col("compact").str.slice(0, 3))
+        refs = dx.join(refs_df, on=["compact", "icd_rid"]).with_columns(cat=pl.col("ref").str.slice(0, 3))
+        short = refs.filter(pl.col("ref").str.len_chars() < 3)  # none in the CDC files; kept exact anyway
+        pairs = (pl.concat([refs.join(other, on=["cid", "cat"]), short.join(other.drop("cat"), on="cid")])
                  .filter((pl.col("i") != pl.col("i_o")) & (pl.col("dx") != pl.col("dx_o"))
                          & pl.col("c_o").str.starts_with(pl.col("ref")))
                  .unique(["cid", "i", "i_o"]))
