@@ -55,6 +55,9 @@ OUT_LINE_SCHEMA = {"cid": pl.Int64, "line": pl.Int64, "code": pl.String, "modifi
                    "adjustments": pl.List(pl.String), "allowed": pl.Float64, "denied": pl.Boolean}
 OUT_CLAIM_SCHEMA = {"cid": pl.Int64, "claim_id": pl.String, "total_allowed": pl.Float64, "at_risk": pl.Float64,
                     "locality": pl.String, "notices": pl.List(pl.String)}
+MODIFIER_FLAGS = {"mkey": pl.String, "m_unknown": pl.Boolean, "m25": pl.Boolean, "m26": pl.Boolean,
+                  "mTC": pl.Boolean, "m50": pl.Boolean, "m51": pl.Boolean, "m62": pl.Boolean, "m66": pl.Boolean,
+                  "m_assistant": pl.Boolean, "assistant_mod": pl.String, "pfs_mod": pl.String, "ncci": pl.String}
 PIECE_STRIDE = 1 << 32  # claim ids of piece i of a file start at i * PIECE_STRIDE
 SEVERITY_RANK = {"deny": 0, "warn": 1, "info": 2}
 SCALE = 100_000  # amounts are held in 1/100,000 of a cent: every share and halving divides exactly
@@ -154,12 +157,36 @@ class BatchChecker:
               .with_columns(day=pl.coalesce("ldate", "cdate")).join(days, on="day", how="left"))
         pfs = tables.pfs(self.facts, _ids(days, "pfs_rid"))
         ln = ln.join(pfs, on=["pfs_rid", "code"], how="left")
+        ln = ln.with_columns(mkey=pl.col("mods").list.join(" "))
+        ln = ln.join(self._modifier_table(ln["mkey"]), on="mkey", how="left")
         ln = self._addon_rows(ln)
         found = [self._validity(ln), self._diagnoses(c), self._addon(ln), self._ptp(ln), self._mue(ln),
                  self._modifiers(ln), self._siblings(ln), self._pointers(ln, c), self._excludes1(c)]
         findings = pl.concat([f.select(list(FINDING_SCHEMA)) for f in found])
         out_claims, out_lines = self._reprice(c, ln, findings)
         return out_claims, out_lines, findings
+
+    def _modifier_table(self, keys: pl.Series) -> pl.DataFrame:
+        """What the checks and the pricer ask of a line's modifiers, once per distinct list
+        (``mkey``, the modifiers joined by spaces): list operations per line are slow."""
+        with self._lock:
+            known = self._kept.get("modifiers")
+            new = keys.unique().to_frame("mkey")
+            if known is not None:
+                new = new.join(known.select("mkey"), on="mkey", how="anti")
+            rows = []
+            for key in new["mkey"].to_list():
+                mods = key.split()
+                has = set(mods)
+                rows.append((key, any(m not in self.facts.modifiers for m in mods),
+                             *(m in has for m in ("25", "26", "TC", "50", "51", "62", "66")),
+                             bool(has & modifiers.ASSISTANT), next((m for m, *_ in ASSISTANT if m in has), None),
+                             "26" if "26" in has else "TC" if "TC" in has else "",
+                             " ".join(sorted(has & ptp.NCCI_MODIFIERS))))
+            found = pl.DataFrame(rows, schema=MODIFIER_FLAGS, orient="row")
+            known = found if known is None else pl.concat([known, found])
+            self._kept["modifiers"] = known
+            return known
 
     def _days(self, days: list[date]) -> pl.DataFrame:
         kb, rows = self.kb, []
@@ -311,11 +338,7 @@ class BatchChecker:
         if not parts:
             return pl.DataFrame(schema=FINDING_SCHEMA)
         # the NCCI-associated modifiers of each line with modifiers, as sorted text
-        keyed = ln.select("cid", "line", key=pl.col("mods").list.join(" ")).filter(pl.col("key") != "")
-        used = {k: " ".join(sorted(set(k.split()) & ptp.NCCI_MODIFIERS)) for k in keyed["key"].unique().to_list()}
-        ncci = (keyed.select("cid", "line", used=pl.col("key").replace_strict(used, return_dtype=pl.String))
-                .filter(pl.col("used") != ""))
-        line_a = ln.select("cid", "line", "code").join(ncci, on=["cid", "line"], how="left")
+        line_a = ln.select("cid", "line", "code", used=pl.when(pl.col("ncci") != "").then(pl.col("ncci")))
         hits = (pl.concat(parts).join(line_a, on=["cid", "line"], how="left")
                 .join(line_a.rename({"line": "line_b", "code": "code_b", "used": "used_b"}), on=["cid", "line_b"],
                       how="left"))
@@ -371,34 +394,22 @@ class BatchChecker:
             self._per_key(per_day, keys, make, pl.col("lines"), ("code", "day"), "mue_line")])
 
     def _modifiers(self, ln: pl.DataFrame) -> pl.DataFrame:
-        mods = pl.col("mods")
-        # the modifiers as " 25 59 " text: string tests are much faster than list set operations
-        with_mods = ln.filter(mods.list.len() > 0).with_columns(
-            mods_key=mods.list.join(" "), aoc_key=pl.col("aoc_row").fill_null(-1))
-        padded = pl.concat_str(pl.lit(" "), pl.col("mods_key"), pl.lit(" "))
-
-        def has(*names: str) -> pl.Expr:
-            return pl.any_horizontal([padded.str.contains(f" {n} ", literal=True) for n in names])
-
         def ind(col: str, values: str) -> pl.Expr:
             return pl.col(col).is_in(list(values)).fill_null(False)
 
         em = (pl.col("code").str.contains(r"^[0-9]+$")
               & pl.col("code").str.to_integer(strict=False).is_between(99202, 99499)).fill_null(False)
-        known = sorted(self.facts.modifiers)
-        unknown = (with_mods.select("cid", "line", "mods").explode("mods").filter(~pl.col("mods").is_in(known))
-                   .select("cid", "line").unique().with_columns(unknown=pl.lit(True)))
-        cand = with_mods.join(unknown, on=["cid", "line"], how="left").filter(
-            pl.col("unknown").fill_null(False)
-            | (has("25") & ~em) | (has("51") & pl.col("aoc_row").is_not_null())
-            | (has("26") & ind("pctc", modifiers.NO_26)) | (has("TC") & ind("pctc", modifiers.NO_TC))
-            | (has("50") & ind("bilateral", "029")) | (has(*modifiers.ASSISTANT) & ind("assistant", "019"))
-            | (has("62") & ind("co_surgeon", "019")) | (has("66") & ind("team", "019")))
+        cand = ln.filter(pl.col("mkey") != "").filter(
+            pl.col("m_unknown") | (pl.col("m25") & ~em) | (pl.col("m51") & pl.col("aoc_row").is_not_null())
+            | (pl.col("m26") & ind("pctc", modifiers.NO_26)) | (pl.col("mTC") & ind("pctc", modifiers.NO_TC))
+            | (pl.col("m50") & ind("bilateral", "029")) | (pl.col("m_assistant") & ind("assistant", "019"))
+            | (pl.col("m62") & ind("co_surgeon", "019")) | (pl.col("m66") & ind("team", "019"))
+        ).with_columns(aoc_key=pl.col("aoc_row").fill_null(-1))
 
         def make(r: dict) -> Iterator[Finding]:
-            return modifiers.line_findings(self.facts, Line(0, r["code"], tuple(r["mods_key"].split())), r["day"])
+            return modifiers.line_findings(self.facts, Line(0, r["code"], tuple(r["mkey"].split())), r["day"])
 
-        return self._per_key(cand, ["code", "mods_key", "pfs_rid", "aoc_key"], make, pl.concat_list("line"))
+        return self._per_key(cand, ["code", "mkey", "pfs_rid", "aoc_key"], make, pl.concat_list("line"))
 
     def _siblings(self, ln: pl.DataFrame) -> pl.DataFrame:
         families = vocab.code_families()
@@ -459,7 +470,7 @@ class BatchChecker:
                                            pl.col("pos")))))
         # only the columns pricing needs: every join below copies every column
         ln = ln.select("cid", "line", "code", "mods", "units", "day", "pfs_rid", "gpci_rid", "zip_rid", "loc_rid",
-                       "cap_rid", "cap_on", "mult_proc", "bilateral")
+                       "cap_rid", "cap_on", "mult_proc", "bilateral", "m50", "m62", "assistant_mod", "pfs_mod")
         ln = ln.join(c.select("cid", "zip", "locality", "setting"), on="cid")
         ln = self._localities(ln)
         denied = (findings.filter((pl.col("sev") == "deny") & (pl.col("lines").list.len() > 0))
@@ -532,9 +543,6 @@ class BatchChecker:
     def _rates(self, ln: pl.DataFrame) -> pl.DataFrame:
         """``rate_c``: the fee schedule amount for one unit in cents, in the line's locality and
         setting (null when it has none)."""
-        mods = pl.col("mods")
-        ln = ln.with_columns(pfs_mod=pl.when(mods.list.contains("26")).then(pl.lit("26"))
-                             .when(mods.list.contains("TC")).then(pl.lit("TC")).otherwise(pl.lit("")))
         rvus = tables.rvus(self.kb, _ids(ln, "pfs_rid"))
         with_mod = rvus.select("pfs_rid", "code", "pfs_mod").with_columns(own=pl.lit(True))
         ln = (ln.join(with_mod, on=["pfs_rid", "code", "pfs_mod"], how="left")
@@ -679,14 +687,8 @@ ADJ_SEP = "\x1f"  # adjustments are kept as one string while pricing (lists are 
 def _amounts(ln: pl.DataFrame) -> pl.DataFrame:
     """``per_unit`` and ``amount`` (in 1/SCALE cents) after the bilateral, assistant and
     co-surgeon shares, with the adjustments named as the per-claim pricer names them."""
-    mods = pl.col("mods")
-    assistant = pl.lit(None, dtype=pl.String)
-    for mod, _, _ in reversed(ASSISTANT):  # the first of them on the line counts
-        assistant = pl.when(mods.list.contains(mod)).then(pl.lit(mod)).otherwise(assistant)
-    # each modifier test once, as a column, not once per use
-    ln = ln.with_columns(_bil=mods.list.contains("50") & (pl.col("bilateral") == "1").fill_null(False),
-                         _asst=assistant, _co=mods.list.contains("62"))
-    bilateral, assistant, co = pl.col("_bil"), pl.col("_asst"), pl.col("_co")
+    ln = ln.with_columns(_bil=pl.col("m50") & (pl.col("bilateral") == "1").fill_null(False))
+    bilateral, assistant, co = pl.col("_bil"), pl.col("assistant_mod"), pl.col("m62")
     p = pl.col("rate_c") * SCALE
     p = pl.when(bilateral).then(p * 3 // 2).otherwise(p)
     for mod, num, den in ASSISTANT:
@@ -703,7 +705,7 @@ def _amounts(ln: pl.DataFrame) -> pl.DataFrame:
         adj=pl.when(pl.col("mac").is_null()).then(pl.lit(""))
         .when(~priced).then(pl.format("no {} fee schedule amount", "setting"))
         .otherwise(notes))
-    return ln.drop("_bil", "_asst", "_co")
+    return ln.drop("_bil")
 
 
 def _multiple_procedures(ln: pl.DataFrame) -> pl.DataFrame:
