@@ -265,7 +265,8 @@ class BatchChecker:
                              schema={"code": pl.String, "is_proc": pl.Boolean})
         # a code the fee schedule lists is worded once per release; any other once per fee
         # schedule and HCPCS release, with the day written in per line
-        cand = (ln.join(kinds, on="code").filter((~(pl.col("is_proc") & (pl.col("status") == "A"))).fill_null(True))
+        cand = (ln.select("cid", "line", "code", "day", "status", "pfs_rid", "hcpcs_rid").join(kinds, on="code")
+                .filter((~(pl.col("is_proc") & (pl.col("status") == "A"))).fill_null(True))
                 .with_columns(hcpcs_key=pl.when(pl.col("status").is_null()).then(pl.col("hcpcs_rid"))))
         return self._per_key(cand, ["code", "pfs_rid", "hcpcs_key"],
                              lambda r, text: validity.line_findings(self.facts, Line(0, r["code"]), r["day"],
@@ -301,9 +302,9 @@ class BatchChecker:
                  .join(first.select("cid", "line"), on=["cid", "line"])
                  .join(tables.aoc_dates(self.facts, _ids(ln, "aoc_rid")), on=["aoc_rid", "code"])
                  .group_by("cid", "line").agg(aoc_epoch=(pl.col("date") <= pl.col("iso")).sum()))
-        return (ln.join(first, on=["cid", "line"], how="left").join(with_primary, on=["cid", "line"], how="left")
-                .join(epoch, on=["cid", "line"], how="left")
-                .with_columns(pl.col("has_primary").fill_null(False), pl.col("aoc_epoch").fill_null(0)))
+        marks = (first.join(with_primary, on=["cid", "line"], how="left").join(epoch, on=["cid", "line"], how="left")
+                 .with_columns(pl.col("has_primary").fill_null(False), pl.col("aoc_epoch").fill_null(0)))
+        return ln.join(marks, on=["cid", "line"], how="left").with_columns(pl.col("has_primary").fill_null(False))
 
     def _addon(self, ln: pl.DataFrame) -> pl.DataFrame:
         cand = ln.filter(pl.col("aoc_row").is_not_null()
@@ -371,7 +372,7 @@ class BatchChecker:
 
     def _mue(self, ln: pl.DataFrame) -> pl.DataFrame:
         limits = tables.mue(self.facts, _ids(ln, "mue_rid"))
-        m = ln.join(limits, on=["mue_rid", "code"])
+        m = ln.select("cid", "line", "code", "day", "units", "mue_rid").join(limits, on=["mue_rid", "code"])
 
         def make(r: dict, text: dict) -> Iterator[Finding]:
             limit = dict(self.facts.mue(r["code"], r["day"]))  # the same for every code of the key
@@ -415,7 +416,7 @@ class BatchChecker:
         families = vocab.code_families()
         members = pl.DataFrame([(c, fam) for fam, (codes, _) in families.items() for c in codes],
                                schema={"code": pl.String, "family": pl.String}, orient="row")
-        groups = (ln.join(members, on="code").group_by("cid", "family", "day")
+        groups = (ln.select("cid", "line", "code", "day").join(members, on="code").group_by("cid", "family", "day")
                   .agg(pl.col("code").unique().sort().alias("codes"), pl.col("line").sort().alias("lines"))
                   .filter(pl.col("codes").list.len() > 1).with_columns(codes_key=pl.col("codes").list.join(" ")))
 
@@ -637,7 +638,12 @@ def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: Ba
 
     fmt = fmt or detect_format(path)
     checker = checker or BatchChecker(kb)
-    cut = csv_pieces(path, size=chunk_lines * 60) if fmt == "csv" else None  # about 60 bytes a row
+    threads = int(os.environ.get("MEDCODE_BATCH_THREADS", "3"))
+    # about 80 bytes a row; as many pieces as keep every thread busy to the end
+    size = os.path.getsize(path)
+    pieces = -(-size // (chunk_lines * 80)) if fmt == "csv" else 0
+    first = int(os.environ.get("MEDCODE_FIRST", "0")) * size // 100 or None
+    cut = csv_pieces(path, pieces=-(-pieces // threads) * threads, first=first) if pieces else None
     if cut is not None:
         header, bounds = cut
 
@@ -648,7 +654,6 @@ def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: Ba
                 return checker.check_piece(i, piece_frames(path, header, fh.read(end - start), first_line))
 
         # two pieces at a time: Polars runs many steps on one core, and wording holds the GIL
-        threads = int(os.environ.get("MEDCODE_BATCH_THREADS", "3"))
         with ThreadPoolExecutor(threads) as pool:
             ahead: deque[Future[BatchResult]] = deque()
             for i in range(len(bounds)):
@@ -713,11 +718,15 @@ def _multiple_procedures(ln: pl.DataFrame) -> pl.DataFrame:
     at 50%; a single one-unit procedure is left alone."""
     eligible = ((pl.col("mult_proc") == "2") & pl.col("amount").is_not_null() & (pl.col("amount") != 0)
                 & ~pl.col("denied")).fill_null(False)
-    group = ["cid", "day"]
-    ln = ln.with_columns(mppr=eligible)
-    ranked = (ln.filter("mppr").sort(["cid", "day", "per_unit", "line"], descending=[False, False, True, False])
-              .with_columns(rank=pl.int_range(pl.len()).over(group), n=pl.len().over(group))
-              .filter(~((pl.col("n") == 1) & (pl.col("units") <= 1)))
+    # sorted by claim and day, a row's rank is its distance from the first row of its day
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    starts = ((pl.col("cid") != pl.col("cid").shift(1)) | (pl.col("day") != pl.col("day").shift(1))).fill_null(True)
+    ranked = (ln.filter(eligible).select("cid", "line", "day", "per_unit", "units")
+              .sort(["cid", "day", "per_unit", "line"], descending=[False, False, True, False])
+              .with_columns(start=starts)
+              .with_columns(rank=row - pl.when("start").then(row).forward_fill(),
+                            alone=pl.col("start") & pl.col("start").shift(-1).fill_null(True))
+              .filter(~(pl.col("alone") & (pl.col("units") <= 1)))
               .select("cid", "line", "rank"))
     ln = ln.join(ranked, on=["cid", "line"], how="left")
     first = pl.col("rank") == 0
