@@ -102,6 +102,12 @@ def test_edge_rows_go_to_the_per_claim_reader_and_match(kb, tmp_path):
     _same(BatchChecker(kb).check(claims, lines, slow).to_checked(), want)
     by_id = {r.id: r for r in want}
     assert any(f.id == "validity.bad_input" and ":7:10" in f.message for f in by_id["E3"].findings)
+    # without E6, every claim repeats its fields on each row (the quicker way to the claim fields)
+    uniform = tmp_path / "uniform.csv"
+    uniform.write_text("".join(row for row in EDGE_CSV.splitlines(keepends=True) if not row.startswith("E6,")))
+    claims, lines, slow = csv_frames(str(uniform))
+    assert sorted(c.id for _, c in slow) == ["E3", "E4", "E5", "E7"]
+    _same(BatchChecker(kb).check(claims, lines, slow).to_checked(), _per_claim(kb, uniform))
     # the same rows quoted (which the fast path leaves to the per-claim reader) give the same
     quoted = tmp_path / "quoted.csv"
     quoted.write_text(EDGE_CSV.replace("M17.11,20702", '"M17.11",20702'))

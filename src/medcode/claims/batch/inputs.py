@@ -131,11 +131,12 @@ def csv_frames(path: str) -> Frames | None:
 def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int) -> Frames | None:
     """Frames of the CSV rows ``data`` (whole claims) whose first row is line ``first_line`` of
     ``path``, under the header row ``header_bytes``; None when the rows need the per-claim reader."""
-    if not header_bytes.strip() or not data.strip():
+    if not header_bytes.strip():
         return None
     if b"\r\n" in data:
         data = data.replace(b"\r\n", b"\n")
-    if any(ch in data for ch in (b'"', b"\r", b"\n\n")) or not data.strip():
+    # (rows of spaces alone fail the comma count below, or have no claim id)
+    if any(ch in data for ch in (b'"', b"\r", b"\n\n")) or data.startswith(b"\n"):
         return None
     try:
         header_text = header_bytes.decode("ascii").rstrip("\r")
@@ -187,12 +188,20 @@ def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int
            | ~((pl.col("charge") == "") | pl.col("charge").str.contains(r"^[0-9]+(\.[0-9]+)?$"))
            | ~ok_day("line_date") | ~ok_day("date"))
     f = f.with_columns(bad=bad.fill_null(True))
-    per_claim = f.group_by("cid", maintain_order=True).agg(
-        pl.col("claim_id").first(), pl.col("bad").any(),
-        *[(pl.col(c).filter(pl.col(c) != "").n_unique() > 1).alias(f"{c}_differs") for c in CLAIM_FIELDS],
-        *[pl.col(c).filter(pl.col(c) != "").first().alias(c) for c in CLAIM_FIELDS])
-    per_claim = per_claim.with_columns(
-        slow=pl.col("bad") | pl.any_horizontal(*[f"{c}_differs" for c in CLAIM_FIELDS]) | pl.col("date").is_null())
+    starts = (pl.col("cid") != pl.col("cid").shift(1)).fill_null(True)
+    if f.select(pl.all_horizontal((starts | (pl.col(c) == pl.col(c).shift(1))).all() for c in CLAIM_FIELDS)).item():
+        # each claim's rows repeat its fields (the usual file): its first row has them all
+        bad_claims = f.filter("bad")["cid"].unique().implode()
+        per_claim = f.filter(starts).select("cid", "claim_id", *(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c)
+                                                                  for c in CLAIM_FIELDS))
+        per_claim = per_claim.with_columns(slow=pl.col("cid").is_in(bad_claims) | pl.col("date").is_null())
+    else:
+        per_claim = f.group_by("cid", maintain_order=True).agg(
+            pl.col("claim_id").first(), pl.col("bad").any(),
+            *[(pl.col(c).filter(pl.col(c) != "").n_unique() > 1).alias(f"{c}_differs") for c in CLAIM_FIELDS],
+            *[pl.col(c).filter(pl.col(c) != "").first().alias(c) for c in CLAIM_FIELDS])
+        per_claim = per_claim.with_columns(
+            slow=pl.col("bad") | pl.any_horizontal(*[f"{c}_differs" for c in CLAIM_FIELDS]) | pl.col("date").is_null())
     any_slow = per_claim["slow"].any()
     fast = per_claim.filter(~pl.col("slow")) if any_slow else per_claim
     fast_rows = f.join(fast.select("cid"), on="cid") if any_slow else f
