@@ -178,15 +178,21 @@ def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int
         return None
     f = f.with_columns(cid=((pl.col("claim_id") != pl.col("claim_id").shift(1)).fill_null(True).cum_sum() - 1)
                        .cast(pl.Int64))
-    # the modifiers and pointers as the per-claim reader takes them: at most four two-character
-    # modifiers, pointers of one to three digits, separated by spaces or semicolons
-    bad = ((pl.col("code") == "")
-           | ~pl.col("mods").str.contains(r"^[ ;]*([A-Z0-9]{2}([ ;]+[A-Z0-9]{2}){0,3})?[ ;]*$")
-           | ~((pl.col("units") == "") | (pl.col("units").str.contains(r"^[0-9]{1,4}$")
-                                         & (pl.col("units").str.to_integer(strict=False) > 0)))
-           | ~pl.col("ptrs").str.contains(r"^[ ;]*([0-9]{1,3}([ ;]+[0-9]{1,3})*)?[ ;]*$")
-           | ~((pl.col("charge") == "") | pl.col("charge").str.contains(r"^[0-9]+(\.[0-9]+)?$"))
-           | ~ok_day("line_date") | ~ok_day("date"))
+    # the values the per-claim reader takes: at most four two-character modifiers, pointers of
+    # one to three digits (separated by spaces or semicolons), whole units from 1 to 9999, dates
+    # as YYYY-MM-DD that exist. Columns with few distinct values are tested once per value.
+    rules = {
+        "mods": pl.col("mods").str.contains(r"^[ ;]*([A-Z0-9]{2}([ ;]+[A-Z0-9]{2}){0,3})?[ ;]*$"),
+        "units": (pl.col("units") == "") | (pl.col("units").str.contains(r"^[0-9]{1,4}$")
+                                           & (pl.col("units").str.to_integer(strict=False) > 0)),
+        "ptrs": pl.col("ptrs").str.contains(r"^[ ;]*([0-9]{1,3}([ ;]+[0-9]{1,3})*)?[ ;]*$"),
+        "line_date": ok_day("line_date"), "date": ok_day("date")}
+    bad = (pl.col("code") == "") | ~((pl.col("charge") == "") | pl.col("charge").str.contains(r"^[0-9]+(\.[0-9]+)?$"))
+    for name, rule in rules.items():
+        values = f.select(pl.col(name).unique())
+        wrong = values.filter(~rule.fill_null(False))[name]
+        if wrong.len():
+            bad = bad | pl.col(name).is_in(wrong.implode())
     f = f.with_columns(bad=bad.fill_null(True))
     starts = (pl.col("cid") != pl.col("cid").shift(1)).fill_null(True)
     if f.select(pl.all_horizontal((starts | (pl.col(c) == pl.col(c).shift(1))).all() for c in CLAIM_FIELDS)).item():
