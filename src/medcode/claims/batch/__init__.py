@@ -45,7 +45,7 @@ from medcode.pricing import WORK_FLOOR_LAST_DAY, citation
 
 CLAIM_SCHEMA = {"cid": pl.Int64, "claim_id": pl.String, "cdate": pl.Date, "pos": pl.String, "zip": pl.String,
                 "locality": pl.String, "dx": pl.List(pl.String)}
-LINE_SCHEMA = {"cid": pl.Int64, "line": pl.Int64, "code": pl.String, "mods": pl.List(pl.String),
+LINE_SCHEMA = {"cid": pl.Int64, "line": pl.Int64, "code": pl.String, "mkey": pl.String,  # modifiers, space-separated
                "units": pl.Int64, "ptrs": pl.List(pl.Int64), "ldate": pl.Date}
 FOUND_SCHEMA = {"fid": pl.String, "sev": pl.String, "msg": pl.String, "fix": pl.String, "cite": pl.Int64,
                 "cite_row": pl.String, "cite_line": pl.Int64}  # cite: index of the citation without row and line
@@ -157,7 +157,6 @@ class BatchChecker:
               .with_columns(day=pl.coalesce("ldate", "cdate")).join(days, on="day", how="left"))
         pfs = tables.pfs(self.facts, _ids(days, "pfs_rid"))
         ln = ln.join(pfs, on=["pfs_rid", "code"], how="left")
-        ln = ln.with_columns(mkey=pl.col("mods").list.join(" "))
         ln = ln.join(self._modifier_table(ln["mkey"]), on="mkey", how="left")
         ln = self._addon_rows(ln)
         found = [self._validity(ln), self._diagnoses(c), self._addon(ln), self._ptp(ln), self._mue(ln),
@@ -226,8 +225,8 @@ class BatchChecker:
         out = df.join(found, on=keys, how="inner", nulls_equal=True).with_columns(lines=lines)
         for f, ch in text.items():
             value = pl.col(f).cast(pl.String)
-            out = out.with_columns(pl.col(c).str.replace_all(ch, value, literal=True)
-                                   for c in ("msg", "fix", "cite_row"))
+            used = [c for c in ("msg", "fix", "cite_row") if found[c].str.contains(ch, literal=True).any()]
+            out = out.with_columns(pl.col(c).str.replace_all(ch, value, literal=True) for c in used)
         if cite_line:
             out = out.with_columns(cite_line=pl.col(cite_line))
         return out.select(list(FINDING_SCHEMA))
@@ -470,7 +469,7 @@ class BatchChecker:
                            .then(pl.format("place of service {} is unknown: priced at the non-facility rate",
                                            pl.col("pos")))))
         # only the columns pricing needs: every join below copies every column
-        ln = ln.select("cid", "line", "code", "mods", "units", "day", "pfs_rid", "gpci_rid", "zip_rid", "loc_rid",
+        ln = ln.select("cid", "line", "code", "mkey", "units", "day", "pfs_rid", "gpci_rid", "zip_rid", "loc_rid",
                        "cap_rid", "cap_on", "mult_proc", "bilateral", "m50", "m62", "assistant_mod", "pfs_mod")
         ln = ln.join(c.select("cid", "zip", "locality", "setting"), on="cid")
         ln = self._localities(ln)
@@ -499,12 +498,11 @@ class BatchChecker:
                     "locality {} {}, {} rates", "first_loc", "first_name", "setting")),
                 pl.col("pos_note"), pl.when(pl.col("notes").list.len() > 0).then(pl.col("notes").list.join(ADJ_SEP)),
                 separator=ADJ_SEP, ignore_nulls=True))
-        claims = claims.with_columns(notices=pl.when(pl.col("notices") == "").then(pl.lit([], dtype=pl.List(pl.String)))
-                                     .otherwise(pl.col("notices").str.split(ADJ_SEP)))
-        lines = ln.select("cid", "line", "code", pl.col("mods").alias("modifiers"), pl.col("units").cast(pl.Float64),
-                          "setting", _dollars(pl.col("rate_c"), ln.height).alias("rate"),
-                          pl.when(pl.col("adj") == "").then(pl.lit([], dtype=pl.List(pl.String)))
-                          .otherwise(pl.col("adj").str.split(ADJ_SEP)).alias("adjustments"), "allowed", "denied")
+        claims = claims.with_columns(notices=_split(pl.col("notices"), ADJ_SEP))
+        lines = ln.select("cid", "line", "code", _split(pl.col("mkey"), " ").alias("modifiers"),
+                          pl.col("units").cast(pl.Float64), "setting",
+                          _dollars(pl.col("rate_c"), ln.height).alias("rate"),
+                          _split(pl.col("adj"), ADJ_SEP).alias("adjustments"), "allowed", "denied")
         return claims.select(list(OUT_CLAIM_SCHEMA)).sort("cid"), lines.sort("cid", "line")
 
     def _localities(self, ln: pl.DataFrame) -> pl.DataFrame:
@@ -625,6 +623,8 @@ def _result(parts: list[tuple[pl.DataFrame, ...]], cites: list[Citation]) -> Bat
     if not parts:
         return BatchResult(pl.DataFrame(schema=OUT_CLAIM_SCHEMA), pl.DataFrame(schema=OUT_LINE_SCHEMA),
                            pl.DataFrame(schema=FINDING_SCHEMA), cites)
+    if len(parts) == 1:  # its claims and lines are in order already
+        return BatchResult(parts[0][0], parts[0][1], _order(parts[0][2]), cites)
     return BatchResult(pl.concat([p[0] for p in parts]).sort("cid"),
                        pl.concat([p[1] for p in parts]).sort("cid", "line"),
                        _order(pl.concat([p[2] for p in parts])), cites)
@@ -673,6 +673,11 @@ def _dollars(cents: pl.Expr, height: int) -> pl.Expr:
     into a multiplication by 0.01, which is a different float for many amounts: so divide by a
     column of 100.0."""
     return cents.cast(pl.Float64) / pl.lit(pl.Series([100.0]).extend_constant(100.0, max(height - 1, 0)))
+
+
+def _split(text: pl.Expr, sep: str) -> pl.Expr:
+    """Text as a list of its ``sep``-separated parts, the empty text as the empty list."""
+    return pl.when(text == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(text.str.split(sep))
 
 
 def _ids(df: pl.DataFrame, col: str) -> list[int]:
@@ -744,6 +749,5 @@ def _order(findings: pl.DataFrame) -> pl.DataFrame:
     """The per-claim engine's order: severity, first line, id, lines, message."""
     return (findings.with_columns(
         _sev=pl.col("sev").replace_strict(SEVERITY_RANK, return_dtype=pl.Int8),
-        _first=pl.col("lines").list.first().fill_null(0),
-        _lines=pl.col("lines").cast(pl.List(pl.String)).list.eval(pl.element().str.zfill(6)).list.join(" "))
-        .sort("cid", "_sev", "_first", "fid", "_lines", "msg").drop("_sev", "_first", "_lines"))
+        _first=pl.col("lines").list.first().fill_null(0))
+        .sort("cid", "_sev", "_first", "fid", "lines", "msg").drop("_sev", "_first"))  # lists sort as tuples do

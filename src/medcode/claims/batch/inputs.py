@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator
-from functools import partial
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -42,7 +41,8 @@ def from_claims(claims: Iterable[Claim], start: int = 0) -> Frames:
             continue
         crow.append((cid, claim.id, claim.date, claim.place_of_service, claim.zip_code, claim.locality,
                      list(claim.diagnoses)))
-        lrow.extend((cid, x.line, x.code, list(x.modifiers), x.units, list(x.pointers), x.date) for x in claim.lines)
+        lrow.extend((cid, x.line, x.code, " ".join(x.modifiers), x.units, list(x.pointers), x.date)
+                    for x in claim.lines)
     return (pl.DataFrame(crow, schema=CLAIM_SCHEMA, orient="row"), pl.DataFrame(lrow, schema=LINE_SCHEMA, orient="row"),
             slow)
 
@@ -211,16 +211,16 @@ def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int
     any_slow = per_claim["slow"].any()
     fast = per_claim.filter(~pl.col("slow")) if any_slow else per_claim
     fast_rows = f.join(fast.select("cid"), on="cid") if any_slow else f
-    tokens = _tokenizers(fast_rows.select("mods", "ptrs"), fast.select("diagnoses"))
+    seps = _separators(fast_rows.select("mods", "ptrs"), fast.select("diagnoses"))
     claims = fast.select(
         "cid", "claim_id", cdate=day("date"), pos=pl.col("place_of_service"), zip=pl.col("zip"),
-        locality=pl.col("locality"), dx=tokens["diagnoses"](pl.col("diagnoses").str.to_uppercase()).fill_null([]))
+        locality=pl.col("locality"), dx=_words(pl.col("diagnoses").str.to_uppercase(), seps["diagnoses"]).fill_null([]))
     row = pl.int_range(pl.len(), dtype=pl.Int64)
     first_row = pl.when(pl.col("cid") != pl.col("cid").shift(1)).then(row).forward_fill().fill_null(0)
     lines = fast_rows.select(
-        "cid", line=row - first_row + 1, code=pl.col("code"), mods=tokens["mods"](pl.col("mods")),
+        "cid", line=row - first_row + 1, code=pl.col("code"), mkey=_spaced(pl.col("mods"), seps["mods"]),
         units=pl.when(pl.col("units") == "").then(1).otherwise(pl.col("units").str.to_integer(strict=False)),
-        ptrs=tokens["ptrs"](pl.col("ptrs")).cast(pl.List(pl.Int64)), ldate=day("line_date"))
+        ptrs=_words(pl.col("ptrs"), seps["ptrs"]).cast(pl.List(pl.Int64)), ldate=day("line_date"))
     slow = []
     slow_ids = per_claim.filter("slow")["cid"]
     if slow_ids.len():
@@ -232,27 +232,33 @@ def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int
     return claims.cast(CLAIM_SCHEMA), lines.cast(LINE_SCHEMA), slow
 
 
-def _tokenizers(*frames: pl.DataFrame) -> dict[str, Callable[[pl.Expr], pl.Expr]]:
-    """For each column of the frames, a function splitting it into its tokens as the per-claim
-    reader does (separated by spaces or semicolons). A plain split where every value of the
-    column has one kind of separator, single and inside, is several times faster."""
-    out = {}
+def _separators(*frames: pl.DataFrame) -> dict[str, str | None]:
+    """For each column of the frames (values separated by spaces or semicolons, as the per-claim
+    reader takes them), the separator when every value uses that one alone, singly and only
+    between values: a plain split is several times faster than finding the words."""
+    out: dict[str, str | None] = {}
     for frame in frames:
         for name in frame.columns:
-            column, out[name] = frame[name], _extract
+            column, out[name] = frame[name], None
             for sep, other in ((" ", ";"), (";", " ")):
                 if not column.str.contains(f"^{sep}|{sep}$|{sep}{sep}|{other}").any():
-                    out[name] = partial(_split, sep=sep)
+                    out[name] = sep
                     break
     return out
 
 
-def _extract(expr: pl.Expr) -> pl.Expr:
-    return expr.str.replace_all(";", " ", literal=True).str.extract_all(r"[^ ]+")
-
-
-def _split(expr: pl.Expr, sep: str) -> pl.Expr:
+def _words(expr: pl.Expr, sep: str | None) -> pl.Expr:
+    """The values of a column as lists (see ``_separators``)."""
+    if sep is None:
+        return expr.str.replace_all(";", " ", literal=True).str.extract_all(r"[^ ]+")
     return pl.when(expr == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(expr.str.split(sep))
+
+
+def _spaced(expr: pl.Expr, sep: str | None) -> pl.Expr:
+    """The values of a column separated by single spaces (see ``_separators``)."""
+    if sep is None:
+        return _words(expr, sep).list.join(" ")
+    return expr if sep == " " else expr.str.replace_all(sep, " ", literal=True)
 
 
 def claim_frames(claims: Iterable[Claim], lines: int = 100_000) -> Iterator[Frames]:
