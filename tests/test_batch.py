@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from medcode.claims import Checker, Claim, Line, read_path
-from medcode.claims.batch import BatchChecker, check_file, merge
+from medcode.claims.batch import FINDING_SCHEMA, SEVERITY_RANK, BatchChecker, _order, check_file, merge
 from medcode.claims.batch.inputs import csv_frames, from_claims
 
 ROOT = Path(__file__).parent.parent
@@ -150,3 +152,15 @@ def test_one_line_claims_and_claims_without_lines_match(kb):
     got = BatchChecker(kb).check(*frames).to_checked()
     _same(got, [Checker(kb).check(c) for c in claims])
     assert {f.id for f in got[0].findings} == {"diagnosis.excludes1"}
+
+
+@pytest.mark.parametrize("longest", [4, 7])
+def test_findings_order_is_the_per_claim_order(longest):
+    # lines compare as tuples; lists of up to four lines take a quicker sort key than longer ones
+    rng = random.Random(longest)
+    rows = [(rng.randint(1, 3), [rng.randint(1, 6) for _ in range(rng.randint(0, longest))],
+             rng.choice(["ptp.bundled", "mue.exceeded"]), rng.choice(["deny", "warn", "info"]), rng.choice("ab"),
+             "", None, None, None) for _ in range(400)]
+    got = _order(pl.DataFrame(rows, schema=FINDING_SCHEMA, orient="row")).rows()
+    want = sorted(rows, key=lambda r: (r[0], SEVERITY_RANK[r[3]], r[1][0] if r[1] else 0, r[2], tuple(r[1]), r[4]))
+    assert [(r[0], tuple(r[1]), r[2], r[3], r[4]) for r in got] == [(r[0], tuple(r[1]), r[2], r[3], r[4]) for r in want]

@@ -747,7 +747,15 @@ def _multiple_procedures(ln: pl.DataFrame) -> pl.DataFrame:
 
 def _order(findings: pl.DataFrame) -> pl.DataFrame:
     """The per-claim engine's order: severity, first line, id, lines, message."""
+    lines = pl.col("lines")
+    # lines compare as tuples do: element by element, a shorter list first where it is a prefix
+    # (-1 for a missing element); findings name one to four lines but for MUE days
+    if (findings.select(lines.list.len().max()).item() or 0) <= 4:
+        by = [lines.list.get(k, null_on_oob=True).fill_null(-1).alias(f"_l{k}") for k in range(1, 4)]
+    else:
+        by = [lines.cast(pl.List(pl.String)).list.eval(pl.element().str.zfill(9)).list.join(" ").alias("_l1")]
     return (findings.with_columns(
-        _sev=pl.col("sev").replace_strict(SEVERITY_RANK, return_dtype=pl.Int8),
-        _first=pl.col("lines").list.first().fill_null(0))
-        .sort("cid", "_sev", "_first", "fid", "lines", "msg").drop("_sev", "_first"))  # lists sort as tuples do
+        pl.col("sev").replace_strict(SEVERITY_RANK, return_dtype=pl.Int8).alias("_sev"),
+        lines.list.first().fill_null(0).alias("_first"), *by)
+        .sort("cid", "_sev", "_first", "fid", *(e.meta.output_name() for e in by), "msg")
+        .drop("_sev", "_first", *(e.meta.output_name() for e in by)))
