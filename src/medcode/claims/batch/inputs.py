@@ -160,10 +160,13 @@ def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int
     if raw.height != nrows:  # (a blank row has no claim id: see below)
         return None
 
+    spaces = b" " in data
+
     def get(name: str) -> pl.Expr:
         if name not in col:
             return pl.lit("")
-        return pl.col(names[col[name]]).str.strip_chars(" ")
+        value = pl.col(names[col[name]])
+        return value.str.strip_chars(" ") if spaces else value
 
     def day(name: str) -> pl.Expr:
         return pl.col(name).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
