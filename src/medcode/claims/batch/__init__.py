@@ -21,6 +21,7 @@ on every hand-made claim of the test suite.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import deque
@@ -42,6 +43,8 @@ from medcode.claims.reprice import ASSISTANT_SHARE
 from medcode.kb.models import Citation, Locality
 from medcode.kb.store import KnowledgeBase
 from medcode.pricing import WORK_FLOOR_LAST_DAY, citation
+
+log = logging.getLogger(__name__)
 
 CLAIM_SCHEMA = {"cid": pl.Int64, "claim_id": pl.String, "cdate": pl.Date, "pos": pl.String, "zip": pl.String,
                 "locality": pl.String, "dx": pl.List(pl.String)}
@@ -186,6 +189,20 @@ class BatchChecker:
             known = found if known is None else pl.concat([known, found])
             self._kept["modifiers"] = known
             return known
+
+    def warm(self, day: date) -> None:
+        """Loads the per-claim engine's tables in force on ``day``, which the wording of findings
+        reads (a second or so), while another thread reads the first claims."""
+        facts = self.facts
+        with self._lock:
+            try:
+                for family, load in (("icd10cm", facts._load_icd), ("pprrvu", facts._load_pfs),
+                                     ("aoc", facts._load_aoc), ("mue_practitioner", facts._load_mue),
+                                     ("hcpcs", facts._load_hcpcs)):
+                    facts._table(family, day, load)
+                facts.releases_with("")
+            except Exception:  # noqa: BLE001  (only a head start: the checks load what they need)
+                log.debug("warming the reference tables failed", exc_info=True)
 
     def _days(self, days: list[date]) -> pl.DataFrame:
         kb, rows = self.kb, []
@@ -633,17 +650,15 @@ def _result(parts: list[tuple[pl.DataFrame, ...]], cites: list[Citation]) -> Bat
 def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: BatchChecker | None = None,
                chunk_lines: int = 200_000) -> Iterator[BatchResult]:
     """Results for a claim file, about ``chunk_lines`` lines at a time, in file order."""
-    from medcode.claims.batch.inputs import claim_frames, csv_pieces, piece_frames
+    from medcode.claims.batch.inputs import claim_frames, csv_pieces, first_csv_date, piece_frames
     from medcode.claims.files import detect_format, read_path
 
     fmt = fmt or detect_format(path)
     checker = checker or BatchChecker(kb)
-    threads = int(os.environ.get("MEDCODE_BATCH_THREADS", "3"))
-    # about 80 bytes a row; as many pieces as keep every thread busy to the end
-    size = os.path.getsize(path)
-    pieces = -(-size // (chunk_lines * 80)) if fmt == "csv" else 0
-    first = int(os.environ.get("MEDCODE_FIRST", "0")) * size // 100 or None
-    cut = csv_pieces(path, pieces=-(-pieces // threads) * threads, first=first) if pieces else None
+    threads = max(1, int(os.environ.get("MEDCODE_BATCH_THREADS", "3")))
+    # about 80 bytes a row, in a multiple of the threads so that none waits idle at the end
+    pieces = -(-os.path.getsize(path) // (chunk_lines * 80)) if fmt == "csv" else 0
+    cut = csv_pieces(path, pieces=-(-pieces // threads) * threads) if pieces else None
     if cut is not None:
         header, bounds = cut
 
@@ -653,15 +668,24 @@ def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: Ba
                 fh.seek(start)
                 return checker.check_piece(i, piece_frames(path, header, fh.read(end - start), first_line))
 
-        # two pieces at a time: Polars runs many steps on one core, and wording holds the GIL
-        with ThreadPoolExecutor(threads) as pool:
-            ahead: deque[Future[BatchResult]] = deque()
-            for i in range(len(bounds)):
-                ahead.append(pool.submit(piece, i))
-                if len(ahead) > threads:
+        # the reference tables of the first date load while the first pieces are read
+        day = first_csv_date(path)
+        warm = threading.Thread(target=checker.warm, args=(day,), daemon=True)
+        if day is not None:
+            warm.start()
+        # several pieces at a time: Polars runs many steps on one core, and wording holds the GIL
+        try:
+            with ThreadPoolExecutor(threads) as pool:
+                ahead: deque[Future[BatchResult]] = deque()
+                for i in range(len(bounds)):
+                    ahead.append(pool.submit(piece, i))
+                    if len(ahead) > threads:
+                        yield ahead.popleft().result()
+                while ahead:
                     yield ahead.popleft().result()
-            while ahead:
-                yield ahead.popleft().result()
+        finally:
+            if warm.is_alive():
+                warm.join()
         return
     for claims, lines, slow in claim_frames(read_path(path, fmt), chunk_lines):
         yield checker.check(claims, lines, slow)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -62,12 +63,10 @@ def chunks(claims: Iterable[Claim], lines: int = 100_000) -> Iterator[list[Claim
         yield out
 
 
-def csv_pieces(path: str, *, pieces: int | None = None, size: int = 32 << 20,
-               first: int | None = None) -> tuple[bytes, list] | None:
+def csv_pieces(path: str, *, pieces: int | None = None, size: int = 32 << 20) -> tuple[bytes, list] | None:
     """The header row and (start, end, first line) byte ranges of whole claims, about ``size``
-    bytes each (or ``pieces`` of them, after a first piece of about ``first`` bytes); None for CSV
-    with quotes, where a newline may sit inside a value, or without a claim_id column (the
-    per-claim reader then reads it and reports)."""
+    bytes each (or ``pieces`` of them); None for CSV with quotes, where a newline may sit inside
+    a value, or without a claim_id column (the per-claim reader then reads it and reports)."""
     with open(path, "rb") as fh:
         data = fh.read()
     if b'"' in data:
@@ -80,15 +79,28 @@ def csv_pieces(path: str, *, pieces: int | None = None, size: int = 32 << 20,
     if "claim_id" not in names:
         return None
     id_col = names.index("claim_id")
-    rest = len(data) - header_end - (first or 0)
-    step = max(1, -(-rest // pieces)) if pieces else size
+    step = max(1, -(-(len(data) - header_end) // pieces)) if pieces else size
     bounds, start, line = [], header_end + 1, 2
     while start < len(data):
-        end = _claim_boundary(data, min(len(data), start + (first if first and not bounds else step)), id_col)
+        end = _claim_boundary(data, min(len(data), start + step), id_col)
         bounds.append((start, end, line))
         line += data.count(b"\n", start, end)
         start = end
     return header, bounds
+
+
+def first_csv_date(path: str) -> date | None:
+    """The date of service on the first row of a CSV claim file, when it reads as one."""
+    with open(path, "rb") as fh:
+        header, row = fh.readline(), fh.readline()
+    names = [h.strip().lower() for h in header.decode("utf-8", "replace").split(",")]
+    cells = row.decode("utf-8", "replace").split(",")
+    if "date" not in names or len(cells) != len(names):
+        return None
+    try:
+        return date.fromisoformat(cells[names.index("date")].strip())
+    except ValueError:
+        return None
 
 
 def _claim_boundary(data: bytes, at: int, id_col: int) -> int:
