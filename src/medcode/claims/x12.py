@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from medcode.claims.model import Claim, Line, Problem
-from medcode.claims.readers import ClaimInputError, Fields
+from medcode.claims.readers import MAX_MODIFIERS, ClaimInputError, Fields
 
 ISA_LENGTH = 106
-MAX_ELEMENTS = 40
+READ_ELEMENTS = 10  # the reader looks at elements 1 to 9 (and at every element of HI)
+EMPTY = [""] * READ_ELEMENTS
+# segments never named in a problem (no position to write for them)
+QUIET = frozenset({"NM1", "N3", "N4", "REF", "PER", "HL", "SBR", "BHT", "DMG", "PAT", "PRV"})
 
 
 @dataclass
@@ -75,9 +78,10 @@ def iter_837(text: str, source: str = "<837>") -> Iterator[Claim]:
             raise ClaimInputError(f"{source}:segment {n}", "empty segment")
         el = raw.split(element)
         count = len(el)
-        el += [""] * (MAX_ELEMENTS - count)
+        if count < READ_ELEMENTS:
+            el += EMPTY[count:]  # elements read below and missing from the segment are empty
         sid = el[0]
-        at = f"{source}:segment {n} ({sid})"
+        at = f"{source}:segment {n} ({sid})" if sid not in QUIET else ""  # (a position, when one can be needed)
         get = el.__getitem__
         if sid == "ST":
             if get(1) != "837":
@@ -149,6 +153,28 @@ def iter_837(text: str, source: str = "<837>") -> Iterator[Claim]:
         yield _finish(draft, billing_zip)
 
 
+def _plain_line(x: dict) -> Line | None:
+    """The line when every value is as ``Fields`` would leave it (no problem to report), read
+    without it; None otherwise."""
+    code, mods, units, pointers, charge = x["code"], x["modifiers"], x["units"], x["pointers"], x["charge"]
+    if not (code and code.strip().upper() == code and len(mods) <= MAX_MODIFIERS
+            and all(len(m) == 2 and m.isalnum() and m.upper() == m for m in mods)
+            and units.isdigit() and len(units) < 10 and int(units) > 0
+            and all(p.isdigit() and len(p) < 10 for p in pointers)):
+        return None
+    if charge:
+        try:
+            amount: float | None = float(charge)
+        except ValueError:
+            return None
+        if amount < 0:
+            return None
+    else:
+        amount = None
+    return Line(line=x["n"], code=code, modifiers=tuple(mods), units=int(units),
+                pointers=tuple(int(p) for p in pointers), charge=amount, date=x.get("date"))
+
+
 def _yyyymmdd(text: str) -> date | None:
     if len(text) != 8 or not text.isdigit():
         return None
@@ -168,6 +194,10 @@ def _finish(d: _Draft, billing_zip: str | None) -> Claim:
         if "code" not in x:
             f.problem(at, "SV1", "LX without an SV1 service line", n)
             lines.append(Line(n, "", units=None))
+            continue
+        plain = _plain_line(x)
+        if plain is not None:
+            lines.append(plain)
             continue
         lines.append(Line(
             line=n, code=f.code(x["code"], f"{at} element 1", n),

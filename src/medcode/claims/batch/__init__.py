@@ -687,8 +687,16 @@ def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: Ba
             if warm.is_alive():
                 warm.join()
         return
-    for claims, lines, slow in claim_frames(read_path(path, fmt), chunk_lines):
-        yield checker.check(claims, lines, slow)
+    # other formats are read claim by claim in this thread (Python) while other threads check
+    # the chunks read so far (mostly Polars, which lets go of the GIL)
+    with ThreadPoolExecutor(threads) as pool:
+        ahead = deque()
+        for claims, lines, slow in claim_frames(read_path(path, fmt), min(chunk_lines, 100_000)):
+            ahead.append(pool.submit(checker.check, claims, lines, slow))
+            if len(ahead) > threads:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
 
 
 def _dollars(cents: pl.Expr, height: int) -> pl.Expr:

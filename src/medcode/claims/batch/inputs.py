@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from medcode.claims.batch import CLAIM_SCHEMA, LINE_SCHEMA
+from medcode.claims.batch import CLAIM_SCHEMA, LINE_SCHEMA, _split
 from medcode.claims.model import Claim
 from medcode.claims.readers import _csv_claim, csv_columns, iter_csv
 
@@ -35,17 +35,29 @@ def fast_claim(claim: Claim) -> bool:
 
 
 def from_claims(claims: Iterable[Claim], start: int = 0) -> Frames:
-    crow, lrow, slow = [], [], []
+    """Frames of claims read by the per-claim readers. Lists (diagnoses, pointers) travel as
+    joined text, split by Polars: a Python list per row is slow to turn into a frame."""
+    ccols: list[list] = [[] for _ in CLAIM_SCHEMA]
+    lcols: list[list] = [[] for _ in LINE_SCHEMA]
+    slow = []
     for cid, claim in enumerate(claims, start):
-        if not fast_claim(claim):
+        if not fast_claim(claim) or any(not d or SEP in d for d in claim.diagnoses):
             slow.append((cid, claim))
             continue
-        crow.append((cid, claim.id, claim.date, claim.place_of_service, claim.zip_code, claim.locality,
-                     list(claim.diagnoses)))
-        lrow.extend((cid, x.line, x.code, " ".join(x.modifiers), x.units, list(x.pointers), x.date)
-                    for x in claim.lines)
-    return (pl.DataFrame(crow, schema=CLAIM_SCHEMA, orient="row"), pl.DataFrame(lrow, schema=LINE_SCHEMA, orient="row"),
-            slow)
+        for col, value in zip(ccols, (cid, claim.id, claim.date, claim.place_of_service, claim.zip_code,
+                                      claim.locality, SEP.join(claim.diagnoses))):
+            col.append(value)
+        for x in claim.lines:
+            for col, value in zip(lcols, (cid, x.line, x.code, " ".join(x.modifiers), x.units,
+                                          " ".join(map(str, x.pointers)), x.date)):
+                col.append(value)
+    claims_frame = pl.DataFrame(dict(zip(CLAIM_SCHEMA, ccols)), schema={**CLAIM_SCHEMA, "dx": pl.String})
+    lines_frame = pl.DataFrame(dict(zip(LINE_SCHEMA, lcols)), schema={**LINE_SCHEMA, "ptrs": pl.String})
+    return (claims_frame.with_columns(dx=_split(pl.col("dx"), SEP)),
+            lines_frame.with_columns(ptrs=_split(pl.col("ptrs"), " ").cast(pl.List(pl.Int64))), slow)
+
+
+SEP = "\x1f"  # between diagnoses on their way into a frame
 
 
 def chunks(claims: Iterable[Claim], lines: int = 100_000) -> Iterator[list[Claim]]:
@@ -266,7 +278,7 @@ def _words(expr: pl.Expr, sep: str | None) -> pl.Expr:
     """The values of a column as lists (see ``_separators``)."""
     if sep is None:
         return expr.str.replace_all(";", " ", literal=True).str.extract_all(r"[^ ]+")
-    return pl.when(expr == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(expr.str.split(sep))
+    return _split(expr, sep)
 
 
 def _spaced(expr: pl.Expr, sep: str | None) -> pl.Expr:

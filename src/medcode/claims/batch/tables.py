@@ -11,6 +11,7 @@ the build folder is read-only the frames are only kept in memory.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -86,6 +87,8 @@ def _ptp_cached(kb: KnowledgeBase, store: str) -> tuple[pl.DataFrame, pl.DataFra
     if codes_path.exists() and edits_path.exists():
         return pl.read_ipc(codes_path), pl.read_ipc(edits_path)
     codes, edits = _ptp_frames(kb, store)
+    with contextlib.suppress(OSError):  # the unkeyed frame earlier versions kept here (170 MB)
+        Path(f"{stem}.edits.arrow").unlink(missing_ok=True)
     return _kept(codes_path, lambda: codes), _kept(edits_path, lambda: edits)
 
 
