@@ -63,7 +63,9 @@ def remembered(fn):  # noqa: ANN001, ANN201
     def wrapper(source, rids):  # noqa: ANN001, ANN202
         kb = getattr(source, "kb", source)
         rids = sorted(rids)
-        path = kb.path / "batch" / f"{fn.__name__}-{'-'.join(map(str, rids)) or 'none'}.v{FORMAT}.arrow"
+        if not rids:  # an empty frame: nothing worth a file
+            return _memo(kb, (fn.__name__, ()), lambda: fn(source, rids))
+        path = kb.path / "batch" / f"{fn.__name__}-{'-'.join(map(str, rids))}.v{FORMAT}.arrow"
         return _memo(kb, (fn.__name__, tuple(rids)), lambda: _kept(path, lambda: fn(source, rids)))
     wrapper.__doc__ = fn.__doc__
     return wrapper
