@@ -336,35 +336,36 @@ class BatchChecker:
     def _ptp(self, ln: pl.DataFrame) -> pl.DataFrame:
         kb = self.kb
         releases = kb.releases.get("ptp_practitioner", [])
-        side = ln.filter(pl.col("ptp_ix").is_not_null()).select("cid", "day", "ptp_ix", "line", "code")
+        # each line's NCCI-associated modifiers (sorted text) by a small number, so that pairs carry numbers only
+        texts = ln["ncci"].unique().sort().to_list()
+        side = ln.filter(pl.col("ptp_ix").is_not_null()).select(
+            "cid", "day", "ptp_ix", "line", "code",
+            t=pl.col("ncci").replace_strict({t: i for i, t in enumerate(texts)}, return_dtype=pl.Int64))
         on = pl.col("day").dt.year() * 10000 + pl.col("day").dt.month() * 100 + pl.col("day").dt.day()
         parts = []
         for ix in side["ptp_ix"].unique().to_list():
             codes, edits = tables.ptp(kb, releases[ix].store)
             numbered = side.filter(pl.col("ptp_ix") == ix).join(codes, on="code").drop("code")
             # the pairs are many: one integer key each, and no strings or lists
-            pairs = (numbered.join(numbered.select("cid", "day", line_b="line", ix_b="ix"), on=["cid", "day"])
+            pairs = (numbered.join(numbered.select("cid", "day", line_b="line", ix_b="ix", t_b="t"), on=["cid", "day"])
                      .filter((pl.col("line") != pl.col("line_b")) & (pl.col("ix") != pl.col("ix_b")))
-                     .select("cid", "day", "ptp_ix", "line", "line_b",
+                     .select("cid", "day", "ptp_ix", "line", "line_b", "ix", "ix_b", "t", "t_b",
                              key=pl.col("ix") * (1 << tables.PTP_SHIFT) + pl.col("ix_b")))
             hit = (pairs.join(self._live_edits(ix, edits, numbered["day"].min()), on="key")
                    .filter((pl.col("effective").is_null() | (pl.col("effective") <= on))
                            & (pl.col("deleted").is_null() | (pl.col("deleted") > on)))
                    .sort("ptp_row").unique(["cid", "line", "line_b"], keep="first", maintain_order=True))
-            parts.append(hit)
+            names = codes["code"]  # (ix is the row number)
+            parts.append(hit.with_columns(code=names.gather(hit["ix"]), code_b=names.gather(hit["ix_b"])))
         if not parts:
             return pl.DataFrame(schema=FINDING_SCHEMA)
-        # the NCCI-associated modifiers of each line with modifiers, as sorted text
-        line_a = ln.select("cid", "line", "code", used=pl.when(pl.col("ncci") != "").then(pl.col("ncci")))
-        hits = (pl.concat(parts).join(line_a, on=["cid", "line"], how="left")
-                .join(line_a.rename({"line": "line_b", "code": "code_b", "used": "used_b"}), on=["cid", "line_b"],
-                      how="left"))
-        both = pl.concat_str("used", "used_b", separator=" ").str.split(" ").list.unique().list.sort().list.join(" ")
-        hits = hits.with_columns(  # the modifiers only count where the indicator is 1
-            used=pl.when(pl.col("modifier") != 1).then(pl.lit(""))
-            .when(pl.col("used").is_null()).then(pl.col("used_b").fill_null(""))
-            .when(pl.col("used_b").is_null()).then(pl.col("used"))
-            .otherwise(both))
+        hits = pl.concat(parts)
+        # the modifiers only count where the indicator is 1: the union of both lines', by pair of numbers
+        n = len(texts)
+        combos = hits.filter(pl.col("modifier") == 1).select(pl.col("t") * n + pl.col("t_b")).unique().to_series()
+        union = {c: " ".join(sorted(set(texts[c // n].split()) | set(texts[c % n].split()))) for c in combos.to_list()}
+        hits = hits.with_columns(used=pl.when(pl.col("modifier") != 1).then(pl.lit("")).otherwise(
+            (pl.col("t") * n + pl.col("t_b")).replace_strict(union, default="", return_dtype=pl.String)))
 
         def make(r: dict, text: dict) -> Iterator[Finding]:
             release = releases[r["ptp_ix"]]
@@ -495,7 +496,9 @@ class BatchChecker:
                           .otherwise(pl.col("lines")).alias("line")).explode("line").unique()
                   .with_columns(denied=pl.lit(True)))
         ln = ln.join(denied, on=["cid", "line"], how="left").with_columns(pl.col("denied").fill_null(False))
-        ln = self._rates(ln)
+        ln = self._rates(ln).select(  # the rate found, the rest need not travel through the joins below
+            "cid", "line", "code", "mkey", "units", "day", "setting", "mac", "loc_key", "loc_name", "loc_note",
+            "denied", "rate_c", "mult_proc", "bilateral", "m50", "m62", "assistant_mod")
         ln = _amounts(ln)
         ln = _multiple_procedures(ln)
         rounded = (pl.col("amount") + SCALE // 2) // SCALE
