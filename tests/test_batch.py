@@ -143,15 +143,24 @@ def test_spark_job_same_as_per_claim(kb, home, generated_csv, tmp_path):
     _same(spark.check_file(str(fhir), spark=session, home=str(home)).to_checked(), _per_claim(kb, fhir))
 
 
-def test_one_line_claims_and_claims_without_lines_match(kb):
-    # no PTP pairs, no diagnosis pairs, no lines at all: every join of the batch engine comes up empty
-    claims = [Claim("ONE", (Line(1, "99213", pointers=(1,)),), date=date(2026, 5, 1), zip_code="10001",
+def test_small_claims_match(kb):
+    # no PTP pairs, no diagnosis pairs, no lines at all: every join of the batch engine comes up
+    # empty; and sibling codes on one day and on two days (the generated files have none)
+    day, other = date(2026, 5, 1), date(2026, 5, 2)
+    claims = [Claim("ONE", (Line(1, "99213", pointers=(1,)),), date=day, zip_code="10001",
                     diagnoses=("E11.9", "E10.9")),
-              Claim("NONE", (), date=date(2026, 5, 1), zip_code="10001", diagnoses=("M17.11",))]
+              Claim("NONE", (), date=day, zip_code="10001", diagnoses=("M17.11",)),
+              Claim("SIBLINGS", (Line(1, "20700", pointers=(1,)), Line(2, "20702", pointers=(1,)),
+                                 Line(3, "20704", pointers=(1,)), Line(4, "20680", pointers=(1,))),
+                    date=day, zip_code="10001", diagnoses=("M86.151",)),
+              Claim("TWO-DAYS", (Line(1, "20700", pointers=(1,)), Line(2, "20702", pointers=(1,), date=other)),
+                    date=day, zip_code="10001", diagnoses=("M86.151",))]
     frames = from_claims(claims)
     got = BatchChecker(kb).check(*frames).to_checked()
     _same(got, [Checker(kb).check(c) for c in claims])
-    assert {f.id for f in got[0].findings} == {"diagnosis.excludes1"}
+    ids = {c.id: {f.id for f in c.findings} for c in got}
+    assert ids["ONE"] == {"diagnosis.excludes1"}
+    assert "siblings.conflict" in ids["SIBLINGS"] and "siblings.conflict" not in ids["TWO-DAYS"]
 
 
 @pytest.mark.parametrize("longest", [4, 7])

@@ -302,8 +302,12 @@ class BatchChecker:
         """Marks add-on lines: the first edit row in force (``aoc_row``) and whether a primary
         code of theirs is billed on another line of the same date."""
         aoc = tables.aoc(self.facts, _ids(ln, "aoc_rid"))
-        iso = pl.col("day").dt.to_string("%Y-%m-%d")
-        live = (ln.select("cid", "line", "day", "aoc_rid", "code").join(aoc, on=["aoc_rid", "code"])
+        # the lines of add-on codes, with their day as the text the edits' dates compare with
+        addons = (ln.select("cid", "line", "day", "aoc_rid", "code")
+                  .join(aoc.select("aoc_rid", "code").unique(), on=["aoc_rid", "code"], how="semi")
+                  .with_columns(iso=pl.col("day").dt.to_string("%Y-%m-%d")))
+        iso = pl.col("iso")
+        live = (addons.join(aoc, on=["aoc_rid", "code"])
                 .filter((pl.col("effective").is_null() | (pl.col("effective") <= iso))
                         & (pl.col("deleted").is_null() | (pl.col("deleted") > iso))))
         others = ln.select("cid", "day", pl.col("line").alias("other"), pl.col("code").alias("primary"))
@@ -314,8 +318,7 @@ class BatchChecker:
                  .agg(pl.col("aoc_row").first(), pl.col("edit_type").first().alias("first_type")))
         # the edits in force change only on their effective and deletion dates, so the number of
         # those dates on or before the day names the set in force (one wording serves its days)
-        epoch = (ln.select("cid", "line", "aoc_rid", "code", iso=iso)
-                 .join(first.select("cid", "line"), on=["cid", "line"])
+        epoch = (addons.join(first.select("cid", "line"), on=["cid", "line"])
                  .join(tables.aoc_dates(self.facts, _ids(ln, "aoc_rid")), on=["aoc_rid", "code"])
                  .group_by("cid", "line").agg(aoc_epoch=(pl.col("date") <= pl.col("iso")).sum()))
         marks = (first.join(with_primary, on=["cid", "line"], how="left").join(epoch, on=["cid", "line"], how="left")
@@ -433,9 +436,14 @@ class BatchChecker:
         families = vocab.code_families()
         members = pl.DataFrame([(c, fam) for fam, (codes, _) in families.items() for c in codes],
                                schema={"code": pl.String, "family": pl.String}, orient="row")
-        groups = (ln.select("cid", "line", "code", "day").join(members, on="code").group_by("cid", "family", "day")
+        rows = ln.select("cid", "line", "code", "day").join(members, on="code")
+        # lists only for the days that bill two codes of a family (few)
+        group = ["cid", "family", "day"]
+        rows = rows.join(rows.group_by(group).agg(pl.col("code").n_unique().alias("n")).filter(pl.col("n") > 1),
+                         on=group, how="semi")
+        groups = (rows.group_by(group)
                   .agg(pl.col("code").unique().sort().alias("codes"), pl.col("line").sort().alias("lines"))
-                  .filter(pl.col("codes").list.len() > 1).with_columns(codes_key=pl.col("codes").list.join(" ")))
+                  .with_columns(codes_key=pl.col("codes").list.join(" ")))
 
         def make(r: dict) -> Iterator[Finding]:
             yield siblings.conflict(r["family"], families[r["family"]][1], r["codes_key"].split(), r["day"], ())
