@@ -660,7 +660,8 @@ def _result(parts: list[tuple[pl.DataFrame, ...]], cites: list[Citation]) -> Bat
 
 def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: BatchChecker | None = None,
                chunk_lines: int = 200_000) -> Iterator[BatchResult]:
-    """Results for a claim file, about ``chunk_lines`` lines at a time, in file order."""
+    """Results for a claim file, about ``chunk_lines`` lines at a time, in file order; the
+    pieces are checked ``MEDCODE_BATCH_THREADS`` (default 3) at a time in threads."""
     from medcode.claims.batch.inputs import claim_frames, csv_pieces, first_csv_date, piece_frames
     from medcode.claims.files import detect_format, read_path
 
