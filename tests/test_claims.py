@@ -12,6 +12,7 @@ import pytest
 
 from medcode.claims import Checker, Claim, ClaimInputError, Line, read_csv, read_json
 from medcode.claims import report as reports
+from medcode.claims.readers import Fields
 from medcode.pricing import price
 
 DOS = date(2026, 5, 1)
@@ -255,3 +256,26 @@ def test_fhir_claim_bundle(checker):
     assert {"modifiers.51_on_addon", "mue.exceeded"} <= ids(checker.check(c))
     with pytest.raises(ClaimInputError, match="expected a Claim resource"):
         read_fhir('{"resourceType": "Patient"}', "t.json")
+
+
+@pytest.mark.parametrize("code,mods,units,pointers,charge", [
+    ("20702", [], "1", ["1"], "100.50"), ("99213", ["25", "59"], "12", ["1", "2"], ""),
+    ("20702", ["lt"], "1", [], "1"), ("20702", ["5"], "1", [], "1"), ("20702", ["A", "B", "C", "D", "E"], "1", [], ""),
+    ("20702 ", [], "1", [], ""), ("20702", [], "0", [], ""), ("20702", [], "1.5", [], ""), ("20702", [], "x", [], ""),
+    ("20702", [], "1", ["a"], ""), ("20702", [], "1", [], "-3"), ("20702", [], "1", [], "ten"), ("", [], "1", [], ""),
+    ("20702", [], "01", ["01"], "1e2"),
+])
+def test_plain_line_is_the_fields_reading_when_there_is_nothing_to_report(code, mods, units, pointers, charge):
+    # the X12 reader takes this shortcut for plain lines: it must read exactly as Fields does
+    f = Fields()
+    full = Line(line=3, code=f.code(code, "w", 3), modifiers=f.modifiers(mods, "w", 3), units=f.units(units, "w", 3),
+                pointers=f.pointers(pointers, "w", 3), charge=f.charge(charge, "w", 3), date=date(2026, 5, 1))
+    plain = Fields().plain_line(3, code, mods, units, pointers, charge, date(2026, 5, 1))
+    # None is always allowed (Fields then reads the line); anything else is Fields' reading
+    if f.problems:
+        assert plain is None
+    if plain is not None:
+        assert plain == full
+    if (code, mods, units, pointers, charge) in (("20702", [], "1", ["1"], "100.50"),
+                                                 ("99213", ["25", "59"], "12", ["1", "2"], "")):
+        assert plain is not None  # the usual lines do take the shortcut

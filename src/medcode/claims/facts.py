@@ -66,6 +66,13 @@ class Facts:
             self._memo[key] = make(code, rid, table)
         return self._memo[key]
 
+    def preload(self, day: date) -> None:
+        """Loads the tables in force on ``day`` that the checks read, ahead of the first claim."""
+        for family, load in (("icd10cm", self._load_icd), ("pprrvu", self._load_pfs), ("aoc", self._load_aoc),
+                             ("mue_practitioner", self._load_mue), ("hcpcs", self._load_hcpcs)):
+            self._table(family, day, load)
+        self.releases_with("")
+
     def cite(self, family: str, day: date | None, row: str) -> Citation | None:
         r = self.kb.resolve(family, day)
         return citation(r.release.files[0], row=row) if r else None

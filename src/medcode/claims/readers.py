@@ -91,6 +91,26 @@ class Fields:
                 self.problem(where, "pointers", f"{v!r} is not a diagnosis pointer (1-12)", line)
         return tuple(out)
 
+    def plain_line(self, n: int, code: str, modifiers: list[str], units: str, pointers: list[str], charge: str,
+                   day: date | None) -> Line | None:
+        """Line ``n`` from text values that the methods above would leave as they are (nothing to
+        report), without building the positions they name; None when a value needs them."""
+        if not (code and code.strip().upper() == code and len(modifiers) <= MAX_MODIFIERS
+                and all(len(m) == 2 and m.isalnum() and m.upper() == m for m in modifiers)
+                and units.isdigit() and len(units) < 10 and int(units) > 0
+                and all(p.isdigit() and len(p) < 10 for p in pointers)):
+            return None
+        amount = None
+        if charge:
+            try:
+                amount = float(charge)
+            except ValueError:
+                return None
+            if amount < 0:
+                return None
+        return Line(line=n, code=code, modifiers=tuple(modifiers), units=int(units),
+                    pointers=tuple(int(p) for p in pointers), charge=amount, date=day)
+
     def code(self, value: Any, where: str, line: int) -> str:
         code = str(value or "").strip().upper()
         if not code:

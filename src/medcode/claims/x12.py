@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from medcode.claims.model import Claim, Line, Problem
-from medcode.claims.readers import MAX_MODIFIERS, ClaimInputError, Fields
+from medcode.claims.readers import ClaimInputError, Fields
 
 ISA_LENGTH = 106
 READ_ELEMENTS = 10  # the reader looks at elements 1 to 9 (and at every element of HI)
@@ -153,28 +153,6 @@ def iter_837(text: str, source: str = "<837>") -> Iterator[Claim]:
         yield _finish(draft, billing_zip)
 
 
-def _plain_line(x: dict) -> Line | None:
-    """The line when every value is as ``Fields`` would leave it (no problem to report), read
-    without it; None otherwise."""
-    code, mods, units, pointers, charge = x["code"], x["modifiers"], x["units"], x["pointers"], x["charge"]
-    if not (code and code.strip().upper() == code and len(mods) <= MAX_MODIFIERS
-            and all(len(m) == 2 and m.isalnum() and m.upper() == m for m in mods)
-            and units.isdigit() and len(units) < 10 and int(units) > 0
-            and all(p.isdigit() and len(p) < 10 for p in pointers)):
-        return None
-    if charge:
-        try:
-            amount: float | None = float(charge)
-        except ValueError:
-            return None
-        if amount < 0:
-            return None
-    else:
-        amount = None
-    return Line(line=x["n"], code=code, modifiers=tuple(mods), units=int(units),
-                pointers=tuple(int(p) for p in pointers), charge=amount, date=x.get("date"))
-
-
 def _yyyymmdd(text: str) -> date | None:
     if len(text) != 8 or not text.isdigit():
         return None
@@ -195,7 +173,7 @@ def _finish(d: _Draft, billing_zip: str | None) -> Claim:
             f.problem(at, "SV1", "LX without an SV1 service line", n)
             lines.append(Line(n, "", units=None))
             continue
-        plain = _plain_line(x)
+        plain = f.plain_line(n, x["code"], x["modifiers"], x["units"], x["pointers"], x["charge"], x.get("date"))
         if plain is not None:
             lines.append(plain)
             continue

@@ -193,14 +193,9 @@ class BatchChecker:
     def warm(self, day: date) -> None:
         """Loads the per-claim engine's tables in force on ``day``, which the wording of findings
         reads (a second or so), while another thread reads the first claims."""
-        facts = self.facts
         with self._lock:
             try:
-                for family, load in (("icd10cm", facts._load_icd), ("pprrvu", facts._load_pfs),
-                                     ("aoc", facts._load_aoc), ("mue_practitioner", facts._load_mue),
-                                     ("hcpcs", facts._load_hcpcs)):
-                    facts._table(family, day, load)
-                facts.releases_with("")
+                self.facts.preload(day)
             except Exception:  # noqa: BLE001  (only a head start: the checks load what they need)
                 log.debug("warming the reference tables failed", exc_info=True)
 
@@ -322,7 +317,7 @@ class BatchChecker:
                  .join(tables.aoc_dates(self.facts, _ids(ln, "aoc_rid")), on=["aoc_rid", "code"])
                  .group_by("cid", "line").agg(aoc_epoch=(pl.col("date") <= pl.col("iso")).sum()))
         marks = (first.join(with_primary, on=["cid", "line"], how="left").join(epoch, on=["cid", "line"], how="left")
-                 .with_columns(pl.col("has_primary").fill_null(False), pl.col("aoc_epoch").fill_null(0)))
+                 .with_columns(pl.col("aoc_epoch").fill_null(0)))
         return ln.join(marks, on=["cid", "line"], how="left").with_columns(pl.col("has_primary").fill_null(False))
 
     def _addon(self, ln: pl.DataFrame) -> pl.DataFrame:
