@@ -34,7 +34,12 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Path, Summary]:
-    home = tmp_path_factory.mktemp("home")
+    # MEDCODE_TEST_HOME reuses a knowledge base built before (for quick runs while developing;
+    # CI leaves it unset and ingests afresh). Delete the folder after changing ingest.
+    reuse = os.environ.get("MEDCODE_TEST_HOME")
+    home = Path(reuse) if reuse else tmp_path_factory.mktemp("home")
+    if reuse and (home / "kb").exists():
+        return home, Summary(home / "kb")  # test_sources needs a fresh ingest
     summary = ingest(data_dir, home, workers=2)
     return home, summary
 
