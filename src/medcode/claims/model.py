@@ -41,6 +41,9 @@ class Claim:
     locality: str | None = None
     diagnoses: tuple[str, ...] = ()
     problems: tuple[Problem, ...] = ()
+    billing_npi: str | None = None  # NPIs as written on the claim (checked by claims.checks.npi)
+    rendering_npi: str | None = None
+    referring_npi: str | None = None
 
     def day_of(self, line: Line) -> date | None:
         return line.date or self.date
