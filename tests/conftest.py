@@ -84,3 +84,14 @@ def server(home: Path, data_dir: Path):
     yield base
     proc.terminate()
     proc.wait(10)
+
+
+DATA_FIXTURES = frozenset({"data_dir", "built", "home", "kb", "cli_env", "server"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that need none of the official files form the unit tier (``pytest -m unit``): hand-made
+    files in tests/data only, seconds, no ../shared/data needed."""
+    for item in items:
+        if not DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.unit)
