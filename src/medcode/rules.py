@@ -15,6 +15,15 @@ from decimal import Decimal
 
 SEVERITY_ORDER = {"deny": 0, "warn": 1, "info": 2}
 
+# --- claims --------------------------------------------------------------------------------
+
+# What medcode checks on one claim: the 837P 005010X222A1 limits (loop 2400 repeats at most 50
+# times; HI carries at most 12 diagnoses; SV1 at most 4 modifiers). Larger claims are refused with
+# a ``validity.bad_input`` finding, so no check grows with the square of a claim's size.
+MAX_LINES = 50
+MAX_DIAGNOSES = 12
+MAX_MODIFIERS = 4
+
 # --- codes ----------------------------------------------------------------------------------
 
 EM_FIRST, EM_LAST = 99202, 99499  # evaluation and management services

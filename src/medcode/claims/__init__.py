@@ -6,13 +6,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from medcode.claims.checks import addon, diagnosis, modifiers, mue, ptp, siblings, validity
 from medcode.claims.facts import Facts
 from medcode.claims.files import FORMATS, read_path, read_text
 from medcode.claims.model import CheckedClaim, Claim, Finding, Line, PricedLine, Problem
-from medcode.claims.readers import ClaimInputError, read_csv, read_json
+from medcode.claims.readers import ClaimInputError, Fields, read_csv, read_json
 from medcode.claims.reprice import Pricer, reprice
 from medcode.kb.store import KnowledgeBase
+from medcode.rules import MAX_DIAGNOSES, MAX_LINES
 
 CHECKS = (validity, addon, ptp, mue, modifiers, siblings, diagnosis)
 SEVERITY_ORDER = {"deny": 0, "warn": 1, "info": 2}
@@ -35,11 +38,25 @@ class Checker:
         self.pricer = Pricer(self.facts)
 
     def check(self, claim: Claim) -> CheckedClaim:
+        if len(claim.lines) > MAX_LINES or len(claim.diagnoses) > MAX_DIAGNOSES:
+            return refuse(claim)
         findings = [f for module in CHECKS for f in module.check(self.facts, claim)]
         findings.sort(key=finding_order)
         r = reprice(self.pricer, claim, findings)
         return CheckedClaim(claim.id, tuple(findings), tuple(r.lines), r.total_allowed, r.at_risk, r.locality,
                             tuple(r.notices))
+
+
+def refuse(claim: Claim) -> CheckedClaim:
+    """A claim over the limits of one claim (``rules.MAX_LINES``, ``MAX_DIAGNOSES``): its input
+    findings (the reader names the limit) and nothing checked or priced."""
+    f = Fields()
+    if not any(p.field == "size" for p in claim.problems):  # (a claim made in Python, not read)
+        f.limits(f"claim {claim.id}", len(claim.lines), len(claim.diagnoses))
+    findings = sorted(validity.input_findings(replace(claim, problems=(*claim.problems, *f.problems))),
+                      key=finding_order)
+    return CheckedClaim(claim.id, tuple(findings), (), 0.0, 0.0, None,
+                        (f"claim refused: more than {MAX_LINES} lines or {MAX_DIAGNOSES} diagnoses",))
 
 
 def check_claim(kb: KnowledgeBase, claim: Claim) -> CheckedClaim:

@@ -48,7 +48,7 @@ def read_path(path: str, fmt: str | None = None) -> Iterator[Claim]:
     """Claims from a file; CSV is read a claim at a time."""
     fmt = fmt or detect_format(path)
     try:
-        with open(path, encoding="utf-8", newline="") as fh:
+        with open(path, encoding="utf-8-sig", newline="") as fh:  # (a byte order mark is dropped)
             if fmt == "csv":
                 yield from iter_csv(fh, path)
             else:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
+import re
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from medcode.claims.model import Claim, Line, Problem
+import orjson
 
-MAX_MODIFIERS = 4
+from medcode.claims.model import Claim, Line, Problem
+from medcode.rules import MAX_DIAGNOSES, MAX_LINES, MAX_MODIFIERS
+
+MAX_TEXT = 80  # longest code, id or short text field medcode reads (837P ids are at most 50)
 CSV_REQUIRED = ("claim_id", "code")
 CSV_COLUMNS = ("claim_id", "date", "place_of_service", "provider", "zip", "locality", "diagnoses", "line",
                "code", "modifiers", "units", "pointers", "charge", "line_date")
@@ -30,8 +33,17 @@ class ClaimInputError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
+WHOLE = re.compile(r"[0-9]+")  # ASCII digits only: no signs, underscores, spaces or other scripts' digits
+AMOUNT = re.compile(r"[0-9]+(\.[0-9]+)?")
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MAX_UNITS = 9_999_999  # far beyond any MUE; larger counts are typing errors
+MAX_CHARGE = 99_999_999.99  # the 837P's monetary amount holds at most 10 digits
+
+
 class Fields:
-    """Reads the fields of one claim, collecting problems instead of stopping."""
+    """Reads the fields of one claim, collecting problems instead of stopping. Values are read
+    strictly: what a person would not type on a claim form (``1_0``, ``1e3``, ``inf``, digits of
+    other scripts, ``20260501``) is a problem, never a guess."""
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
@@ -42,80 +54,175 @@ class Fields:
     def day(self, value: Any, where: str, field: str, line: int | None = None) -> date | None:
         if value in (None, ""):
             return None
-        try:
-            return date.fromisoformat(str(value).strip())
-        except ValueError:
-            self.problem(where, field, f"{value!r} is not a date (YYYY-MM-DD)", line)
-            return None
+        text = value.strip() if isinstance(value, str) else None
+        if text is not None and ISO_DAY.fullmatch(text):
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                pass
+        self.problem(where, field, f"{_shown(value)} is not a date (YYYY-MM-DD)", line)
+        return None
 
-    def units(self, value: Any, where: str, line: int) -> float | None:
+    def units(self, value: Any, where: str, line: int) -> int | None:
         if value in (None, ""):
             return 1
-        try:
-            units = float(value)
-        except (TypeError, ValueError):
-            self.problem(where, "units", f"{value!r} is not a number", line)
+        units = _whole(value)
+        if units is None:
+            if isinstance(value, float) and value == value and abs(value) != float("inf") or (
+                    isinstance(value, str) and AMOUNT.fullmatch(value.strip())):
+                self.problem(where, "units", f"units must be a whole number, not {_shown(value)} "
+                                             "(claims bill whole units of service)", line)
+            else:
+                self.problem(where, "units", f"{_shown(value)} is not a whole number of units", line)
             return None
-        if units <= 0 or units != units:
-            self.problem(where, "units", f"units must be more than 0, not {value}", line)
+        if units <= 0 or units > MAX_UNITS:
+            self.problem(where, "units", f"units must be from 1 to {MAX_UNITS:,}, not {_shown(value)}", line)
             return None
-        return int(units) if units.is_integer() else units
+        return units
 
     def charge(self, value: Any, where: str, line: int) -> float | None:
         if value in (None, ""):
             return None
-        try:
-            charge = float(value)
-        except (TypeError, ValueError):
-            self.problem(where, "charge", f"{value!r} is not an amount", line)
+        charge: float | None = None
+        if isinstance(value, bool):
+            charge = None
+        elif isinstance(value, int):
+            charge = float(value) if abs(value) <= 10**12 else None
+        elif isinstance(value, float):
+            charge = value if value == value and abs(value) != float("inf") else None
+        elif isinstance(value, str) and AMOUNT.fullmatch(value.strip()) and len(value.strip()) <= 20:
+            charge = float(value.strip())
+        if charge is None:
+            self.problem(where, "charge", f"{_shown(value)} is not an amount", line)
             return None
         if charge < 0:
-            self.problem(where, "charge", f"a charge cannot be negative ({value})", line)
+            self.problem(where, "charge", f"a charge cannot be negative ({charge:g})", line)
+        elif charge > MAX_CHARGE:
+            self.problem(where, "charge", f"a charge over ${MAX_CHARGE:,.2f} ({charge:,.2f})", line)
+            return None
         return charge
 
-    def modifiers(self, values: list[Any], where: str, line: int) -> tuple[str, ...]:
-        mods = tuple(str(m).strip().upper() for m in values if str(m).strip())
-        bad = [m for m in mods if len(m) != 2 or not m.isalnum()]
+    def modifiers(self, values: Any, where: str, line: int) -> tuple[str, ...]:
+        if not isinstance(values, list):
+            values = [values]
+        texts = []
+        for m in values:
+            if isinstance(m, str):
+                texts.append(m)
+            elif isinstance(m, int) and not isinstance(m, bool) and 0 <= m <= 99:
+                texts.append(f"{m:02d}")
+            else:
+                self.problem(where, "modifiers", f"{_shown(m)} is not a modifier", line)
+        mods = tuple(m.strip().upper() for m in texts if m.strip())
+        bad = [m for m in mods if len(m) != 2 or not (m.isascii() and m.isalnum())]
         if bad:
-            self.problem(where, "modifiers", f"not modifiers: {', '.join(bad)}", line)
+            self.problem(where, "modifiers", f"not modifiers: {', '.join(_shown(b) for b in bad)}", line)
         if len(mods) > MAX_MODIFIERS:
             self.problem(where, "modifiers", f"at most {MAX_MODIFIERS} modifiers on a line, not {len(mods)}", line)
         return tuple(m for m in mods if m not in bad)[:MAX_MODIFIERS]
 
-    def pointers(self, values: list[Any], where: str, line: int) -> tuple[int, ...]:
+    def pointers(self, values: Any, where: str, line: int) -> tuple[int, ...]:
+        if not isinstance(values, list):
+            values = [values]
         out = []
         for v in values:
-            try:
-                out.append(int(v))
-            except (TypeError, ValueError):
-                self.problem(where, "pointers", f"{v!r} is not a diagnosis pointer (1-12)", line)
+            n = _whole(v)
+            if n is None or not 0 <= n <= 999:
+                self.problem(where, "pointers", f"{_shown(v)} is not a diagnosis pointer (1-{MAX_DIAGNOSES})", line)
+            else:
+                out.append(n)
         return tuple(out)
+
+    def diagnoses(self, values: Any, where: str) -> tuple[str, ...]:
+        if values is None:
+            return ()
+        if not isinstance(values, list):
+            self.problem(where, "diagnoses", f"diagnoses must be a list of ICD-10-CM codes, not {_shown(values)}")
+            return ()
+        out = []
+        for i, d in enumerate(values):
+            if isinstance(d, str):
+                if d.strip():
+                    out.append(d.strip().upper())
+            else:
+                self.problem(f"{where}[{i}]", "diagnoses", f"{_shown(d)} is not an ICD-10-CM code")
+        return tuple(out)
+
+    def text(self, value: Any, where: str, field: str) -> str | None:
+        """A short text field (place of service, ZIP, provider, NPI ...): text or a whole number."""
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            self.problem(where, field, f"{_shown(value)} is not text")
+            return None
+        if len(value) > MAX_TEXT:
+            self.problem(where, field, f"longer than {MAX_TEXT} characters ({len(value):,})")
+            return None
+        return value.strip() or None
+
+    def limits(self, where: str, lines: int, diagnoses: int) -> None:
+        """A claim over the sizes medcode checks (the 837P's: 50 lines, 12 diagnoses) is refused."""
+        if lines > MAX_LINES:
+            self.problem(where, "size", f"the claim has {lines:,} lines; medcode checks at most {MAX_LINES} "
+                                         "a claim (the 837P limit): split it into claims of 50 lines or fewer")
+        if diagnoses > MAX_DIAGNOSES:
+            self.problem(where, "size", f"the claim has {diagnoses:,} diagnoses; a claim carries at most "
+                                             f"{MAX_DIAGNOSES} (the 837P limit)")
 
     def plain_line(self, n: int, code: str, modifiers: list[str], units: str, pointers: list[str], charge: str,
                    day: date | None) -> Line | None:
         """Line ``n`` from text values that the methods above would leave as they are (nothing to
         report), without building the positions they name; None when a value needs them."""
-        if not (code and code.strip().upper() == code and len(modifiers) <= MAX_MODIFIERS
-                and all(len(m) == 2 and m.isalnum() and m.upper() == m for m in modifiers)
-                and units.isdigit() and len(units) < 10 and int(units) > 0
-                and all(p.isdigit() and len(p) < 10 for p in pointers)):
+        if not (code and code.strip().upper() == code and len(code) <= MAX_TEXT and len(modifiers) <= MAX_MODIFIERS
+                and all(len(m) == 2 and m.isascii() and m.isalnum() and m.upper() == m for m in modifiers)
+                and WHOLE.fullmatch(units) and len(units) <= 7 and int(units) > 0
+                and all(WHOLE.fullmatch(p) and len(p) <= 3 for p in pointers)):
             return None
         amount = None
         if charge:
-            try:
-                amount = float(charge)
-            except ValueError:
+            if not (AMOUNT.fullmatch(charge) and len(charge) <= 20):
                 return None
-            if amount < 0:
+            amount = float(charge)
+            if amount > MAX_CHARGE:
                 return None
         return Line(line=n, code=code, modifiers=tuple(modifiers), units=int(units),
                     pointers=tuple(int(p) for p in pointers), charge=amount, date=day)
 
     def code(self, value: Any, where: str, line: int) -> str:
-        code = str(value or "").strip().upper()
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if value is not None and not isinstance(value, str):
+            self.problem(where, "code", f"{_shown(value)} is not a code", line)
+            return ""
+        code = (value or "").strip().upper()
         if not code:
             self.problem(where, "code", "the line has no code", line)
+        elif len(code) > MAX_TEXT:
+            self.problem(where, "code", f"longer than {MAX_TEXT} characters ({len(code):,})", line)
+            return ""
         return code
+
+
+def _whole(value: Any) -> int | None:
+    """A whole number written as one (an int, a float with nothing after the point, ASCII digits)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value == value and abs(value) != float("inf") and value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip()
+        return int(text) if WHOLE.fullmatch(text) and len(text) <= 15 else None
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A value as a message quotes it: short, whatever its size."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -125,8 +232,9 @@ def load_json(text: str, source: str) -> Any:
     if not text.strip():
         raise ClaimInputError(source, "the file is empty")
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        # strict JSON: no NaN or Infinity, no number beyond a double, at most 1,024 levels deep
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
         raise ClaimInputError(f"{source}:{exc.lineno}:{exc.colno}", f"not JSON: {exc.msg}") from None
 
 
@@ -152,28 +260,29 @@ def _json_claim(obj: Any, where: str, index: int) -> Claim:
     lines_in = obj.get("lines")
     if not isinstance(lines_in, list) or not lines_in:
         raise ClaimInputError(f"{where}.lines", "a claim needs a list of lines")
+    diagnoses = f.diagnoses(obj.get("diagnoses"), f"{where}.diagnoses")
+    f.limits(where, len(lines_in), len(diagnoses))
     lines = []
     for n, item in enumerate(lines_in, start=1):
         at = f"{where}.lines[{n - 1}]"
         if not isinstance(item, dict):
             raise ClaimInputError(at, "a line must be an object")
-        mods = item.get("modifiers") or []
-        ptrs = item.get("pointers") or []
         lines.append(Line(
             line=n, code=f.code(item.get("code"), f"{at}.code", n),
-            modifiers=f.modifiers(mods if isinstance(mods, list) else [mods], f"{at}.modifiers", n),
+            modifiers=f.modifiers(item.get("modifiers") or [], f"{at}.modifiers", n),
             units=f.units(item.get("units"), f"{at}.units", n),
-            pointers=f.pointers(ptrs if isinstance(ptrs, list) else [ptrs], f"{at}.pointers", n),
+            pointers=f.pointers(item.get("pointers") or [], f"{at}.pointers", n),
             charge=f.charge(item.get("charge"), f"{at}.charge", n),
             date=f.day(item.get("date"), f"{at}.date", "date", n)))
-    diagnoses = obj.get("diagnoses") or []
+    claim_id = f.text(obj.get("id"), f"{where}.id", "id")
     return Claim(
-        id=str(obj.get("id") or index + 1), lines=tuple(lines),
+        id=claim_id or str(index + 1), lines=tuple(lines),
         date=f.day(obj.get("date"), f"{where}.date", "date"),
-        place_of_service=_text(obj.get("place_of_service")), provider=_text(obj.get("provider")),
-        zip_code=_text(obj.get("zip")), locality=_text(obj.get("locality")),
-        diagnoses=tuple(str(d).strip().upper() for d in diagnoses if str(d).strip()),
-        problems=tuple(f.problems))
+        place_of_service=f.text(obj.get("place_of_service"), f"{where}.place_of_service", "place_of_service"),
+        provider=f.text(obj.get("provider"), f"{where}.provider", "provider"),
+        zip_code=f.text(obj.get("zip"), f"{where}.zip", "zip"),
+        locality=f.text(obj.get("locality"), f"{where}.locality", "locality"),
+        diagnoses=diagnoses, problems=tuple(f.problems))
 
 
 def _text(value: Any) -> str | None:
@@ -189,11 +298,21 @@ def read_csv(text: str, source: str = "<csv>") -> list[Claim]:
 
 def iter_csv(stream: Any, source: str = "<csv>") -> Iterator[Claim]:
     reader = csv.reader(stream)
+    try:
+        yield from _csv_claims(reader, source)
+    except csv.Error as exc:  # a field over the csv module's limit (128 KB), a NUL byte ...
+        raise ClaimInputError(f"{source}:{reader.line_num}", f"not CSV: {exc}") from None
+
+
+def _csv_claims(reader: Any, source: str) -> Iterator[Claim]:
     header = next(reader, None)
     if header is None:
         raise ClaimInputError(source, "the file is empty")
+    if header and header[0].startswith("\ufeff"):  # a byte order mark, as spreadsheet tools write
+        header = [header[0][1:], *header[1:]]
     col = csv_columns(header, source)
     rows: list[tuple[int, list[str]]] = []
+    extra = 0  # rows of a claim past MAX_LINES: counted for the error, not kept
     current = None
     for row in reader:
         n = reader.line_num
@@ -205,12 +324,15 @@ def iter_csv(stream: Any, source: str = "<csv>") -> Iterator[Claim]:
         if not cid:
             raise ClaimInputError(f"{source}:{n}:{col['claim_id'] + 1}", "claim_id is empty")
         if current is not None and cid != current:
-            yield _csv_claim(rows, col, source)
-            rows = []
+            yield _csv_claim(rows, col, source, extra)
+            rows, extra = [], 0
         current = cid
-        rows.append((n, row))
+        if len(rows) < MAX_LINES:
+            rows.append((n, row))
+        else:
+            extra += 1
     if rows:
-        yield _csv_claim(rows, col, source)
+        yield _csv_claim(rows, col, source, extra)
 
 
 def csv_columns(header: list[str], source: str) -> dict[str, int]:
@@ -223,11 +345,15 @@ def csv_columns(header: list[str], source: str) -> dict[str, int]:
     if unknown:
         raise ClaimInputError(f"{source}:1", f"unknown column(s): {', '.join(unknown)}; "
                                              f"columns are {', '.join(CSV_COLUMNS)}")
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise ClaimInputError(f"{source}:1", f"column(s) named twice: {', '.join(twice)}")
     col = {h: i for i, h in enumerate(header)}
     return col
 
 
-def _csv_claim(rows: list[tuple[int, list[str]]], col: dict[str, int], source: str) -> Claim:
+def _csv_claim(rows: list[tuple[int, list[str]]], col: dict[str, int], source: str, extra: int = 0) -> Claim:
+    """The claim of ``rows``; ``extra`` rows past MAX_LINES were counted but not kept."""
     f = Fields()
 
     def get(row: list[str], name: str) -> str:
@@ -252,10 +378,14 @@ def _csv_claim(rows: list[tuple[int, list[str]]], col: dict[str, int], source: s
             pointers=f.pointers(get(row, "pointers").replace(";", " ").split(), at(n, "pointers"), i),
             charge=f.charge(get(row, "charge"), at(n, "charge"), i),
             date=f.day(get(row, "line_date"), at(n, "line_date"), "line_date", i)))
+    diagnoses = tuple(d.strip().upper() for d in claim_fields.get("diagnoses", "").replace(";", " ").split())
+    f.limits(f"{source}:{first_n}", len(rows) + extra, len(diagnoses))
+
+    def text(name: str) -> str | None:
+        return f.text(claim_fields.get(name), at(first_n, name), name)
+
     return Claim(
         id=get(first, "claim_id"), lines=tuple(lines),
         date=f.day(claim_fields.get("date"), at(first_n, "date"), "date"),
-        place_of_service=claim_fields.get("place_of_service"), provider=claim_fields.get("provider"),
-        zip_code=claim_fields.get("zip"), locality=claim_fields.get("locality"),
-        diagnoses=tuple(d.strip().upper() for d in claim_fields.get("diagnoses", "").replace(";", " ").split()),
-        problems=tuple(f.problems))
+        place_of_service=text("place_of_service"), provider=text("provider"), zip_code=text("zip"),
+        locality=text("locality"), diagnoses=diagnoses, problems=tuple(f.problems))

@@ -20,7 +20,8 @@ import polars as pl
 
 from medcode.claims.batch import CLAIM_SCHEMA, LINE_SCHEMA, _split
 from medcode.claims.model import Claim
-from medcode.claims.readers import _csv_claim, csv_columns, iter_csv
+from medcode.claims.readers import MAX_TEXT, _csv_claim, csv_columns, iter_csv
+from medcode.rules import MAX_DIAGNOSES, MAX_LINES
 
 CLAIM_FIELDS = ("date", "place_of_service", "provider", "zip", "locality", "diagnoses")
 MAX_UNITS = 9999
@@ -214,13 +215,24 @@ def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int
                                            & (pl.col("units").str.to_integer(strict=False) > 0)),
         "ptrs": pl.col("ptrs").str.contains(r"^[ ;]*([0-9]{1,3}([ ;]+[0-9]{1,3})*)?[ ;]*$"),
         "line_date": ok_day("line_date"), "date": ok_day("date")}
-    bad = (pl.col("code") == "") | ~((pl.col("charge") == "") | pl.col("charge").str.contains(r"^[0-9]+(\.[0-9]+)?$"))
+    # (codes and claim fields longer than the per-claim reader takes, and charges past its limit,
+    # go to it too: a charge here has at most 8 digits before the point and 2 after)
+    bad = ((pl.col("code") == "") | (pl.col("code").str.len_bytes() > MAX_TEXT)
+           | ~((pl.col("charge") == "") | pl.col("charge").str.contains(r"^[0-9]{1,8}(\.[0-9]{1,2})?$"))
+           | pl.any_horizontal(*(pl.col(c).str.len_bytes() > MAX_TEXT for c in CLAIM_FIELDS if c != "diagnoses")))
     for name, rule in rules.items():
         values = f.select(pl.col(name).unique())
         wrong = values.filter(~rule.fill_null(False))[name]
         if wrong.len():
             bad = bad | pl.col(name).is_in(wrong.implode())
     f = f.with_columns(bad=bad.fill_null(True))
+    # claims over the limits of one claim (rules.MAX_LINES, MAX_DIAGNOSES) are refused by the per-claim engine
+    dx_count = pl.col("diagnoses").str.replace_all(";", " ", literal=True).str.count_matches(r"[^ ]+")
+    too_big = dx_count > MAX_DIAGNOSES
+    long_claims = f.group_by("cid").len().filter(pl.col("len") > MAX_LINES)["cid"]
+    if long_claims.len():
+        too_big = too_big | pl.col("cid").is_in(long_claims.implode())
+    f = f.with_columns(bad=pl.col("bad") | too_big)
     starts = (pl.col("cid") != pl.col("cid").shift(1)).fill_null(True)
     if f.select(pl.all_horizontal((starts | (pl.col(c) == pl.col(c).shift(1))).all() for c in CLAIM_FIELDS)).item():
         # each claim's rows repeat its fields (the usual file): its first row has them all

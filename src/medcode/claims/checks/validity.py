@@ -34,13 +34,18 @@ STATUS_FIX = {
 
 
 def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
-    for p in claim.problems:
-        yield Finding("validity.bad_input", "deny", (p.line,) if p.line else (),
-                      f"{p.position}: {p.field}: {p.message}", "Correct the value in the claim file.")
+    yield from input_findings(claim)
     for line in claim.lines:
         yield from line_findings(facts, line, claim.day_of(line))
     for i, dx in enumerate(claim.diagnoses, start=1):
         yield from diagnosis_findings(facts, i, dx, claim.date)
+
+
+def input_findings(claim: Claim) -> Iterator[Finding]:
+    """The problems the reader found in the claim's input, one ``validity.bad_input`` each."""
+    for p in claim.problems:
+        yield Finding("validity.bad_input", "deny", (p.line,) if p.line else (),
+                      f"{p.position}: {p.field}: {p.message}", "Correct the value in the claim file.")
 
 
 def line_findings(facts: Facts, line: Line, day: date | None, shown_day: str | None = None) -> Iterator[Finding]:
