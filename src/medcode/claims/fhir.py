@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from medcode.claims.model import Claim, Line
-from medcode.claims.readers import ClaimInputError, Fields, load_json
+from medcode.claims.readers import ClaimInputError, Fields, _shown, load_json
 
 
 def read_fhir(text: str, source: str = "<fhir>") -> list[Claim]:
@@ -21,13 +21,20 @@ def read_fhir(text: str, source: str = "<fhir>") -> list[Claim]:
     if isinstance(doc, list):
         items = [(f"$[{i}]", r) for i, r in enumerate(doc)]
     elif isinstance(doc, dict) and doc.get("resourceType") == "Bundle":
-        items = [(f"$.entry[{i}].resource", (e or {}).get("resource")) for i, e in enumerate(doc.get("entry") or [])]
+        entries = doc.get("entry")
+        if entries is not None and not isinstance(entries, list):
+            raise ClaimInputError(f"{source}:$.entry", f"a Bundle's entry must be a list, not {_kind(entries)}")
+        items = []
+        for i, e in enumerate(entries or []):
+            if not isinstance(e, dict):
+                raise ClaimInputError(f"{source}:$.entry[{i}]", f"an entry must be an object, not {_kind(e)}")
+            items.append((f"$.entry[{i}].resource", e.get("resource")))
     else:
         items = [("$", doc)]
     claims = []
     for path, res in items:
         if not isinstance(res, dict) or res.get("resourceType") != "Claim":
-            kind = res.get("resourceType") if isinstance(res, dict) else type(res).__name__
+            kind = res.get("resourceType") if isinstance(res, dict) else _kind(res)
             raise ClaimInputError(f"{source}:{path}.resourceType", f"expected a Claim resource, not {kind!r}")
         claims.append(_claim(res, f"{source}:{path}", len(claims)))
     if not claims:
@@ -35,47 +42,120 @@ def read_fhir(text: str, source: str = "<fhir>") -> list[Claim]:
     return claims
 
 
-def _code(concept: Any) -> str:
-    codings = (concept or {}).get("coding") or []
-    return str(codings[0].get("code") or "").strip().upper() if codings and isinstance(codings[0], dict) else ""
+def _kind(value: Any) -> str:
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "text",
+        int: "a number",
+        float: "a number",
+        bool: "true or false",
+    }.get(type(value), "null")
+
+
+def _obj(parent: dict, key: str, where: str) -> dict:
+    """``parent[key]`` as an object ({} when absent); any other type is an input error at its path."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ClaimInputError(f"{where}.{key}", f"must be an object, not {_kind(value)}")
+    return value
+
+
+def _list(parent: dict, key: str, where: str) -> list[dict]:
+    """``parent[key]`` as a list of objects ([] when absent), or an input error at its path."""
+    value = parent.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ClaimInputError(f"{where}.{key}", f"must be a list, not {_kind(value)}")
+    for i, v in enumerate(value):
+        if not isinstance(v, dict):
+            raise ClaimInputError(f"{where}.{key}[{i}]", f"must be an object, not {_kind(v)}")
+    return value
+
+
+def _code(concept: dict, where: str) -> str:
+    codings = _list(concept, "coding", where)
+    if not codings:
+        return ""
+    code = codings[0].get("code")
+    if code is not None and not isinstance(code, str):
+        raise ClaimInputError(f"{where}.coding[0].code", f"must be text, not {_kind(code)}")
+    return (code or "").strip().upper()
 
 
 def _claim(res: dict, where: str, index: int) -> Claim:
     f = Fields()
-    diagnoses, sequence_to_position = [], {}
-    for i, d in enumerate(sorted(res.get("diagnosis") or [], key=lambda d: d.get("sequence", 0))):
-        code = _code(d.get("diagnosisCodeableConcept"))
+    diagnoses: list[str] = []
+    sequence_to_position: dict[Any, int] = {}
+    found = _list(res, "diagnosis", where)
+    f.limits(where, len(_list(res, "item", where)), len(found))
+
+    def sequence(d: dict, i: int) -> int:
+        s = d.get("sequence", i + 1)
+        if isinstance(s, bool) or not isinstance(s, int):
+            raise ClaimInputError(f"{where}.diagnosis[{i}].sequence", f"must be a whole number, not {_kind(s)}")
+        return s
+
+    order = sorted(((sequence(d, i), i, d) for i, d in enumerate(found)), key=lambda t: t[:2])
+    for seq, i, d in order:
+        at = f"{where}.diagnosis[{i}]"
+        code = _code(_obj(d, "diagnosisCodeableConcept", at), f"{at}.diagnosisCodeableConcept")
         if not code:
-            f.problem(f"{where}.diagnosis[{i}]", "diagnoses", "a diagnosis without an ICD-10-CM code")
+            f.problem(at, "diagnoses", "a diagnosis without an ICD-10-CM code")
             continue
         diagnoses.append(code)
-        sequence_to_position[d.get("sequence", i + 1)] = len(diagnoses)
-    items = res.get("item") or []
+        sequence_to_position[seq] = len(diagnoses)
+    items = _list(res, "item", where)
     if not items:
         raise ClaimInputError(f"{where}.item", "a Claim needs items")
     lines, pos, zip_code = [], None, None
     for n, item in enumerate(items, start=1):
         at = f"{where}.item[{n - 1}]"
-        mods = [_code(m) for m in item.get("modifier") or []]
+        mods = [_code(m, f"{at}.modifier[{i}]") for i, m in enumerate(_list(item, "modifier", at))]
         pointers = []
-        for s in item.get("diagnosisSequence") or []:
-            if s in sequence_to_position:
+        seqs = item.get("diagnosisSequence") or []
+        if not isinstance(seqs, list):
+            raise ClaimInputError(f"{at}.diagnosisSequence", f"must be a list, not {_kind(seqs)}")
+        for s in seqs:
+            if not isinstance(s, bool) and isinstance(s, int) and s in sequence_to_position:
                 pointers.append(sequence_to_position[s])
             else:
-                f.problem(f"{at}.diagnosisSequence", "pointers", f"no diagnosis has sequence {s}", n)
-        charge = (item.get("net") or item.get("unitPrice") or {}).get("value")
-        served = item.get("servicedDate") or (item.get("servicedPeriod") or {}).get("start")
-        pos = pos or _code(item.get("locationCodeableConcept")) or None
-        zip_code = zip_code or ((item.get("locationAddress") or {}).get("postalCode") or None)
-        lines.append(Line(
-            line=n, code=f.code(_code(item.get("productOrService")), f"{at}.productOrService", n),
-            modifiers=f.modifiers(mods, f"{at}.modifier", n),
-            units=f.units((item.get("quantity") or {}).get("value"), f"{at}.quantity.value", n),
-            pointers=tuple(pointers), charge=f.charge(charge, f"{at}.net.value", n),
-            date=f.day(served, f"{at}.servicedDate", "date", n)))
-    provider = ((res.get("provider") or {}).get("identifier") or {}).get("value")
-    start = (res.get("billablePeriod") or {}).get("start")
-    return Claim(id=str(res.get("id") or index + 1), lines=tuple(lines),
-                 date=f.day(start[:10] if isinstance(start, str) else start, f"{where}.billablePeriod.start", "date"),
-                 place_of_service=pos, provider=provider, zip_code=str(zip_code)[:5] if zip_code else None,
-                 diagnoses=tuple(diagnoses), problems=tuple(f.problems))
+                f.problem(f"{at}.diagnosisSequence", "pointers", f"no diagnosis has sequence {_shown(s)}", n)
+        money = _obj(item, "net", at) or _obj(item, "unitPrice", at)
+        served = item.get("servicedDate") or _obj(item, "servicedPeriod", at).get("start")
+        pos = pos or _code(_obj(item, "locationCodeableConcept", at), f"{at}.locationCodeableConcept") or None
+        postal = _obj(item, "locationAddress", at).get("postalCode")
+        zip_code = zip_code or f.text(postal, f"{at}.locationAddress.postalCode", "zip")
+        lines.append(
+            Line(
+                line=n,
+                code=f.code(
+                    _code(_obj(item, "productOrService", at), f"{at}.productOrService"), f"{at}.productOrService", n
+                ),
+                modifiers=f.modifiers(mods, f"{at}.modifier", n),
+                units=f.units(_obj(item, "quantity", at).get("value"), f"{at}.quantity.value", n),
+                pointers=tuple(pointers),
+                charge=f.charge(money.get("value"), f"{at}.net.value", n),
+                date=f.day(served, f"{at}.servicedDate", "date", n),
+            )
+        )
+    provider = f.text(
+        _obj(_obj(res, "provider", where), "identifier", f"{where}.provider").get("value"),
+        f"{where}.provider.identifier.value",
+        "provider",
+    )
+    start = _obj(res, "billablePeriod", where).get("start")
+    claim_id = f.text(res.get("id"), f"{where}.id", "id")
+    return Claim(
+        id=claim_id or str(index + 1),
+        lines=tuple(lines),
+        date=f.day(start[:10] if isinstance(start, str) else start, f"{where}.billablePeriod.start", "date"),
+        place_of_service=pos,
+        provider=provider,
+        zip_code=zip_code[:5] if zip_code else None,
+        diagnoses=tuple(diagnoses),
+        problems=tuple(f.problems),
+    )

@@ -21,8 +21,22 @@ from medcode.rules import MAX_DIAGNOSES, MAX_LINES, MAX_MODIFIERS
 
 MAX_TEXT = 80  # longest code, id or short text field medcode reads (837P ids are at most 50)
 CSV_REQUIRED = ("claim_id", "code")
-CSV_COLUMNS = ("claim_id", "date", "place_of_service", "provider", "zip", "locality", "diagnoses", "line",
-               "code", "modifiers", "units", "pointers", "charge", "line_date")
+CSV_COLUMNS = (
+    "claim_id",
+    "date",
+    "place_of_service",
+    "provider",
+    "zip",
+    "locality",
+    "diagnoses",
+    "line",
+    "code",
+    "modifiers",
+    "units",
+    "pointers",
+    "charge",
+    "line_date",
+)
 
 
 class ClaimInputError(ValueError):
@@ -68,10 +82,18 @@ class Fields:
             return 1
         units = _whole(value)
         if units is None:
-            if isinstance(value, float) and value == value and abs(value) != float("inf") or (
-                    isinstance(value, str) and AMOUNT.fullmatch(value.strip())):
-                self.problem(where, "units", f"units must be a whole number, not {_shown(value)} "
-                                             "(claims bill whole units of service)", line)
+            if (
+                isinstance(value, float)
+                and value == value
+                and abs(value) != float("inf")
+                or (isinstance(value, str) and AMOUNT.fullmatch(value.strip()))
+            ):
+                self.problem(
+                    where,
+                    "units",
+                    f"units must be a whole number, not {_shown(value)} (claims bill whole units of service)",
+                    line,
+                )
             else:
                 self.problem(where, "units", f"{_shown(value)} is not a whole number of units", line)
             return None
@@ -165,20 +187,35 @@ class Fields:
     def limits(self, where: str, lines: int, diagnoses: int) -> None:
         """A claim over the sizes medcode checks (the 837P's: 50 lines, 12 diagnoses) is refused."""
         if lines > MAX_LINES:
-            self.problem(where, "size", f"the claim has {lines:,} lines; medcode checks at most {MAX_LINES} "
-                                         "a claim (the 837P limit): split it into claims of 50 lines or fewer")
+            self.problem(
+                where,
+                "size",
+                f"the claim has {lines:,} lines; medcode checks at most {MAX_LINES} "
+                "a claim (the 837P limit): split it into claims of 50 lines or fewer",
+            )
         if diagnoses > MAX_DIAGNOSES:
-            self.problem(where, "size", f"the claim has {diagnoses:,} diagnoses; a claim carries at most "
-                                             f"{MAX_DIAGNOSES} (the 837P limit)")
+            self.problem(
+                where,
+                "size",
+                f"the claim has {diagnoses:,} diagnoses; a claim carries at most {MAX_DIAGNOSES} (the 837P limit)",
+            )
 
-    def plain_line(self, n: int, code: str, modifiers: list[str], units: str, pointers: list[str], charge: str,
-                   day: date | None) -> Line | None:
+    def plain_line(
+        self, n: int, code: str, modifiers: list[str], units: str, pointers: list[str], charge: str, day: date | None
+    ) -> Line | None:
         """Line ``n`` from text values that the methods above would leave as they are (nothing to
         report), without building the positions they name; None when a value needs them."""
-        if not (code and code.strip().upper() == code and len(code) <= MAX_TEXT and len(modifiers) <= MAX_MODIFIERS
-                and all(len(m) == 2 and m.isascii() and m.isalnum() and m.upper() == m for m in modifiers)
-                and WHOLE.fullmatch(units) and len(units) <= 7 and int(units) > 0
-                and all(WHOLE.fullmatch(p) and len(p) <= 3 for p in pointers)):
+        if not (
+            code
+            and code.strip().upper() == code
+            and len(code) <= MAX_TEXT
+            and len(modifiers) <= MAX_MODIFIERS
+            and all(len(m) == 2 and m.isascii() and m.isalnum() and m.upper() == m for m in modifiers)
+            and WHOLE.fullmatch(units)
+            and len(units) <= 7
+            and int(units) > 0
+            and all(WHOLE.fullmatch(p) and len(p) <= 3 for p in pointers)
+        ):
             return None
         amount = None
         if charge:
@@ -187,8 +224,15 @@ class Fields:
             amount = float(charge)
             if amount > MAX_CHARGE:
                 return None
-        return Line(line=n, code=code, modifiers=tuple(modifiers), units=int(units),
-                    pointers=tuple(int(p) for p in pointers), charge=amount, date=day)
+        return Line(
+            line=n,
+            code=code,
+            modifiers=tuple(modifiers),
+            units=int(units),
+            pointers=tuple(int(p) for p in pointers),
+            charge=amount,
+            date=day,
+        )
 
     def code(self, value: Any, where: str, line: int) -> str:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -227,6 +271,7 @@ def _shown(value: Any) -> str:
 
 # --- JSON ------------------------------------------------------------------------------------
 
+
 def load_json(text: str, source: str) -> Any:
     """The parsed document, or an error naming the line and column where it stops being JSON."""
     if not text.strip():
@@ -249,8 +294,10 @@ def read_json(text: str, source: str = "<json>") -> list[Claim]:
         items, base = [doc], None
     if not isinstance(items, list):
         raise ClaimInputError(f"{source}:$.claims", "claims must be a list")
-    return [_json_claim(c, f"{source}:$" + (f".{base}[{i}]" if base else f"[{i}]" if base == "" else ""), i)
-            for i, c in enumerate(items)]
+    return [
+        _json_claim(c, f"{source}:$" + (f".{base}[{i}]" if base else f"[{i}]" if base == "" else ""), i)
+        for i, c in enumerate(items)
+    ]
 
 
 def _json_claim(obj: Any, where: str, index: int) -> Claim:
@@ -267,22 +314,29 @@ def _json_claim(obj: Any, where: str, index: int) -> Claim:
         at = f"{where}.lines[{n - 1}]"
         if not isinstance(item, dict):
             raise ClaimInputError(at, "a line must be an object")
-        lines.append(Line(
-            line=n, code=f.code(item.get("code"), f"{at}.code", n),
-            modifiers=f.modifiers(item.get("modifiers") or [], f"{at}.modifiers", n),
-            units=f.units(item.get("units"), f"{at}.units", n),
-            pointers=f.pointers(item.get("pointers") or [], f"{at}.pointers", n),
-            charge=f.charge(item.get("charge"), f"{at}.charge", n),
-            date=f.day(item.get("date"), f"{at}.date", "date", n)))
+        lines.append(
+            Line(
+                line=n,
+                code=f.code(item.get("code"), f"{at}.code", n),
+                modifiers=f.modifiers(item.get("modifiers") or [], f"{at}.modifiers", n),
+                units=f.units(item.get("units"), f"{at}.units", n),
+                pointers=f.pointers(item.get("pointers") or [], f"{at}.pointers", n),
+                charge=f.charge(item.get("charge"), f"{at}.charge", n),
+                date=f.day(item.get("date"), f"{at}.date", "date", n),
+            )
+        )
     claim_id = f.text(obj.get("id"), f"{where}.id", "id")
     return Claim(
-        id=claim_id or str(index + 1), lines=tuple(lines),
+        id=claim_id or str(index + 1),
+        lines=tuple(lines),
         date=f.day(obj.get("date"), f"{where}.date", "date"),
         place_of_service=f.text(obj.get("place_of_service"), f"{where}.place_of_service", "place_of_service"),
         provider=f.text(obj.get("provider"), f"{where}.provider", "provider"),
         zip_code=f.text(obj.get("zip"), f"{where}.zip", "zip"),
         locality=f.text(obj.get("locality"), f"{where}.locality", "locality"),
-        diagnoses=diagnoses, problems=tuple(f.problems))
+        diagnoses=diagnoses,
+        problems=tuple(f.problems),
+    )
 
 
 def _text(value: Any) -> str | None:
@@ -290,6 +344,7 @@ def _text(value: Any) -> str | None:
 
 
 # --- CSV -------------------------------------------------------------------------------------
+
 
 def read_csv(text: str, source: str = "<csv>") -> list[Claim]:
     """Claims from CSV with a header row; one row per claim line, rows of a claim together."""
@@ -343,8 +398,9 @@ def csv_columns(header: list[str], source: str) -> dict[str, int]:
         raise ClaimInputError(f"{source}:1", f"missing column(s): {', '.join(missing)}")
     unknown = [h for h in header if h not in CSV_COLUMNS]
     if unknown:
-        raise ClaimInputError(f"{source}:1", f"unknown column(s): {', '.join(unknown)}; "
-                                             f"columns are {', '.join(CSV_COLUMNS)}")
+        raise ClaimInputError(
+            f"{source}:1", f"unknown column(s): {', '.join(unknown)}; columns are {', '.join(CSV_COLUMNS)}"
+        )
     twice = sorted({h for h in header if header.count(h) > 1})
     if twice:
         raise ClaimInputError(f"{source}:1", f"column(s) named twice: {', '.join(twice)}")
@@ -371,13 +427,17 @@ def _csv_claim(rows: list[tuple[int, list[str]]], col: dict[str, int], source: s
                 f.problem(at(n, name), name, f"differs from the claim's first row ({claim_fields[name]!r})")
     lines = []
     for i, (n, row) in enumerate(rows, start=1):
-        lines.append(Line(
-            line=i, code=f.code(get(row, "code"), at(n, "code"), i),
-            modifiers=f.modifiers(get(row, "modifiers").replace(";", " ").split(), at(n, "modifiers"), i),
-            units=f.units(get(row, "units"), at(n, "units"), i),
-            pointers=f.pointers(get(row, "pointers").replace(";", " ").split(), at(n, "pointers"), i),
-            charge=f.charge(get(row, "charge"), at(n, "charge"), i),
-            date=f.day(get(row, "line_date"), at(n, "line_date"), "line_date", i)))
+        lines.append(
+            Line(
+                line=i,
+                code=f.code(get(row, "code"), at(n, "code"), i),
+                modifiers=f.modifiers(get(row, "modifiers").replace(";", " ").split(), at(n, "modifiers"), i),
+                units=f.units(get(row, "units"), at(n, "units"), i),
+                pointers=f.pointers(get(row, "pointers").replace(";", " ").split(), at(n, "pointers"), i),
+                charge=f.charge(get(row, "charge"), at(n, "charge"), i),
+                date=f.day(get(row, "line_date"), at(n, "line_date"), "line_date", i),
+            )
+        )
     diagnoses = tuple(d.strip().upper() for d in claim_fields.get("diagnoses", "").replace(";", " ").split())
     f.limits(f"{source}:{first_n}", len(rows) + extra, len(diagnoses))
 
@@ -385,7 +445,13 @@ def _csv_claim(rows: list[tuple[int, list[str]]], col: dict[str, int], source: s
         return f.text(claim_fields.get(name), at(first_n, name), name)
 
     return Claim(
-        id=get(first, "claim_id"), lines=tuple(lines),
+        id=get(first, "claim_id"),
+        lines=tuple(lines),
         date=f.day(claim_fields.get("date"), at(first_n, "date"), "date"),
-        place_of_service=text("place_of_service"), provider=text("provider"), zip_code=text("zip"),
-        locality=text("locality"), diagnoses=diagnoses, problems=tuple(f.problems))
+        place_of_service=text("place_of_service"),
+        provider=text("provider"),
+        zip_code=text("zip"),
+        locality=text("locality"),
+        diagnoses=diagnoses,
+        problems=tuple(f.problems),
+    )
