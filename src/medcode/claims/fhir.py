@@ -31,7 +31,7 @@ def read_fhir(text: str, source: str = "<fhir>") -> list[Claim]:
             items.append((f"$.entry[{i}].resource", e.get("resource")))
     else:
         items = [("$", doc)]
-    claims = []
+    claims: list[Claim] = []
     for path, res in items:
         if not isinstance(res, dict) or res.get("resourceType") != "Claim":
             kind = res.get("resourceType") if isinstance(res, dict) else _kind(res)

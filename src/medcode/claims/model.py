@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from datetime import date as _Date  # (``date`` is also a field name of Claim)
 
 from medcode.kb.models import Citation
 
@@ -45,7 +46,7 @@ class Claim:
     rendering_npi: str | None = None
     referring_npi: str | None = None
 
-    def day_of(self, line: Line) -> date | None:
+    def day_of(self, line: Line) -> _Date | None:
         return line.date or self.date
 
 

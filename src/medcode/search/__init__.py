@@ -59,7 +59,8 @@ def _systems(system: str | None) -> tuple[str, ...] | None:
 
 def _filters(systems: tuple[str, ...] | None, billable_only: bool, day: date | None,
              alias: str = "d.") -> tuple[str, list[Any]]:
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if systems:
         where.append(f"{alias}system IN ({','.join('?' * len(systems))})")
         params.extend(systems)
@@ -107,6 +108,7 @@ def search(kb: KnowledgeBase, query: str, *, system: str | None = None, limit: i
                       "length(compact), compact, system", limit), "code prefix")
     if parsed.groups and len(hits) < limit and not (parsed.only_codes and hits):
         hits.extend(_words(kb, parsed, where, params, limit - len(hits), seen))
+    notices: tuple[str, ...]
     if not parsed.text:
         notices = ("the query is empty: type a code, a range such as 20700-20704, or words",)
     else:
@@ -238,9 +240,11 @@ def _coverage(d: _Doc, needs: tuple[Need, ...]) -> tuple[tuple[str, ...], tuple[
     name = title | set(d.alias_stems.split())
     terms = name | set(d.terms_stems.split())
     every = terms | set(d.context_stems.split())
-    matched, used, total, explained = [], [], 0.0, set()
+    matched, used, total = [], [], 0.0
+    explained: set[str] = set()
     for g, alts in needs:
-        weight, best, hit = 0.0, None, frozenset()
+        weight, best = 0.0, None
+        hit: frozenset[str] = frozenset()
         for need, exp in alts:
             if need <= name:
                 w = 1.0 if exp is None or exp.kind != "spelling" else 0.9

@@ -88,8 +88,9 @@ def _procedures(conn: apsw.Connection, spans: dict[int, FileSpan]) -> dict[tuple
     seen: dict[str, list[int]] = {}
     rows = conn.execute("SELECT hcpcs, release_id, description, status FROM rvus WHERE modifier = ''").fetchall()
     by_code: dict[str, dict[int, tuple[str, str]]] = {}
-    for code, rid, desc, status in rows:
-        by_code.setdefault(code, {})[rid] = (desc, status)
+    for code, rid, desc, status in rows:  # (column types from the schema)
+        assert isinstance(code, str) and isinstance(rid, int)
+        by_code.setdefault(code, {})[rid] = (str(desc), str(status))
         seen.setdefault(code, []).append(rid)
     for code, releases in by_code.items():
         ordered = sorted(releases, key=lambda i: spans[i].effective_from)
@@ -131,7 +132,7 @@ def _diagnoses(conn: apsw.Connection, spans: dict[int, FileSpan]) -> list[Doc]:
     span = spans[rid]
     rows = conn.execute("SELECT code, kind, billable, parent, block, description FROM icd10cm_codes "
                         "WHERE release_id = ? ORDER BY seq", (rid,)).fetchall()
-    titles = {(kind == "block", code): desc for code, kind, _, _, _, desc in rows}
+    titles: dict[tuple[bool, object], str] = {(kind == "block", code): str(desc) for code, kind, _, _, _, desc in rows}
     terms: dict[str, list[str]] = {}
     for code, text in conn.execute("SELECT code, text FROM icd10cm_notes WHERE release_id = ? AND "
                                    "note_type IN ('inclusion_term', 'includes') ORDER BY seq", (rid,)):
@@ -140,6 +141,7 @@ def _diagnoses(conn: apsw.Connection, spans: dict[int, FileSpan]) -> list[Doc]:
     for code, kind, billable, parent, block, desc in rows:
         if kind in ("chapter", "block"):
             continue
+        assert isinstance(code, str) and isinstance(desc, str) and isinstance(block, str)
         context = [titles.get((True, block), "")]
         if parent and (False, parent) in titles:
             context.append(titles[(False, parent)])

@@ -48,4 +48,5 @@ def run(task: tuple, home: str | None) -> bytes:
 
 def load(blob: bytes) -> BatchResult:
     d = pickle.loads(blob)
-    return BatchResult(*(pl.read_ipc(io.BytesIO(d[n])) for n in ("claims", "lines", "findings")), d["cites"])
+    claims, lines, findings = (pl.read_ipc(io.BytesIO(d[n])) for n in ("claims", "lines", "findings"))
+    return BatchResult(claims, lines, findings, d["cites"])
