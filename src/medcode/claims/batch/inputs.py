@@ -49,9 +49,9 @@ def from_claims(claims: Iterable[Claim], start: int = 0) -> Frames:
                                       claim.locality, SEP.join(claim.diagnoses))):
             col.append(value)
         for x in claim.lines:
-            for col, value in zip(lcols, (cid, x.line, x.code, " ".join(x.modifiers), x.units,
-                                          " ".join(map(str, x.pointers)), x.date)):
-                col.append(value)
+            for lcol, lvalue in zip(lcols, (cid, x.line, x.code, " ".join(x.modifiers), x.units,
+                                            " ".join(map(str, x.pointers)), x.date)):
+                lcol.append(lvalue)
     claims_frame = pl.DataFrame(dict(zip(CLAIM_SCHEMA, ccols)), schema={**CLAIM_SCHEMA, "dx": pl.String})
     lines_frame = pl.DataFrame(dict(zip(LINE_SCHEMA, lcols)), schema={**LINE_SCHEMA, "ptrs": pl.String})
     return (claims_frame.with_columns(dx=_split(pl.col("dx"), SEP)),
