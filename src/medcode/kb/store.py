@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,14 +15,34 @@ from medcode.kb import db
 from medcode.kb.releases import Release, Resolved, SourceRef, group, resolve
 
 
+class _Connections:
+    """One thread's connections; closed when the thread ends (its thread-local data is dropped)."""
+
+    def __init__(self) -> None:
+        self.main: apsw.Connection | None = None
+        self.ptp: dict[str, apsw.Connection] = {}
+
+    def close(self) -> None:
+        for conn in (self.main, *self.ptp.values()):
+            if conn is not None:
+                conn.close()
+        self.main, self.ptp = None, {}
+
+    def __del__(self) -> None:
+        self.close()
+
+
 class KnowledgeBase:
-    """A read-only knowledge base. Holds one connection to ``kb.sqlite`` and one per PTP file."""
+    """A read-only knowledge base. Each thread that asks gets its own connection to ``kb.sqlite``
+    and to each PTP file (an SQLite connection must not be used by two threads at once; the files
+    are ``immutable`` and memory-mapped, so connections share the operating system's page cache)."""
 
     def __init__(self, path: Path):
         self.path = path.resolve()
-        self.conn = db.connect(self.path)
-        self.conn.setbusytimeout(1000)
-        self._ptp: dict[str, apsw.Connection] = {}
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._holders: weakref.WeakSet[_Connections] = weakref.WeakSet()  # of the threads alive
+        self._closed = False
         self._rationales: dict[str, dict[int, str]] = {}
         rows = self.conn.execute(
             "SELECT id, family, release, file, path, layout, store, effective_from, effective_to,"
@@ -47,14 +70,38 @@ class KnowledgeBase:
             self._resolved[key] = resolve(self.releases.get(family, []), day)
         return self._resolved[key]
 
+    @property
+    def conn(self) -> apsw.Connection:
+        """This thread's connection to ``kb.sqlite``."""
+        mine = self._mine()
+        if mine.main is None:
+            mine.main = self._open(lambda: db.connect(self.path))
+        return mine.main
+
+    def _mine(self) -> _Connections:
+        mine: _Connections | None = getattr(self._local, "conns", None)
+        if mine is None:
+            mine = self._local.conns = _Connections()
+            with self._lock:
+                self._holders.add(mine)
+        return mine
+
+    def _open(self, connect: Callable[[], apsw.Connection]) -> apsw.Connection:
+        if self._closed:
+            raise RuntimeError(f"the knowledge base at {self.path} is closed")
+        conn = connect()
+        conn.setbusytimeout(1000)
+        return conn
+
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql, params).fetchall()
 
     def ptp(self, store: str) -> apsw.Connection:
-        conn = self._ptp.get(store)
+        """This thread's connection to a PTP file of the build."""
+        mine = self._mine()
+        conn = mine.ptp.get(store)
         if conn is None:
-            conn = db.connect_readonly(self.path / store)
-            self._ptp[store] = conn
+            conn = mine.ptp[store] = self._open(lambda: db.connect_readonly(self.path / store))
         return conn
 
     def ptp_rationales(self, store: str) -> dict[int, str]:
@@ -65,9 +112,12 @@ class KnowledgeBase:
         return texts
 
     def close(self) -> None:
-        for conn in self._ptp.values():
-            conn.close()
-        self.conn.close()
+        """Closes every thread's connections (call it when no thread uses the knowledge base)."""
+        with self._lock:
+            self._closed = True
+            holders = list(self._holders)
+        for mine in holders:
+            mine.close()
 
 
 def open_kb(home: Path) -> KnowledgeBase:
