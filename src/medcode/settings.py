@@ -49,6 +49,35 @@ SETTINGS: tuple[Setting, ...] = (
         "Megabytes of encoded API answers each server worker keeps (0 turns the cache off). The "
         "knowledge base never changes under a running server, so an answer stays right for its life.",
     ),
+    Setting(
+        "MEDCODE_MAX_UPLOAD_MB",
+        "512",
+        "Largest claim file (megabytes) the web claim checker accepts; the upload is streamed to disk "
+        "and a bigger one is refused with 413 before more than this is read.",
+    ),
+    Setting(
+        "MEDCODE_MAX_BODY_MB",
+        "20",
+        "Largest body (megabytes) of `POST /api/claims/check`; a bigger one is refused with 413 before "
+        "more than this is read.",
+    ),
+    Setting(
+        "MEDCODE_JOBS",
+        "1",
+        "Background claim checks (large uploads) each server worker runs at once; the others wait in "
+        "a queue and their page shows their place in it.",
+    ),
+    Setting(
+        "MEDCODE_JOB_QUEUE",
+        "20",
+        "Background claim checks each server worker lets wait; past that a new one is refused with 503.",
+    ),
+    Setting(
+        "MEDCODE_KEEP_MINUTES",
+        "60",
+        "Minutes the reports of a web claim check are kept after it ends (deleted on a timer, and at "
+        "start-up).",
+    ),
 )
 
 
@@ -60,6 +89,11 @@ class Settings:
     port: int
     workers: int
     cache_mb: int = 64
+    max_upload_mb: int = 512
+    max_body_mb: int = 20
+    jobs: int = 1
+    job_queue: int = 20
+    keep_minutes: int = 60
 
     @property
     def kb_path(self) -> Path:
@@ -74,14 +108,19 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     data = env.get("MEDCODE_DATA") or _default_data()
     home = env.get("MEDCODE_HOME") or str(Path.home() / ".medcode")
-    try:
-        port = int(env.get("MEDCODE_PORT", "8000"))
-        workers = int(env.get("MEDCODE_WORKERS", "1"))
-        cache_mb = int(env.get("MEDCODE_CACHE_MB", "64"))
-    except ValueError as exc:
-        raise SettingError(f"MEDCODE_PORT, MEDCODE_WORKERS and MEDCODE_CACHE_MB must be whole numbers: {exc}") from exc
-    if cache_mb < 0:
-        raise SettingError(f"MEDCODE_CACHE_MB must be 0 or more, not {cache_mb}")
+    defaults = {s.name: s.default for s in SETTINGS}
+
+    def whole(name: str, least: int) -> int:
+        text = env.get(name) or defaults[name]
+        try:
+            value = int(text)
+        except ValueError:
+            raise SettingError(f"{name} must be a whole number, not {text!r}") from None
+        if value < least:
+            raise SettingError(f"{name} must be {least} or more, not {value}")
+        return value
+
+    port, workers, cache_mb = whole("MEDCODE_PORT", 0), whole("MEDCODE_WORKERS", 1), whole("MEDCODE_CACHE_MB", 0)
     return Settings(
         data=Path(data).expanduser() if data else None,
         home=Path(home).expanduser(),
@@ -89,4 +128,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         port=port,
         workers=workers,
         cache_mb=cache_mb,
+        max_upload_mb=whole("MEDCODE_MAX_UPLOAD_MB", 1),
+        max_body_mb=whole("MEDCODE_MAX_BODY_MB", 1),
+        jobs=whole("MEDCODE_JOBS", 1),
+        job_queue=whole("MEDCODE_JOB_QUEUE", 0),
+        keep_minutes=whole("MEDCODE_KEEP_MINUTES", 1),
     )
