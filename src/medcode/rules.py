@@ -9,6 +9,8 @@ from (RVU26B.pdf, the PFS relative value file record layout; the NCCI policy man
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 # --- findings -------------------------------------------------------------------------------
@@ -38,7 +40,232 @@ def is_em(code: str) -> bool:
 
 PAYABLE_STATUSES = frozenset("ART")  # statuses the PFS pays (R and T with conditions)
 
-# --- modifiers and indicators (filled in by the rules work of issue 12) ----------------------
+# How a claim line fares with each status of RVU26B.pdf Attachment A (A, active, has no finding),
+# and what to do about it. deny: the PFS never pays the line as billed; info: paid elsewhere, by
+# the MAC, or under conditions.
+STATUS_SEVERITY = {"B": "deny", "D": "deny", "F": "deny", "G": "deny", "H": "deny", "I": "deny", "N": "deny",
+                   "P": "deny", "M": "info", "X": "info", "E": "info", "C": "info", "J": "info", "R": "info",
+                   "T": "info", "Q": "info"}
+STATUS_FIX = {
+    "B": "Do not bill it separately: its payment is bundled into the other services of the day.",
+    "D": "Use the code that replaced it.",
+    "F": "Use the code that replaced it (deleted with no grace period).",
+    "G": "Bill the code Medicare uses for this service instead.",
+    "H": "The component (26 or TC) was deleted for this code: bill the code without it.",
+    "I": "Bill the HCPCS Level II code Medicare accepts for this service instead.",
+    "N": "Medicare does not cover it: have the patient sign an ABN before the service if you will bill them.",
+    "P": "Bundled or excluded under the PFS: do not expect a separate PFS payment.",
+    "M": "A quality-measurement code: report it for MIPS, it pays nothing.",
+    "X": "Not paid under the PFS (another fee schedule or no benefit): bill it where it is paid.",
+    "E": "Excluded from the PFS by regulation: bill it under the schedule that pays it (for drugs, ASP).",
+    "C": "The MAC prices it: attach documentation of the work.",
+    "J": "Anesthesia services are paid by base and time units, not RVUs.",
+    "R": "Restricted coverage: special coverage rules apply and, if covered, the MAC prices it; check them first.",
+    "T": "Paid only when no other paid service is billed on the day.",
+    "Q": "Therapy functional information code: report it with the therapy service.",
+}
+
+# Modifiers whose own PFS row (when the file has one) a line is judged and priced by, in order of
+# precedence: 83020-26 has its own row (status A, PC/TC 6) while 83020 is status X.
+PFS_ROW_MODIFIERS = ("26", "TC", "53")
+
+
+def pfs_modifier(modifiers: Iterable[str]) -> str:
+    """The modifier whose PFS row a line with ``modifiers`` is judged by ('' for the code's own row)."""
+    mods = set(modifiers)
+    return next((m for m in PFS_ROW_MODIFIERS if m in mods), "")
+
+
+# --- modifiers and indicators ---------------------------------------------------------------
+
+ALLOWED, DOCUMENTATION, NOT_ALLOWED = "allowed", "with documentation", "not allowed"
+VERDICT_SEVERITY = {DOCUMENTATION: "warn", NOT_ALLOWED: "deny"}
+
+# The modifiers each PFS indicator governs, and the finding a line gets when they do not fit.
+INDICATOR_MODIFIERS = {"pctc": ("26", "TC"), "bilateral": ("50",), "assistant": ("80", "81", "82", "AS"),
+                       "co_surgeon": ("62",), "team": ("66",)}
+ASSISTANT_MODIFIERS = frozenset(INDICATOR_MODIFIERS["assistant"])
+INDICATOR_FINDING = {
+    ("pctc", NOT_ALLOWED): "modifiers.pctc_mismatch",
+    ("bilateral", NOT_ALLOWED): "modifiers.bilateral_not_allowed",
+    ("assistant", NOT_ALLOWED): "modifiers.assistant_not_allowed",
+    ("assistant", DOCUMENTATION): "modifiers.assistant_documentation",
+    ("co_surgeon", NOT_ALLOWED): "modifiers.co_surgeon_not_allowed",
+    ("co_surgeon", DOCUMENTATION): "modifiers.co_surgeon_documentation",
+    ("team", NOT_ALLOWED): "modifiers.team_not_allowed",
+    ("team", DOCUMENTATION): "modifiers.team_documentation",
+}
+
+
+@dataclass(frozen=True)
+class IndicatorRule:
+    """One value of a PFS indicator: CMS's definition (RVU26B.pdf, in short words), what it means
+    for the modifiers the indicator governs, and the fix for a modifier that does not fit."""
+
+    field: str
+    value: str
+    definition: str
+    verdicts: dict[str, str]  # modifier -> ALLOWED, DOCUMENTATION or NOT_ALLOWED
+    fix: str = ""  # for a modifier whose verdict is not ALLOWED
+    source: str = "RVU26B.pdf"
+
+
+def _rule(field: str, value: str, definition: str, verdict: str | dict[str, str], fix: str = "",
+          source: str = "RVU26B.pdf") -> IndicatorRule:
+    mods = INDICATOR_MODIFIERS[field]
+    verdicts = dict.fromkeys(mods, verdict) if isinstance(verdict, str) else verdict
+    return IndicatorRule(field, value, definition, verdicts, fix, source)
+
+
+_NO_PCTC = "Remove {mod}: "
+INDICATOR_RULES: dict[str, dict[str, IndicatorRule]] = {}
+for _r in (
+    # PC/TC indicator (RVU26B.pdf Attachment A, "PC/TC indicator")
+    _rule("pctc", "0", "Physician service: the PC/TC concept does not apply; modifiers 26 and TC cannot be used.",
+          NOT_ALLOWED, "Remove {mod}: a physician service has no professional or technical component."),
+    _rule("pctc", "1", "Diagnostic test with a professional and a technical component: modifiers 26 and TC can "
+          "be used.", ALLOWED),
+    _rule("pctc", "2", "Professional component only code (e.g. 93010): modifiers 26 and TC cannot be used.",
+          NOT_ALLOWED, "Remove {mod}: the code itself is the professional component; bill the technical or "
+          "global code for the rest."),
+    _rule("pctc", "3", "Technical component only code (e.g. 93005): modifiers 26 and TC cannot be used.",
+          NOT_ALLOWED, "Remove {mod}: the code itself is the technical component; bill the professional "
+          "component code for the interpretation."),
+    _rule("pctc", "4", "Global test only code (separate codes exist for each component): modifiers 26 and TC "
+          "cannot be used.", NOT_ALLOWED, "Remove {mod}: bill the professional or technical component code "
+          "instead."),
+    _rule("pctc", "5", "Incident-to service under direct supervision: modifiers 26 and TC cannot be used.",
+          NOT_ALLOWED, "Remove {mod}: an incident-to service has no professional or technical component."),
+    _rule("pctc", "6", "Laboratory physician interpretation code: modifier TC cannot be used; the "
+          "interpretation is billed with 26 (the test is paid under the lab fee schedule).",
+          {"26": ALLOWED, "TC": NOT_ALLOWED},
+          "Remove {mod}: the test itself is paid under the clinical lab fee schedule; bill the interpretation "
+          "with 26."),
+    _rule("pctc", "7", "Physical therapy service not paid when furnished to a hospital patient by an independent "
+          "therapist; the PDF names no 26 or TC use and the file has no component rows for these codes.",
+          NOT_ALLOWED, "Remove {mod}: a therapy service has no professional or technical component.",
+          "RVU26B.pdf (no component rows in the PFS file)"),
+    _rule("pctc", "8", "Physician interpretation code (85060), itself the professional component of a lab "
+          "test: no TC billing is recognized; the file has no 26 row.", NOT_ALLOWED,
+          "Remove {mod}: the code itself is the physician's interpretation.",
+          "RVU26B.pdf (TC); no 26 row in the PFS file (26)"),
+    _rule("pctc", "9", "Not applicable: the PC/TC concept does not apply; 26 and TC have nothing to split.",
+          NOT_ALLOWED, "Remove {mod}: the PC/TC concept does not apply to the code."),
+    # Bilateral surgery indicator, modifier 50 (RVU26B.pdf, positions 117)
+    _rule("bilateral", "0", "150% bilateral adjustment does not apply: the adjustment is inappropriate "
+          "(anatomy, or a unilateral code with a bilateral code beside it); 50 or RT and LT pay 100% once.",
+          NOT_ALLOWED, "Remove 50; for two sides bill the bilateral code if there is one."),
+    _rule("bilateral", "1", "150% bilateral adjustment applies with 50 (or RT and LT, or 2 units).", ALLOWED),
+    _rule("bilateral", "2", "150% adjustment does not apply: the RVUs already assume a bilateral procedure; "
+          "50 pays 100% once.", NOT_ALLOWED, "Remove 50: the code is already bilateral."),
+    _rule("bilateral", "3", "The usual bilateral adjustment does not apply: with 50 (or RT and LT) each side "
+          "is paid at 100% (mostly radiology and other diagnostic tests).", ALLOWED),
+    _rule("bilateral", "9", "The bilateral concept does not apply.", NOT_ALLOWED,
+          "Remove 50: the bilateral concept does not apply to the code."),
+    # Assistant at surgery indicator, modifiers 80, 81, 82, AS (positions 118)
+    _rule("assistant", "0", "Assistant at surgery restricted unless documentation of medical necessity is "
+          "submitted.", DOCUMENTATION, "Attach the operative note showing why an assistant was needed."),
+    _rule("assistant", "1", "Statutory restriction: an assistant at surgery may not be paid.", NOT_ALLOWED,
+          "Remove the assistant line."),
+    _rule("assistant", "2", "No restriction: an assistant at surgery may be paid.", ALLOWED),
+    _rule("assistant", "9", "The assistant at surgery concept does not apply.", NOT_ALLOWED,
+          "Remove the assistant line: the concept does not apply to the code."),
+    # Co-surgeons indicator, modifier 62 (position 119)
+    _rule("co_surgeon", "0", "Co-surgeons not permitted.", NOT_ALLOWED, "Remove modifier 62."),
+    _rule("co_surgeon", "1", "Co-surgeons may be paid with documentation of the medical necessity of two "
+          "surgeons.", DOCUMENTATION, "Attach the operative notes of both surgeons."),
+    _rule("co_surgeon", "2", "Co-surgeons permitted; no documentation if the two-specialty requirement is met.",
+          ALLOWED),
+    _rule("co_surgeon", "9", "The co-surgeon concept does not apply.", NOT_ALLOWED, "Remove modifier 62."),
+    # Team surgery indicator, modifier 66 (position 120)
+    _rule("team", "0", "Team surgeons not permitted.", NOT_ALLOWED, "Remove modifier 66."),
+    _rule("team", "1", "Team surgeons may be paid with documentation of the medical necessity of a team; "
+          "paid by report.", DOCUMENTATION, "Attach the operative notes of the team."),
+    _rule("team", "2", "Team surgeons permitted; paid by report.", ALLOWED),
+    _rule("team", "9", "The team surgery concept does not apply.", NOT_ALLOWED, "Remove modifier 66."),
+):
+    INDICATOR_RULES.setdefault(_r.field, {})[_r.value] = _r
+
+
+def verdict(field: str, value: str | None, modifier: str) -> str | None:
+    """ALLOWED, DOCUMENTATION or NOT_ALLOWED for ``modifier`` on a code whose ``field`` indicator is
+    ``value`` (None when the indicator does not govern the modifier or the value is unknown)."""
+    rule = INDICATOR_RULES.get(field, {}).get(value or "")
+    return rule.verdicts.get(modifier) if rule else None
+
+
+def indicator_misfits(indicators: Mapping[str, str | None], modifiers: Iterable[str]
+                      ) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(finding id, field, modifiers) for each indicator whose rule the line's modifiers break,
+    in ``INDICATOR_MODIFIERS`` order; the modifiers of one finding are in the order there."""
+    mods = set(modifiers)
+    out = []
+    for field, governed in INDICATOR_MODIFIERS.items():
+        by_verdict: dict[str, list[str]] = {}
+        for m in governed:
+            if m in mods:
+                v = verdict(field, indicators.get(field), m)
+                if v in VERDICT_SEVERITY:
+                    by_verdict.setdefault(v, []).append(m)
+        for v in (NOT_ALLOWED, DOCUMENTATION):
+            if v in by_verdict:
+                out.append((INDICATOR_FINDING[(field, v)], field, tuple(by_verdict[v])))
+    return out
+
+
+# --- NCCI procedure-to-procedure edits ------------------------------------------------------
+
+# The NCCI PTP-associated modifiers (NCCI Policy Manual for Medicare Services, chapter I, section E,
+# revision 1/1/2026): they may bypass an edit whose modifier indicator is 1, when the clinical
+# circumstances justify them and Medicare's restrictions on the modifier are met.
+ANATOMIC_MODIFIERS = frozenset("E1 E2 E3 E4 FA F1 F2 F3 F4 F5 F6 F7 F8 F9 TA T1 T2 T3 T4 T5 T6 T7 T8 T9 "
+                               "LT RT LC LD RC LM RI".split())
+GLOBAL_SURGERY_MODIFIERS = frozenset("24 25 57 58 78 79".split())
+OTHER_PTP_MODIFIERS = frozenset("27 59 91 XE XS XP XU".split())
+PTP_MODIFIERS = ANATOMIC_MODIFIERS | GLOBAL_SURGERY_MODIFIERS | OTHER_PTP_MODIFIERS
+# 59 and its subsets XE/XP/XS/XU mark a service distinct from other non-E/M services: "Modifier 59
+# should not be appended to an E/M service. To report a separate and distinct E/M service with a
+# non-E/M service performed on the same date, see modifier 25" (chapter I, E.d). They do not
+# bypass an edit one of whose codes is an E/M service.
+DISTINCT_MODIFIERS = ("59", "XE", "XP", "XS", "XU")
+# Modifiers CPT defines for E/M services (24, 25, 27, 57): they count on an E/M line only.
+EM_MODIFIERS = frozenset("24 25 27 57".split())
+
+
+def ptp_bypass(mods_a: Iterable[str], em_a: bool, mods_b: Iterable[str], em_b: bool
+               ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(bypassing, reasons)`` for an edit with modifier indicator 1 between line a (column 1)
+    and line b (column 2): the NCCI PTP-associated modifiers of either line that bypass it, and
+    for those that do not, why (text without codes):
+
+    - 59, XE, XP, XS, XU only where neither code is an E/M service (25 or 57 is the bypass there);
+    - 24, 25, 27, 57 only on an E/M line;
+    - anatomic modifiers only when both lines carry them and they show different sites (no
+      modifier in common): same-side or one-sided anatomic modifiers do not show distinct sites;
+    - 58, 78, 79, 91 on either line.
+    """
+    a, b = set(mods_a) & PTP_MODIFIERS, set(mods_b) & PTP_MODIFIERS
+    used: set[str] = set()
+    reasons: list[str] = []
+    em = em_a or em_b
+    for m in sorted(a | b):
+        if m in ANATOMIC_MODIFIERS:
+            continue
+        if m in DISTINCT_MODIFIERS and em:
+            reasons.append(f"{m} is not used with an E/M service")
+        elif m in EM_MODIFIERS and not ((m in a and em_a) or (m in b and em_b)):
+            reasons.append(f"{m} is for E/M services only")
+        else:
+            used.add(m)
+    sites_a, sites_b = a & ANATOMIC_MODIFIERS, b & ANATOMIC_MODIFIERS
+    if sites_a and sites_b and not sites_a & sites_b:
+        used |= sites_a | sites_b
+    elif sites_a & sites_b:
+        reasons.append(f"{' '.join(sorted(sites_a & sites_b))} on both lines shows the same site")
+    elif sites_a or sites_b:
+        reasons.append(f"{' '.join(sorted(sites_a | sites_b))} on one line only does not show different sites")
+    return tuple(sorted(used)), tuple(reasons)
+
 
 # --- payment shares -------------------------------------------------------------------------
 
