@@ -19,6 +19,7 @@ from medcode.search import SearchError
 
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
+EXIT_PIPE = 141  # what a shell reports for a command ended by SIGPIPE (128 + 13), as `yes | head` gives
 
 
 class UsageError(ValueError):
@@ -106,6 +107,30 @@ def _dump(obj: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a reader that stops early (``medcode show 99213 | head``) ends it quietly."""
+    try:
+        status = _main(argv)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        _drop_stdout()
+        return EXIT_PIPE
+
+
+def _drop_stdout() -> None:
+    """Point the closed standard output at /dev/null, so that the flush at exit raises nothing."""
+    import os
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a file (captured in-process): nothing is flushed to a pipe at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     conf = settings_mod.load()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -12,6 +13,7 @@ from medcode.codes import MalformedCode, UnknownCode, compact_icd, kinds, normal
 from medcode.kb.models import (
     AddOn,
     Citation,
+    CodeRef,
     DiagnosisCode,
     DiagnosisNote,
     DiagnosisRef,
@@ -40,7 +42,7 @@ INDICATOR_FIELDS = ("pctc", "mult_proc", "bilateral", "assistant", "co_surgeon",
 PAGE_SQL = (
     "SELECT work, pe_nonfacility, pe_facility, mp, total_nonfacility, total_facility,"
     " pe_nonfacility_na, pe_facility_na, conversion_factor, status, line, description, modifier,"
-    " global_days, pctc, mult_proc, bilateral, assistant, co_surgeon, team"
+    " global_days, pctc, mult_proc, bilateral, assistant, co_surgeon, team, endo_base"
     " FROM rvus WHERE hcpcs = ? AND release_id = ? ORDER BY modifier"
 )
 
@@ -100,24 +102,30 @@ def _procedure(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | N
     indicators: dict[str, Indicator] = {}
     description = hcpcs_desc or (rows[0][11] if rows else "")
     previous = None
-    modifiers = tuple(ModifierRow(r[12], r[11], r[9], rvu_of(r), _national(rvu_of(r), r[8], r[9]))
-                      for r in rows if r[12] != "")
+    modifiers = tuple(_modifier_row(kb, code, r, pfs) for r in rows if r[12] != "") if pfs else ()
+    endo_base = None
     if row is not None and pfs is not None:
         rvu, cf, status_code, line, description = rvu_of(row), row[8], row[9], row[10], row[11]
         status = _indicator("status", status_code)
         glob = _indicator("global", row[13])
         indicators = {f: Indicator(v, vocab.meaning(f, v))
                       for f, v in zip(INDICATOR_FIELDS, row[14:20], strict=True)}
+        endo_base = _code_ref(kb, row[20], pfs.release.ids[0])
         payment = _national(rvu, cf, status_code)
         sources.insert(0, citation(kb.sources[pfs.release.ids[0]], row=code, line=line))
-        prev = _previous_year(kb, code, pfs, rvu, cf)
+        prev = _previous_year(kb, code, pfs, rvu, cf, status_code)
         if prev is not None:
             previous, prev_cite = prev
             sources.append(prev_cite)
+    if not row and modifiers:
+        sources[:0] = [m.citation for m in modifiers if m.citation is not None]
     priced = None
     if (zip_code or locality) and row is not None:
         priced = price(kb, code, zip_code=zip_code, locality=locality, day=day)
-    return ProcedureCode(
+    hcpcs_release = kb.resolve("hcpcs", when) if hcpcs_desc is not None else None
+    if hcpcs_release is not None:
+        _note(hcpcs_release, notices)
+    page = ProcedureCode(
         code=code, system=system_of(code), description=description,
         plain_description=plain_description(rows[0][11]) if rows else None,
         long_description=hcpcs_desc if hcpcs_desc != description else None,
@@ -130,8 +138,42 @@ def _procedure(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | N
         asc=_asc(kb, code, when, sources, has),
         opps_cap=_opps_caps(kb, code, when, sources) if has & BIT["opps_cap"] else None,
         lab=lab, dmepos=dme, asp=asp, modifiers=modifiers, previous_year=previous,
-        notices=tuple(notices), sources=tuple(sources),
+        notices=(), sources=tuple(sources), endoscopic_base=endo_base,
     )
+    return replace(page, notices=_all_notices(page, notices))
+
+
+def _all_notices(page: ProcedureCode, notices: list[str]) -> tuple[str, ...]:
+    """Every release notice of the page's parts, once each: the fee schedule's, the add-on and MUE
+    tables', and those the PTP, ASC, OPPS cap, lab, DMEPOS and ASP parts carry with them."""
+    out = list(notices)
+    carried = [page.ptp.note if page.ptp else None]
+    carried += [part.get("note") for part in (page.asc, page.opps_cap, page.lab, page.dmepos, page.asp) if part]
+    for note in carried:
+        if note and note not in out:
+            out.append(note)
+    return tuple(out)
+
+
+def _code_ref(kb: KnowledgeBase, code: str, rid: int) -> CodeRef | None:
+    """``code`` with its short descriptor in the PFS release ``rid`` (None for an empty code)."""
+    if not code:
+        return None
+    found = kb.query("SELECT description FROM rvus WHERE hcpcs = ? AND release_id = ? ORDER BY modifier LIMIT 1",
+                     (code, rid))
+    return CodeRef(code, found[0][0] if found else "")
+
+
+def _modifier_row(kb: KnowledgeBase, code: str, r: tuple, pfs: Resolved) -> ModifierRow:
+    """A PAGE_SQL row with a modifier: its own status, RVUs, indicators and national payment."""
+    rvu = rvu_of(r)
+    return ModifierRow(
+        modifier=r[12], description=r[11], status=r[9], rvu=rvu, payment=_national(rvu, r[8], r[9]),
+        status_meaning=vocab.meaning("status", r[9]), conversion_factor=r[8],
+        global_period=_indicator("global", r[13]),
+        indicators={f: Indicator(v, vocab.meaning(f, v)) for f, v in zip(INDICATOR_FIELDS, r[14:20], strict=True)},
+        endoscopic_base=_code_ref(kb, r[20], pfs.release.ids[0]),
+        citation=citation(kb.sources[pfs.release.ids[0]], row=f"{code}-{r[12]}", line=r[10]))
 
 
 def _note(resolved: Resolved, notices: list[str]) -> None:
@@ -140,7 +182,7 @@ def _note(resolved: Resolved, notices: list[str]) -> None:
 
 
 def _previous_year(kb: KnowledgeBase, code: str, pfs: Resolved, rvu: Rvu,
-                   cf: float | None) -> tuple[YearChange, Citation] | None:
+                   cf: float | None, status: str) -> tuple[YearChange, Citation] | None:
     year = pfs.release.effective_from.year - 1
     candidates = [r for r in kb.releases.get("pprrvu", []) if r.effective_from.year == year]
     if not candidates:
@@ -151,7 +193,7 @@ def _previous_year(kb: KnowledgeBase, code: str, pfs: Resolved, rvu: Rvu,
         return None
     prvu, pcf, pstatus = rvu_of(row[0]), row[0][8], row[0][9]
     pay = _national(prvu, pcf, pstatus)
-    now = _national(rvu, cf, "A")
+    now = _national(rvu, cf, status)  # the change is None where either year is not paid
 
     def diff(a: float | None, b: float | None) -> float | None:
         return round(a - b, 2) if a is not None and b is not None else None
@@ -436,8 +478,11 @@ def _diagnosis(kb: KnowledgeBase, code: str, day: date | None) -> DiagnosisCode 
     parents.reverse()
     ch = kb.query(ICD_SQL.format(where="compact = ? AND kind = 'chapter'"), (chapter, rid))
     bl = kb.query(ICD_SQL.format(where="compact = ? AND kind = 'block'"), (block, rid))
+    # A category alone in its block has the block's code as its parent (B20 in block B20): the
+    # parent column names the block there, so the category is no child of itself.
     children = tuple(DiagnosisRef(x[0], x[7], bool(x[3]), x[2]) for x in kb.query(
-        ICD_SQL.format(where="parent = ? AND kind NOT IN ('chapter', 'block')") + " ORDER BY seq", (c, rid)))
+        ICD_SQL.format(where="parent = ? AND code != ? AND kind NOT IN ('chapter', 'block')") + " ORDER BY seq",
+        (c, c, rid)))
     notes = kb.query(
         f"SELECT code, note_type, text FROM icd10cm_notes WHERE release_id = ? AND code IN "
         f"({','.join('?' * len(chain))}) ORDER BY seq", (rid, *chain))
@@ -452,6 +497,8 @@ def _diagnosis(kb: KnowledgeBase, code: str, day: date | None) -> DiagnosisCode 
             seventh.setdefault(k, v)
     def own(t: str) -> tuple[DiagnosisNote, ...]:
         return tuple(by_type.get(t, ()))
+    # A code with a 7th character has the inclusion terms of its base code (its parent, S06.0X1 of S06.0X1A)
+    base_terms = tuple(n for n in by_type.get("inclusion_term", ()) if kind == "extension" and n.source_code == parent)
     return DiagnosisCode(
         code=c, system="ICD-10-CM", description=desc, kind=kind, billable=bool(billable),
         status="billable" if billable else "header", release=r.release.name, date=day,
@@ -463,5 +510,5 @@ def _diagnosis(kb: KnowledgeBase, code: str, day: date | None) -> DiagnosisCode 
         excludes1=own("excludes1"), excludes2=own("excludes2"), code_first=own("code_first"),
         use_additional_code=own("use_additional_code"), code_also=own("code_also"),
         seventh_characters=seventh, notices=(r.note,) if r.note else (),
-        sources=(citation(r.release.files[0], row=c),),
+        sources=(citation(r.release.files[0], row=c),), base_inclusion_terms=base_terms,
     )

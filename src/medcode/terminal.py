@@ -6,13 +6,22 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from medcode.kb.models import DiagnosisCode, Price, ProcedureCode
 from medcode.kb.releases import SourceRef
 
-console = Console()
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader stopped (``| head``): stop writing and let the command end quietly (medcode.cli.main)."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
+console = _Console()
 
 
 def _money(v: float | None) -> str:
@@ -72,54 +81,135 @@ def print_code(page: ProcedureCode | DiagnosisCode) -> None:
         _print_procedure(page)
 
 
-def _print_procedure(p: ProcedureCode) -> None:
-    console.print(f"[bold]{p.code}[/bold] ({p.system}) {p.description}")
-    if p.plain_description and p.plain_description != p.description:
-        console.print(f"In plain words: {p.plain_description}")
-    if p.long_description:
-        console.print(p.long_description)
-    if p.status:
-        console.print(f"Status {p.status.code}: {p.status.meaning}   release {p.release}, date {p.date}")
+def _num(v: float | None) -> str:
+    return "n/a" if v is None else str(v)
+
+
+def _signed(v: float | None, suffix: str = "") -> str:
+    """A change: +0.40, -1.20 (+1.2% with suffix %); n/a for None."""
+    if v is None:
+        return "n/a"
+    return f"{v:+.1f}{suffix}" if suffix else f"{v:+,.2f}"
+
+
+def _facts_of(p: ProcedureCode) -> Table:
     facts = Table(show_header=False, box=None)
     if p.global_period:
-        facts.add_row("Global period", f"{p.global_period.code}: {p.global_period.meaning}")
+        facts.add_row("Global period", escape(f"{p.global_period.code}: {p.global_period.meaning or ''}"))
     for name, ind in p.indicators.items():
-        facts.add_row(name.replace("_", " ").capitalize(), f"{ind.code}: {ind.meaning}")
+        facts.add_row(name.replace("_", " ").capitalize(), escape(f"{ind.code}: {ind.meaning or 'no meaning on file'}"))
+    if p.endoscopic_base:
+        facts.add_row("Endoscopic base", escape(f"{p.endoscopic_base.code} {p.endoscopic_base.description}"))
     if p.addon:
-        facts.add_row("Add-on", f"type {p.addon.type}: {p.addon.type_meaning} Primary codes "
-                      f"({len(p.addon.primary_codes)}): {' '.join(p.addon.primary_codes)}")
+        facts.add_row("Add-on", escape(f"type {p.addon.type}: {p.addon.type_meaning or ''} Primary codes "
+                                       f"({len(p.addon.primary_codes)}): {' '.join(p.addon.primary_codes)}"))
+    if p.addon_codes:
+        facts.add_row("Add-on codes", escape(" ".join(p.addon_codes)))
     if p.mue:
-        facts.add_row("MUE", f"{p.mue.units} unit(s), MAI {p.mue.mai}: {p.mue.mai_meaning} "
-                      f"Rationale: {p.mue.rationale}")
-    console.print(facts)
-    if p.rvu:
-        t = Table(title="RVUs and national payment")
-        for col in ("", "work", "PE", "MP", "total", "payment"):
-            t.add_column(col, justify="right")
-        t.add_row("non-facility", str(p.rvu.work), str(p.rvu.pe_nonfacility), str(p.rvu.mp),
-                  str(p.rvu.total_nonfacility), _money(p.payment.nonfacility if p.payment else None))
-        t.add_row("facility", str(p.rvu.work), str(p.rvu.pe_facility), str(p.rvu.mp),
-                  str(p.rvu.total_facility), _money(p.payment.facility if p.payment else None))
+        facts.add_row("MUE", escape(f"{p.mue.units} unit(s), MAI {p.mue.mai}: {p.mue.mai_meaning or ''} "
+                                    f"Rationale: {p.mue.rationale}"))
+    return facts
+
+
+def _print_rvus(p: ProcedureCode) -> None:
+    """The code's RVUs and national payment, and those of every row with a modifier (26, TC, 53)."""
+    if p.rvu is None and not p.modifiers:
+        return
+    if p.rvu is None:
+        console.print(escape(f"No fee schedule row without a modifier in {p.release}; the rows with one:"))
+    t = Table(title="RVUs and national payment")
+    for col in ("", "status", "work", "PE", "MP", "total", "payment"):
+        t.add_column(col, justify="left" if col in ("", "status") else "right")
+    rows = [("", p.status.code if p.status else "", p.rvu, p.payment)] if p.rvu is not None else []
+    rows += [(f"-{m.modifier} ", m.status, m.rvu, m.payment) for m in p.modifiers]
+    for label, status, rvu, pay in rows:
+        t.add_row(escape(label + "non-facility"), escape(status), _num(rvu.work), _num(rvu.pe_nonfacility),
+                  _num(rvu.mp), _num(rvu.total_nonfacility), _money(pay.nonfacility if pay else None))
+        t.add_row(escape(label + "facility"), escape(status), _num(rvu.work), _num(rvu.pe_facility),
+                  _num(rvu.mp), _num(rvu.total_facility), _money(pay.facility if pay else None))
+    console.print(t)
+    if p.rvu is not None:
+        console.print(f"Conversion factor {_num(p.conversion_factor)}")
+    _print_modifier_rows(p)
+
+
+def _print_modifier_rows(p: ProcedureCode) -> None:
+    """What each row with a modifier says that the code's own row does not."""
+    t = Table(show_header=False, box=None)
+    for m in p.modifiers:
+        row = f"{p.code}-{m.modifier}"
+        if p.status is None or m.status != p.status.code:
+            t.add_row(escape(row), escape(f"Status {m.status}: {m.status_meaning or 'no meaning on file'}"))
+        for name, ind in m.indicators.items():
+            if p.indicators.get(name) != ind:
+                t.add_row(escape(row), escape(f"{name.replace('_', ' ').capitalize()} {ind.code}: "
+                                              f"{ind.meaning or 'no meaning on file'}"))
+        if m.global_period and m.global_period != p.global_period:
+            t.add_row(escape(row), escape(f"Global period {m.global_period.code}: {m.global_period.meaning or ''}"))
+        if m.endoscopic_base != p.endoscopic_base and m.endoscopic_base is not None:
+            t.add_row(escape(row), escape(f"Endoscopic base {m.endoscopic_base.code} "
+                                          f"{m.endoscopic_base.description}"))
+        if m.conversion_factor != p.conversion_factor:
+            t.add_row(escape(row), f"Conversion factor {_num(m.conversion_factor)}")
+    if t.row_count:
         console.print(t)
-        console.print(f"Conversion factor {p.conversion_factor}")
+
+
+def _print_parts(p: ProcedureCode) -> None:
+    """The other fee schedules: ASC, OPPS cap, lab, DMEPOS and ASP."""
+    if p.asc:
+        a = p.asc
+        if a.get("excluded"):
+            text = f"{a.get('release')}: excluded from the ASC covered procedures list"
+        else:
+            text = (f"{a.get('release')}: {_money(a.get('rate'))}, payment indicator {a.get('payment_indicator')}: "
+                    f"{a.get('payment_indicator_meaning') or 'no meaning on file'}")
+        console.print(escape(f"ASC {text}"))
+    if p.opps_cap:
+        rows = p.opps_cap.get("by_modifier") or []
+        shown = "; ".join(", ".join(f"{k} {v}" for k, v in r.items()) for r in rows) if rows else "present"
+        console.print(escape(f"OPPS cap {p.opps_cap.get('release', '')}: {shown}"))
+    if p.lab:
+        rates = ", ".join(f"{r.get('modifier') or 'no modifier'} {_money(r.get('rate'))}"
+                          for r in p.lab.get("rates") or [])
+        console.print(escape(f"Clinical lab fee schedule {p.lab.get('release', '')}: {rates}"))
+    if p.dmepos:
+        console.print(escape(f"DMEPOS {p.dmepos.get('release', '')}: fee schedule amounts for "
+                             f"{len(p.dmepos.get('fees') or [])} modifier combination(s)"))
+    if p.asp:
+        console.print(escape(f"ASP {p.asp.get('release', '')}: payment limit {_money(p.asp.get('payment_limit'))} "
+                             f"per {p.asp.get('dosage')}"))
+
+
+def _print_procedure(p: ProcedureCode) -> None:
+    console.print(f"[bold]{escape(p.code)}[/bold] ({p.system}) {escape(p.description)}")
+    if p.plain_description and p.plain_description != p.description:
+        console.print(escape(f"In plain words: {p.plain_description}"))
+    if p.long_description:
+        console.print(escape(p.long_description))
+    if p.status:
+        console.print(escape(f"Status {p.status.code}: {p.status.meaning or 'no meaning on file'}   "
+                             f"release {p.release}, date {p.date}"))
+    elif p.release:
+        console.print(escape(f"Release {p.release}, date {p.date}"))
+    console.print(_facts_of(p))
+    _print_rvus(p)
     if p.previous_year:
         y = p.previous_year
-        console.print(f"Previous year ({y.release}): {_money(y.payment.nonfacility)} non-facility, "
-                      f"{_money(y.payment.facility)} facility; change {y.change_nonfacility:+} / "
-                      f"{y.change_facility:+}")
+        pct = f", {_signed(y.change_nonfacility_pct, '%')}" if y.change_nonfacility_pct is not None else ""
+        console.print(escape(f"Previous year ({y.release}): {_money(y.payment.nonfacility)} non-facility, "
+                             f"{_money(y.payment.facility)} facility; change {_signed(y.change_nonfacility)}{pct} "
+                             f"non-facility, {_signed(y.change_facility)} facility"))
     if p.price:
         print_price(p.price)
     if p.ptp:
-        console.print(f"NCCI PTP ({p.ptp.release}): column 1 in {p.ptp.column_1_count} active edits, "
-                      f"column 2 in {p.ptp.column_2_count}" + (f". {p.ptp.note}" if p.ptp.note else "")
-                      + (f" (all of them: medcode ptp {p.code})" if p.ptp.column_1_count + p.ptp.column_2_count
-                         else ""))
-    for label, value in (("ASC", p.asc), ("OPPS cap", p.opps_cap), ("Lab", p.lab), ("DMEPOS", p.dmepos),
-                         ("ASP", p.asp)):
-        if value:
-            console.print(f"{label}: {value if label != 'DMEPOS' else 'fee schedule amounts present'}")
+        total = p.ptp.column_1_count + p.ptp.column_2_count
+        console.print(escape(f"NCCI PTP ({p.ptp.release}): column 1 in {p.ptp.column_1_count} active edits, "
+                             f"column 2 in {p.ptp.column_2_count}"
+                             + (f" (all of them: medcode ptp {p.code})" if total else "")))
+    _print_parts(p)
     for n in p.notices:
-        console.print(f"[yellow]Note:[/yellow] {n}")
+        console.print(f"[yellow]Note:[/yellow] {escape(n)}")
     _print_sources(p.sources)
 
 
@@ -128,16 +218,17 @@ def print_ptp(page: Any) -> None:
         console.print("No NCCI PTP release is loaded.")
         return
     shown = f"{page.offset + 1}-{page.offset + len(page.pairs)} of " if page.pairs else ""
-    console.print(f"NCCI PTP {page.release}: {page.code} as {page.direction.replace('_', ' ')}, "
-                  f"{shown}{page.total} edits in force")
+    console.print(escape(f"NCCI PTP {page.release}: {page.code} as {page.direction.replace('_', ' ')}, "
+                         f"{shown}{page.total} edits in force"))
     t = Table()
     for col in ("column 1", "column 2", "modifier", "effective", "deleted", "rationale"):
         t.add_column(col)
     for e in page.pairs:
-        t.add_row(e.column_1, e.column_2, str(e.modifier), _ymd(e.effective), _ymd(e.deleted), e.rationale)
+        t.add_row(escape(e.column_1), escape(e.column_2), str(e.modifier), _ymd(e.effective), _ymd(e.deleted),
+                  escape(e.rationale))
     console.print(t)
     if page.note:
-        console.print(f"[yellow]Note:[/yellow] {page.note}")
+        console.print(f"[yellow]Note:[/yellow] {escape(page.note)}")
 
 
 def _ymd(n: int | None) -> str:
@@ -146,7 +237,7 @@ def _ymd(n: int | None) -> str:
 
 def print_search(results: Any) -> None:
     for n in results.notices:
-        console.print(f"[yellow]Note:[/yellow] {n}")
+        console.print(f"[yellow]Note:[/yellow] {escape(n)}")
     if not results.hits:
         console.print("No codes found.")
         return
@@ -161,7 +252,7 @@ def print_search(results: Any) -> None:
         why = h.why if h.why != "words" else "words: " + ", ".join(h.matched)
         if h.expansions:
             why += "; " + ", ".join(f"{e.typed} -> {e.searched} ({e.kind})" for e in h.expansions)
-        t.add_row(h.code, h.system, desc, status, why)
+        t.add_row(escape(h.code), escape(h.system), escape(desc), escape(status), escape(why))
     console.print(t)
 
 
@@ -198,46 +289,51 @@ def _print_sources(sources: Any) -> None:
     t = Table(title="Sources")
     for col in ("family", "release", "file", "row", "line"):
         t.add_column(col)
-    for s in sources:
-        t.add_row(s.family, s.release, s.file, s.row or "", str(s.line or ""))
+    for c in sources:
+        t.add_row(escape(c.family), escape(c.release), escape(c.file), escape(c.row or ""), str(c.line or ""))
     console.print(t)
 
 
 def _print_diagnosis(d: DiagnosisCode) -> None:
-    console.print(f"[bold]{d.code}[/bold] (ICD-10-CM {d.release}) {d.description}")
-    console.print(f"{d.status.capitalize()} ({d.kind}); chapter {d.chapter.code}: {d.chapter.description}; "
-                  f"block {d.block.code}: {d.block.description}")
-    console.print("Hierarchy: " + " > ".join(f"{p.code} {p.description}" for p in d.parents))
+    console.print(f"[bold]{escape(d.code)}[/bold] " + escape(f"(ICD-10-CM {d.release}) {d.description}"))
+    console.print(escape(f"{d.status.capitalize()} ({d.kind}); chapter {d.chapter.code}: {d.chapter.description}; "
+                         f"block {d.block.code}: {d.block.description}"))
+    if d.parents:
+        console.print(escape("Hierarchy: " + " > ".join(f"{p.code} {p.description}" for p in d.parents)))
     if d.children:
-        console.print(f"Children ({len(d.children)}): " + ", ".join(c.code for c in d.children[:30]))
-    for label, notes in (("Inclusion terms", d.inclusion_terms), ("Notes", [n.text for n in d.notes]),
+        more = f" and {len(d.children) - 30} more" if len(d.children) > 30 else ""
+        console.print(escape(f"Children ({len(d.children)}): " + ", ".join(c.code for c in d.children[:30]) + more))
+    base = d.base_inclusion_terms[0].source_code if d.base_inclusion_terms else ""
+    for label, notes in (("Inclusion terms", d.inclusion_terms),
+                         (f"Inclusion terms of the base code {base}", [n.text for n in d.base_inclusion_terms]),
+                         ("Notes", [n.text for n in d.notes]),
                          ("Excludes1", [f"{n.text} [{n.source_code}]" for n in d.excludes1]),
                          ("Excludes2", [f"{n.text} [{n.source_code}]" for n in d.excludes2]),
                          ("Code first", [n.text for n in d.code_first]),
                          ("Use additional code", [n.text for n in d.use_additional_code]),
                          ("Code also", [n.text for n in d.code_also])):
         if notes:
-            console.print(f"[bold]{label}[/bold]: " + "; ".join(notes))
+            console.print(f"[bold]{escape(label)}[/bold]: " + escape("; ".join(notes)))
     if d.seventh_characters:
         console.print("[bold]7th characters[/bold]: " +
-                      "; ".join(f"{k} {v}" for k, v in d.seventh_characters.items()))
+                      escape("; ".join(f"{k} {v}" for k, v in d.seventh_characters.items())))
     for n in d.notices:
-        console.print(f"[yellow]Note:[/yellow] {n}")
+        console.print(f"[yellow]Note:[/yellow] {escape(n)}")
     _print_sources(d.sources)
 
 
 def print_price(p: Price) -> None:
-    console.print(f"[bold]{p.code}{('-' + p.modifier) if p.modifier else ''}[/bold] in "
-                  f"{p.locality.name} ({p.locality.state}, MAC {p.locality.mac}, locality "
-                  f"{p.locality.locality}), {p.release}, date {p.date}")
-    console.print(f"GPCI work {p.gpci.work}{' (1.0 floor)' if p.gpci.work_floor else ''}, "
-                  f"PE {p.gpci.pe}, MP {p.gpci.mp}; CF {p.conversion_factor}")
-    console.print(f"Formula: {p.formula}")
+    console.print(f"[bold]{escape(p.code)}{escape(('-' + p.modifier) if p.modifier else '')}[/bold] " + escape(
+        f"in {p.locality.name} ({p.locality.state}, MAC {p.locality.mac}, locality {p.locality.locality}), "
+        f"{p.release}, date {p.date}"))
+    console.print(escape(f"GPCI work {p.gpci.work}{' (1.0 floor)' if p.gpci.work_floor else ''}, "
+                         f"PE {p.gpci.pe}, MP {p.gpci.mp}; CF {p.conversion_factor}"))
+    console.print(escape(f"Formula: {p.formula}"))
     console.print(f"Non-facility {_money(p.nonfacility)}   facility {_money(p.facility)}")
     if p.opps_cap and p.opps_cap.note:
-        console.print(f"OPPS cap: {p.opps_cap.note}")
+        console.print(escape(f"OPPS cap: {p.opps_cap.note}"))
     for n in p.notices:
-        console.print(f"[yellow]Note:[/yellow] {n}")
+        console.print(f"[yellow]Note:[/yellow] {escape(n)}")
 
 
 def print_price_table(rows: list[Price]) -> None:
@@ -247,7 +343,8 @@ def print_price_table(rows: list[Price]) -> None:
     for col in ("MAC-LOC", "state", "locality", "non-facility", "facility"):
         t.add_column(col, justify="right" if col in ("non-facility", "facility") else "left")
     for p in rows:
-        t.add_row(p.locality.key, p.locality.state, p.locality.name, _money(p.nonfacility), _money(p.facility))
+        t.add_row(escape(p.locality.key), escape(p.locality.state), escape(p.locality.name), _money(p.nonfacility),
+                  _money(p.facility))
     console.print(t)
 
 
@@ -256,6 +353,6 @@ def print_releases(refs: list[SourceRef]) -> None:
     for col in ("id", "family", "release", "effective", "rows", "file"):
         t.add_column(col)
     for r in refs:
-        t.add_row(str(r.id), r.family, r.release, f"{r.effective_from} - {r.effective_to}",
-                  f"{r.rows:,}", r.path)
+        t.add_row(str(r.id), escape(r.family), escape(r.release), f"{r.effective_from} - {r.effective_to}",
+                  f"{r.rows:,}", escape(r.path))
     console.print(t)

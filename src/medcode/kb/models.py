@@ -154,12 +154,29 @@ class PtpPage:
 
 
 @dataclass(frozen=True)
+class CodeRef:
+    """Another code named on a page, with its short description (empty when not on file)."""
+
+    code: str
+    description: str
+
+
+@dataclass(frozen=True)
 class ModifierRow:
+    """A fee schedule row of the code with a modifier (26, TC, 53): its own status, RVUs,
+    indicators and payment."""
+
     modifier: str
     description: str
     status: str
     rvu: Rvu
     payment: Payment
+    status_meaning: str | None = None
+    conversion_factor: float | None = None
+    global_period: Indicator | None = None
+    indicators: dict[str, Indicator] = field(default_factory=dict)
+    endoscopic_base: CodeRef | None = None
+    citation: Citation | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +219,8 @@ class ProcedureCode:
     previous_year: YearChange | None
     notices: tuple[str, ...]
     sources: tuple[Citation, ...]
+    # PPRRVU "endoscopic base code" of a code with multiple procedure indicator 3
+    endoscopic_base: CodeRef | None = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +262,8 @@ class DiagnosisCode:
     seventh_characters: dict[str, str]
     notices: tuple[str, ...]
     sources: tuple[Citation, ...] = field(default_factory=tuple)
+    # a code with a 7th character: the inclusion terms of its base code (the code without it)
+    base_inclusion_terms: tuple[DiagnosisNote, ...] = ()
 
 
 @dataclass(frozen=True)
