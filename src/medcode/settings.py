@@ -76,7 +76,7 @@ SETTINGS: tuple[Setting, ...] = (
         "MEDCODE_KEEP_MINUTES",
         "60",
         "Minutes the reports of a web claim check are kept after it ends (deleted on a timer, and at "
-        "start-up).",
+        "start-up); a fraction such as 0.5 is allowed.",
     ),
 )
 
@@ -93,7 +93,7 @@ class Settings:
     max_body_mb: int = 20
     jobs: int = 1
     job_queue: int = 20
-    keep_minutes: int = 60
+    keep_minutes: float = 60.0
 
     @property
     def kb_path(self) -> Path:
@@ -102,6 +102,16 @@ class Settings:
 
 class SettingError(ValueError):
     """A setting has a value medcode cannot use."""
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingError(f"MEDCODE_KEEP_MINUTES must be a number of minutes, not {text!r}") from None
+    if not 0 < value < 10**6:
+        raise SettingError(f"MEDCODE_KEEP_MINUTES must be more than 0 and less than a million, not {text}")
+    return value
 
 
 def load(env: Mapping[str, str] | None = None) -> Settings:
@@ -132,5 +142,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_body_mb=whole("MEDCODE_MAX_BODY_MB", 1),
         jobs=whole("MEDCODE_JOBS", 1),
         job_queue=whole("MEDCODE_JOB_QUEUE", 0),
-        keep_minutes=whole("MEDCODE_KEEP_MINUTES", 1),
+        keep_minutes=_minutes(env.get("MEDCODE_KEEP_MINUTES") or defaults["MEDCODE_KEEP_MINUTES"]),
     )

@@ -1,7 +1,15 @@
-"""The FastAPI application. ``create_app`` opens the knowledge base read-only."""
+"""The FastAPI application. ``create_app`` opens the knowledge base read-only.
+
+Handlers that read the knowledge base or check claims run in worker threads (each with its own
+SQLite connection), never on the event loop, so that one slow request does not hold up the others.
+``guard.Guard`` wraps the whole application with the browser defences.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -9,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp
 
 from medcode import settings, vocab
 from medcode.claims import Checker
@@ -18,31 +27,64 @@ from medcode.pricing import PricingError, UnknownLocality
 from medcode.web import pages
 from medcode.web.api import claims, codes, price, releases, search
 from medcode.web.deps import AnswerCache, BadInput, error
-from medcode.web.pages import SYSTEMS
+from medcode.web.guard import Guard
+from medcode.web.pages import SYSTEMS, apidocs
 from medcode.web.pages.jobs import Jobs
 from medcode.web.pages.render import STATIC, Pages
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_upload: int  # bytes of a claim file sent to the claim checker page
+    max_body: int  # bytes of a body sent to POST /api/claims/check
+
+
+class App(FastAPI):
+    """FastAPI with ``Guard`` outside every layer (error answers carry its headers too)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return Guard(super().build_middleware_stack())
 
 
 def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI:
     conf = settings.load()
     kb = open_kb(home if home is not None else conf.home)
-    app = FastAPI(title="medcode", version="0.1.0",
-                  description="Medical coding reference and Medicare pricing from official CMS "
-                              "and CDC files. Every fact cites its file and release.")
+    # at start-up: jobs cut short by a restart are failed and their uploads deleted, old reports go
+    job_store = Jobs(kb, (home if home is not None else conf.home) / "jobs", slots=conf.jobs,
+                     queue=conf.job_queue, keep_seconds=conf.keep_minutes * 60)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        job_store.close()
+
+    app = App(title="medcode", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan,
+              description="Medical coding reference and Medicare pricing from official CMS "
+                          "and CDC files. Every fact cites its file and release.")
     app.state.kb = kb
+    app.state.limits = Limits(conf.max_upload_mb << 20, conf.max_body_mb << 20)
     app.state.checker = Checker(kb)  # reference tables load on first use and are shared by requests
     app.state.cache = AnswerCache(kb.path.name, (conf.cache_mb if cache_mb is None else cache_mb) << 20)
     vocab.code_documentation()  # rules as data: a bad file stops the server here, not on a page
     app.state.pages = Pages(kb.path.name)
-    app.state.jobs = Jobs(kb, (home if home is not None else conf.home) / "jobs")
-    for module in (codes, search, price, claims, releases, pages):
+    app.state.jobs = job_store
+    for module in (codes, search, price, claims, releases, pages, apidocs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if request.url.path.startswith("/api/") or exc.status_code != 404:
-            return error(exc.status_code, "not_found" if exc.status_code == 404 else "http_error", str(exc.detail))
+            headers = dict(exc.headers or {})
+            if exc.status_code == 405 and "Allow" in headers:
+                allowed = [m.strip() for m in headers["Allow"].split(",")]
+                if "GET" in allowed and "HEAD" not in allowed:
+                    allowed.append("HEAD")  # the guard answers HEAD for every GET address
+                headers["Allow"] = ", ".join(sorted(allowed))
+            kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+            response = error(exc.status_code, kind, str(exc.detail))
+            response.headers.update(headers)
+            return response
         return app.state.pages.page(request, "not_found.html", status=404, code=request.url.path,
                                     message="There is no page at this address.", suggestions=[],
                                     systems=SYSTEMS, chosen=())

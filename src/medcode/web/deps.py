@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
@@ -29,6 +30,7 @@ async def get_kb(request: Request) -> KnowledgeBase:
 
 
 KB = Annotated[KnowledgeBase, Depends(get_kb)]
+MAX_OFFSET = 10**9  # the largest page offset a query may ask for (larger ones are refused with 422)
 DateParam = Annotated[str | None, Query(description="date of service, YYYY-MM-DD; default: newest release")]
 ZipParam = Annotated[str | None, Query(description="ZIP code (five digits) for locality payment")]
 LocalityParam = Annotated[str | None, Query(description="locality as MAC-LOCALITY, e.g. 13202-01")]
@@ -60,20 +62,24 @@ class AnswerCache:
         self.max_bytes = max_bytes
         self.bytes = 0
         self._items: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()  # requests run in worker threads
 
     def answer(self, request: Request, compute: Callable[[], Any]) -> Response:
         key = f"{request.url.path}?{request.url.query}"
-        hit = self._items.get(key)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
         if hit is None:
             body = orjson.dumps(compute(), option=orjson.OPT_NON_STR_KEYS)
             hit = body, f'"{self.build}-{zlib.crc32(key.encode()):08x}"'
             if len(body) <= self.max_bytes // 8:
-                self._items[key] = hit
-                self.bytes += len(body)
-                while self.bytes > self.max_bytes:
-                    self.bytes -= len(self._items.popitem(last=False)[1][0])
-        else:
-            self._items.move_to_end(key)
+                with self._lock:
+                    if key not in self._items:
+                        self._items[key] = hit
+                        self.bytes += len(body)
+                    while self.bytes > self.max_bytes:
+                        self.bytes -= len(self._items.popitem(last=False)[1][0])
         body, etag = hit
         headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
         if request.headers.get("if-none-match") == etag:

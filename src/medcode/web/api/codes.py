@@ -9,15 +9,17 @@ from fastapi.responses import Response
 
 from medcode.kb.models import DiagnosisCode, ProcedureCode, PtpPage
 from medcode.lookup import get_code, ptp_pairs
-from medcode.web.deps import KB, Cache, DateParam, LocalityParam, ZipParam, parse_date
+from medcode.web.api.schemas import NOT_MODIFIED, errors
+from medcode.web.deps import KB, MAX_OFFSET, Cache, DateParam, LocalityParam, ZipParam, parse_date
 
 router = APIRouter(prefix="/api", tags=["codes"])
 
 
 @router.get("/codes/{code}", response_model=ProcedureCode | DiagnosisCode,
-            responses={404: {"description": "unknown code, with the nearest existing codes"},
-                       422: {"description": "malformed code, ZIP, locality or date"}})
-async def code_page(request: Request, kb: KB, cache: Cache, code: str, date: DateParam = None, zip: ZipParam = None,
+            responses={**NOT_MODIFIED, **errors(e404="unknown code (with the nearest existing codes) or unknown "
+                                                      "ZIP code or locality",
+                                                 e422="malformed code, ZIP, locality or date")})
+def code_page(request: Request, kb: KB, cache: Cache, code: str, date: DateParam = None, zip: ZipParam = None,
                     locality: LocalityParam = None) -> Response:
     """A CPT/HCPCS code (RVUs, payment, indicators, add-on, MUE, PTP, ...) or an ICD-10-CM code
     (hierarchy, notes, 7th characters), by the releases in force on the date of service."""
@@ -26,11 +28,12 @@ async def code_page(request: Request, kb: KB, cache: Cache, code: str, date: Dat
 
 
 @router.get("/codes/{code}/ptp", response_model=PtpPage,
-            responses={422: {"description": "malformed code, date, direction, offset or limit"}})
-async def code_ptp(request: Request, kb: KB, cache: Cache, code: str, date: DateParam = None,
-                   direction: Literal["column_1", "column_2"] = "column_1",
-                   offset: Annotated[int, Query(ge=0)] = 0,
-                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+            responses={**NOT_MODIFIED, **errors(e404="unknown code",
+                                                 e422="malformed code, date, direction, offset or limit")})
+def code_ptp(request: Request, kb: KB, cache: Cache, code: str, date: DateParam = None,
+             direction: Literal["column_1", "column_2"] = "column_1",
+             offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+             limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
     """The NCCI practitioner PTP edits in force on the date where the code is column 1 (it is
     the comprehensive code) or column 2 (it is the code denied), a page at a time, with the total."""
     return cache.answer(request, lambda: ptp_pairs(kb, code, direction=direction, day=parse_date(date),

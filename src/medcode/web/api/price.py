@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from medcode.kb.models import Price
 from medcode.pricing import price, price_all_localities
+from medcode.web.api.schemas import NOT_MODIFIED, LocalityPrices, errors
 from medcode.web.deps import KB, Cache, DateParam, LocalityParam, ZipParam, parse_date
 
 router = APIRouter(prefix="/api", tags=["pricing"])
@@ -16,8 +17,11 @@ CodeParam = Annotated[str, Query(description="CPT or HCPCS code")]
 ModParam = Annotated[str, Query(description="modifier row of the fee schedule, e.g. 26 or TC")]
 
 
-@router.get("/price", response_model=Price)
-async def price_one(request: Request, kb: KB, cache: Cache, code: CodeParam, zip: ZipParam = None,
+@router.get("/price", response_model=Price, responses={
+    **NOT_MODIFIED, **errors(e404="unknown code, ZIP code or locality",
+                             e422="missing or malformed code, ZIP, locality, date or modifier, or a code "
+                                  "without a payment")})
+def price_one(request: Request, kb: KB, cache: Cache, code: CodeParam, zip: ZipParam = None,
                     locality: LocalityParam = None, date: DateParam = None, modifier: ModParam = "") -> Response:
     """Payment in one locality, found from a ZIP code or given as MAC-LOCALITY, with the GPCIs
     and the formula."""
@@ -25,8 +29,10 @@ async def price_one(request: Request, kb: KB, cache: Cache, code: CodeParam, zip
                                                modifier=modifier.strip().upper()))
 
 
-@router.get("/price/localities")
-async def price_every_locality(request: Request, kb: KB, cache: Cache, code: CodeParam, date: DateParam = None,
+@router.get("/price/localities", response_model=LocalityPrices, responses={
+    **NOT_MODIFIED, **errors(e404="unknown code", e422="missing or malformed code, date or modifier, or a code "
+                                                         "without a payment")})
+def price_every_locality(request: Request, kb: KB, cache: Cache, code: CodeParam, date: DateParam = None,
                                modifier: ModParam = "") -> Response:
     """Payment in every locality of the GPCI file in force, highest non-facility amount first."""
     def compute() -> dict[str, object]:

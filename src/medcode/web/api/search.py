@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from medcode.kb.models import SearchHit, SearchResults
+from medcode.kb.models import SearchResults
 from medcode.search import SearchError, autocomplete, search
+from medcode.web.api.schemas import NOT_MODIFIED, Autocomplete, errors
 from medcode.web.deps import KB, BadInput, Cache, DateParam, parse_date
 
 router = APIRouter(prefix="/api", tags=["search"])
@@ -17,8 +18,9 @@ SystemParam = Annotated[str | None, Query(description="cpt, hcpcs, icd10cm or mo
 
 
 @router.get("/search", response_model=SearchResults,
-            responses={422: {"description": "unknown code system, limit out of range, bad date"}})
-async def search_codes(request: Request, kb: KB, cache: Cache, q: QueryParam = "", system: SystemParam = None,
+            responses={**NOT_MODIFIED, **errors(e422="unknown code system, limit out of range, bad date, "
+                                                      "query too long")})
+def search_codes(request: Request, kb: KB, cache: Cache, q: QueryParam = "", system: SystemParam = None,
                        limit: Annotated[int, Query(ge=1, le=100)] = 20, date: DateParam = None,
                        billable: bool = False) -> Response:
     """Codes of every system ranked for the query: exact codes first, then relevance, each with
@@ -31,11 +33,11 @@ async def search_codes(request: Request, kb: KB, cache: Cache, q: QueryParam = "
     return cache.answer(request, compute)
 
 
-@router.get("/autocomplete", response_model=list[SearchHit],
-            responses={422: {"description": "unknown code system"}})
-async def autocomplete_codes(request: Request, kb: KB, cache: Cache, q: QueryParam = "",
-                             system: SystemParam = None,
-                             limit: Annotated[int, Query(ge=1, le=20)] = 10) -> Response:
+@router.get("/autocomplete", response_model=Autocomplete,
+            responses={**NOT_MODIFIED, **errors(e422="unknown code system, limit out of range, query too long")})
+def autocomplete_codes(request: Request, kb: KB, cache: Cache, q: QueryParam = "",
+                       system: SystemParam = None,
+                       limit: Annotated[int, Query(ge=1, le=20)] = 10) -> Response:
     """Up to ``limit`` codes for a half-typed query (a code prefix, or words with the last one a prefix)."""
     def compute() -> dict[str, object]:
         try:

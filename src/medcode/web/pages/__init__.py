@@ -6,7 +6,6 @@ job progress. A chosen locality is kept in the ``medcode_locality`` cookie for e
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from datetime import date
@@ -14,9 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from starlette.datastructures import UploadFile
 
 from medcode import vocab
 from medcode.claims.files import FORMATS, detect_format, sniff_format
@@ -27,10 +26,11 @@ from medcode.kb.models import DiagnosisCode, Locality, ProcedureCode
 from medcode.lookup import get_code, ptp_between, ptp_pairs, rvu_history
 from medcode.pricing import PAYABLE_STATUSES, PricingError, find_locality, price_all_localities
 from medcode.search import SearchError, search
-from medcode.web.deps import KB, error, json
+from medcode.web.deps import KB, MAX_OFFSET, error, json
 from medcode.web.pages import charts
-from medcode.web.pages.jobs import REPORTS, Jobs, UnknownJob
+from medcode.web.pages.jobs import REPORTS, Busy, Jobs, UnknownJob, private
 from medcode.web.pages.render import Pages
+from medcode.web.pages.upload import BadForm, TooLarge, read_check_form
 
 router = APIRouter(include_in_schema=False)
 COOKIE = "medcode_locality"
@@ -50,7 +50,7 @@ FORM_FORMATS = (("auto", "Tell from the text or file name"), ("json", "JSON"), (
 EXAMPLE = ('{"id": "C1", "date": "2026-05-01", "place_of_service": "22", "zip": "10001",\n'
            ' "diagnoses": ["M86.161"], "lines": [{"code": "20702", "units": 1, "pointers": [1]}]}')
 INLINE_BYTES = 512 * 1024  # larger inputs are checked in the background while the page shows progress
-MAX_UPLOAD = 2 * 1024 ** 3
+PASTE_BYTES = 2 * 1024 * 1024  # pasted text; larger claims are uploaded as a file
 
 
 def href(system: str, code: str) -> str:
@@ -102,7 +102,7 @@ def _cookie(key: str | None) -> dict[str, str]:
 
 
 @router.get("/")
-async def home(request: Request, kb: KB) -> Response:
+def home(request: Request, kb: KB) -> Response:
     site = pages(request)
     latest = [rs[-1] for _, rs in sorted(kb.releases.items()) if rs]
     return site.cached(request, "/", lambda: (site.html(request, "home.html", releases=latest, systems=SYSTEMS,
@@ -110,7 +110,7 @@ async def home(request: Request, kb: KB) -> Response:
 
 
 @router.get("/search")
-async def search_page(request: Request, kb: KB, q: Annotated[str, Query(max_length=500)] = "",
+def search_page(request: Request, kb: KB, q: Annotated[str, Query(max_length=500)] = "",
                       system: Annotated[list[str] | None, Query()] = None) -> Response:
     site = pages(request)
     chosen = tuple(s for s in (system or []) if s)
@@ -130,7 +130,7 @@ async def search_page(request: Request, kb: KB, q: Annotated[str, Query(max_leng
 
 
 @router.get("/modifiers/{modifier}")
-async def modifier_page(request: Request, kb: KB, modifier: str) -> Response:
+def modifier_page(request: Request, kb: KB, modifier: str) -> Response:
     site = pages(request)
     wanted = modifier.strip().upper()
     if wanted != modifier:
@@ -168,9 +168,9 @@ def _not_found(request: Request, kb: KB, code: str, message: str, suggestions: l
 
 
 @router.get("/codes/{code}")
-async def code_page(request: Request, kb: KB, code: str, date: str | None = None, zip: str | None = None,
-                    locality: str | None = None, c1: Annotated[int, Query(ge=0)] = 0,
-                    c2: Annotated[int, Query(ge=0)] = 0) -> Response:
+def code_page(request: Request, kb: KB, code: str, date: str | None = None, zip: str | None = None,
+              locality: str | None = None, c1: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+              c2: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Response:
     started = time.perf_counter()
     site = pages(request)
     day, date_error = _day(date)
@@ -245,7 +245,7 @@ def _procedure_html(request: Request, kb: KB, p: ProcedureCode, day: date | None
 
 
 @router.get("/compare")
-async def compare_page(request: Request, kb: KB, codes: str = "", date: str | None = None) -> Response:
+def compare_page(request: Request, kb: KB, codes: str = "", date: str | None = None) -> Response:
     site = pages(request)
     day, _ = _day(date)
     wanted = list(dict.fromkeys(normalize(c) for c in re.split(r"[\s,]+", codes) if c.strip()))
@@ -285,6 +285,8 @@ async def compare_page(request: Request, kb: KB, codes: str = "", date: str | No
 
 def _check_form(request: Request, status: int = 200, **context: Any) -> Response:
     context.setdefault("fmt", "auto")
+    context.setdefault("max_upload_mb", request.app.state.limits.max_upload >> 20)
+    context.setdefault("keep", _minutes(jobs(request).keep_seconds))
     return pages(request).page(request, "check.html", status=status, cache=False, formats=FORM_FORMATS,
                                example=EXAMPLE, **context)
 
@@ -296,66 +298,101 @@ async def check_form(request: Request) -> Response:
 
 @router.post("/check")
 async def check_submit(request: Request) -> Response:
-    form = await request.form(max_part_size=MAX_UPLOAD)
-    text = str(form.get("text") or "")
-    fmt = str(form.get("format") or "auto")
-    upload = form.get("file")
+    """The form, read as a stream (``upload.read_check_form``): the file goes to the job's folder,
+    the text and the body have caps, and a rejected submission leaves no folder behind."""
+    store, limits = jobs(request), request.app.state.limits
+    made: list[str] = []
+
+    def place() -> Path:
+        job, folder = store.create()
+        made.append(job)
+        return folder / "input.upload"
+
+    def refuse(status: int, message: str, **context: Any) -> Response:
+        for job in made:
+            store.discard(job)
+        return _check_form(request, status, error=message, **context)
+    try:
+        form = await read_check_form(request, max_file=limits.max_upload, max_text=PASTE_BYTES, place=place)
+    except TooLarge as exc:
+        what = {"the file": "The file", "the pasted text": "The pasted text"}.get(exc.what, "The form")
+        hint = " Upload the claims as a file." if exc.what == "the pasted text" else ""
+        return refuse(413, f"{what} is larger than the limit of {exc.limit / 2**20:,.0f} MB.{hint}")
+    except BadForm as exc:
+        return refuse(exc.status, f"The form cannot be read: {exc}.")
+    except BaseException:
+        for job in made:
+            store.discard(job)
+        raise
+    text, fmt = form.text, form.fmt
+    shown_text = text if len(text) <= INLINE_BYTES else ""
     if fmt not in ("auto", *FORMATS):
-        return _check_form(request, 422, error=f"Unknown format {fmt!r}.", text=text)
-    store = jobs(request)
-    job, folder = store.create()
-    if isinstance(upload, UploadFile) and upload.filename:
-        name = label = Path(upload.filename).name
+        return refuse(422, f"Unknown format {fmt[:20]!r}.", text=shown_text)
+    if form.upload is not None:
+        source, label, size = form.upload, form.filename, form.size
+        if size == 0:
+            return refuse(422, "The file is empty (0 bytes): there is nothing to check.")
         if fmt == "auto":
             try:
-                fmt = detect_format(name)
+                fmt = detect_format(label)
             except ClaimInputError:
-                fmt = None  # type: ignore[assignment]
-        source = folder / f"input.{fmt or 'txt'}"
-        size = 0
-        with source.open("wb") as out:
-            while chunk := await upload.read(1 << 20):
-                out.write(chunk)
-                size += len(chunk)
-        if fmt is None:
-            with source.open("rb") as fh:
-                fmt = sniff_format(fh.read(4096).decode("utf-8", "replace"))
+                with source.open("rb") as fh:
+                    fmt = sniff_format(fh.read(4096).decode("utf-8", "replace"))
     elif text.strip():
         if fmt == "auto":
             fmt = sniff_format(text)
-        source, label = folder / f"input.{fmt}", "pasted text"
-        source.write_text(text, encoding="utf-8")
-        size = source.stat().st_size
+        source = place()
+        with private(source) as fh:
+            size = fh.write(text.encode("utf-8"))
+        label = "pasted text"
     else:
-        return _check_form(request, 422, error="Paste a claim or choose a file to check.")
-    if size == 0:
-        return _check_form(request, 422, error="The file is empty (0 bytes): there is nothing to check.")
+        return refuse(422, "Paste a claim or choose a file to check.")
+    job = made[0]
     if size > INLINE_BYTES:
-        store.start(job, source, fmt, background=True, label=label)
+        try:
+            store.submit(job, source, fmt, label)
+        except Busy:
+            store.discard(job)
+            return pages(request).page(request, "check.html", status=503, cache=False, formats=FORM_FORMATS,
+                                       example=EXAMPLE, fmt=fmt, headers={"Retry-After": "60"},
+                                       max_upload_mb=limits.max_upload >> 20,
+                                       keep=_minutes(store.keep_seconds),
+                                       error=f"The server is busy: {store.queue} checks are waiting. "
+                                             "Try again in a few minutes.")
         return RedirectResponse(f"/check/jobs/{job}", status_code=303)
-    await asyncio.to_thread(store.start, job, source, fmt, background=False, label=label)
+    await anyio.to_thread.run_sync(store.run_now, job, source, fmt, label)
     status = store.status(job)
     if status["state"] == "failed":
-        return _check_form(request, 422, error=status["error"], text=text, fmt=fmt)
-    return _check_form(request, summary=status["summary"], claims=store.shown(job), job=job, text=text, fmt=fmt)
+        return _check_form(request, 422, error=status["error"], text=shown_text, fmt=fmt)
+    return _check_form(request, summary=status["summary"], claims=store.shown(job), job=job, text=shown_text,
+                       fmt=fmt)
 
 
 @router.get("/check/jobs/{job}")
-async def job_page(request: Request, job: str) -> Response:
+def job_page(request: Request, job: str) -> Response:
     store = jobs(request)
     try:
         status = store.status(job)
     except UnknownJob:
         return pages(request).page(request, "job.html", status=404, cache=False, job=job, state="failed",
-                                   error="No such check: it may have expired (reports are kept for an hour).")
+                                   error="No such check: it may have expired (reports are kept for "
+                                         f"{_minutes(store.keep_seconds)} after a check ends).")
     claims = store.shown(job) if status["state"] == "done" else []
+    expires = status.get("expires")
     return pages(request).page(request, "job.html", cache=False, job=job, state=status["state"],
                                lines=status.get("lines", 0), total=status.get("total"), error=status.get("error"),
-                               summary=status.get("summary"), claims=claims)
+                               summary=status.get("summary"), claims=claims, position=status.get("position"),
+                               label=status.get("label"),
+                               expires=time.strftime("%H:%M UTC", time.gmtime(expires)) if expires else None)
+
+
+def _minutes(seconds: float) -> str:
+    minutes = seconds / 60
+    return f"{minutes:g} minute{'' if minutes == 1 else 's'}"
 
 
 @router.get("/check/jobs/{job}/status")
-async def job_status(request: Request, job: str) -> Response:
+def job_status(request: Request, job: str) -> Response:
     try:
         status = jobs(request).status(job)
     except UnknownJob:
@@ -364,7 +401,7 @@ async def job_status(request: Request, job: str) -> Response:
 
 
 @router.get("/check/jobs/{job}/report.{kind}")
-async def job_report(request: Request, job: str, kind: str) -> Response:
+def job_report(request: Request, job: str, kind: str) -> Response:
     try:
         path = jobs(request).report(job, kind)
     except UnknownJob:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
@@ -61,6 +62,7 @@ class Pages:
         self.build = build
         self.max_pages = max_pages
         self._cache: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()  # pages render in worker threads
 
     def html(self, request: Request, template: str, **context: Any) -> str:
         context.setdefault("canonical", str(request.url.path))
@@ -87,15 +89,17 @@ class Pages:
 
     def cached(self, request: Request, key: str, render: Callable[[], tuple[bytes, dict[str, str]]]) -> Response:
         """A release-bound page by ``key`` (the path, query and anything else it depends on)."""
-        hit = self._cache.get(key)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
         if hit is None:
             body, headers = render()
             if headers:  # a page that sets a cookie is not kept
                 return self.respond(request, body, headers=headers)
             hit = body, f'"{self.build}-{zlib.crc32(body):08x}"'
-            self._cache[key] = hit
-            if len(self._cache) > self.max_pages:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
+            with self._lock:
+                self._cache[key] = hit
+                while len(self._cache) > self.max_pages:
+                    self._cache.popitem(last=False)
         return self.respond(request, hit[0], etag=hit[1])
