@@ -17,7 +17,8 @@
       active = i;
       if (i >= 0) { input.setAttribute("aria-activedescendant", items[i].id); items[i].scrollIntoView({block: "nearest"}); }
     }
-    function show(hits) {
+    function show(hits, q) {
+      list.setAttribute("data-query", q);  // the query these options answer
       list.innerHTML = hits.map(function (h, i) {
         var href = (h.system === "modifier" ? "/modifiers/" : "/codes/") + encodeURIComponent(h.code);
         return '<li role="option" id="' + list.id + '-' + i + '" data-code="' + esc(h.code) + '" data-href="' + esc(href) + '" aria-selected="false">' +
@@ -31,14 +32,15 @@
     }
     input.addEventListener("input", function () {
       clearTimeout(timer);
+      var mine = ++seq;  // from now on, answers to earlier queries are stale: they are dropped
       var q = input.value.trim();
       if (!q) { close(); return; }
       timer = setTimeout(function () {
-        var mine = ++seq, sys = systems();
+        var sys = systems();
         fetch("/api/autocomplete?limit=8&q=" + encodeURIComponent(q) + (sys ? "&system=" + encodeURIComponent(sys) : ""))
           .then(function (r) { return r.ok ? r.json() : {data: []}; })
-          .then(function (body) { if (mine === seq) show(body.data || []); })
-          .catch(function () { close(); });
+          .then(function (body) { if (mine === seq && input.value.trim() === q) show(body.data || [], q); })
+          .catch(function () { if (mine === seq) close(); });
       }, 60);
     });
     input.addEventListener("keydown", function (e) {
@@ -61,9 +63,15 @@
   if (form && window.FormData) {
     form.addEventListener("submit", function (e) {
       var file = form.querySelector("input[type=file]");
+      var bar = document.getElementById("upload-progress"), status = document.getElementById("upload-status");
+      var most = Number(file && file.dataset.maxBytes);
+      if (file && file.files.length && most && file.files[0].size > most) {  // the server would refuse it (413)
+        e.preventDefault();
+        status.textContent = "The file is larger than the limit of " + Math.round(most / 1048576) + " MB.";
+        return;
+      }
       if (!file || !file.files.length || file.files[0].size < 1024 * 1024) return;
       e.preventDefault();
-      var bar = document.getElementById("upload-progress"), status = document.getElementById("upload-status");
       var xhr = new XMLHttpRequest();
       bar.hidden = false;
       xhr.upload.onprogress = function (ev) {
@@ -71,6 +79,7 @@
       };
       xhr.onload = function () {
         if (xhr.responseURL && xhr.responseURL.indexOf("/check/jobs/") >= 0) { location.href = xhr.responseURL; return; }
+        if (xhr.status === 413) { status.textContent = "The file is larger than the server accepts."; bar.hidden = true; return; }
         document.open(); document.write(xhr.responseText); document.close();
       };
       xhr.onerror = function () { status.textContent = "The upload failed; try again."; };
@@ -86,8 +95,10 @@
     if (meta) meta.parentNode.removeChild(meta);
     var tick = function () {
       fetch("/check/jobs/" + job.dataset.job + "/status").then(function (r) { return r.json(); }).then(function (s) {
-        if (s.state !== "queued" && s.state !== "running") { location.reload(); return; }
+        if (s.state !== job.dataset.state) { location.reload(); return; }  // queued to running, or ended
         var lines = document.getElementById("job-lines"), bar = document.getElementById("job-progress");
+        var place = document.getElementById("job-position");
+        if (place && s.position) place.textContent = s.position;
         if (lines) lines.textContent = s.lines.toLocaleString();
         if (bar && s.total) { bar.max = s.total; bar.value = s.lines; }
         setTimeout(tick, 700);
