@@ -10,6 +10,7 @@ import orjson
 
 from medcode import vocab
 from medcode.codes import MalformedCode, UnknownCode, compact_icd, kinds, normalize, suggest, system_of
+from medcode.kb import ncci
 from medcode.kb.models import (
     AddOn,
     Citation,
@@ -72,10 +73,6 @@ def _national(rvu: Rvu, cf: float | None, status: str) -> Payment:
     if cf is None or status not in PAYABLE_STATUSES:
         return Payment(None, None)
     return Payment(amount(rvu, None, cf, "nonfacility"), amount(rvu, None, cf, "facility"))
-
-
-def _yyyymmdd(day: date) -> int:
-    return day.year * 10000 + day.month * 100 + day.day
 
 
 def _procedure(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | None,
@@ -243,30 +240,24 @@ def _addon(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citatio
     r = kb.resolve("aoc", day)
     if r is None:
         return None
-    rows = kb.query("SELECT edit_type, primary_code, effective, deleted, primary_deleted, line, release_id "
-                    "FROM aoc_edits WHERE addon_code = ? AND release_id = ? ORDER BY line",
-                    (code, r.release.ids[0]))
-    if not rows:
-        return None
-    iso = day.isoformat() if day else None
-    live = [x for x in rows if iso is None or ((x[3] is None or x[3] > iso) and (x[4] is None or x[4] > iso))]
-    if not live:
+    rid = r.release.ids[0]
+    edit = ncci.addon_edit(kb.query("SELECT edit_type, primary_code, effective, deleted, line FROM aoc_edits "
+                                    "WHERE addon_code = ? AND release_id = ? ORDER BY line", (code, rid)), day)
+    if edit is None:
         return None
     _note(r, notices)
-    edit_type = live[0][0]
-    primaries = tuple(x[1] for x in live if x[1] != "CCCCC")
-    sources.append(citation(kb.sources[rows[0][6]], row=code, line=rows[0][5]))
-    return AddOn(edit_type, vocab.meaning("aoc_type", edit_type), primaries, live[0][2],
-                 citation(kb.sources[rows[0][6]], row=code, line=rows[0][5]))
+    cite = citation(kb.sources[rid], row=code, line=edit.line)
+    sources.append(cite)
+    return AddOn(edit.type, vocab.meaning("aoc_type", edit.type), edit.primaries, edit.effective, cite)
 
 
 def _addon_codes(kb: KnowledgeBase, code: str, day: date | None) -> tuple[str, ...]:
     r = kb.resolve("aoc", day)
     if r is None:
         return ()
-    iso = day.isoformat() if day else "9999-12-31"
-    rows = kb.query("SELECT DISTINCT addon_code FROM aoc_edits WHERE primary_code = ? AND release_id = ? "
-                    "AND (deleted IS NULL OR deleted > ?) ORDER BY addon_code", (code, r.release.ids[0], iso))
+    on = ncci.iso(day)
+    rows = kb.query(f"SELECT DISTINCT addon_code FROM aoc_edits WHERE primary_code = ? AND release_id = ? "
+                    f"AND {ncci.IN_FORCE_SQL} ORDER BY addon_code", (code, r.release.ids[0], on, on))
     return tuple(x[0] for x in rows)
 
 
@@ -288,10 +279,9 @@ def _mue(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]
 
 PTP_SQL = (
     "SELECT column_1, column_2, modifier, effective, deleted, rationale_id FROM ptp_edits "
-    "WHERE {col} = ? AND (deleted IS NULL OR deleted > ?) AND (effective IS NULL OR effective <= ?) "
-    "ORDER BY column_1, column_2 LIMIT ? OFFSET ?"
+    "WHERE {col} = ? AND " + ncci.IN_FORCE_SQL + " ORDER BY column_1, column_2 LIMIT ? OFFSET ?"
 )
-PTP_COUNT_SQL = "SELECT sum(n) FROM ptp_counts WHERE code = ? AND col = ? AND deleted > ? AND effective <= ?"
+PTP_COUNT_SQL = f"SELECT sum(n) FROM ptp_counts WHERE code = ? AND col = ? AND {ncci.IN_FORCE_FILLED_SQL}"
 PTP_PAGE = 25  # pairs per direction on a code page; ``ptp_pairs`` pages through the rest
 DIRECTIONS = {"column_1": 1, "column_2": 2}
 
@@ -313,7 +303,7 @@ def _ptp(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]
     r = kb.resolve(family, day)
     if r is None:
         return None
-    on = _yyyymmdd(day) if day else 99991231
+    on = ncci.yyyymmdd(day)
     as1, n1 = _ptp_query(kb, r.release.store, code, "column_1", on, 0, limit)
     as2, n2 = _ptp_query(kb, r.release.store, code, "column_2", on, 0, limit)
     cite = citation(r.release.files[0], row=code)
@@ -336,7 +326,7 @@ def ptp_pairs(kb: KnowledgeBase, code: str, *, direction: str = "column_1", day:
     r = kb.resolve(family, day)
     if r is None:
         return PtpPage(code, direction, None, None, 0, offset, limit, (), None)
-    on = _yyyymmdd(day) if day else 99991231
+    on = ncci.yyyymmdd(day)
     pairs, total = _ptp_query(kb, r.release.store, code, direction, on, offset, limit)
     return PtpPage(code, direction, r.release.name, r.note, total, offset, limit, pairs,
                    citation(r.release.files[0], row=code))
@@ -348,13 +338,13 @@ def ptp_between(kb: KnowledgeBase, codes: list[str], *, day: date | None = None,
     r = kb.resolve(family, day)
     if r is None or len(codes) < 2:
         return ()
-    on = _yyyymmdd(day) if day else 99991231
+    on = ncci.yyyymmdd(day)
     marks = ",".join("?" * len(codes))
     texts = kb.ptp_rationales(r.release.store)
     rows = kb.ptp(r.release.store).execute(
         f"SELECT column_1, column_2, modifier, effective, deleted, rationale_id FROM ptp_edits "
-        f"WHERE column_1 IN ({marks}) AND column_2 IN ({marks}) AND (deleted IS NULL OR deleted > ?) "
-        f"AND (effective IS NULL OR effective <= ?) ORDER BY column_1, column_2", (*codes, *codes, on, on))
+        f"WHERE column_1 IN ({marks}) AND column_2 IN ({marks}) AND {ncci.IN_FORCE_SQL} "
+        "ORDER BY column_1, column_2", (*codes, *codes, on, on))
     return tuple(PtpPair(a, b, m, e, d, texts[t]) for a, b, m, e, d, t in rows)
 
 

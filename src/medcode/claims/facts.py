@@ -9,23 +9,21 @@ and deletion dates in Python.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from medcode import vocab
 from medcode.codes import MalformedCode, kinds, normalize
+from medcode.kb import ncci
 from medcode.kb.models import Citation
 from medcode.kb.store import KnowledgeBase
 from medcode.pricing import citation
+from medcode.rules import PFS_ROW_MODIFIERS, pfs_modifier
 
 ICD_REF = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:\.-|-)?")
 PFS_COLUMNS = ("status", "pctc", "mult_proc", "bilateral", "assistant", "co_surgeon", "team")
-
-
-def _yyyymmdd(day: date | None) -> int:
-    return day.year * 10000 + day.month * 100 + day.day if day else 99991231
 
 
 class Facts:
@@ -79,21 +77,40 @@ class Facts:
 
     # --- PFS -----------------------------------------------------------------------------
 
-    def _load_pfs(self, rid: int) -> dict[str, tuple]:
-        rows = self.kb.query(f"SELECT hcpcs, {', '.join(PFS_COLUMNS)}, line, description FROM rvus "
-                             "WHERE modifier = '' AND release_id = ?", (rid,))
-        return {r[0]: r[1:] for r in rows}
+    def _load_pfs(self, rid: int) -> dict[str, dict[str, tuple]]:
+        """Every PFS row of a release by code and modifier ('' for the code's own row, and the
+        rows of ``rules.PFS_ROW_MODIFIERS``)."""
+        marks = ", ".join("?" * len(PFS_ROW_MODIFIERS))
+        rows = self.kb.query(f"SELECT hcpcs, modifier, {', '.join(PFS_COLUMNS)}, line, description FROM rvus "
+                             f"WHERE release_id = ? AND modifier IN ('', {marks}) ORDER BY hcpcs, modifier, line",
+                             (rid, *PFS_ROW_MODIFIERS))
+        out: dict[str, dict[str, tuple]] = {}
+        for r in rows:
+            out.setdefault(r[0], {})[r[1]] = r[2:]
+        return out
 
-    def pfs(self, code: str, day: date | None) -> dict[str, Any] | None:
-        return self._answer("pprrvu", self._load_pfs, code, day, self._pfs)
+    def pfs(self, code: str, day: date | None, modifiers: Iterable[str] = ()) -> dict[str, Any] | None:
+        """The PFS row a line of ``code`` with ``modifiers`` is judged by: the row of its 26, TC or
+        53 modifier where the file has one (``rules.pfs_modifier``), else the code's own row."""
+        mod = pfs_modifier(modifiers)
+        return self._answer("pprrvu", self._load_pfs, f"{code} {mod}" if mod else code, day, self._pfs)
 
-    def _pfs(self, code: str, rid: int, table: dict[str, tuple]) -> dict[str, Any] | None:
-        row = table.get(code)
+    def pfs_rows(self, code: str, day: date | None) -> tuple[str, ...]:
+        """The modifiers with a PFS row of ``code`` in the release in force ('' for its own row)."""
+        _, table = self._table("pprrvu", day, self._load_pfs)
+        return tuple(table.get(code, ())) if table else ()
+
+    def _pfs(self, key: str, rid: int, table: dict[str, dict[str, tuple]]) -> dict[str, Any] | None:
+        code, _, mod = key.partition(" ")
+        rows = table.get(code, {})
+        mod = mod if mod in rows else ""
+        row = rows.get(mod)
         if row is None:
             return None
         out = dict(zip(PFS_COLUMNS, row[:7]))
+        out["modifier"] = mod
         out["description"] = row[8]
-        out["citation"] = citation(self.kb.sources[rid], row=code, line=row[7])
+        out["citation"] = citation(self.kb.sources[rid], row=f"{code}-{mod}" if mod else code, line=row[7])
         return out
 
     def _load_hcpcs(self, rid: int) -> set[str]:
@@ -124,21 +141,18 @@ class Facts:
         out: dict[str, list[tuple]] = {}
         for addon, etype, primary, eff, dele, line in self.kb.query(
                 "SELECT addon_code, edit_type, primary_code, effective, deleted, line FROM aoc_edits "
-                "WHERE release_id = ?", (rid,)):
+                "WHERE release_id = ? ORDER BY line", (rid,)):
             out.setdefault(addon, []).append((etype, primary, eff, dele, line))
         return out
 
     def addon(self, code: str, day: date | None) -> dict[str, Any] | None:
+        """The add-on code edit in force for ``code`` on ``day`` (``ncci.addon_edit``)."""
         rid, table = self._table("aoc", day, self._load_aoc)
-        rows = table.get(code) if table else None
-        if not rows:
+        edit = ncci.addon_edit(table.get(code, ()), day) if table else None
+        if edit is None:
             return None
-        iso = day.isoformat() if day else "9999-12-31"
-        live = [x for x in rows if (x[2] is None or x[2] <= iso) and (x[3] is None or x[3] > iso)]
-        if not live:
-            return None
-        return {"type": live[0][0], "primaries": frozenset(x[1] for x in live if x[1] != "CCCCC"),
-                "citation": citation(self.kb.sources[rid], row=code, line=live[0][4])}
+        return {"type": edit.type, "primaries": frozenset(edit.primaries),
+                "citation": citation(self.kb.sources[rid], row=code, line=edit.line)}
 
     def _load_mue(self, rid: int) -> dict[str, tuple]:
         return {r[0]: r[1:] for r in self.kb.query(
@@ -168,8 +182,8 @@ class Facts:
         rows = self.ptp_edits(r.release.store, column_1).get(column_2)
         if not rows:
             return None
-        on = _yyyymmdd(day)
-        live = [x for x in rows if (x[1] is None or x[1] <= on) and (x[2] is None or x[2] > on)]
+        on = ncci.yyyymmdd(day)
+        live = [x for x in rows if ncci.in_force(x[1], x[2], on)]
         if not live:
             return None
         modifier, effective, deleted, rid = live[0]

@@ -33,12 +33,13 @@ from typing import Any
 
 import polars as pl
 
-from medcode import vocab
+from medcode import rules, vocab
 from medcode.claims import Checker
 from medcode.claims.batch import tables
 from medcode.claims.checks import addon, diagnosis, modifiers, mue, ptp, siblings, validity
 from medcode.claims.facts import code_kind
 from medcode.claims.model import CheckedClaim, Finding, Line, PricedLine
+from medcode.kb import ncci
 from medcode.kb.models import Citation
 from medcode.kb.store import KnowledgeBase
 from medcode.pricing import citation
@@ -58,9 +59,11 @@ OUT_LINE_SCHEMA = {"cid": pl.Int64, "line": pl.Int64, "code": pl.String, "modifi
                    "adjustments": pl.List(pl.String), "allowed": pl.Float64, "denied": pl.Boolean}
 OUT_CLAIM_SCHEMA = {"cid": pl.Int64, "claim_id": pl.String, "total_allowed": pl.Float64, "at_risk": pl.Float64,
                     "locality": pl.String, "notices": pl.List(pl.String)}
-MODIFIER_FLAGS = {"mkey": pl.String, "m_unknown": pl.Boolean, "m25": pl.Boolean, "m26": pl.Boolean,
-                  "mTC": pl.Boolean, "m50": pl.Boolean, "m51": pl.Boolean, "m62": pl.Boolean, "m66": pl.Boolean,
-                  "m_assistant": pl.Boolean, "assistant_mod": pl.String, "pfs_mod": pl.String, "ncci": pl.String}
+# the modifiers a check asks about by name: 25, 51 and those the PFS indicators govern
+FLAGGED = ("25", "51", *dict.fromkeys(m for mods in rules.INDICATOR_MODIFIERS.values() for m in mods))
+MODIFIER_FLAGS = {"mkey": pl.String, "m_unknown": pl.Boolean, **{f"m{m}": pl.Boolean for m in FLAGGED},
+                  "m_assistant": pl.Boolean, "assistant_mod": pl.String, "pfs_mod": pl.String, "want_mod": pl.String,
+                  "ncci": pl.String}
 PIECE_STRIDE = 1 << 32  # claim ids of piece i of a file start at i * PIECE_STRIDE
 SEVERITY_RANK = {"deny": 0, "warn": 1, "info": 2}
 
@@ -155,9 +158,8 @@ class BatchChecker:
         c = claims.join(days.select(pl.col("day").alias("cdate"), "icd_rid"), on="cdate", how="left")
         ln = (lines.join(claims.select("cid", "cdate"), on="cid")
               .with_columns(day=pl.coalesce("ldate", "cdate")).join(days, on="day", how="left"))
-        pfs = tables.pfs(self.facts, _ids(days, "pfs_rid"))
-        ln = ln.join(pfs, on=["pfs_rid", "code"], how="left")
         ln = ln.join(self._modifier_table(ln["mkey"]), on="mkey", how="left")
+        ln = self._pfs_rows(ln, tables.pfs(self.facts, _ids(days, "pfs_rid")))
         ln = self._addon_rows(ln)
         found = [self._validity(ln), self._diagnoses(c), self._addon(ln), self._ptp(ln), self._mue(ln),
                  self._modifiers(ln), self._siblings(ln), self._pointers(ln, c), self._excludes1(c)]
@@ -180,14 +182,23 @@ class BatchChecker:
                 mods = key.split()
                 has = set(mods)
                 rows.append((key, any(m not in self.facts.modifiers for m in mods),
-                             *(m in has for m in ("25", "26", "TC", "50", "51", "62", "66")),
+                             *(m in has for m in FLAGGED),
                              bool(has & modifiers.ASSISTANT), next((m for m in ASSISTANT_SHARE if m in has), None),
-                             "26" if "26" in has else "TC" if "TC" in has else "",
-                             " ".join(sorted(has & ptp.NCCI_MODIFIERS))))
+                             "26" if "26" in has else "TC" if "TC" in has else "",  # pricing's row (H2)
+                             rules.pfs_modifier(mods), " ".join(sorted(has & ptp.NCCI_MODIFIERS))))
             found = pl.DataFrame(rows, schema=MODIFIER_FLAGS, orient="row")
             known = found if known is None else pl.concat([known, found])
             self._kept["modifiers"] = known
             return known
+
+    @staticmethod
+    def _pfs_rows(ln: pl.DataFrame, pfs: pl.DataFrame) -> pl.DataFrame:
+        """Each line's PFS indicators from the row ``Facts.pfs`` picks: the row of its 26, TC or 53
+        modifier (``want_mod``) where the file has one (``row_mod``), else the code's own row."""
+        own = pfs.filter(pl.col("row_mod") != "").select("pfs_rid", "code", want_mod="row_mod", _own=pl.lit(True))
+        return (ln.join(own, on=["pfs_rid", "code", "want_mod"], how="left")
+                .with_columns(row_mod=pl.when(pl.col("_own")).then(pl.col("want_mod")).otherwise(pl.lit("")))
+                .drop("_own").join(pfs, on=["pfs_rid", "code", "row_mod"], how="left"))
 
     def warm(self, day: date) -> None:
         """Loads the per-claim engine's tables in force on ``day``, which the wording of findings
@@ -275,12 +286,16 @@ class BatchChecker:
                              schema={"code": pl.String, "is_proc": pl.Boolean})
         # a code the fee schedule lists is worded once per release; any other once per fee
         # schedule and HCPCS release, with the day written in per line
-        cand = (ln.select("cid", "line", "code", "day", "status", "pfs_rid", "hcpcs_rid").join(kinds, on="code")
+        cand = (ln.select("cid", "line", "code", "day", "status", "pfs_rid", "hcpcs_rid", "row_mod", "want_mod")
+                .join(kinds, on="code")
                 .filter((~(pl.col("is_proc") & (pl.col("status") == "A"))).fill_null(True))
                 .with_columns(hcpcs_key=pl.when(pl.col("status").is_null()).then(pl.col("hcpcs_rid"))))
-        return self._per_key(cand, ["code", "pfs_rid", "hcpcs_key"],
-                             lambda r, text: validity.line_findings(self.facts, Line(0, r["code"]), r["day"],
-                                                                    text["day"]),
+        # the line's 26, TC or 53 (want_mod) picks the row it is judged by, or none where neither it
+        # nor the code's own row is in the file
+        return self._per_key(cand, ["code", "want_mod", "pfs_rid", "hcpcs_key"],
+                             lambda r, text: validity.line_findings(
+                                 self.facts, Line(0, r["code"], (r["want_mod"],) if r["want_mod"] else ()),
+                                 r["day"], text["day"]),
                              pl.concat_list("line"), fields=("day",))
 
     def _diagnoses(self, c: pl.DataFrame) -> pl.DataFrame:
@@ -300,21 +315,21 @@ class BatchChecker:
         addons = (ln.select("cid", "line", "day", "aoc_rid", "code")
                   .join(aoc.select("aoc_rid", "code").unique(), on=["aoc_rid", "code"], how="semi")
                   .with_columns(iso=pl.col("day").dt.to_string("%Y-%m-%d")))
-        iso = pl.col("iso")
-        live = (addons.join(aoc, on=["aoc_rid", "code"])
-                .filter((pl.col("effective").is_null() | (pl.col("effective") <= iso))
-                        & (pl.col("deleted").is_null() | (pl.col("deleted") > iso))))
+        live = addons.join(aoc, on=["aoc_rid", "code"]).filter(ncci.in_force_expr(pl.col("iso")))
         others = ln.select("cid", "day", pl.col("line").alias("other"), pl.col("code").alias("primary"))
-        with_primary = (live.filter(pl.col("primary") != "CCCCC").join(others, on=["cid", "day", "primary"])
+        with_primary = (live.filter(pl.col("primary") != ncci.NO_PRIMARY_LIST)
+                        .join(others, on=["cid", "day", "primary"])
                         .filter(pl.col("other") != pl.col("line")).select("cid", "line").unique()
                         .with_columns(has_primary=pl.lit(True)))
         first = (live.sort("aoc_row").group_by("cid", "line")
                  .agg(pl.col("aoc_row").first(), pl.col("edit_type").first().alias("first_type")))
-        # the edits in force change only on their effective and deletion dates, so the number of
-        # those dates on or before the day names the set in force (one wording serves its days)
+        # the edits in force change only on their effective dates and the day after their deletion
+        # dates, so the number of those days up to the day names the set in force (one wording
+        # serves its days)
         epoch = (addons.join(first.select("cid", "line"), on=["cid", "line"])
-                 .join(tables.aoc_dates(self.facts, _ids(ln, "aoc_rid")), on=["aoc_rid", "code"])
-                 .group_by("cid", "line").agg(aoc_epoch=(pl.col("date") <= pl.col("iso")).sum()))
+                 .join(tables.aoc_changes(self.facts, _ids(ln, "aoc_rid")), on=["aoc_rid", "code"])
+                 .group_by("cid", "line").agg(aoc_epoch=pl.when(pl.col("out")).then(pl.col("date") < pl.col("iso"))
+                                              .otherwise(pl.col("date") <= pl.col("iso")).sum()))
         marks = (first.join(with_primary, on=["cid", "line"], how="left").join(epoch, on=["cid", "line"], how="left")
                  .with_columns(pl.col("aoc_epoch").fill_null(0)))
         return ln.join(marks, on=["cid", "line"], how="left").with_columns(pl.col("has_primary").fill_null(False))
@@ -343,45 +358,52 @@ class BatchChecker:
         for ix in side["ptp_ix"].unique().to_list():
             codes, edits = tables.ptp(kb, releases[ix].store)
             numbered = side.filter(pl.col("ptp_ix") == ix).join(codes, on="code").drop("code")
-            # the pairs are many: one integer key each, and no strings or lists
-            pairs = (numbered.join(numbered.select("cid", "day", line_b="line", ix_b="ix", t_b="t"), on=["cid", "day"])
-                     .filter((pl.col("line") != pl.col("line_b")) & (pl.col("ix") != pl.col("ix_b")))
-                     .select("cid", "day", "ptp_ix", "line", "line_b", "ix", "ix_b", "t", "t_b",
+            if numbered.is_empty():  # no code of these lines is in the PTP file (an unknown or new code)
+                continue
+            # lines grouped by (claim, day, code, NCCI modifiers): pairs of groups with one integer
+            # key each are joined with the edits, then expanded to pairs of their lines
+            groups = numbered.group_by("cid", "day", "ix", "t").agg(pl.col("line"))
+            pairs = (groups.join(groups.select("cid", "day", line_b="line", ix_b="ix", t_b="t"), on=["cid", "day"])
+                     .filter(pl.col("ix") != pl.col("ix_b"))
+                     .select("cid", "day", "line", "line_b", "ix", "ix_b", "t", "t_b",
                              key=pl.col("ix") * (1 << tables.PTP_SHIFT) + pl.col("ix_b")))
             hit = (pairs.join(self._live_edits(ix, edits, numbered["day"].min()), on="key")
-                   .filter((pl.col("effective").is_null() | (pl.col("effective") <= on))
-                           & (pl.col("deleted").is_null() | (pl.col("deleted") > on)))
-                   .sort("ptp_row").unique(["cid", "line", "line_b"], keep="first", maintain_order=True))
+                   .filter(ncci.in_force_expr(on))
+                   .sort("ptp_row").unique(["cid", "day", "ix", "t", "ix_b", "t_b"], keep="first", maintain_order=True)
+                   .explode("line").explode("line_b").with_columns(ptp_ix=pl.lit(ix, dtype=pl.Int64)))
             names = codes["code"]  # (ix is the row number)
             parts.append(hit.with_columns(code=names.gather(hit["ix"]), code_b=names.gather(hit["ix_b"])))
         if not parts:
             return pl.DataFrame(schema=FINDING_SCHEMA)
         hits = pl.concat(parts)
-        # the modifiers only count where the indicator is 1: the union of both lines', by pair of numbers
-        n = len(texts)
-        combos = hits.filter(pl.col("modifier") == 1).select(pl.col("t") * n + pl.col("t_b")).unique().to_series()
-        union = {c: " ".join(sorted(set(texts[c // n].split()) | set(texts[c % n].split()))) for c in combos.to_list()}
-        hits = hits.with_columns(used=pl.when(pl.col("modifier") != 1).then(pl.lit("")).otherwise(
-            (pl.col("t") * n + pl.col("t_b")).replace_strict(union, default="", return_dtype=pl.String)))
+        # the modifiers only count where the indicator is 1 (ptp.pair_finding decides which do)
+        named = pl.DataFrame({"t": range(len(texts)), "ncci": texts}, schema={"t": pl.Int64, "ncci": pl.String})
+        one = pl.col("modifier") == 1
+        hits = (hits.join(named, on="t", how="left").join(named.rename({"t": "t_b", "ncci": "ncci_b"}), on="t_b",
+                                                          how="left")
+                .with_columns(ncci=pl.when(one).then(pl.col("ncci")).otherwise(pl.lit("")),
+                              ncci_b=pl.when(one).then(pl.col("ncci_b")).otherwise(pl.lit("")),
+                              em_a=_is_em(pl.col("code")), em_b=_is_em(pl.col("code_b"))))
 
         def make(r: dict, text: dict) -> Iterator[Finding]:
             release = releases[r["ptp_ix"]]
             a, b = text["code"], text["code_b"]
             edit = {"modifier": r["modifier"], "citation": citation(release.files[0], row=f"{a}/{b}"),
                     "rationale": kb.ptp_rationales(release.store).get(r["rationale_id"], "")}
-            yield ptp.pair_finding(Line(0, a, tuple(r["used"].split())), Line(0, b), edit)
+            yield ptp.pair_finding(Line(0, a, tuple(r["ncci"].split())), Line(0, b, tuple(r["ncci_b"].split())), edit,
+                                   (r["em_a"], r["em_b"]))
 
-        return self._per_key(hits, ["ptp_ix", "modifier", "rationale_id", "used"], make,
+        return self._per_key(hits, ["ptp_ix", "modifier", "rationale_id", "ncci", "ncci_b", "em_a", "em_b"], make,
                              pl.concat_arr("line_b", "line").arr.to_list(), fields=("code", "code_b"))
 
     def _live_edits(self, ix: int, edits: pl.DataFrame, first_day: date) -> pl.DataFrame:
-        """The edits not deleted by the first of January of ``first_day``'s year (a third of the
-        table is history)."""
+        """The edits still in force on the first of January of ``first_day``'s year or later (a
+        third of the table is history; ``ncci.in_force`` does the exact test)."""
         day = first_day.year * 10000 + 101
         with self._lock:
             key = ("ptp", ix, day)
             if key not in self._kept:
-                self._kept[key] = edits.filter(pl.col("deleted").is_null() | (pl.col("deleted") > day))
+                self._kept[key] = edits.filter(pl.col("deleted").is_null() | (pl.col("deleted") >= day))
             return self._kept[key]
 
     def _mue(self, ln: pl.DataFrame) -> pl.DataFrame:
@@ -409,16 +431,13 @@ class BatchChecker:
             self._per_key(per_day, keys, make, pl.col("lines"), ("code", "day"), "mue_line")])
 
     def _modifiers(self, ln: pl.DataFrame) -> pl.DataFrame:
-        def ind(col: str, values: str) -> pl.Expr:
-            return pl.col(col).is_in(list(values)).fill_null(False)
-
-        em = (pl.col("code").str.contains(r"^[0-9]+$")
-              & pl.col("code").str.to_integer(strict=False).is_between(99202, 99499)).fill_null(False)
+        # a line whose modifier breaks an indicator's rule (rules.INDICATOR_RULES), any value
+        misfit = [pl.col(f"m{m}") & pl.col(field).is_in(
+            [v for v, rule in values.items() if rule.verdicts[m] != rules.ALLOWED]).fill_null(False)
+            for field, values in rules.INDICATOR_RULES.items() for m in rules.INDICATOR_MODIFIERS[field]]
         cand = ln.filter(pl.col("mkey") != "").filter(
-            pl.col("m_unknown") | (pl.col("m25") & ~em) | (pl.col("m51") & pl.col("aoc_row").is_not_null())
-            | (pl.col("m26") & ind("pctc", modifiers.NO_26)) | (pl.col("mTC") & ind("pctc", modifiers.NO_TC))
-            | (pl.col("m50") & ind("bilateral", "029")) | (pl.col("m_assistant") & ind("assistant", "019"))
-            | (pl.col("m62") & ind("co_surgeon", "019")) | (pl.col("m66") & ind("team", "019"))
+            pl.any_horizontal(pl.col("m_unknown"), pl.col("m25") & ~_is_em(pl.col("code")),
+                              pl.col("m51") & pl.col("aoc_row").is_not_null(), *misfit)
         ).with_columns(aoc_key=pl.col("aoc_row").fill_null(-1))
 
         def make(r: dict) -> Iterator[Finding]:
@@ -571,6 +590,12 @@ def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: Ba
                 yield ahead.popleft().result()
         while ahead:
             yield ahead.popleft().result()
+
+
+def _is_em(code: pl.Expr) -> pl.Expr:
+    """``rules.is_em`` of a column of codes."""
+    return (code.str.contains(r"^[0-9]{5}$")
+            & code.str.to_integer(strict=False).is_between(rules.EM_FIRST, rules.EM_LAST)).fill_null(False)
 
 
 def _split(text: pl.Expr, sep: str) -> pl.Expr:

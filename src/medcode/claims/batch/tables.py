@@ -38,7 +38,7 @@ def _memo(kb: KnowledgeBase, key: tuple, make):  # noqa: ANN001, ANN202
         return memo[key]
 
 
-FORMAT = 1  # of the kept files: up by one whenever a frame function below changes its output
+FORMAT = 2  # of the kept files: up by one whenever a frame function below changes its output
 
 
 def _kept(path: Path, make):  # noqa: ANN001, ANN202
@@ -118,12 +118,14 @@ def _ptp_frames(kb: KnowledgeBase, store: str) -> tuple[pl.DataFrame, pl.DataFra
 
 @remembered
 def pfs(facts: Facts, rids: list[int]) -> pl.DataFrame:
-    """PFS indicators of every code (no modifier row) in the releases ``rids``."""
+    """PFS indicators of every code in the releases ``rids``: its own row (``row_mod`` '') and its
+    26, TC and 53 rows (``Facts.pfs``)."""
     rows = []
     for rid in rids:
-        for code, row in facts.table_at("pprrvu", rid, facts._load_pfs).items():
-            rows.append((rid, code, *row[:7]))
-    return pl.DataFrame(rows, schema={"pfs_rid": pl.Int64, "code": pl.String,
+        for code, by_mod in facts.table_at("pprrvu", rid, facts._load_pfs).items():
+            for mod, row in by_mod.items():
+                rows.append((rid, code, mod, *row[:7]))
+    return pl.DataFrame(rows, schema={"pfs_rid": pl.Int64, "code": pl.String, "row_mod": pl.String,
                                       **dict.fromkeys(PFS_COLUMNS, pl.String)}, orient="row")
 
 
@@ -143,10 +145,13 @@ def aoc(facts: Facts, rids: list[int]) -> pl.DataFrame:
 
 
 @remembered
-def aoc_dates(facts: Facts, rids: list[int]) -> pl.DataFrame:
-    """(aoc_rid, code, date): the effective and deletion dates of each add-on code's edits."""
+def aoc_changes(facts: Facts, rids: list[int]) -> pl.DataFrame:
+    """(aoc_rid, code, date, out): the days the edits of each add-on code change: an effective
+    date (``out`` false: in force from that day) or a deletion date (``out`` true: in force until
+    that day, out from the next; ``ncci.in_force``)."""
     edits = aoc(facts, rids)
-    dates = [edits.select("aoc_rid", "code", date=pl.col(c)) for c in ("effective", "deleted")]
+    dates = [edits.select("aoc_rid", "code", date=pl.col(c), out=pl.lit(c == "deleted"))
+             for c in ("effective", "deleted")]
     return pl.concat(dates).drop_nulls().unique()
 
 

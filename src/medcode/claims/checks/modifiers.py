@@ -1,25 +1,24 @@
-"""Modifiers against the PFS indicators of the code they are on."""
+"""Modifiers against the PFS indicators of the code they are on (the rules: ``rules.INDICATOR_RULES``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
 
-from medcode import vocab
+from medcode import rules, vocab
 from medcode.claims.facts import Facts
 from medcode.claims.model import Claim, Finding, Line
 
 ID = "modifiers"
 TITLE = "Modifiers that fit the code"
 
-ASSISTANT = frozenset({"80", "81", "82", "AS"})
-# PC/TC indicators on which 26 or TC cannot be used.
-NO_26 = frozenset("0345679")
-NO_TC = frozenset("02456789")
+ASSISTANT = rules.ASSISTANT_MODIFIERS
+_LABEL = {"pctc": "PC/TC", "bilateral": "bilateral surgery", "assistant": "assistant at surgery",
+          "co_surgeon": "co-surgeon", "team": "team surgery"}
 
 
 def is_em(code: str) -> bool:
-    return code.isdigit() and 99202 <= int(code) <= 99499
+    return rules.is_em(code)
 
 
 def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
@@ -37,7 +36,7 @@ def line_findings(facts: Facts, line: Line, day: date | None) -> Iterator[Findin
             yield Finding("modifiers.unknown", "deny", (line.line,),
                           f"{mod} on {line.code} is not a CPT or HCPCS Level II modifier.",
                           "Correct or remove the modifier.")
-    if "25" in line.modifiers and not is_em(line.code):
+    if "25" in line.modifiers and not rules.is_em(line.code):
         yield Finding("modifiers.25_not_em", "deny", (line.line,),
                       f"Modifier 25 is for evaluation and management codes; {line.code} is not one.",
                       "Put 25 on the E/M code of the day, not on the procedure.")
@@ -46,46 +45,23 @@ def line_findings(facts: Facts, line: Line, day: date | None) -> Iterator[Findin
                       f"{line.code} is an add-on code: modifier 51 (multiple procedures) does not apply to it.",
                       "Remove modifier 51; add-on codes are exempt from the multiple procedure rules.",
                       facts.addon(line.code, day)["citation"])
-    pfs = facts.pfs(line.code, day)
+    pfs = facts.pfs(line.code, day, line.modifiers)  # its 26, TC or 53 row where the file has one
     if pfs is not None:
-        yield from _indicators(line, pfs)
+        yield from indicator_findings(line, pfs)
 
 
-def _indicators(line: Line, pfs: dict) -> Iterator[Finding]:
-    mods, cite = set(line.modifiers), pfs["citation"]
-
-    def says(field: str) -> str:
-        return f"{field} indicator {pfs[field]}: {vocab.meaning(field, pfs[field]) or 'see the PFS'}"
-
-    if "26" in mods and pfs["pctc"] in NO_26:
-        yield Finding("modifiers.pctc_mismatch", "deny", (line.line,),
-                      f"Modifier 26 on {line.code} does not fit its {says('pctc')}.",
-                      "Remove 26: the code has no separate professional component.", cite)
-    if "TC" in mods and pfs["pctc"] in NO_TC:
-        yield Finding("modifiers.pctc_mismatch", "deny", (line.line,),
-                      f"Modifier TC on {line.code} does not fit its {says('pctc')}.",
-                      "Remove TC: the code has no separate technical component.", cite)
-    if "50" in mods and pfs["bilateral"] in ("0", "2", "9"):
-        yield Finding("modifiers.bilateral_not_allowed", "deny", (line.line,),
-                      f"Modifier 50 on {line.code} does not fit its {says('bilateral')}.",
-                      "Remove 50" + (": the code is already bilateral." if pfs["bilateral"] == "2" else
-                                     "; for two sides bill LT and RT lines if the code allows it."), cite)
-    if mods & ASSISTANT:
-        if pfs["assistant"] in ("1", "9"):
-            yield Finding("modifiers.assistant_not_allowed", "deny", (line.line,),
-                          f"An assistant at surgery is not paid for {line.code} ({says('assistant')}).",
-                          "Remove the assistant line.", cite)
-        elif pfs["assistant"] == "0":
-            yield Finding("modifiers.assistant_documentation", "warn", (line.line,),
-                          f"An assistant at surgery for {line.code} is paid only with documentation of medical "
-                          f"necessity ({says('assistant')}).", "Attach the operative note.", cite)
-    for mod, field, label in (("62", "co_surgeon", "Co-surgeons"), ("66", "team", "A surgical team")):
-        if mod in mods:
-            if pfs[field] in ("0", "9"):
-                yield Finding(f"modifiers.{field}_not_allowed", "deny", (line.line,),
-                              f"{label} ({mod}) are not paid for {line.code} ({says(field)}).",
-                              f"Remove modifier {mod}.", cite)
-            elif pfs[field] == "1":
-                yield Finding(f"modifiers.{field}_documentation", "warn", (line.line,),
-                              f"{label} ({mod}) for {line.code} need documentation ({says(field)}).",
-                              "Attach the operative notes of both surgeons.", cite)
+def indicator_findings(line: Line, pfs: dict) -> Iterator[Finding]:
+    """A finding for each PFS indicator whose rule the line's modifiers break."""
+    code = f"{line.code}-{pfs['modifier']}" if pfs.get("modifier") else line.code
+    for fid, field, mods in rules.indicator_misfits(pfs, line.modifiers):
+        rule = rules.INDICATOR_RULES[field][pfs[field]]
+        verdict = rule.verdicts[mods[0]]
+        meaning = vocab.meaning(field, pfs[field]) or rule.definition
+        names = " and ".join(mods)
+        if verdict == rules.DOCUMENTATION:
+            text = f"{names} on {code} is paid only with documentation"
+        else:
+            text = f"{names} on {code} is not allowed"
+        yield Finding(fid, rules.VERDICT_SEVERITY[verdict], (line.line,),
+                      f"{text} ({_LABEL[field]} indicator {pfs[field]}: {meaning.rstrip('.')}).",
+                      rule.fix.format(mod=names), pfs["citation"])

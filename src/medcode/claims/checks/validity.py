@@ -9,28 +9,10 @@ from datetime import date
 from medcode import vocab
 from medcode.claims.facts import Facts, code_kind
 from medcode.claims.model import Claim, Finding, Line
+from medcode.rules import STATUS_FIX, STATUS_SEVERITY
 
 ID = "validity"
 TITLE = "Codes valid on the date of service"
-
-# PFS status indicators and how a claim line with them fares under the PFS.
-STATUS_SEVERITY = {"B": "deny", "D": "deny", "I": "deny", "N": "deny", "P": "deny", "M": "info", "X": "info",
-                   "E": "info", "C": "info", "J": "info", "R": "info", "T": "info", "Q": "info"}
-STATUS_FIX = {
-    "B": "Do not bill it separately: its payment is bundled into the other services of the day.",
-    "D": "Use the code that replaced it.",
-    "I": "Bill the HCPCS Level II code Medicare accepts for this service instead.",
-    "N": "Medicare does not cover it: have the patient sign an ABN before the service if you will bill them.",
-    "P": "Bundled or excluded under the PFS: do not expect a separate PFS payment.",
-    "M": "A quality-measurement code: report it for MIPS, it pays nothing.",
-    "X": "Not paid under the PFS (another fee schedule or no benefit): bill it where it is paid.",
-    "E": "Excluded from the PFS by regulation: bill it under the schedule that pays it (for drugs, ASP).",
-    "C": "The MAC prices it: attach documentation of the work.",
-    "J": "Anesthesia services are paid by base and time units, not RVUs.",
-    "R": "Restricted coverage: check the MAC's coverage rules before billing.",
-    "T": "Paid only when no other paid service is billed on the day.",
-    "Q": "Therapy functional information code: report it with the therapy service.",
-}
 
 
 def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
@@ -61,8 +43,18 @@ def line_findings(facts: Facts, line: Line, day: date | None, shown_day: str | N
         yield Finding("validity.malformed_code", "deny", (line.line,),
                       f"{line.code!r} is not a CPT or HCPCS code.", "Correct the procedure code.")
         return
-    pfs = facts.pfs(line.code, day)
+    pfs = facts.pfs(line.code, day, line.modifiers)  # its 26, TC or 53 row where the file has one
     if pfs is None:
+        rows = facts.pfs_rows(line.code, day)
+        if rows:  # e.g. 86153: only the lab physician's interpretation (86153-26) is in the PFS
+            shown = ", ".join(f"{line.code}-{m}" for m in rows)
+            yield Finding("validity.pfs_modifier_only", "info", (line.line,),
+                          f"{line.code} is in the fee schedule only as {shown}; as billed it is not paid under "
+                          "the PFS.",
+                          f"Bill {shown} for the part the PFS pays; the rest is paid under another fee schedule "
+                          "(for a laboratory test, the clinical laboratory fee schedule).",
+                          facts.cite("pprrvu", day, f"{line.code}-{rows[0]}"))
+            return
         if facts.hcpcs(line.code, day):
             return  # a HCPCS Level II code outside the PFS (DME, drugs, ambulance ...)
         listed = facts.releases_with(line.code)
@@ -80,8 +72,9 @@ def line_findings(facts: Facts, line: Line, day: date | None, shown_day: str | N
     status = pfs["status"]
     if status != "A" and status in STATUS_SEVERITY:
         meaning = vocab.meaning("status", status) or "see the PFS status indicators"
+        code = f"{line.code}-{pfs['modifier']}" if pfs["modifier"] else line.code
         yield Finding(f"validity.status_{status.lower()}", STATUS_SEVERITY[status], (line.line,),
-                      f"{line.code} has PFS status {status}: {meaning}", STATUS_FIX[status], pfs["citation"])
+                      f"{code} has PFS status {status}: {meaning}", STATUS_FIX[status], pfs["citation"])
 
 
 def diagnosis_findings(facts: Facts, i: int | str, dx: str, day: date | None,
