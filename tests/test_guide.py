@@ -31,8 +31,11 @@ def test_office_visit_gets_no_surgical_modifiers(kb):
 
 def test_addon_guidance(kb):
     g = guide(get_code(kb, "20702"))
+    # every indicator is 0: 26/TC, 50, 62 and 66 are denied, an assistant needs documentation
     assert [d.finding for d in g.denials] == ["addon.no_primary", "modifiers.51_on_addon", "mue.exceeded",
-                                              "modifiers.bilateral_not_allowed", "siblings.conflict", None, None]
+                                              "modifiers.pctc_mismatch", "modifiers.bilateral_not_allowed",
+                                              "modifiers.assistant_documentation", "modifiers.co_surgeon_not_allowed",
+                                              "modifiers.team_not_allowed", "siblings.conflict", None, None]
     assert g.documentation[0].text.startswith("The primary procedure performed at the same session (an eligible "
                                               "primary: 20680, 20690, 20692, 20694, 20802, 20805, 20838, 21510 "
                                               "and 31 more).")

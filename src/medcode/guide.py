@@ -12,13 +12,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from medcode import vocab
-from medcode.claims.checks.validity import STATUS_FIX, STATUS_SEVERITY
+from medcode import rules, vocab
 from medcode.kb.models import ProcedureCode
+from medcode.rules import STATUS_FIX, STATUS_SEVERITY
 
 __all__ = ["Advice", "Answer", "Denial", "Family", "Guide", "Requirement", "guide", "modifier_rules"]
 
-BYPASS = ("59", "XE", "XP", "XS", "XU")
+BYPASS = rules.DISTINCT_MODIFIERS
+LABEL = {"pctc": "PC/TC", "bilateral": "bilateral", "assistant": "assistant", "co_surgeon": "co-surgeon",
+         "team": "team"}
 _TIMED = re.compile(r"\b(?:ea|each)\s+(?:addl\s+)?\d+\s*min|\b\d+\s*min\b|\bminutes?\b", re.IGNORECASE)
 
 
@@ -44,6 +46,7 @@ class Denial:
     text: str
     fix: str
     source: str
+    modifiers: tuple[str, ...] = ()  # the modifiers that meet the rule, for an indicator rule
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,32 @@ def _ind(page: ProcedureCode, field: str) -> str | None:
     return found.code if found else None
 
 
+def judged(page: ProcedureCode, field: str, modifier: str) -> tuple[str | None, str]:
+    """(indicator value, source) of the row a line of the code with ``modifier`` is judged by: its
+    own row for 26, TC or 53 where the fee schedule has one (as ``Facts.pfs`` picks), else the
+    code's row."""
+    if modifier in rules.PFS_ROW_MODIFIERS:
+        for row in page.modifiers:
+            if row.modifier == modifier:
+                found = row.indicators.get(field)
+                value = found.code if found else None
+                return value, f"{LABEL[field]} indicator {value} of {page.code}-{modifier}"
+    value = _ind(page, field)
+    return value, f"{LABEL[field]} indicator {value}"
+
+
+def indicator_verdicts(page: ProcedureCode, field: str) -> list[tuple[str, str, str, str]]:
+    """(modifier, verdict, value, source) for each modifier the ``field`` indicator governs, from
+    ``rules.INDICATOR_RULES`` (modifiers whose row has no such indicator are left out)."""
+    out = []
+    for mod in rules.INDICATOR_MODIFIERS[field]:
+        value, source = judged(page, field, mod)
+        v = rules.verdict(field, value, mod)
+        if v is not None and value is not None:
+            out.append((mod, v, value, source))
+    return out
+
+
 SURGICAL = ("000", "010", "090", "ZZZ", "YYY")
 
 
@@ -94,57 +123,36 @@ def _modifiers(page: ProcedureCode) -> list[Advice]:
         label = names.get(mod)
         out.append(Advice(mod, applies, f"{why}{f' ({label})' if label and applies != 'no' else ''}", source))
 
-    pctc = _ind(page, "pctc")
-    if pctc == "1":
-        add("26", "yes", "Bill the professional component (the interpretation) alone with 26", "PC/TC indicator 1")
-        out.append(Advice("TC", "yes", "Bill the technical component (equipment, staff) alone with TC",
-                          "PC/TC indicator 1"))
-    elif pctc in ("6", "8"):
-        add("26", "yes", "The interpretation by a physician is billed with 26; TC cannot be used",
-            f"PC/TC indicator {pctc}")
-    elif pctc is not None and pctc != "9":
-        add("26", "no", f"PC/TC indicator {pctc}: {vocab.meaning('pctc', pctc)}", f"PC/TC indicator {pctc}")
-    bil = _ind(page, "bilateral")
-    if bil == "1":
-        add("50", "yes", "A procedure done on both sides is billed once with 50 and paid at 150%",
-            "bilateral indicator 1")
-    elif bil in ("0", "2", "3"):
-        add("50", "no", vocab.meaning("bilateral", bil) or "", f"bilateral indicator {bil}")
-    asst = _ind(page, "assistant") if is_surgical(page) else None
-    for mod in ("80", "82", "AS"):
-        if asst == "2":
-            add(mod, "yes", "An assistant at surgery is paid at 16% of the fee schedule amount",
-                "assistant indicator 2")
-        elif asst == "0":
-            add(mod, "with documentation", "Paid only when the note shows why an assistant was medically "
-                "necessary", "assistant indicator 0")
-        elif asst == "1":
-            add(mod, "no", "Medicare does not pay an assistant at surgery for this code", "assistant indicator 1")
-    for field, mod, what in (("co_surgeon", "62", "Co-surgeons"), ("team", "66", "Team surgery")):
-        value = _ind(page, field) if is_surgical(page) else None
-        if value == "2":
-            add(mod, "yes", f"{what} permitted: {vocab.meaning(field, value)}", f"{field.replace('_', '-')} "
-                f"indicator 2")
-        elif value == "1":
-            add(mod, "with documentation", f"{what} paid only with documentation of medical necessity",
-                f"{field.replace('_', '-')} indicator 1")
-        elif value == "0":
-            add(mod, "no", f"{what} not permitted for this code", f"{field.replace('_', '-')} indicator 0")
+    applies = {rules.ALLOWED: "yes", rules.DOCUMENTATION: "with documentation", rules.NOT_ALLOWED: "no"}
+    surgical = is_surgical(page)
+    for field in rules.INDICATOR_MODIFIERS:
+        if field in ("assistant", "co_surgeon", "team") and not surgical:
+            continue  # the surgical modifiers are shown for procedures with a global period
+        shown = ("80", "82", "AS") if field == "assistant" else rules.INDICATOR_MODIFIERS[field]
+        for mod, v, value, source in indicator_verdicts(page, field):
+            if mod in shown and value != "9":
+                add(mod, applies[v], rules.INDICATOR_RULES[field][value].definition, source)
     if is_addon(page):
         add("51", "no", "An add-on code is never reduced as a multiple procedure: do not append 51",
             "global period ZZZ / NCCI add-on file")
     elif _ind(page, "mult_proc") in ("2", "3"):
         add("51", "yes", "With other procedures on the same day the lower-valued ones are paid at 50%; "
             "many payers want 51 on them", f"multiple procedure indicator {_ind(page, 'mult_proc')}")
+    em = rules.is_em(page.code)
     if page.ptp is not None:
         bypass = [p for p in (*page.ptp.as_column_1, *page.ptp.as_column_2) if p.modifier == 1]
         if bypass:
             for mod in BYPASS:
-                add(mod, "with documentation", "Some NCCI pairs of this code (modifier indicator 1) are allowed "
-                    "when the services were distinct (another site, session or encounter)", "NCCI PTP edits")
-    if page.code.isdigit() and 99202 <= int(page.code) <= 99499:
+                if em:
+                    add(mod, "no", "Not used on E/M services: 25 (or 57) shows a separately identifiable visit",
+                        "NCCI policy manual, chapter I")
+                else:
+                    add(mod, "with documentation", "Some NCCI pairs of this code (modifier indicator 1) are allowed "
+                        "when the services were distinct (another site, session or encounter); not against an "
+                        "E/M code", "NCCI PTP edits")
+    if em:
         add("25", "yes", "A significant, separately identifiable E/M service on the day of a procedure or other "
-            "service", "E/M code range 99202-99499")
+            "service", f"E/M code range {rules.EM_FIRST}-{rules.EM_LAST}")
     glob = page.global_period.code if page.global_period else None
     if glob in ("010", "090"):
         add("79", "yes", "An unrelated procedure during this code's postoperative period", f"global period {glob}")
@@ -208,19 +216,14 @@ def _denials(page: ProcedureCode, family: str | None) -> list[Denial]:
                           "indicator allows." if page.mue.mai == "3" else "Bill no more than the MUE allows.",
                           "NCCI MUE file"))
     if page.ptp is not None and page.ptp.column_2_count:
+        bypass = ("append 25 to it (57 for the decision for surgery); 59 and XE/XP/XS/XU are not used on E/M "
+                  "services" if rules.is_em(page.code) else "append 59 or XE/XP/XS/XU (or anatomic modifiers "
+                  "showing different sites)")
         out.append(Denial("ptp.bundled", f"Billed with one of {page.ptp.column_2_count:,} column 1 codes that "
                           f"bundle it (NCCI PTP), without a modifier that the pair allows.",
                           "Drop this code, or when the services were distinct and the pair's modifier indicator "
-                          "is 1, append 59 or XE/XP/XS/XU with documentation.", "NCCI PTP edits"))
-    if _ind(page, "bilateral") in ("0", "2", "3") and is_surgical(page):
-        out.append(Denial("modifiers.bilateral_not_allowed", "Billed with modifier 50.",
-                          "Bill without 50 (see the bilateral indicator).", "bilateral indicator"))
-    if _ind(page, "assistant") == "1" and is_surgical(page):
-        out.append(Denial("modifiers.assistant_not_allowed", "Billed with 80, 81, 82 or AS.",
-                          "An assistant at surgery is not paid for this code.", "assistant indicator 1"))
-    if _ind(page, "pctc") in ("2", "3", "4", "5"):
-        out.append(Denial("modifiers.pctc_mismatch", "Billed with 26 or TC.",
-                          "Remove the modifier: the PC/TC split does not apply to this code.", "PC/TC indicator"))
+                          f"is 1, {bypass}, with documentation.", "NCCI PTP edits"))
+    out.extend(indicator_denials(page))
     if family is not None:
         members, rule = vocab.code_families()[family]
         others = [c for c in members if c != page.code]
@@ -228,6 +231,24 @@ def _denials(page: ProcedureCode, family: str | None) -> list[Denial]:
                           "curated code family"))
         out.extend(Denial(None, t, "", "curated") for t in
                    vocab.code_documentation().get(family, {}).get("denial", ()))
+    return out
+
+
+def indicator_denials(page: ProcedureCode) -> list[Denial]:
+    """The claim checker's indicator findings a line of the code can get: one per finding and
+    row, naming the modifiers that meet it (``rules.INDICATOR_RULES``, as ``checks.modifiers``)."""
+    out: list[Denial] = []
+    for field in rules.INDICATOR_MODIFIERS:
+        groups: dict[tuple[str, str, str], list[str]] = {}
+        for mod, v, value, source in indicator_verdicts(page, field):
+            if v != rules.ALLOWED:
+                groups.setdefault((rules.INDICATOR_FINDING[(field, v)], value, source), []).append(mod)
+        for (fid, value, source), mods in groups.items():
+            rule = rules.INDICATOR_RULES[field][value]
+            names = " or ".join(mods)
+            what = "without documentation" if rule.verdicts[mods[0]] == rules.DOCUMENTATION else ""
+            out.append(Denial(fid, f"Billed with {names}{' ' + what if what else ''}: {rule.definition}",
+                              rule.fix.format(mod=names), source, tuple(mods)))
     return out
 
 
@@ -274,45 +295,66 @@ def _faqs(page: ProcedureCode, family: str | None) -> list[Answer]:
     return out
 
 
+def _pct(share: object) -> str:
+    return f"{float(str(share)) * 100:g}%"
+
+
 def modifier_rules(modifier: str) -> tuple[Denial, ...]:
     """What the claim checker and the repricing do with a modifier: each rule with the finding it
-    can give (``None`` for a pricing rule) and the data it reads."""
-    from medcode.claims.checks.modifiers import ASSISTANT
-    from medcode.claims.checks.ptp import NCCI_MODIFIERS
-
+    can give (``None`` for a pricing rule) and the data it reads, all from ``medcode.rules``."""
     m = modifier.strip().upper()
     out: list[Denial] = []
-    if m in NCCI_MODIFIERS:
-        out.append(Denial("ptp.bypassed", "An NCCI-associated modifier: on either code of a PTP pair whose modifier "
-                          "indicator is 1, it allows both codes when the services were distinct.",
+    if m in rules.PTP_MODIFIERS:
+        if m in rules.DISTINCT_MODIFIERS:
+            when = ("where neither code of the pair is an E/M service: 59 and XE/XP/XS/XU are not used on E/M "
+                    "services (25 or 57 is the bypass there)")
+        elif m in rules.EM_MODIFIERS:
+            when = "on the E/M code of the pair only"
+        elif m in rules.ANATOMIC_MODIFIERS:
+            when = ("only when both lines carry anatomic modifiers that show different sites (the same modifier on "
+                    "both lines, or one on one line only, is no bypass)")
+        else:
+            when = "on either code of the pair"
+        out.append(Denial("ptp.bypassed", "An NCCI PTP-associated modifier: it bypasses a PTP edit whose modifier "
+                          f"indicator is 1, {when}; otherwise the column 2 code gets ptp.modifier_required.",
                           "Use it only when the note shows a separate site, session, encounter or practitioner.",
-                          "NCCI PTP edits"))
+                          "NCCI policy manual, chapter I, section E"))
     if m == "51":
         out.append(Denial("modifiers.51_on_addon", "Never on an add-on code.", "Remove 51 from add-on lines.",
                           "NCCI add-on file"))
         out.append(Denial(None, "Multiple procedures (indicator 2) are repriced with or without 51: the highest at "
                           "100%, the others at 50%.", "", "PFS multiple procedure indicator"))
-    if m == "50":
-        out.append(Denial("modifiers.bilateral_not_allowed", "Only where the bilateral indicator is 1 (paid at "
-                          "150%); indicators 0, 2, 3 and 9 do not take it.", "Bill without 50, or RT/LT where the "
-                          "payer asks.", "PFS bilateral indicator"))
-    if m in ("26", "TC"):
-        out.append(Denial("modifiers.pctc_mismatch", f"Only where the PC/TC indicator allows {m} (indicator 1; 26 "
-                          "also with 6 and 8).", "Bill the code without it, or the component's own code.",
-                          "PFS PC/TC indicator"))
-    if m in ASSISTANT:
-        out.append(Denial("modifiers.assistant_not_allowed", "Not paid where the assistant indicator is 1; needs "
-                          "documentation where it is 0 (modifiers.assistant_documentation). Paid at 16% of the fee "
-                          "schedule amount.", "Check the code's assistant indicator.", "PFS assistant indicator"))
+    for field, governed in rules.INDICATOR_MODIFIERS.items():
+        if m not in governed:
+            continue
+        by: dict[str, list[str]] = {}
+        for value, rule in rules.INDICATOR_RULES[field].items():
+            by.setdefault(rule.verdicts[m], []).append(value)
+        said = "; ".join(f"{v} where it is {', '.join(values)}" for v, values in by.items())
+        fid = rules.INDICATOR_FINDING.get((field, rules.NOT_ALLOWED))
+        doc = rules.INDICATOR_FINDING.get((field, rules.DOCUMENTATION))
+        out.append(Denial(fid, f"By the code's {LABEL[field]} indicator: {said}"
+                          + (f" ({doc} where documentation is needed)." if doc and rules.DOCUMENTATION in by else "."),
+                          "Check the code's indicator on its page; bill without the modifier where it is not allowed.",
+                          f"PFS {LABEL[field]} indicator (RVU26B.pdf)", (m,)))
+    if m in rules.PFS_ROW_MODIFIERS:
+        out.append(Denial(None, f"A line with {m} is judged and priced by the code's own {m} row where the fee "
+                          "schedule has one (its status and indicators), else by the code's row.", "",
+                          "PFS relative value file"))
+    if m in rules.ASSISTANT_SHARE:
+        out.append(Denial(None, f"An assistant at surgery ({m}) is paid {_pct(rules.ASSISTANT_SHARE[m])} of the fee "
+                          "schedule amount.", "", "PFS assistant payment"))
     if m == "62":
-        out.append(Denial(None, "Each co-surgeon is paid 62.5% of the fee schedule amount; the co-surgeon indicator "
-                          "says whether it is allowed.", "", "PFS co-surgeon indicator"))
+        out.append(Denial(None, f"Each co-surgeon is paid {_pct(rules.CO_SURGEON_SHARE)} of the fee schedule "
+                          "amount.", "", "PFS co-surgeon payment"))
+    if m == "50":
+        out.append(Denial(None, f"Bilateral indicator 1: paid at {_pct(rules.BILATERAL_SHARE)} of the fee schedule "
+                          "amount for one side.", "", "PFS bilateral payment"))
     if m == "66":
-        out.append(Denial(None, "Team surgery: the team indicator says whether it is allowed; paid by report.", "",
-                          "PFS team indicator"))
+        out.append(Denial(None, "Team surgery is paid by report.", "", "PFS team indicator"))
     if m == "25":
-        out.append(Denial("modifiers.25_not_em", "Only on an E/M code (99202-99499).", "Move 25 to the E/M line.",
-                          "E/M code range"))
+        out.append(Denial("modifiers.25_not_em", f"Only on an E/M code ({rules.EM_FIRST}-{rules.EM_LAST}).",
+                          "Move 25 to the E/M line.", "E/M code range"))
     return tuple(out)
 
 
