@@ -88,6 +88,11 @@ def judged(page: ProcedureCode, field: str, modifier: str) -> tuple[str | None, 
                 value = found.code if found else None
                 return value, f"{LABEL[field]} indicator {value} of {page.code}-{modifier}"
     value = _ind(page, field)
+    if value is None:  # no row of its own (86153): the first modifier row, as the checker judges it
+        row = next((r for m in rules.PFS_ROW_MODIFIERS for r in page.modifiers if r.modifier == m), None)
+        found = row.indicators.get(field) if row else None
+        if row is not None and found is not None:
+            return found.code, f"{LABEL[field]} indicator {found.code} of {page.code}-{row.modifier}"
     return value, f"{LABEL[field]} indicator {value}"
 
 

@@ -437,7 +437,8 @@ class BatchChecker:
             for field, values in rules.INDICATOR_RULES.items() for m in rules.INDICATOR_MODIFIERS[field]]
         cand = ln.filter(pl.col("mkey") != "").filter(
             pl.any_horizontal(pl.col("m_unknown"), pl.col("m25") & ~_is_em(pl.col("code")),
-                              pl.col("m51") & pl.col("aoc_row").is_not_null(), *misfit)
+                              pl.col("m51") & pl.col("aoc_row").is_not_null(), *misfit,
+                              pl.col("status").is_null())  # no row: maybe a modifier row (judged_row)
         ).with_columns(aoc_key=pl.col("aoc_row").fill_null(-1))
 
         def make(r: dict) -> Iterator[Finding]:
@@ -478,17 +479,18 @@ class BatchChecker:
         return self._per_key(cand, ["line", "code", "ptrs_key", "count"], make, pl.concat_list("line"))
 
     def _excludes1(self, c: pl.DataFrame) -> pl.DataFrame:
-        dx = _dx(c)
-        refs_df = tables.excludes1_refs(self.facts, _ids(c, "icd_rid"))
-        # a reference names a category or a code under it, so it and the codes it names share the
-        # first three characters: joining on the claim and those leaves few pairs to test
-        other = dx.select("cid", i_o="i", dx_o="dx", c_o="compact", cat=pl.col("compact").str.slice(0, 3))
-        refs = dx.join(refs_df, on=["compact", "icd_rid"]).with_columns(cat=pl.col("ref").str.slice(0, 3))
-        short = refs.filter(pl.col("ref").str.len_chars() < 3)  # none in the CDC files; kept exact anyway
-        pairs = (pl.concat([refs.join(other, on=["cid", "cat"]), short.join(other.drop("cat"), on="cid")])
-                 .filter((pl.col("i") != pl.col("i_o")) & (pl.col("dx") != pl.col("dx_o"))
-                         & pl.col("c_o").str.starts_with(pl.col("ref")))
-                 .unique(["cid", "i", "i_o"]))
+        # each distinct diagnosis of a claim once (diagnosis.excludes1_findings)
+        dx = _dx(c).unique(["cid", "dx"])
+        ranges = tables.excludes1_ranges(self.facts, _ids(c, "icd_rid"))
+        # a reference's range has a row per category it reaches: joining on the claim and the
+        # category leaves few pairs to test
+        other = dx.select("cid", dx_o="dx", c_o="compact", cat=pl.col("compact").str.slice(0, 3))
+        refs = dx.join(ranges, on=["compact", "icd_rid"])
+        c_o, high = pl.col("c_o"), pl.col("high")
+        pairs = (refs.join(other, on=["cid", "cat"])
+                 .filter((pl.col("dx") != pl.col("dx_o")) & (c_o >= pl.col("low"))
+                         & ((c_o <= high) | c_o.str.starts_with(high)))  # facts.in_excludes1_range
+                 .unique(["cid", "dx", "dx_o"]))
 
         def make(r: dict) -> Iterator[Finding | None]:
             f, g = self.facts.icd(r["dx"], r["cdate"]), self.facts.icd(r["dx_o"], r["cdate"])

@@ -45,14 +45,27 @@ def line_findings(facts: Facts, line: Line, day: date | None) -> Iterator[Findin
                       f"{line.code} is an add-on code: modifier 51 (multiple procedures) does not apply to it.",
                       "Remove modifier 51; add-on codes are exempt from the multiple procedure rules.",
                       facts.addon(line.code, day)["citation"])
-    pfs = facts.pfs(line.code, day, line.modifiers)  # its 26, TC or 53 row where the file has one
+    pfs = judged_row(facts, line.code, day, line.modifiers)
     if pfs is not None:
         yield from indicator_findings(line, pfs)
 
 
+def judged_row(facts: Facts, code: str, day: date | None, modifiers: tuple[str, ...]) -> dict | None:
+    """The PFS row whose indicators the line's modifiers are judged by: the row ``Facts.pfs``
+    picks (its 26, TC or 53 row, else the code's own), or where the code has neither, its first
+    modifier row (86153 has only 86153-26, whose PC/TC indicator 6 forbids TC)."""
+    pfs = facts.pfs(code, day, modifiers)
+    if pfs is None:
+        rows = facts.pfs_rows(code, day)
+        first = next((m for m in rules.PFS_ROW_MODIFIERS if m in rows), None)
+        pfs = facts.pfs(code, day, (first,)) if first else None
+    return pfs
+
+
 def indicator_findings(line: Line, pfs: dict) -> Iterator[Finding]:
     """A finding for each PFS indicator whose rule the line's modifiers break."""
-    code = f"{line.code}-{pfs['modifier']}" if pfs.get("modifier") else line.code
+    code = line.code
+    row = f" of its {code}-{pfs['modifier']} row" if pfs.get("modifier") else ""
     for fid, field, mods in rules.indicator_misfits(pfs, line.modifiers):
         rule = rules.INDICATOR_RULES[field][pfs[field]]
         verdict = rule.verdicts[mods[0]]
@@ -63,5 +76,5 @@ def indicator_findings(line: Line, pfs: dict) -> Iterator[Finding]:
         else:
             text = f"{names} on {code} is not allowed"
         yield Finding(fid, rules.VERDICT_SEVERITY[verdict], (line.line,),
-                      f"{text} ({_LABEL[field]} indicator {pfs[field]}: {meaning.rstrip('.')}).",
+                      f"{text} ({_LABEL[field]} indicator {pfs[field]}{row}: {meaning.rstrip('.')}).",
                       rule.fix.format(mod=names), pfs["citation"])
