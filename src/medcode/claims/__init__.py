@@ -15,10 +15,9 @@ from medcode.claims.model import CheckedClaim, Claim, Finding, Line, PricedLine,
 from medcode.claims.readers import ClaimInputError, Fields, read_csv, read_json
 from medcode.claims.reprice import Pricer, reprice
 from medcode.kb.store import KnowledgeBase
-from medcode.rules import MAX_DIAGNOSES, MAX_LINES
+from medcode.rules import MAX_DIAGNOSES, MAX_LINES, SEVERITY_ORDER
 
 CHECKS = (validity, addon, ptp, mue, modifiers, siblings, diagnosis)
-SEVERITY_ORDER = {"deny": 0, "warn": 1, "info": 2}
 
 __all__ = ["CHECKS", "FORMATS", "CheckedClaim", "Checker", "Claim", "ClaimInputError", "Finding", "Line",
            "PricedLine", "Problem", "check_claim", "read_csv", "read_json", "read_path", "read_text"]

@@ -65,7 +65,7 @@ MODIFIER_FLAGS = {"mkey": pl.String, "m_unknown": pl.Boolean, **{f"m{m}": pl.Boo
                   "m_assistant": pl.Boolean, "assistant_mod": pl.String, "pfs_mod": pl.String, "want_mod": pl.String,
                   "ncci": pl.String}
 PIECE_STRIDE = 1 << 32  # claim ids of piece i of a file start at i * PIECE_STRIDE
-SEVERITY_RANK = {"deny": 0, "warn": 1, "info": 2}
+SEVERITY_RANK = rules.SEVERITY_ORDER
 
 
 @dataclass
