@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 
@@ -14,13 +15,17 @@ TITLE = "Add-on codes with their primary code"
 
 
 def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
+    per_day: dict[object, Counter[str]] = {}  # how many lines bill each code on each date
+    for o in claim.lines:
+        per_day.setdefault(claim.day_of(o), Counter())[o.code] += 1
     for line in claim.lines:
         day = claim.day_of(line)
         aoc = facts.addon(line.code, day) if line.code else None
         if aoc is None:
             continue
-        same_day = {o.code for o in claim.lines if o is not line and claim.day_of(o) == day}
-        found = finding(line, day, aoc, bool(same_day & aoc["primaries"]))
+        others = per_day[day]  # the codes of the day's other lines (this code only if billed twice)
+        primary = any(n > (c == line.code) and c in aoc["primaries"] for c, n in others.items())
+        found = finding(line, day, aoc, primary)
         if found is not None:
             yield found
 
