@@ -109,9 +109,11 @@ def test_claims_check(server):
     csv_body = "claim_id,date,zip,diagnoses,code,units,pointers\nX,2026-05-01,10001,M86.9,20680,1,1\n"
     r = httpx.post(server + "/api/claims/check", content=csv_body, headers={"content-type": "text/csv"})
     assert r.status_code == 200 and r.json()["claims"][0]["lines"][0]["allowed"] > 0
-    bad = httpx.post(server + "/api/claims/check", content="{not json")
-    assert bad.status_code == 422 and bad.json()["error"]["type"] == "bad_input"
-    assert httpx.post(server + "/api/claims/check", content=b"").status_code == 422
+    bad = httpx.post(server + "/api/claims/check", content="{not json", headers={"content-type": "application/json"})
+    assert bad.status_code == 422 and bad.json()["error"] == {"type": "bad_input", "field": "body:1:2",
+                                                              "message": "body:1:2: not JSON: unexpected character, expected a string key"}
+    empty = httpx.post(server + "/api/claims/check", content=b"", headers={"content-type": "application/json"})
+    assert empty.status_code == 422
 
 
 def test_claims_check_837p_and_fhir(server):

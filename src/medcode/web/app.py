@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp
 
 from medcode import settings, vocab
@@ -44,6 +45,24 @@ class App(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         return Guard(super().build_middleware_stack())
+
+
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route answers at the request's path (the router names only the first)."""
+    allowed: set[str] = set()
+    todo = list(app.router.routes)
+    while todo:
+        route = todo.pop()
+        inner = getattr(route, "original_router", None)  # a router included with include_router
+        if inner is not None:
+            todo.extend(inner.routes)
+            continue
+        methods = getattr(route, "methods", None)
+        if methods and route.matches(request.scope)[0] != Match.NONE:
+            allowed |= set(methods)
+    if "GET" in allowed:
+        allowed.add("HEAD")  # the guard answers HEAD for every GET address
+    return sorted(allowed)
 
 
 def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI:
@@ -76,11 +95,8 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if request.url.path.startswith("/api/") or exc.status_code != 404:
             headers = dict(exc.headers or {})
-            if exc.status_code == 405 and "Allow" in headers:
-                allowed = [m.strip() for m in headers["Allow"].split(",")]
-                if "GET" in allowed and "HEAD" not in allowed:
-                    allowed.append("HEAD")  # the guard answers HEAD for every GET address
-                headers["Allow"] = ", ".join(sorted(allowed))
+            if exc.status_code == 405:
+                headers["Allow"] = ", ".join(allowed_methods(app, request))
             kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
             response = error(exc.status_code, kind, str(exc.detail))
             response.headers.update(headers)
