@@ -89,10 +89,10 @@ def judged(page: ProcedureCode, field: str, modifier: str) -> tuple[str | None, 
                 return value, f"{LABEL[field]} indicator {value} of {page.code}-{modifier}"
     value = _ind(page, field)
     if value is None:  # no row of its own (86153): the first modifier row, as the checker judges it
-        row = next((r for m in rules.PFS_ROW_MODIFIERS for r in page.modifiers if r.modifier == m), None)
-        found = row.indicators.get(field) if row else None
-        if row is not None and found is not None:
-            return found.code, f"{LABEL[field]} indicator {found.code} of {page.code}-{row.modifier}"
+        first = next((r for m in rules.PFS_ROW_MODIFIERS for r in page.modifiers if r.modifier == m), None)
+        found = first.indicators.get(field) if first else None
+        if first is not None and found is not None:
+            return found.code, f"{LABEL[field]} indicator {found.code} of {page.code}-{first.modifier}"
     return value, f"{LABEL[field]} indicator {value}"
 
 

@@ -40,11 +40,12 @@ def line_findings(facts: Facts, line: Line, day: date | None) -> Iterator[Findin
         yield Finding("modifiers.25_not_em", "deny", (line.line,),
                       f"Modifier 25 is for evaluation and management codes; {line.code} is not one.",
                       "Put 25 on the E/M code of the day, not on the procedure.")
-    if "51" in line.modifiers and facts.addon(line.code, day) is not None:
+    aoc = facts.addon(line.code, day) if "51" in line.modifiers else None
+    if aoc is not None:
         yield Finding("modifiers.51_on_addon", "deny", (line.line,),
                       f"{line.code} is an add-on code: modifier 51 (multiple procedures) does not apply to it.",
                       "Remove modifier 51; add-on codes are exempt from the multiple procedure rules.",
-                      facts.addon(line.code, day)["citation"])
+                      aoc["citation"])
     pfs = judged_row(facts, line.code, day, line.modifiers)
     if pfs is not None:
         yield from indicator_findings(line, pfs)

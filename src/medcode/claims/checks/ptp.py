@@ -61,8 +61,8 @@ def pair_finding(a: Line, b: Line, edit: dict, em: tuple[bool, bool] | None = No
                        "Keep documentation that the services were distinct.", edit["citation"])
     why = "".join(f"; {r}" for r in reasons)
     if em_a or em_b:
-        em = b.code if em_b else a.code
-        fix = (f"If {em} was a significant, separately identifiable E/M service, add 25 to {em} (57 if the visit "
+        visit = b.code if em_b else a.code
+        fix = (f"If {visit} was a significant, separately identifiable E/M service, add 25 to {visit} (57 if the visit "
                "was the decision for major surgery); 59 and XE/XP/XS/XU are not used with E/M services. "
                f"Otherwise remove {b.code}.")
     else:
