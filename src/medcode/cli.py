@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from datetime import date
 from pathlib import Path
@@ -33,6 +34,7 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
+@functools.cache  # built once per process (a program may call ``main`` many times)
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="medcode", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -82,7 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("file", help="claims as JSON, CSV, X12 837P or FHIR R4 Claim JSON")
     chk.add_argument("--format", choices=("json", "csv", "x12", "fhir"),  # medcode.claims.FORMATS
                      help="default: from the file name (.json, .csv, .837/.x12/.edi, .fhir.json)")
-    chk.add_argument("--report", help="write the report to this file: .json, .csv (findings) or .html")
+    chk.add_argument("--report", help="write the report to this file, its form chosen by the extension: .json, "
+                     ".jsonl (JSON Lines), .parquet, .csv (one row per finding) or .html")
     chk.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
     chk.add_argument("--quiet", action="store_true", help="no progress bar")
     chk.add_argument("--engine", choices=("claim", "batch", "spark"), default="batch",
@@ -150,10 +153,24 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_NOT_FOUND
 
 
+_OPENED: dict[Path, Any] = {}  # the knowledge base build opened by this process (``_kb``)
+
+
 def _kb(conf: settings_mod.Settings) -> Any:
+    """The knowledge base under the home folder, opened once per process and build: a program that
+    calls ``main`` many times does not reopen it each time; an ingest swaps in a new build folder,
+    which is opened afresh."""
+    from medcode.kb.db import MAIN_FILE
     from medcode.kb.store import open_kb
 
-    return open_kb(conf.home)
+    home = Path(conf.home)
+    build = (home if (home / MAIN_FILE).exists() else home / "kb").resolve()
+    kb = _OPENED.get(build)
+    if kb is None:
+        kb = open_kb(home)
+        _OPENED.clear()
+        _OPENED[build] = kb
+    return kb
 
 
 def cmd_ingest(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
@@ -210,7 +227,7 @@ def cmd_check(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
 
     suffix = Path(args.report).suffix.lower() if args.report else None
     if suffix is not None and suffix not in reports.WRITERS:
-        raise UsageError(f"--report must end in .json, .csv or .html, not {args.report!r}")
+        raise UsageError(f"--report must end in {', '.join(reports.WRITERS)}, not {args.report!r}")
     kb = _kb(conf)
     files: list = []
     sinks: list[Sink] = []
@@ -280,7 +297,9 @@ def cmd_serve(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     import uvicorn
 
     os.environ["MEDCODE_HOME"] = str(conf.home)
-    _kb(conf).close()  # fail now, not in every worker, when there is no knowledge base
+    from medcode.kb.store import open_kb
+
+    open_kb(conf.home).close()  # fail now, not in every worker, when there is no knowledge base
     uvicorn.run("medcode.web.app:create_app", factory=True, host=args.host or conf.host,
                 port=args.port or conf.port, workers=args.workers or conf.workers,
                 log_level="warning", access_log=False)

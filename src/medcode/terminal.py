@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from medcode.kb.models import DiagnosisCode, Price, ProcedureCode
+from medcode.kb.models import DiagnosisCode, Payment, Price, ProcedureCode
 from medcode.kb.releases import SourceRef
 
 
@@ -21,7 +21,7 @@ class _Console(Console):
         raise BrokenPipeError
 
 
-console = _Console()
+console = _Console(highlight=False)  # no automatic colouring of numbers and words: plain and fast
 
 
 def _money(v: float | None) -> str:
@@ -111,6 +111,13 @@ def _facts_of(p: ProcedureCode) -> Table:
     return facts
 
 
+def _paid(pay: Payment | None, setting: str) -> str:
+    """A national amount, or why there is none (``Payment.note``: contractor priced), or n/a."""
+    value = getattr(pay, setting) if pay is not None else None
+    note = pay.note if pay is not None else None
+    return escape(note) if value is None and note else _money(value)
+
+
 def _print_rvus(p: ProcedureCode) -> None:
     """The code's RVUs and national payment, and those of every row with a modifier (26, TC, 53)."""
     if p.rvu is None and not p.modifiers:
@@ -124,9 +131,9 @@ def _print_rvus(p: ProcedureCode) -> None:
     rows += [(f"-{m.modifier} ", m.status, m.rvu, m.payment) for m in p.modifiers]
     for label, status, rvu, pay in rows:
         t.add_row(escape(label + "non-facility"), escape(status), _num(rvu.work), _num(rvu.pe_nonfacility),
-                  _num(rvu.mp), _num(rvu.total_nonfacility), _money(pay.nonfacility if pay else None))
+                  _num(rvu.mp), _num(rvu.total_nonfacility), _paid(pay, "nonfacility"))
         t.add_row(escape(label + "facility"), escape(status), _num(rvu.work), _num(rvu.pe_facility),
-                  _num(rvu.mp), _num(rvu.total_facility), _money(pay.facility if pay else None))
+                  _num(rvu.mp), _num(rvu.total_facility), _paid(pay, "facility"))
     console.print(t)
     if p.rvu is not None:
         console.print(f"Conversion factor {_num(p.conversion_factor)}")
@@ -197,8 +204,8 @@ def _print_procedure(p: ProcedureCode) -> None:
     if p.previous_year:
         y = p.previous_year
         pct = f", {_signed(y.change_nonfacility_pct, '%')}" if y.change_nonfacility_pct is not None else ""
-        console.print(escape(f"Previous year ({y.release}): {_money(y.payment.nonfacility)} non-facility, "
-                             f"{_money(y.payment.facility)} facility; change {_signed(y.change_nonfacility)}{pct} "
+        console.print(escape(f"Previous year ({y.release}): {_paid(y.payment, 'nonfacility')} non-facility, "
+                             f"{_paid(y.payment, 'facility')} facility; change {_signed(y.change_nonfacility)}{pct} "
                              f"non-facility, {_signed(y.change_facility)} facility"))
     if p.price:
         print_price(p.price)
