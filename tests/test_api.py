@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import content_type_conformance, not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 
 def test_code_page(server):
@@ -110,8 +114,9 @@ def test_claims_check(server):
     r = httpx.post(server + "/api/claims/check", content=csv_body, headers={"content-type": "text/csv"})
     assert r.status_code == 200 and r.json()["claims"][0]["lines"][0]["allowed"] > 0
     bad = httpx.post(server + "/api/claims/check", content="{not json", headers={"content-type": "application/json"})
-    assert bad.status_code == 422 and bad.json()["error"] == {"type": "bad_input", "field": "body:1:2",
-                                                              "message": "body:1:2: not JSON: unexpected character, expected a string key"}
+    assert bad.status_code == 422 and bad.json()["error"] == {
+        "type": "bad_input", "field": "body:1:2",
+        "message": "body:1:2: not JSON: unexpected character, expected a string key"}
     empty = httpx.post(server + "/api/claims/check", content=b"", headers={"content-type": "application/json"})
     assert empty.status_code == 422
 
@@ -129,3 +134,31 @@ def test_claims_check_837p_and_fhir(server):
     bad = httpx.post(server + "/api/claims/check", content=b"ISA*too short~",
                      headers={"content-type": "application/edi-x12"})
     assert bad.status_code == 422 and "ISA" in bad.json()["error"]["message"]
+
+
+# --- the schema against the answers (schemathesis over real HTTP) -------------------------------
+
+SCHEMA_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+                 response_schema_conformance]
+
+
+def test_answers_match_the_schema(server):
+    """Generated requests for every operation of /openapi.json: no 500, every status declared,
+    every body of the declared type and shape. Bounded: 25 examples an operation."""
+    schema = schemathesis.openapi.from_url(server + "/openapi.json")
+    failures, operations = [], 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
+                  database=None, phases=[Phase.explicit, Phase.generate])
+        def run(case: schemathesis.Case) -> None:
+            case.call_and_validate(base_url=server, checks=SCHEMA_CHECKS, timeout=60)
+        try:
+            run()
+        except Exception as exc:  # every operation is tried; all failures are reported together
+            failures.append(f"{operation.label}: {exc}")
+    assert operations == len([m for p in schema.raw_schema["paths"].values() for m in p])
+    assert failures == []
