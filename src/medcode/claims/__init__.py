@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from medcode.claims.checks import addon, diagnosis, modifiers, mue, ptp, siblings, validity
+from medcode.claims.checks import addon, diagnosis, modifiers, mue, ptp, releases, siblings, validity
 from medcode.claims.facts import Facts
 from medcode.claims.files import FORMATS, read_path, read_text
 from medcode.claims.model import CheckedClaim, Claim, Finding, Line, PricedLine, Problem
@@ -17,7 +17,7 @@ from medcode.claims.reprice import Pricer, reprice
 from medcode.kb.store import KnowledgeBase
 from medcode.rules import MAX_DIAGNOSES, MAX_LINES, SEVERITY_ORDER
 
-CHECKS = (validity, addon, ptp, mue, modifiers, siblings, diagnosis)
+CHECKS = (validity, releases, addon, ptp, mue, modifiers, siblings, diagnosis)
 
 __all__ = ["CHECKS", "FORMATS", "CheckedClaim", "Checker", "Claim", "ClaimInputError", "Finding", "Line",
            "PricedLine", "Problem", "check_claim", "read_csv", "read_json", "read_path", "read_text"]
@@ -43,7 +43,7 @@ class Checker:
         findings.sort(key=finding_order)
         r = reprice(self.pricer, claim, findings)
         return CheckedClaim(claim.id, tuple(findings), tuple(r.lines), r.total_allowed, r.at_risk, r.locality,
-                            tuple(r.notices))
+                            (*releases.notices(self.facts, claim), *r.notices))
 
 
 def refuse(claim: Claim) -> CheckedClaim:

@@ -22,7 +22,9 @@ from medcode.kb.store import KnowledgeBase
 from medcode.pricing import citation
 from medcode.rules import PFS_ROW_MODIFIERS, pfs_modifier
 
-ICD_REF = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:\.-|-)?")
+# a code (``Z34.-``, ``E09``) or a range of codes (``P70-P74``, ``N81.2-N81.4``) in a note
+_ICD_CODE = r"[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?"
+ICD_REF = re.compile(rf"\b({_ICD_CODE})(?:-({_ICD_CODE})\b|\.-|-)?")
 PFS_COLUMNS = ("status", "pctc", "mult_proc", "bilateral", "assistant", "co_surgeon", "team")
 
 
@@ -193,14 +195,17 @@ class Facts:
 
     # --- ICD-10-CM -----------------------------------------------------------------------
 
-    def _load_icd(self, rid: int) -> tuple[dict[str, tuple], dict[str, list[tuple[str, str]]]]:
-        codes = {compact: (code, billable, kind, parent) for code, compact, billable, kind, parent in self.kb.query(
-            "SELECT code, compact, billable, kind, parent FROM icd10cm_codes WHERE release_id = ? "
-            "AND kind NOT IN ('chapter', 'block')", (rid,))}
-        notes: dict[str, list[tuple[str, str]]] = {}
+    def _load_icd(self, rid: int) -> tuple[dict[str, tuple], dict[str, list[tuple[str, str, str]]]]:
+        """``(codes, notes)``: every code but chapters and blocks by its compact form, as ``(code,
+        billable, kind, parent, chapter)``; the Excludes1 references of every code, block and
+        chapter with a note, as ``(text, low, high)`` (``excludes1_range``)."""
+        codes = {compact: (code, billable, kind, parent, chapter) for code, compact, billable, kind, parent, chapter
+                 in self.kb.query("SELECT code, compact, billable, kind, parent, chapter FROM icd10cm_codes "
+                                  "WHERE release_id = ? AND kind NOT IN ('chapter', 'block')", (rid,))}
+        notes: dict[str, list[tuple[str, str, str]]] = {}
         for code, text in self.kb.query("SELECT code, text FROM icd10cm_notes WHERE release_id = ? "
-                                        "AND note_type = 'excludes1'", (rid,)):
-            notes.setdefault(code, []).extend((text, m.group(1).replace(".", "")) for m in ICD_REF.finditer(text))
+                                        "AND note_type = 'excludes1' ORDER BY seq", (rid,)):
+            notes.setdefault(code, []).extend((text, *excludes1_range(m)) for m in ICD_REF.finditer(text))
         return codes, notes
 
     def icd(self, code: str, day: date | None) -> dict[str, Any] | None:
@@ -211,22 +216,42 @@ class Facts:
         row = codes.get(code.replace(".", ""))
         if row is None:
             return None
-        found, billable, kind, parent = row
-        # Excludes1 notes apply to the code and everything under the note
-        excludes = [(here, text, ref) for here in icd_lineage(codes, found) for text, ref in notes.get(here, ())]
+        found, billable, kind = row[:3]
+        # Excludes1 notes apply to the code and everything under the note (up to its chapter)
+        excludes = [(f"chapter {here}" if here.isdigit() else here, text, low, high)
+                    for here in icd_lineage(codes, found) for text, low, high in notes.get(here, ())]
         return {"code": found, "billable": bool(billable), "kind": kind, "excludes1": tuple(excludes),
                 "citation": citation(self.kb.sources[rid], row=found)}
 
 
 def icd_lineage(codes: dict[str, tuple], code: str) -> Iterator[str]:
-    """``code`` and its parents up to the category, from an ICD table of ``Facts`` (keyed by the
-    code without its dot)."""
+    """``code``, its parents up to the category, its block and its chapter, from an ICD table of
+    ``Facts`` (keyed by the code without its dot): the codes whose notes apply to ``code`` (the
+    tabular's Excludes1 notes at block and chapter level apply to every code under them)."""
     here: str | None = code
+    chapter = None
     while here is not None:
         yield here
         up = codes.get(here.replace(".", ""))
-        # stop at the block (a one-category block has the category's code, e.g. B10)
+        if up is not None:
+            chapter = up[4]
+        # stop after the block (a one-category block has the category's code, e.g. B10)
         here = up[3] if up and up[3] != here else None
+    if chapter:
+        yield chapter
+
+
+def excludes1_range(m: re.Match) -> tuple[str, str]:
+    """The codes an Excludes1 reference names, as the lowest and highest compact code: a code and
+    what is under it (``Z34.-``: ``Z34``, ``Z34``), or a range (``P70-P74``: ``P70``, ``P74``)."""
+    low = m.group(1).replace(".", "")
+    return low, (m.group(2) or m.group(1)).replace(".", "")
+
+
+def in_excludes1_range(compact: str, low: str, high: str) -> bool:
+    """Whether the code ``compact`` (no dot) is one an Excludes1 reference ``low``-``high`` names:
+    from ``low`` to ``high`` and every code under ``high``."""
+    return compact >= low and (compact <= high or compact.startswith(high))
 
 
 def code_kind(code: str) -> str | None:

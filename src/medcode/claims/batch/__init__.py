@@ -36,7 +36,7 @@ import polars as pl
 from medcode import rules, vocab
 from medcode.claims import Checker
 from medcode.claims.batch import tables
-from medcode.claims.checks import addon, diagnosis, modifiers, mue, ptp, siblings, validity
+from medcode.claims.checks import addon, diagnosis, modifiers, mue, ptp, releases, siblings, validity
 from medcode.claims.facts import code_kind
 from medcode.claims.model import CheckedClaim, Finding, Line, PricedLine
 from medcode.kb import ncci
@@ -162,11 +162,16 @@ class BatchChecker:
         ln = self._pfs_rows(ln, tables.pfs(self.facts, _ids(days, "pfs_rid")))
         ln = self._addon_rows(ln)
         found = [self._validity(ln), self._diagnoses(c), self._addon(ln), self._ptp(ln), self._mue(ln),
-                 self._modifiers(ln), self._siblings(ln), self._pointers(ln, c), self._excludes1(c)]
+                 self._modifiers(ln), self._siblings(ln), self._pointers(ln, c), self._excludes1(c),
+                 releases.batch_findings(self.kb, ln, FINDING_SCHEMA)]
         findings = pl.concat([f.select(list(FINDING_SCHEMA)) for f in found])
         from medcode.claims.batch.reprice import reprice  # it imports this module
 
         out_claims, out_lines = reprice(self, c, ln, findings)
+        # the release notices of each claim ahead of the pricing ones, as the per-claim engine lists them
+        out_claims = (out_claims.join(releases.batch_notices(self.kb, c, ln), on="cid", how="left")
+                      .with_columns(notices=pl.concat_list(pl.col("release_notes").fill_null([]), "notices"))
+                      .drop("release_notes"))
         return out_claims, out_lines, findings
 
     def _modifier_table(self, keys: pl.Series) -> pl.DataFrame:

@@ -11,6 +11,7 @@ the build folder is read-only the frames are only kept in memory.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import os
@@ -164,16 +165,23 @@ def mue(facts: Facts, rids: list[int]) -> pl.DataFrame:
 
 
 @remembered
-def excludes1_refs(facts: Facts, rids: list[int]) -> pl.DataFrame:
-    """(icd_rid, compact, ref): the Excludes1 references in force for every ICD-10-CM code of the
-    releases, from the code's own notes and those of its parents up to the category."""
+def excludes1_ranges(facts: Facts, rids: list[int]) -> pl.DataFrame:
+    """(icd_rid, compact, low, high, cat): the Excludes1 references in force for every ICD-10-CM
+    code of the releases, from the notes of the code, its parents, its block and its chapter
+    (``facts.icd_lineage``), as ranges of compact codes (``facts.excludes1_range``), one row per
+    category (``cat``, three characters) the range reaches, for joining with a claim's codes."""
     rows = []
     for rid in rids:
         codes, notes = facts.table_at("icd10cm", rid, facts._load_icd)
+        categories = sorted({c[:3] for c in codes})
         for compact, row in codes.items():
-            found = {ref for here in icd_lineage(codes, row[0]) for _, ref in notes.get(here, ())}
-            rows.extend((rid, compact, ref) for ref in found)
-    return pl.DataFrame(rows, schema={"icd_rid": pl.Int64, "compact": pl.String, "ref": pl.String}, orient="row")
+            found = {(low, high) for here in icd_lineage(codes, row[0]) for _, low, high in notes.get(here, ())}
+            for low, high in found:
+                start = bisect.bisect_left(categories, low[:3])
+                end = bisect.bisect_right(categories, high[:3])
+                rows.extend((rid, compact, low, high, cat) for cat in categories[start:end])
+    return pl.DataFrame(rows, schema={"icd_rid": pl.Int64, "compact": pl.String, "low": pl.String,
+                                      "high": pl.String, "cat": pl.String}, orient="row")
 
 
 @remembered

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
+from datetime import date
 
-from medcode.claims.facts import Facts
+from medcode.claims.facts import Facts, in_excludes1_range
 from medcode.claims.model import Claim, Finding
 
 ID = "diagnosis"
@@ -15,14 +17,29 @@ def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
     count = len(claim.diagnoses)
     for line in claim.lines:
         yield from pointer_findings(line.line, line.code, line.pointers, count)
-    found = [(dx, facts.icd(dx, claim.date)) for dx in claim.diagnoses]
-    known = [(dx, f) for dx, f in found if f is not None]
-    for dx, f in known:
-        for other, g in known:
-            if other != dx:
-                hit = excludes1(f, g)
-                if hit is not None:
-                    yield hit
+    yield from excludes1_findings(facts, claim.diagnoses, claim.date)
+
+
+def excludes1_findings(facts: Facts, diagnoses: Sequence[str], day: date | None) -> Iterator[Finding]:
+    """One ``diagnosis.excludes1`` finding per pair of distinct diagnoses where the first's notes
+    exclude the second. Each code is looked up once, and the codes a note names are found by
+    bisection in the claim's sorted codes, so the work grows with the notes, not with the square
+    of the diagnoses."""
+    known = {dx: f for dx in dict.fromkeys(diagnoses) if (f := facts.icd(dx, day)) is not None}
+    by_code = sorted((f["code"].replace(".", ""), dx) for dx, f in known.items())
+    keys = [k for k, _ in by_code]
+    for dx, f in known.items():
+        hits: dict[str, None] = {}
+        for _, _, low, high in f["excludes1"]:
+            i = bisect_left(keys, low)
+            while i < len(keys) and in_excludes1_range(keys[i], low, high):
+                if by_code[i][1] != dx:
+                    hits[by_code[i][1]] = None
+                i += 1
+        for other in hits:
+            hit = excludes1(f, known[other])
+            if hit is not None:
+                yield hit
 
 
 def pointer_findings(line: int, code: str, pointers: tuple[int, ...], count: int) -> Iterator[Finding]:
@@ -38,9 +55,9 @@ def pointer_findings(line: int, code: str, pointers: tuple[int, ...], count: int
 
 def excludes1(f: dict, g: dict) -> Finding | None:
     """The Excludes1 finding when diagnosis ``f`` (with its notes) excludes ``g``."""
-    compact = g["code"].replace(".", "")
-    for src, text, ref in f["excludes1"]:
-        if compact.startswith(ref) and not f["code"].replace(".", "").startswith(ref):
+    compact, own = g["code"].replace(".", ""), f["code"].replace(".", "")
+    for src, text, low, high in f["excludes1"]:
+        if in_excludes1_range(compact, low, high) and not in_excludes1_range(own, low, high):
             return Finding("diagnosis.excludes1", "warn", (),
                            f"{f['code']} and {g['code']} are billed together, but {src} has an Excludes1 "
                            f"note: {text!r}.",
