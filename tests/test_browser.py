@@ -104,6 +104,37 @@ def test_coder_flow(server, page):
     shot(pg, "claim-checker")
 
 
+SLOW_FIRST_ANSWER = """
+(function () {
+  var real = window.fetch;
+  window.fetch = function (url, opts) {  // the answer for "knee" arrives 800 ms late, as on a loaded machine
+    return real(url, opts).then(function (r) {
+      if (!/[?&]q=knee(&|$)/.test(String(url))) return r;
+      return new Promise(function (ok) { setTimeout(function () { ok(r); }, 800); });
+    });
+  };
+})();
+"""
+
+
+def test_late_autocomplete_answers_are_dropped(server, page):
+    pg = page
+    pg.add_init_script(SLOW_FIRST_ANSWER)
+    pg.goto(server + "/")
+    box = pg.locator("#q")
+    box.click()
+    box.press_sequentially("knee", delay=10)
+    pg.wait_for_timeout(200)  # the request for "knee" is sent; its answer comes while typing goes on
+    box.press_sequentially(" replacement", delay=100)
+    # the late answer for "knee" was never shown: the list is empty or answers what is typed
+    shown = pg.evaluate("""() => { const l = document.getElementById("q-list");
+                                   return l.hidden ? "hidden" : l.getAttribute("data-query"); }""")
+    assert shown in ("hidden", "knee replacement")
+    pg.locator('#q-list[data-query="knee replacement"] [role=option]').first.wait_for()
+    pg.wait_for_timeout(900)  # long after the late answer arrived
+    assert pg.locator("#q-list").get_attribute("data-query") == "knee replacement"
+
+
 def test_search_page_and_icd_page(server, page):
     pg = page
     pg.goto(server + "/search?q=femur+fracture&system=icd10cm")
