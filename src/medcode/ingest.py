@@ -281,10 +281,19 @@ def ingest(
             raise
         raise IngestError(f"ingest failed: {exc}") from exc
     db.swap_in(home, build)
+    _prune_caches(home)
     summary = Summary(build=build, seconds=time.perf_counter() - t0)
     summary.files = [(pf, results[pf.id]) for pf in planned]
     summary.size_bytes = sum(f.stat().st_size for f in build.iterdir())
     return summary
+
+
+def _prune_caches(home: Path) -> None:
+    """Frames derived from builds that are gone (the batch engine's cache, never the build folder:
+    a build is read-only once swapped in)."""
+    from medcode.claims.batch.tables import prune_cache
+
+    prune_cache(home)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

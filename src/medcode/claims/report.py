@@ -1,17 +1,43 @@
-"""Reports of checked claims: a summary, and JSON, CSV and HTML files."""
+"""Reports of checked claims: a summary, and JSON, JSON Lines, Parquet, CSV and HTML files.
+
+Every file writer takes checked claims a piece at a time, either as the batch engine's frames
+(``write_frames(BatchResult)``: encoded by Polars, no Python object per claim) or as
+``CheckedClaim`` objects (``write(results)``: the per-claim engine's, turned into the same
+frames first), and is closed with the summary. Nothing is held past the piece being written.
+The layouts are in docs/claims.md ("Report"); ``read_report`` reads the machine forms back.
+"""
 
 from __future__ import annotations
 
-import csv
 import html
 import io
+import os
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterable
-from typing import IO, Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
+import polars as pl
 
 from medcode.claims.model import CheckedClaim
+from medcode.claims.report_frames import (
+    SOURCE_FIELDS,
+    Sources,
+    checked_of,
+    claim_records,
+    csv_rows,
+    frames_of,
+    source_of,
+    source_record,
+)
+
+if TYPE_CHECKING:
+    from medcode.claims.batch import BatchResult
+
+VERSION = 2  # of the JSON, JSON Lines and Parquet layouts (1: citations written in full in every finding)
 
 
 class Summary:
@@ -54,99 +80,231 @@ def summary(results: Iterable[CheckedClaim]) -> dict[str, Any]:
 
 
 def to_json(results: list[CheckedClaim]) -> bytes:
+    """The API's answer: ``{"summary", "claims"}``, each finding's citation in full."""
     return orjson.dumps({"summary": summary(results), "claims": results}, option=orjson.OPT_INDENT_2)
 
 
-class JsonWriter:
-    """The JSON report written as claims come, for files of any size: ``{"claims": [...],
-    "summary": {...}}`` (the same keys as ``to_json``; the summary comes last)."""
+class FrameWriter:
+    """A report file written a piece at a time (see the module's docstring)."""
 
     def __init__(self, out: IO[bytes]):
-        self.out, self.first = out, True
-        out.write(b'{"claims": [')
+        self.out = out
+        self.sources = Sources()
 
     def write(self, results: Iterable[CheckedClaim]) -> None:
-        for r in results:
-            self.out.write(b"\n" if self.first else b",\n")
-            self.out.write(orjson.dumps(r))
-            self.first = False
+        results = list(results)
+        if results:
+            self.write_frames(frames_of(results))
+
+    def write_frames(self, piece: BatchResult) -> None:
+        raise NotImplementedError
 
     def close(self, summary: dict[str, Any]) -> None:
-        self.out.write(b'\n],\n"summary": ' + orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"}\n")
+        raise NotImplementedError
 
 
-class CsvWriter:
-    """One row per finding, written as claims come."""
+class JsonWriter(FrameWriter):
+    """``{"version": 2, "claims": [...], "sources": [...], "summary": {...}}``: one claim a line,
+    the sources that findings cite by number, and the summary last."""
 
     def __init__(self, out: IO[bytes]):
-        self.out = io.TextIOWrapper(out, encoding="utf-8", newline="")
-        self.w = csv.writer(self.out)
-        self.w.writerow(CSV_HEADER)
+        super().__init__(out)
+        self.first = True
+        out.write(b'{"version": %d, "claims": [' % VERSION)
 
-    def write(self, results: Iterable[CheckedClaim]) -> None:
-        for r in results:
-            for f in r.findings:
-                c = f.citation
-                self.w.writerow((r.id, f.id, f.severity, " ".join(map(str, f.lines)), f.message, f.fix,
-                                 c.file if c else "", c.release if c else "", c.row if c else ""))
+    def write_frames(self, piece: BatchResult) -> None:
+        if not piece.claims.height:
+            return
+        buf = io.BytesIO()
+        claim_records(piece, self.sources.renumber(piece)).write_ndjson(buf)
+        data = buf.getbuffer()
+        self.out.write(b"\n" if self.first else b",\n")
+        self.out.write(bytes(data[:-1]).replace(b"\n", b",\n"))  # no raw newline inside a JSON record
+        self.first = False
 
     def close(self, summary: dict[str, Any]) -> None:
-        self.out.flush()
-        self.out.detach()
+        self.out.write(b'\n],\n"sources": ' + orjson.dumps([source_record(c) for c in self.sources.list])
+                       + b',\n"summary": ' + orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"}\n")
 
 
-class HtmlWriter:
-    """The HTML report (held until the end: it is meant for a person, not for millions of lines)."""
+class JsonLinesWriter(FrameWriter):
+    """One JSON object a line, each with its ``type``: ``source`` (numbered, before the first
+    claim that cites it), ``claim`` (as in the JSON report) and ``summary`` (the last line)."""
 
     def __init__(self, out: IO[bytes]):
-        self.out, self.results = out, []
+        super().__init__(out)
+        self.written = 0  # sources
+        out.write(orjson.dumps({"type": "report", "version": VERSION}) + b"\n")
 
-    def write(self, results: Iterable[CheckedClaim]) -> None:
-        self.results.extend(results)
+    def write_frames(self, piece: BatchResult) -> None:
+        if not piece.claims.height:
+            return
+        records = claim_records(piece, self.sources.renumber(piece))
+        for i, c in enumerate(self.sources.list[self.written:], start=self.written):
+            self.out.write(orjson.dumps({"type": "source", "source": i, **source_record(c)}) + b"\n")
+        self.written = len(self.sources.list)
+        records.select(pl.lit("claim").alias("type"), *records.columns).write_ndjson(self.out)
 
     def close(self, summary: dict[str, Any]) -> None:
-        self.out.write(to_html(self.results).encode())
+        self.out.write(orjson.dumps({"type": "summary", **summary}) + b"\n")
 
 
-WRITERS = {".json": JsonWriter, ".csv": CsvWriter, ".html": HtmlWriter}
+class ParquetWriter(FrameWriter):
+    """One row per claim (the JSON record's columns), each finding's citation in full (Parquet
+    stores repeated values once per page); the summary and layout version in the file's
+    key-value metadata (``medcode.summary``, ``medcode.version``). Pieces wait in Arrow files
+    in a temporary folder beside the report and are written as one file at the end."""
+
+    def __init__(self, out: IO[bytes]):
+        super().__init__(out)
+        name = getattr(out, "name", None)
+        where = os.path.dirname(os.path.abspath(name)) if isinstance(name, str) else None
+        try:
+            self.tmp = tempfile.mkdtemp(prefix=".medcode-report-", dir=where)
+        except OSError:
+            self.tmp = tempfile.mkdtemp(prefix="medcode-report-")
+        self.parts: list[str] = []
+
+    def write_frames(self, piece: BatchResult) -> None:
+        if not piece.claims.height:
+            return
+        part = os.path.join(self.tmp, f"{len(self.parts):06d}.arrow")
+        self._records(piece).write_ipc(part)
+        self.parts.append(part)
+
+    def _records(self, piece: BatchResult) -> pl.DataFrame:
+        findings = self.sources.renumber(piece).join(self.sources.frame(), on="cite", how="left",
+                                                     maintain_order="left")
+        citation = pl.when(pl.col("cite").is_not_null()).then(
+            pl.struct(*SOURCE_FIELDS, row="cite_row", line="cite_line"))
+        return claim_records(piece, findings, citation, float_units=True)
+
+    def close(self, summary: dict[str, Any]) -> None:
+        try:
+            meta = {"medcode.version": str(VERSION), "medcode.summary": orjson.dumps(summary).decode()}
+            frame = pl.scan_ipc(self.parts) if self.parts else self._records(frames_of([])).lazy()
+            frame.sink_parquet(self.out, metadata=meta)
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 CSV_HEADER = ("claim_id", "finding", "severity", "lines", "message", "fix", "file", "release", "row")
 
 
+class CsvWriter(FrameWriter):
+    """One row per finding (``CSV_HEADER``). Cells that a spreadsheet would take for a formula
+    (starting with = + - @, a tab or a carriage return) begin with an apostrophe."""
+
+    def __init__(self, out: IO[bytes]):
+        super().__init__(out)
+        out.write(",".join(CSV_HEADER).encode() + b"\n")
+
+    def write_frames(self, piece: BatchResult) -> None:
+        findings = self.sources.renumber(piece)
+        if findings.height:
+            csv_rows(piece, findings, self.sources.frame()).write_csv(self.out, include_header=False)
+
+    def close(self, summary: dict[str, Any]) -> None:
+        self.out.flush()
+
+
+class HtmlWriter(FrameWriter):
+    """The HTML report for a person, written claim by claim; the summary, known at the end, is
+    written last and shown first."""
+
+    def __init__(self, out: IO[bytes]):
+        super().__init__(out)
+        out.write(HTML_HEAD.encode())
+
+    def write(self, results: Iterable[CheckedClaim]) -> None:
+        self.out.write("".join(_claim_html(r) for r in results).encode())
+
+    def write_frames(self, piece: BatchResult) -> None:
+        self.write(piece.to_checked())
+
+    def close(self, summary: dict[str, Any]) -> None:
+        self.out.write((_summary_html(summary) + "</main></html>").encode())
+
+
+WRITERS: dict[str, type[FrameWriter]] = {".json": JsonWriter, ".jsonl": JsonLinesWriter, ".parquet": ParquetWriter,
+                                         ".csv": CsvWriter, ".html": HtmlWriter}
+
+
 def to_csv(results: list[CheckedClaim]) -> str:
     """One row per finding."""
-    out = io.BytesIO()
-    w = CsvWriter(out)
-    w.write(results)
-    w.close({})
-    return out.getvalue().decode()
+    return _written(CsvWriter, results).decode()
 
 
 def to_html(results: list[CheckedClaim]) -> str:
-    s = summary(results)
-    e = html.escape
-    parts = ["<!doctype html><html lang=en><meta charset=utf-8><title>medcode claim check</title>",
-             "<style>body{font-family:sans-serif;margin:2rem}table{border-collapse:collapse;margin:.5rem 0 1.5rem}"
+    return _written(HtmlWriter, results).decode()
+
+
+def _written(writer: type[FrameWriter], results: list[CheckedClaim]) -> bytes:
+    out = io.BytesIO()
+    w = writer(out)
+    w.write(results)
+    w.close(summary(results))
+    return out.getvalue()
+
+
+def read_report(path: str | Path) -> tuple[list[CheckedClaim], dict[str, Any]]:
+    """The checked claims and the summary of a JSON, JSON Lines or Parquet report."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        frame = pl.read_parquet(path)
+        meta = pl.read_parquet_metadata(path)
+        return [checked_of(r) for r in frame.iter_rows(named=True)], orjson.loads(meta["medcode.summary"])
+    if suffix == ".jsonl":
+        sources, claims, total = [], [], {}
+        with path.open("rb") as fh:
+            for line in fh:
+                rec = orjson.loads(line)
+                kind = rec.pop("type")
+                if kind == "source":
+                    sources.append(source_of(rec))
+                elif kind == "claim":
+                    claims.append(checked_of(rec, sources))
+                elif kind == "summary":
+                    total = rec
+        return claims, total
+    if suffix == ".json":
+        doc = orjson.loads(path.read_bytes())
+        sources = [source_of(s) for s in doc["sources"]]
+        return [checked_of(r, sources) for r in doc["claims"]], doc["summary"]
+    raise ValueError(f"{path}: a report to read back ends in .json, .jsonl or .parquet")
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+HTML_HEAD = ("<!doctype html><html lang=en><meta charset=utf-8><title>medcode claim check</title>"
+             "<style>body{font-family:sans-serif;margin:2rem}main{display:flex;flex-direction:column}"
+             "#summary{order:-1}table{border-collapse:collapse;margin:.5rem 0 1.5rem}"
              "td,th{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}"
-             ".deny{color:#a00}.warn{color:#a60}.info{color:#555}</style>",
-             f"<h1>Claim check</h1><p>{s['claims']} claims, {s['lines']} lines; "
-             f"{s['by_severity']['deny']} deny, {s['by_severity']['warn']} warn, {s['by_severity']['info']} info "
-             f"findings; allowed ${s['total_allowed']:,.2f}, at risk ${s['at_risk']:,.2f}.</p>"]
-    for r in results:
-        parts.append(f"<h2>Claim {e(r.id)}</h2><table><tr><th>line<th>code<th>modifiers<th>units<th>allowed"
-                     "<th>adjustments")
-        for x in r.lines:
-            allowed = "" if x.allowed is None else f"{x.allowed:,.2f}" + (" (denied)" if x.denied else "")
-            parts.append(f"<tr><td>{x.line}<td>{e(x.code)}<td>{e(' '.join(x.modifiers))}<td>"
-                         f"{'' if x.units is None else f'{x.units:g}'}<td>{allowed}<td>{e('; '.join(x.adjustments))}")
-        parts.append(f"</table><p>Total allowed ${r.total_allowed:,.2f}</p>")
-        if r.findings:
-            parts.append("<table><tr><th>finding<th>severity<th>lines<th>message<th>fix<th>source")
-            for f in r.findings:
-                src = f"{f.citation.file} ({f.citation.release}) {f.citation.row or ''}" if f.citation else ""
-                parts.append(f"<tr class={f.severity}><td>{e(f.id)}<td>{f.severity}<td>{e(' '.join(map(str, f.lines)))}"
-                             f"<td>{e(f.message)}<td>{e(f.fix)}<td>{e(src)}")
-            parts.append("</table>")
-    parts.append("</html>")
+             ".deny{color:#a00}.warn{color:#a60}.info{color:#555}</style><main>")
+
+
+def _summary_html(s: dict[str, Any]) -> str:
+    return (f"<section id=summary><h1>Claim check</h1><p>{s['claims']} claims, {s['lines']} lines; "
+            f"{s['by_severity']['deny']} deny, {s['by_severity']['warn']} warn, {s['by_severity']['info']} info "
+            f"findings; allowed ${s['total_allowed']:,.2f}, at risk ${s['at_risk']:,.2f}.</p></section>")
+
+
+def _claim_html(r: CheckedClaim) -> str:
+    e = html.escape
+    parts = [f"<section><h2>Claim {e(r.id)}</h2><table><tr><th>line<th>code<th>modifiers<th>units<th>allowed"
+             "<th>adjustments"]
+    for x in r.lines:
+        allowed = "" if x.allowed is None else f"{x.allowed:,.2f}" + (" (denied)" if x.denied else "")
+        parts.append(f"<tr><td>{x.line}<td>{e(x.code)}<td>{e(' '.join(x.modifiers))}<td>"
+                     f"{'' if x.units is None else f'{x.units:g}'}<td>{allowed}<td>{e('; '.join(x.adjustments))}")
+    parts.append(f"</table><p>Total allowed ${r.total_allowed:,.2f}</p>")
+    if r.findings:
+        parts.append("<table><tr><th>finding<th>severity<th>lines<th>message<th>fix<th>source")
+        for f in r.findings:
+            src = f"{f.citation.file} ({f.citation.release}) {f.citation.row or ''}" if f.citation else ""
+            parts.append(f"<tr class={f.severity}><td>{e(f.id)}<td>{f.severity}<td>{e(' '.join(map(str, f.lines)))}"
+                         f"<td>{e(f.message)}<td>{e(f.fix)}<td>{e(src)}")
+        parts.append("</table>")
+    parts.append("</section>")
     return "".join(parts)

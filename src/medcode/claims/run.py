@@ -15,6 +15,9 @@ ENGINES = ("batch", "claim", "spark")
 
 
 class Sink(Protocol):
+    """Where checked claims go (``report.WRITERS``). A sink that also has ``write_frames(piece)``
+    gets the batch engine's frames as they are (``BatchResult``) rather than claim objects."""
+
     def write(self, results: Iterable[CheckedClaim]) -> None: ...
 
     def close(self, summary: dict[str, Any]) -> None: ...
@@ -62,9 +65,29 @@ def check_path(kb: KnowledgeBase, path: str, fmt: str | None = None, *, engine: 
         for piece in pieces:
             totals.add_summary(piece.summary())
             step(piece.lines.height)
-            if sinks or len(kept) < keep:
-                take(piece.to_checked())
+            if len(kept) < keep:
+                kept.extend(_head(piece, keep - len(kept)).to_checked())
+            checked = None  # made once, for the sinks that take claim objects only
+            for sink in sinks:
+                frames = getattr(sink, "write_frames", None)
+                if frames is not None:
+                    frames(piece)
+                else:
+                    checked = piece.to_checked() if checked is None else checked
+                    sink.write(checked)
     summary = totals.as_dict()
     for sink in sinks:
         sink.close(summary)
     return summary, kept
+
+
+def _head(piece: Any, n: int) -> Any:
+    """The first ``n`` claims of a batch result (``BatchResult``), with their lines and findings."""
+    import polars as pl
+
+    if piece.claims.height <= n:
+        return piece
+    claims = piece.claims.head(n)
+    ids = claims["cid"].implode()
+    return type(piece)(claims, piece.lines.filter(pl.col("cid").is_in(ids)),
+                       piece.findings.filter(pl.col("cid").is_in(ids)), piece.cites)

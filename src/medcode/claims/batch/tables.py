@@ -2,19 +2,24 @@
 same order as ``Facts`` reads them (so "the first row in force" is the same row).
 
 Building a frame takes from a tenth of a second (the ICD-10-CM tables) to seconds (the PTP
-tables hold millions of rows), so each is kept in the build folder as an Arrow IPC file the first
-time it is needed (``batch/``, and ``ptp-NN.codes.arrow`` and ``ptp-NN.keyed.arrow`` beside each
-PTP store). A knowledge base build never changes, so the files only go stale when this module
-changes what a frame holds: ``FORMAT`` is in their names, and goes up with such a change. Where
-the build folder is read-only the frames are only kept in memory.
+tables hold millions of rows), so each is kept as an Arrow IPC file the first time it is needed,
+in a cache folder of the home folder, one per build (``cache_dir``: ``MEDCODE_HOME/cache/batch/
+<build>-<hash of its path>/``), never in the build folder itself: a knowledge base is read-only
+once swapped in (it may be a read-only directory, or shared by several homes). The frames a check
+needs depend on the releases in force on its claims' dates, which only the claim file tells, so
+they are made at run time rather than by ``medcode ingest``; ingest removes the cache folders of
+builds that are gone (``prune_cache``). A build never changes, so the files only go stale when
+this module changes what a frame holds: ``FORMAT`` is in their names, and goes up with such a
+change. Where no cache folder can be written the frames are only kept in memory.
 """
 
 from __future__ import annotations
 
 import bisect
-import contextlib
+import hashlib
 import logging
 import os
+import shutil
 import tempfile
 import threading
 from itertools import islice
@@ -42,13 +47,53 @@ def _memo(kb: KnowledgeBase, key: tuple, make):  # noqa: ANN001, ANN202
 FORMAT = 2  # of the kept files: up by one whenever a frame function below changes its output
 
 
-def _kept(path: Path, make):  # noqa: ANN001, ANN202
-    """The frame kept in ``path``, made by ``make()`` and written there the first time."""
+def cache_dir(kb: KnowledgeBase) -> Path:
+    """The folder that keeps the frames of ``kb``'s build: in the home folder the build belongs to
+    (``HOME/builds/<build>``), else in ``MEDCODE_HOME``; named by the build and its path."""
+    build = kb.path
+    if build.parent.name == "builds":
+        home = build.parent.parent
+    else:
+        from medcode import settings
+
+        home = settings.load().home
+    digest = hashlib.sha256(str(build).encode()).hexdigest()[:12]
+    return home / "cache" / "batch" / f"{build.name}-{digest}"
+
+
+def prune_cache(home: Path) -> list[Path]:
+    """Removes the cache folders of builds that no longer exist (``medcode ingest`` calls it after
+    swapping a build in); returns the folders removed."""
+    removed = []
+    root = home / "cache" / "batch"
+    try:
+        folders = sorted(root.iterdir())
+    except OSError:  # none yet, or not readable: nothing to prune
+        return removed
+    for folder in folders:
+        try:
+            build = Path((folder / BUILD_FILE).read_text(encoding="utf-8").strip())
+        except OSError:
+            build = None
+        if build is None or not (build / "kb.sqlite").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+BUILD_FILE = "build.txt"  # in a cache folder: the path of the build its frames come from
+
+
+def _kept(path: Path, make, build: Path | None = None):  # noqa: ANN001, ANN202
+    """The frame kept in ``path``, made by ``make()`` and written there the first time (with the
+    ``build`` it comes from named in the folder, for ``prune_cache``)."""
     if path.exists():
         return pl.read_ipc(path)
     frame = make()
     try:
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if build is not None and not (path.parent / BUILD_FILE).exists():
+            (path.parent / BUILD_FILE).write_text(f"{build}\n", encoding="utf-8")
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         os.close(fd)
         frame.write_ipc(tmp)
@@ -60,14 +105,14 @@ def _kept(path: Path, make):  # noqa: ANN001, ANN202
 
 def remembered(fn):  # noqa: ANN001, ANN201
     """A frame function of (facts or kb, release ids), remembered on the knowledge base and kept
-    in its build folder."""
+    in its cache folder (``cache_dir``)."""
     def wrapper(source, rids):  # noqa: ANN001, ANN202
         kb = getattr(source, "kb", source)
         rids = sorted(rids)
         if not rids:  # an empty frame: nothing worth a file
             return _memo(kb, (fn.__name__, ()), lambda: fn(source, rids))
-        path = kb.path / "batch" / f"{fn.__name__}-{'-'.join(map(str, rids))}.v{FORMAT}.arrow"
-        return _memo(kb, (fn.__name__, tuple(rids)), lambda: _kept(path, lambda: fn(source, rids)))
+        path = cache_dir(kb) / f"{fn.__name__}-{'-'.join(map(str, rids))}.v{FORMAT}.arrow"
+        return _memo(kb, (fn.__name__, tuple(rids)), lambda: _kept(path, lambda: fn(source, rids), kb.path))
     wrapper.__doc__ = fn.__doc__
     return wrapper
 
@@ -85,14 +130,12 @@ def ptp(kb: KnowledgeBase, store: str) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _ptp_cached(kb: KnowledgeBase, store: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    stem = kb.path / Path(store).stem  # kb.path is the build folder
+    stem = cache_dir(kb) / Path(store).stem
     codes_path, edits_path = Path(f"{stem}.codes.v{FORMAT}.arrow"), Path(f"{stem}.keyed.v{FORMAT}.arrow")
     if codes_path.exists() and edits_path.exists():
         return pl.read_ipc(codes_path), pl.read_ipc(edits_path)
     codes, edits = _ptp_frames(kb, store)
-    with contextlib.suppress(OSError):  # the unkeyed frame earlier versions kept here (170 MB)
-        Path(f"{stem}.edits.arrow").unlink(missing_ok=True)
-    return _kept(codes_path, lambda: codes), _kept(edits_path, lambda: edits)
+    return _kept(codes_path, lambda: codes, kb.path), _kept(edits_path, lambda: edits, kb.path)
 
 
 def _ptp_frames(kb: KnowledgeBase, store: str) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -1,0 +1,166 @@
+"""Checked claims as report records, built from the batch engine's frames (``BatchResult``)
+with Polars, and read back: the part of the reports that never makes a Python object per claim.
+
+A report record is one claim: its id, amounts, locality, setting and notices, its findings and
+its priced lines (docs/claims.md, "Report"). A finding's citation names its source (the file and
+release) by number in the report's list of sources, with the row and line of that file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from medcode.claims.batch import FINDING_SCHEMA, OUT_CLAIM_SCHEMA, OUT_LINE_SCHEMA, BatchResult
+from medcode.claims.model import CheckedClaim, Finding, PricedLine
+from medcode.kb.models import Citation
+
+SOURCE_FIELDS = ("family", "release", "file", "effective_from", "effective_to", "sha256")
+SOURCE_SCHEMA = {"cite": pl.Int64, "family": pl.String, "release": pl.String, "file": pl.String,
+                 "effective_from": pl.Date, "effective_to": pl.Date, "sha256": pl.String}
+# a cell that a spreadsheet would read as a formula (or a command: tab and carriage return)
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def frames_of(results: Sequence[CheckedClaim]) -> BatchResult:
+    """Checked claims (the per-claim engine's) as the batch engine's frames."""
+    cites: list[Citation] = []
+    index: dict[Citation, int] = {}
+
+    def cite(c: Citation | None) -> tuple[int | None, str | None, int | None]:
+        if c is None:
+            return None, None, None
+        key = replace(c, row=None, line=None)
+        ix = index.get(key)
+        if ix is None:
+            ix = index[key] = len(cites)
+            cites.append(key)
+        return ix, c.row, c.line
+
+    claims = pl.DataFrame([(cid, r.id, r.total_allowed, r.at_risk, r.locality, list(r.notices))
+                           for cid, r in enumerate(results)], schema=OUT_CLAIM_SCHEMA, orient="row")
+    lines = pl.DataFrame([(cid, x.line, x.code, list(x.modifiers), None if x.units is None else float(x.units),
+                           x.setting, x.rate, list(x.adjustments), x.allowed, x.denied)
+                          for cid, r in enumerate(results) for x in r.lines], schema=OUT_LINE_SCHEMA, orient="row")
+    found = pl.DataFrame([(cid, list(f.lines), f.id, f.severity, f.message, f.fix, *cite(f.citation))
+                          for cid, r in enumerate(results) for f in r.findings], schema=FINDING_SCHEMA, orient="row")
+    return BatchResult(claims, lines, found, cites)
+
+
+class Sources:
+    """The citations' sources of a report, numbered as they first come (pieces of a file each
+    number their own: ``renumber`` maps a piece's numbers to the report's)."""
+
+    def __init__(self) -> None:
+        self.list: list[Citation] = []
+        self._index: dict[Citation, int] = {}
+
+    def renumber(self, piece: BatchResult) -> pl.DataFrame:
+        """The piece's findings with ``cite`` in the report's numbers."""
+        remap = {}
+        for i, c in enumerate(piece.cites):
+            key = replace(c, row=None, line=None)
+            if key not in self._index:
+                self._index[key] = len(self.list)
+                self.list.append(key)
+            remap[i] = self._index[key]
+        if all(k == v for k, v in remap.items()):
+            return piece.findings
+        return piece.findings.with_columns(pl.col("cite").replace_strict(remap, default=None, return_dtype=pl.Int64))
+
+    def frame(self) -> pl.DataFrame:
+        return pl.DataFrame([(i, *(getattr(c, f) for f in SOURCE_FIELDS)) for i, c in enumerate(self.list)],
+                            schema=SOURCE_SCHEMA, orient="row")
+
+
+def source_record(c: Citation) -> dict[str, Any]:
+    return {f: getattr(c, f) for f in SOURCE_FIELDS}
+
+
+def claim_records(piece: BatchResult, findings: pl.DataFrame, citation: pl.Expr | None = None,
+                  float_units: bool = False) -> pl.DataFrame:
+    """One row per claim, in file order: ``id``, ``total_allowed``, ``at_risk``, ``locality``,
+    ``setting``, ``notices``, ``findings`` (a list of structs) and ``lines`` (a list of structs).
+    ``citation`` is the expression of a finding's citation (default ``{source, row, line}``);
+    units are whole numbers where every line of the piece has whole units, unless ``float_units``."""
+    ln = piece.lines
+    units = pl.col("units")
+    if not float_units and ln.select((units.is_null() | (units == units.round(0))).all()).item() is not False:
+        units = units.cast(pl.Int64)
+    if citation is None:
+        citation = pl.when(pl.col("cite").is_not_null()).then(
+            pl.struct(source="cite", row="cite_row", line="cite_line"))
+    per_line = ln.group_by("cid", maintain_order=True).agg(
+        pl.col("setting").first(),
+        pl.struct("line", "code", "modifiers", units.alias("units"), "rate", "adjustments", "allowed",
+                  "denied").alias("lines"))
+    per_finding = findings.group_by("cid", maintain_order=True).agg(
+        pl.struct(id="fid", severity="sev", lines="lines", message="msg", fix="fix", citation=citation)
+        .alias("findings"))
+    out = (piece.claims.join(per_finding, on="cid", how="left", maintain_order="left")
+           .join(per_line, on="cid", how="left", maintain_order="left"))
+    return out.select(id="claim_id", total_allowed="total_allowed", at_risk="at_risk", locality="locality",
+                      setting="setting", notices="notices",
+                      findings=pl.col("findings").fill_null(pl.lit([], dtype=out.schema["findings"])),
+                      lines=pl.col("lines").fill_null(pl.lit([], dtype=out.schema["lines"])))
+
+
+def escape_cell(column: str) -> pl.Expr:
+    """A text cell as spreadsheet tools read it safely: one that starts with = + - @, a tab or a
+    carriage return gets a leading apostrophe (so ``=HYPERLINK(...)`` stays text)."""
+    c = pl.col(column)
+    return pl.when(c.str.contains(FORMULA_START)).then(pl.lit("'") + c).otherwise(c).alias(column)
+
+
+def csv_rows(piece: BatchResult, findings: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
+    """One row per finding (``report.CSV_HEADER``), cells escaped."""
+    rows = (findings.join(piece.claims.select("cid", "claim_id"), on="cid", how="left", maintain_order="left")
+            .join(sources.select("cite", "file", "release"), on="cite", how="left", maintain_order="left")
+            .select(claim_id="claim_id", finding="fid", severity="sev",
+                    lines=pl.col("lines").cast(pl.List(pl.String)).list.join(" "), message="msg", fix="fix",
+                    file=pl.col("file").fill_null(""), release=pl.col("release").fill_null(""),
+                    row=pl.col("cite_row").fill_null("")))
+    return rows.with_columns(escape_cell(c) for c in ("claim_id", "finding", "message", "fix", "file", "release",
+                                                      "row"))
+
+
+# --- reading a report back ---------------------------------------------------------------------
+
+
+def citation_of(c: dict[str, Any] | None, sources: Sequence[Citation]) -> Citation | None:
+    """A finding's citation as written: ``{source, row, line}`` (JSON) or in full (Parquet)."""
+    if c is None:
+        return None
+    if "source" in c:
+        return replace(sources[c["source"]], row=c["row"], line=c["line"])
+    return Citation(c["family"], c["release"], c["file"], _day(c["effective_from"]), _day(c["effective_to"]),
+                    c["sha256"], c["row"], c["line"])
+
+
+def source_of(d: dict[str, Any]) -> Citation:
+    return Citation(d["family"], d["release"], d["file"], _day(d["effective_from"]), _day(d["effective_to"]),
+                    d["sha256"])
+
+
+def checked_of(record: dict[str, Any], sources: Sequence[Citation] = ()) -> CheckedClaim:
+    """A report record as the ``CheckedClaim`` it was written from."""
+    setting = record["setting"]
+    return CheckedClaim(
+        record["id"],
+        tuple(Finding(f["id"], f["severity"], tuple(f["lines"]), f["message"], f["fix"],
+                      citation_of(f["citation"], sources)) for f in record["findings"]),
+        tuple(PricedLine(x["line"], x["code"], tuple(x["modifiers"]), _units(x["units"]), setting, x["rate"],
+                         tuple(x["adjustments"]), x["allowed"], x["denied"]) for x in record["lines"]),
+        record["total_allowed"], record["at_risk"], record["locality"], tuple(record["notices"]))
+
+
+def _units(u: float | int | None) -> float | int | None:
+    return int(u) if isinstance(u, float) and u.is_integer() else u
+
+
+def _day(d: date | str) -> date:
+    return d if isinstance(d, date) else date.fromisoformat(d)
