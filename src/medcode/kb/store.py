@@ -44,7 +44,7 @@ class KnowledgeBase:
         self._holders: weakref.WeakSet[_Connections] = weakref.WeakSet()  # of the threads alive
         self._closed = False
         self._rationales: dict[str, dict[int, str]] = {}
-        rows = self.conn.execute(
+        rows: list[tuple[Any, ...]] = self.conn.execute(
             "SELECT id, family, release, file, path, layout, store, effective_from, effective_to,"
             " sha256, rows FROM releases ORDER BY id"
         ).fetchall()
@@ -64,11 +64,14 @@ class KnowledgeBase:
 
     def resolve(self, family: str, day: date | None) -> Resolved | None:
         key = (family, day)
-        if key not in self._resolved:
+        try:
+            return self._resolved[key]
+        except KeyError:  # (another thread may clear the memo at any time: never read it back)
+            found = resolve(self.releases.get(family, []), day)
             if len(self._resolved) > 4096:
                 self._resolved.clear()
-            self._resolved[key] = resolve(self.releases.get(family, []), day)
-        return self._resolved[key]
+            self._resolved[key] = found
+            return found
 
     @property
     def conn(self) -> apsw.Connection:
@@ -107,7 +110,7 @@ class KnowledgeBase:
     def ptp_rationales(self, store: str) -> dict[int, str]:
         texts = self._rationales.get(store)
         if texts is None:
-            texts = dict(self.ptp(store).execute("SELECT id, text FROM ptp_rationales").fetchall())
+            texts = {int(i): str(t) for i, t in self.ptp(store).execute("SELECT id, text FROM ptp_rationales")}
             self._rationales[store] = texts
         return texts
 

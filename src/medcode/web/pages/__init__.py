@@ -336,8 +336,8 @@ async def check_submit(request: Request) -> Response:
             try:
                 fmt = detect_format(label)
             except ClaimInputError:
-                with source.open("rb") as fh:
-                    fmt = sniff_format(fh.read(4096).decode("utf-8", "replace"))
+                with source.open("rb") as head:
+                    fmt = sniff_format(head.read(4096).decode("utf-8", "replace"))
     elif text.strip():
         if fmt == "auto":
             fmt = sniff_format(text)
@@ -406,5 +406,8 @@ def job_report(request: Request, job: str, kind: str) -> Response:
         path = jobs(request).report(job, kind)
     except UnknownJob:
         return Response("No such report: it may have expired.", status_code=404, media_type="text/plain")
+    headers = {"Cache-Control": "no-store"}
+    if kind == "html":  # a document of its own (inline style, no script): sandboxed, whatever it holds
+        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
     return FileResponse(path, media_type=REPORTS[kind][1], filename=f"medcode-check{REPORTS[kind][0]}",
-                        headers={"Cache-Control": "no-store"})
+                        headers=headers)
