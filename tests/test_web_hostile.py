@@ -344,6 +344,18 @@ def test_findings_name_the_input_not_the_server_path(server, home):
     assert failed.status_code == 422 and "x.json:1:2: not JSON" in failed.text and "/jobs/" not in failed.text
 
 
+def test_background_reports_name_the_uploaded_file(server):
+    body = csv_body(12_000).replace(b"\nB0,2026-05-01,11,10001,M17.11,1,99213,,1,1\n",
+                                    b"\nB0,2026-05-01,11,10001,M17.11,1,99213,,x,1\n")
+    assert b",x,1\n" in body and len(body) > 512 * 1024  # checked by the batch engine in the background
+    r = post_file(server, "bad units.csv", body)
+    assert wait_job(server, r.headers["location"])["state"] == "done"
+    for kind in ("json", "csv", "html"):
+        report = httpx.get(f"{server}{r.headers['location']}/report.{kind}").text
+        assert "bad units.csv:2:9: units: 'x' is not a whole number of units" in report.replace("&#39;", "'"), kind
+        assert "/jobs/" not in report and "input.upload" not in report, kind
+
+
 def test_text_sent_as_a_file_part_is_read_as_text(server):
     text = json.dumps(claim(7, lines=2))
     r = httpx.post(server + "/check", files={"text": ("claim.json", text.encode()), "format": (None, "auto")},

@@ -99,13 +99,21 @@ def estimate_lines(path: Path, fmt: str) -> int | None:
 
 class _Relabel:
     """A report sink that shows the input as its label ("pasted text", the uploaded file's name)
-    instead of the server's path to it."""
+    instead of the server's path to it; it takes the batch engine's frames when its sink does."""
 
     def __init__(self, sink: Sink, path: str, label: str):
         self.sink, self.path, self.label = sink, path, label
+        if hasattr(sink, "write_frames"):
+            self.write_frames = self._write_frames
 
     def write(self, results: Iterable[CheckedClaim]) -> None:
         self.sink.write(relabel(results, self.path, self.label))
+
+    def _write_frames(self, piece: Any) -> None:
+        import polars as pl
+
+        findings = piece.findings.with_columns(pl.col("msg").str.replace_all(self.path, self.label, literal=True))
+        self.sink.write_frames(type(piece)(piece.claims, piece.lines, findings, piece.cites))  # type: ignore[attr-defined]
 
     def close(self, summary: dict[str, Any]) -> None:
         self.sink.close(summary)
