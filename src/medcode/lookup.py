@@ -32,7 +32,8 @@ from medcode.kb.models import (
 from medcode.kb.releases import Resolved
 from medcode.kb.schema import PRESENCE
 from medcode.kb.store import KnowledgeBase
-from medcode.pricing import PAYABLE_STATUSES, RVU_SQL, amount, citation, price, rvu_of
+from medcode.pricing import PAYABLE_STATUSES, RVU_SQL, amount, amounts, citation, gpci_of, price, rvu_of
+from medcode.rules import CONTRACTOR_PRICED, CONTRACTOR_PRICED_STATUSES
 from medcode.search.text import plain_description
 
 __all__ = ["get_code", "ptp_between", "ptp_pairs", "rvu_history", "MalformedCode", "UnknownCode"]
@@ -54,6 +55,7 @@ def get_code(kb: KnowledgeBase, code: str, *, day: date | None = None, zip_code:
     code = normalize(code)
     systems = kinds(code)
     for system in systems:
+        found: ProcedureCode | DiagnosisCode | None
         if system == "procedure":
             found = _procedure(kb, code, day, zip_code, locality)
         else:
@@ -70,6 +72,10 @@ def _indicator(field: str, code: str | None) -> Indicator | None:
 
 
 def _national(rvu: Rvu, cf: float | None, status: str) -> Payment:
+    """The national amounts (GPCIs of 1.0): none for a status without one, and for status C and R
+    the note that the MAC prices it (854 R codes have zero RVUs: never $0.00)."""
+    if status in CONTRACTOR_PRICED_STATUSES:
+        return Payment(None, None, CONTRACTOR_PRICED)
     if cf is None or status not in PAYABLE_STATUSES:
         return Payment(None, None)
     return Payment(amount(rvu, None, cf, "nonfacility"), amount(rvu, None, cf, "facility"))
@@ -133,7 +139,7 @@ def _procedure(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | N
         addon_codes=_addon_codes(kb, code, when) if has & BIT["primary"] else (),
         mue=_mue(kb, code, when, sources, notices), ptp=_ptp(kb, code, when, sources),
         asc=_asc(kb, code, when, sources, has),
-        opps_cap=_opps_caps(kb, code, when, sources) if has & BIT["opps_cap"] else None,
+        opps_cap=_opps_caps(kb, code, when, sources) if rows else None,
         lab=lab, dmepos=dme, asp=asp, modifiers=modifiers, previous_year=previous,
         notices=(), sources=tuple(sources), endoscopic_base=endo_base,
     )
@@ -375,19 +381,36 @@ def _asc(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]
             "marker": marker or None, "note": r.note}
 
 
+OPPS_SQL = (RVU_SQL.replace(" FROM rvus", ", modifier FROM rvus").replace("modifier = ?", "modifier >= ''")
+            + " AND (opps_pe_nonfacility > 0 OR opps_pe_facility > 0 OR opps_mp > 0) ORDER BY modifier")
+
+
 def _opps_caps(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]) -> dict[str, Any] | None:
-    r = kb.resolve("oppscap", day)
-    if r is None:
+    """The OPPS imaging cap of each row of ``code`` that has OPPS RVUs and is capped in at least one
+    locality: the range of OPPS amounts over the localities of the GPCI file in force, and in how
+    many the OPPS amount is lower than the PFS amount (``pricing.opps_cap``)."""
+    r, g = kb.resolve("pprrvu", day), kb.resolve("gpci", day)
+    if r is None or g is None:
         return None
-    row = kb.query("SELECT modifier, count(*), min(nonfacility), max(nonfacility), min(facility), max(facility) "
-                   "FROM opps_caps WHERE hcpcs = ? AND release_id = ? GROUP BY modifier",
-                   (code, r.release.ids[0]))
-    if not row:
+    rows = kb.query(OPPS_SQL, (code, r.release.ids[0]))
+    when = day or r.release.effective_from
+    gpcis = [gpci_of(*x, when) for x in kb.query("SELECT pw_gpci, pw_gpci_floor, pe_gpci, mp_gpci FROM gpcis "
+                                                  "WHERE release_id = ?", (g.release.ids[0],))]
+    out = []
+    for *row, mod in rows:
+        caps = [(nf, fac, cap) for nf, fac, cap in (amounts(row, x, row[12:15]) for x in gpcis) if cap is not None]
+        capped = sum(1 for *_, cap in caps if cap.applied)
+        if not capped:
+            continue
+        nfs = [c.nonfacility for *_, c in caps if c.nonfacility is not None]
+        facs = [c.facility for *_, c in caps if c.facility is not None]
+        out.append({"modifier": mod, "localities": len(caps), "capped": capped,
+                    "nonfacility_min": min(nfs, default=None), "nonfacility_max": max(nfs, default=None),
+                    "facility_min": min(facs, default=None), "facility_max": max(facs, default=None)})
+    if not out:
         return None
-    sources.append(citation(r.release.files[0], row=code))
-    return {"release": r.release.name, "note": r.note, "by_modifier": [
-        {"modifier": m, "localities": n, "nonfacility_min": a, "nonfacility_max": b,
-         "facility_min": c, "facility_max": d} for m, n, a, b, c, d in row]}
+    sources.append(citation(kb.sources[r.release.ids[0]], row=code))
+    return {"release": r.release.name, "note": r.note, "by_modifier": out}
 
 
 def _lab(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]) -> dict[str, Any] | None:

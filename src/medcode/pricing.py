@@ -4,9 +4,10 @@
 
 with the non-facility or facility PE RVU, rounded half-up to the cent at the end. The work GPCI
 with the 1.0 floor applies where the file gives only that one (2025) and to dates of service up
-to 2026-01-31 (the floor's last extension); later dates use the GPCI without the floor. Where an
-OPPS cap file of the same calendar year lists the code for the locality, the lower amount is
-paid.
+to 2026-01-31 (the floor's last extension); later dates use the GPCI without the floor. Where the
+row carries OPPS PE and MP RVUs (the OPPS imaging cap), the same formula with those RVUs gives the
+OPPS amount, and the lower of the two is paid. Status R and C codes are contractor priced: no
+national amount (``medcode.rules``).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from medcode.codes import UnknownCode, suggest
 from medcode.kb.models import Citation, Gpci, Locality, OppsCap, Price, Rvu
 from medcode.kb.releases import Resolved, SourceRef
 from medcode.kb.store import KnowledgeBase
+from medcode.rules import CONTRACTOR_PRICED, CONTRACTOR_PRICED_STATUSES, NATIONALLY_PRICED_STATUSES
 
 WORK_FLOOR_LAST_DAY = date(2026, 1, 31)
-PAYABLE_STATUSES = frozenset("ART")
+PAYABLE_STATUSES = NATIONALLY_PRICED_STATUSES  # statuses with a national amount
+NO_GPCI = Gpci(1.0, 1.0, 1.0, False)
 _ZIP = re.compile(r"\d{5}(-?\d{4})?")
 _LOCALITY = re.compile(r"(\d{5})-(\d{2})")
 
@@ -110,24 +113,42 @@ def gpci_of(pw: float | None, pw_floor: float, pe: float, mp: float, day: date) 
     return Gpci(pw_floor if use_floor else pw, pe, mp, use_floor)
 
 
-def amounts(row: tuple, gpci: Gpci, cap: OppsCap | None = None) -> tuple[float | None, float | None]:
-    """Non-facility and facility payment for an RVU_SQL row in a locality: None where the setting
-    is NA or the status is not payable; lowered to the OPPS cap where it applies."""
+def amounts(row: tuple, gpci: Gpci, opps: tuple) -> tuple[float | None, float | None, OppsCap | None]:
+    """Non-facility and facility payment for an RVU_SQL row (its first ten columns) in a locality,
+    and the OPPS cap from ``opps`` (the row's OPPS PE non-facility, PE facility and MP RVUs): None
+    where the setting is NA or the status has no national amount; the lower amount where the cap
+    applies."""
     rvu, cf, status = rvu_of(row), row[8], row[9]
-    if status not in PAYABLE_STATUSES:
-        return None, None
+    if status not in NATIONALLY_PRICED_STATUSES:
+        return None, None, None
     nonfac, fac = amount(rvu, gpci, cf, "nonfacility"), amount(rvu, gpci, cf, "facility")
+    cap = opps_cap(rvu, opps, gpci, cf, nonfac, fac)
     if cap is not None and cap.applied:
-        if nonfac is not None and cap.nonfacility is not None and cap.nonfacility < nonfac:
-            nonfac = cap.nonfacility
-        if fac is not None and cap.facility is not None and cap.facility < fac:
-            fac = cap.facility
-    return nonfac, fac
+        nonfac, fac = _lower(nonfac, cap.nonfacility), _lower(fac, cap.facility)
+    return nonfac, fac, cap
+
+
+def _lower(pfs: float | None, opps: float | None) -> float | None:
+    return pfs if pfs is None or opps is None else min(pfs, opps)
+
+
+def opps_cap(rvu: Rvu, opps: tuple, gpci: Gpci, cf: float | None, nonfac: float | None,
+             fac: float | None) -> OppsCap | None:
+    """The OPPS payment amounts of a row with OPPS RVUs (RVU26B.pdf: the PFS formula with the OPPS
+    PE and MP RVUs), ``applied`` where one is below the PFS amount of its setting."""
+    pe_nf, pe_f, mp = opps
+    if cf is None or not any((pe_nf, pe_f, mp)):
+        return None
+    orvu = Rvu(rvu.work, pe_nf, pe_f, mp, None, None, rvu.nonfacility_na, rvu.facility_na)
+    o_nf, o_f = amount(orvu, gpci, cf, "nonfacility"), amount(orvu, gpci, cf, "facility")
+    applied = any(p is not None and o is not None and o < p for p, o in ((nonfac, o_nf), (fac, o_f)))
+    return OppsCap(applied, o_f, o_nf, None)
 
 
 RVU_SQL = (
     "SELECT work, pe_nonfacility, pe_facility, mp, total_nonfacility, total_facility,"
-    " pe_nonfacility_na, pe_facility_na, conversion_factor, status, line, description"
+    " pe_nonfacility_na, pe_facility_na, conversion_factor, status, line, description,"
+    " opps_pe_nonfacility, opps_pe_facility, opps_mp"
     " FROM rvus WHERE hcpcs = ? AND modifier = ? AND release_id = ?"
 )
 
@@ -177,32 +198,15 @@ def _price_at(kb: KnowledgeBase, code: str, modifier: str, loc: Locality, day: d
     if gnote:
         notices.append(gnote)
     sources = [citation(kb.sources[pfs.release.ids[0]], row=code, line=r[10]), gcite, *cites]
-    if status not in PAYABLE_STATUSES:
+    if status in CONTRACTOR_PRICED_STATUSES:
+        notices.append(f"Status {status}: {CONTRACTOR_PRICED} (the MAC sets the amount; no national amount).")
+    elif status not in NATIONALLY_PRICED_STATUSES:
         notices.append(f"Status {status}: not paid under the physician fee schedule.")
-    cap = opps_cap(kb, code, modifier, loc, when, pfs.release.effective_from.year)
-    nonfac, fac = amounts(r, gpci, cap)
+    nonfac, fac, cap = amounts(r, gpci, r[12:15])
     formula = (f"[({rvu.work} x {gpci.work}) + (PE x {gpci.pe}) + ({rvu.mp} x {gpci.mp})] x {cf}"
                f"; PE = {rvu.pe_nonfacility} non-facility, {rvu.pe_facility} facility")
     return Price(code, modifier, when, pfs.release.name, loc, gpci, rvu, cf, nonfac, fac, formula,
                  cap, tuple(notices), tuple(sources))
-
-
-def opps_cap(kb: KnowledgeBase, code: str, modifier: str, loc: Locality, day: date,
-             pfs_year: int) -> OppsCap | None:
-    """The OPPS cap row for the code in the locality, applied only when its year is the PFS year."""
-    cap = kb.resolve("oppscap", day)
-    if cap is None:
-        return None
-    row = kb.query("SELECT facility, nonfacility FROM opps_caps WHERE hcpcs = ? AND modifier = ? "
-                   "AND release_id = ? AND mac = ? AND locality = ?",
-                   (code, modifier, cap.release.ids[0], loc.mac, loc.locality))
-    if not row:
-        return None
-    if cap.release.effective_from.year != pfs_year:
-        return OppsCap(False, row[0][0], row[0][1],
-                       f"Not applied: the OPPS cap file loaded ({cap.release.name}) is for "
-                       f"{cap.release.effective_from.year}, not {pfs_year}.")
-    return OppsCap(True, row[0][0], row[0][1], None)
 
 
 def price_all_localities(kb: KnowledgeBase, code: str, *, day: date | None = None,

@@ -273,3 +273,34 @@ ASSISTANT_SHARE = {"80": Decimal("0.16"), "81": Decimal("0.16"), "82": Decimal("
                    "AS": Decimal("0.136")}  # AS: 85% of the 16% an assistant surgeon gets
 CO_SURGEON_SHARE = Decimal("0.625")
 BILATERAL_SHARE = Decimal("1.5")
+
+# Status codes and the national payment (RVU26B.pdf Attachment A; "only RVUs associated with status
+# codes of A, R, or T are used for Medicare payment"). A and T have a national amount (T only when
+# no other PFS service is paid that day). R (restricted coverage: "if covered, the service is
+# contractor priced") and C ("contractors price the code") are priced by the MAC: medcode shows no
+# national amount for them, never $0.00. Every other status is not paid under the PFS.
+NATIONALLY_PRICED_STATUSES = frozenset("AT")
+CONTRACTOR_PRICED_STATUSES = frozenset("CR")
+CONTRACTOR_PRICED = "contractor priced"
+
+# The OPPS imaging cap (Deficit Reduction Act 2005 s.5102(b); RVU26B.pdf "2026 OPPS Payment Amount"):
+# the PPRRVU row's OPPS PE and MP RVUs priced with the same work RVU, GPCIs and conversion factor,
+# and the lower of that and the PFS amount paid. Checked against RVU25A/D OPPSCAP files: every
+# status A amount there is min(PFS, OPPS) by this formula.
+
+# Multiple procedure indicator (PPRRVU column 116; RVU25A/D and RVU26B.pdf give the same values):
+# what is reduced for the second and later services of a day, and by how much. "all": the whole
+# amount (standard rule: 100%, 50%, 50% ...); "pe": the practice expense; "tc"/"pc": the technical
+# or professional component (of a global service too). Indicator 3 lines rank with 2 under the
+# standard rule; the endoscopy family rule (same endoscopic base code) comes first.
+MULTIPLE_PROCEDURE_REDUCTION: dict[str, dict[str, Decimal]] = {
+    "0": {},  # no adjustment
+    "2": {"all": Decimal("0.5")},  # standard
+    "3": {"all": Decimal("0.5")},  # endoscopy: family rule, then standard
+    "4": {"tc": Decimal("0.5"), "pc": Decimal("0.05")},  # diagnostic imaging (TC 50% since 2010-07, PC 5% since 2017)
+    "5": {"pe": Decimal("0.5")},  # therapy: 50% of the PE
+    "6": {"tc": Decimal("0.25")},  # diagnostic cardiovascular (since 2013)
+    "7": {"tc": Decimal("0.2")},  # diagnostic ophthalmology (since 2013)
+    "9": {},  # concept does not apply
+}
+STANDARD_MULTIPLE_PROCEDURE = frozenset({"2", "3"})  # ranked together by fee schedule amount

@@ -1,7 +1,13 @@
-"""Repricing a checked claim: locality, setting, fee schedule amount, payment adjustments."""
+"""Repricing a checked claim: locality, setting, fee schedule amount, payment adjustments.
+
+The rules (shares, statuses, multiple-procedure reductions) are read from ``medcode.rules``;
+``multiple_procedures`` is the one implementation of the multiple-procedure indicators, which the
+batch engine calls too for the days it does not price by joins.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -10,14 +16,42 @@ from typing import NamedTuple
 from medcode import vocab
 from medcode.claims.facts import Facts
 from medcode.claims.model import Claim, Finding, Line, PricedLine
-from medcode.kb.models import Locality
-from medcode.pricing import WORK_FLOOR_LAST_DAY, PricingError, amounts, cents, find_locality, gpci_of, opps_cap
+from medcode.kb.models import Locality, Rvu
+from medcode.pricing import (
+    WORK_FLOOR_LAST_DAY,
+    PricingError,
+    amount,
+    amounts,
+    cents,
+    find_locality,
+    gpci_of,
+    rvu_of,
+)
+from medcode.rules import (
+    ASSISTANT_SHARE,
+    BILATERAL_SHARE,
+    CO_SURGEON_SHARE,
+    CONTRACTOR_PRICED,
+    CONTRACTOR_PRICED_STATUSES,
+    MULTIPLE_PROCEDURE_REDUCTION,
+    STANDARD_MULTIPLE_PROCEDURE,
+    pfs_modifier,
+)
 
-MPPR_INDICATORS = frozenset({"2"})
-ASSISTANT_SHARE = {"80": Decimal("0.16"), "81": Decimal("0.16"), "82": Decimal("0.16"),
-                   "AS": Decimal("0.136")}  # AS: 85% of the 16% an assistant surgeon gets
-CO_SURGEON_SHARE = Decimal("0.625")
-BILATERAL_SHARE = Decimal("1.5")
+ZERO = Decimal(0)
+
+
+class Parts(NamedTuple):
+    """What pricing knows of one unit of a code's row in a locality and setting."""
+
+    rate: float | None  # the fee schedule amount (None: no national amount)
+    status: str  # of the row priced ('' when the file has no row)
+    modifier: str  # the row priced ('' for the code's own row)
+    pe: Decimal  # what 50% of the practice expense takes off the amount (therapy rule)
+    tc: Decimal  # the technical component in the amount (the TC row's amount for a global row)
+    pc: Decimal  # the professional component in the amount
+    endo_base: str
+    base_rate: Decimal | None  # the endoscopic base code's amount in the same setting
 
 
 class Pricer:
@@ -27,7 +61,8 @@ class Pricer:
     def __init__(self, facts: Facts):
         self.facts = facts
         self._tables: dict[tuple[str, int], dict] = {}
-        self._caps: dict[tuple, tuple[float | None, float | None]] = {}  # amounts by code, place, releases
+        self._amounts: dict[tuple, tuple[float | None, float | None]] = {}
+        self._parts: dict[tuple, Parts] = {}
         self.locality = lru_cache(maxsize=65536)(self._locality)
 
     def _locality(self, zip_code: str | None, locality: str | None, day: date | None) -> tuple[Locality | None, str]:
@@ -46,27 +81,88 @@ class Pricer:
         return self._tables[key]
 
     def rate(self, code: str, modifier: str, loc: Locality, day: date | None, setting: str) -> float | None:
-        """The amount for one unit of ``code`` (its 26/TC row when ``modifier`` says so)."""
+        """The amount for one unit of ``code`` (its 26, TC or 53 row when ``modifier`` names one
+        the file has, else its own row)."""
+        return self.parts(code, modifier, loc, day, setting).rate
+
+    def parts(self, code: str, modifier: str, loc: Locality, day: date | None, setting: str) -> Parts:
+        key = (code, modifier, loc, day, setting)
+        found = self._parts.get(key)
+        if found is None:
+            found = self._parts[key] = self._find_parts(code, modifier, loc, day, setting)
+        return found
+
+    def _find_parts(self, code: str, modifier: str, loc: Locality, day: date | None, setting: str) -> Parts:
+        kb = self.facts.kb
+        pfs = kb.resolve("pprrvu", day)
+        none = Parts(None, "", "", ZERO, ZERO, ZERO, "", None)
+        if pfs is None:
+            return none
+        rvus = self._table("pprrvu", pfs.release.ids[0], RVUS_SQL)
+        mod = modifier if (code, modifier) in rvus else ""
+        row = rvus.get((code, mod))
+        if row is None:
+            return none
+        rate = self._amount(code, mod, loc, day, setting)
+        status, pctc, endo = row[9], row[13], row[14]
+        if rate is None:
+            return Parts(None, status, mod, ZERO, ZERO, ZERO, endo, None)
+        dollars = Decimal(repr(rate))
+        pe = ZERO
+        pe_cut = MULTIPLE_PROCEDURE_REDUCTION.get(row[15], {}).get("pe")
+        if pe_cut is not None:
+            pe = dollars - _dec(self._amount(code, mod, loc, day, setting, pe_share=pe_cut))
+        tc = pc = ZERO
+        if pctc == "1":  # a diagnostic test with a professional and a technical component
+            if mod == "TC":
+                tc = dollars
+            elif mod == "26":
+                pc = dollars
+            elif mod == "":
+                tc = _dec(self._amount(code, "TC", loc, day, setting))
+                pc = _dec(self._amount(code, "26", loc, day, setting))
+        base = None
+        if endo:
+            base_rate = self._amount(endo, "", loc, day, setting)
+            base = None if base_rate is None else Decimal(repr(base_rate))
+        return Parts(rate, status, mod, pe, tc, pc, endo, base)
+
+    def _amount(self, code: str, mod: str, loc: Locality, day: date | None, setting: str,
+                pe_share: Decimal | None = None) -> float | None:
+        """One unit of a row (None where it has none); with ``pe_share``, with that share of its PE
+        RVUs taken off (before the OPPS cap, which no therapy code has)."""
         kb = self.facts.kb
         pfs, gp = kb.resolve("pprrvu", day), kb.resolve("gpci", day)
         if pfs is None or gp is None:
             return None
-        rvus = self._table("pprrvu", pfs.release.ids[0], RVUS_SQL)
-        row = rvus.get((code, modifier)) or rvus.get((code, ""))
+        row = self._table("pprrvu", pfs.release.ids[0], RVUS_SQL).get((code, mod))
         g = self._table("gpci", gp.release.ids[0], GPCIS_SQL).get((loc.mac, loc.locality))
         if row is None or g is None:
             return None
         when = day or pfs.release.effective_from
-        key = (code, modifier, loc, pfs.release.ids[0], gp.release.ids[0], when.year, when <= WORK_FLOOR_LAST_DAY)
-        if key not in self._caps:
-            cap = opps_cap(kb, code, modifier, loc, when, pfs.release.effective_from.year)
-            self._caps[key] = amounts(row, gpci_of(*g, when), cap)
-        nonfac, fac = self._caps[key]
+        gpci = gpci_of(*g, when)
+        if pe_share is not None:
+            r = rvu_of(row)
+            cut = 1 - pe_share
+            pe_nf, pe_f = (None if v is None else float(Decimal(repr(v)) * cut) for v in (r.pe_nonfacility,
+                                                                                        r.pe_facility))
+            return amount(Rvu(r.work, pe_nf, pe_f, r.mp, None, None, r.nonfacility_na, r.facility_na), gpci,
+                          row[8], setting)
+        key = (code, mod, loc, pfs.release.ids[0], gp.release.ids[0], when.year, when <= WORK_FLOOR_LAST_DAY)
+        if key not in self._amounts:
+            nonfac, fac, _ = amounts(row, gpci, row[10:13])
+            self._amounts[key] = (nonfac, fac)
+        nonfac, fac = self._amounts[key]
         return fac if setting == "facility" else nonfac
 
 
+def _dec(value: float | None) -> Decimal:
+    return ZERO if value is None else Decimal(repr(value))
+
+
 RVUS_SQL = ("SELECT hcpcs, modifier, work, pe_nonfacility, pe_facility, mp, total_nonfacility, total_facility, "
-            "pe_nonfacility_na, pe_facility_na, conversion_factor, status FROM rvus WHERE release_id = ?")
+            "pe_nonfacility_na, pe_facility_na, conversion_factor, status, opps_pe_nonfacility, opps_pe_facility, "
+            "opps_mp, pctc, endo_base, mult_proc FROM rvus WHERE release_id = ?")
 GPCIS_SQL = "SELECT mac, locality, pw_gpci, pw_gpci_floor, pe_gpci, mp_gpci FROM gpcis WHERE release_id = ?"
 
 
@@ -94,6 +190,7 @@ def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> Repriced:
             denied.update(f.lines[:1] if f.id.startswith("ptp.") else f.lines)
     base: dict[int, tuple[Decimal | None, list[str]]] = {}
     rates: dict[int, float | None] = {}
+    services: dict[object, list[Service]] = {}
     loc = None
     for line in claim.lines:
         day = claim.day_of(line)
@@ -101,9 +198,13 @@ def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> Repriced:
         loc = loc or line_loc
         if note and note not in notices:
             notices.append(note)
-        rates[line.line], amount, notes = _line_amount(pricer, line, line_loc, day, setting)
+        rates[line.line], amount, notes, service = _line_amount(pricer, line, line_loc, day, setting)
         base[line.line] = (amount, notes)
-    _multiple_procedures(pricer.facts, claim, base, denied)
+        if service is not None and amount and line.line not in denied:
+            services.setdefault(day, []).append(service)
+    for day_services in services.values():
+        for n, (amount, notes) in multiple_procedures(day_services).items():
+            base[n] = (amount, [*base[n][1], *notes])
     priced, total, at_risk = [], Decimal(0), Decimal(0)
     for line in claim.lines:
         amount, notes = base[line.line]
@@ -121,54 +222,160 @@ def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> Repriced:
     return Repriced(priced, cents(total), cents(at_risk), key, notices)
 
 
-def _pfs_modifier(line: Line) -> str:
-    return "26" if "26" in line.modifiers else "TC" if "TC" in line.modifiers else ""
+def shares(modifiers: tuple[str, ...] | list[str], bilateral: str | None) -> tuple[Decimal, list[str]]:
+    """The product of the payment shares a line's modifiers call for, and their adjustments."""
+    share, notes = Decimal(1), []
+    if "50" in modifiers and bilateral == "1":
+        share *= BILATERAL_SHARE
+        notes.append(f"bilateral {percent(BILATERAL_SHARE)}")
+    for mod, part in ASSISTANT_SHARE.items():
+        if mod in modifiers:
+            share *= part
+            notes.append(f"assistant at surgery {percent(part)}")
+            break
+    if "62" in modifiers:
+        share *= CO_SURGEON_SHARE
+        notes.append(f"co-surgeon {percent(CO_SURGEON_SHARE)}")
+    return share, notes
+
+
+def percent(share: Decimal) -> str:
+    """A share as people write it: 16%, 13.6%, 150%."""
+    return f"{(share * 100).normalize():f}%"
+
+
+CONTRACTOR_NOTE = CONTRACTOR_PRICED + " (status {}): no national amount"
+
+
+def no_amount_note(status: str, setting: str) -> str:
+    """The adjustment of a line without a national amount."""
+    if status in CONTRACTOR_PRICED_STATUSES:
+        return CONTRACTOR_NOTE.format(status)
+    return f"no {setting} fee schedule amount"
 
 
 def _line_amount(pricer: Pricer, line: Line, loc: Locality | None, day: date | None,
-                 setting: str) -> tuple[float | None, Decimal | None, list[str]]:
+                 setting: str) -> tuple[float | None, Decimal | None, list[str], Service | None]:
     """The fee schedule amount for one unit, the line's amount before multiple-procedure rules,
-    and the adjustments made."""
+    the adjustments made, and the line as a ``Service`` for those rules."""
     if loc is None or not line.code:
-        return None, None, []
-    rate = pricer.rate(line.code, _pfs_modifier(line), loc, day, setting)
-    if rate is None:
-        return None, None, [f"no {setting} fee schedule amount"]
+        return None, None, [], None
+    parts = pricer.parts(line.code, pfs_modifier(line.modifiers), loc, day, setting)
+    if parts.rate is None:
+        return None, None, [no_amount_note(parts.status, setting)], None
     if line.units is None:
-        return rate, None, []
-    amount = Decimal(repr(rate)) * Decimal(repr(line.units))
-    notes = []
-    pfs = pricer.facts.pfs(line.code, day) or {}
-    if "50" in line.modifiers and pfs.get("bilateral") == "1":
-        amount *= BILATERAL_SHARE
-        notes.append("bilateral 150%")
-    for mod, share in ASSISTANT_SHARE.items():
-        if mod in line.modifiers:
-            amount *= share
-            notes.append(f"assistant at surgery {share * 100:g}%")
-            break
-    if "62" in line.modifiers:
-        amount *= CO_SURGEON_SHARE
-        notes.append("co-surgeon 62.5%")
-    return rate, amount, notes
+        return parts.rate, None, [], None
+    pfs = pricer.facts.pfs(line.code, day, line.modifiers) or {}
+    share, notes = shares(line.modifiers, pfs.get("bilateral"))
+    amount = Decimal(repr(parts.rate)) * Decimal(repr(line.units)) * share
+    service = Service(line.line, pfs.get("mult_proc") or "", Decimal(repr(line.units)), amount, share, parts,
+                      line.code)
+    return parts.rate, amount, notes, service
 
 
-def _multiple_procedures(facts: Facts, claim: Claim, base: dict, denied: set[int]) -> None:
-    """Indicator 2: the highest-paid procedure of the day at 100%, every other one (and every
-    further unit) at 50%. Add-on codes carry other indicators and are exempt."""
-    by_day: dict[object, list[Line]] = {}
-    for line in claim.lines:
-        pfs = facts.pfs(line.code, claim.day_of(line)) if line.code else None
-        if pfs and pfs["mult_proc"] in MPPR_INDICATORS and base[line.line][0] and line.line not in denied:
-            by_day.setdefault(claim.day_of(line), []).append(line)
-    for lines in by_day.values():
-        if len(lines) == 1 and (lines[0].units or 1) <= 1:
+# --- multiple procedures ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Service:
+    """A priced line of one day, for the multiple-procedure rules."""
+
+    line: int
+    indicator: str  # multiple procedure indicator of the row priced
+    units: Decimal
+    amount: Decimal  # units x rate x shares
+    share: Decimal  # the shares (bilateral, assistant, co-surgeon) in ``amount``
+    parts: Parts
+    code: str
+
+    @property
+    def per_unit(self) -> Decimal:
+        return self.amount / self.units
+
+
+COMPONENT_NAMES = {"pe": "practice expense", "tc": "technical component", "pc": "professional component"}
+
+
+def multiple_procedures(services: list[Service]) -> dict[int, tuple[Decimal, list[str]]]:
+    """The multiple-procedure rules (``rules.MULTIPLE_PROCEDURE_REDUCTION``) over the priced, not
+    denied lines of one day: the new amount and the adjustments of each line they change.
+
+    Standard (2 and 3): the highest amount of the day at 100%, every other one (and every further
+    unit) at 50%; an endoscopy family (indicator 3 codes with one endoscopic base code, and the base
+    code itself) first counts as one procedure, its highest member in full and each other member
+    less the base code's amount. Component rules (4, 5, 6, 7): the highest unit's component in
+    full, that component of every other unit reduced by the rule's share. A single one-unit
+    service is left alone."""
+    out: dict[int, tuple[Decimal, list[str]]] = {s.line: (s.amount, []) for s in services}
+    _standard(services, out)
+    for indicator, cuts in MULTIPLE_PROCEDURE_REDUCTION.items():
+        for part, cut in cuts.items():
+            if part != "all":
+                _component([s for s in services if s.indicator == indicator], part, cut, out)
+    for s in services:
+        if s.indicator not in MULTIPLE_PROCEDURE_REDUCTION and sum(x.units for x in services) > 1:
+            out[s.line][1].append(f"multiple procedure indicator {s.indicator} not priced by medcode: paid in full")
+    return {n: v for n, v in out.items() if v[1]}
+
+
+def _standard(services: list[Service], out: dict[int, tuple[Decimal, list[str]]]) -> None:
+    standard = [s for s in services if s.indicator in STANDARD_MULTIPLE_PROCEDURE]
+    # endoscopy families: indicator 3 lines by base code, with a line of the base code itself
+    families: dict[str, list[Service]] = {}
+    for s in standard:
+        if s.indicator == "3" and s.parts.endo_base and s.parts.base_rate is not None:
+            families.setdefault(s.parts.endo_base, []).append(s)
+    in_family: dict[int, str] = {}
+    for base, members in list(families.items()):
+        members += [s for s in services if s.code == base and s not in members]
+        if sum(m.units for m in members) <= 1:
+            del families[base]
             continue
-        per_unit = {x.line: base[x.line][0] / Decimal(repr(x.units)) for x in lines}
-        ordered = sorted(lines, key=lambda x: (-per_unit[x.line], x.line))
-        for i, line in enumerate(ordered):
-            amount, notes = base[line.line]
-            full = per_unit[line.line] if i == 0 else Decimal(0)
-            reduced = amount - full
-            base[line.line] = (full + reduced / 2, [*notes, "multiple procedure: 100% first, 50% rest"
-                                                     if i == 0 else "multiple procedure 50%"])
+        in_family.update((m.line, base) for m in members)
+    # the items the standard rule ranks: a family, or a line by itself
+    items: list[tuple[Decimal, int, list[Service]]] = []
+    for base, members in families.items():
+        ranked = sorted(members, key=lambda m: (-m.per_unit, m.line))
+        total = ZERO
+        for i, m in enumerate(ranked):
+            base_amount = m.per_unit if m.code == base else (m.parts.base_rate or ZERO) * m.share
+            first = m.per_unit if i == 0 else ZERO
+            rest = max(m.per_unit - base_amount, ZERO) * (m.units - (1 if i == 0 else 0))
+            out[m.line] = (first + rest, [f"endoscopy family of {base}: 100% first, the rest less {base}"
+                                          if i == 0 else f"endoscopy family of {base}: less {base}"])
+            total += first + rest
+        items.append((total, ranked[0].line, ranked))
+    for s in standard:
+        if s.line not in in_family:
+            items.append((s.per_unit, s.line, [s]))
+    if len(items) == 1 and len(items[0][2]) == 1 and items[0][2][0].units <= 1:
+        return
+    if not items or (len(items) == 1 and items[0][2][0].line in in_family):
+        return
+    items.sort(key=lambda x: (-x[0], x[1]))
+    for i, (_, _, members) in enumerate(items):
+        for m in members:
+            amount, notes = out[m.line]
+            if m.line in in_family:
+                if i > 0:
+                    out[m.line] = (amount / 2, [*notes, "multiple procedure 50%"])
+                continue
+            full = m.per_unit if i == 0 else ZERO
+            out[m.line] = (full + (amount - full) / 2, [*notes, "multiple procedure: 100% first, 50% rest"
+                                                       if i == 0 else "multiple procedure 50%"])
+
+
+def _component(services: list[Service], part: str, cut: Decimal, out: dict[int, tuple[Decimal, list[str]]]) -> None:
+    """One component rule over the services of one indicator: every unit after the one with the
+    highest component has ``cut`` of that component taken off."""
+    having = [s for s in services if getattr(s.parts, part) > 0]
+    if sum(s.units for s in having) <= 1:
+        return
+    ranked = sorted(having, key=lambda s: (-getattr(s.parts, part), s.line))
+    for i, s in enumerate(ranked):
+        reduced_units = s.units - (1 if i == 0 else 0)
+        if reduced_units <= 0:
+            continue
+        amount, notes = out[s.line]
+        off = getattr(s.parts, part) * s.share * cut * reduced_units
+        out[s.line] = (amount - off, [*notes, f"multiple procedure: {COMPONENT_NAMES[part]} "
+                                              f"{percent(cut)} off{' after the first unit' if i == 0 else ''}"])

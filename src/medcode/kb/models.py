@@ -46,6 +46,7 @@ class Rvu:
 class Payment:
     nonfacility: float | None
     facility: float | None
+    note: str | None = None  # "contractor priced" (status C and R: the MAC sets the amount)
 
 
 @dataclass(frozen=True)

@@ -4,21 +4,32 @@ on whole frames (``SCALE``), so that both engines give the same amounts to the c
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from medcode import vocab
 from medcode.claims.batch import OUT_CLAIM_SCHEMA, _ids, _split, tables
+from medcode.claims.reprice import CONTRACTOR_NOTE, Service, multiple_procedures, shares
 from medcode.kb.models import Locality
 from medcode.pricing import WORK_FLOOR_LAST_DAY
-from medcode.rules import ASSISTANT_SHARE
+from medcode.rules import (
+    ASSISTANT_SHARE,
+    BILATERAL_SHARE,
+    CO_SURGEON_SHARE,
+    CONTRACTOR_PRICED_STATUSES,
+    NATIONALLY_PRICED_STATUSES,
+)
 
 if TYPE_CHECKING:
     from medcode.claims.batch import BatchChecker
 
 SCALE = 100_000  # amounts are held in 1/100,000 of a cent: every share and halving divides exactly
 ASSISTANT = [(m, *share.as_integer_ratio()) for m, share in ASSISTANT_SHARE.items()]
+BILATERAL = BILATERAL_SHARE.as_integer_ratio()
+CO_SURGEON = CO_SURGEON_SHARE.as_integer_ratio()
+JOINED_INDICATORS = ("0", "2", "9")  # multiple-procedure indicators priced by joins; days with others by rule
 
 
 def reprice(bc: BatchChecker, c: pl.DataFrame, ln: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, ...]:
@@ -32,7 +43,7 @@ def reprice(bc: BatchChecker, c: pl.DataFrame, ln: pl.DataFrame, findings: pl.Da
                                        pl.col("pos")))))
     # only the columns pricing needs: every join below copies every column
     ln = ln.select("cid", "line", "code", "mkey", "units", "day", "pfs_rid", "gpci_rid", "zip_rid", "loc_rid",
-                   "cap_rid", "cap_on", "mult_proc", "bilateral", "m50", "m62", "assistant_mod", "pfs_mod")
+                   "mult_proc", "bilateral", "m50", "m62", "assistant_mod", "want_mod")
     ln = ln.join(c.select("cid", "zip", "locality", "setting"), on="cid")
     ln = _localities(bc, ln)
     denied = (findings.filter((pl.col("sev") == "deny") & (pl.col("lines").list.len() > 0))
@@ -41,10 +52,10 @@ def reprice(bc: BatchChecker, c: pl.DataFrame, ln: pl.DataFrame, findings: pl.Da
               .with_columns(denied=pl.lit(True)))
     ln = ln.join(denied, on=["cid", "line"], how="left").with_columns(pl.col("denied").fill_null(False))
     ln = _rates(bc, ln).select(  # the rate found, the rest need not travel through the joins below
-        "cid", "line", "code", "mkey", "units", "day", "setting", "mac", "loc_key", "loc_name", "loc_note",
-        "denied", "rate_c", "mult_proc", "bilateral", "m50", "m62", "assistant_mod")
+        "cid", "line", "code", "mkey", "want_mod", "units", "day", "setting", "mac", "loc", "loc_key", "loc_name",
+        "loc_note", "denied", "rate_c", "rstatus", "mult_proc", "bilateral", "m50", "m62", "assistant_mod")
     ln = _amounts(ln)
-    ln = _multiple_procedures(ln)
+    ln = _multiple_procedures(bc, ln)
     rounded = (pl.col("amount") + SCALE // 2) // SCALE
     ln = ln.with_columns(allowed=pl.when(pl.col("amount").is_null()).then(None)
                          .when(pl.col("denied")).then(0.0).otherwise(_dollars(rounded, ln.height)))
@@ -106,33 +117,32 @@ def _known_places(bc: BatchChecker, ln: pl.DataFrame, keys: list[str]) -> pl.Dat
 def _rates(bc: BatchChecker, ln: pl.DataFrame) -> pl.DataFrame:
     """``rate_c``: the fee schedule amount for one unit in cents, in the line's locality and
     setting (null when it has none)."""
-    rvus = tables.rvus(bc.kb, _ids(ln, "pfs_rid"))
-    with_mod = rvus.select("pfs_rid", "code", "pfs_mod").with_columns(own=pl.lit(True))
-    ln = (ln.join(with_mod, on=["pfs_rid", "code", "pfs_mod"], how="left")
-          .with_columns(rmod=pl.when(pl.col("own")).then(pl.col("pfs_mod")).otherwise(pl.lit("")))
+    rvus = tables.rvus(bc.kb, _ids(ln, "pfs_rid")).drop("pctc", "endo_base", "mult_proc_row")  # the rule's (Pricer)
+    with_mod = rvus.select("pfs_rid", "code", want_mod="pfs_mod").with_columns(own=pl.lit(True))
+    ln = (ln.join(with_mod, on=["pfs_rid", "code", "want_mod"], how="left")
+          .with_columns(rmod=pl.when(pl.col("own")).then(pl.col("want_mod")).otherwise(pl.lit("")))
           .join(rvus.rename({"pfs_mod": "rmod", "status": "rstatus"}), on=["pfs_rid", "code", "rmod"], how="left")
-          .join(tables.gpcis(bc.kb, _ids(ln, "gpci_rid")), on=["gpci_rid", "mac", "loc"], how="left")
-          .join(tables.opps_caps(bc.kb, _ids(ln, "cap_rid")), on=["cap_rid", "code", "pfs_mod", "mac", "loc"],
-                how="left"))
+          .join(tables.gpcis(bc.kb, _ids(ln, "gpci_rid")), on=["gpci_rid", "mac", "loc"], how="left"))
     floor = pl.col("pw").is_null() | (pl.col("day") <= WORK_FLOOR_LAST_DAY)
     ln = ln.with_columns(gw=pl.when(floor).then(pl.col("pw_floor")).otherwise(pl.col("pw")))
     ints = {f"{c}_i": tables.scaled(c, d) for c, d in (("work", 2), ("pe_nf", 2), ("pe_f", 2), ("mp", 2),
                                                         ("gw", 3), ("pe_g", 3), ("mp_g", 3), ("cf", 4),
-                                                        ("cap_nf", 2), ("cap_f", 2))}
+                                                        ("opps_pe_nf", 2), ("opps_pe_f", 2), ("opps_mp", 2))}
     ln = ln.with_columns(**ints)
     out = []
-    for setting, pe, na, cap in (("nonfacility", "pe_nf", "pe_nf_na", "cap_nf"), ("facility", "pe_f", "pe_f_na",
-                                                                                  "cap_f")):
-        v = (pl.col("work_i") * pl.col("gw_i") + pl.col(f"{pe}_i") * pl.col("pe_g_i")
-             + pl.col("mp_i") * pl.col("mp_g_i")) * pl.col("cf_i")
-        cents = (v + 5_000_000) // 10_000_000
-        capped = (pl.when(pl.col("cap_on") & pl.col(f"{cap}_i").is_not_null() & (pl.col(f"{cap}_i") < cents))
-                  .then(pl.col(f"{cap}_i")).otherwise(cents))
-        payable = pl.col("rstatus").is_in(["A", "R", "T"]) & (pl.col(na) != "NA") & pl.col("gw").is_not_null()
+    # the OPPS imaging cap: the same formula with the row's OPPS PE and MP RVUs, where it has them
+    has_opps = pl.any_horizontal(pl.col(c).fill_null(0) != 0 for c in ("opps_pe_nf", "opps_pe_f", "opps_mp"))
+    for setting, pe, na in (("nonfacility", "pe_nf", "pe_nf_na"), ("facility", "pe_f", "pe_f_na")):
+        cents = _cents(pl.col(f"{pe}_i"), pl.col("mp_i"))
+        opps = _cents(pl.col(f"opps_{pe}_i").fill_null(0), pl.col("opps_mp_i").fill_null(0))
+        capped = pl.when(has_opps & (opps < cents)).then(opps).otherwise(cents)
+        payable = (pl.col("rstatus").is_in(list(NATIONALLY_PRICED_STATUSES)) & (pl.col(na) != "NA")
+                   & pl.col("gw").is_not_null())
         out.append(pl.when(payable).then(capped).otherwise(None).alias(f"rate_{setting}"))
     ln = ln.with_columns(out)
     exact = ~pl.any_horizontal(*(pl.col(c).is_not_null() & pl.col(f"{c}_i").is_null() for c in
-                                 ("work", "pe_nf", "pe_f", "mp", "gw", "pe_g", "mp_g", "cf", "cap_nf", "cap_f")))
+                                 ("work", "pe_nf", "pe_f", "mp", "gw", "pe_g", "mp_g", "cf", "opps_pe_nf",
+                                  "opps_pe_f", "opps_mp")))
     ln = ln.with_columns(
         rate_c=pl.when(pl.col("mac").is_null()).then(None)
         .when(pl.col("setting") == "facility").then(pl.col("rate_facility")).otherwise(pl.col("rate_nonfacility")),
@@ -142,11 +152,19 @@ def _rates(bc: BatchChecker, ln: pl.DataFrame) -> pl.DataFrame:
         ln = _rates_by_pricer(bc, ln, inexact)
     return ln
 
+
+def _cents(pe: pl.Expr, mp: pl.Expr) -> pl.Expr:
+    """[(work x work GPCI) + (PE x PE GPCI) + (MP x MP GPCI)] x CF in cents, rounded half up, from
+    the integer columns of ``_rates``."""
+    v = (pl.col("work_i") * pl.col("gw_i") + pe * pl.col("pe_g_i") + mp * pl.col("mp_g_i")) * pl.col("cf_i")
+    return (v + 5_000_000) // 10_000_000
+
+
 def _rates_by_pricer(bc: BatchChecker, ln: pl.DataFrame, inexact: pl.DataFrame) -> pl.DataFrame:
-    keys = ["code", "pfs_mod", "mac", "loc", "day", "setting"]
+    keys = ["code", "want_mod", "mac", "loc", "day", "setting"]
     rows = []
     for r in inexact.unique(keys).iter_rows(named=True):
-        rate = bc.pricer.rate(r["code"], r["pfs_mod"], Locality(r["mac"], r["loc"], "", ""), r["day"],
+        rate = bc.pricer.rate(r["code"], r["want_mod"], Locality(r["mac"], r["loc"], "", ""), r["day"],
                                 r["setting"])
         rows.append((*(r[k] for k in keys), None if rate is None else round(rate * 100)))
     fixed = pl.DataFrame(rows, schema={**{k: ln.schema[k] for k in keys}, "rate_fixed": pl.Int64}, orient="row")
@@ -171,25 +189,68 @@ def _amounts(ln: pl.DataFrame) -> pl.DataFrame:
     ln = ln.with_columns(_bil=pl.col("m50") & (pl.col("bilateral") == "1").fill_null(False))
     bilateral, assistant, co = pl.col("_bil"), pl.col("assistant_mod"), pl.col("m62")
     p = pl.col("rate_c") * SCALE
-    p = pl.when(bilateral).then(p * 3 // 2).otherwise(p)
+    p = pl.when(bilateral).then(p * BILATERAL[0] // BILATERAL[1]).otherwise(p)
     for mod, num, den in ASSISTANT:
         p = pl.when(assistant == mod).then(p * num // den).otherwise(p)
-    p = pl.when(co).then(p * 625 // 1000).otherwise(p)
-    share = {m: f"assistant at surgery {ASSISTANT_SHARE[m] * 100:g}%" for m, *_ in ASSISTANT}
+    p = pl.when(co).then(p * CO_SURGEON[0] // CO_SURGEON[1]).otherwise(p)
+    share = {m: shares([m], None)[1][0] for m, *_ in ASSISTANT}
     notes = pl.concat_str(
-        pl.when(bilateral).then(pl.lit("bilateral 150%")),
+        pl.when(bilateral).then(pl.lit(shares(["50"], "1")[1][0])),
         assistant.replace_strict(share, default=None, return_dtype=pl.String),
-        pl.when(co).then(pl.lit("co-surgeon 62.5%")), separator=ADJ_SEP, ignore_nulls=True)
+        pl.when(co).then(pl.lit(shares(["62"], None)[1][0])), separator=ADJ_SEP, ignore_nulls=True)
     priced = pl.col("rate_c").is_not_null()
     ln = ln.with_columns(per_unit=p).with_columns(
         amount=pl.col("per_unit") * pl.col("units"),
         adj=pl.when(pl.col("mac").is_null()).then(pl.lit(""))
+        .when(~priced & pl.col("rstatus").is_in(list(CONTRACTOR_PRICED_STATUSES)))
+        .then(pl.format(CONTRACTOR_NOTE, "rstatus"))
         .when(~priced).then(pl.format("no {} fee schedule amount", "setting"))
         .otherwise(notes))
     return ln.drop("_bil")
 
 
-def _multiple_procedures(ln: pl.DataFrame) -> pl.DataFrame:
+def _multiple_procedures(bc: BatchChecker, ln: pl.DataFrame) -> pl.DataFrame:
+    """The multiple-procedure rules: days whose priced lines have only indicators 0, 2 and 9 by
+    joins (``_standard``); the others line by line with the per-claim engine's
+    ``multiple_procedures`` (therapy, imaging, endoscopy lines are a small part of a file)."""
+    eligible = (pl.col("amount").is_not_null() & (pl.col("amount") != 0) & ~pl.col("denied")).fill_null(False)
+    by_rule = (ln.filter(eligible).group_by("cid", "day")
+               .agg(units=pl.col("units").sum(),
+                    other=(~pl.col("mult_proc").fill_null("").is_in(JOINED_INDICATORS)).any())
+               .filter(pl.col("other") & (pl.col("units") > 1)).select("cid", "day", by_rule=pl.lit(True)))
+    if by_rule.is_empty():
+        return _standard(ln)
+    ln = ln.join(by_rule, on=["cid", "day"], how="left").with_columns(pl.col("by_rule").fill_null(False))
+    return pl.concat([_standard(ln.filter(~pl.col("by_rule")).drop("by_rule")),
+                      _by_rule(bc, ln.filter(pl.col("by_rule")).drop("by_rule"))], how="diagonal_relaxed")
+
+
+def _by_rule(bc: BatchChecker, ln: pl.DataFrame) -> pl.DataFrame:
+    """``multiple_procedures`` over each claim's day, on the amounts ``_amounts`` found."""
+    days: dict[tuple, list[Service]] = {}
+    for r in ln.iter_rows(named=True):
+        if r["amount"] is None or r["amount"] == 0 or r["denied"]:
+            continue
+        parts = bc.pricer.parts(r["code"], r["want_mod"], Locality(r["mac"], r["loc"], "", ""), r["day"],
+                                r["setting"])
+        share, _ = shares(r["mkey"].split(), r["bilateral"])
+        days.setdefault((r["cid"], r["day"]), []).append(Service(
+            r["line"], r["mult_proc"] or "", Decimal(r["units"]), Decimal(r["amount"]) / (100 * SCALE), share,
+            parts, r["code"]))
+    changed = []
+    for (cid, _), services in days.items():
+        for line, (amount, notes) in multiple_procedures(services).items():
+            changed.append((cid, line, int(amount * 100 * SCALE), ADJ_SEP.join(notes)))
+    found = pl.DataFrame(changed, schema={"cid": pl.Int64, "line": pl.Int64, "_amount": pl.Int64,
+                                          "_adj": pl.String}, orient="row")
+    return ln.join(found, on=["cid", "line"], how="left").with_columns(
+        amount=pl.coalesce("_amount", "amount"),
+        adj=pl.when(pl.col("_adj").is_null()).then(pl.col("adj"))
+        .otherwise(pl.concat_str(pl.when(pl.col("adj") != "").then(pl.col("adj")), "_adj", separator=ADJ_SEP,
+                                 ignore_nulls=True))).drop("_amount", "_adj")
+
+
+def _standard(ln: pl.DataFrame) -> pl.DataFrame:
     """Indicator 2: the highest amount per unit of the day at 100%, the rest (and further units)
     at 50%; a single one-unit procedure is left alone."""
     eligible = ((pl.col("mult_proc") == "2") & pl.col("amount").is_not_null() & (pl.col("amount") != 0)

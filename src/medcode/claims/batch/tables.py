@@ -44,7 +44,7 @@ def _memo(kb: KnowledgeBase, key: tuple, make):  # noqa: ANN001, ANN202
         return memo[key]
 
 
-FORMAT = 2  # of the kept files: up by one whenever a frame function below changes its output
+FORMAT = 3  # of the kept files: up by one whenever a frame function below changes its output
 
 
 def cache_dir(kb: KnowledgeBase) -> Path:
@@ -242,7 +242,9 @@ def rvus(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={
         "pfs_rid": pl.Int64, "code": pl.String, "pfs_mod": pl.String, "work": pl.Float64, "pe_nf": pl.Float64,
         "pe_f": pl.Float64, "mp": pl.Float64, "total_nf": pl.Float64, "total_f": pl.Float64, "pe_nf_na": pl.String,
-        "pe_f_na": pl.String, "cf": pl.Float64, "status": pl.String}, orient="row"
+        "pe_f_na": pl.String, "cf": pl.Float64, "status": pl.String, "opps_pe_nf": pl.Float64,
+        "opps_pe_f": pl.Float64, "opps_mp": pl.Float64, "pctc": pl.String, "endo_base": pl.String,
+        "mult_proc_row": pl.String}, orient="row"
     ).unique(["pfs_rid", "code", "pfs_mod"], keep="last", maintain_order=True)
 
 
