@@ -8,7 +8,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from medcode.claims.checks import addon, diagnosis, modifiers, mue, ptp, releases, siblings, validity
+from medcode.claims.checks import (
+    addon,
+    diagnosis,
+    duplicates,
+    modifier_pairs,
+    modifiers,
+    mue,
+    npi,
+    place_of_service,
+    ptp,
+    releases,
+    siblings,
+    unpointed,
+    validity,
+)
 from medcode.claims.facts import Facts
 from medcode.claims.files import FORMATS, read_path, read_text
 from medcode.claims.model import CheckedClaim, Claim, Finding, Line, PricedLine, Problem
@@ -17,7 +31,8 @@ from medcode.claims.reprice import Pricer, reprice
 from medcode.kb.store import KnowledgeBase
 from medcode.rules import MAX_DIAGNOSES, MAX_LINES, SEVERITY_ORDER
 
-CHECKS = (validity, releases, addon, ptp, mue, modifiers, siblings, diagnosis)
+CHECKS = (validity, releases, addon, ptp, mue, modifiers, siblings, diagnosis, npi, place_of_service, duplicates,
+          modifier_pairs, unpointed)
 
 __all__ = ["CHECKS", "FORMATS", "CheckedClaim", "Checker", "Claim", "ClaimInputError", "Finding", "Line",
            "PricedLine", "Problem", "check_claim", "read_csv", "read_json", "read_path", "read_text"]

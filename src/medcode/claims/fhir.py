@@ -5,7 +5,12 @@ Mapping: ``id``; ``billablePeriod.start`` (claim date); ``provider.identifier.va
 ``productOrService.coding[0].code``, ``modifier[].coding[0].code``, ``quantity.value`` (units),
 ``diagnosisSequence`` (pointers to diagnosis sequences), ``net.value`` or ``unitPrice.value``
 (charge), ``servicedDate`` or ``servicedPeriod.start``, ``locationCodeableConcept`` (place of
-service) and ``locationAddress.postalCode`` (ZIP). Positions are JSON paths.
+service) and ``locationAddress.postalCode`` (ZIP). NPIs: the billing provider's is
+``provider.identifier.value``; the rendering and referring providers' are
+``careTeam[].provider.identifier.value`` of the first member whose ``role.coding[0].code`` is
+``primary``, ``rendering`` or ``performing`` (rendering) or ``referring`` (referring); without a
+referring member, ``referral.identifier.value`` where its ``system`` is the NPI system.
+Positions are JSON paths.
 """
 
 from __future__ import annotations
@@ -86,6 +91,28 @@ def _code(concept: dict, where: str) -> str:
     return (code or "").strip().upper()
 
 
+NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
+CARE_TEAM_ROLES = {"primary": "rendering", "rendering": "rendering", "performing": "rendering",
+                   "referring": "referring"}
+
+
+def _care_team_npis(res: dict, where: str, f: Fields) -> dict[str, str | None]:
+    """The rendering and referring NPIs of a Claim (see the module's mapping)."""
+    out: dict[str, str | None] = {"rendering": None, "referring": None}
+    for i, member in enumerate(_list(res, "careTeam", where)):
+        at = f"{where}.careTeam[{i}]"
+        role = CARE_TEAM_ROLES.get(_code(_obj(member, "role", at), f"{at}.role").lower())
+        if role is None or out[role] is not None:
+            continue
+        ident = _obj(_obj(member, "provider", at), "identifier", f"{at}.provider")
+        out[role] = f.text(ident.get("value"), f"{at}.provider.identifier.value", f"{role}_npi")
+    if out["referring"] is None:
+        ident = _obj(_obj(res, "referral", where), "identifier", f"{where}.referral")
+        if ident.get("system") == NPI_SYSTEM:
+            out["referring"] = f.text(ident.get("value"), f"{where}.referral.identifier.value", "referring_npi")
+    return out
+
+
 def _claim(res: dict, where: str, index: int) -> Claim:
     f = Fields()
     diagnoses: list[str] = []
@@ -147,6 +174,7 @@ def _claim(res: dict, where: str, index: int) -> Claim:
         f"{where}.provider.identifier.value",
         "provider",
     )
+    team = _care_team_npis(res, where, f)
     start = _obj(res, "billablePeriod", where).get("start")
     claim_id = f.text(res.get("id"), f"{where}.id", "id")
     return Claim(
@@ -158,4 +186,7 @@ def _claim(res: dict, where: str, index: int) -> Claim:
         zip_code=zip_code[:5] if zip_code else None,
         diagnoses=tuple(diagnoses),
         problems=tuple(f.problems),
+        billing_npi=provider,
+        rendering_npi=team["rendering"],
+        referring_npi=team["referring"],
     )

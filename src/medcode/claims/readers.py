@@ -36,7 +36,11 @@ CSV_COLUMNS = (
     "pointers",
     "charge",
     "line_date",
+    "billing_npi",
+    "rendering_npi",
+    "referring_npi",
 )
+NPI_FIELDS = ("billing_npi", "rendering_npi", "referring_npi")  # claim fields, as named on Claim
 
 
 class ClaimInputError(ValueError):
@@ -336,6 +340,9 @@ def _json_claim(obj: Any, where: str, index: int) -> Claim:
         locality=f.text(obj.get("locality"), f"{where}.locality", "locality"),
         diagnoses=diagnoses,
         problems=tuple(f.problems),
+        billing_npi=f.text(obj.get("billing_npi"), f"{where}.billing_npi", "billing_npi"),
+        rendering_npi=f.text(obj.get("rendering_npi"), f"{where}.rendering_npi", "rendering_npi"),
+        referring_npi=f.text(obj.get("referring_npi"), f"{where}.referring_npi", "referring_npi"),
     )
 
 
@@ -421,7 +428,7 @@ def _csv_claim(rows: list[tuple[int, list[str]]], col: dict[str, int], source: s
     first_n, first = rows[0]
     claim_fields: dict[str, str] = {}
     for n, row in rows:
-        for name in ("date", "place_of_service", "provider", "zip", "locality", "diagnoses"):
+        for name in ("date", "place_of_service", "provider", "zip", "locality", "diagnoses", *NPI_FIELDS):
             value = get(row, name)
             if value and claim_fields.setdefault(name, value) != value:
                 f.problem(at(n, name), name, f"differs from the claim's first row ({claim_fields[name]!r})")
@@ -454,4 +461,7 @@ def _csv_claim(rows: list[tuple[int, list[str]]], col: dict[str, int], source: s
         locality=text("locality"),
         diagnoses=diagnoses,
         problems=tuple(f.problems),
+        billing_npi=text("billing_npi"),
+        rendering_npi=text("rendering_npi"),
+        referring_npi=text("referring_npi"),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
 from functools import cache
 from importlib import resources
 
@@ -94,12 +95,29 @@ def cpt_modifiers() -> dict[str, str]:
 @cache
 def places_of_service() -> dict[str, tuple[str, str]]:
     """Place-of-service code -> (PFS setting, name) from ``place_of_service.tsv``."""
+    return {key: (setting, name) for key, (setting, name, _) in _places().items()}
+
+
+@cache
+def place_of_service_from() -> dict[str, date | None]:
+    """Place-of-service code -> its first valid date of service (None: valid on every date)."""
+    return {key: first for key, (_, _, first) in _places().items()}
+
+
+@cache
+def _places() -> dict[str, tuple[str, str, date | None]]:
     out = {}
     for n, key, value in _pairs("place_of_service.tsv"):
-        setting, _, name = value.partition("|")
-        if len(key) != 2 or not key.isdigit() or setting not in ("facility", "nonfacility") or not name:
-            raise VocabularyError(f"place_of_service.tsv line {n}: expected NN<TAB>facility|name or nonfacility|name")
-        out[key] = (setting, name)
+        setting, name, *rest = value.split("|")
+        try:
+            first = date.fromisoformat(rest[0]) if len(rest) == 1 and len(rest[0]) == 10 else None
+        except ValueError:
+            first = None
+        if (len(key) != 2 or not key.isascii() or not key.isdigit() or setting not in ("facility", "nonfacility")
+                or not name or (rest and first is None)):
+            raise VocabularyError(f"place_of_service.tsv line {n}: expected NN<TAB>facility|name or "
+                                  "nonfacility|name, then optionally |YYYY-MM-DD")
+        out[key] = (setting, name, first)
     return out
 
 

@@ -36,7 +36,21 @@ import polars as pl
 from medcode import rules, vocab
 from medcode.claims import Checker
 from medcode.claims.batch import tables
-from medcode.claims.checks import addon, diagnosis, modifiers, mue, ptp, releases, siblings, validity
+from medcode.claims.checks import (
+    addon,
+    diagnosis,
+    duplicates,
+    modifier_pairs,
+    modifiers,
+    mue,
+    npi,
+    place_of_service,
+    ptp,
+    releases,
+    siblings,
+    unpointed,
+    validity,
+)
 from medcode.claims.facts import code_kind
 from medcode.claims.model import CheckedClaim, Finding, Line, PricedLine
 from medcode.kb import ncci
@@ -48,7 +62,8 @@ from medcode.rules import ASSISTANT_SHARE
 log = logging.getLogger(__name__)
 
 CLAIM_SCHEMA = {"cid": pl.Int64, "claim_id": pl.String, "cdate": pl.Date, "pos": pl.String, "zip": pl.String,
-                "locality": pl.String, "dx": pl.List(pl.String)}
+                "locality": pl.String, "dx": pl.List(pl.String), "billing_npi": pl.String, "rendering_npi": pl.String,
+                "referring_npi": pl.String}
 LINE_SCHEMA = {"cid": pl.Int64, "line": pl.Int64, "code": pl.String, "mkey": pl.String,  # modifiers, space-separated
                "units": pl.Int64, "ptrs": pl.List(pl.Int64), "ldate": pl.Date}
 FOUND_SCHEMA = {"fid": pl.String, "sev": pl.String, "msg": pl.String, "fix": pl.String, "cite": pl.Int64,
@@ -163,7 +178,9 @@ class BatchChecker:
         ln = self._addon_rows(ln)
         found = [self._validity(ln), self._diagnoses(c), self._addon(ln), self._ptp(ln), self._mue(ln),
                  self._modifiers(ln), self._siblings(ln), self._pointers(ln, c), self._excludes1(c),
-                 releases.batch_findings(self.kb, ln, FINDING_SCHEMA)]
+                 releases.batch_findings(self.kb, ln, FINDING_SCHEMA),
+                 *(check.batch(self, ln, c) for check in (npi, place_of_service, duplicates, modifier_pairs,
+                                                          unpointed))]
         findings = pl.concat([f.select(list(FINDING_SCHEMA)) for f in found])
         from medcode.claims.batch.reprice import reprice  # it imports this module
 

@@ -20,10 +20,10 @@ import polars as pl
 
 from medcode.claims.batch import CLAIM_SCHEMA, LINE_SCHEMA, _split
 from medcode.claims.model import Claim
-from medcode.claims.readers import MAX_TEXT, _csv_claim, csv_columns, iter_csv
+from medcode.claims.readers import MAX_TEXT, NPI_FIELDS, _csv_claim, csv_columns, iter_csv
 from medcode.rules import MAX_DIAGNOSES, MAX_LINES
 
-CLAIM_FIELDS = ("date", "place_of_service", "provider", "zip", "locality", "diagnoses")
+CLAIM_FIELDS = ("date", "place_of_service", "provider", "zip", "locality", "diagnoses", *NPI_FIELDS)
 MAX_UNITS = 9999
 PRINTABLE = bytes(range(0x20, 0x7F)) + b"\n"
 Frames = tuple[pl.DataFrame, pl.DataFrame, list[tuple[int, Claim]]]
@@ -46,7 +46,8 @@ def from_claims(claims: Iterable[Claim], start: int = 0) -> Frames:
             slow.append((cid, claim))
             continue
         for col, value in zip(ccols, (cid, claim.id, claim.date, claim.place_of_service, claim.zip_code,
-                                      claim.locality, SEP.join(claim.diagnoses))):
+                                      claim.locality, SEP.join(claim.diagnoses), claim.billing_npi,
+                                      claim.rendering_npi, claim.referring_npi)):
             col.append(value)
         for x in claim.lines:
             for lcol, lvalue in zip(lcols, (cid, x.line, x.code, " ".join(x.modifiers), x.units,
@@ -253,7 +254,8 @@ def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int
     seps = _separators(fast_rows.select("mods", "ptrs"), fast.select("diagnoses"))
     claims = fast.select(
         "cid", "claim_id", cdate=day("date"), pos=pl.col("place_of_service"), zip=pl.col("zip"),
-        locality=pl.col("locality"), dx=_words(pl.col("diagnoses").str.to_uppercase(), seps["diagnoses"]).fill_null([]))
+        locality=pl.col("locality"), dx=_words(pl.col("diagnoses").str.to_uppercase(), seps["diagnoses"]).fill_null([]),
+        billing_npi="billing_npi", rendering_npi="rendering_npi", referring_npi="referring_npi")
     row = pl.int_range(pl.len(), dtype=pl.Int64)
     first_row = pl.when(pl.col("cid") != pl.col("cid").shift(1)).then(row).forward_fill().fill_null(0)
     lines = fast_rows.select(
