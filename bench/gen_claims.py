@@ -100,6 +100,7 @@ def write_837(out, items) -> None:
         hl += 1
         total = sum(x[4] for x in c["lines"])
         seg += [f"HL*{hl}*1*22*0", "SBR*P*18*******MB", f"NM1*IL*1*DOE*JANE****MI*{c['id']}",
+                "NM1*PR*2*MEDICARE*****PI*MCR",
                 f"CLM*{c['id']}*{total:.2f}***{c['pos']}:B:1*Y*A*Y*Y",
                 "HI*" + "*".join(("ABK" if i == 0 else "ABF") + ":" + d.replace(".", "")
                                  for i, d in enumerate(c["dx"])),

@@ -3,21 +3,36 @@
 Delimiters come from the ISA segment (element separator ISA's 4th character, component
 separator ISA16, segment terminator the character after it). Read per claim (CLM): place of
 service (CLM05-1), diagnoses (HI, ABK/ABF), rendering provider (NM1*82), ZIP of the service
-facility (NM1*77 then N4) or else of the billing provider (NM1*85 then N4), and lines (LX, SV1
-with HC:code:modifiers, charge, units, diagnosis pointers; DTP*472 date of service).
+facility (NM1*77 then N4) or else of the billing provider (NM1*85 then N4), the NPIs (NM109) of
+the billing (NM1*85, 2010AA), rendering (NM1*82, 2310B) and referring (NM1*DN, 2310A) providers,
+and lines (LX, SV1 with HC:code:modifiers, charge, units, diagnosis pointers; DTP*472 date of
+service). The file is split and its syntax checked in bulk first (``x12_segments``); the
+implementation guide's rules are checked by ``x12_validate``.
 Positions are "file:segment N (ID) element M".
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
+import polars as pl
+
 from medcode.claims.model import Claim, Line, Problem
 from medcode.claims.readers import ClaimInputError, Fields
+from medcode.claims.x12_segments import (
+    ENVELOPE,
+    Delimiters,
+    Envelope,
+    chunk_texts,
+    delimiters,
+    elements,
+    raise_first,
+    split_segments,
+    syntax_errors,
+)
 
-ISA_LENGTH = 106
 READ_ELEMENTS = 10  # the reader looks at elements 1 to 9 (and at every element of HI)
 EMPTY = [""] * READ_ELEMENTS
 # segments never named in a problem (no position to write for them)
@@ -34,25 +49,18 @@ class _Draft:
     provider: str | None = None
     zip_code: str | None = None
     lines: list[dict] = field(default_factory=list)
+    rendering_npi: str | None = None
+    referring_npi: str | None = None
 
 
-def delimiters(text: str, source: str) -> tuple[str, str, str]:
-    """(element, component, segment) separators from the ISA segment."""
-    start = text.lstrip()
-    if not start:
-        raise ClaimInputError(source, "the file is empty")
-    if not start.startswith("ISA") or len(start) < ISA_LENGTH:
-        raise ClaimInputError(f"{source}:segment 1", "an 837P file starts with a 106-character ISA segment")
-    element, component, segment = start[3], start[104], start[105]
-    if start.count(element, 0, ISA_LENGTH) != 16:
-        raise ClaimInputError(f"{source}:segment 1 (ISA)", f"ISA must have 16 elements separated by {element!r}")
-    if segment.isalnum() or segment in (element, component):
-        raise ClaimInputError(f"{source}:segment 1 (ISA)",
-                              f"segment terminator {segment!r} (after ISA16) is not usable")
-    if start[ISA_LENGTH:].lstrip()[:2] != "GS":
-        raise ClaimInputError(f"{source}:segment 2", f"no GS segment after ISA: is {segment!r} really the segment "
-                                                     "terminator?")
-    return element, component, segment
+@dataclass
+class ReadState:
+    """What the reader carries from segment to segment outside a claim: the billing provider's
+    ZIP code and NPI (2010AA) and the entity of the last NM1 (which N4 follows)."""
+
+    billing_zip: str | None = None
+    billing_npi: str | None = None
+    last_nm1: str = ""
 
 
 def read_837(text: str, source: str = "<837>") -> list[Claim]:
@@ -60,22 +68,29 @@ def read_837(text: str, source: str = "<837>") -> list[Claim]:
 
 
 def iter_837(text: str, source: str = "<837>") -> Iterator[Claim]:
-    element, component, terminator = delimiters(text, source)
-    segments = [s.strip("\r\n ") for s in text.strip().split(terminator)]
-    if segments and segments[-1] == "":
-        segments.pop()
-    gs = segments[1].split(element) if len(segments) > 1 else []
-    if len(gs) != 9 or gs[0] != "GS":
-        raise ClaimInputError(f"{source}:segment 2 (GS)",
-                              f"GS should have 8 elements, it has {len(gs) - 1}: is {terminator!r} (after ISA16) "
-                              "really the segment terminator?")
+    """Claims of an 837P, a chunk of segments at a time; ``ClaimInputError`` for a file that is
+    not readable as 837P (see ``x12_segments``), naming the first error's segment."""
+    d = delimiters(text, source)
+    envelope = Envelope()
+    state = ReadState()
+    first = 1
+    for chunk in chunk_texts(text, d):
+        frame = split_segments(chunk, d, first)
+        first += frame.height
+        errors = syntax_errors(frame, d, envelope.open_set)
+        envelope.feed(frame.filter(pl.col("id").is_in(list(ENVELOPE))).select("n", "id", elements(d)).rows())
+        raise_first(errors + envelope.errors, source)
+        yield from read_segments(frame.select("n", "seg").iter_rows(), d, source, state)
+    envelope.finish()
+    raise_first(envelope.errors, source)
+
+
+def read_segments(segments: Iterable[tuple[int, str]], d: Delimiters, source: str,
+                  state: ReadState) -> Iterator[Claim]:
+    """Claims of numbered segments (syntax checked already); ``state`` carries on to the next call."""
+    element, component = d.element, d.component
     draft: _Draft | None = None
-    last_nm1 = ""
-    billing_zip = None
-    saw_st = False
-    for n, raw in enumerate(segments, start=1):
-        if not raw:
-            raise ClaimInputError(f"{source}:segment {n}", "empty segment")
+    for n, raw in segments:
         el = raw.split(element)
         count = len(el)
         if count < READ_ELEMENTS:
@@ -83,23 +98,24 @@ def iter_837(text: str, source: str = "<837>") -> Iterator[Claim]:
         sid = el[0]
         at = f"{source}:segment {n} ({sid})" if sid not in QUIET else ""  # (a position, when one can be needed)
         get = el.__getitem__
-        if sid == "ST":
-            if get(1) != "837":
-                raise ClaimInputError(f"{at} element 1", f"transaction set {get(1)!r} is not an 837")
-            saw_st = True
-        elif sid == "NM1":
-            last_nm1 = get(1)
-            if last_nm1 == "82" and draft is not None:
-                draft.provider = get(9) or None
+        if sid == "NM1":
+            state.last_nm1 = who = get(1)
+            if who == "85":
+                state.billing_npi = get(9) or None
+            elif draft is not None and who in ("82", "DN"):
+                if who == "82":
+                    draft.provider = get(9) or None
+                if not draft.lines:  # (2310A/2310B, not a line's 2420 loops)
+                    setattr(draft, "rendering_npi" if who == "82" else "referring_npi", get(9) or None)
         elif sid == "N4":
             zip5 = get(3)[:5] or None
-            if last_nm1 == "85":
-                billing_zip = zip5
-            elif last_nm1 == "77" and draft is not None:
+            if state.last_nm1 == "85":
+                state.billing_zip = zip5
+            elif state.last_nm1 == "77" and draft is not None:
                 draft.zip_code = zip5
         elif sid == "CLM":
             if draft is not None:
-                yield _finish(draft, billing_zip)
+                yield _finish(draft, state)
             if not get(1):
                 raise ClaimInputError(f"{at} element 1", "CLM01 (claim id) is empty")
             pos = get(5).split(component)[0] or None
@@ -145,12 +161,10 @@ def iter_837(text: str, source: str = "<837>") -> Iterator[Claim]:
             elif draft.lines:
                 draft.lines[-1]["date"] = day
         elif sid in ("SE", "GE", "IEA") and draft is not None:
-            yield _finish(draft, billing_zip)
+            yield _finish(draft, state)
             draft = None
-    if not saw_st:
-        raise ClaimInputError(source, "no ST*837 transaction in the file")
     if draft is not None:
-        yield _finish(draft, billing_zip)
+        yield _finish(draft, state)
 
 
 def _yyyymmdd(text: str) -> date | None:
@@ -162,7 +176,7 @@ def _yyyymmdd(text: str) -> date | None:
         return None
 
 
-def _finish(d: _Draft, billing_zip: str | None) -> Claim:
+def _finish(d: _Draft, state: ReadState) -> Claim:
     f = d.fields
     lines = []
     if not d.lines:
@@ -185,8 +199,9 @@ def _finish(d: _Draft, billing_zip: str | None) -> Claim:
             charge=f.charge(x["charge"], f"{at} element 2", n), date=x.get("date")))
     days = {x.date for x in lines if x.date}
     return Claim(id=d.id, lines=tuple(lines), date=min(days) if days else None, place_of_service=d.pos,
-                 provider=d.provider, zip_code=d.zip_code or billing_zip, diagnoses=tuple(d.diagnoses),
-                 problems=tuple(f.problems))
+                 provider=d.provider, zip_code=d.zip_code or state.billing_zip, diagnoses=tuple(d.diagnoses),
+                 problems=tuple(f.problems), billing_npi=state.billing_npi, rendering_npi=d.rendering_npi,
+                 referring_npi=d.referring_npi)
 
 
 __all__ = ["Problem", "delimiters", "iter_837", "read_837"]

@@ -608,7 +608,11 @@ def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: Ba
     # the chunks read so far (mostly Polars, which lets go of the GIL)
     with ThreadPoolExecutor(threads) as pool:
         ahead = deque()
-        for claims, lines, slow in claim_frames(read_path(path, fmt), min(chunk_lines, 100_000)):
+        from medcode.claims.batch.x12_frames import x12_frames  # (837P in bulk, about 150 characters a line)
+
+        frames = (x12_frames(path, min(chunk_lines, 100_000) * 150) if fmt == "x12"
+                  else claim_frames(read_path(path, fmt), min(chunk_lines, 100_000)))
+        for claims, lines, slow in frames:
             ahead.append(pool.submit(checker.check, claims, lines, slow))
             if len(ahead) > threads:
                 yield ahead.popleft().result()
