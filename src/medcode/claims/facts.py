@@ -9,7 +9,9 @@ and deletion dates in Python.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -27,15 +29,53 @@ _ICD_CODE = r"[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?"
 ICD_REF = re.compile(rf"\b({_ICD_CODE})(?:-({_ICD_CODE})\b|\.-|-)?")
 PFS_COLUMNS = ("status", "pctc", "mult_proc", "bilateral", "assistant", "co_surgeon", "team")
 
+# How much ``Facts`` keeps (least recently used out first): whole reference tables (a few MB each;
+# a run reads those of a few releases), answers by code and release (about 130 bytes each), and
+# the PTP edits of column 1 codes (a few KB each). A file of new codes costs at most these.
+TABLES_KEPT = 48
+ANSWERS_KEPT = 200_000
+PTP_CODES_KEPT = 8_192
+
+
+class Lru:
+    """A mapping that keeps its ``size`` most recently used entries (safe across threads)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """The value kept for ``key``, else ``make()``, kept."""
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = make()
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._data
+
 
 class Facts:
-    """Reference data for checking claims against one knowledge base (shared by many claims)."""
+    """Reference data for checking claims against one knowledge base (shared by many claims),
+    kept within ``TABLES_KEPT``, ``ANSWERS_KEPT`` and ``PTP_CODES_KEPT`` (or the sizes given)."""
 
-    def __init__(self, kb: KnowledgeBase):
+    def __init__(self, kb: KnowledgeBase, tables: int = TABLES_KEPT, answers: int = ANSWERS_KEPT,
+                 ptp_codes: int = PTP_CODES_KEPT):
         self.kb = kb
-        self._tables: dict[tuple[str, int], Any] = {}
-        self._memo: dict[tuple[str, str, int], Any] = {}  # pfs() and icd() answers by code and release
-        self.ptp_edits = lru_cache(maxsize=50_000)(self._ptp_edits)
+        self._tables = Lru(tables)  # reference tables by family and release
+        self._memo = Lru(answers)  # pfs() and icd() answers by family, code and release
+        self.ptp_edits = lru_cache(maxsize=ptp_codes)(self._ptp_edits)
         self.modifiers = {c for (c,) in kb.query("SELECT DISTINCT code FROM hcpcs_codes WHERE record_id = '7'")}
         self.modifiers |= set(vocab.cpt_modifiers())
 
@@ -51,20 +91,14 @@ class Facts:
 
     def table_at(self, family: str, rid: int, load: Any) -> Any:
         """The reference table of one release, loaded once by ``load(rid)``."""
-        key = (family, rid)
-        if key not in self._tables:
-            self._tables[key] = load(rid)
-        return self._tables[key]
+        return self._tables.get((family, rid), lambda: load(rid))
 
     def _answer(self, family: str, load: Any, code: str, day: date | None, make: Any) -> Any:
         """``make(code, release_id, table)``, remembered by code and release."""
         rid, table = self._table(family, day, load)
         if table is None:
             return None
-        key = (family, code, rid)
-        if key not in self._memo:
-            self._memo[key] = make(code, rid, table)
-        return self._memo[key]
+        return self._memo.get((family, code, rid), lambda: make(code, rid, table))
 
     def preload(self, day: date) -> None:
         """Loads the tables in force on ``day`` that the checks read, ahead of the first claim."""
@@ -131,10 +165,7 @@ class Facts:
 
     def releases_with(self, code: str) -> tuple[str, ...]:
         """The PFS releases that list ``code`` (to tell 'not yet valid' from 'unknown')."""
-        key = ("pprrvu-all", 0)
-        if key not in self._tables:
-            self._tables[key] = self._load_pfs_everywhere(0)
-        ids = self._tables[key].get(code, set())
+        ids = self.table_at("pprrvu-all", 0, self._load_pfs_everywhere).get(code, set())
         return tuple(rel.name for rel in self.kb.releases.get("pprrvu", []) if set(rel.ids) & ids)
 
     # --- NCCI ----------------------------------------------------------------------------
