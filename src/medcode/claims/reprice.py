@@ -9,23 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
 from medcode import vocab
 from medcode.claims.facts import Facts
 from medcode.claims.model import Claim, Finding, Line, PricedLine
-from medcode.kb.models import Locality, Rvu
+from medcode.kb.models import Locality
 from medcode.pricing import (
     WORK_FLOOR_LAST_DAY,
     PricingError,
-    amount,
     amounts,
     cents,
     find_locality,
     gpci_of,
-    rvu_of,
 )
 from medcode.rules import (
     ASSISTANT_SHARE,
@@ -39,6 +37,7 @@ from medcode.rules import (
 )
 
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 
 
 class Parts(NamedTuple):
@@ -47,7 +46,7 @@ class Parts(NamedTuple):
     rate: float | None  # the fee schedule amount (None: no national amount)
     status: str  # of the row priced ('' when the file has no row)
     modifier: str  # the row priced ('' for the code's own row)
-    pe: Decimal  # what 50% of the practice expense takes off the amount (therapy rule)
+    pe: Decimal  # the practice expense in the amount, PE RVU x PE GPCI x CF (for the therapy rule)
     tc: Decimal  # the technical component in the amount (the TC row's amount for a global row)
     pc: Decimal  # the professional component in the amount
     endo_base: str
@@ -109,9 +108,8 @@ class Pricer:
             return Parts(None, status, mod, ZERO, ZERO, ZERO, endo, None)
         dollars = Decimal(repr(rate))
         pe = ZERO
-        pe_cut = MULTIPLE_PROCEDURE_REDUCTION.get(row[15], {}).get("pe")
-        if pe_cut is not None:
-            pe = dollars - _dec(self._amount(code, mod, loc, day, setting, pe_share=pe_cut))
+        if "pe" in MULTIPLE_PROCEDURE_REDUCTION.get(row[15], {}):
+            pe = self._pe(row, loc, day, setting)
         tc = pc = ZERO
         if pctc == "1":  # a diagnostic test with a professional and a technical component
             if mod == "TC":
@@ -127,10 +125,18 @@ class Pricer:
             base = None if base_rate is None else Decimal(repr(base_rate))
         return Parts(rate, status, mod, pe, tc, pc, endo, base)
 
-    def _amount(self, code: str, mod: str, loc: Locality, day: date | None, setting: str,
-                pe_share: Decimal | None = None) -> float | None:
-        """One unit of a row (None where it has none); with ``pe_share``, with that share of its PE
-        RVUs taken off (before the OPPS cap, which no therapy code has)."""
+    def _pe(self, row: tuple, loc: Locality, day: date | None, setting: str) -> Decimal:
+        """The practice expense part of a row's amount: PE RVU x PE GPCI x CF, not rounded."""
+        kb = self.facts.kb
+        gp = kb.resolve("gpci", day)
+        g = self._table("gpci", gp.release.ids[0], GPCIS_SQL).get((loc.mac, loc.locality)) if gp else None
+        pe = row[1] if setting == "nonfacility" else row[2]
+        if g is None or pe is None or row[8] is None:
+            return ZERO
+        return Decimal(repr(pe)) * Decimal(repr(g[2])) * Decimal(repr(row[8]))
+
+    def _amount(self, code: str, mod: str, loc: Locality, day: date | None, setting: str) -> float | None:
+        """One unit of a row (None where it has none)."""
         kb = self.facts.kb
         pfs, gp = kb.resolve("pprrvu", day), kb.resolve("gpci", day)
         if pfs is None or gp is None:
@@ -141,13 +147,6 @@ class Pricer:
             return None
         when = day or pfs.release.effective_from
         gpci = gpci_of(*g, when)
-        if pe_share is not None:
-            r = rvu_of(row)
-            cut = 1 - pe_share
-            pe_nf, pe_f = (None if v is None else float(Decimal(repr(v)) * cut) for v in (r.pe_nonfacility,
-                                                                                        r.pe_facility))
-            return amount(Rvu(r.work, pe_nf, pe_f, r.mp, None, None, r.nonfacility_na, r.facility_na), gpci,
-                          row[8], setting)
         key = (code, mod, loc, pfs.release.ids[0], gp.release.ids[0], when.year, when <= WORK_FLOOR_LAST_DAY)
         if key not in self._amounts:
             nonfac, fac, _ = amounts(row, gpci, row[10:13])
@@ -209,6 +208,7 @@ def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> Repriced:
     for line in claim.lines:
         amount, notes = base[line.line]
         is_denied = line.line in denied
+        amount = None if amount is None else amount.quantize(CENT, ROUND_HALF_UP)  # the totals add the lines
         allowed = None if amount is None else (Decimal(0) if is_denied else amount)
         if amount is not None:
             total += allowed

@@ -57,16 +57,17 @@ def reprice(bc: BatchChecker, c: pl.DataFrame, ln: pl.DataFrame, findings: pl.Da
     ln = _amounts(ln)
     ln = _multiple_procedures(bc, ln)
     rounded = (pl.col("amount") + SCALE // 2) // SCALE
-    ln = ln.with_columns(allowed=pl.when(pl.col("amount").is_null()).then(None)
-                         .when(pl.col("denied")).then(0.0).otherwise(_dollars(rounded, ln.height)))
-    totals = ln.group_by("cid").agg(
-        total=pl.col("amount").filter(~pl.col("denied")).sum(),
-        risk=pl.col("amount").filter(pl.col("denied")).sum(),
+    ln = ln.with_columns(cents=rounded).with_columns(
+        allowed=pl.when(pl.col("amount").is_null()).then(None)
+        .when(pl.col("denied")).then(0.0).otherwise(_dollars(pl.col("cents"), ln.height)))
+    totals = ln.group_by("cid").agg(  # the sums of the lines' whole cents
+        total=pl.col("cents").filter(~pl.col("denied")).sum(),
+        risk=pl.col("cents").filter(pl.col("denied")).sum(),
         notes=pl.col("loc_note").drop_nulls().unique(maintain_order=True),
         first_loc=pl.col("loc_key").drop_nulls().first(), first_name=pl.col("loc_name").drop_nulls().first())
     claims = c.join(totals, on="cid", how="left").with_columns(
-        total_allowed=_dollars((pl.col("total").fill_null(0) + SCALE // 2) // SCALE, c.height),
-        at_risk=_dollars((pl.col("risk").fill_null(0) + SCALE // 2) // SCALE, c.height),
+        total_allowed=_dollars(pl.col("total").fill_null(0), c.height),
+        at_risk=_dollars(pl.col("risk").fill_null(0), c.height),
         locality=pl.col("first_loc"),
         notices=pl.concat_str(
             pl.when(pl.col("first_loc").is_not_null()).then(pl.format(
