@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--report", help="write the report to this file, its form chosen by the extension: .json, "
                      ".jsonl (JSON Lines), .parquet, .csv (one row per finding) or .html")
     chk.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
+    chk.add_argument("--ack", metavar="FILE", help="X12 837P only: check the file as 837P 005010X222A1 and write a 999 "
+                                                   "acknowledgment (005010X231A1) to FILE; the errors go to stderr")
     chk.add_argument("--quiet", action="store_true", help="no progress bar")
     chk.add_argument("--engine", choices=("claim", "batch", "spark"), default="batch",
                      help="batch (default): whole-file joins with Polars; claim: one claim at a time; spark: "
@@ -228,6 +230,8 @@ def cmd_check(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     suffix = Path(args.report).suffix.lower() if args.report else None
     if suffix is not None and suffix not in reports.WRITERS:
         raise UsageError(f"--report must end in {', '.join(reports.WRITERS)}, not {args.report!r}")
+    if args.ack and _write_ack(args) is not None:
+        return EXIT_USAGE
     kb = _kb(conf)
     files: list = []
     sinks: list[Sink] = []
@@ -253,6 +257,34 @@ def cmd_check(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     if not args.json:
         print_check_summary(summary, shown if summary["claims"] <= 20 else [])
     return 0
+
+
+def _write_ack(args: argparse.Namespace) -> str | None:
+    """Writes the 999 of ``args.file`` to ``args.ack`` and lists its errors on stderr; the error
+    that stopped it (None when written)."""
+    from medcode.claims import ClaimInputError
+    from medcode.claims.files import detect_format
+    from medcode.claims.x12_ack import write_999
+    from medcode.claims.x12_validate import validate_837
+
+    try:
+        if (args.format or detect_format(args.file)) != "x12":
+            raise ClaimInputError(args.file, "--ack acknowledges X12 837P files only (--format x12)")
+        with open(args.file, encoding="utf-8-sig", newline="") as fh:
+            v = validate_837(fh.read(), args.file)
+        Path(args.ack).write_text(write_999(v), encoding="ascii", errors="replace")
+    except (ClaimInputError, OSError, UnicodeDecodeError) as exc:
+        print(f"medcode: {exc}", file=sys.stderr)
+        return str(exc)
+    sets = [ts for g in v.groups for ts in g.sets]
+    accepted = sum(ts.accepted for ts in sets)
+    print(f"medcode: 999 written to {args.ack}: {accepted} of {len(sets)} transaction set(s) accepted, "
+          f"{v.count:,} error(s)", file=sys.stderr)
+    for e in v.errors[:20]:
+        print(f"  {e.where(args.file)}: {e.message}", file=sys.stderr)
+    if v.count > 20:
+        print(f"  ... and {v.count - 20:,} more (all of them in the 999)", file=sys.stderr)
+    return None
 
 
 def cmd_ptp(args: argparse.Namespace, conf: settings_mod.Settings) -> int:

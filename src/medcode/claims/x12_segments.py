@@ -57,6 +57,8 @@ class X12Error:
     def where(self, source: str) -> str:
         if not self.segment:
             return source
+        if self.segment_code == "3":  # (a missing segment: the position is where it was expected)
+            return f"{source}:segment {self.segment}"
         out = f"{source}:segment {self.segment} ({self.segment_id})"
         if self.element:
             out += f" element {self.element}" + (f"-{self.component}" if self.component else "")
