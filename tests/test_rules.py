@@ -229,3 +229,11 @@ def test_ptp_is_looked_up_per_group_of_lines(kb, checker):
     pairs = [f.lines for f in r.findings if f.id == "ptp.modifier_required"]
     assert sorted(pairs) == [(b, a) for b in range(26, 51) for a in range(1, 26)]
     assert BatchChecker(kb).check(*from_claims([c])).to_checked()[0].findings == r.findings
+
+
+def test_every_check_has_its_batch_form_beside_it():
+    # the batch engine runs each module's ``batch``: a check without one cannot be added to CHECKS
+    from medcode.claims import CHECKS
+
+    assert [m.__name__ for m in CHECKS if not (callable(getattr(m, "check", None))
+                                              and callable(getattr(m, "batch", None)))] == []

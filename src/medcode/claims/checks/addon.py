@@ -5,10 +5,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
+from typing import TYPE_CHECKING
+
+import polars as pl
 
 from medcode import vocab
 from medcode.claims.facts import Facts
 from medcode.claims.model import Claim, Finding, Line
+
+if TYPE_CHECKING:
+    from medcode.claims.batch import BatchChecker
 
 ID = "addon"
 TITLE = "Add-on codes with their primary code"
@@ -48,3 +54,19 @@ def finding(line: Line, day: date | str | None, aoc: dict, has_primary: bool) ->
                    f"Bill it with its primary procedure on the same date ({shown})"
                    + ("" if aoc["type"] == "1" else ", or show the MAC accepts another primary") + ".",
                    aoc["citation"])
+
+
+# --- the batch form: the same check over whole files (medcode.claims.batch) --------------------
+
+
+def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
+    """``check`` over whole files: the add-on lines (marked by the engine with their first edit in
+    force and whether a primary is billed) that may have a finding, worded once per edit set."""
+    cand = ln.filter(pl.col("aoc_row").is_not_null()
+                     & ~(pl.col("has_primary") & (pl.col("first_type") != "2")))
+
+    def make(r: dict, text: dict) -> Iterator[Finding | None]:
+        yield finding(Line(0, r["code"]), text["day"], bc.facts.addon(r["code"], r["day"]), r["has_primary"])
+
+    return bc.per_key(cand, ["code", "aoc_rid", "aoc_epoch", "has_primary"], make, pl.concat_list("line"),
+                      fields=("day",))

@@ -5,9 +5,15 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
+
+import polars as pl
 
 from medcode.claims.facts import Facts, in_excludes1_range
 from medcode.claims.model import Claim, Finding
+
+if TYPE_CHECKING:
+    from medcode.claims.batch import BatchChecker
 
 ID = "diagnosis"
 TITLE = "Diagnosis pointers and Excludes1"
@@ -65,3 +71,26 @@ def excludes1(f: dict, g: dict) -> Finding | None:
                            "record supports, unless the conditions are unrelated (then document why).",
                            f["citation"])
     return None
+
+
+# --- the batch form: the same check over whole files (medcode.claims.batch) --------------------
+
+
+def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
+    """``check`` over whole files: pointers, then Excludes1 pairs."""
+    return pl.concat([_pointer_candidates(bc, ln, c), bc._excludes1(c)])
+
+
+def _pointer_candidates(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
+    """``pointer_findings`` of the lines without a pointer or with one past the claim's diagnoses."""
+    count = c.select("cid", pl.col("dx").list.len().alias("count"))
+    x = ln.select("cid", "line", "code", "ptrs").join(count, on="cid")
+    bad = (x.explode("ptrs").filter((pl.col("ptrs") < 1) | (pl.col("ptrs") > pl.col("count")))
+           .select("cid", "line").unique())
+    cand = pl.concat([x.filter(pl.col("ptrs").list.len() == 0), x.join(bad, on=["cid", "line"])]).unique(
+        ["cid", "line"]).with_columns(ptrs_key=pl.col("ptrs").cast(pl.List(pl.String)).list.join(" "))
+
+    def make(r: dict) -> Iterator[Finding]:
+        return pointer_findings(r["line"], r["code"], tuple(map(int, r["ptrs_key"].split())), r["count"])
+
+    return bc.per_key(cand, ["line", "code", "ptrs_key", "count"], make, pl.concat_list("line"))

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import TYPE_CHECKING
+
+import polars as pl
 
 from medcode import rules, vocab
+from medcode.claims.batch.frames import _is_em
 from medcode.claims.facts import Facts
 from medcode.claims.model import Claim, Finding, Line
+
+if TYPE_CHECKING:
+    from medcode.claims.batch import BatchChecker
 
 ID = "modifiers"
 TITLE = "Modifiers that fit the code"
@@ -79,3 +86,25 @@ def indicator_findings(line: Line, pfs: dict) -> Iterator[Finding]:
         yield Finding(fid, rules.VERDICT_SEVERITY[verdict], (line.line,),
                       f"{text} ({_LABEL[field]} indicator {pfs[field]}{row}: {meaning.rstrip('.')}).",
                       rule.fix.format(mod=names), pfs["citation"])
+
+
+# --- the batch form: the same check over whole files (medcode.claims.batch) --------------------
+
+
+def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
+    """``check`` over whole files: the lines whose modifiers may break a rule (``rules``), worded
+    once per code, modifiers and release."""
+    # a line whose modifier breaks an indicator's rule (rules.INDICATOR_RULES), any value
+    misfit = [pl.col(f"m{m}") & pl.col(field).is_in(
+        [v for v, rule in values.items() if rule.verdicts[m] != rules.ALLOWED]).fill_null(False)
+        for field, values in rules.INDICATOR_RULES.items() for m in rules.INDICATOR_MODIFIERS[field]]
+    cand = ln.filter(pl.col("mkey") != "").filter(
+        pl.any_horizontal(pl.col("m_unknown"), pl.col("m25") & ~_is_em(pl.col("code")),
+                          pl.col("m51") & pl.col("aoc_row").is_not_null(), *misfit,
+                          pl.col("status").is_null())  # no row: maybe a modifier row (judged_row)
+    ).with_columns(aoc_key=pl.col("aoc_row").fill_null(-1))
+
+    def make(r: dict) -> Iterator[Finding]:
+        return line_findings(bc.facts, Line(0, r["code"], tuple(r["mkey"].split())), r["day"])
+
+    return bc.per_key(cand, ["code", "mkey", "pfs_rid", "aoc_key"], make, pl.concat_list("line"))

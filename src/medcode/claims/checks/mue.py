@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import polars as pl
 
 from medcode import vocab
+from medcode.claims.batch import tables
+from medcode.claims.batch.frames import _ids
 from medcode.claims.facts import Facts
 from medcode.claims.model import Claim, Finding
+
+if TYPE_CHECKING:
+    from medcode.claims.batch import BatchChecker
 
 ID = "mue"
 TITLE = "Medically unlikely edits"
@@ -42,3 +51,32 @@ def exceeded(code: str, day: object, mue: dict, units: float, lines: tuple[int, 
                    f"Bill at most {mue['units']} units" + (" per line" if mue["mai"] == "1" else " per day")
                    + ("; for MAI 1 more units on separate lines with 59/XE/XS/XU when documented." if mue["mai"] == "1"
                       else "; an appeal with records is the only route above it."), mue["citation"])
+
+
+# --- the batch form: the same check over whole files (medcode.claims.batch) --------------------
+
+
+def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
+    """``check`` over whole files: lines over their MUE (MAI 1), days over it (MAI 2 and 3)."""
+    limits = tables.mue(bc.facts, _ids(ln, "mue_rid"))
+    m = ln.select("cid", "line", "code", "day", "units", "mue_rid").join(limits, on=["mue_rid", "code"])
+
+    def make(r: dict, text: dict) -> Iterator[Finding]:
+        limit = dict(bc.facts.mue(r["code"], r["day"]))  # the same for every code of the key
+        limit["citation"] = replace(limit["citation"], row=text["code"], line=None)
+        yield exceeded(text["code"], text["day"], limit, r["units"], ())
+
+    per_line = m.filter((pl.col("mai") == "1") & (pl.col("units") > pl.col("mue_units")))
+    daily = m.filter(pl.col("mai") != "1")
+    # sum first (a few plain columns), then gather lines and limits only for the days over
+    over = (daily.group_by("cid", "code", "day").agg(pl.col("units").sum(), pl.col("mue_units").first())
+            .filter(pl.col("units") > pl.col("mue_units")).drop("mue_units"))
+    per_day = (daily.join(over.select("cid", "code", "day"), on=["cid", "code", "day"], how="semi")
+               .group_by("cid", "code", "day")
+               .agg(pl.col("line").sort().alias("lines"),
+                    *(pl.col(col).first() for col in ("mue_units", "mai", "rationale", "mue_rid", "mue_line")))
+               .join(over, on=["cid", "code", "day"]))
+    keys = ["mue_rid", "mue_units", "mai", "rationale", "units"]
+    return pl.concat([
+        bc.per_key(per_line, keys, make, pl.concat_list("line"), ("code", "day"), "mue_line"),
+        bc.per_key(per_day, keys, make, pl.col("lines"), ("code", "day"), "mue_line")])

@@ -16,6 +16,7 @@ from medcode.claims.facts import Facts
 from medcode.claims.model import Claim, Finding
 
 if TYPE_CHECKING:
+    from medcode.claims.batch import BatchChecker
     from medcode.kb.store import KnowledgeBase
 
 ID = "releases"
@@ -79,6 +80,13 @@ def _note(kb: KnowledgeBase, family: str, day: date) -> str | None:
 
 
 # --- the batch forms ----------------------------------------------------------------------------
+
+def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
+    """``check`` in the batch engine (its entry point for every check module)."""
+    from medcode.claims.batch.frames import FINDING_SCHEMA
+
+    return batch_findings(bc.kb, ln, FINDING_SCHEMA)
+
 
 def batch_findings(kb: KnowledgeBase, ln: pl.DataFrame, schema: dict) -> pl.DataFrame:
     """``check`` over the lines frame of the batch engine (``cid``, ``line``, ``day``): the lines

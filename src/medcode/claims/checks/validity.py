@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import TYPE_CHECKING
+
+import polars as pl
 
 from medcode import vocab
+from medcode.claims.batch import tables
+from medcode.claims.batch.frames import _dx, _ids
 from medcode.claims.facts import Facts, code_kind
 from medcode.claims.model import Claim, Finding, Line
 from medcode.rules import STATUS_FIX, STATUS_SEVERITY
+
+if TYPE_CHECKING:
+    from medcode.claims.batch import BatchChecker
 
 ID = "validity"
 TITLE = "Codes valid on the date of service"
@@ -90,3 +98,41 @@ def diagnosis_findings(facts: Facts, i: int | str, dx: str, day: date | None,
         yield Finding("validity.header_diagnosis", "deny", (),
                       f"Diagnosis {i} ({found['code']}) is a header, not a billable code.",
                       "Code to the highest specificity: pick one of its billable children.", found["citation"])
+
+
+# --- the batch form: the same check over whole files (medcode.claims.batch) --------------------
+
+
+def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
+    """``check`` over whole files: the lines' codes and the claims' diagnoses."""
+    return pl.concat([_code_candidates(bc, ln), _diagnosis_candidates(bc, c)])
+
+
+def _code_candidates(bc: BatchChecker, ln: pl.DataFrame) -> pl.DataFrame:
+    """``line_findings`` of the lines whose code is not an active PFS code, once per code, row and release."""
+    codes = ln["code"].unique().to_list()
+    kinds = pl.DataFrame({"code": codes, "is_proc": [code_kind(c) == "procedure" for c in codes]},
+                         schema={"code": pl.String, "is_proc": pl.Boolean})
+    # a code the fee schedule lists is worded once per release; any other once per fee
+    # schedule and HCPCS release, with the day written in per line
+    cand = (ln.select("cid", "line", "code", "day", "status", "pfs_rid", "hcpcs_rid", "row_mod", "want_mod")
+            .join(kinds, on="code")
+            .filter((~(pl.col("is_proc") & (pl.col("status") == "A"))).fill_null(True))
+            .with_columns(hcpcs_key=pl.when(pl.col("status").is_null()).then(pl.col("hcpcs_rid"))))
+    # the line's 26, TC or 53 (want_mod) picks the row it is judged by, or none where neither it
+    # nor the code's own row is in the file
+    return bc.per_key(cand, ["code", "want_mod", "pfs_rid", "hcpcs_key"],
+                      lambda r, text: line_findings(
+                          bc.facts, Line(0, r["code"], (r["want_mod"],) if r["want_mod"] else ()), r["day"],
+                          text["day"]),
+                      pl.concat_list("line"), fields=("day",))
+
+
+def _diagnosis_candidates(bc: BatchChecker, c: pl.DataFrame) -> pl.DataFrame:
+    """``diagnosis_findings`` of the diagnoses that are not billable codes, once per code and release."""
+    dx = _dx(c)
+    billable = tables.icd_billable(bc.facts, _ids(c, "icd_rid"))
+    cand = dx.join(billable, on=["icd_rid", "compact"], how="anti")
+    return bc.per_key(cand, ["dx", "icd_rid"],
+                      lambda r, text: diagnosis_findings(bc.facts, text["i"], r["dx"], r["cdate"], text["cdate"]),
+                      pl.lit([], dtype=pl.List(pl.Int64)), fields=("i", "cdate"))
