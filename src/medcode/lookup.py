@@ -300,8 +300,8 @@ def _ptp_query(kb: KnowledgeBase, store: str, code: str, direction: str, on: int
                   conn.execute(PTP_SQL.format(col=direction), (code, on, on, limit, offset)))
     if offset == 0 and len(pairs) < limit:
         return pairs, len(pairs)
-    total = conn.execute(PTP_COUNT_SQL, (code, DIRECTIONS[direction], on, on)).fetchone()[0]
-    return pairs, total or 0
+    row = conn.execute(PTP_COUNT_SQL, (code, DIRECTIONS[direction], on, on)).fetchone()
+    return pairs, (row[0] if row else 0) or 0
 
 
 def _ptp(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation],

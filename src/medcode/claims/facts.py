@@ -182,7 +182,7 @@ class Facts:
         """The add-on code edit in force for ``code`` on ``day`` (``ncci.addon_edit``)."""
         rid, table = self._table("aoc", day, self._load_aoc)
         edit = ncci.addon_edit(table.get(code, ()), day) if table else None
-        if edit is None:
+        if edit is None or rid is None:
             return None
         return {"type": edit.type, "primaries": frozenset(edit.primaries),
                 "citation": citation(self.kb.sources[rid], row=code, line=edit.line)}
@@ -194,7 +194,7 @@ class Facts:
     def mue(self, code: str, day: date | None) -> dict[str, Any] | None:
         rid, table = self._table("mue_practitioner", day, self._load_mue)
         row = table.get(code) if table else None
-        if row is None:
+        if row is None or rid is None:
             return None
         units, mai, rationale, line = row
         return {"units": units, "mai": mai, "rationale": rationale,
@@ -203,7 +203,8 @@ class Facts:
     def _ptp_edits(self, store: str, column_1: str) -> dict[str, list[tuple]]:
         out: dict[str, list[tuple]] = {}
         for col2, mod, eff, dele, rid in self.kb.ptp(store).execute(
-                "SELECT column_2, modifier, effective, deleted, rationale_id FROM ptp_edits WHERE column_1 = ?",
+                "SELECT column_2, modifier, effective, deleted, rationale_id FROM ptp_edits WHERE column_1 = ? "
+                "ORDER BY column_2, deleted, effective, modifier, rationale_id",  # tables.ptp's order
                 (column_1,)):
             out.setdefault(col2, []).append((mod, eff, dele, rid))
         return out

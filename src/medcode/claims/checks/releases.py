@@ -41,7 +41,7 @@ def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
 
 
 def before_oldest(kb: KnowledgeBase, day: date) -> bool:
-    releases = kb.releases.get(SCHEDULE)
+    releases = kb.releases.get(SCHEDULE) or []
     return bool(releases) and day < releases[0].effective_from
 
 
