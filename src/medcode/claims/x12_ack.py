@@ -46,7 +46,8 @@ def write_999(v: Validation, control: int = 1, now: datetime | None = None) -> s
             accepted += ts.accepted
         received = len(group.sets)
         declared = group.ge[1] if group.ge and len(group.ge) > 1 and group.ge[1].isdigit() else str(received)
-        status = "A" if accepted == received and not group.code else ("R" if accepted == 0 else "P")
+        # (a group in error, e.g. a GE count that does not match, is rejected whole)
+        status = "R" if group.code or accepted == 0 else ("A" if accepted == received else "P")
         body.append(seg("AK9", status, declared, str(received), str(accepted), *([group.code] if group.code else [])))
         body.append(seg("SE", str(len(body) + 1), f"{k:04d}"))
         out += body

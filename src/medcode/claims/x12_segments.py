@@ -57,7 +57,7 @@ class X12Error:
     def where(self, source: str) -> str:
         if not self.segment:
             return source
-        if self.segment_code == "3":  # (a missing segment: the position is where it was expected)
+        if self.segment_code == "3" or not self.segment_id:  # (a missing segment: where it was expected)
             return f"{source}:segment {self.segment}"
         out = f"{source}:segment {self.segment} ({self.segment_id})"
         if self.element:
@@ -251,14 +251,14 @@ class Envelope:
 
     def finish(self) -> None:
         if self.st is not None:
-            self._error(self.last, "SE", f"the transaction set of segment {self.st[0]} has no SE", st=self.st[0],
-                        set_code="2")
+            self._error(self.last, "", f"the transaction set of segment {self.st[0]} has no SE after it",
+                        st=self.st[0], set_code="2")
             self._close_set(0)
         if self.gs is not None:
-            self._error(self.last, "GE", "the functional group has no GE")
+            self._error(self.last, "", "the functional group has no GE after it")
             self.groups_seen[-1]["code"] = self.groups_seen[-1]["code"] or "3"
         if not self.ended:
-            self._error(self.last, "IEA", "the interchange has no IEA")
+            self._error(self.last, "", "the interchange has no IEA after it")
         if not self.sets:
             self._error(0, "", "no ST*837 transaction in the file")
 
@@ -292,8 +292,8 @@ def syntax_errors(frame: pl.DataFrame, d: Delimiters, open_set: bool) -> list[X1
             if len(s) > 3 or any(c in s for c in others):
                 hint = (f": are the delimiters mixed? ISA says elements are separated by {d.element!r}, "
                         f"components by {d.component!r} and segments end in {d.segment!r}")
-            out.append(X12Error(n, s[:3], f"unknown segment {s[:20]!r}, not a segment of 837P{hint}",
-                                segment_code="1", value=s[:20], fatal=True))
+            out.append(X12Error(n, s[:3], f"unknown segment {s[:30]!r}, not a segment of 837P{hint}",
+                                segment_code="1", value=s[:30], fatal=True))
         elif s in ("HI", "LX", "SV1") and not is_claim:
             out.append(X12Error(n, s, f"{s} before any CLM segment: a claim is missing its CLM", segment_code="2",
                                 fatal=True))

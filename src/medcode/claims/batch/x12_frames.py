@@ -132,11 +132,10 @@ def chunk_frames(f: pl.DataFrame, d: Delimiters, path: str, state: ReadState,
     sv = sv.with_columns(mkey=pl.col("mods").list.join(" "),
                          plist=pl.when(pl.col("ptrs") == "").then(pl.lit([], dtype=pl.List(pl.String)))
                          .otherwise(pl.col("ptrs").str.split(comp)))
-    # (codes of printable ASCII without spaces, as written in capitals)
+    # (codes of printable ASCII without spaces, and modifiers, in capitals as the reader writes them)
     sv_bad = ((pl.col("line") == 0) | ~pl.col("q").is_in(["HC", "WK"])
               | ~pl.col("code").str.contains(f"^[!-~]{{1,{MAX_TEXT}}}$")
-              | (pl.col("code") != pl.col("code").str.to_uppercase())
-              | ~pl.col("mkey").str.contains(r"^([A-Z0-9]{2}( [A-Z0-9]{2}){0,3})?$")
+              | ~pl.col("mkey").str.contains(r"^([A-Za-z0-9]{2}( [A-Za-z0-9]{2}){0,3})?$")
               | ~pl.col("units").str.contains(r"^[0-9]{1,4}$") | (pl.col("units").str.to_integer(strict=False) <= 0)
               | ~pl.col("plist").list.eval(pl.element().str.contains(r"^[0-9]{1,3}$")).list.all()
               | ~((pl.col("charge") == "") | pl.col("charge").str.contains(r"^[0-9]{1,8}(\.[0-9]{1,2})?$")))
@@ -151,7 +150,8 @@ def chunk_frames(f: pl.DataFrame, d: Delimiters, path: str, state: ReadState,
     line_days = dates.filter(pl.col("line") > 0).group_by("claim", "line").agg(ldate=pl.col("day").last())
     sv_claims = sv.group_by("claim").agg(sv_bad=pl.col("bad").any(), sv1s=pl.len())
     multi = per_line.filter(pl.col("sv1s") != 1).select("claim").unique().with_columns(multi=pl.lit(True))
-    lines = (sv.select("claim", "line", "code", "mkey", "units", "plist")
+    lines = (sv.select("claim", "line", pl.col("code").str.to_uppercase(), pl.col("mkey").str.to_uppercase(), "units",
+                       "plist")
              .join(line_days, on=["claim", "line"], how="left"))
     cdays = lines.group_by("claim").agg(cdate=pl.col("ldate").min())
     claims = (heads.join(at_end, on="claim", how="left").join(facility, on="claim", how="left")
