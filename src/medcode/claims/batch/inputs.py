@@ -32,6 +32,7 @@ Frames = tuple[pl.DataFrame, pl.DataFrame, list[tuple[int, Claim]]]
 def fast_claim(claim: Claim) -> bool:
     """Whether the batch engine's joins model the claim (otherwise the per-claim engine checks it)."""
     return (not claim.problems and claim.date is not None
+            and len(claim.lines) <= MAX_LINES and len(claim.diagnoses) <= MAX_DIAGNOSES  # else refused
             and all(x.code and type(x.units) is int and 0 < x.units <= MAX_UNITS for x in claim.lines))
 
 
