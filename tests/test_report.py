@@ -65,7 +65,7 @@ def test_json_report_names_each_source_once(kb, generated, expected, tmp_path):
     report = tmp_path / "report.json"
     _write(kb, generated, report, "batch")
     doc = orjson.loads(report.read_bytes())
-    assert list(doc) == ["version", "claims", "sources", "summary"] and doc["version"] == 2
+    assert list(doc) == ["version", "claims", "sources", "texts", "summary"] and doc["version"] == 2
     cited = {replace_row(f.citation) for c in expected for f in c.findings if f.citation}
     assert len(doc["sources"]) == len(cited)
     assert {tuple(s.values()) for s in doc["sources"]} == {
@@ -74,6 +74,10 @@ def test_json_report_names_each_source_once(kb, generated, expected, tmp_path):
     first = next(f for c in doc["claims"] for f in c["findings"] if f["citation"])
     assert set(first["citation"]) == {"source", "row", "line"}
     assert all("setting" not in x for c in doc["claims"] for x in c["lines"])  # once per claim
+    texts = {t for c in expected for t in (*c.notices, *(f.fix for f in c.findings))}
+    assert sorted(doc["texts"]) == sorted(texts)  # each once, given by number
+    assert all(isinstance(n, int) for c in doc["claims"] for n in c["notices"])
+    assert all(isinstance(f["fix"], int) for c in doc["claims"] for f in c["findings"])
 
 
 def replace_row(c: Citation) -> Citation:
@@ -87,8 +91,8 @@ def test_jsonl_report_layout(kb, generated, tmp_path):
     _write(kb, generated, report, "batch")
     kinds = [orjson.loads(line)["type"] for line in report.read_bytes().splitlines()]
     assert kinds[0] == "report" and kinds[-1] == "summary"
-    assert set(kinds[1:-1]) == {"source", "claim"}
-    assert kinds.index("claim") > kinds.index("source")
+    assert set(kinds[1:-1]) == {"source", "text", "claim"}
+    assert kinds.index("claim") > max(kinds.index("source"), kinds.index("text"))
 
 
 def test_parquet_report_schema(kb, generated, tmp_path):

@@ -26,6 +26,7 @@ from medcode.claims.model import CheckedClaim
 from medcode.claims.report_frames import (
     SOURCE_FIELDS,
     Sources,
+    Texts,
     checked_of,
     claim_records,
     csv_rows,
@@ -104,19 +105,21 @@ class FrameWriter:
 
 
 class JsonWriter(FrameWriter):
-    """``{"version": 2, "claims": [...], "sources": [...], "summary": {...}}``: one claim a line,
-    the sources that findings cite by number, and the summary last."""
+    """``{"version": 2, "claims": [...], "sources": [...], "texts": [...], "summary": {...}}``: one
+    claim a line; the sources that findings cite and the texts of notices and fixes, each written
+    once and given by number; the summary last."""
 
     def __init__(self, out: IO[bytes]):
         super().__init__(out)
         self.first = True
+        self.texts = Texts()
         out.write(b'{"version": %d, "claims": [' % VERSION)
 
     def write_frames(self, piece: BatchResult) -> None:
         if not piece.claims.height:
             return
         buf = io.BytesIO()
-        claim_records(piece, self.sources.renumber(piece)).write_ndjson(buf)
+        claim_records(*self.texts.number(piece, self.sources.renumber(piece))).write_ndjson(buf)
         data = buf.getbuffer()
         self.out.write(b"\n" if self.first else b",\n")
         self.out.write(bytes(data[:-1]).replace(b"\n", b",\n"))  # no raw newline inside a JSON record
@@ -124,25 +127,31 @@ class JsonWriter(FrameWriter):
 
     def close(self, summary: dict[str, Any]) -> None:
         self.out.write(b'\n],\n"sources": ' + orjson.dumps([source_record(c) for c in self.sources.list])
+                       + b',\n"texts": ' + orjson.dumps(self.texts.list, option=orjson.OPT_INDENT_2)
                        + b',\n"summary": ' + orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"}\n")
 
 
 class JsonLinesWriter(FrameWriter):
-    """One JSON object a line, each with its ``type``: ``source`` (numbered, before the first
-    claim that cites it), ``claim`` (as in the JSON report) and ``summary`` (the last line)."""
+    """One JSON object a line, each with its ``type``: ``report`` (the first line), ``source``
+    and ``text`` (numbered, before the first claim that refers to them), ``claim`` (as in the JSON
+    report) and ``summary`` (the last line)."""
 
     def __init__(self, out: IO[bytes]):
         super().__init__(out)
-        self.written = 0  # sources
+        self.texts = Texts()
+        self.written = self.texts_written = 0
         out.write(orjson.dumps({"type": "report", "version": VERSION}) + b"\n")
 
     def write_frames(self, piece: BatchResult) -> None:
         if not piece.claims.height:
             return
-        records = claim_records(piece, self.sources.renumber(piece))
+        records = claim_records(*self.texts.number(piece, self.sources.renumber(piece)))
         for i, c in enumerate(self.sources.list[self.written:], start=self.written):
             self.out.write(orjson.dumps({"type": "source", "source": i, **source_record(c)}) + b"\n")
         self.written = len(self.sources.list)
+        for i, t in enumerate(self.texts.list[self.texts_written:], start=self.texts_written):
+            self.out.write(orjson.dumps({"type": "text", "text": i, "value": t}) + b"\n")
+        self.texts_written = len(self.texts.list)
         records.select(pl.lit("claim").alias("type"), *records.columns).write_ndjson(self.out)
 
     def close(self, summary: dict[str, Any]) -> None:
@@ -256,22 +265,24 @@ def read_report(path: str | Path) -> tuple[list[CheckedClaim], dict[str, Any]]:
         meta = pl.read_parquet_metadata(path)
         return [checked_of(r) for r in frame.iter_rows(named=True)], orjson.loads(meta["medcode.summary"])
     if suffix == ".jsonl":
-        sources, claims, total = [], [], {}
+        sources, texts, claims, total = [], [], [], {}
         with path.open("rb") as fh:
             for line in fh:
                 rec = orjson.loads(line)
                 kind = rec.pop("type")
                 if kind == "source":
                     sources.append(source_of(rec))
+                elif kind == "text":
+                    texts.append(rec["value"])
                 elif kind == "claim":
-                    claims.append(checked_of(rec, sources))
+                    claims.append(checked_of(rec, sources, texts))
                 elif kind == "summary":
                     total = rec
         return claims, total
     if suffix == ".json":
         doc = orjson.loads(path.read_bytes())
         sources = [source_of(s) for s in doc["sources"]]
-        return [checked_of(r, sources) for r in doc["claims"]], doc["summary"]
+        return [checked_of(r, sources, doc["texts"]) for r in doc["claims"]], doc["summary"]
     raise ValueError(f"{path}: a report to read back ends in .json, .jsonl or .parquet")
 
 

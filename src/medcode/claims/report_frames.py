@@ -77,6 +77,33 @@ class Sources:
                             schema=SOURCE_SCHEMA, orient="row")
 
 
+class Texts:
+    """Texts that repeat across claims (notices, fixes), numbered as they first come: a report
+    writes each once and refers to it by number."""
+
+    def __init__(self) -> None:
+        self.list: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def numbers(self, values: pl.Series) -> tuple[list[str], list[int]]:
+        """(texts, their numbers) for the distinct texts of ``values``, numbering new ones."""
+        texts = values.drop_nulls().unique().to_list()
+        for t in texts:
+            if t not in self._index:
+                self._index[t] = len(self.list)
+                self.list.append(t)
+        return texts, [self._index[t] for t in texts]
+
+    def number(self, piece: BatchResult, findings: pl.DataFrame) -> tuple[BatchResult, pl.DataFrame]:
+        """The piece's claim notices and the findings' fixes as numbers."""
+        old, new = self.numbers(piece.claims["notices"].explode())
+        claims = piece.claims.with_columns(pl.col("notices").list.eval(
+            pl.element().replace_strict(old, new, return_dtype=pl.Int64)))
+        old, new = self.numbers(findings["fix"])
+        findings = findings.with_columns(pl.col("fix").replace_strict(old, new, return_dtype=pl.Int64))
+        return BatchResult(claims, piece.lines, findings, piece.cites), findings
+
+
 def source_record(c: Citation) -> dict[str, Any]:
     return {f: getattr(c, f) for f in SOURCE_FIELDS}
 
@@ -146,16 +173,22 @@ def source_of(d: dict[str, Any]) -> Citation:
                     d["sha256"])
 
 
-def checked_of(record: dict[str, Any], sources: Sequence[Citation] = ()) -> CheckedClaim:
-    """A report record as the ``CheckedClaim`` it was written from."""
+def checked_of(record: dict[str, Any], sources: Sequence[Citation] = (), texts: Sequence[str] | None = None
+               ) -> CheckedClaim:
+    """A report record as the ``CheckedClaim`` it was written from (``texts``: where notices and
+    fixes are numbers)."""
     setting = record["setting"]
+
+    def text(t: Any) -> str:
+        return t if texts is None else texts[t]
+
     return CheckedClaim(
         record["id"],
-        tuple(Finding(f["id"], f["severity"], tuple(f["lines"]), f["message"], f["fix"],
+        tuple(Finding(f["id"], f["severity"], tuple(f["lines"]), f["message"], text(f["fix"]),
                       citation_of(f["citation"], sources)) for f in record["findings"]),
         tuple(PricedLine(x["line"], x["code"], tuple(x["modifiers"]), _units(x["units"]), setting, x["rate"],
                          tuple(x["adjustments"]), x["allowed"], x["denied"]) for x in record["lines"]),
-        record["total_allowed"], record["at_risk"], record["locality"], tuple(record["notices"]))
+        record["total_allowed"], record["at_risk"], record["locality"], tuple(map(text, record["notices"])))
 
 
 def _units(u: float | int | None) -> float | int | None:
