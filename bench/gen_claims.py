@@ -86,7 +86,7 @@ def write_837(out, items) -> None:
     st = 0
 
     def flush() -> None:
-        nonlocal seg, st
+        nonlocal seg, st, hl
         if seg:
             st += 1
             body = [f"ST*837*{st:04d}*005010X222A1", f"BHT*0019*00*{st}*{today:%Y%m%d}*1200*CH",
@@ -94,7 +94,7 @@ def write_837(out, items) -> None:
                     "NM1*40*2*MEDICARE*****46*MCR", "HL*1**20*1", "NM1*85*2*CLINIC*****XX*1234567893",
                     "N3*1 MAIN ST", "N4*NEW YORK*NY*10001", "REF*EI*123456789", *seg]
             out.write("~".join(body) + f"~SE*{len(body) + 1}*{st:04d}~")
-            seg = []
+            seg, hl = [], 1  # (HL01 counts from 1 in each transaction set)
     hl = 1
     for count, c in enumerate(items, start=1):
         hl += 1
