@@ -8,7 +8,8 @@ bench/gen_claims.py into DIR (default: a temporary folder; kept and reused when 
 name the input (``csv`` or ``837``) and the report's extension, e.g. ``csv`` (no report),
 ``csv.json``, ``837.parquet``; the default is every input with no report, .json, .jsonl and
 .parquet. Each row shows the median wall time, lines per second, the peak memory (RSS) of the
-`medcode check` process and the report's size. A first, untimed run on a small file of the same
+`medcode check` process, its CPU time (user and system, all its threads: the figure to read
+on a machine shared with other work) and the report's size. A first, untimed run on a small file of the same
 kind fills the knowledge base's frame cache (MEDCODE_HOME/cache), as any earlier check would.
 """
 
@@ -35,8 +36,8 @@ def generate(lines: int, path: Path) -> None:
                        stdout=subprocess.DEVNULL)
 
 
-def run_once(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one process."""
+def run_once(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user and system, all threads) and peak RSS (MB) of one process."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -45,7 +46,7 @@ def run_once(cmd: list[str]) -> tuple[float, float]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def command(path: Path, kind: str, report: Path | None) -> list[str]:
@@ -65,8 +66,8 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"`medcode check` on {lines:,} generated lines, median of {runs}, {os.cpu_count()} cores "
           f"(whole process: start, read, check, report, exit)", flush=True)
-    print(f"| {'command':58s} | {'wall':>7s} | {'lines/s':>9s} | {'peak RSS':>9s} | {'report':>8s} |")
-    print(f"|{'-' * 60}|{'-' * 9}|{'-' * 11}|{'-' * 11}|{'-' * 10}|", flush=True)
+    print(f"| {'command':58s} | {'wall':>7s} | {'lines/s':>9s} | {'CPU':>7s} | {'peak RSS':>9s} | {'report':>8s} |")
+    print(f"|{'-' * 60}|{'-' * 9}|{'-' * 11}|{'-' * 9}|{'-' * 11}|{'-' * 10}|", flush=True)
     warmed = set()
     for case in cases:
         kind, _, ext = case.partition(".")
@@ -78,17 +79,19 @@ def main() -> None:
             run_once(command(small, kind, None))
             warmed.add(kind)
         report = folder / f"report.{ext}" if ext else None
-        walls, peaks = [], []
+        walls, cpus, peaks = [], [], []
         for _ in range(runs):
             if report is not None and report.exists():
                 report.unlink()
-            wall, peak = run_once(command(path, kind, report))
+            wall, cpu, peak = run_once(command(path, kind, report))
             walls.append(wall)
+            cpus.append(cpu)
             peaks.append(peak)
         wall = statistics.median(walls)
         size = f"{report.stat().st_size / 1e6:,.0f} MB" if report else ""
         shown = f"medcode check {path.name} --format {FORMATS[kind]}" + (f" --report r.{ext}" if ext else "")
-        print(f"| {shown:58s} | {wall:6.1f}s | {lines / wall:9,.0f} | {max(peaks):6,.0f} MB | {size:>8s} |",
+        print(f"| {shown:58s} | {wall:6.1f}s | {lines / wall:9,.0f} | {statistics.median(cpus):6.1f}s "
+              f"| {max(peaks):6,.0f} MB | {size:>8s} |",
               flush=True)
     if not keep:
         for p in folder.iterdir():
