@@ -72,7 +72,7 @@ log = logging.getLogger(__name__)
 # the modifiers a check asks about by name: 25, 51 and those the PFS indicators govern
 FLAGGED = ("25", "51", *dict.fromkeys(m for mods in rules.INDICATOR_MODIFIERS.values() for m in mods))
 MODIFIER_FLAGS = {"mkey": pl.String, "m_unknown": pl.Boolean, **{f"m{m}": pl.Boolean for m in FLAGGED},
-                  "m_assistant": pl.Boolean, "assistant_mod": pl.String, "pfs_mod": pl.String, "want_mod": pl.String,
+                  "m_assistant": pl.Boolean, "assistant_mod": pl.String, "want_mod": pl.String,
                   "ncci": pl.String}
 PIECE_STRIDE = 1 << 32  # claim ids of piece i of a file start at i * PIECE_STRIDE
 
@@ -162,7 +162,6 @@ class BatchChecker:
                              *(m in has for m in FLAGGED),
                              bool(has & rules.ASSISTANT_MODIFIERS),
                              next((m for m in ASSISTANT_SHARE if m in has), None),
-                             "26" if "26" in has else "TC" if "TC" in has else "",  # pricing's row (H2)
                              rules.pfs_modifier(mods), " ".join(sorted(has & rules.PTP_MODIFIERS))))
             found = pl.DataFrame(rows, schema=MODIFIER_FLAGS, orient="row")
             known = found if known is None else pl.concat([known, found])
