@@ -77,13 +77,17 @@ def _run_cli(argv: list[str]) -> tuple[int, str, str]:
     return status, out.buffer.getvalue().decode("utf-8"), err.getvalue()
 
 
+BOTH = (("--json",), ())  # the CLI's JSON and human output
+
+
 def _in_process(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | None, expect: bool | None,
-                human: bool = True) -> Iterator[str]:
+                modes: tuple[tuple[str, ...], ...] = BOTH) -> Iterator[str]:
     """The failures of the API and the CLI for one code (nothing when all is well). ``expect``: found
     (True), not found (False) or either (None: a date on which the code may not exist yet)."""
     where = " ".join([code] + (["--date", day.isoformat()] if day else []) + (["--zip", zip_code] if zip_code else []))
     try:
         page = get_code(kb, code, day=day, zip_code=zip_code)
+        orjson.dumps(page)  # what the CLI and the API print
         if expect is False:
             yield f"{where}: get_code found a code that only the add-on file has"
         elif page.code != code:
@@ -93,7 +97,7 @@ def _in_process(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | 
             yield f"{where}: get_code says not found"
     except Exception as exc:  # noqa: BLE001 (the sweep lists every failure)
         yield f"{where}: get_code raised {type(exc).__name__}: {exc}"
-    for mode in (["--json"], []) if human else (["--json"],):
+    for mode in modes:
         argv = ["show", *where.split(), *mode]
         try:
             status, out, err = _run_cli(argv)
@@ -160,13 +164,13 @@ def test_every_interface_on_every_code(kb: KnowledgeBase, server: str) -> None:
     failures: list[str] = []
     for case in procedures:
         failures.extend(_in_process(kb, case.code, case.day, None, case.found))
-        if case.found:
-            failures.extend(_in_process(kb, case.code, case.day, ZIP, True))
+        if case.found:  # with a ZIP code (the locality price) and on the oldest fee schedule's date
+            failures.extend(_in_process(kb, case.code, case.day, ZIP, True, modes=((),)))
             if case.day != oldest:
-                failures.extend(_in_process(kb, case.code, oldest, None, None, human=False))
+                failures.extend(_in_process(kb, case.code, oldest, None, None, modes=()))
     for case in diagnoses:
         failures.extend(_in_process(kb, case.code, None, None, True))
-        failures.extend(_in_process(kb, case.code, ICD_EARLIER, None, True, human=False))
+        failures.extend(_in_process(kb, case.code, ICD_EARLIER, None, True, modes=()))
     http_done()
     failures += http_failures
     seconds = time.perf_counter() - started
