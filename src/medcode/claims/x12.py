@@ -120,46 +120,47 @@ def read_segments(segments: Iterable[tuple[int, str]], d: Delimiters, source: st
                 raise ClaimInputError(f"{at} element 1", "CLM01 (claim id) is empty")
             pos = get(5).split(component)[0] or None
             draft = _Draft(get(1), at, pos, Fields())
-        elif sid in ("HI", "LX", "SV1", "DTP") and draft is None:
-            if sid == "DTP":
-                continue  # dates before the first claim belong to the subscriber or patient
-            raise ClaimInputError(at, f"{sid} before any CLM segment: a claim is missing its CLM")
-        elif sid == "HI":
-            for i, comp in enumerate(el[1:count], start=1):
-                parts = comp.split(component)
-                if len(parts) < 2 or parts[0] not in ("ABK", "ABF", "BK", "BF"):
-                    draft.fields.problem(f"{at} element {i}", "diagnoses", f"{comp!r} is not a diagnosis (ABK/ABF)")
-                    continue
-                if parts[0] in ("BK", "BF"):
-                    draft.fields.problem(f"{at} element {i}", "diagnoses", f"{parts[1]} is an ICD-9 code (BK/BF)")
-                draft.diagnoses.append(parts[1].upper())
-        elif sid == "LX":
-            draft.lines.append({"at": at, "n": len(draft.lines) + 1})
-        elif sid == "SV1":
-            if not draft.lines:
-                draft.lines.append({"at": at, "n": 1})  # tolerate a missing LX, keep the line
-            line = draft.lines[-1]
-            if "code" in line:
-                draft.fields.problem(at, "SV1", "a second SV1 in one LX loop: the line is read as a new line",
-                                     line["n"])
+        elif sid in ("HI", "LX", "SV1", "DTP"):
+            if draft is None:
+                if sid == "DTP":
+                    continue  # dates before the first claim belong to the subscriber or patient
+                raise ClaimInputError(at, f"{sid} before any CLM segment: a claim is missing its CLM")
+            if sid == "HI":
+                for i, comp in enumerate(el[1:count], start=1):
+                    parts = comp.split(component)
+                    if len(parts) < 2 or parts[0] not in ("ABK", "ABF", "BK", "BF"):
+                        draft.fields.problem(f"{at} element {i}", "diagnoses", f"{comp!r} is not a diagnosis (ABK/ABF)")
+                        continue
+                    if parts[0] in ("BK", "BF"):
+                        draft.fields.problem(f"{at} element {i}", "diagnoses", f"{parts[1]} is an ICD-9 code (BK/BF)")
+                    draft.diagnoses.append(parts[1].upper())
+            elif sid == "LX":
                 draft.lines.append({"at": at, "n": len(draft.lines) + 1})
+            elif sid == "SV1":
+                if not draft.lines:
+                    draft.lines.append({"at": at, "n": 1})  # tolerate a missing LX, keep the line
                 line = draft.lines[-1]
-            proc = get(1).split(component)
-            if proc[0] not in ("HC", "WK"):
-                draft.fields.problem(f"{at} element 1", "code", f"qualifier {proc[0]!r} is not HC (CPT/HCPCS)",
-                                     line["n"])
-            line.update(code=proc[1] if len(proc) > 1 else "", modifiers=[m for m in proc[2:6] if m],
-                        charge=get(2), units=get(4) or "1", pointers=get(7).split(component) if get(7) else [],
-                        at=at)
-        elif sid == "DTP" and get(1) == "472":
-            value = get(3)
-            text_day = value.split("-")[0] if get(2) == "RD8" else value
-            day = _yyyymmdd(text_day)
-            if day is None:
-                draft.fields.problem(f"{at} element 3", "date", f"{value!r} is not a date (CCYYMMDD)",
-                                     draft.lines[-1]["n"] if draft.lines else None)
-            elif draft.lines:
-                draft.lines[-1]["date"] = day
+                if "code" in line:
+                    draft.fields.problem(at, "SV1", "a second SV1 in one LX loop: the line is read as a new line",
+                                         line["n"])
+                    draft.lines.append({"at": at, "n": len(draft.lines) + 1})
+                    line = draft.lines[-1]
+                proc = get(1).split(component)
+                if proc[0] not in ("HC", "WK"):
+                    draft.fields.problem(f"{at} element 1", "code", f"qualifier {proc[0]!r} is not HC (CPT/HCPCS)",
+                                         line["n"])
+                line.update(code=proc[1] if len(proc) > 1 else "", modifiers=[m for m in proc[2:6] if m],
+                            charge=get(2), units=get(4) or "1", pointers=get(7).split(component) if get(7) else [],
+                            at=at)
+            elif sid == "DTP" and get(1) == "472":
+                value = get(3)
+                text_day = value.split("-")[0] if get(2) == "RD8" else value
+                day = _yyyymmdd(text_day)
+                if day is None:
+                    draft.fields.problem(f"{at} element 3", "date", f"{value!r} is not a date (CCYYMMDD)",
+                                         draft.lines[-1]["n"] if draft.lines else None)
+                elif draft.lines:
+                    draft.lines[-1]["date"] = day
         elif sid in ("SE", "GE", "IEA") and draft is not None:
             yield _finish(draft, state)
             draft = None

@@ -229,9 +229,9 @@ def _element_errors(f: pl.DataFrame, d: Delimiters) -> list[X12Error]:
                               & (pl.col("el").list.get(8, null_on_oob=True) == "XX")
                               & ~pl.col("el").list.get(9, null_on_oob=True).fill_null("").str.contains(r"^[0-9]{10}$"))
             for n, el in npi.iter_rows():
-                value = el[9] if len(el) > 9 else ""
-                out.append(X12Error(n, sid, f"NM109 {value!r} is not an NPI (10 digits), as NM108 XX says",
-                                    element=9, element_code="I12", segment_code="8", value=value))
+                written = el[9] if len(el) > 9 else ""
+                out.append(X12Error(n, sid, f"NM109 {written!r} is not an NPI (10 digits), as NM108 XX says",
+                                    element=9, element_code="I12", segment_code="8", value=written))
         if sid == "DTP":
             bad = rows.filter(_bad_date(pl.col("el").list.get(2, null_on_oob=True).fill_null(""),
                                         pl.col("el").list.get(3, null_on_oob=True).fill_null("")))

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import polars as pl
 
-from medcode.claims.batch import CLAIM_SCHEMA, LINE_SCHEMA
+from medcode.claims.batch import CLAIM_SCHEMA as _CLAIM_SCHEMA
+from medcode.claims.batch import LINE_SCHEMA as _LINE_SCHEMA
 from medcode.claims.batch.inputs import Frames
 from medcode.claims.model import Claim
 from medcode.claims.readers import MAX_TEXT, ClaimInputError
@@ -32,6 +34,8 @@ from medcode.claims.x12_segments import (
 )
 from medcode.rules import MAX_DIAGNOSES, MAX_LINES
 
+CLAIM_SCHEMA: Any = _CLAIM_SCHEMA
+LINE_SCHEMA: Any = _LINE_SCHEMA
 READ = ["CLM", "NM1", "N4", "HI", "LX", "SV1", "DTP", "SE", "GE", "IEA"]  # the segments the reader reads
 CHUNK_CHARS = 12 << 20  # about 80,000 lines of a usual 837P
 NPI_COLUMNS = ("billing_npi", "rendering_npi", "referring_npi")  # (carried when the batch engine takes them)
