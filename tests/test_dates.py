@@ -222,8 +222,9 @@ def test_no_release_in_force(kb, day, denied, some_notices):
         assert n in checked.notices
     no_release = [(f.id, f.severity, f.lines) for f in checked.findings if f.id == "validity.no_release"]
     assert no_release == ([("validity.no_release", "deny", (1, 2))] if denied else [])
-    if denied:
-        assert checked.total_allowed == 0.0 and all(x.denied for x in checked.lines)
+    if denied:  # not priced at a later schedule: no rate, nothing allowed, nothing at risk
+        assert (checked.total_allowed, checked.at_risk) == (0.0, 0.0)
+        assert [(x.rate, x.allowed, x.denied, x.adjustments) for x in checked.lines] == [(None, None, True, ())] * 2
 
 
 def test_no_release_only_on_the_lines_of_that_date(kb):
@@ -233,7 +234,9 @@ def test_no_release_only_on_the_lines_of_that_date(kb):
     [checked] = both(kb, [claim])
     assert [(f.id, f.lines) for f in checked.findings if f.id.startswith("validity")] == [
         ("validity.no_release", (1,))]
-    assert [x.denied for x in checked.lines] == [True, False]
+    assert [(x.rate is None, x.allowed is None, x.denied) for x in checked.lines] == [(True, True, True),
+                                                                                       (False, False, False)]
+    assert checked.at_risk == 0.0 and checked.total_allowed == checked.lines[1].allowed > 0
 
 
 # --- no crash on codes the PTP file does not list ------------------------------------------------

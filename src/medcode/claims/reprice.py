@@ -184,6 +184,7 @@ def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> Repriced:
         else:
             setting = known[0]
     denied = set()
+    unpriced = {n for f in findings if f.id == "validity.no_release" for n in f.lines}
     for f in findings:
         if f.severity == "deny" and f.lines:
             denied.update(f.lines[:1] if f.id.startswith("ptp.") else f.lines)
@@ -197,7 +198,9 @@ def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> Repriced:
         loc = loc or line_loc
         if note and note not in notices:
             notices.append(note)
-        rates[line.line], amount, notes, service = _line_amount(pricer, line, line_loc, day, setting)
+        # a line dated before the oldest fee schedule (validity.no_release) is not priced at all
+        rates[line.line], amount, notes, service = _line_amount(
+            pricer, line, None if line.line in unpriced else line_loc, day, setting)
         base[line.line] = (amount, notes)
         if service is not None and amount and line.line not in denied:
             services.setdefault(day, []).append(service)

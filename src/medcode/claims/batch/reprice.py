@@ -54,6 +54,7 @@ def reprice(bc: BatchChecker, c: pl.DataFrame, ln: pl.DataFrame, findings: pl.Da
     ln = _rates(bc, ln).select(  # the rate found, the rest need not travel through the joins below
         "cid", "line", "code", "mkey", "want_mod", "units", "day", "setting", "mac", "loc", "loc_key", "loc_name",
         "loc_note", "denied", "rate_c", "rstatus", "mult_proc", "bilateral", "m50", "m62", "assistant_mod")
+    ln = _unpriced(ln, findings)
     ln = _amounts(ln)
     ln = _multiple_procedures(bc, ln)
     rounded = (pl.col("amount") + SCALE // 2) // SCALE
@@ -182,6 +183,19 @@ def _dollars(cents: pl.Expr, height: int) -> pl.Expr:
 
 
 ADJ_SEP = "\x1f"  # adjustments are kept as one string while pricing (lists are slow to build), split at the end
+
+
+def _unpriced(ln: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
+    """No rate for the lines dated before the oldest fee schedule (``validity.no_release``), as the
+    per-claim pricer leaves them (as lines without a locality)."""
+    early = findings.filter(pl.col("fid") == "validity.no_release")
+    if early.is_empty():
+        return ln
+    keys = early.select("cid", line=pl.col("lines")).explode("line").unique().with_columns(_early=pl.lit(True))
+    gone = pl.col("_early").fill_null(False)
+    return (ln.join(keys, on=["cid", "line"], how="left", maintain_order="left")
+            .with_columns(rate_c=pl.when(gone).then(None).otherwise(pl.col("rate_c")),
+                          mac=pl.when(gone).then(None).otherwise(pl.col("mac"))).drop("_early"))
 
 
 def _amounts(ln: pl.DataFrame) -> pl.DataFrame:
