@@ -49,6 +49,7 @@ from medcode.claims.batch.frames import (  # noqa: F401  (the batch engine's nam
     OUT_LINE_SCHEMA,
     SEVERITY_RANK,
     BatchResult,
+    Schema,
     _dx,
     _ids,
     _is_em,
@@ -71,9 +72,9 @@ log = logging.getLogger(__name__)
 
 # the modifiers a check asks about by name: 25, 51 and those the PFS indicators govern
 FLAGGED = ("25", "51", *dict.fromkeys(m for mods in rules.INDICATOR_MODIFIERS.values() for m in mods))
-MODIFIER_FLAGS = {"mkey": pl.String, "m_unknown": pl.Boolean, **{f"m{m}": pl.Boolean for m in FLAGGED},
-                  "m_assistant": pl.Boolean, "assistant_mod": pl.String, "want_mod": pl.String,
-                  "ncci": pl.String}
+MODIFIER_FLAGS: Schema = {"mkey": pl.String, "m_unknown": pl.Boolean, **{f"m{m}": pl.Boolean for m in FLAGGED},
+                          "m_assistant": pl.Boolean, "assistant_mod": pl.String, "want_mod": pl.String,
+                          "ncci": pl.String}
 PIECE_STRIDE = 1 << 32  # claim ids of piece i of a file start at i * PIECE_STRIDE
 
 

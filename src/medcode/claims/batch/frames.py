@@ -5,7 +5,7 @@ here (they are in ``medcode.claims.checks`` and ``medcode.rules``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -13,19 +13,30 @@ from medcode import rules
 from medcode.claims.model import CheckedClaim, Finding, PricedLine
 from medcode.kb.models import Citation
 
-CLAIM_SCHEMA = {"cid": pl.Int64, "claim_id": pl.String, "cdate": pl.Date, "pos": pl.String, "zip": pl.String,
-                "locality": pl.String, "dx": pl.List(pl.String), "billing_npi": pl.String, "rendering_npi": pl.String,
-                "referring_npi": pl.String}
-LINE_SCHEMA = {"cid": pl.Int64, "line": pl.Int64, "code": pl.String, "mkey": pl.String,  # modifiers, space-separated
-               "units": pl.Int64, "ptrs": pl.List(pl.Int64), "ldate": pl.Date}
-FOUND_SCHEMA = {"fid": pl.String, "sev": pl.String, "msg": pl.String, "fix": pl.String, "cite": pl.Int64,
-                "cite_row": pl.String, "cite_line": pl.Int64}  # cite: index of the citation without row and line
-FINDING_SCHEMA = {"cid": pl.Int64, "lines": pl.List(pl.Int64), **FOUND_SCHEMA}
-OUT_LINE_SCHEMA = {"cid": pl.Int64, "line": pl.Int64, "code": pl.String, "modifiers": pl.List(pl.String),
-                   "units": pl.Float64, "setting": pl.String, "rate": pl.Float64,
-                   "adjustments": pl.List(pl.String), "allowed": pl.Float64, "denied": pl.Boolean}
-OUT_CLAIM_SCHEMA = {"cid": pl.Int64, "claim_id": pl.String, "total_allowed": pl.Float64, "at_risk": pl.Float64,
-                    "locality": pl.String, "notices": pl.List(pl.String)}
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+
+# a frame's columns and their types (annotated: Polars types mix classes and instances)
+Schema = dict[str, "PolarsDataType"]
+
+CLAIM_SCHEMA: Schema = {
+    "cid": pl.Int64, "claim_id": pl.String, "cdate": pl.Date, "pos": pl.String, "zip": pl.String,
+    "locality": pl.String, "dx": pl.List(pl.String), "billing_npi": pl.String, "rendering_npi": pl.String,
+    "referring_npi": pl.String}
+LINE_SCHEMA: Schema = {
+    "cid": pl.Int64, "line": pl.Int64, "code": pl.String, "mkey": pl.String,  # modifiers, space-separated
+    "units": pl.Int64, "ptrs": pl.List(pl.Int64), "ldate": pl.Date}
+FOUND_SCHEMA: Schema = {
+    "fid": pl.String, "sev": pl.String, "msg": pl.String, "fix": pl.String, "cite": pl.Int64,
+    "cite_row": pl.String, "cite_line": pl.Int64}  # cite: index of the citation without row and line
+FINDING_SCHEMA: Schema = {"cid": pl.Int64, "lines": pl.List(pl.Int64), **FOUND_SCHEMA}
+OUT_LINE_SCHEMA: Schema = {
+    "cid": pl.Int64, "line": pl.Int64, "code": pl.String, "modifiers": pl.List(pl.String), "units": pl.Float64,
+    "setting": pl.String, "rate": pl.Float64, "adjustments": pl.List(pl.String), "allowed": pl.Float64,
+    "denied": pl.Boolean}
+OUT_CLAIM_SCHEMA: Schema = {
+    "cid": pl.Int64, "claim_id": pl.String, "total_allowed": pl.Float64, "at_risk": pl.Float64,
+    "locality": pl.String, "notices": pl.List(pl.String)}
 SEVERITY_RANK = rules.SEVERITY_ORDER
 
 

@@ -66,7 +66,8 @@ def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
                      & ~(pl.col("has_primary") & (pl.col("first_type") != "2")))
 
     def make(r: dict, text: dict) -> Iterator[Finding | None]:
-        yield finding(Line(0, r["code"]), text["day"], bc.facts.addon(r["code"], r["day"]), r["has_primary"])
+        aoc = bc.facts.addon(r["code"], r["day"])  # (in force: the engine marked the line with it)
+        yield finding(Line(0, r["code"]), text["day"], aoc, r["has_primary"]) if aoc is not None else None
 
     return bc.per_key(cand, ["code", "aoc_rid", "aoc_epoch", "has_primary"], make, pl.concat_list("line"),
                       fields=("day",))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -23,7 +24,7 @@ TITLE = "Medically unlikely edits"
 
 
 def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
-    per_day: dict[tuple[str, object], list] = defaultdict(list)
+    per_day: dict[tuple[str, date | None], list] = defaultdict(list)
     for line in claim.lines:
         if line.code and line.units is not None:
             per_day[(line.code, claim.day_of(line))].append(line)
@@ -62,9 +63,10 @@ def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
     m = ln.select("cid", "line", "code", "day", "units", "mue_rid").join(limits, on=["mue_rid", "code"])
 
     def make(r: dict, text: dict) -> Iterator[Finding]:
-        limit = dict(bc.facts.mue(r["code"], r["day"]))  # the same for every code of the key
-        limit["citation"] = replace(limit["citation"], row=text["code"], line=None)
-        yield exceeded(text["code"], text["day"], limit, r["units"], ())
+        found = bc.facts.mue(r["code"], r["day"])  # the same for every code of the key
+        if found is not None:  # (always: the lines were joined with the MUE table)
+            limit = {**found, "citation": replace(found["citation"], row=text["code"], line=None)}
+            yield exceeded(text["code"], text["day"], limit, r["units"], ())
 
     per_line = m.filter((pl.col("mai") == "1") & (pl.col("units") > pl.col("mue_units")))
     daily = m.filter(pl.col("mai") != "1")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -111,7 +112,8 @@ def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
                  .filter(pl.col("ix") != pl.col("ix_b"))
                  .select("cid", "day", "line", "line_b", "ix", "ix_b", "t", "t_b",
                          key=pl.col("ix") * (1 << tables.PTP_SHIFT) + pl.col("ix_b")))
-        hit = (pairs.join(bc._live_edits(ix, edits, numbered["day"].min()), on="key")
+        first_day: date = numbered["day"].min()  # type: ignore[assignment]  # a Date column's minimum
+        hit = (pairs.join(bc._live_edits(ix, edits, first_day), on="key")
                .filter(ncci.in_force_expr(on))
                .sort("ptp_row").unique(["cid", "day", "ix", "t", "ix_b", "t_b"], keep="first", maintain_order=True)
                .explode("line").explode("line_b").with_columns(ptp_ix=pl.lit(ix, dtype=pl.Int64)))
