@@ -295,6 +295,9 @@ class Service:
         return self.amount / self.units
 
 
+STANDARD_KEPT = 1 - MULTIPLE_PROCEDURE_REDUCTION["2"]["all"]  # of the second and later procedures
+STANDARD_FIRST = f"multiple procedure: 100% first, {percent(STANDARD_KEPT)} rest"
+STANDARD_REST = f"multiple procedure {percent(STANDARD_KEPT)}"
 COMPONENT_NAMES = {"pe": "practice expense", "tc": "technical component", "pc": "professional component"}
 
 
@@ -360,11 +363,11 @@ def _standard(services: list[Service], out: dict[int, tuple[Decimal, list[str]]]
             amount, notes = out[m.line]
             if m.line in in_family:
                 if i > 0:
-                    out[m.line] = (amount / 2, [*notes, "multiple procedure 50%"])
+                    out[m.line] = (amount * STANDARD_KEPT, [*notes, STANDARD_REST])
                 continue
             full = m.per_unit if i == 0 else ZERO
-            out[m.line] = (full + (amount - full) / 2, [*notes, "multiple procedure: 100% first, 50% rest"
-                                                       if i == 0 else "multiple procedure 50%"])
+            note = STANDARD_FIRST if i == 0 else STANDARD_REST
+            out[m.line] = (full + (amount - full) * STANDARD_KEPT, [*notes, note])
 
 
 def _component(services: list[Service], part: str, cut: Decimal, out: dict[int, tuple[Decimal, list[str]]]) -> None:

@@ -11,7 +11,15 @@ import polars as pl
 
 from medcode import vocab
 from medcode.claims.batch import OUT_CLAIM_SCHEMA, _ids, _split, tables
-from medcode.claims.reprice import CONTRACTOR_NOTE, Service, multiple_procedures, shares
+from medcode.claims.reprice import (
+    CONTRACTOR_NOTE,
+    STANDARD_FIRST,
+    STANDARD_KEPT,
+    STANDARD_REST,
+    Service,
+    multiple_procedures,
+    shares,
+)
 from medcode.kb.models import Locality
 from medcode.pricing import WORK_FLOOR_LAST_DAY
 from medcode.rules import (
@@ -19,6 +27,7 @@ from medcode.rules import (
     BILATERAL_SHARE,
     CO_SURGEON_SHARE,
     CONTRACTOR_PRICED_STATUSES,
+    MULTIPLE_PROCEDURE_REDUCTION,
     NATIONALLY_PRICED_STATUSES,
 )
 
@@ -29,7 +38,9 @@ SCALE = 100_000  # amounts are held in 1/100,000 of a cent: every share and halv
 ASSISTANT = [(m, *share.as_integer_ratio()) for m, share in ASSISTANT_SHARE.items()]
 BILATERAL = BILATERAL_SHARE.as_integer_ratio()
 CO_SURGEON = CO_SURGEON_SHARE.as_integer_ratio()
-JOINED_INDICATORS = ("0", "2", "9")  # multiple-procedure indicators priced by joins; days with others by rule
+# multiple-procedure indicators priced by joins (none, and the standard rule); days with others by rule
+JOINED_INDICATORS = (*(k for k, cut in MULTIPLE_PROCEDURE_REDUCTION.items() if not cut), "2")
+KEPT = STANDARD_KEPT.as_integer_ratio()
 
 
 def reprice(bc: BatchChecker, c: pl.DataFrame, ln: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, ...]:
@@ -284,11 +295,11 @@ def _standard(ln: pl.DataFrame) -> pl.DataFrame:
     first = pl.col("rank") == 0
     return ln.with_columns(
         amount=pl.when(pl.col("rank").is_null()).then(pl.col("amount"))
-        .when(first).then(pl.col("per_unit") + (pl.col("amount") - pl.col("per_unit")) // 2)
-        .otherwise(pl.col("amount") // 2),
+        .when(first).then(pl.col("per_unit") + (pl.col("amount") - pl.col("per_unit")) * KEPT[0] // KEPT[1])
+        .otherwise(pl.col("amount") * KEPT[0] // KEPT[1]),
         adj=pl.when(pl.col("rank").is_null()).then(pl.col("adj"))
         .otherwise(pl.concat_str(pl.when(pl.col("adj") != "").then(pl.col("adj")),
-                                 pl.when(first).then(pl.lit("multiple procedure: 100% first, 50% rest"))
-                                 .otherwise(pl.lit("multiple procedure 50%")), separator=ADJ_SEP, ignore_nulls=True)))
+                                 pl.when(first).then(pl.lit(STANDARD_FIRST)).otherwise(pl.lit(STANDARD_REST)),
+                                 separator=ADJ_SEP, ignore_nulls=True)))
 
 
