@@ -38,7 +38,7 @@ def is_em(code: str) -> bool:
 
 # --- PFS status -----------------------------------------------------------------------------
 
-PAYABLE_STATUSES = frozenset("ART")  # statuses the PFS pays (R and T with conditions)
+# (which statuses have a national amount, and which the MAC prices: see "payment shares")
 
 # How a claim line fares with each status of RVU26B.pdf Attachment A (A, active, has no finding),
 # and what to do about it. deny: the PFS never pays the line as billed; info: paid elsewhere, by
@@ -117,7 +117,6 @@ def _rule(field: str, value: str, definition: str, verdict: str | dict[str, str]
     return IndicatorRule(field, value, definition, verdicts, fix, source)
 
 
-_NO_PCTC = "Remove {mod}: "
 INDICATOR_RULES: dict[str, dict[str, IndicatorRule]] = {}
 for _r in (
     # PC/TC indicator (RVU26B.pdf Attachment A, "PC/TC indicator")
