@@ -53,6 +53,9 @@ def test_requirements_from_indicators(kb):
     sources = [r.source for r in guide(get_code(kb, "27447")).documentation]
     assert sources == ["bilateral indicator 1", "co-surgeon indicator 1"]
     assert [r.source for r in guide(get_code(kb, "71046")).documentation][0] == "PC/TC indicator 1"
+    # the rule table asks for documentation with assistant 0 and team 1 (22836)
+    assert [r.source for r in guide(get_code(kb, "22836")).documentation] == ["assistant indicator 0",
+                                                                             "team indicator 1"]
 
 
 def test_status_denial_uses_the_checkers_id(kb):

@@ -185,11 +185,14 @@ def _documentation(page: ProcedureCode, family: str | None) -> list[Requirement]
     if _TIMED.search(text):
         out.append(Requirement("The time spent (total minutes, or start and stop times) when time is the basis "
                                "for the code, as its descriptor names a time.", "the descriptor"))
-    if _ind(page, "assistant") == "0" and is_surgical(page):
-        out.append(Requirement("Why an assistant at surgery was needed, when one is billed.", "assistant indicator 0"))
-    if _ind(page, "co_surgeon") == "1" and is_surgical(page):
-        out.append(Requirement("Each co-surgeon's distinct part of the procedure and why two surgeons were "
-                               "needed, when billed with 62.", "co-surgeon indicator 1"))
+    for field, text in (("assistant", "Why an assistant at surgery was needed, when one is billed."),
+                        ("co_surgeon", "Each co-surgeon's distinct part of the procedure and why two surgeons were "
+                         "needed, when billed with 62."),
+                        ("team", "Why a team of surgeons was needed and each one's part, when billed with 66.")):
+        value = _ind(page, field)  # where the rule table asks for documentation of the modifier
+        if is_surgical(page) and rules.verdict(field, value, rules.INDICATOR_MODIFIERS[field][0]) == \
+                rules.DOCUMENTATION:
+            out.append(Requirement(text, f"{LABEL[field]} indicator {value}"))
     if _ind(page, "pctc") == "1":
         out.append(Requirement("A signed interpretation and report for the professional component (26).",
                                "PC/TC indicator 1"))
