@@ -187,6 +187,7 @@ def _claim_variants() -> list:
     base = VALID
     return [
         pytest.param(base, 0, id="valid"),
+        pytest.param("\n\t " + base.replace("~\n", "~\r\n"), 0, id="white_space_and_crlf"),
         pytest.param(once("D8*20260504~\nLX*2", "D8*20260231~\nLX*2")(base), 1, id="impossible_date"),
         pytest.param(once("UN*1***1:2", "UN*-1***1:2")(base), 1, id="negative_units"),
         pytest.param(once("SV1*HC:87880", "SV1*hc:87880")(base), 1, id="lowercase_qualifier"),

@@ -109,7 +109,7 @@ def chunk_texts(text: str, d: Delimiters, size: int = CHUNK_BYTES) -> Iterator[s
     """Pieces of ``text`` of about ``size`` characters that end with a segment terminator and
     after which a CLM segment starts (or the file ends)."""
     cut = re.compile(re.escape(d.segment) + r"[\r\n ]*(?=CLM" + re.escape(d.element) + ")")
-    start = 0
+    start = len(text) - len(text.lstrip())  # (white space before ISA)
     while start < len(text):
         m = cut.search(text, start + size) if start + size < len(text) else None
         end = m.end() if m else len(text)
