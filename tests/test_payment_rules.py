@@ -130,6 +130,13 @@ def test_2026_opps_cap(kb, code, pfs, capped):
     assert (result.lines[0].rate, result.lines[0].allowed) == (capped, capped)
 
 
+def test_national_amount_is_capped_too(kb):
+    # GPCIs of 1.0: PFS 25.00 RVUs x 33.4009 = 835.02; OPPS (2.22 + 8.59 + 0.09) x 33.4009 = 364.07
+    page = get_code(kb, "74263", day=date(2026, 6, 1))
+    assert (page.payment.nonfacility, page.payment.facility) == (364.07, None)
+    assert (page.previous_year.release, page.previous_year.payment.nonfacility) == ("RVU25D", 350.31)
+
+
 def test_58_rows_of_2026_are_capped_at_gpci_1(kb):
     rid = kb.resolve("pprrvu", DAY).release.ids[0]
     rows = kb.query(RVU_SQL.replace("hcpcs = ? AND modifier = ? AND ", ""), (rid,))

@@ -32,7 +32,18 @@ from medcode.kb.models import (
 from medcode.kb.releases import Resolved
 from medcode.kb.schema import PRESENCE
 from medcode.kb.store import KnowledgeBase
-from medcode.pricing import PAYABLE_STATUSES, RVU_SQL, amount, amounts, citation, gpci_of, price, rvu_of
+from medcode.pricing import (
+    NO_GPCI,
+    PAYABLE_STATUSES,
+    RVU_SQL,
+    amount,
+    amounts,
+    citation,
+    gpci_of,
+    opps_cap,
+    price,
+    rvu_of,
+)
 from medcode.rules import CONTRACTOR_PRICED, CONTRACTOR_PRICED_STATUSES
 from medcode.search.text import plain_description
 
@@ -44,7 +55,8 @@ INDICATOR_FIELDS = ("pctc", "mult_proc", "bilateral", "assistant", "co_surgeon",
 PAGE_SQL = (
     "SELECT work, pe_nonfacility, pe_facility, mp, total_nonfacility, total_facility,"
     " pe_nonfacility_na, pe_facility_na, conversion_factor, status, line, description, modifier,"
-    " global_days, pctc, mult_proc, bilateral, assistant, co_surgeon, team, endo_base"
+    " global_days, pctc, mult_proc, bilateral, assistant, co_surgeon, team, endo_base,"
+    " opps_pe_nonfacility, opps_pe_facility, opps_mp"
     " FROM rvus WHERE hcpcs = ? AND release_id = ? ORDER BY modifier"
 )
 
@@ -71,14 +83,20 @@ def _indicator(field: str, code: str | None) -> Indicator | None:
     return Indicator(code, vocab.meaning(field, code))
 
 
-def _national(rvu: Rvu, cf: float | None, status: str) -> Payment:
-    """The national amounts (GPCIs of 1.0): none for a status without one, and for status C and R
-    the note that the MAC prices it (854 R codes have zero RVUs: never $0.00)."""
+def _national(rvu: Rvu, cf: float | None, status: str, opps: tuple = (None, None, None)) -> Payment:
+    """The national amounts (GPCIs of 1.0), lowered to the OPPS amount where the row's OPPS RVUs
+    (``opps``) give a lower one: none for a status without one, and for status C and R the note
+    that the MAC prices it (978 R rows have zero RVUs: never $0.00)."""
     if status in CONTRACTOR_PRICED_STATUSES:
         return Payment(None, None, CONTRACTOR_PRICED)
     if cf is None or status not in PAYABLE_STATUSES:
         return Payment(None, None)
-    return Payment(amount(rvu, None, cf, "nonfacility"), amount(rvu, None, cf, "facility"))
+    nonfac, fac = amount(rvu, None, cf, "nonfacility"), amount(rvu, None, cf, "facility")
+    cap = opps_cap(rvu, opps, NO_GPCI, cf, nonfac, fac)
+    if cap is not None and cap.applied:
+        nonfac, fac = (p if p is None or o is None else min(p, o) for p, o in ((nonfac, cap.nonfacility),
+                                                                              (fac, cap.facility)))
+    return Payment(nonfac, fac)
 
 
 def _procedure(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | None,
@@ -114,9 +132,9 @@ def _procedure(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | N
         indicators = {f: Indicator(v, vocab.meaning(f, v))
                       for f, v in zip(INDICATOR_FIELDS, row[14:20], strict=True)}
         endo_base = _code_ref(kb, row[20], pfs.release.ids[0])
-        payment = _national(rvu, cf, status_code)
+        payment = _national(rvu, cf, status_code, row[21:24])
         sources.insert(0, citation(kb.sources[pfs.release.ids[0]], row=code, line=line))
-        prev = _previous_year(kb, code, pfs, rvu, cf, status_code)
+        prev = _previous_year(kb, code, pfs, rvu, cf, status_code, row[21:24])
         if prev is not None:
             previous, prev_cite = prev
             sources.append(prev_cite)
@@ -171,7 +189,7 @@ def _modifier_row(kb: KnowledgeBase, code: str, r: tuple, pfs: Resolved) -> Modi
     """A PAGE_SQL row with a modifier: its own status, RVUs, indicators and national payment."""
     rvu = rvu_of(r)
     return ModifierRow(
-        modifier=r[12], description=r[11], status=r[9], rvu=rvu, payment=_national(rvu, r[8], r[9]),
+        modifier=r[12], description=r[11], status=r[9], rvu=rvu, payment=_national(rvu, r[8], r[9], r[21:24]),
         status_meaning=vocab.meaning("status", r[9]), conversion_factor=r[8],
         global_period=_indicator("global", r[13]),
         indicators={f: Indicator(v, vocab.meaning(f, v)) for f, v in zip(INDICATOR_FIELDS, r[14:20], strict=True)},
@@ -185,7 +203,7 @@ def _note(resolved: Resolved, notices: list[str]) -> None:
 
 
 def _previous_year(kb: KnowledgeBase, code: str, pfs: Resolved, rvu: Rvu,
-                   cf: float | None, status: str) -> tuple[YearChange, Citation] | None:
+                   cf: float | None, status: str, opps: tuple) -> tuple[YearChange, Citation] | None:
     year = pfs.release.effective_from.year - 1
     candidates = [r for r in kb.releases.get("pprrvu", []) if r.effective_from.year == year]
     if not candidates:
@@ -195,8 +213,8 @@ def _previous_year(kb: KnowledgeBase, code: str, pfs: Resolved, rvu: Rvu,
     if not row:
         return None
     prvu, pcf, pstatus = rvu_of(row[0]), row[0][8], row[0][9]
-    pay = _national(prvu, pcf, pstatus)
-    now = _national(rvu, cf, status)  # the change is None where either year is not paid
+    pay = _national(prvu, pcf, pstatus, row[0][12:15])
+    now = _national(rvu, cf, status, opps)  # the change is None where either year is not paid
 
     def diff(a: float | None, b: float | None) -> float | None:
         return round(a - b, 2) if a is not None and b is not None else None
@@ -217,7 +235,7 @@ def rvu_history(kb: KnowledgeBase, code: str) -> list[YearChange]:
         if not row:
             continue
         rvu, cf, status = rvu_of(row[0]), row[0][8], row[0][9]
-        pay = _national(rvu, cf, status)
+        pay = _national(rvu, cf, status, row[0][12:15])
         before = out[-1].payment if out else None
 
         def diff(a: float | None, b: float | None) -> float | None:

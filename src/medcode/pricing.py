@@ -203,6 +203,12 @@ def _price_at(kb: KnowledgeBase, code: str, modifier: str, loc: Locality, day: d
     elif status not in NATIONALLY_PRICED_STATUSES:
         notices.append(f"Status {status}: not paid under the physician fee schedule.")
     nonfac, fac, cap = amounts(r, gpci, r[12:15])
+    if cap is not None and cap.applied:
+        lowered = [f"${pfs_amount:,.2f} {setting}" for setting, pfs_amount, paid in (
+            ("non-facility", amount(rvu, gpci, cf, "nonfacility"), nonfac),
+            ("facility", amount(rvu, gpci, cf, "facility"), fac)) if pfs_amount is not None and paid != pfs_amount]
+        notices.append(f"OPPS imaging cap: the OPPS amount (OPPS PE RVUs {r[12]} non-facility, {r[13]} facility, "
+                       f"MP {r[14]}) is paid, lower than the PFS amount ({', '.join(lowered)}).")
     formula = (f"[({rvu.work} x {gpci.work}) + (PE x {gpci.pe}) + ({rvu.mp} x {gpci.mp})] x {cf}"
                f"; PE = {rvu.pe_nonfacility} non-facility, {rvu.pe_facility} facility")
     return Price(code, modifier, when, pfs.release.name, loc, gpci, rvu, cf, nonfac, fac, formula,
