@@ -30,10 +30,11 @@ ICD_REF = re.compile(rf"\b({_ICD_CODE})(?:-({_ICD_CODE})\b|\.-|-)?")
 PFS_COLUMNS = ("status", "pctc", "mult_proc", "bilateral", "assistant", "co_surgeon", "team")
 
 # How much ``Facts`` keeps (least recently used out first): whole reference tables (a few MB each;
-# a run reads those of a few releases), answers by code and release (about 130 bytes each), and
-# the PTP edits of column 1 codes (a few KB each). A file of new codes costs at most these.
+# a run reads those of a few releases), answers by code and release (about 300 bytes each with
+# their keys: 30 MB at most), and the PTP edits of column 1 codes (a few KB each). A file of new
+# codes costs at most these.
 TABLES_KEPT = 48
-ANSWERS_KEPT = 200_000
+ANSWERS_KEPT = 100_000
 PTP_CODES_KEPT = 8_192
 
 
