@@ -9,6 +9,7 @@ positions are exactly the per-claim reader's.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -25,7 +26,6 @@ from medcode.claims.x12_segments import (
     ENVELOPE,
     Delimiters,
     Envelope,
-    chunk_texts,
     delimiters,
     elements,
     raise_first,
@@ -52,14 +52,13 @@ def read_text(path: str) -> str:
 
 
 def x12_frames(path: str, chunk_chars: int = CHUNK_CHARS) -> Iterator[Frames]:
-    """Frames of an 837P file a chunk at a time; ``ClaimInputError`` as the per-claim reader
-    raises it for a file that is not readable as 837P."""
-    text = read_text(path)
-    d = delimiters(text, path)
+    """Frames of an 837P file a chunk at a time, read from the file as they are needed;
+    ``ClaimInputError`` as the per-claim reader raises it for a file that is not readable as 837P."""
+    d, chunks = file_chunks(path, chunk_chars)
     envelope = Envelope()
     state = ReadState()
     first, cid = 1, 0
-    for chunk in chunk_texts(text, d, chunk_chars):
+    for chunk in chunks:
         f = split_segments(chunk, d, first)
         first += f.height
         errors = syntax_errors(f, d, envelope.open_set)
@@ -68,9 +67,54 @@ def x12_frames(path: str, chunk_chars: int = CHUNK_CHARS) -> Iterator[Frames]:
         claims, lines, slow, count = chunk_frames(f, d, path, state, cid)
         cid += count
         yield claims, lines, slow
-    del text
     envelope.finish()
     raise_first(envelope.errors, path)
+
+
+def file_chunks(path: str, size: int) -> tuple[Delimiters, Iterator[str]]:
+    """The file's delimiters and its text in pieces of about ``size`` characters that end before
+    a CLM segment (see ``x12_segments.chunk_texts``), read a piece at a time."""
+    try:
+        fh = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed by the pieces)
+        head = fh.read(size).lstrip()
+        while len(head) < 4096:  # (enough for ISA and GS, whatever the size asked)
+            more = fh.read(size)
+            if not more:
+                break
+            head += more
+    except UnicodeDecodeError:
+        read_text(path)  # (the same error, with its byte, as the per-claim reader gives)
+        raise
+    except OSError as exc:
+        raise ClaimInputError(path, exc.strerror or str(exc)) from None
+    try:
+        d = delimiters(head, path)
+    except ClaimInputError:
+        fh.close()
+        raise
+    cut = re.compile(re.escape(d.segment) + r"[\r\n ]*(?=CLM" + re.escape(d.element) + ")")
+
+    def pieces() -> Iterator[str]:
+        buf = head
+        with fh:
+            while True:
+                m = cut.search(buf, size) if len(buf) > size else None
+                if m:
+                    yield buf[:m.end()]
+                    buf = buf[m.end():]
+                    continue
+                try:
+                    more = fh.read(size)
+                except UnicodeDecodeError:
+                    read_text(path)
+                    raise
+                if not more:
+                    break
+                buf += more
+        if buf:
+            yield buf
+
+    return d, pieces()
 
 
 def _get(i: int) -> pl.Expr:
