@@ -185,6 +185,19 @@ def test_contractor_priced(kb, code, status):
     assert result.total_allowed == 0
 
 
+@pytest.mark.parametrize("lines,want", [
+    ([_line(1, "94760")], (PricedLine(1, "94760", (), 1, NF, 4.8, (), 4.8, False),)),
+    ([_line(1, "94760"), _line(2, "20610")],
+     (PricedLine(1, "94760", (), 1, NF, 4.8, ("status T: bundled into the other services of the day",), 0.0, False),
+      PricedLine(2, "20610", (), 1, NF, 79.27, (), 79.27, False))),
+], ids=["T-alone-paid", "T-with-another-service-bundled"])
+def test_status_t_is_paid_only_alone(kb, lines, want):
+    # Attachment A: "only paid if there are no other services payable under the physician fee
+    # schedule billed on the same date by the same provider"
+    [result] = _both(kb, [_claim(lines)])
+    assert result.lines == want
+
+
 # --- rows of the 26, TC and 53 modifiers --------------------------------------------------------
 
 @pytest.mark.parametrize("code,mod,pos,rate", [

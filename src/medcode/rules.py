@@ -281,6 +281,9 @@ BILATERAL_SHARE = Decimal("1.5")
 NATIONALLY_PRICED_STATUSES = frozenset("AT")
 CONTRACTOR_PRICED_STATUSES = frozenset("CR")
 CONTRACTOR_PRICED = "contractor priced"
+# T (injections): "only paid if there are no other services payable under the physician fee schedule
+# billed on the same date by the same provider"; otherwise bundled into them.
+ALONE_ONLY_STATUSES = frozenset("T")
 
 # The OPPS imaging cap (Deficit Reduction Act 2005 s.5102(b); RVU26B.pdf "2026 OPPS Payment Amount"):
 # the PPRRVU row's OPPS PE and MP RVUs priced with the same work RVU, GPCIs and conversion factor,

@@ -26,6 +26,7 @@ from medcode.pricing import (
     gpci_of,
 )
 from medcode.rules import (
+    ALONE_ONLY_STATUSES,
     ASSISTANT_SHARE,
     BILATERAL_SHARE,
     CO_SURGEON_SHARE,
@@ -310,8 +311,15 @@ def multiple_procedures(services: list[Service]) -> dict[int, tuple[Decimal, lis
     code itself) first counts as one procedure, its highest member in full and each other member
     less the base code's amount. Component rules (4, 5, 6, 7): the highest unit's component in
     full, that component of every other unit reduced by the rule's share. A single one-unit
-    service is left alone."""
+    service is left alone. First of all, a status T line is bundled (0) where another service of
+    the day is paid (``rules.ALONE_ONLY_STATUSES``)."""
     out: dict[int, tuple[Decimal, list[str]]] = {s.line: (s.amount, []) for s in services}
+    others = [s for s in services if s.parts.status not in ALONE_ONLY_STATUSES]
+    if others and len(others) < len(services):
+        for s in services:
+            if s.parts.status in ALONE_ONLY_STATUSES:
+                out[s.line] = (ZERO, [f"status {s.parts.status}: bundled into the other services of the day"])
+        services = others
     _standard(services, out)
     for indicator, cuts in MULTIPLE_PROCEDURE_REDUCTION.items():
         for part, cut in cuts.items():

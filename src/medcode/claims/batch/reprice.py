@@ -23,6 +23,7 @@ from medcode.claims.reprice import (
 from medcode.kb.models import Locality
 from medcode.pricing import WORK_FLOOR_LAST_DAY
 from medcode.rules import (
+    ALONE_ONLY_STATUSES,
     ASSISTANT_SHARE,
     BILATERAL_SHARE,
     CO_SURGEON_SHARE,
@@ -242,7 +243,8 @@ def _multiple_procedures(bc: BatchChecker, ln: pl.DataFrame) -> pl.DataFrame:
     eligible = (pl.col("amount").is_not_null() & (pl.col("amount") != 0) & ~pl.col("denied")).fill_null(False)
     by_rule = (ln.filter(eligible).group_by("cid", "day")
                .agg(units=pl.col("units").sum(),
-                    other=(~pl.col("mult_proc").fill_null("").is_in(JOINED_INDICATORS)).any())
+                    other=((~pl.col("mult_proc").fill_null("").is_in(JOINED_INDICATORS))
+                           | pl.col("rstatus").is_in(list(ALONE_ONLY_STATUSES))).any())
                .filter(pl.col("other") & (pl.col("units") > 1)).select("cid", "day", by_rule=pl.lit(True)))
     if by_rule.is_empty():
         return _standard(ln)
