@@ -226,3 +226,26 @@ def test_prune_cache_removes_the_folders_of_builds_that_are_gone(copied_kb, tmp_
     assert tables.prune_cache(home) == [gone, unnamed]
     assert [p.name for p in (home / "cache" / "batch").iterdir()] == ["kept"]
     assert tables.prune_cache(tmp_path / "no-home") == []
+
+
+@pytest.mark.parametrize("size", [1, 97, 100_000], ids=["one", "some", "all"])
+def test_slices_keep_each_claim_with_its_lines_and_findings(kb, generated, size):
+    from medcode.claims.batch import check_file, merge
+    from medcode.claims.report_frames import slices
+
+    piece = merge(list(check_file(kb, str(generated))))
+    parts = list(slices(piece, size))
+    assert len(parts) == -(-piece.claims.height // size)
+    for name in ("claims", "lines", "findings"):
+        assert pl.concat([getattr(p, name) for p in parts]).equals(getattr(piece, name)), name
+    for p in parts:
+        ids = set(p.claims["cid"])
+        assert set(p.lines["cid"]) <= ids and set(p.findings["cid"]) <= ids
+
+
+def test_json_report_written_in_slices_reads_back_whole(kb, generated, expected, tmp_path, monkeypatch):
+    monkeypatch.setattr(reports, "SLICE", 61)
+    report = tmp_path / "report.json"
+    _write(kb, generated, report, "batch")
+    claims, _ = reports.read_report(report)
+    assert claims == expected

@@ -31,6 +31,7 @@ from medcode.claims.report_frames import (
     claim_records,
     csv_rows,
     frames_of,
+    slices,
     source_of,
     source_record,
 )
@@ -38,6 +39,7 @@ from medcode.claims.report_frames import (
 if TYPE_CHECKING:
     from medcode.claims.batch import BatchResult
 
+SLICE = 50_000  # claims encoded at a time (a piece of the batch engine has about 70,000)
 VERSION = 2  # of the JSON, JSON Lines and Parquet layouts (1: citations written in full in every finding)
 
 
@@ -116,14 +118,15 @@ class JsonWriter(FrameWriter):
         out.write(b'{"version": %d, "claims": [' % VERSION)
 
     def write_frames(self, piece: BatchResult) -> None:
-        if not piece.claims.height:
-            return
-        buf = io.BytesIO()
-        claim_records(*self.texts.number(piece, self.sources.renumber(piece))).write_ndjson(buf)
-        data = buf.getbuffer()
-        self.out.write(b"\n" if self.first else b",\n")
-        self.out.write(bytes(data[:-1]).replace(b"\n", b",\n"))  # no raw newline inside a JSON record
-        self.first = False
+        for part in slices(piece, SLICE):
+            if not part.claims.height:
+                continue
+            buf = io.BytesIO()
+            claim_records(*self.texts.number(part, self.sources.renumber(part))).write_ndjson(buf)
+            data = buf.getbuffer()
+            self.out.write(b"\n" if self.first else b",\n")
+            self.out.write(bytes(data[:-1]).replace(b"\n", b",\n"))  # no raw newline inside a JSON record
+            self.first = False
 
     def close(self, summary: dict[str, Any]) -> None:
         self.out.write(b'\n],\n"sources": ' + orjson.dumps([source_record(c) for c in self.sources.list])
@@ -192,7 +195,7 @@ class ParquetWriter(FrameWriter):
         try:
             meta = {"medcode.version": str(VERSION), "medcode.summary": orjson.dumps(summary).decode()}
             frame = pl.scan_ipc(self.parts) if self.parts else self._records(frames_of([])).lazy()
-            frame.sink_parquet(self.out, metadata=meta)
+            frame.sink_parquet(self.out, metadata=meta, row_group_size=SLICE)
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -229,7 +232,8 @@ class HtmlWriter(FrameWriter):
         self.out.write("".join(_claim_html(r) for r in results).encode())
 
     def write_frames(self, piece: BatchResult) -> None:
-        self.write(piece.to_checked())
+        for part in slices(piece, SLICE // 20):  # claim objects a few thousand at a time
+            self.write(part.to_checked())
 
     def close(self, summary: dict[str, Any]) -> None:
         self.out.write((_summary_html(summary) + "</main></html>").encode())

@@ -8,7 +8,7 @@ release) by number in the report's list of sources, with the row and line of tha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -51,6 +51,25 @@ def frames_of(results: Sequence[CheckedClaim]) -> BatchResult:
     return BatchResult(claims, lines, found, cites)
 
 
+def slices(piece: BatchResult, claims: int) -> Iterator[BatchResult]:
+    """The piece in parts of at most ``claims`` claims each, with their lines and findings (all
+    three frames are in claim order), so that a writer's work in progress stays small."""
+    if piece.claims.height <= claims:
+        yield piece
+        return
+    cids = piece.claims["cid"]
+    for start in range(0, piece.claims.height, claims):
+        part = piece.claims.slice(start, claims)
+        low, high = part["cid"][0], part["cid"][-1]
+        frames = []
+        for frame in (piece.lines, piece.findings):
+            col = frame["cid"]
+            a = col.search_sorted(low, "left") if start else 0
+            b = col.search_sorted(high, "right") if start + claims < cids.len() else frame.height
+            frames.append(frame.slice(a, b - a))
+        yield BatchResult(part, frames[0], frames[1], piece.cites)
+
+
 class Sources:
     """The citations' sources of a report, numbered as they first come (pieces of a file each
     number their own: ``renumber`` maps a piece's numbers to the report's)."""
@@ -60,10 +79,11 @@ class Sources:
         self._index: dict[Citation, int] = {}
 
     def renumber(self, piece: BatchResult) -> pl.DataFrame:
-        """The piece's findings with ``cite`` in the report's numbers."""
+        """The piece's findings with ``cite`` in the report's numbers, new sources numbered in the
+        order the findings first cite them (the same whichever engine made the piece)."""
         remap = {}
-        for i, c in enumerate(piece.cites):
-            key = replace(c, row=None, line=None)
+        for i in piece.findings["cite"].drop_nulls().unique(maintain_order=True).to_list():
+            key = replace(piece.cites[i], row=None, line=None)
             if key not in self._index:
                 self._index[key] = len(self.list)
                 self.list.append(key)
@@ -86,8 +106,9 @@ class Texts:
         self._index: dict[str, int] = {}
 
     def numbers(self, values: pl.Series) -> tuple[list[str], list[int]]:
-        """(texts, their numbers) for the distinct texts of ``values``, numbering new ones."""
-        texts = values.drop_nulls().unique().to_list()
+        """(texts, their numbers) for the distinct texts of ``values``, numbering new ones in the
+        order they come."""
+        texts = values.drop_nulls().unique(maintain_order=True).to_list()
         for t in texts:
             if t not in self._index:
                 self._index[t] = len(self.list)
@@ -95,11 +116,13 @@ class Texts:
         return texts, [self._index[t] for t in texts]
 
     def number(self, piece: BatchResult, findings: pl.DataFrame) -> tuple[BatchResult, pl.DataFrame]:
-        """The piece's claim notices and the findings' fixes as numbers."""
-        old, new = self.numbers(piece.claims["notices"].explode())
+        """The piece's claim notices and the findings' fixes as numbers: new texts are numbered
+        claim by claim, its notices then its fixes (however the file was cut into pieces)."""
+        notices = piece.claims.select("cid", text="notices", kind=pl.lit(0, pl.Int8)).explode("text")
+        fixes = findings.select("cid", text="fix", kind=pl.lit(1, pl.Int8))
+        old, new = self.numbers(pl.concat([notices, fixes]).sort("cid", "kind", maintain_order=True)["text"])
         claims = piece.claims.with_columns(pl.col("notices").list.eval(
             pl.element().replace_strict(old, new, return_dtype=pl.Int64)))
-        old, new = self.numbers(findings["fix"])
         findings = findings.with_columns(pl.col("fix").replace_strict(old, new, return_dtype=pl.Int64))
         return BatchResult(claims, piece.lines, findings, piece.cites), findings
 
