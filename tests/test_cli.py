@@ -166,8 +166,8 @@ def test_human_view_shows_every_modifier_row(show, args, rows):
 
 
 @pytest.mark.parametrize("code,shown", [
-    ("45380", "Endoscopic base 45378 Diagnostic colonoscopy"),
-    ("43239", "Endoscopic base 43235 Egd diagnostic brush wash"),
+    ("45380", "Endoscopic base: 45378 Diagnostic colonoscopy"),
+    ("43239", "Endoscopic base: 43235 Egd diagnostic brush wash"),
     ("45378", None),
 ], ids=["colonoscopy-biopsy", "egd-biopsy", "a-base-itself"])
 def test_endoscopic_base_code(show, code, shown):

@@ -24,6 +24,10 @@ class _Console(Console):
 console = _Console(highlight=False)  # no automatic colouring of numbers and words: plain and fast
 
 
+INDICATORS = {"pctc": "PC/TC indicator", "mult_proc": "Multiple procedure", "bilateral": "Bilateral surgery",
+              "assistant": "Assistant at surgery", "co_surgeon": "Co-surgeons", "team": "Team surgery"}
+
+
 def _money(v: float | None) -> str:
     return "n/a" if v is None else f"${v:,.2f}"
 
@@ -92,23 +96,31 @@ def _signed(v: float | None, suffix: str = "") -> str:
     return f"{v:+.1f}{suffix}" if suffix else f"{v:+,.2f}"
 
 
-def _facts_of(p: ProcedureCode) -> Table:
-    facts = Table(show_header=False, box=None)
+def _facts_of(p: ProcedureCode) -> list[tuple[str, str]]:
+    """(label, text): global period, indicators, endoscopic base, add-on, MUE."""
+    facts: list[tuple[str, str]] = []
     if p.global_period:
-        facts.add_row("Global period", escape(f"{p.global_period.code}: {p.global_period.meaning or ''}"))
+        facts.append(("Global period", f"{p.global_period.code}: {p.global_period.meaning or ''}"))
     for name, ind in p.indicators.items():
-        facts.add_row(name.replace("_", " ").capitalize(), escape(f"{ind.code}: {ind.meaning or 'no meaning on file'}"))
+        facts.append((INDICATORS.get(name, name), f"{ind.code}: {ind.meaning or 'no meaning on file'}"))
     if p.endoscopic_base:
-        facts.add_row("Endoscopic base", escape(f"{p.endoscopic_base.code} {p.endoscopic_base.description}"))
+        facts.append(("Endoscopic base", f"{p.endoscopic_base.code} {p.endoscopic_base.description}"))
     if p.addon:
-        facts.add_row("Add-on", escape(f"type {p.addon.type}: {p.addon.type_meaning or ''} Primary codes "
-                                       f"({len(p.addon.primary_codes)}): {' '.join(p.addon.primary_codes)}"))
+        facts.append(("Add-on", f"type {p.addon.type}: {p.addon.type_meaning or ''} Primary codes "
+                                f"({len(p.addon.primary_codes)}): {' '.join(p.addon.primary_codes)}"))
     if p.addon_codes:
-        facts.add_row("Add-on codes", escape(" ".join(p.addon_codes)))
+        facts.append(("Add-on codes", " ".join(p.addon_codes)))
     if p.mue:
-        facts.add_row("MUE", escape(f"{p.mue.units} unit(s), MAI {p.mue.mai}: {p.mue.mai_meaning or ''} "
-                                    f"Rationale: {p.mue.rationale}"))
+        facts.append(("MUE", f"{p.mue.units} unit(s), MAI {p.mue.mai}: {p.mue.mai_meaning or ''} "
+                             f"Rationale: {p.mue.rationale}"))
     return facts
+
+
+def _print_lines(lines: list[tuple[str, str]], title: str = "") -> None:
+    """``label: text`` lines, the label in bold, in one write (rich tables cost milliseconds each)."""
+    if lines:
+        console.print("\n".join(([f"[bold]{escape(title)}[/bold]"] if title else []) +
+                                 [f"[bold]{escape(label)}[/bold]: {escape(text)}" for label, text in lines]))
 
 
 def _paid(pay: Payment | None, setting: str) -> str:
@@ -142,28 +154,26 @@ def _print_rvus(p: ProcedureCode) -> None:
 
 def _print_modifier_rows(p: ProcedureCode) -> None:
     """What each row with a modifier says that the code's own row does not."""
-    t = Table(show_header=False, box=None)
+    lines: list[tuple[str, str]] = []
     for m in p.modifiers:
         row = f"{p.code}-{m.modifier}"
         if p.status is None or m.status != p.status.code:
-            t.add_row(escape(row), escape(f"Status {m.status}: {m.status_meaning or 'no meaning on file'}"))
+            lines.append((row, f"status {m.status}: {m.status_meaning or 'no meaning on file'}"))
         for name, ind in m.indicators.items():
             if p.indicators.get(name) != ind:
-                t.add_row(escape(row), escape(f"{name.replace('_', ' ').capitalize()} {ind.code}: "
-                                              f"{ind.meaning or 'no meaning on file'}"))
+                lines.append((row, f"{INDICATORS.get(name, name)} {ind.code}: {ind.meaning or 'no meaning on file'}"))
         if m.global_period and m.global_period != p.global_period:
-            t.add_row(escape(row), escape(f"Global period {m.global_period.code}: {m.global_period.meaning or ''}"))
+            lines.append((row, f"global period {m.global_period.code}: {m.global_period.meaning or ''}"))
         if m.endoscopic_base != p.endoscopic_base and m.endoscopic_base is not None:
-            t.add_row(escape(row), escape(f"Endoscopic base {m.endoscopic_base.code} "
-                                          f"{m.endoscopic_base.description}"))
+            lines.append((row, f"endoscopic base {m.endoscopic_base.code} {m.endoscopic_base.description}"))
         if m.conversion_factor != p.conversion_factor:
-            t.add_row(escape(row), f"Conversion factor {_num(m.conversion_factor)}")
-    if t.row_count:
-        console.print(t)
+            lines.append((row, f"conversion factor {_num(m.conversion_factor)}"))
+    _print_lines(lines)
 
 
-def _print_parts(p: ProcedureCode) -> None:
-    """The other fee schedules: ASC, OPPS cap, lab, DMEPOS and ASP."""
+def _parts(p: ProcedureCode) -> list[str]:
+    """The other fee schedules, a line each: ASC, OPPS cap, lab, DMEPOS and ASP."""
+    out = []
     if p.asc:
         a = p.asc
         if a.get("excluded"):
@@ -171,52 +181,58 @@ def _print_parts(p: ProcedureCode) -> None:
         else:
             text = (f"{a.get('release')}: {_money(a.get('rate'))}, payment indicator {a.get('payment_indicator')}: "
                     f"{a.get('payment_indicator_meaning') or 'no meaning on file'}")
-        console.print(escape(f"ASC {text}"))
+        out.append(f"ASC {text}")
     if p.opps_cap:
         rows = p.opps_cap.get("by_modifier") or []
         shown = "; ".join(", ".join(f"{k} {v}" for k, v in r.items()) for r in rows) if rows else "present"
-        console.print(escape(f"OPPS cap {p.opps_cap.get('release', '')}: {shown}"))
+        out.append(f"OPPS cap {p.opps_cap.get('release', '')}: {shown}")
     if p.lab:
         rates = ", ".join(f"{r.get('modifier') or 'no modifier'} {_money(r.get('rate'))}"
                           for r in p.lab.get("rates") or [])
-        console.print(escape(f"Clinical lab fee schedule {p.lab.get('release', '')}: {rates}"))
+        out.append(f"Clinical lab fee schedule {p.lab.get('release', '')}: {rates}")
     if p.dmepos:
-        console.print(escape(f"DMEPOS {p.dmepos.get('release', '')}: fee schedule amounts for "
-                             f"{len(p.dmepos.get('fees') or [])} modifier combination(s)"))
+        out.append(f"DMEPOS {p.dmepos.get('release', '')}: fee schedule amounts for "
+                   f"{len(p.dmepos.get('fees') or [])} modifier combination(s)")
     if p.asp:
-        console.print(escape(f"ASP {p.asp.get('release', '')}: payment limit {_money(p.asp.get('payment_limit'))} "
-                             f"per {p.asp.get('dosage')}"))
+        out.append(f"ASP {p.asp.get('release', '')}: payment limit {_money(p.asp.get('payment_limit'))} "
+                   f"per {p.asp.get('dosage')}")
+    return out
 
 
 def _print_procedure(p: ProcedureCode) -> None:
-    console.print(f"[bold]{escape(p.code)}[/bold] ({p.system}) {escape(p.description)}")
+    head = [f"[bold]{escape(p.code)}[/bold] ({p.system}) {escape(p.description)}"]
     if p.plain_description and p.plain_description != p.description:
-        console.print(escape(f"In plain words: {p.plain_description}"))
+        head.append(escape(f"In plain words: {p.plain_description}"))
     if p.long_description:
-        console.print(escape(p.long_description))
+        head.append(escape(p.long_description))
     if p.status:
-        console.print(escape(f"Status {p.status.code}: {p.status.meaning or 'no meaning on file'}   "
-                             f"release {p.release}, date {p.date}"))
+        head.append(escape(f"Status {p.status.code}: {p.status.meaning or 'no meaning on file'}   "
+                           f"release {p.release}, date {p.date}"))
     elif p.release:
-        console.print(escape(f"Release {p.release}, date {p.date}"))
-    console.print(_facts_of(p))
+        head.append(escape(f"Release {p.release}, date {p.date}"))
+    console.print("\n".join(head + [f"[bold]{escape(label)}[/bold]: {escape(text)}" for label, text in _facts_of(p)]))
     _print_rvus(p)
+    tail = []
     if p.previous_year:
         y = p.previous_year
         pct = f", {_signed(y.change_nonfacility_pct, '%')}" if y.change_nonfacility_pct is not None else ""
-        console.print(escape(f"Previous year ({y.release}): {_paid(y.payment, 'nonfacility')} non-facility, "
-                             f"{_paid(y.payment, 'facility')} facility; change {_signed(y.change_nonfacility)}{pct} "
-                             f"non-facility, {_signed(y.change_facility)} facility"))
+        tail.append(escape(f"Previous year ({y.release}): {_paid(y.payment, 'nonfacility')} non-facility, "
+                           f"{_paid(y.payment, 'facility')} facility; change {_signed(y.change_nonfacility)}{pct} "
+                           f"non-facility, {_signed(y.change_facility)} facility"))
+    if tail:
+        console.print("\n".join(tail))
+        tail = []
     if p.price:
         print_price(p.price)
     if p.ptp:
         total = p.ptp.column_1_count + p.ptp.column_2_count
-        console.print(escape(f"NCCI PTP ({p.ptp.release}): column 1 in {p.ptp.column_1_count} active edits, "
-                             f"column 2 in {p.ptp.column_2_count}"
-                             + (f" (all of them: medcode ptp {p.code})" if total else "")))
-    _print_parts(p)
-    for n in p.notices:
-        console.print(f"[yellow]Note:[/yellow] {escape(n)}")
+        every = f" (all of them: medcode ptp {p.code})" if total else ""
+        tail.append(escape(f"NCCI PTP ({p.ptp.release}): column 1 in {p.ptp.column_1_count} active edits, "
+                           f"column 2 in {p.ptp.column_2_count}{every}"))
+    tail += [escape(line) for line in _parts(p)]
+    tail += [f"[yellow]Note:[/yellow] {escape(n)}" for n in p.notices]
+    if tail:
+        console.print("\n".join(tail))
     _print_sources(p.sources)
 
 
@@ -293,23 +309,22 @@ def print_check_summary(s: dict[str, Any], results: Any) -> None:
 
 
 def _print_sources(sources: Any) -> None:
-    t = Table(title="Sources")
-    for col in ("family", "release", "file", "row", "line"):
-        t.add_column(col)
-    for c in sources:
-        t.add_row(escape(c.family), escape(c.release), escape(c.file), escape(c.row or ""), str(c.line or ""))
-    console.print(t)
+    """One line a source: family, release, file, row and line (whole file names, never cut)."""
+    lines = [(c.family, f"{c.release}, {c.file}" + (f", row {c.row}" if c.row else "") +
+              (f", line {c.line}" if c.line else "")) for c in sources]
+    if lines:
+        _print_lines(lines, title="Sources")
 
 
 def _print_diagnosis(d: DiagnosisCode) -> None:
-    console.print(f"[bold]{escape(d.code)}[/bold] " + escape(f"(ICD-10-CM {d.release}) {d.description}"))
-    console.print(escape(f"{d.status.capitalize()} ({d.kind}); chapter {d.chapter.code}: {d.chapter.description}; "
-                         f"block {d.block.code}: {d.block.description}"))
+    out = [f"[bold]{escape(d.code)}[/bold] " + escape(f"(ICD-10-CM {d.release}) {d.description}"),
+           escape(f"{d.status.capitalize()} ({d.kind}); chapter {d.chapter.code}: {d.chapter.description}; "
+                  f"block {d.block.code}: {d.block.description}")]
     if d.parents:
-        console.print(escape("Hierarchy: " + " > ".join(f"{p.code} {p.description}" for p in d.parents)))
+        out.append(escape("Hierarchy: " + " > ".join(f"{p.code} {p.description}" for p in d.parents)))
     if d.children:
         more = f" and {len(d.children) - 30} more" if len(d.children) > 30 else ""
-        console.print(escape(f"Children ({len(d.children)}): " + ", ".join(c.code for c in d.children[:30]) + more))
+        out.append(escape(f"Children ({len(d.children)}): " + ", ".join(c.code for c in d.children[:30]) + more))
     base = d.base_inclusion_terms[0].source_code if d.base_inclusion_terms else ""
     for label, notes in (("Inclusion terms", d.inclusion_terms),
                          (f"Inclusion terms of the base code {base}", [n.text for n in d.base_inclusion_terms]),
@@ -318,14 +333,12 @@ def _print_diagnosis(d: DiagnosisCode) -> None:
                          ("Excludes2", [f"{n.text} [{n.source_code}]" for n in d.excludes2]),
                          ("Code first", [n.text for n in d.code_first]),
                          ("Use additional code", [n.text for n in d.use_additional_code]),
-                         ("Code also", [n.text for n in d.code_also])):
+                         ("Code also", [n.text for n in d.code_also]),
+                         ("7th characters", [f"{k} {v}" for k, v in d.seventh_characters.items()])):
         if notes:
-            console.print(f"[bold]{escape(label)}[/bold]: " + escape("; ".join(notes)))
-    if d.seventh_characters:
-        console.print("[bold]7th characters[/bold]: " +
-                      escape("; ".join(f"{k} {v}" for k, v in d.seventh_characters.items())))
-    for n in d.notices:
-        console.print(f"[yellow]Note:[/yellow] {escape(n)}")
+            out.append(f"[bold]{escape(label)}[/bold]: " + escape("; ".join(notes)))
+    out += [f"[yellow]Note:[/yellow] {escape(n)}" for n in d.notices]
+    console.print("\n".join(out))  # one write: rich spends its time per call, not per line
     _print_sources(d.sources)
 
 
