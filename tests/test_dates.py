@@ -137,6 +137,16 @@ def test_addon_type_on_the_date_in_both_engines(kb, day, severity):
         ("addon.no_primary", severity, (1,))]
 
 
+def test_addon_types_of_several_days_in_one_run(kb):
+    """The batch engine words an add-on finding once per set of edits in force: the last day of
+    type 1 and the first of type 3 must not share a wording."""
+    days = ["2022-12-30", "2022-12-31", "2023-01-01", "2023-01-02"]
+    checked = both(kb, [Claim(d, lines("20701", day=D(d)), D(d), zip_code="10001", diagnoses=("M86.9",))
+                        for d in days])
+    assert [[f.severity for f in c.findings if f.id == "addon.no_primary"] for c in checked] == [
+        ["deny"], ["deny"], ["warn"], ["warn"]]
+
+
 # --- PTP deletion dates ----------------------------------------------------------------------
 
 PTP_PAIR = ("00100", "99318")  # 2024 Q2 practitioner file: one row, modifier 0, deleted 20221231
@@ -261,7 +271,8 @@ def test_medcode_check_default_engine_on_those_claims(cli_env, tmp_path):
     doc = json.loads(report.read_text())
     assert [[f["id"] for f in c["findings"]] for c in doc["claims"]] == [[f] for _, _, f in CRASHERS]
     icd = _notice("icd10cm", "2025-06-01", "FY2026-APR", "2026-04-01 to 2026-09-30", EARLIEST)
-    assert icd in doc["claims"][1]["notices"] and icd not in doc["claims"][0]["notices"]
+    notices = [[doc["texts"][n] for n in c["notices"]] for c in doc["claims"]]  # numbers into the texts
+    assert icd in notices[1] and icd not in notices[0]
 
 
 # --- the caches stay within their bounds --------------------------------------------------------
