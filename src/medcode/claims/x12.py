@@ -85,8 +85,7 @@ def iter_837(text: str, source: str = "<837>") -> Iterator[Claim]:
     raise_first(envelope.errors, source)
 
 
-def read_segments(segments: Iterable[tuple[int, str]], d: Delimiters, source: str,
-                  state: ReadState) -> Iterator[Claim]:
+def read_segments(segments: Iterable[tuple[int, str]], d: Delimiters, source: str, state: ReadState) -> Iterator[Claim]:
     """Claims of numbered segments (syntax checked already); ``state`` carries on to the next call."""
     element, component = d.element, d.component
     draft: _Draft | None = None
@@ -141,24 +140,35 @@ def read_segments(segments: Iterable[tuple[int, str]], d: Delimiters, source: st
                     draft.lines.append({"at": at, "n": 1})  # tolerate a missing LX, keep the line
                 line = draft.lines[-1]
                 if "code" in line:
-                    draft.fields.problem(at, "SV1", "a second SV1 in one LX loop: the line is read as a new line",
-                                         line["n"])
+                    draft.fields.problem(
+                        at, "SV1", "a second SV1 in one LX loop: the line is read as a new line", line["n"]
+                    )
                     draft.lines.append({"at": at, "n": len(draft.lines) + 1})
                     line = draft.lines[-1]
                 proc = get(1).split(component)
                 if proc[0] not in ("HC", "WK"):
-                    draft.fields.problem(f"{at} element 1", "code", f"qualifier {proc[0]!r} is not HC (CPT/HCPCS)",
-                                         line["n"])
-                line.update(code=proc[1] if len(proc) > 1 else "", modifiers=[m for m in proc[2:6] if m],
-                            charge=get(2), units=get(4) or "1", pointers=get(7).split(component) if get(7) else [],
-                            at=at)
+                    draft.fields.problem(
+                        f"{at} element 1", "code", f"qualifier {proc[0]!r} is not HC (CPT/HCPCS)", line["n"]
+                    )
+                line.update(
+                    code=proc[1] if len(proc) > 1 else "",
+                    modifiers=[m for m in proc[2:6] if m],
+                    charge=get(2),
+                    units=get(4) or "1",
+                    pointers=get(7).split(component) if get(7) else [],
+                    at=at,
+                )
             elif sid == "DTP" and get(1) == "472":
                 value = get(3)
                 text_day = value.split("-")[0] if get(2) == "RD8" else value
                 day = _yyyymmdd(text_day)
                 if day is None:
-                    draft.fields.problem(f"{at} element 3", "date", f"{value!r} is not a date (CCYYMMDD)",
-                                         draft.lines[-1]["n"] if draft.lines else None)
+                    draft.fields.problem(
+                        f"{at} element 3",
+                        "date",
+                        f"{value!r} is not a date (CCYYMMDD)",
+                        draft.lines[-1]["n"] if draft.lines else None,
+                    )
                 elif draft.lines:
                     draft.lines[-1]["date"] = day
         elif sid in ("SE", "GE", "IEA") and draft is not None:
@@ -192,17 +202,31 @@ def _finish(d: _Draft, state: ReadState) -> Claim:
         if plain is not None:
             lines.append(plain)
             continue
-        lines.append(Line(
-            line=n, code=f.code(x["code"], f"{at} element 1", n),
-            modifiers=f.modifiers(x["modifiers"], f"{at} element 1", n),
-            units=f.units(x["units"], f"{at} element 4", n),
-            pointers=f.pointers(x["pointers"], f"{at} element 7", n),
-            charge=f.charge(x["charge"], f"{at} element 2", n), date=x.get("date")))
+        lines.append(
+            Line(
+                line=n,
+                code=f.code(x["code"], f"{at} element 1", n),
+                modifiers=f.modifiers(x["modifiers"], f"{at} element 1", n),
+                units=f.units(x["units"], f"{at} element 4", n),
+                pointers=f.pointers(x["pointers"], f"{at} element 7", n),
+                charge=f.charge(x["charge"], f"{at} element 2", n),
+                date=x.get("date"),
+            )
+        )
     days = {x.date for x in lines if x.date}
-    return Claim(id=d.id, lines=tuple(lines), date=min(days) if days else None, place_of_service=d.pos,
-                 provider=d.provider, zip_code=d.zip_code or state.billing_zip, diagnoses=tuple(d.diagnoses),
-                 problems=tuple(f.problems), billing_npi=state.billing_npi, rendering_npi=d.rendering_npi,
-                 referring_npi=d.referring_npi)
+    return Claim(
+        id=d.id,
+        lines=tuple(lines),
+        date=min(days) if days else None,
+        place_of_service=d.pos,
+        provider=d.provider,
+        zip_code=d.zip_code or state.billing_zip,
+        diagnoses=tuple(d.diagnoses),
+        problems=tuple(f.problems),
+        billing_npi=state.billing_npi,
+        rendering_npi=d.rendering_npi,
+        referring_npi=d.referring_npi,
+    )
 
 
 __all__ = ["Problem", "delimiters", "iter_837", "read_837"]

@@ -29,13 +29,42 @@ def write_999(v: Validation, control: int = 1, now: datetime | None = None) -> s
     def seg(*parts: str) -> str:
         return el.join(parts) + term
 
-    out = [seg("ISA", "00", " " * 10, "00", " " * 10, isa[7] or "ZZ", (isa[8] or "").ljust(15)[:15],
-               isa[5] or "ZZ", (isa[6] or "").ljust(15)[:15], f"{now:%y%m%d}", f"{now:%H%M}", d.repetition, "00501",
-               f"{control:09d}", "0", isa[15] or "P", d.component)]
+    out = [
+        seg(
+            "ISA",
+            "00",
+            " " * 10,
+            "00",
+            " " * 10,
+            isa[7] or "ZZ",
+            (isa[8] or "").ljust(15)[:15],
+            isa[5] or "ZZ",
+            (isa[6] or "").ljust(15)[:15],
+            f"{now:%y%m%d}",
+            f"{now:%H%M}",
+            d.repetition,
+            "00501",
+            f"{control:09d}",
+            "0",
+            isa[15] or "P",
+            d.component,
+        )
+    ]
     first_gs = v.groups[0].gs if v.groups else []
     gs = [*first_gs, *[""] * 9]
-    out.append(seg("GS", "FA", gs[3] or "RECEIVER", gs[2] or "SENDER", f"{now:%Y%m%d}", f"{now:%H%M}", str(control),
-                   "X", ACK_VERSION))
+    out.append(
+        seg(
+            "GS",
+            "FA",
+            gs[3] or "RECEIVER",
+            gs[2] or "SENDER",
+            f"{now:%Y%m%d}",
+            f"{now:%H%M}",
+            str(control),
+            "X",
+            ACK_VERSION,
+        )
+    )
     for k, group in enumerate(v.groups, start=1):
         body = [seg("ST", "999", f"{k:04d}", ACK_VERSION)]
         g = [*group.gs, *[""] * 9]

@@ -33,62 +33,130 @@ def _s(key: str, required: bool = False, max_: int = 1) -> Seg:
 
 MANY = 10**9
 _NAME = (_s("N3"), _s("N4"))  # address (N3, N4) after a name
-LOOPS: dict[str, Loop] = {loop.name: loop for loop in (
-    Loop("HEADER", (_s("ST", True), _s("BHT", True)),
-         ((("1000A",), True, 1), (("1000B",), True, 1), (("2000A", "2000B", "2000C"), True, MANY))),
-    Loop("1000A", (_s("NM1*41", True), _s("PER", True, 2))),
-    Loop("1000B", (_s("NM1*40", True),)),
-    Loop("2000A", (_s("HL*20", True), _s("PRV"), _s("CUR")),
-         ((("2010AA",), True, 1), (("2010AB",), False, 1), (("2010AC",), False, 1))),
-    Loop("2010AA", (_s("NM1*85", True), _s("N3", True), _s("N4", True), _s("REF", True, 3), _s("PER", False, 2))),
-    Loop("2010AB", (_s("NM1*87", True), _s("N3", True), _s("N4", True))),
-    Loop("2010AC", (_s("NM1*PE", True), _s("N3"), _s("N4"), _s("REF", False, 2))),
-    Loop("2000B", (_s("HL*22", True), _s("SBR", True), _s("PAT")),
-         ((("2010BA",), True, 1), (("2010BB",), True, 1), (("2300",), False, 100))),
-    Loop("2010BA", (_s("NM1*IL", True), *_NAME, _s("DMG"), _s("REF", False, 2), _s("PER"))),
-    Loop("2010BB", (_s("NM1*PR", True), *_NAME, _s("REF", False, 3))),
-    Loop("2000C", (_s("HL*23", True), _s("PAT", True)), ((("2010CA",), True, 1), (("2300",), True, 100))),
-    Loop("2010CA", (_s("NM1*QC", True), _s("N3", True), _s("N4", True), _s("DMG", True), _s("REF", False, 2),
-                    _s("PER"))),
-    Loop("2300", (_s("CLM", True), _s("DTP", False, 17), _s("PWK", False, 10), _s("CN1"), _s("AMT"),
-                  _s("REF", False, 14), _s("K3", False, 10), _s("NTE"), _s("CR1"), _s("CR2"), _s("CRC", False, 8),
-                  _s("HI", True, 4), _s("HCP")),
-         ((("2310A",), False, 2), (("2310B",), False, 1), (("2310C",), False, 1), (("2310D",), False, 1),
-          (("2310E",), False, 1), (("2310F",), False, 1), (("2320",), False, 10), (("2400",), True, 50))),
-    Loop("2310A", (_s("NM1*DN|NM1*P3", True), _s("REF", False, 3))),
-    Loop("2310B", (_s("NM1*82", True), _s("PRV"), _s("REF", False, 4))),
-    Loop("2310C", (_s("NM1*77", True), _s("N3", True), _s("N4", True), _s("REF", False, 3), _s("PER"))),
-    Loop("2310D", (_s("NM1*DQ", True), _s("REF", False, 3))),
-    Loop("2310E", (_s("NM1*PW", True), _s("N3", True), _s("N4", True))),
-    Loop("2310F", (_s("NM1*45", True), _s("N3", True), _s("N4", True))),
-    Loop("2320", (_s("SBR", True), _s("CAS", False, 5), _s("AMT", False, 3), _s("OI", True), _s("MOA")),
-         ((("2330A",), True, 1), (("2330B",), True, 1), (("2330C", "2330D", "2330E", "2330F", "2330G"), False, 10))),
-    Loop("2330A", (_s("NM1*IL", True), _s("N3"), _s("N4"), _s("REF"))),
-    Loop("2330B", (_s("NM1*PR", True), _s("N3"), _s("N4"), _s("DTP"), _s("REF", False, 6))),
-    Loop("2330C", (_s("NM1*DN|NM1*P3", True), _s("REF", True, 3))),
-    Loop("2330D", (_s("NM1*82", True), _s("REF", True, 3))),
-    Loop("2330E", (_s("NM1*77", True), _s("REF", True, 3))),
-    Loop("2330F", (_s("NM1*DQ", True), _s("REF", True, 3))),
-    Loop("2330G", (_s("NM1*85", True), _s("REF", True, 2))),
-    Loop("2400", (_s("LX", True), _s("SV1", True), _s("SV5"), _s("PWK", False, 10), _s("CR1"), _s("CR3"),
-                  _s("CRC", False, 3), _s("DTP", True, 12), _s("QTY", False, 2), _s("MEA", False, 5), _s("CN1"),
-                  _s("REF", False, 17), _s("AMT", False, 2), _s("K3", False, 10), _s("NTE", False, 2), _s("PS1"),
-                  _s("HCP")),
-         ((("2410",), False, 1), (("2420A",), False, 1), (("2420B",), False, 1), (("2420C",), False, 1),
-          (("2420D",), False, 1), (("2420E",), False, 1), (("2420F",), False, 2), (("2420G",), False, 1),
-          (("2420H",), False, 1), (("2430",), False, 15), (("2440",), False, 99))),
-    Loop("2410", (_s("LIN", True), _s("CTP", True), _s("REF"))),
-    Loop("2420A", (_s("NM1*82", True), _s("PRV"), _s("REF", False, 20))),
-    Loop("2420B", (_s("NM1*QB", True), _s("REF", False, 20))),
-    Loop("2420C", (_s("NM1*77", True), _s("N3", True), _s("N4", True), _s("REF", False, 3))),
-    Loop("2420D", (_s("NM1*DQ", True), _s("REF", False, 20))),
-    Loop("2420E", (_s("NM1*DK", True), _s("N3"), _s("N4"), _s("REF", False, 5), _s("PER"))),
-    Loop("2420F", (_s("NM1*DN|NM1*P3", True), _s("REF", False, 20))),
-    Loop("2420G", (_s("NM1*PW", True), _s("N3", True), _s("N4", True))),
-    Loop("2420H", (_s("NM1*45", True), _s("N3", True), _s("N4", True))),
-    Loop("2430", (_s("SVD", True), _s("CAS", False, 5), _s("DTP", True), _s("AMT"))),
-    Loop("2440", (_s("LQ", True), _s("FRM", True, 99))),
-)}
+LOOPS: dict[str, Loop] = {
+    loop.name: loop
+    for loop in (
+        Loop(
+            "HEADER",
+            (_s("ST", True), _s("BHT", True)),
+            ((("1000A",), True, 1), (("1000B",), True, 1), (("2000A", "2000B", "2000C"), True, MANY)),
+        ),
+        Loop("1000A", (_s("NM1*41", True), _s("PER", True, 2))),
+        Loop("1000B", (_s("NM1*40", True),)),
+        Loop(
+            "2000A",
+            (_s("HL*20", True), _s("PRV"), _s("CUR")),
+            ((("2010AA",), True, 1), (("2010AB",), False, 1), (("2010AC",), False, 1)),
+        ),
+        Loop("2010AA", (_s("NM1*85", True), _s("N3", True), _s("N4", True), _s("REF", True, 3), _s("PER", False, 2))),
+        Loop("2010AB", (_s("NM1*87", True), _s("N3", True), _s("N4", True))),
+        Loop("2010AC", (_s("NM1*PE", True), _s("N3"), _s("N4"), _s("REF", False, 2))),
+        Loop(
+            "2000B",
+            (_s("HL*22", True), _s("SBR", True), _s("PAT")),
+            ((("2010BA",), True, 1), (("2010BB",), True, 1), (("2300",), False, 100)),
+        ),
+        Loop("2010BA", (_s("NM1*IL", True), *_NAME, _s("DMG"), _s("REF", False, 2), _s("PER"))),
+        Loop("2010BB", (_s("NM1*PR", True), *_NAME, _s("REF", False, 3))),
+        Loop("2000C", (_s("HL*23", True), _s("PAT", True)), ((("2010CA",), True, 1), (("2300",), True, 100))),
+        Loop(
+            "2010CA",
+            (_s("NM1*QC", True), _s("N3", True), _s("N4", True), _s("DMG", True), _s("REF", False, 2), _s("PER")),
+        ),
+        Loop(
+            "2300",
+            (
+                _s("CLM", True),
+                _s("DTP", False, 17),
+                _s("PWK", False, 10),
+                _s("CN1"),
+                _s("AMT"),
+                _s("REF", False, 14),
+                _s("K3", False, 10),
+                _s("NTE"),
+                _s("CR1"),
+                _s("CR2"),
+                _s("CRC", False, 8),
+                _s("HI", True, 4),
+                _s("HCP"),
+            ),
+            (
+                (("2310A",), False, 2),
+                (("2310B",), False, 1),
+                (("2310C",), False, 1),
+                (("2310D",), False, 1),
+                (("2310E",), False, 1),
+                (("2310F",), False, 1),
+                (("2320",), False, 10),
+                (("2400",), True, 50),
+            ),
+        ),
+        Loop("2310A", (_s("NM1*DN|NM1*P3", True), _s("REF", False, 3))),
+        Loop("2310B", (_s("NM1*82", True), _s("PRV"), _s("REF", False, 4))),
+        Loop("2310C", (_s("NM1*77", True), _s("N3", True), _s("N4", True), _s("REF", False, 3), _s("PER"))),
+        Loop("2310D", (_s("NM1*DQ", True), _s("REF", False, 3))),
+        Loop("2310E", (_s("NM1*PW", True), _s("N3", True), _s("N4", True))),
+        Loop("2310F", (_s("NM1*45", True), _s("N3", True), _s("N4", True))),
+        Loop(
+            "2320",
+            (_s("SBR", True), _s("CAS", False, 5), _s("AMT", False, 3), _s("OI", True), _s("MOA")),
+            ((("2330A",), True, 1), (("2330B",), True, 1), (("2330C", "2330D", "2330E", "2330F", "2330G"), False, 10)),
+        ),
+        Loop("2330A", (_s("NM1*IL", True), _s("N3"), _s("N4"), _s("REF"))),
+        Loop("2330B", (_s("NM1*PR", True), _s("N3"), _s("N4"), _s("DTP"), _s("REF", False, 6))),
+        Loop("2330C", (_s("NM1*DN|NM1*P3", True), _s("REF", True, 3))),
+        Loop("2330D", (_s("NM1*82", True), _s("REF", True, 3))),
+        Loop("2330E", (_s("NM1*77", True), _s("REF", True, 3))),
+        Loop("2330F", (_s("NM1*DQ", True), _s("REF", True, 3))),
+        Loop("2330G", (_s("NM1*85", True), _s("REF", True, 2))),
+        Loop(
+            "2400",
+            (
+                _s("LX", True),
+                _s("SV1", True),
+                _s("SV5"),
+                _s("PWK", False, 10),
+                _s("CR1"),
+                _s("CR3"),
+                _s("CRC", False, 3),
+                _s("DTP", True, 12),
+                _s("QTY", False, 2),
+                _s("MEA", False, 5),
+                _s("CN1"),
+                _s("REF", False, 17),
+                _s("AMT", False, 2),
+                _s("K3", False, 10),
+                _s("NTE", False, 2),
+                _s("PS1"),
+                _s("HCP"),
+            ),
+            (
+                (("2410",), False, 1),
+                (("2420A",), False, 1),
+                (("2420B",), False, 1),
+                (("2420C",), False, 1),
+                (("2420D",), False, 1),
+                (("2420E",), False, 1),
+                (("2420F",), False, 2),
+                (("2420G",), False, 1),
+                (("2420H",), False, 1),
+                (("2430",), False, 15),
+                (("2440",), False, 99),
+            ),
+        ),
+        Loop("2410", (_s("LIN", True), _s("CTP", True), _s("REF"))),
+        Loop("2420A", (_s("NM1*82", True), _s("PRV"), _s("REF", False, 20))),
+        Loop("2420B", (_s("NM1*QB", True), _s("REF", False, 20))),
+        Loop("2420C", (_s("NM1*77", True), _s("N3", True), _s("N4", True), _s("REF", False, 3))),
+        Loop("2420D", (_s("NM1*DQ", True), _s("REF", False, 20))),
+        Loop("2420E", (_s("NM1*DK", True), _s("N3"), _s("N4"), _s("REF", False, 5), _s("PER"))),
+        Loop("2420F", (_s("NM1*DN|NM1*P3", True), _s("REF", False, 20))),
+        Loop("2420G", (_s("NM1*PW", True), _s("N3", True), _s("N4", True))),
+        Loop("2420H", (_s("NM1*45", True), _s("N3", True), _s("N4", True))),
+        Loop("2430", (_s("SVD", True), _s("CAS", False, 5), _s("DTP", True), _s("AMT"))),
+        Loop("2440", (_s("LQ", True), _s("FRM", True, 99))),
+    )
+}
 
 
 @dataclass
@@ -115,8 +183,15 @@ def _missing_segments(frame: _Frame, upto: int, offset: int, out: list[LoopError
     for j in range(frame.pos + 1, min(upto, len(loop.segments))):
         s = loop.segments[j]
         if s.required and not frame.uses.get(j):
-            out.append(LoopError(offset, s.keys[0].split("*")[0], loop.name, "3",
-                                 f"{s.keys[0]} missing before this segment: loop {loop.name} requires it"))
+            out.append(
+                LoopError(
+                    offset,
+                    s.keys[0].split("*")[0],
+                    loop.name,
+                    "3",
+                    f"{s.keys[0]} missing before this segment: loop {loop.name} requires it",
+                )
+            )
 
 
 def _missing_children(frame: _Frame, upto: int, offset: int, out: list[LoopError]) -> None:
@@ -126,9 +201,15 @@ def _missing_children(frame: _Frame, upto: int, offset: int, out: list[LoopError
         names, required, _ = loop.children[ci]
         if required and not frame.repeats.get(ci):
             first = LOOPS[names[0]].segments[0].keys[0]
-            out.append(LoopError(offset, first.split("*")[0], names[0], "3",
-                                 f"loop {' or '.join(names)} ({first}) missing before this segment: loop {loop.name} "
-                                 "requires it"))
+            out.append(
+                LoopError(
+                    offset,
+                    first.split("*")[0],
+                    names[0],
+                    "3",
+                    f"loop {' or '.join(names)} ({first}) missing before this segment: loop {loop.name} requires it",
+                )
+            )
 
 
 def _before(frame: _Frame, how: tuple[str, int], offset: int, out: list[LoopError]) -> None:
@@ -167,16 +248,29 @@ def _enter(stack: list[_Frame], how: tuple[str, int], key: str, offset: int, out
         top.pos = i
         top.uses[i] = top.uses.get(i, 0) + 1
         if top.uses[i] > top.loop.segments[i].max:
-            out.append(LoopError(offset, key.split("*")[0], top.loop.name, "5",
-                                 f"{key} repeats more than the {top.loop.segments[i].max} times loop "
-                                 f"{top.loop.name} allows"))
+            out.append(
+                LoopError(
+                    offset,
+                    key.split("*")[0],
+                    top.loop.name,
+                    "5",
+                    f"{key} repeats more than the {top.loop.segments[i].max} times loop {top.loop.name} allows",
+                )
+            )
         return
     top.child = i
     top.repeats[i] = top.repeats.get(i, 0) + 1
     names, _, most = top.loop.children[i]
     if top.repeats[i] > most:
-        out.append(LoopError(offset, key.split("*")[0], names[0], "4",
-                             f"loop {names[0]} occurs more than the {most} times loop {top.loop.name} allows"))
+        out.append(
+            LoopError(
+                offset,
+                key.split("*")[0],
+                names[0],
+                "4",
+                f"loop {names[0]} occurs more than the {most} times loop {top.loop.name} allows",
+            )
+        )
     name = next(n for n in names if key in LOOPS[n].segments[0].keys)
     stack.append(_Frame(LOOPS[name], 0, {0: 1}))
 
@@ -193,8 +287,10 @@ def _start(kind: str, level: str) -> list[_Frame]:
         return [header]
     loop = LOOPS[parent]
     slot = next((i for i, c in enumerate(loop.children) if "2300" in c[0]), len(loop.children))
-    return [header, _Frame(loop, len(loop.segments), {j: 1 for j in range(len(loop.segments))}, slot,
-                           {i: 1 for i in range(slot)})]
+    return [
+        header,
+        _Frame(loop, len(loop.segments), {j: 1 for j in range(len(loop.segments))}, slot, {i: 1 for i in range(slot)}),
+    ]
 
 
 @lru_cache(maxsize=4096)
@@ -213,17 +309,25 @@ def check_block(kind: str, level: str, keys: tuple[str, ...], end: str) -> tuple
         for depth in range(len(stack) - 1, -1, -1):
             how = _accepts(stack[depth], key)
             if how is not None:
-                for frame in reversed(stack[depth + 1:]):
+                for frame in reversed(stack[depth + 1 :]):
                     _close(frame, offset, out)
-                del stack[depth + 1:]
+                del stack[depth + 1 :]
                 _enter(stack, how, key, offset, out)
                 break
         else:
             where = stack[-1].loop.name
             known = any(key in s.keys for loop in LOOPS.values() for s in loop.segments)
-            out.append(LoopError(offset, key.split("*")[0], where, "7" if known else "2",
-                                 f"{key} is not in its place: not expected in loop {where} here" if known else
-                                 f"{key} is not expected in loop {where}"))
+            out.append(
+                LoopError(
+                    offset,
+                    key.split("*")[0],
+                    where,
+                    "7" if known else "2",
+                    f"{key} is not in its place: not expected in loop {where} here"
+                    if known
+                    else f"{key} is not expected in loop {where}",
+                )
+            )
     # the next block's first key closes the loops it ends
     if end in ("", "SE"):
         for frame in reversed(stack):
@@ -232,7 +336,7 @@ def check_block(kind: str, level: str, keys: tuple[str, ...], end: str) -> tuple
     for depth in range(len(stack) - 1, -1, -1):
         how = _accepts(stack[depth], end)
         if how is not None:
-            for frame in reversed(stack[depth + 1:]):
+            for frame in reversed(stack[depth + 1 :]):
                 _close(frame, len(keys), out)
             _before(stack[depth], how, len(keys), out)
             break

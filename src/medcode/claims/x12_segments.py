@@ -21,10 +21,51 @@ ISA_LENGTH = 106
 VERSION = "005010X222A1"
 ENVELOPE = ("ISA", "GS", "ST", "SE", "GE", "IEA")
 # every segment of the 837P implementation guide, envelope included
-SEGMENTS = frozenset({
-    *ENVELOPE, "BHT", "NM1", "N2", "N3", "N4", "PER", "HL", "PRV", "CUR", "REF", "SBR", "PAT", "DMG", "CLM", "DTP",
-    "PWK", "CN1", "AMT", "K3", "NTE", "CR1", "CR2", "CRC", "HI", "HCP", "CAS", "OI", "MOA", "LX", "SV1", "SV5",
-    "CR3", "QTY", "MEA", "PS1", "LIN", "CTP", "SVD", "LQ", "FRM"})
+SEGMENTS = frozenset(
+    {
+        *ENVELOPE,
+        "BHT",
+        "NM1",
+        "N2",
+        "N3",
+        "N4",
+        "PER",
+        "HL",
+        "PRV",
+        "CUR",
+        "REF",
+        "SBR",
+        "PAT",
+        "DMG",
+        "CLM",
+        "DTP",
+        "PWK",
+        "CN1",
+        "AMT",
+        "K3",
+        "NTE",
+        "CR1",
+        "CR2",
+        "CRC",
+        "HI",
+        "HCP",
+        "CAS",
+        "OI",
+        "MOA",
+        "LX",
+        "SV1",
+        "SV5",
+        "CR3",
+        "QTY",
+        "MEA",
+        "PS1",
+        "LIN",
+        "CTP",
+        "SVD",
+        "LQ",
+        "FRM",
+    }
+)
 CHUNK_BYTES = 8 << 20
 SHOWN_ERRORS = 5  # errors named in the message of a file that cannot be read
 
@@ -77,12 +118,14 @@ def delimiters(text: str, source: str) -> Delimiters:
     if start.count(element, 0, ISA_LENGTH) != 16:
         raise ClaimInputError(f"{source}:segment 1 (ISA)", f"ISA must have 16 elements separated by {element!r}")
     if segment.isalnum() or segment in (element, component) or component.isalnum() or component == element:
-        raise ClaimInputError(f"{source}:segment 1 (ISA)",
-                              f"segment terminator {segment!r} or component separator {component!r} (ISA16) "
-                              "is not usable")
+        raise ClaimInputError(
+            f"{source}:segment 1 (ISA)",
+            f"segment terminator {segment!r} or component separator {component!r} (ISA16) is not usable",
+        )
     if start[ISA_LENGTH:].lstrip()[:2] != "GS":
-        raise ClaimInputError(f"{source}:segment 2", f"no GS segment after ISA: is {segment!r} really the segment "
-                                                     "terminator?")
+        raise ClaimInputError(
+            f"{source}:segment 2", f"no GS segment after ISA: is {segment!r} really the segment terminator?"
+        )
     return Delimiters(element, component, start[82], segment)
 
 
@@ -177,8 +220,13 @@ class Envelope:
         if self.gs is None:
             self._error(n, "ST", "ST outside a functional group (GS ... GE)")
         if self.st is not None:
-            self._error(n, "ST", f"ST inside the transaction set of segment {self.st[0]}: it has no SE",
-                        st=self.st[0], set_code="2")
+            self._error(
+                n,
+                "ST",
+                f"ST inside the transaction set of segment {self.st[0]}: it has no SE",
+                st=self.st[0],
+                set_code="2",
+            )
             self._close_set(0)
         get = el.__getitem__ if len(el) > 3 else (el + ["", "", ""]).__getitem__
         if get(1) != "837":
@@ -207,31 +255,60 @@ class Envelope:
         st_n, st_el = self.st
         count = el[1] if len(el) > 1 else ""
         if count != str(n - st_n + 1):
-            self._error(n, "SE", f"SE01 says {count!r} segments; the transaction set of segment {st_n} has "
-                                 f"{n - st_n + 1} (ST to SE)", st=st_n, element=1, value=count, set_code="4")
+            self._error(
+                n,
+                "SE",
+                f"SE01 says {count!r} segments; the transaction set of segment {st_n} has {n - st_n + 1} (ST to SE)",
+                st=st_n,
+                element=1,
+                value=count,
+                set_code="4",
+            )
         control = el[2] if len(el) > 2 else ""
         if control != (st_el[2] if len(st_el) > 2 else ""):
-            self._error(n, "SE", f"SE02 {control!r} differs from ST02 {st_el[2] if len(st_el) > 2 else ''!r}",
-                        st=st_n, element=2, value=control, set_code="3")
+            self._error(
+                n,
+                "SE",
+                f"SE02 {control!r} differs from ST02 {st_el[2] if len(st_el) > 2 else ''!r}",
+                st=st_n,
+                element=2,
+                value=control,
+                set_code="3",
+            )
         self._close_set(n)
 
     def _ge(self, n: int, el: list[str]) -> None:
         if self.st is not None:
-            self._error(n, "GE", f"GE inside the transaction set of segment {self.st[0]}: it has no SE",
-                        st=self.st[0], set_code="2")
+            self._error(
+                n,
+                "GE",
+                f"GE inside the transaction set of segment {self.st[0]}: it has no SE",
+                st=self.st[0],
+                set_code="2",
+            )
             self._close_set(0)
         if self.gs is None:
             self._error(n, "GE", "GE without a GS")
             return
         count = el[1] if len(el) > 1 else ""
         if count != str(self.sets_in_group):
-            self._error(n, "GE", f"GE01 says {count!r} transaction sets; the group has {self.sets_in_group}",
-                        element=1, value=count)
+            self._error(
+                n,
+                "GE",
+                f"GE01 says {count!r} transaction sets; the group has {self.sets_in_group}",
+                element=1,
+                value=count,
+            )
             self.groups_seen[-1]["code"] = self.groups_seen[-1]["code"] or "5"
         control = el[2] if len(el) > 2 else ""
         if control != self.gs[6] if len(self.gs) > 6 else True:
-            self._error(n, "GE", f"GE02 {control!r} differs from GS06 {self.gs[6] if len(self.gs) > 6 else ''!r}",
-                        element=2, value=control)
+            self._error(
+                n,
+                "GE",
+                f"GE02 {control!r} differs from GS06 {self.gs[6] if len(self.gs) > 6 else ''!r}",
+                element=2,
+                value=control,
+            )
             self.groups_seen[-1]["code"] = self.groups_seen[-1]["code"] or "4"
         self.groups_seen[-1]["ge"] = el
         self.gs = None
@@ -241,8 +318,13 @@ class Envelope:
             self._error(n, "IEA", "IEA inside a functional group: it has no GE")
         count = el[1] if len(el) > 1 else ""
         if count != str(self.groups):
-            self._error(n, "IEA", f"IEA01 says {count!r} functional groups; the interchange has {self.groups}",
-                        element=1, value=count)
+            self._error(
+                n,
+                "IEA",
+                f"IEA01 says {count!r} functional groups; the interchange has {self.groups}",
+                element=1,
+                value=count,
+            )
         control = el[2] if len(el) > 2 else ""
         isa13 = self.isa[13].strip() if self.isa and len(self.isa) > 13 else ""
         if control != isa13:
@@ -251,8 +333,13 @@ class Envelope:
 
     def finish(self) -> None:
         if self.st is not None:
-            self._error(self.last, "", f"the transaction set of segment {self.st[0]} has no SE after it",
-                        st=self.st[0], set_code="2")
+            self._error(
+                self.last,
+                "",
+                f"the transaction set of segment {self.st[0]} has no SE after it",
+                st=self.st[0],
+                set_code="2",
+            )
             self._close_set(0)
         if self.gs is not None:
             self._error(self.last, "", "the functional group has no GE after it")
@@ -268,15 +355,22 @@ def syntax_errors(frame: pl.DataFrame, d: Delimiters, open_set: bool) -> list[X1
     mixed delimiters), line breaks inside a segment, segments outside a transaction set, and
     claim segments (HI, LX, SV1) outside a claim."""
     sid = pl.col("id")
-    inside = ((sid == "ST").cast(pl.Int32).cum_sum() - (sid == "SE").cast(pl.Int32).cum_sum().shift(1, fill_value=0)
-              + int(open_set)) > 0
+    inside = (
+        (sid == "ST").cast(pl.Int32).cum_sum()
+        - (sid == "SE").cast(pl.Int32).cum_sum().shift(1, fill_value=0)
+        + int(open_set)
+    ) > 0
     marker = pl.when(sid == "CLM").then(True).when(sid.is_in(["SE", "GE", "IEA", "ST"])).then(False)
     in_claim = marker.forward_fill().fill_null(False)
     envelope = sid.is_in(list(ENVELOPE))
     flagged = frame.with_columns(inside=inside, in_claim=in_claim)
     bad = flagged.filter(
-        (pl.col("seg") == "") | ~sid.is_in(list(SEGMENTS)) | pl.col("seg").str.contains(r"[\r\n]")
-        | (~envelope & ~pl.col("inside")) | (sid.is_in(["HI", "LX", "SV1"]) & ~pl.col("in_claim")))
+        (pl.col("seg") == "")
+        | ~sid.is_in(list(SEGMENTS))
+        | pl.col("seg").str.contains(r"[\r\n]")
+        | (~envelope & ~pl.col("inside"))
+        | (sid.is_in(["HI", "LX", "SV1"]) & ~pl.col("in_claim"))
+    )
     out = []
     others = "".join(c for c in "*|^~:!>+\\" if c not in (d.element, d.component, d.segment, d.repetition))
     for n, seg, s, is_inside, is_claim in bad.select("n", "seg", "id", "inside", "in_claim").iter_rows():
@@ -284,19 +378,36 @@ def syntax_errors(frame: pl.DataFrame, d: Delimiters, open_set: bool) -> list[X1
         if seg == "":
             out.append(X12Error(n, "", "empty segment", segment_code="1", fatal=True))
         elif "\n" in seg or "\r" in seg:
-            out.append(X12Error(n, s[:3], f"a line break inside the segment: is {d.segment!r} (after ISA16) really the "
-                                "segment terminator?",
-                                segment_code="1", fatal=True))
+            out.append(
+                X12Error(
+                    n,
+                    s[:3],
+                    f"a line break inside the segment: is {d.segment!r} (after ISA16) really the segment terminator?",
+                    segment_code="1",
+                    fatal=True,
+                )
+            )
         elif s not in SEGMENTS:
             hint = ""
             if len(s) > 3 or any(c in s for c in others):
-                hint = (f": are the delimiters mixed? ISA says elements are separated by {d.element!r}, "
-                        f"components by {d.component!r} and segments end in {d.segment!r}")
-            out.append(X12Error(n, s[:3], f"unknown segment {s[:30]!r}, not a segment of 837P{hint}",
-                                segment_code="1", value=s[:30], fatal=True))
+                hint = (
+                    f": are the delimiters mixed? ISA says elements are separated by {d.element!r}, "
+                    f"components by {d.component!r} and segments end in {d.segment!r}"
+                )
+            out.append(
+                X12Error(
+                    n,
+                    s[:3],
+                    f"unknown segment {s[:30]!r}, not a segment of 837P{hint}",
+                    segment_code="1",
+                    value=s[:30],
+                    fatal=True,
+                )
+            )
         elif s in ("HI", "LX", "SV1") and not is_claim:
-            out.append(X12Error(n, s, f"{s} before any CLM segment: a claim is missing its CLM", segment_code="2",
-                                fatal=True))
+            out.append(
+                X12Error(n, s, f"{s} before any CLM segment: a claim is missing its CLM", segment_code="2", fatal=True)
+            )
         elif not is_inside:
             out.append(X12Error(n, s, "segment outside a transaction set (ST ... SE)", segment_code="2", fatal=True))
     return out

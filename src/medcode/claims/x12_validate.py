@@ -51,21 +51,59 @@ FREQUENCY = "1 6 7 8"
 ID_CODES = "XX 46 MI II PI XV 24 34 FI SY EI"
 # element position -> El, or -> {component position: El} for a composite; and the most elements
 RULES: dict[str, tuple[int, dict[int, El | dict[int, El]]]] = {
-    "CLM": (20, {1: _e("AN", 1, 38, True), 2: _e("R", 1, 18, True),
-                 5: {0: REQUIRED, 1: _e("AN", 1, 2, True), 2: _e("ID", 1, 1, True, "B"),
-                     3: _e("ID", 1, 1, True, FREQUENCY)},
-                 6: _e("ID", 1, 1, True, "Y N"), 7: _e("ID", 1, 1, True, "A B C"), 8: _e("ID", 1, 1, True, "N W Y"),
-                 9: _e("ID", 1, 1, True, "I Y")}),
-    "HI": (12, {1: {0: REQUIRED, 1: _e("ID", 1, 3, True, "ABK BK"), 2: _e("AN", 1, 30, True)},
-                **{i: {1: _e("ID", 1, 3, True, "ABF BF"), 2: _e("AN", 1, 30, True)} for i in range(2, 13)}}),
-    "SV1": (21, {1: {0: REQUIRED, 1: _e("ID", 2, 2, True, "HC ER IV WK"), 2: _e("AN", 1, 48, True), 3: _e("AN", 2, 2),
-                     4: _e("AN", 2, 2), 5: _e("AN", 2, 2), 6: _e("AN", 2, 2), 7: _e("AN", 1, 80)},
-                 2: _e("R", 1, 18, True), 3: _e("ID", 2, 2, True, "UN MJ"), 4: _e("R", 1, 15, True),
-                 5: _e("AN", 1, 2),
-                 7: {0: REQUIRED, 1: _e("N0", 1, 2, True), 2: _e("N0", 1, 2), 3: _e("N0", 1, 2), 4: _e("N0", 1, 2)}}),
+    "CLM": (
+        20,
+        {
+            1: _e("AN", 1, 38, True),
+            2: _e("R", 1, 18, True),
+            5: {0: REQUIRED, 1: _e("AN", 1, 2, True), 2: _e("ID", 1, 1, True, "B"), 3: _e("ID", 1, 1, True, FREQUENCY)},
+            6: _e("ID", 1, 1, True, "Y N"),
+            7: _e("ID", 1, 1, True, "A B C"),
+            8: _e("ID", 1, 1, True, "N W Y"),
+            9: _e("ID", 1, 1, True, "I Y"),
+        },
+    ),
+    "HI": (
+        12,
+        {
+            1: {0: REQUIRED, 1: _e("ID", 1, 3, True, "ABK BK"), 2: _e("AN", 1, 30, True)},
+            **{i: {1: _e("ID", 1, 3, True, "ABF BF"), 2: _e("AN", 1, 30, True)} for i in range(2, 13)},
+        },
+    ),
+    "SV1": (
+        21,
+        {
+            1: {
+                0: REQUIRED,
+                1: _e("ID", 2, 2, True, "HC ER IV WK"),
+                2: _e("AN", 1, 48, True),
+                3: _e("AN", 2, 2),
+                4: _e("AN", 2, 2),
+                5: _e("AN", 2, 2),
+                6: _e("AN", 2, 2),
+                7: _e("AN", 1, 80),
+            },
+            2: _e("R", 1, 18, True),
+            3: _e("ID", 2, 2, True, "UN MJ"),
+            4: _e("R", 1, 15, True),
+            5: _e("AN", 1, 2),
+            7: {0: REQUIRED, 1: _e("N0", 1, 2, True), 2: _e("N0", 1, 2), 3: _e("N0", 1, 2), 4: _e("N0", 1, 2)},
+        },
+    ),
     "DTP": (3, {1: _e("ID", 3, 3, True), 2: _e("ID", 2, 3, True, "D8 RD8"), 3: _e("DT", 1, 35, True)}),
-    "NM1": (12, {1: _e("ID", 2, 3, True), 2: _e("ID", 1, 1, True, "1 2"), 3: _e("AN", 1, 60), 4: _e("AN", 1, 35),
-                 5: _e("AN", 1, 25), 7: _e("AN", 1, 10), 8: _e("ID", 1, 2, False, ID_CODES), 9: _e("AN", 2, 80)}),
+    "NM1": (
+        12,
+        {
+            1: _e("ID", 2, 3, True),
+            2: _e("ID", 1, 1, True, "1 2"),
+            3: _e("AN", 1, 60),
+            4: _e("AN", 1, 35),
+            5: _e("AN", 1, 25),
+            7: _e("AN", 1, 10),
+            8: _e("ID", 1, 2, False, ID_CODES),
+            9: _e("AN", 2, 80),
+        },
+    ),
     "N4": (7, {1: _e("AN", 2, 30, True), 2: _e("ID", 2, 2), 3: _e("ID", 3, 15), 4: _e("ID", 2, 3)}),
     "REF": (4, {1: _e("ID", 2, 3, True), 2: _e("AN", 1, 50, True)}),
 }
@@ -129,7 +167,7 @@ def validate_837(text: str, source: str = "<837>") -> Validation:
         loop_errors, level = _loop_errors(f, d, level)
         found += loop_errors + _element_errors(f, d) + _hl_errors(f, d, hl_state)
         count += len(found)
-        errors.extend(found[:max(0, MAX_ERRORS - len(errors))])
+        errors.extend(found[: max(0, MAX_ERRORS - len(errors))])
     envelope.finish()
     count += len(envelope.errors)
     errors.extend(envelope.errors)
@@ -165,9 +203,13 @@ def _keys(d: Delimiters) -> pl.Expr:
     """A segment's key in the loop table: its id, with NM101 for NM1 and HL03 for HL."""
     sid = pl.col("id")
     parts = pl.col("seg").str.split(d.element)
-    return (pl.when(sid == "NM1").then(pl.lit("NM1*") + parts.list.get(1, null_on_oob=True).fill_null(""))
-            .when(sid == "HL").then(pl.lit("HL*") + parts.list.get(3, null_on_oob=True).fill_null(""))
-            .otherwise(sid))
+    return (
+        pl.when(sid == "NM1")
+        .then(pl.lit("NM1*") + parts.list.get(1, null_on_oob=True).fill_null(""))
+        .when(sid == "HL")
+        .then(pl.lit("HL*") + parts.list.get(3, null_on_oob=True).fill_null(""))
+        .otherwise(sid)
+    )
 
 
 def _loop_errors(f: pl.DataFrame, d: Delimiters, level: str) -> tuple[list[X12Error], str]:
@@ -180,12 +222,26 @@ def _loop_errors(f: pl.DataFrame, d: Delimiters, level: str) -> tuple[list[X12Er
     nm1_hl = body.filter(sid.is_in(["NM1", "HL"])).select("n", key=_keys(d))
     body = body.join(nm1_hl, on="n", how="left").with_columns(key=pl.coalesce("key", "id"))
     starts = sid.is_in(["ST", "HL", "CLM", "SE"])
-    body = body.with_columns(block=starts.cum_sum(),
-                             level=pl.when(sid == "HL").then(pl.col("key").str.slice(3))
-                             .when(sid == "ST").then(pl.lit("")).forward_fill().fill_null(level))
-    blocks = body.filter(sid != "SE").group_by("block", maintain_order=True).agg(
-        pl.col("n").first(), pl.col("id").first().alias("kind"), pl.col("key"), pl.col("level").first(),
-        pl.col("n").last().alias("last"))
+    body = body.with_columns(
+        block=starts.cum_sum(),
+        level=pl.when(sid == "HL")
+        .then(pl.col("key").str.slice(3))
+        .when(sid == "ST")
+        .then(pl.lit(""))
+        .forward_fill()
+        .fill_null(level),
+    )
+    blocks = (
+        body.filter(sid != "SE")
+        .group_by("block", maintain_order=True)
+        .agg(
+            pl.col("n").first(),
+            pl.col("id").first().alias("kind"),
+            pl.col("key"),
+            pl.col("level").first(),
+            pl.col("n").last().alias("last"),
+        )
+    )
     # (a chunk's last block ends where the next chunk starts: at a CLM)
     ends = body.filter(starts).select("block", pl.col("key").shift(-1).fill_null("CLM").alias("end"))
     blocks = blocks.join(ends, on="block", how="left")
@@ -209,8 +265,16 @@ def _element_errors(f: pl.DataFrame, d: Delimiters) -> list[X12Error]:
             continue
         over = rows.filter(pl.col("el").list.len() - 1 > most)
         for n, el in over.iter_rows():
-            out.append(X12Error(n, sid, f"{sid} has {len(el) - 1} elements; it has at most {most}", element=most + 1,
-                                element_code="3", segment_code="8"))
+            out.append(
+                X12Error(
+                    n,
+                    sid,
+                    f"{sid} has {len(el) - 1} elements; it has at most {most}",
+                    element=most + 1,
+                    element_code="3",
+                    segment_code="8",
+                )
+            )
         for pos, rule in rules.items():
             value = pl.col("el").list.get(pos, null_on_oob=True).fill_null("")
             if isinstance(rule, El):
@@ -222,22 +286,47 @@ def _element_errors(f: pl.DataFrame, d: Delimiters) -> list[X12Error]:
             present = rows.filter(value != "")
             for cpos, crule in rule.items():
                 if cpos:
-                    out += _check(present, parts.list.get(cpos - 1, null_on_oob=True).fill_null(""), crule, sid, pos,
-                                  cpos, d)
+                    out += _check(
+                        present, parts.list.get(cpos - 1, null_on_oob=True).fill_null(""), crule, sid, pos, cpos, d
+                    )
         if sid == "NM1":
-            npi = rows.filter(pl.col("el").list.get(1, null_on_oob=True).is_in(list(NPI_ENTITIES))
-                              & (pl.col("el").list.get(8, null_on_oob=True) == "XX")
-                              & ~pl.col("el").list.get(9, null_on_oob=True).fill_null("").str.contains(r"^[0-9]{10}$"))
+            npi = rows.filter(
+                pl.col("el").list.get(1, null_on_oob=True).is_in(list(NPI_ENTITIES))
+                & (pl.col("el").list.get(8, null_on_oob=True) == "XX")
+                & ~pl.col("el").list.get(9, null_on_oob=True).fill_null("").str.contains(r"^[0-9]{10}$")
+            )
             for n, el in npi.iter_rows():
                 written = el[9] if len(el) > 9 else ""
-                out.append(X12Error(n, sid, f"NM109 {written!r} is not an NPI (10 digits), as NM108 XX says",
-                                    element=9, element_code="I12", segment_code="8", value=written))
+                out.append(
+                    X12Error(
+                        n,
+                        sid,
+                        f"NM109 {written!r} is not an NPI (10 digits), as NM108 XX says",
+                        element=9,
+                        element_code="I12",
+                        segment_code="8",
+                        value=written,
+                    )
+                )
         if sid == "DTP":
-            bad = rows.filter(_bad_date(pl.col("el").list.get(2, null_on_oob=True).fill_null(""),
-                                        pl.col("el").list.get(3, null_on_oob=True).fill_null("")))
+            bad = rows.filter(
+                _bad_date(
+                    pl.col("el").list.get(2, null_on_oob=True).fill_null(""),
+                    pl.col("el").list.get(3, null_on_oob=True).fill_null(""),
+                )
+            )
             for n, el in bad.iter_rows():
-                out.append(X12Error(n, sid, f"DTP03 {el[3]!r} is not a date as DTP02 {el[2]!r} says (CCYYMMDD)",
-                                    element=3, element_code="8", segment_code="8", value=el[3][:35]))
+                out.append(
+                    X12Error(
+                        n,
+                        sid,
+                        f"DTP03 {el[3]!r} is not a date as DTP02 {el[2]!r} says (CCYYMMDD)",
+                        element=3,
+                        element_code="8",
+                        segment_code="8",
+                        value=el[3][:35],
+                    )
+                )
     return out
 
 
@@ -246,8 +335,11 @@ def _bad_date(fmt: pl.Expr, value: pl.Expr) -> pl.Expr:
         return text.str.contains(r"^[0-9]{8}$") & text.str.strptime(pl.Date, "%Y%m%d", strict=False).is_not_null()
 
     d8 = (fmt == "D8") & (value != "") & ~day(value)
-    rd8 = (fmt == "RD8") & (value != "") & ~(value.str.contains(r"^[0-9]{8}-[0-9]{8}$")
-                                             & day(value.str.slice(0, 8)) & day(value.str.slice(9, 8)))
+    rd8 = (
+        (fmt == "RD8")
+        & (value != "")
+        & ~(value.str.contains(r"^[0-9]{8}-[0-9]{8}$") & day(value.str.slice(0, 8)) & day(value.str.slice(9, 8)))
+    )
     return (d8 | rd8).fill_null(False)
 
 
@@ -255,8 +347,9 @@ KIND_PATTERN = {"R": r"^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)$", "N0": r"^-?[0-9]+$"}
 KIND_NAME = {"R": "a decimal number", "N0": "a whole number"}
 
 
-def _check(rows: pl.DataFrame, value: pl.Expr, rule: El, sid: str, pos: int, cpos: int,
-           d: Delimiters) -> list[X12Error]:
+def _check(
+    rows: pl.DataFrame, value: pl.Expr, rule: El, sid: str, pos: int, cpos: int, d: Delimiters
+) -> list[X12Error]:
     name = f"{sid}{pos:02d}" + (f"-{cpos}" if cpos else "")
     digits = value.str.replace_all(r"[-.]", "")
     length = digits.str.len_chars() if rule.kind in ("R", "N0") else value.str.len_chars()
@@ -285,8 +378,9 @@ def _check(rows: pl.DataFrame, value: pl.Expr, rule: El, sid: str, pos: int, cpo
             message = f"{name} {v[:40]!r} is longer than {rule.high} characters"
         else:
             message = f"{name} {v[:40]!r} is not one of {', '.join(sorted(rule.codes))}"
-        out.append(X12Error(n, sid, message, element=pos, component=cpos, element_code=c, segment_code="8",
-                            value=v[:80]))
+        out.append(
+            X12Error(n, sid, message, element=pos, component=cpos, element_code=c, segment_code="8", value=v[:80])
+        )
     return out
 
 
@@ -305,19 +399,55 @@ def _hl_errors(f: pl.DataFrame, d: Delimiters, state: dict) -> list[X12Error]:
             continue
         get = (el + [""] * 5).__getitem__
         if get(1) != str(expected):
-            out.append(X12Error(n, "HL", f"HL01 {get(1)!r} should be {expected}: HLs are numbered from 1 in order",
-                                element=1, element_code="7", segment_code="8", value=get(1)))
+            out.append(
+                X12Error(
+                    n,
+                    "HL",
+                    f"HL01 {get(1)!r} should be {expected}: HLs are numbered from 1 in order",
+                    element=1,
+                    element_code="7",
+                    segment_code="8",
+                    value=get(1),
+                )
+            )
         expected += 1
         level = get(3)
         if level not in want_parent:
-            out.append(X12Error(n, "HL", f"HL03 {level!r} is not 20 (billing provider), 22 (subscriber) or 23 "
-                                         "(patient)", element=3, element_code="7", segment_code="8", value=level))
+            out.append(
+                X12Error(
+                    n,
+                    "HL",
+                    f"HL03 {level!r} is not 20 (billing provider), 22 (subscriber) or 23 (patient)",
+                    element=3,
+                    element_code="7",
+                    segment_code="8",
+                    value=level,
+                )
+            )
         elif level == "20" and get(2):
-            out.append(X12Error(n, "HL", "HL02 must be empty for the billing provider (HL03 20)", element=2,
-                                element_code="I10", segment_code="8", value=get(2)))
+            out.append(
+                X12Error(
+                    n,
+                    "HL",
+                    "HL02 must be empty for the billing provider (HL03 20)",
+                    element=2,
+                    element_code="I10",
+                    segment_code="8",
+                    value=get(2),
+                )
+            )
         elif level != "20" and levels.get(get(2)) != want_parent[level]:
-            out.append(X12Error(n, "HL", f"HL02 {get(2)!r} should name an HL of level {want_parent[level]} before "
-                                         "this one", element=2, element_code="7", segment_code="8", value=get(2)))
+            out.append(
+                X12Error(
+                    n,
+                    "HL",
+                    f"HL02 {get(2)!r} should name an HL of level {want_parent[level]} before this one",
+                    element=2,
+                    element_code="7",
+                    segment_code="8",
+                    value=get(2),
+                )
+            )
         levels[get(1)] = level
     state["expected"] = expected
     return out
