@@ -412,10 +412,11 @@ def _opps_caps(kb: KnowledgeBase, code: str, day: date | None, sources: list[Cit
         return None
     rows = kb.query(OPPS_SQL, (code, r.release.ids[0]))
     when = day or r.release.effective_from
-    gpcis = [gpci_of(*x, when) for x in kb.query("SELECT pw_gpci, pw_gpci_floor, pe_gpci, mp_gpci FROM gpcis "
-                                                  "WHERE release_id = ?", (g.release.ids[0],))]
+    gpcis = [gpci_of(pw, floor, pe, mp, when) for pw, floor, pe, mp in kb.query(
+        "SELECT pw_gpci, pw_gpci_floor, pe_gpci, mp_gpci FROM gpcis WHERE release_id = ?", (g.release.ids[0],))]
     out = []
-    for *row, mod in rows:
+    for found in rows:
+        row, mod = tuple(found[:-1]), found[-1]
         caps = [(nf, fac, cap) for nf, fac, cap in (amounts(row, x, row[12:15]) for x in gpcis) if cap is not None]
         capped = sum(1 for *_, cap in caps if cap.applied)
         if not capped:

@@ -109,8 +109,9 @@ def _gpci(kb: KnowledgeBase, mac: str, loc: str, day: date) -> tuple[Gpci, Citat
 
 def gpci_of(pw: float | None, pw_floor: float, pe: float, mp: float, day: date) -> Gpci:
     """The GPCIs that apply on ``day`` (the work floor up to WORK_FLOOR_LAST_DAY)."""
-    use_floor = pw is None or day <= WORK_FLOOR_LAST_DAY
-    return Gpci(pw_floor if use_floor else pw, pe, mp, use_floor)
+    if pw is None or day <= WORK_FLOOR_LAST_DAY:
+        return Gpci(pw_floor, pe, mp, True)
+    return Gpci(pw, pe, mp, False)
 
 
 def amounts(row: tuple, gpci: Gpci, opps: tuple) -> tuple[float | None, float | None, OppsCap | None]:

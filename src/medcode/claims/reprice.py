@@ -147,7 +147,7 @@ class Pricer:
         if row is None or g is None:
             return None
         when = day or pfs.release.effective_from
-        gpci = gpci_of(*g, when)
+        gpci = gpci_of(g[0], g[1], g[2], g[3], when)
         key = (code, mod, loc, pfs.release.ids[0], gp.release.ids[0], when.year, when <= WORK_FLOOR_LAST_DAY)
         if key not in self._amounts:
             nonfac, fac, _ = amounts(row, gpci, row[10:13])
@@ -184,7 +184,7 @@ def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> Repriced:
             notices.append(f"place of service {pos} is unknown: priced at the non-facility rate")
         else:
             setting = known[0]
-    denied = set()
+    denied: set[int] = set()
     unpriced = {n for f in findings if f.id == "validity.no_release" for n in f.lines}
     for f in findings:
         if f.severity == "deny" and f.lines:
@@ -214,7 +214,7 @@ def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> Repriced:
         is_denied = line.line in denied
         amount = None if amount is None else amount.quantize(CENT, ROUND_HALF_UP)  # the totals add the lines
         allowed = None if amount is None else (Decimal(0) if is_denied else amount)
-        if amount is not None:
+        if amount is not None and allowed is not None:
             total += allowed
             if is_denied:
                 at_risk += amount
