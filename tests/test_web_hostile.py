@@ -257,6 +257,28 @@ def test_queue_caps_background_jobs_and_shows_places(own_home):
         assert len(list((own_home / "jobs").iterdir())) == 3  # the refused one left no folder
 
 
+def peak_mb(pid: int) -> int:
+    """Peak resident memory of a process (VmHWM), in megabytes."""
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmHWM:"))
+    return int(line.split()[1]) // 1024
+
+
+@pytest.mark.slow
+def test_a_million_line_web_job_stays_under_1_5_gb(own_home, tmp_path):
+    path = tmp_path / "c1m.csv"
+    path.write_bytes(csv_body(1_000_000))
+    with serve(own_home) as (base, proc):
+        with path.open("rb") as fh:
+            r = httpx.post(base + "/check", data={"format": "auto"}, files={"file": ("c1m.csv", fh)}, timeout=300,
+                           follow_redirects=False)
+        assert r.status_code == 303
+        status = wait_job(base, r.headers["location"], seconds=600)
+        assert (status["state"], status["summary"]["lines"]) == ("done", 1_000_000)
+        assert peak_mb(proc.pid) < 1536
+        report = httpx.get(base + r.headers["location"] + "/report.html").text
+        assert "This report shows the first 1,000 of 250,000 claims" in report
+
+
 # --- 4. jobs hold patient data -----------------------------------------------------------------
 
 def test_job_folders_are_private_and_uploads_deleted(own_home):

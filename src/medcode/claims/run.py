@@ -25,10 +25,12 @@ class Sink(Protocol):
 
 def check_path(kb: KnowledgeBase, path: str, fmt: str | None = None, *, engine: str = "batch",
                sinks: Iterable[Sink] = (), advance: Callable[[int], None] | None = None, keep: int = 0,
-               spark_master: str = "local[2]", home: str | None = None) -> tuple[dict[str, Any], list[CheckedClaim]]:
+               spark_master: str = "local[2]", home: str | None = None,
+               chunk_lines: int | None = None) -> tuple[dict[str, Any], list[CheckedClaim]]:
     """Checks every claim of the file, writes the results to ``sinks`` (closed with the summary),
     calls ``advance(lines)`` as lines are done, and returns the summary and the first ``keep``
-    checked claims. Raises ``ClaimInputError`` for a file that cannot be read at all."""
+    checked claims (``chunk_lines``: the batch engine's piece size). Raises ``ClaimInputError`` for a
+    file that cannot be read at all."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     sinks = list(sinks)
@@ -61,7 +63,7 @@ def check_path(kb: KnowledgeBase, path: str, fmt: str | None = None, *, engine: 
         else:
             from medcode.claims import batch as batch_engine
 
-            pieces = batch_engine.check_file(kb, path, fmt)
+            pieces = batch_engine.check_file(kb, path, fmt, **({"chunk_lines": chunk_lines} if chunk_lines else {}))
         for piece in pieces:
             totals.add_summary(piece.summary())
             step(piece.lines.height)

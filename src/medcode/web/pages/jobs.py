@@ -31,11 +31,16 @@ import orjson
 from medcode.claims import ClaimInputError
 from medcode.claims import report as reports
 from medcode.claims.model import CheckedClaim
-from medcode.claims.run import Sink, check_path
+from medcode.claims.run import Sink, _head, check_path
 from medcode.kb.store import KnowledgeBase
 
 log = logging.getLogger(__name__)
 SHOWN = 50  # claims shown on the page; the reports have all of them
+HTML_CLAIMS = 1000  # claims in the HTML report of a web check (the JSON and CSV reports have all)
+# The batch engine's piece size for web checks: its memory grows with the lines of a piece (about
+# 1 GB for a piece of 330,000 short CSV rows); pieces of about 60,000 to 100,000 lines keep a check
+# of a million lines under 1 GB beside the server, at no cost in speed.
+CHUNK_LINES = 60_000
 REPORTS = {"json": (".json", "application/json"), "csv": (".csv", "text/csv; charset=utf-8"),
            "html": (".html", "text/html; charset=utf-8")}
 ACTIVE = ("queued", "running")
@@ -116,6 +121,37 @@ class _Relabel:
         self.sink.write_frames(type(piece)(piece.claims, piece.lines, findings, piece.cites))  # type: ignore[attr-defined]
 
     def close(self, summary: dict[str, Any]) -> None:
+        self.sink.close(summary)
+
+
+class _Head:
+    """The HTML report of a web check holds the first ``HTML_CLAIMS`` claims (a page for a person:
+    a million-line file would make hundreds of megabytes no browser shows, and building its claim
+    objects would take most of the check's time); the JSON and CSV reports hold every claim."""
+
+    def __init__(self, sink: Any, most: int):
+        self.sink, self.left, self.seen = sink, most, 0
+        if hasattr(sink, "write_frames"):
+            self.write_frames = self._write_frames
+
+    def write(self, results: Iterable[CheckedClaim]) -> None:
+        results = list(results)
+        self.seen += len(results)
+        if self.left > 0:
+            self.sink.write(results[:self.left])
+            self.left -= min(self.left, len(results))
+
+    def _write_frames(self, piece: Any) -> None:
+        self.seen += piece.claims.height
+        if self.left > 0:
+            head = piece if piece.claims.height <= self.left else _head(piece, self.left)
+            self.sink.write_frames(head)
+            self.left -= head.claims.height
+
+    def close(self, summary: dict[str, Any]) -> None:
+        if self.left <= 0 and self.seen > HTML_CLAIMS:
+            self.sink.out.write(f'<p class="note">This report shows the first {HTML_CLAIMS:,} of {self.seen:,} '
+                                "claims; the JSON and CSV reports have all of them.</p>".encode())
         self.sink.close(summary)
 
 
@@ -257,9 +293,9 @@ class Jobs:
         try:
             sinks: list[Sink] = [_Relabel(s, str(source), label) for s in
                                  (reports.JsonWriter(files[0]), reports.CsvWriter(files[1]),
-                                  reports.HtmlWriter(files[2]))]
+                                  _Head(reports.HtmlWriter(files[2]), HTML_CLAIMS))]
             summary, kept = check_path(self.kb, str(source), fmt, engine=engine, sinks=sinks, advance=advance,
-                                       keep=SHOWN)
+                                       keep=SHOWN, chunk_lines=CHUNK_LINES)
             with private(folder / "shown.json") as fh:
                 fh.write(orjson.dumps(relabel(kept, str(source), label)))
             status.update(state="done", summary=summary, lines=summary["lines"])
