@@ -249,3 +249,16 @@ def test_json_report_written_in_slices_reads_back_whole(kb, generated, expected,
     _write(kb, generated, report, "batch")
     claims, _ = reports.read_report(report)
     assert claims == expected
+
+
+def test_parquet_pieces_are_removed_when_the_report_is_never_closed(expected, tmp_path):
+    import gc
+
+    with (tmp_path / "report.parquet").open("wb") as fh:
+        writer = reports.ParquetWriter(fh)
+        writer.write(expected[:5])
+        pieces = Path(writer.tmp)
+        assert [p.name for p in pieces.iterdir()] == ["000000.arrow"]
+        del writer  # a check that failed half way
+        gc.collect()
+    assert not pieces.exists()

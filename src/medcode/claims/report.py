@@ -14,6 +14,7 @@ import io
 import os
 import shutil
 import tempfile
+import weakref
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -175,6 +176,7 @@ class ParquetWriter(FrameWriter):
             self.tmp = tempfile.mkdtemp(prefix=".medcode-report-", dir=where)
         except OSError:
             self.tmp = tempfile.mkdtemp(prefix="medcode-report-")
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.tmp, True)  # also when never closed
         self.parts: list[str] = []
 
     def write_frames(self, piece: BatchResult) -> None:
@@ -197,7 +199,7 @@ class ParquetWriter(FrameWriter):
             frame = pl.scan_ipc(self.parts) if self.parts else self._records(frames_of([])).lazy()
             frame.sink_parquet(self.out, metadata=meta, row_group_size=SLICE)
         finally:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            self._cleanup()
 
 
 CSV_HEADER = ("claim_id", "finding", "severity", "lines", "message", "fix", "file", "release", "row")
