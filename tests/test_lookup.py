@@ -209,9 +209,10 @@ def test_every_procedure_with_multiple_procedure_indicator_3_names_its_base(kb):
     ("E0100", None, ["hcpcs", "ptp_practitioner", "dmepos"]),
     ("45378", date(2025, 11, 1), ["mue_practitioner", "ptp_practitioner", "asc"]),
     ("20702", date(2026, 1, 15), ["pprrvu", "aoc", "mue_practitioner", "ptp_practitioner"]),
+    ("20680", date(2026, 1, 15), ["pprrvu", "mue_practitioner", "aoc", "ptp_practitioner", "asc"]),
     ("E11.A", date(2025, 5, 1), ["icd10cm"]),
     ("E11.A", None, []),
-], ids=["lab", "drug", "dme", "2025-mue", "missing-pfs", "icd-2025", "icd-newest"])
+], ids=["lab", "drug", "dme", "2025-mue", "missing-pfs", "primary-of-an-add-on", "icd-2025", "icd-newest"])
 def test_every_release_notice_reaches_the_page(kb, code, day, families):
     """A part of the page answered from a release not in force on the date says so in ``notices``."""
     page = get_code(kb, code, day=day)

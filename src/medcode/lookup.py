@@ -161,6 +161,10 @@ def _procedure(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | N
         lab=lab, dmepos=dme, asp=asp, modifiers=modifiers, previous_year=previous,
         notices=(), sources=tuple(sources), endoscopic_base=endo_base,
     )
+    if page.addon_codes:  # the add-on codes billed with this one come from the AOC release too
+        aoc = kb.resolve("aoc", when)
+        if aoc is not None:
+            _note(aoc, notices)
     return replace(page, notices=_all_notices(page, notices))
 
 
