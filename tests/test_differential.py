@@ -48,8 +48,11 @@ def _differences(got: list[CheckedClaim], want: list[CheckedClaim]) -> list[str]
         parts = []
         if g.findings != w.findings:
             gs, ws = set(g.findings), set(w.findings)
-            parts.append(f"batch only {sorted(gs - ws, key=str)}; per-claim only {sorted(ws - gs, key=str)}"
-                         if gs != ws else "findings in another order")
+            parts.append(
+                f"batch only {sorted(gs - ws, key=str)}; per-claim only {sorted(ws - gs, key=str)}"
+                if gs != ws
+                else "findings in another order"
+            )
         for name in ("lines", "total_allowed", "at_risk", "locality", "notices"):
             if getattr(g, name) != getattr(w, name):
                 parts.append(f"{name}: batch {getattr(g, name)!r}, per-claim {getattr(w, name)!r}")
@@ -100,20 +103,30 @@ def documented_ids() -> list[str]:
 def test_docs_list_the_ids() -> None:
     ids = documented_ids()
     assert len(ids) == len(set(ids)) > 30
-    assert {"validity.bad_input", "npi.check_digit", "place_of_service.not_in_force", "diagnosis.unpointed",
-            "validity.status_<x>"} <= set(ids)
+    assert {
+        "validity.bad_input",
+        "npi.check_digit",
+        "place_of_service.not_in_force",
+        "diagnosis.unpointed",
+        "validity.status_<x>",
+    } <= set(ids)
 
 
 def test_every_documented_id_is_generated(per_claim) -> None:
     produced = {f.id for r in per_claim for f in r.findings}
-    missing = [i for i in documented_ids()
-               if not any(re.fullmatch(re.escape(i).replace("<x>", "[a-z]"), p) for p in produced)]
+    missing = [
+        i for i in documented_ids() if not any(re.fullmatch(re.escape(i).replace("<x>", "[a-z]"), p) for p in produced)
+    ]
     assert missing == []
     # every status of rules.STATUS_SEVERITY that the loaded fee schedules use
     assert {i for i in produced if i.startswith("validity.status_")} >= {
-        f"validity.status_{s.lower()}" for s in ("B", "C", "E", "I", "J", "M", "N", "P", "R", "T", "X")
-        if s in rules.STATUS_SEVERITY}
+        f"validity.status_{s.lower()}"
+        for s in ("B", "C", "E", "I", "J", "M", "N", "P", "R", "T", "X")
+        if s in rules.STATUS_SEVERITY
+    }
     # and no id the docs do not list
     listed = documented_ids()
-    assert sorted(p for p in produced
-                  if not any(re.fullmatch(re.escape(i).replace("<x>", "[a-z]"), p) for i in listed)) == []
+    assert (
+        sorted(p for p in produced if not any(re.fullmatch(re.escape(i).replace("<x>", "[a-z]"), p) for i in listed))
+        == []
+    )

@@ -32,14 +32,19 @@ def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
 
 def duplicate(code: str, modifiers: tuple[str, ...], lines: tuple[int, ...]) -> Finding:
     billed = code + "".join(f"-{m}" for m in modifiers)
-    return Finding("duplicates.line", "warn", lines,
-                   f"{billed} is billed on more than one line of the same date with the same modifiers.",
-                   "If it is entered twice, remove the copy; if the service was given more than once, bill the "
-                   "units on one line or mark the repeat (76 or 77 for a repeated procedure, 91 for a repeated "
-                   "laboratory test) as the code allows.")
+    return Finding(
+        "duplicates.line",
+        "warn",
+        lines,
+        f"{billed} is billed on more than one line of the same date with the same modifiers.",
+        "If it is entered twice, remove the copy; if the service was given more than once, bill the "
+        "units on one line or mark the repeat (76 or 77 for a repeated procedure, 91 for a repeated "
+        "laboratory test) as the code allows.",
+    )
 
 
 # --- the batch form ---------------------------------------------------------------------------------
+
 
 def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
     """``check`` over the batch engine's lines frame (``code``, ``mkey``, ``day``)."""
@@ -47,9 +52,9 @@ def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
     rows = ln.select("cid", "line", "day", "code", "mkey")
     twice = rows.select("cid", "day", "code").is_duplicated()
     rows = rows.filter(twice).with_columns(
-        skey=pl.col("mkey").str.split(" ").list.sort().list.join(" "))  # ("" stays "")
-    groups = (rows.group_by(group).agg(pl.col("line").sort().alias("lines"))
-              .filter(pl.col("lines").list.len() > 1))
+        skey=pl.col("mkey").str.split(" ").list.sort().list.join(" ")
+    )  # ("" stays "")
+    groups = rows.group_by(group).agg(pl.col("line").sort().alias("lines")).filter(pl.col("lines").list.len() > 1)
 
     def make(r: dict) -> Iterator[Finding]:
         yield duplicate(r["code"], tuple(r["skey"].split()), ())

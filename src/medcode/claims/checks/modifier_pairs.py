@@ -28,18 +28,30 @@ TITLE = "Modifiers that contradict each other on one line"
 X_MODIFIERS = tuple(m for m in rules.DISTINCT_MODIFIERS if m != "59")
 # (finding id, the modifier, those it cannot share a line with, why, fix)
 PAIRS = (
-    ("modifiers.59_with_x", "59", X_MODIFIERS,
-     "XE, XP, XS and XU are the specific forms of 59; a line carries one of them or 59, never both "
-     "(NCCI policy manual, chapter I, section E)",
-     "Keep the X modifier that describes why the service was distinct (or 59 alone) and remove the other."),
-    ("modifiers.54_with_55", "54", ("55",),
-     "54 bills the surgical care only and 55 the postoperative management only; both parts by one provider "
-     "are the global surgical package",
-     "Bill the procedure without 54 and 55 when one provider gave both parts; otherwise keep the modifier of "
-     "the part this provider gave."),
-    ("modifiers.26_with_tc", "26", ("TC",),
-     "26 bills the professional component and TC the technical component; both are the global service",
-     "Bill the code without 26 and TC for the whole service, or keep the modifier of the component billed."),
+    (
+        "modifiers.59_with_x",
+        "59",
+        X_MODIFIERS,
+        "XE, XP, XS and XU are the specific forms of 59; a line carries one of them or 59, never both "
+        "(NCCI policy manual, chapter I, section E)",
+        "Keep the X modifier that describes why the service was distinct (or 59 alone) and remove the other.",
+    ),
+    (
+        "modifiers.54_with_55",
+        "54",
+        ("55",),
+        "54 bills the surgical care only and 55 the postoperative management only; both parts by one provider "
+        "are the global surgical package",
+        "Bill the procedure without 54 and 55 when one provider gave both parts; otherwise keep the modifier of "
+        "the part this provider gave.",
+    ),
+    (
+        "modifiers.26_with_tc",
+        "26",
+        ("TC",),
+        "26 bills the professional component and TC the technical component; both are the global service",
+        "Bill the code without 26 and TC for the whole service, or keep the modifier of the component billed.",
+    ),
 )
 
 
@@ -54,8 +66,9 @@ def line_findings(line: Line) -> Iterator[Finding]:
     for fid, mod, others, why, fix in PAIRS:
         clash = [m for m in others if m in has]
         if mod in has and clash:
-            yield Finding(fid, "deny", (line.line,),
-                          f"{line.code} carries {mod} and {', '.join(clash)} on one line: {why}.", fix)
+            yield Finding(
+                fid, "deny", (line.line,), f"{line.code} carries {mod} and {', '.join(clash)} on one line: {why}.", fix
+            )
 
 
 def conflicting(mkey: str) -> bool:
@@ -65,6 +78,7 @@ def conflicting(mkey: str) -> bool:
 
 
 # --- the batch form ---------------------------------------------------------------------------------
+
 
 def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
     """``check`` over the batch engine's lines frame: the lists of modifiers (``mkey``) are few,

@@ -51,15 +51,25 @@ def problem(npi: str) -> str | None:
 
 def finding(role: str, npi: str, kind: str) -> Finding:
     if kind == "malformed":
-        return Finding("npi.malformed", "deny", (), f"The {role} NPI {npi} is not ten digits.",
-                       f"Give the {role} provider's ten-digit NPI as listed in NPPES.")
-    return Finding("npi.check_digit", "deny", (),
-                   f"The {role} NPI {npi} fails its check digit (Luhn with the 80840 prefix, CMS NPI standard): "
-                   "it is mistyped or not an NPI.",
-                   f"Correct the {role} NPI; look the provider up in NPPES.")
+        return Finding(
+            "npi.malformed",
+            "deny",
+            (),
+            f"The {role} NPI {npi} is not ten digits.",
+            f"Give the {role} provider's ten-digit NPI as listed in NPPES.",
+        )
+    return Finding(
+        "npi.check_digit",
+        "deny",
+        (),
+        f"The {role} NPI {npi} fails its check digit (Luhn with the 80840 prefix, CMS NPI standard): "
+        "it is mistyped or not an NPI.",
+        f"Correct the {role} NPI; look the provider up in NPPES.",
+    )
 
 
 # --- the batch form ---------------------------------------------------------------------------------
+
 
 def problem_expr(npi: pl.Expr) -> pl.Expr:
     """``problem`` of a column of NPIs (null where the NPI is good or missing)."""
@@ -67,13 +77,20 @@ def problem_expr(npi: pl.Expr) -> pl.Expr:
     for k in range(9):  # digit k of the NPI stands 9 - k places left of the check digit
         d = npi.str.slice(k, 1).cast(pl.Int64, strict=False) * (2 if (9 - k) % 2 == 1 else 1)
         total = total + pl.when(d > 9).then(d - 9).otherwise(d)
-    prefix = sum(d - 9 if d > 9 else d for d in (int(ch) * (2 if k % 2 == 0 else 1)
-                                                 for k, ch in enumerate(reversed(PREFIX), start=9)))
+    prefix = sum(
+        d - 9 if d > 9 else d
+        for d in (int(ch) * (2 if k % 2 == 0 else 1) for k, ch in enumerate(reversed(PREFIX), start=9))
+    )
     digit = (10 - (total + prefix) % 10) % 10
     well_formed = npi.str.contains(r"^[0-9]{10}$")
-    return (pl.when(npi.is_null()).then(None)
-            .when(~well_formed).then(pl.lit("malformed"))
-            .when(digit != npi.str.slice(9, 1).cast(pl.Int64, strict=False)).then(pl.lit("check_digit")))
+    return (
+        pl.when(npi.is_null())
+        .then(None)
+        .when(~well_formed)
+        .then(pl.lit("malformed"))
+        .when(digit != npi.str.slice(9, 1).cast(pl.Int64, strict=False))
+        .then(pl.lit("check_digit"))
+    )
 
 
 def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
@@ -81,12 +98,22 @@ def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
     ``referring_npi``): worded once per role and kind, the NPI written in per claim."""
     parts = []
     for field, role in ROLES:
-        bad = (c.select("cid", npi=pl.col(field)).with_columns(kind=problem_expr(pl.col("npi")))
-               .filter(pl.col("kind").is_not_null()))
+        bad = (
+            c.select("cid", npi=pl.col(field))
+            .with_columns(kind=problem_expr(pl.col("npi")))
+            .filter(pl.col("kind").is_not_null())
+        )
 
         def make(r: dict, text: dict, role: str = role) -> Iterator[Finding]:
             yield finding(role, text["npi"], r["kind"])
 
-        parts.append(bc._per_key(bad.with_columns(role=pl.lit(role)), ["role", "kind"], make,
-                                 pl.lit([], dtype=pl.List(pl.Int64)), fields=("npi",)))
+        parts.append(
+            bc._per_key(
+                bad.with_columns(role=pl.lit(role)),
+                ["role", "kind"],
+                make,
+                pl.lit([], dtype=pl.List(pl.Int64)),
+                fields=("npi",),
+            )
+        )
     return pl.concat(parts)

@@ -27,17 +27,25 @@ def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
 
 
 def unpointed(i: int | str, dx: str) -> Finding:
-    return Finding("diagnosis.unpointed", "info", (),
-                   f"Diagnosis {i} ({dx}) is listed on the claim, but no line points to it.",
-                   "Point the lines it supports to it, or leave it off the claim if it supports none.")
+    return Finding(
+        "diagnosis.unpointed",
+        "info",
+        (),
+        f"Diagnosis {i} ({dx}) is listed on the claim, but no line points to it.",
+        "Point the lines it supports to it, or leave it off the claim if it supports none.",
+    )
 
 
 # --- the batch form ---------------------------------------------------------------------------------
 
+
 def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
     """``check`` over the batch engine's frames: claims ``c`` (``dx``), lines ``ln`` (``ptrs``)."""
-    dx = (c.select("cid", "dx", i=pl.int_ranges(1, pl.col("dx").list.len() + 1))
-          .explode("dx", "i").filter(pl.col("dx").is_not_null()))
+    dx = (
+        c.select("cid", "dx", i=pl.int_ranges(1, pl.col("dx").list.len() + 1))
+        .explode("dx", "i")
+        .filter(pl.col("dx").is_not_null())
+    )
     pointed = ln.select("cid", i=pl.col("ptrs")).explode("i").drop_nulls().unique()
     cand = dx.join(pointed, on=["cid", "i"], how="anti")
 
