@@ -275,20 +275,7 @@ def _element_errors(f: pl.DataFrame, d: Delimiters) -> list[X12Error]:
                     segment_code="8",
                 )
             )
-        for pos, rule in rules.items():
-            value = pl.col("el").list.get(pos, null_on_oob=True).fill_null("")
-            if isinstance(rule, El):
-                out += _check(rows, value, rule, sid, pos, 0, d)
-                continue
-            parts = value.str.split(d.component)
-            if rule.get(0, OPTIONAL).required:
-                out += _check(rows, value, REQUIRED, sid, pos, 0, d)
-            present = rows.filter(value != "")
-            for cpos, crule in rule.items():
-                if cpos:
-                    out += _check(
-                        present, parts.list.get(cpos - 1, null_on_oob=True).fill_null(""), crule, sid, pos, cpos, d
-                    )
+        out += _rule_errors(rows, sid, rules, d)
         if sid == "NM1":
             npi = rows.filter(
                 pl.col("el").list.get(1, null_on_oob=True).is_in(list(NPI_ENTITIES))
@@ -347,10 +334,8 @@ KIND_PATTERN = {"R": r"^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)$", "N0": r"^-?[0-9]+$"}
 KIND_NAME = {"R": "a decimal number", "N0": "a whole number"}
 
 
-def _check(
-    rows: pl.DataFrame, value: pl.Expr, rule: El, sid: str, pos: int, cpos: int, d: Delimiters
-) -> list[X12Error]:
-    name = f"{sid}{pos:02d}" + (f"-{cpos}" if cpos else "")
+def _code(value: pl.Expr, rule: El) -> pl.Expr:
+    """The IK403 code of the first rule a value breaks (null when it breaks none)."""
     digits = value.str.replace_all(r"[-.]", "")
     length = digits.str.len_chars() if rule.kind in ("R", "N0") else value.str.len_chars()
     checks: list[tuple[pl.Expr, str]] = []
@@ -365,23 +350,65 @@ def _check(
     code = pl.lit(None, pl.String)
     for cond, c in reversed(checks):
         code = pl.when(cond).then(pl.lit(c)).otherwise(code)
-    bad = rows.select("n", value=value, code=code).filter(pl.col("code").is_not_null())
+    return code
+
+
+def _rule_errors(rows: pl.DataFrame, sid: str, rules: dict[int, El | dict[int, El]], d: Delimiters) -> list[X12Error]:
+    """Errors of the rules of one segment id, every rule in one pass over its rows."""
+    specs: list[tuple[int, int, El]] = []
+    codes: list[pl.Expr] = []
+    for pos, rule in rules.items():
+        value = pl.col("el").list.get(pos, null_on_oob=True).fill_null("")
+        if isinstance(rule, El):
+            specs.append((pos, 0, rule))
+            codes.append(_code(value, rule))
+            continue
+        if rule.get(0, OPTIONAL).required:
+            specs.append((pos, 0, REQUIRED))
+            codes.append(_code(value, REQUIRED))
+        parts = value.str.split(d.component)
+        for cpos, crule in rule.items():
+            if cpos:  # (the components of a composite that is there)
+                cvalue = parts.list.get(cpos - 1, null_on_oob=True).fill_null("")
+                specs.append((pos, cpos, crule))
+                codes.append(pl.when(value != "").then(_code(cvalue, crule)))
+    names = [f"c{i}" for i in range(len(codes))]
+    found = rows.select("n", "el", *(c.alias(name) for c, name in zip(codes, names)))
+    found = found.filter(pl.any_horizontal(pl.col(name).is_not_null() for name in names))
     out = []
-    for n, v, c in bad.iter_rows():
-        if c == "1":
-            message = f"{name} is required and missing"
-        elif c == "6":
-            message = f"{name} {v[:40]!r} is not {KIND_NAME[rule.kind]}"
-        elif c == "4":
-            message = f"{name} {v[:40]!r} is shorter than {rule.low} characters"
-        elif c == "5":
-            message = f"{name} {v[:40]!r} is longer than {rule.high} characters"
-        else:
-            message = f"{name} {v[:40]!r} is not one of {', '.join(sorted(rule.codes))}"
-        out.append(
-            X12Error(n, sid, message, element=pos, component=cpos, element_code=c, segment_code="8", value=v[:80])
-        )
+    for n, el, *row in found.iter_rows():
+        for (pos, cpos, rule), c in zip(specs, row):
+            if c is None:
+                continue
+            v = el[pos] if pos < len(el) else ""
+            if cpos:
+                comps = v.split(d.component)
+                v = comps[cpos - 1] if cpos <= len(comps) else ""
+            out.append(
+                X12Error(
+                    n,
+                    sid,
+                    _message(f"{sid}{pos:02d}" + (f"-{cpos}" if cpos else ""), v, c, rule),
+                    element=pos,
+                    component=cpos,
+                    element_code=c,
+                    segment_code="8",
+                    value=v[:80],
+                )
+            )
     return out
+
+
+def _message(name: str, v: str, c: str, rule: El) -> str:
+    if c == "1":
+        return f"{name} is required and missing"
+    if c == "6":
+        return f"{name} {v[:40]!r} is not {KIND_NAME[rule.kind]}"
+    if c == "4":
+        return f"{name} {v[:40]!r} is shorter than {rule.low} characters"
+    if c == "5":
+        return f"{name} {v[:40]!r} is longer than {rule.high} characters"
+    return f"{name} {v[:40]!r} is not one of {', '.join(sorted(rule.codes))}"
 
 
 def _hl_errors(f: pl.DataFrame, d: Delimiters, state: dict) -> list[X12Error]:
