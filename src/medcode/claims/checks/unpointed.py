@@ -50,6 +50,7 @@ def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
     cand = dx.join(pointed, on=["cid", "i"], how="anti")
 
     def make(r: dict, text: dict) -> Iterator[Finding]:
-        yield unpointed(text["i"], r["dx"])
+        yield unpointed(r["i"], text["dx"])
 
-    return bc._per_key(cand, ["dx"], make, pl.lit([], dtype=pl.List(pl.Int64)), fields=("i",))
+    # worded once per position (at most 12), the code written in per row
+    return bc._per_key(cand, ["i"], make, pl.lit([], dtype=pl.List(pl.Int64)), fields=("dx",))
