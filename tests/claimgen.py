@@ -126,6 +126,9 @@ class Pools:
                 (latest,),
             )
         ][::60]
+        self.modifier_rows += kb.query(  # every 53 row (reduced services): there are few
+            "SELECT hcpcs, modifier FROM rvus WHERE release_id = ? AND modifier = '53' ORDER BY hcpcs", (latest,)
+        )
         self.modifier_only = [
             c
             for (c,) in kb.query(
