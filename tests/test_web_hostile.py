@@ -80,6 +80,16 @@ def own_home(home: Path, tmp_path: Path) -> Path:
     return mine
 
 
+@pytest.fixture(scope="module")
+def capped(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """One server with caps of 1 MB (upload and API body) over a home of its own, for the tests of
+    refusals (each leaves the jobs folder empty, as it found it)."""
+    mine = tmp_path_factory.mktemp("capped")
+    (mine / "kb").symlink_to((home / "kb").resolve())
+    with serve(mine, MEDCODE_MAX_UPLOAD_MB="1", MEDCODE_MAX_BODY_MB="1") as (base, _):
+        yield base, mine
+
+
 def wait_job(base: str, job: str, states: tuple[str, ...] = ("done", "failed"), seconds: float = 120) -> dict:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -198,13 +208,13 @@ def chunked(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
     ("/check", "multipart/form-data; boundary=XyZ"),
     ("/api/claims/check", "application/json"),
 ], ids=["page", "api"])
-def test_declared_length_over_the_cap_is_refused_unread(own_home, path, content_type):
-    with serve(own_home, MEDCODE_MAX_UPLOAD_MB="1", MEDCODE_MAX_BODY_MB="1") as (base, _):
-        head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
-                f"Content-Length: {3 * 2**30}\r\n\r\n")
-        status, sent = raw_request(base, head)
-        assert (status, sent) == ("HTTP/1.1 413 Request Entity Too Large", 0)
-        assert list((own_home / "jobs").iterdir()) == []
+def test_declared_length_over_the_cap_is_refused_unread(capped, path, content_type):
+    base, mine = capped
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {3 * 2**30}\r\n\r\n")
+    status, sent = raw_request(base, head)
+    assert (status, sent) == ("HTTP/1.1 413 Request Entity Too Large", 0)
+    assert list((mine / "jobs").iterdir()) == []
 
 
 @pytest.mark.parametrize(("path", "content_type", "prefix"), [
@@ -213,28 +223,28 @@ def test_declared_length_over_the_cap_is_refused_unread(own_home, path, content_
     ("/check", "multipart/form-data; boundary=XyZ", b'--XyZ\r\nContent-Disposition: form-data; name="text"\r\n\r\n'),
     ("/api/claims/check", "text/csv", b""),
 ], ids=["page-file", "page-text", "api"])
-def test_streamed_body_over_the_cap_is_refused_while_it_is_read(own_home, path, content_type, prefix):
-    with serve(own_home, MEDCODE_MAX_UPLOAD_MB="1", MEDCODE_MAX_BODY_MB="1") as (base, _):
-        head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n"
-        first = f"{len(prefix):x}\r\n".encode() + prefix + b"\r\n" if prefix else b""
-        status, sent = raw_request(base, head, iter([first, *chunked(64 * 2**20)]))
-        assert status == "HTTP/1.1 413 Request Entity Too Large"
-        assert sent < 32 * 2**20  # the server answered long before the 64 MB were sent
-        time.sleep(0.5)
-        assert list((own_home / "jobs").iterdir()) == []  # the partial upload is gone
+def test_streamed_body_over_the_cap_is_refused_while_it_is_read(capped, path, content_type, prefix):
+    base, mine = capped
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    first = f"{len(prefix):x}\r\n".encode() + prefix + b"\r\n" if prefix else b""
+    status, sent = raw_request(base, head, iter([first, *chunked(64 * 2**20)]))
+    assert status == "HTTP/1.1 413 Request Entity Too Large"
+    assert sent < 32 * 2**20  # the server answered long before the 64 MB were sent
+    time.sleep(0.5)
+    assert list((mine / "jobs").iterdir()) == []  # the partial upload is gone
 
 
-def test_upload_caps_on_the_page_and_the_api(own_home):
-    with serve(own_home, MEDCODE_MAX_UPLOAD_MB="1", MEDCODE_MAX_BODY_MB="1") as (base, _):
-        r = post_file(base, "big.csv", csv_body(30_000))  # 1.3 MB
-        assert r.status_code == 413 and "The file is larger than the limit of 1 MB." in r.text
-        r = httpx.post(base + "/check", data={"text": "x" * (2 * 2**20 + 1), "format": "csv"}, timeout=60)
-        assert r.status_code == 413 and "The pasted text is larger than the limit of 2 MB." in r.text
-        r = httpx.post(base + "/api/claims/check", content=csv_body(30_000), headers={"content-type": "text/csv"},
-                       timeout=60)
-        assert (r.status_code, r.json()["error"]["type"]) == (413, "too_large")
-        assert httpx.get(base + "/check").text.count("Files up to 1 MB") == 1
-        assert list((own_home / "jobs").iterdir()) == []
+def test_upload_caps_on_the_page_and_the_api(capped):
+    base, mine = capped
+    r = post_file(base, "big.csv", csv_body(30_000))  # 1.3 MB
+    assert r.status_code == 413 and "The file is larger than the limit of 1 MB." in r.text
+    r = httpx.post(base + "/check", data={"text": "x" * (2 * 2**20 + 1), "format": "csv"}, timeout=60)
+    assert r.status_code == 413 and "The pasted text is larger than the limit of 2 MB." in r.text
+    r = httpx.post(base + "/api/claims/check", content=csv_body(30_000), headers={"content-type": "text/csv"},
+                   timeout=60)
+    assert (r.status_code, r.json()["error"]["type"]) == (413, "too_large")
+    assert httpx.get(base + "/check").text.count("Files up to 1 MB") == 1
+    assert list((mine / "jobs").iterdir()) == []
 
 
 @pytest.mark.slow
@@ -344,11 +354,11 @@ def test_reports_expire_on_a_timer(own_home):
     ({"text": "{}", "format": "nonsense"}, None),
     ({"format": "auto"}, {"file": ("empty.csv", b"")}),
 ], ids=["nothing", "blank", "bad-format", "empty-file"])
-def test_rejected_submissions_leave_no_folder(own_home, data, files):
-    with serve(own_home) as (base, _):
-        r = httpx.post(base + "/check", data=data, files=files, timeout=30)
-        assert r.status_code == 422
-    assert list((own_home / "jobs").iterdir()) == []
+def test_rejected_submissions_leave_no_folder(capped, data, files):
+    base, mine = capped
+    r = httpx.post(base + "/check", data=data, files=files, timeout=30)
+    assert r.status_code == 422
+    assert list((mine / "jobs").iterdir()) == []
 
 
 def test_findings_name_the_input_not_the_server_path(server, home):
