@@ -63,7 +63,8 @@ def check_path(kb: KnowledgeBase, path: str, fmt: str | None = None, *, engine: 
         else:
             from medcode.claims import batch as batch_engine
 
-            pieces = batch_engine.check_file(kb, path, fmt, **({"chunk_lines": chunk_lines} if chunk_lines else {}))
+            pieces = (batch_engine.check_file(kb, path, fmt, chunk_lines=chunk_lines) if chunk_lines
+                      else batch_engine.check_file(kb, path, fmt))
         for piece in pieces:
             totals.add_summary(piece.summary())
             step(piece.lines.height)
