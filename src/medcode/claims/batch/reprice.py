@@ -11,15 +11,8 @@ import polars as pl
 
 from medcode import vocab
 from medcode.claims.batch import OUT_CLAIM_SCHEMA, _ids, _split, tables
-from medcode.claims.reprice import (
-    CONTRACTOR_NOTE,
-    STANDARD_FIRST,
-    STANDARD_KEPT,
-    STANDARD_REST,
-    Service,
-    multiple_procedures,
-    shares,
-)
+from medcode.claims.multiple import STANDARD_FIRST, STANDARD_KEPT, STANDARD_REST, Service, multiple_procedures
+from medcode.claims.reprice import CONTRACTOR_NOTE, shares
 from medcode.kb.models import Locality
 from medcode.pricing import WORK_FLOOR_LAST_DAY
 from medcode.rules import (
