@@ -483,6 +483,14 @@ def test_bodies_that_are_not_claims_are_refused_with_415(server, content_type):
     assert (r.status_code, r.json()["error"]["type"]) == (415, "unsupported_media_type")
 
 
+def test_the_check_form_takes_forms_only(capped):
+    base, mine = capped
+    r = httpx.post(base + "/check", content=json.dumps(claim(1)).encode(), headers={"content-type": "text/plain"})
+    assert r.status_code == 415
+    assert "send the form as multipart/form-data or application/x-www-form-urlencoded" in r.text
+    assert list((mine / "jobs").iterdir()) == []
+
+
 @pytest.mark.parametrize(("headers", "status"), [
     ({"origin": "https://evil.example"}, 403),
     ({"origin": "null"}, 403),
