@@ -86,7 +86,7 @@ def _indicator(field: str, code: str | None) -> Indicator | None:
 def _national(rvu: Rvu, cf: float | None, status: str, opps: tuple = (None, None, None)) -> Payment:
     """The national amounts (GPCIs of 1.0), lowered to the OPPS amount where the row's OPPS RVUs
     (``opps``) give a lower one: none for a status without one, and for status C and R the note
-    that the MAC prices it (978 R rows have zero RVUs: never $0.00)."""
+    that the MAC prices it (854 R codes have zero RVUs: never $0.00)."""
     if status in CONTRACTOR_PRICED_STATUSES:
         return Payment(None, None, CONTRACTOR_PRICED)
     if cf is None or status not in PAYABLE_STATUSES:
