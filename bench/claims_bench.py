@@ -8,6 +8,9 @@ own: the per-claim engine (medcode.claims.Checker over a streamed file), the bat
 (Polars, medcode.claims.batch), and the Spark job on local[2] (driver and Python workers summed
 at their peaks would be higher: the figure is the driver's). Each line also prints the number
 of findings, which must be the same for every engine.
+
+These are the engines' own figures, timed inside a process already started. What a biller waits
+for, the whole `medcode check` command with its report, is measured by bench/command_bench.py.
 """
 
 from __future__ import annotations
