@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -306,6 +306,19 @@ def test_invalid_837p_errors_and_999(change, where, message, ik3, ik4, ik5, ak9)
         assert ids[first - 1] == "AK2" and ids[ids.index("IK5", first) - 1] in ("IK3", "IK4")
 
 
+@pytest.mark.parametrize("change", [c.values[0] for c in CASES], ids=[c.id for c in CASES])
+def test_errors_are_the_same_in_chunks(change):
+    """Checked a claim at a time (the envelope, HL numbers and loop state carried from chunk to
+    chunk), a file gives the errors it gives whole."""
+    text = change(VALID)
+    whole, chunked = validate_837(text, "v.x12"), validate_837(text, "v.x12", chunk_chars=1)
+    assert chunked.errors == whole.errors and chunked.count == whole.count
+    assert write_999(chunked, now=NOW) == write_999(whole, now=NOW)
+
+
+NOW = datetime(2026, 11, 16, 8, 30)
+
+
 @pytest.mark.parametrize(
     "change,message",
     [
@@ -453,3 +466,23 @@ def test_cli_check_writes_a_999(cli_env, tmp_path):
         timeout=300,
     )
     assert r.returncode == 2 and "--ack acknowledges X12 837P files only" in r.stderr
+
+
+def test_generated_837p_is_valid_in_any_chunks(cli_env, tmp_path):
+    """bench/gen_claims.py writes valid 837P (several transaction sets): no error, whole or a
+    claim at a time, and a 999 that accepts every set."""
+    path = tmp_path / "gen.837"
+    subprocess.run(
+        [sys.executable, str(DATA.parent.parent / "bench" / "gen_claims.py"), "20000", str(path), "--seed", "3"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env=cli_env,
+    )
+    text = path.read_text()
+    for chunk in (1 << 20, 50_000):
+        v = validate_837(text, "gen.837", chunk_chars=chunk)
+        assert (v.count, v.errors[:3]) == (0, [])
+    sets = len(v.groups[0].sets)
+    assert sets == text.count("~ST*837*") and sets >= 2
+    assert read_999(write_999(v)).all("AK9") == [["AK9", "A", str(sets), str(sets), str(sets)]]

@@ -14,6 +14,7 @@ import polars as pl
 
 from medcode.claims.x12_loops import check_block
 from medcode.claims.x12_segments import (
+    CHUNK_BYTES,
     ENVELOPE,
     Delimiters,
     Envelope,
@@ -148,7 +149,7 @@ class Validation:
         return self.count == 0
 
 
-def validate_837(text: str, source: str = "<837>") -> Validation:
+def validate_837(text: str, source: str = "<837>", chunk_chars: int = CHUNK_BYTES) -> Validation:
     """Checks an 837P file; raises ``ClaimInputError`` only when its ISA cannot be read."""
     d = delimiters(text, source)
     envelope = Envelope()
@@ -157,7 +158,7 @@ def validate_837(text: str, source: str = "<837>") -> Validation:
     level = ""
     st_kinds: dict[int, list[str]] = {}
     hl_state: dict = {}
-    for chunk in chunk_texts(text, d):
+    for chunk in chunk_texts(text, d, chunk_chars):
         f = split_segments(chunk, d, first)
         first += f.height
         found = syntax_errors(f, d, envelope.open_set)
