@@ -32,8 +32,14 @@ TEN = ["99213", "20610", "11042", "97110", "97140", "85025", "80053", "36415", "
 
 
 def one_claim(checker: Checker) -> None:
-    claim = Claim("BENCH", tuple(Line(i + 1, c, pointers=(1,)) for i, c in enumerate(TEN)), date=date(2026, 5, 1),
-                  place_of_service="11", zip_code="10001", diagnoses=("M17.11",))
+    claim = Claim(
+        "BENCH",
+        tuple(Line(i + 1, c, pointers=(1,)) for i, c in enumerate(TEN)),
+        date=date(2026, 5, 1),
+        place_of_service="11",
+        zip_code="10001",
+        diagnoses=("M17.11",),
+    )
     checker.check(claim)  # loads the reference tables once
     times = []
     for _ in range(2000):
@@ -71,8 +77,11 @@ def run_engine(engine: str, path: str) -> None:
         lines, findings = piece.lines.height, piece.findings.height
     seconds = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{engine:5s} engine, {Path(path).suffix[1:].upper()}: {lines:,} lines, {findings:,} findings in "
-          f"{seconds:.1f} s = {lines / seconds:,.0f} lines/s; peak RSS {peak:,.0f} MB", flush=True)
+    print(
+        f"{engine:5s} engine, {Path(path).suffix[1:].upper()}: {lines:,} lines, {findings:,} findings in "
+        f"{seconds:.1f} s = {lines / seconds:,.0f} lines/s; peak RSS {peak:,.0f} MB",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -87,11 +96,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for suffix in (".csv", ".837"):
             path = Path(tmp) / f"claims{suffix}"
-            subprocess.run([sys.executable, str(HERE / "gen_claims.py"), str(n), str(path)], check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, str(HERE / "gen_claims.py"), str(n), str(path)], check=True, stdout=subprocess.DEVNULL
+            )
             for engine in engines:
-                subprocess.run([sys.executable, __file__, "--run", engine, str(path)], check=True,
-                               stderr=subprocess.DEVNULL)
+                subprocess.run(
+                    [sys.executable, __file__, "--run", engine, str(path)], check=True, stderr=subprocess.DEVNULL
+                )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,9 @@ FORMATS = {"csv": "csv", "837": "x12"}
 
 def generate(lines: int, path: Path) -> None:
     if not path.exists():
-        subprocess.run([sys.executable, str(HERE / "gen_claims.py"), str(lines), str(path)], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, str(HERE / "gen_claims.py"), str(lines), str(path)], check=True, stdout=subprocess.DEVNULL
+        )
 
 
 def run_once(cmd: list[str]) -> tuple[float, float, float]:
@@ -64,8 +65,11 @@ def main() -> None:
     lines, runs, cases, keep = a.lines, a.runs, a.cases.split(","), a.dir
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="medcode-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"`medcode check` on {lines:,} generated lines, median of {runs}, {os.cpu_count()} cores "
-          f"(whole process: start, read, check, report, exit)", flush=True)
+    print(
+        f"`medcode check` on {lines:,} generated lines, median of {runs}, {os.cpu_count()} cores "
+        f"(whole process: start, read, check, report, exit)",
+        flush=True,
+    )
     print(f"| {'command':58s} | {'wall':>7s} | {'lines/s':>9s} | {'CPU':>7s} | {'peak RSS':>9s} | {'report':>8s} |")
     print(f"|{'-' * 60}|{'-' * 9}|{'-' * 11}|{'-' * 9}|{'-' * 11}|{'-' * 10}|", flush=True)
     warmed = set()
@@ -90,9 +94,11 @@ def main() -> None:
         wall = statistics.median(walls)
         size = f"{report.stat().st_size / 1e6:,.0f} MB" if report else ""
         shown = f"medcode check {path.name} --format {FORMATS[kind]}" + (f" --report r.{ext}" if ext else "")
-        print(f"| {shown:58s} | {wall:6.1f}s | {lines / wall:9,.0f} | {statistics.median(cpus):6.1f}s "
-              f"| {max(peaks):6,.0f} MB | {size:>8s} |",
-              flush=True)
+        print(
+            f"| {shown:58s} | {wall:6.1f}s | {lines / wall:9,.0f} | {statistics.median(cpus):6.1f}s "
+            f"| {max(peaks):6,.0f} MB | {size:>8s} |",
+            flush=True,
+        )
     if not keep:
         for p in folder.iterdir():
             p.unlink()

@@ -30,8 +30,13 @@ ROOT = Path(__file__).parent.parent
 def generated(tmp_path_factory, home) -> Path:
     out = tmp_path_factory.mktemp("gen") / "claims.csv"
     env = {**os.environ, "MEDCODE_HOME": str(home)}
-    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_claims.py"), "3000", str(out), "--seed", "11"],
-                   check=True, capture_output=True, timeout=300, env=env)
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "gen_claims.py"), "3000", str(out), "--seed", "11"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env=env,
+    )
     return out
 
 
@@ -69,8 +74,8 @@ def test_json_report_names_each_source_once(kb, generated, expected, tmp_path):
     cited = {replace_row(f.citation) for c in expected for f in c.findings if f.citation}
     assert len(doc["sources"]) == len(cited)
     assert {tuple(s.values()) for s in doc["sources"]} == {
-        (c.family, c.release, c.file, c.effective_from.isoformat(), c.effective_to.isoformat(), c.sha256)
-        for c in cited}
+        (c.family, c.release, c.file, c.effective_from.isoformat(), c.effective_to.isoformat(), c.sha256) for c in cited
+    }
     first = next(f for c in doc["claims"] for f in c["findings"] if f["citation"])
     assert set(first["citation"]) == {"source", "row", "line"}
     assert all("setting" not in x for c in doc["claims"] for x in c["lines"])  # once per claim
@@ -103,39 +108,58 @@ def test_parquet_report_schema(kb, generated, tmp_path):
     finding = schema["findings"].inner
     assert [f.name for f in finding.fields] == ["id", "severity", "lines", "message", "fix", "citation"]
     assert [f.name for f in dict((f.name, f.dtype) for f in finding.fields)["citation"].fields] == [
-        "family", "release", "file", "effective_from", "effective_to", "sha256", "row", "line"]
+        "family",
+        "release",
+        "file",
+        "effective_from",
+        "effective_to",
+        "sha256",
+        "row",
+        "line",
+    ]
     assert pl.read_parquet_metadata(report)["medcode.version"] == "2"
     assert not list(tmp_path.glob(".medcode-report-*"))  # its pieces are cleaned up
 
 
 def _claim(claim_id: str, message: str = "A message.") -> CheckedClaim:
     cite = Citation("pprrvu", "RVU26B", "PPRRVU2026.txt", date(2026, 4, 1), date(2026, 6, 30), "ab" * 32, "=1+1", 7)
-    return CheckedClaim(claim_id, (Finding("validity.status_x", "deny", (1,), message, "@fix", cite),),
-                        (PricedLine(1, "99213", (), 1, "nonfacility", 10.0, (), 10.0, False),), 10.0, 10.0, None)
+    return CheckedClaim(
+        claim_id,
+        (Finding("validity.status_x", "deny", (1,), message, "@fix", cite),),
+        (PricedLine(1, "99213", (), 1, "nonfacility", 10.0, (), 10.0, False),),
+        10.0,
+        10.0,
+        None,
+    )
 
 
-@pytest.mark.parametrize(("cell", "written"), [
-    ('=HYPERLINK("http://example.com","x")', '\'=HYPERLINK("http://example.com","x")'),
-    ("+1", "'+1"),
-    ("-2+3", "'-2+3"),
-    ("@SUM(A1)", "'@SUM(A1)"),
-    ("\tTAB", "'\tTAB"),
-    ("\rCR", "'\rCR"),
-    ("A-1", "A-1"),
-    ("C0001", "C0001"),
-    ("'quoted", "'quoted"),
-], ids=["equals", "plus", "minus", "at", "tab", "carriage-return", "inner-minus", "plain", "apostrophe"])
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ('=HYPERLINK("http://example.com","x")', '\'=HYPERLINK("http://example.com","x")'),
+        ("+1", "'+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tTAB", "'\tTAB"),
+        ("\rCR", "'\rCR"),
+        ("A-1", "A-1"),
+        ("C0001", "C0001"),
+        ("'quoted", "'quoted"),
+    ],
+    ids=["equals", "plus", "minus", "at", "tab", "carriage-return", "inner-minus", "plain", "apostrophe"],
+)
 def test_csv_cells_that_start_a_formula_are_text(cell, written):
     rows = list(csv.reader(io.StringIO(reports.to_csv([_claim(cell, message=cell)]), newline="")))
     assert rows[0] == list(reports.CSV_HEADER)
-    assert rows[1] == [written, "validity.status_x", "deny", "1", written, "'@fix", "PPRRVU2026.txt", "RVU26B",
-                       "'=1+1"]
+    assert rows[1] == [written, "validity.status_x", "deny", "1", written, "'@fix", "PPRRVU2026.txt", "RVU26B", "'=1+1"]
 
 
 def test_csv_report_of_a_hostile_claim_file(kb, tmp_path):
     claims = tmp_path / "claims.csv"
-    claims.write_text('claim_id,date,zip,diagnoses,code,modifiers,units,pointers\n'
-                      '"=HYPERLINK(""http://example.com"",""x"")",2026-05-01,10001,M86.9,20702,,1,1\n')
+    claims.write_text(
+        "claim_id,date,zip,diagnoses,code,modifiers,units,pointers\n"
+        '"=HYPERLINK(""http://example.com"",""x"")",2026-05-01,10001,M86.9,20702,,1,1\n'
+    )
     report = tmp_path / "report.csv"
     for engine in ("batch", "claim"):
         _write(kb, claims, report, engine)
@@ -157,8 +181,13 @@ def test_html_report_is_written_as_claims_come(expected):
 
 
 def test_report_extensions_in_cli_usage(cli_env, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "medcode.cli", "check", "x.csv", "--report", str(tmp_path / "r.xml")],
-                       capture_output=True, text=True, env=cli_env, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "medcode.cli", "check", "x.csv", "--report", str(tmp_path / "r.xml")],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=120,
+    )
     assert r.returncode == 2 and "--report must end in .json, .jsonl, .parquet, .csv, .html" in r.stderr
 
 
@@ -182,8 +211,7 @@ def copied_kb(kb, tmp_path) -> Path:
 
 
 @pytest.mark.parametrize("cache", ["writable", "unwritable"])
-def test_batch_engine_leaves_the_knowledge_base_as_built(copied_kb, generated, expected, tmp_path, monkeypatch,
-                                                         cache):
+def test_batch_engine_leaves_the_knowledge_base_as_built(copied_kb, generated, expected, tmp_path, monkeypatch, cache):
     home = tmp_path / "home"
     if cache == "unwritable":  # the cache folder's parent is a file: frames stay in memory
         home.write_text("not a folder")

@@ -72,9 +72,14 @@ class Summary:
         self.at_risk += s["at_risk"]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"claims": self.claims, "lines": self.lines, "findings": dict(sorted(self.by_id.items())),
-                "by_severity": {k: self.by_severity.get(k, 0) for k in ("deny", "warn", "info")},
-                "total_allowed": round(self.total, 2), "at_risk": round(self.at_risk, 2)}
+        return {
+            "claims": self.claims,
+            "lines": self.lines,
+            "findings": dict(sorted(self.by_id.items())),
+            "by_severity": {k: self.by_severity.get(k, 0) for k in ("deny", "warn", "info")},
+            "total_allowed": round(self.total, 2),
+            "at_risk": round(self.at_risk, 2),
+        }
 
 
 def summary(results: Iterable[CheckedClaim]) -> dict[str, Any]:
@@ -130,9 +135,15 @@ class JsonWriter(FrameWriter):
             self.first = False
 
     def close(self, summary: dict[str, Any]) -> None:
-        self.out.write(b'\n],\n"sources": ' + orjson.dumps([source_record(c) for c in self.sources.list])
-                       + b',\n"texts": ' + orjson.dumps(self.texts.list, option=orjson.OPT_INDENT_2)
-                       + b',\n"summary": ' + orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"}\n")
+        self.out.write(
+            b'\n],\n"sources": '
+            + orjson.dumps([source_record(c) for c in self.sources.list])
+            + b',\n"texts": '
+            + orjson.dumps(self.texts.list, option=orjson.OPT_INDENT_2)
+            + b',\n"summary": '
+            + orjson.dumps(summary, option=orjson.OPT_INDENT_2)
+            + b"}\n"
+        )
 
 
 class JsonLinesWriter(FrameWriter):
@@ -150,10 +161,10 @@ class JsonLinesWriter(FrameWriter):
         if not piece.claims.height:
             return
         records = claim_records(*self.texts.number(piece, self.sources.renumber(piece)))
-        for i, c in enumerate(self.sources.list[self.written:], start=self.written):
+        for i, c in enumerate(self.sources.list[self.written :], start=self.written):
             self.out.write(orjson.dumps({"type": "source", "source": i, **source_record(c)}) + b"\n")
         self.written = len(self.sources.list)
-        for i, t in enumerate(self.texts.list[self.texts_written:], start=self.texts_written):
+        for i, t in enumerate(self.texts.list[self.texts_written :], start=self.texts_written):
             self.out.write(orjson.dumps({"type": "text", "text": i, "value": t}) + b"\n")
         self.texts_written = len(self.texts.list)
         records.select(pl.lit("claim").alias("type"), *records.columns).write_ndjson(self.out)
@@ -187,10 +198,10 @@ class ParquetWriter(FrameWriter):
         self.parts.append(part)
 
     def _records(self, piece: BatchResult) -> pl.DataFrame:
-        findings = self.sources.renumber(piece).join(self.sources.frame(), on="cite", how="left",
-                                                     maintain_order="left")
+        findings = self.sources.renumber(piece).join(self.sources.frame(), on="cite", how="left", maintain_order="left")
         citation = pl.when(pl.col("cite").is_not_null()).then(
-            pl.struct(*SOURCE_FIELDS, row="cite_row", line="cite_line"))
+            pl.struct(*SOURCE_FIELDS, row="cite_row", line="cite_line")
+        )
         return claim_records(piece, findings, citation, float_units=True)
 
     def close(self, summary: dict[str, Any]) -> None:
@@ -241,8 +252,13 @@ class HtmlWriter(FrameWriter):
         self.out.write((_summary_html(summary) + "</main></html>").encode())
 
 
-WRITERS: dict[str, type[FrameWriter]] = {".json": JsonWriter, ".jsonl": JsonLinesWriter, ".parquet": ParquetWriter,
-                                         ".csv": CsvWriter, ".html": HtmlWriter}
+WRITERS: dict[str, type[FrameWriter]] = {
+    ".json": JsonWriter,
+    ".jsonl": JsonLinesWriter,
+    ".parquet": ParquetWriter,
+    ".csv": CsvWriter,
+    ".html": HtmlWriter,
+}
 
 
 def to_csv(results: list[CheckedClaim]) -> str:
@@ -294,34 +310,43 @@ def read_report(path: str | Path) -> tuple[list[CheckedClaim], dict[str, Any]]:
 
 # --- HTML ---------------------------------------------------------------------------------------
 
-HTML_HEAD = ("<!doctype html><html lang=en><meta charset=utf-8><title>medcode claim check</title>"
-             "<style>body{font-family:sans-serif;margin:2rem}main{display:flex;flex-direction:column}"
-             "#summary{order:-1}table{border-collapse:collapse;margin:.5rem 0 1.5rem}"
-             "td,th{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}"
-             ".deny{color:#a00}.warn{color:#a60}.info{color:#555}</style><main>")
+HTML_HEAD = (
+    "<!doctype html><html lang=en><meta charset=utf-8><title>medcode claim check</title>"
+    "<style>body{font-family:sans-serif;margin:2rem}main{display:flex;flex-direction:column}"
+    "#summary{order:-1}table{border-collapse:collapse;margin:.5rem 0 1.5rem}"
+    "td,th{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}"
+    ".deny{color:#a00}.warn{color:#a60}.info{color:#555}</style><main>"
+)
 
 
 def _summary_html(s: dict[str, Any]) -> str:
-    return (f"<section id=summary><h1>Claim check</h1><p>{s['claims']} claims, {s['lines']} lines; "
-            f"{s['by_severity']['deny']} deny, {s['by_severity']['warn']} warn, {s['by_severity']['info']} info "
-            f"findings; allowed ${s['total_allowed']:,.2f}, at risk ${s['at_risk']:,.2f}.</p></section>")
+    return (
+        f"<section id=summary><h1>Claim check</h1><p>{s['claims']} claims, {s['lines']} lines; "
+        f"{s['by_severity']['deny']} deny, {s['by_severity']['warn']} warn, {s['by_severity']['info']} info "
+        f"findings; allowed ${s['total_allowed']:,.2f}, at risk ${s['at_risk']:,.2f}.</p></section>"
+    )
 
 
 def _claim_html(r: CheckedClaim) -> str:
     e = html.escape
-    parts = [f"<section><h2>Claim {e(r.id)}</h2><table><tr><th>line<th>code<th>modifiers<th>units<th>allowed"
-             "<th>adjustments"]
+    parts = [
+        f"<section><h2>Claim {e(r.id)}</h2><table><tr><th>line<th>code<th>modifiers<th>units<th>allowed<th>adjustments"
+    ]
     for x in r.lines:
         allowed = "" if x.allowed is None else f"{x.allowed:,.2f}" + (" (denied)" if x.denied else "")
-        parts.append(f"<tr><td>{x.line}<td>{e(x.code)}<td>{e(' '.join(x.modifiers))}<td>"
-                     f"{'' if x.units is None else f'{x.units:g}'}<td>{allowed}<td>{e('; '.join(x.adjustments))}")
+        parts.append(
+            f"<tr><td>{x.line}<td>{e(x.code)}<td>{e(' '.join(x.modifiers))}<td>"
+            f"{'' if x.units is None else f'{x.units:g}'}<td>{allowed}<td>{e('; '.join(x.adjustments))}"
+        )
     parts.append(f"</table><p>Total allowed ${r.total_allowed:,.2f}</p>")
     if r.findings:
         parts.append("<table><tr><th>finding<th>severity<th>lines<th>message<th>fix<th>source")
         for f in r.findings:
             src = f"{f.citation.file} ({f.citation.release}) {f.citation.row or ''}" if f.citation else ""
-            parts.append(f"<tr class={f.severity}><td>{e(f.id)}<td>{f.severity}<td>{e(' '.join(map(str, f.lines)))}"
-                         f"<td>{e(f.message)}<td>{e(f.fix)}<td>{e(src)}")
+            parts.append(
+                f"<tr class={f.severity}><td>{e(f.id)}<td>{f.severity}<td>{e(' '.join(map(str, f.lines)))}"
+                f"<td>{e(f.message)}<td>{e(f.fix)}<td>{e(src)}"
+            )
         parts.append("</table>")
     parts.append("</section>")
     return "".join(parts)

@@ -20,8 +20,15 @@ from medcode.claims.model import CheckedClaim, Finding, PricedLine
 from medcode.kb.models import Citation
 
 SOURCE_FIELDS = ("family", "release", "file", "effective_from", "effective_to", "sha256")
-SOURCE_SCHEMA = {"cite": pl.Int64, "family": pl.String, "release": pl.String, "file": pl.String,
-                 "effective_from": pl.Date, "effective_to": pl.Date, "sha256": pl.String}
+SOURCE_SCHEMA = {
+    "cite": pl.Int64,
+    "family": pl.String,
+    "release": pl.String,
+    "file": pl.String,
+    "effective_from": pl.Date,
+    "effective_to": pl.Date,
+    "sha256": pl.String,
+}
 # a cell that a spreadsheet would read as a formula (or a command: tab and carriage return)
 FORMULA_START = r"^[=+\-@\t\r]"
 
@@ -41,13 +48,40 @@ def frames_of(results: Sequence[CheckedClaim]) -> BatchResult:
             cites.append(key)
         return ix, c.row, c.line
 
-    claims = pl.DataFrame([(cid, r.id, r.total_allowed, r.at_risk, r.locality, list(r.notices))
-                           for cid, r in enumerate(results)], schema=OUT_CLAIM_SCHEMA, orient="row")
-    lines = pl.DataFrame([(cid, x.line, x.code, list(x.modifiers), None if x.units is None else float(x.units),
-                           x.setting, x.rate, list(x.adjustments), x.allowed, x.denied)
-                          for cid, r in enumerate(results) for x in r.lines], schema=OUT_LINE_SCHEMA, orient="row")
-    found = pl.DataFrame([(cid, list(f.lines), f.id, f.severity, f.message, f.fix, *cite(f.citation))
-                          for cid, r in enumerate(results) for f in r.findings], schema=FINDING_SCHEMA, orient="row")
+    claims = pl.DataFrame(
+        [(cid, r.id, r.total_allowed, r.at_risk, r.locality, list(r.notices)) for cid, r in enumerate(results)],
+        schema=OUT_CLAIM_SCHEMA,
+        orient="row",
+    )
+    lines = pl.DataFrame(
+        [
+            (
+                cid,
+                x.line,
+                x.code,
+                list(x.modifiers),
+                None if x.units is None else float(x.units),
+                x.setting,
+                x.rate,
+                list(x.adjustments),
+                x.allowed,
+                x.denied,
+            )
+            for cid, r in enumerate(results)
+            for x in r.lines
+        ],
+        schema=OUT_LINE_SCHEMA,
+        orient="row",
+    )
+    found = pl.DataFrame(
+        [
+            (cid, list(f.lines), f.id, f.severity, f.message, f.fix, *cite(f.citation))
+            for cid, r in enumerate(results)
+            for f in r.findings
+        ],
+        schema=FINDING_SCHEMA,
+        orient="row",
+    )
     return BatchResult(claims, lines, found, cites)
 
 
@@ -93,8 +127,11 @@ class Sources:
         return piece.findings.with_columns(pl.col("cite").replace_strict(remap, default=None, return_dtype=pl.Int64))
 
     def frame(self) -> pl.DataFrame:
-        return pl.DataFrame([(i, *(getattr(c, f) for f in SOURCE_FIELDS)) for i, c in enumerate(self.list)],
-                            schema=SOURCE_SCHEMA, orient="row")
+        return pl.DataFrame(
+            [(i, *(getattr(c, f) for f in SOURCE_FIELDS)) for i, c in enumerate(self.list)],
+            schema=SOURCE_SCHEMA,
+            orient="row",
+        )
 
 
 class Texts:
@@ -121,8 +158,9 @@ class Texts:
         notices = piece.claims.select("cid", text="notices", kind=pl.lit(0, pl.Int8)).explode("text")
         fixes = findings.select("cid", text="fix", kind=pl.lit(1, pl.Int8))
         old, new = self.numbers(pl.concat([notices, fixes]).sort("cid", "kind", maintain_order=True)["text"])
-        claims = piece.claims.with_columns(pl.col("notices").list.eval(
-            pl.element().replace_strict(old, new, return_dtype=pl.Int64)))
+        claims = piece.claims.with_columns(
+            pl.col("notices").list.eval(pl.element().replace_strict(old, new, return_dtype=pl.Int64))
+        )
         findings = findings.with_columns(pl.col("fix").replace_strict(old, new, return_dtype=pl.Int64))
         return BatchResult(claims, piece.lines, findings, piece.cites), findings
 
@@ -131,8 +169,9 @@ def source_record(c: Citation) -> dict[str, Any]:
     return {f: getattr(c, f) for f in SOURCE_FIELDS}
 
 
-def claim_records(piece: BatchResult, findings: pl.DataFrame, citation: pl.Expr | None = None,
-                  float_units: bool = False) -> pl.DataFrame:
+def claim_records(
+    piece: BatchResult, findings: pl.DataFrame, citation: pl.Expr | None = None, float_units: bool = False
+) -> pl.DataFrame:
     """One row per claim, in file order: ``id``, ``total_allowed``, ``at_risk``, ``locality``,
     ``setting``, ``notices``, ``findings`` (a list of structs) and ``lines`` (a list of structs).
     ``citation`` is the expression of a finding's citation (default ``{source, row, line}``);
@@ -143,20 +182,32 @@ def claim_records(piece: BatchResult, findings: pl.DataFrame, citation: pl.Expr 
         units = units.cast(pl.Int64)
     if citation is None:
         citation = pl.when(pl.col("cite").is_not_null()).then(
-            pl.struct(source="cite", row="cite_row", line="cite_line"))
+            pl.struct(source="cite", row="cite_row", line="cite_line")
+        )
     per_line = ln.group_by("cid", maintain_order=True).agg(
         pl.col("setting").first(),
-        pl.struct("line", "code", "modifiers", units.alias("units"), "rate", "adjustments", "allowed",
-                  "denied").alias("lines"))
+        pl.struct("line", "code", "modifiers", units.alias("units"), "rate", "adjustments", "allowed", "denied").alias(
+            "lines"
+        ),
+    )
     per_finding = findings.group_by("cid", maintain_order=True).agg(
-        pl.struct(id="fid", severity="sev", lines="lines", message="msg", fix="fix", citation=citation)
-        .alias("findings"))
-    out = (piece.claims.join(per_finding, on="cid", how="left", maintain_order="left")
-           .join(per_line, on="cid", how="left", maintain_order="left"))
-    return out.select(id="claim_id", total_allowed="total_allowed", at_risk="at_risk", locality="locality",
-                      setting="setting", notices="notices",
-                      findings=pl.col("findings").fill_null(pl.lit([], dtype=out.schema["findings"])),
-                      lines=pl.col("lines").fill_null(pl.lit([], dtype=out.schema["lines"])))
+        pl.struct(id="fid", severity="sev", lines="lines", message="msg", fix="fix", citation=citation).alias(
+            "findings"
+        )
+    )
+    out = piece.claims.join(per_finding, on="cid", how="left", maintain_order="left").join(
+        per_line, on="cid", how="left", maintain_order="left"
+    )
+    return out.select(
+        id="claim_id",
+        total_allowed="total_allowed",
+        at_risk="at_risk",
+        locality="locality",
+        setting="setting",
+        notices="notices",
+        findings=pl.col("findings").fill_null(pl.lit([], dtype=out.schema["findings"])),
+        lines=pl.col("lines").fill_null(pl.lit([], dtype=out.schema["lines"])),
+    )
 
 
 def escape_cell(column: str) -> pl.Expr:
@@ -168,14 +219,24 @@ def escape_cell(column: str) -> pl.Expr:
 
 def csv_rows(piece: BatchResult, findings: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
     """One row per finding (``report.CSV_HEADER``), cells escaped."""
-    rows = (findings.join(piece.claims.select("cid", "claim_id"), on="cid", how="left", maintain_order="left")
-            .join(sources.select("cite", "file", "release"), on="cite", how="left", maintain_order="left")
-            .select(claim_id="claim_id", finding="fid", severity="sev",
-                    lines=pl.col("lines").cast(pl.List(pl.String)).list.join(" "), message="msg", fix="fix",
-                    file=pl.col("file").fill_null(""), release=pl.col("release").fill_null(""),
-                    row=pl.col("cite_row").fill_null("")))
-    return rows.with_columns(escape_cell(c) for c in ("claim_id", "finding", "message", "fix", "file", "release",
-                                                      "row"))
+    rows = (
+        findings.join(piece.claims.select("cid", "claim_id"), on="cid", how="left", maintain_order="left")
+        .join(sources.select("cite", "file", "release"), on="cite", how="left", maintain_order="left")
+        .select(
+            claim_id="claim_id",
+            finding="fid",
+            severity="sev",
+            lines=pl.col("lines").cast(pl.List(pl.String)).list.join(" "),
+            message="msg",
+            fix="fix",
+            file=pl.col("file").fill_null(""),
+            release=pl.col("release").fill_null(""),
+            row=pl.col("cite_row").fill_null(""),
+        )
+    )
+    return rows.with_columns(
+        escape_cell(c) for c in ("claim_id", "finding", "message", "fix", "file", "release", "row")
+    )
 
 
 # --- reading a report back ---------------------------------------------------------------------
@@ -187,17 +248,27 @@ def citation_of(c: dict[str, Any] | None, sources: Sequence[Citation]) -> Citati
         return None
     if "source" in c:
         return replace(sources[c["source"]], row=c["row"], line=c["line"])
-    return Citation(c["family"], c["release"], c["file"], _day(c["effective_from"]), _day(c["effective_to"]),
-                    c["sha256"], c["row"], c["line"])
+    return Citation(
+        c["family"],
+        c["release"],
+        c["file"],
+        _day(c["effective_from"]),
+        _day(c["effective_to"]),
+        c["sha256"],
+        c["row"],
+        c["line"],
+    )
 
 
 def source_of(d: dict[str, Any]) -> Citation:
-    return Citation(d["family"], d["release"], d["file"], _day(d["effective_from"]), _day(d["effective_to"]),
-                    d["sha256"])
+    return Citation(
+        d["family"], d["release"], d["file"], _day(d["effective_from"]), _day(d["effective_to"]), d["sha256"]
+    )
 
 
-def checked_of(record: dict[str, Any], sources: Sequence[Citation] = (), texts: Sequence[str] | None = None
-               ) -> CheckedClaim:
+def checked_of(
+    record: dict[str, Any], sources: Sequence[Citation] = (), texts: Sequence[str] | None = None
+) -> CheckedClaim:
     """A report record as the ``CheckedClaim`` it was written from (``texts``: where notices and
     fixes are numbers)."""
     setting = record["setting"]
@@ -207,11 +278,36 @@ def checked_of(record: dict[str, Any], sources: Sequence[Citation] = (), texts: 
 
     return CheckedClaim(
         record["id"],
-        tuple(Finding(f["id"], f["severity"], tuple(f["lines"]), f["message"], text(f["fix"]),
-                      citation_of(f["citation"], sources)) for f in record["findings"]),
-        tuple(PricedLine(x["line"], x["code"], tuple(x["modifiers"]), _units(x["units"]), setting, x["rate"],
-                         tuple(x["adjustments"]), x["allowed"], x["denied"]) for x in record["lines"]),
-        record["total_allowed"], record["at_risk"], record["locality"], tuple(map(text, record["notices"])))
+        tuple(
+            Finding(
+                f["id"],
+                f["severity"],
+                tuple(f["lines"]),
+                f["message"],
+                text(f["fix"]),
+                citation_of(f["citation"], sources),
+            )
+            for f in record["findings"]
+        ),
+        tuple(
+            PricedLine(
+                x["line"],
+                x["code"],
+                tuple(x["modifiers"]),
+                _units(x["units"]),
+                setting,
+                x["rate"],
+                tuple(x["adjustments"]),
+                x["allowed"],
+                x["denied"],
+            )
+            for x in record["lines"]
+        ),
+        record["total_allowed"],
+        record["at_risk"],
+        record["locality"],
+        tuple(map(text, record["notices"])),
+    )
 
 
 def _units(u: float | int | None) -> float | int | None:

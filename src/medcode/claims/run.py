@@ -23,10 +23,19 @@ class Sink(Protocol):
     def close(self, summary: dict[str, Any]) -> None: ...
 
 
-def check_path(kb: KnowledgeBase, path: str, fmt: str | None = None, *, engine: str = "batch",
-               sinks: Iterable[Sink] = (), advance: Callable[[int], None] | None = None, keep: int = 0,
-               spark_master: str = "local[2]", home: str | None = None,
-               chunk_lines: int | None = None) -> tuple[dict[str, Any], list[CheckedClaim]]:
+def check_path(
+    kb: KnowledgeBase,
+    path: str,
+    fmt: str | None = None,
+    *,
+    engine: str = "batch",
+    sinks: Iterable[Sink] = (),
+    advance: Callable[[int], None] | None = None,
+    keep: int = 0,
+    spark_master: str = "local[2]",
+    home: str | None = None,
+    chunk_lines: int | None = None,
+) -> tuple[dict[str, Any], list[CheckedClaim]]:
     """Checks every claim of the file, writes the results to ``sinks`` (closed with the summary),
     calls ``advance(lines)`` as lines are done, and returns the summary and the first ``keep``
     checked claims (``chunk_lines``: the batch engine's piece size). Raises ``ClaimInputError`` for a
@@ -40,7 +49,7 @@ def check_path(kb: KnowledgeBase, path: str, fmt: str | None = None, *, engine: 
 
     def take(results: list[CheckedClaim]) -> None:
         if len(kept) < keep:
-            kept.extend(results[:keep - len(kept)])
+            kept.extend(results[: keep - len(kept)])
         for sink in sinks:
             sink.write(results)
 
@@ -63,8 +72,11 @@ def check_path(kb: KnowledgeBase, path: str, fmt: str | None = None, *, engine: 
         else:
             from medcode.claims import batch as batch_engine
 
-            pieces = (batch_engine.check_file(kb, path, fmt, chunk_lines=chunk_lines) if chunk_lines
-                      else batch_engine.check_file(kb, path, fmt))
+            pieces = (
+                batch_engine.check_file(kb, path, fmt, chunk_lines=chunk_lines)
+                if chunk_lines
+                else batch_engine.check_file(kb, path, fmt)
+            )
         for piece in pieces:
             totals.add_summary(piece.summary())
             step(piece.lines.height)
@@ -92,5 +104,9 @@ def _head(piece: Any, n: int) -> Any:
         return piece
     claims = piece.claims.head(n)
     ids = claims["cid"].implode()
-    return type(piece)(claims, piece.lines.filter(pl.col("cid").is_in(ids)),
-                       piece.findings.filter(pl.col("cid").is_in(ids)), piece.cites)
+    return type(piece)(
+        claims,
+        piece.lines.filter(pl.col("cid").is_in(ids)),
+        piece.findings.filter(pl.col("cid").is_in(ids)),
+        piece.cites,
+    )

@@ -64,7 +64,7 @@ def cache_dir(kb: KnowledgeBase) -> Path:
 def prune_cache(home: Path) -> list[Path]:
     """Removes the cache folders of builds that no longer exist (``medcode ingest`` calls it after
     swapping a build in); returns the folders removed."""
-    removed = []
+    removed: list[Path] = []
     root = home / "cache" / "batch"
     try:
         folders = sorted(root.iterdir())
