@@ -228,3 +228,21 @@ def test_opps_columns_drift_is_an_error(data_dir, tmp_path):
         list(pprrvu.parse(sf))
     assert (info.value.line, bad.name in str(info.value)) == (at + 1, True)
 
+
+
+# --- modifier 50 by bilateral indicator -------------------------------------------------------
+
+@pytest.mark.parametrize("code,indicator,share,note", [
+    ("15777", "1", Decimal("1.5"), "bilateral 150%"),  # the lower of the charge and 150%
+    ("70030", "3", Decimal("2"), "bilateral 200% (each side at 100%)"),  # each side at 100%
+], ids=["bilateral-1", "bilateral-3"])
+def test_modifier_50_is_paid_by_the_bilateral_indicator(kb, code, indicator, share, note):
+    """RVU26B.pdf, bilateral surgery indicator: 1 pays 150% of the fee schedule amount for both
+    sides; 3 pays each side at 100%, so one line with 50 is paid 200%."""
+    [alone] = _both(kb, [_claim([_line(1, code)])])
+    [both] = _both(kb, [_claim([_line(1, code, ("50",))])])
+    rate = alone.lines[0].rate
+    want = float((Decimal(repr(rate)) * share).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP"))
+    assert both.lines == (PricedLine(1, code, ("50",), 1, NF, rate, (note,), want, False),)
+    assert (kb.query("SELECT bilateral FROM rvus r JOIN releases s ON s.id = r.release_id WHERE s.release = "
+                     "'RVU26B' AND r.hcpcs = ? AND r.modifier = ''", (code,)) == [(indicator,)])

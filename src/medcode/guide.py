@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from medcode import rules, vocab
+from medcode.claims.multiple import STANDARD_KEPT
 from medcode.kb.models import ProcedureCode
 from medcode.rules import STATUS_FIX, STATUS_SEVERITY
 
@@ -140,9 +141,10 @@ def _modifiers(page: ProcedureCode) -> list[Advice]:
     if is_addon(page):
         add("51", "no", "An add-on code is never reduced as a multiple procedure: do not append 51",
             "global period ZZZ / NCCI add-on file")
-    elif _ind(page, "mult_proc") in ("2", "3"):
-        add("51", "yes", "With other procedures on the same day the lower-valued ones are paid at 50%; "
-            "many payers want 51 on them", f"multiple procedure indicator {_ind(page, 'mult_proc')}")
+    elif _ind(page, "mult_proc") in rules.STANDARD_MULTIPLE_PROCEDURE:
+        add("51", "yes", f"With other procedures on the same day the lower-valued ones are paid at "
+            f"{_pct(STANDARD_KEPT)}; many payers want 51 on them",
+            f"multiple procedure indicator {_ind(page, 'mult_proc')}")
     em = rules.is_em(page.code)
     if page.ptp is not None:
         bypass = [p for p in (*page.ptp.as_column_1, *page.ptp.as_column_2) if p.modifier == 1]
@@ -330,8 +332,10 @@ def modifier_rules(modifier: str) -> tuple[Denial, ...]:
     if m == "51":
         out.append(Denial("modifiers.51_on_addon", "Never on an add-on code.", "Remove 51 from add-on lines.",
                           "NCCI add-on file"))
-        out.append(Denial(None, "Multiple procedures (indicator 2) are repriced with or without 51: the highest at "
-                          "100%, the others at 50%.", "", "PFS multiple procedure indicator"))
+        standard = " or ".join(sorted(rules.STANDARD_MULTIPLE_PROCEDURE))
+        out.append(Denial(None, f"Multiple procedures (indicator {standard}) are repriced with or without 51: the "
+                          f"highest at 100%, the others at {_pct(STANDARD_KEPT)}.", "",
+                          "PFS multiple procedure indicator"))
     for field, governed in rules.INDICATOR_MODIFIERS.items():
         if m not in governed:
             continue
@@ -356,8 +360,9 @@ def modifier_rules(modifier: str) -> tuple[Denial, ...]:
         out.append(Denial(None, f"Each co-surgeon is paid {_pct(rules.CO_SURGEON_SHARE)} of the fee schedule "
                           "amount.", "", "PFS co-surgeon payment"))
     if m == "50":
-        out.append(Denial(None, f"Bilateral indicator 1: paid at {_pct(rules.BILATERAL_SHARE)} of the fee schedule "
-                          "amount for one side.", "", "PFS bilateral payment"))
+        paid = "; ".join(f"indicator {v}: {_pct(s)}" for v, s in rules.BILATERAL_SHARES.items())
+        out.append(Denial(None, f"With 50 the line is paid by the bilateral indicator ({paid} of the fee schedule "
+                          "amount for one side).", "", "PFS bilateral payment"))
     if m == "66":
         out.append(Denial(None, "Team surgery is paid by report.", "", "PFS team indicator"))
     if m == "25":

@@ -272,6 +272,10 @@ ASSISTANT_SHARE = {"80": Decimal("0.16"), "81": Decimal("0.16"), "82": Decimal("
                    "AS": Decimal("0.136")}  # AS: 85% of the 16% an assistant surgeon gets
 CO_SURGEON_SHARE = Decimal("0.625")
 BILATERAL_SHARE = Decimal("1.5")
+# Modifier 50 by bilateral indicator (RVU26B.pdf): 1, the lower of the charge and 150% of the fee
+# schedule amount; 3, each side at 100%, i.e. 200% for one line with 50. 0 and 2 pay 100% once
+# (their 50 is denied by the modifier check); 9 does not apply.
+BILATERAL_SHARES = {"1": BILATERAL_SHARE, "3": Decimal("2")}
 
 # Status codes and the national payment (RVU26B.pdf Attachment A; "only RVUs associated with status
 # codes of A, R, or T are used for Medicare payment"). A and T have a national amount (T only when

@@ -27,7 +27,7 @@ from medcode.pricing import (
 )
 from medcode.rules import (
     ASSISTANT_SHARE,
-    BILATERAL_SHARE,
+    BILATERAL_SHARES,
     CO_SURGEON_SHARE,
     CONTRACTOR_PRICED,
     CONTRACTOR_PRICED_STATUSES,
@@ -213,9 +213,10 @@ def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> Repriced:
 def shares(modifiers: tuple[str, ...] | list[str], bilateral: str | None) -> tuple[Decimal, list[str]]:
     """The product of the payment shares a line's modifiers call for, and their adjustments."""
     share, notes = Decimal(1), []
-    if "50" in modifiers and bilateral == "1":
-        share *= BILATERAL_SHARE
-        notes.append(f"bilateral {percent(BILATERAL_SHARE)}")
+    if "50" in modifiers and bilateral in BILATERAL_SHARES:
+        share *= BILATERAL_SHARES[bilateral]
+        notes.append(f"bilateral {percent(BILATERAL_SHARES[bilateral])}"
+                     + (" (each side at 100%)" if bilateral == "3" else ""))
     for mod, part in ASSISTANT_SHARE.items():
         if mod in modifiers:
             share *= part

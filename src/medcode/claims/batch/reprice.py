@@ -18,7 +18,7 @@ from medcode.pricing import WORK_FLOOR_LAST_DAY
 from medcode.rules import (
     ALONE_ONLY_STATUSES,
     ASSISTANT_SHARE,
-    BILATERAL_SHARE,
+    BILATERAL_SHARES,
     CO_SURGEON_SHARE,
     CONTRACTOR_PRICED_STATUSES,
     MULTIPLE_PROCEDURE_REDUCTION,
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 SCALE = 100_000  # amounts are held in 1/100,000 of a cent: every share and halving divides exactly
 ASSISTANT = [(m, *share.as_integer_ratio()) for m, share in ASSISTANT_SHARE.items()]
-BILATERAL = BILATERAL_SHARE.as_integer_ratio()
+BILATERAL = {value: share.as_integer_ratio() for value, share in BILATERAL_SHARES.items()}
 CO_SURGEON = CO_SURGEON_SHARE.as_integer_ratio()
 # multiple-procedure indicators priced by joins (none, and the standard rule); days with others by rule
 JOINED_INDICATORS = (*(k for k, cut in MULTIPLE_PROCEDURE_REDUCTION.items() if not cut), "2")
@@ -206,16 +206,18 @@ def _unpriced(ln: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
 def _amounts(ln: pl.DataFrame) -> pl.DataFrame:
     """``per_unit`` and ``amount`` (in 1/SCALE cents) after the bilateral, assistant and
     co-surgeon shares, with the adjustments named as the per-claim pricer names them."""
-    ln = ln.with_columns(_bil=pl.col("m50") & (pl.col("bilateral") == "1").fill_null(False))
-    bilateral, assistant, co = pl.col("_bil"), pl.col("assistant_mod"), pl.col("m62")
+    ln = ln.with_columns(_bil=pl.when(pl.col("m50")).then(pl.col("bilateral")).otherwise(None))
+    assistant, co = pl.col("assistant_mod"), pl.col("m62")
     p = pl.col("rate_c") * SCALE
-    p = pl.when(bilateral).then(p * BILATERAL[0] // BILATERAL[1]).otherwise(p)
+    for value, (num, den) in BILATERAL.items():
+        p = pl.when(pl.col("_bil") == value).then(p * num // den).otherwise(p)
     for mod, num, den in ASSISTANT:
         p = pl.when(assistant == mod).then(p * num // den).otherwise(p)
     p = pl.when(co).then(p * CO_SURGEON[0] // CO_SURGEON[1]).otherwise(p)
     share = {m: shares([m], None)[1][0] for m, *_ in ASSISTANT}
     notes = pl.concat_str(
-        pl.when(bilateral).then(pl.lit(shares(["50"], "1")[1][0])),
+        pl.col("_bil").replace_strict({v: shares(["50"], v)[1][0] for v in BILATERAL}, default=None,
+                                      return_dtype=pl.String),
         assistant.replace_strict(share, default=None, return_dtype=pl.String),
         pl.when(co).then(pl.lit(shares(["62"], None)[1][0])), separator=ADJ_SEP, ignore_nulls=True)
     priced = pl.col("rate_c").is_not_null()
