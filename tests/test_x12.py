@@ -486,3 +486,14 @@ def test_generated_837p_is_valid_in_any_chunks(cli_env, tmp_path):
     sets = len(v.groups[0].sets)
     assert sets == text.count("~ST*837*") and sets >= 2
     assert read_999(write_999(v)).all("AK9") == [["AK9", "A", str(sets), str(sets), str(sets)]]
+
+
+def test_mixed_delimiters_are_one_unknown_segment_and_its_gap():
+    """A segment written with other delimiters is reported once as unknown (not again as out of
+    place), and the loop it leaves without an SV1 names the segment after it."""
+    v = validate_837(CASES[-1].values[0](VALID), "v.x12")
+    assert [(e.where("v.x12"), e.segment_code) for e in v.errors] == [
+        ("v.x12:segment 49 (SV1)", "1"),
+        ("v.x12:segment 50", "3"),
+    ]
+    assert read_999(write_999(v)).all("IK3") == [["IK3", "SV1", "21", "", "1"], ["IK3", "SV1", "22", "2400", "3"]]

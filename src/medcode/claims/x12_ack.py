@@ -98,7 +98,7 @@ def _set(ts: TransactionSet, seg, comp: str, d: object) -> list[str]:  # type: i
     segment_errors = [e for e in ts.errors if not e.set_code and e.segment]
     for (n, sid, code), errs in _by_segment(segment_errors):
         loop = next((e.loop for e in errs if e.loop), "")
-        out.append(seg("IK3", sid, str(n - ts.st + 1), loop, code))
+        out.append(seg("IK3", _clean(sid, d)[:3], str(n - ts.st + 1), loop, code))
         for e in errs:
             if e.element:
                 where = str(e.element) + (f"{comp}{e.component}" if e.component else "")

@@ -16,6 +16,7 @@ from medcode.claims.x12_loops import check_block
 from medcode.claims.x12_segments import (
     CHUNK_BYTES,
     ENVELOPE,
+    SEGMENTS,
     Delimiters,
     Envelope,
     X12Error,
@@ -217,11 +218,12 @@ def _loop_errors(f: pl.DataFrame, d: Delimiters, level: str) -> tuple[list[X12Er
     """Loop errors of a chunk's transaction sets, block by block (see ``x12_loops``); ``level``
     is the HL level code in force at the chunk's start, returned for the next chunk's."""
     sid = pl.col("id")
-    body = f.filter(~sid.is_in(["ISA", "GS", "GE", "IEA"]))
+    # (unknown segments are syntax errors already, not also loop errors)
+    body = f.filter(~sid.is_in(["ISA", "GS", "GE", "IEA"]) & sid.is_in(list(SEGMENTS)))
     if not body.height:
         return [], level
     nm1_hl = body.filter(sid.is_in(["NM1", "HL"])).select("n", key=_keys(d))
-    body = body.join(nm1_hl, on="n", how="left").with_columns(key=pl.coalesce("key", "id"))
+    body = body.join(nm1_hl, on="n", how="left", maintain_order="left").with_columns(key=pl.coalesce("key", "id"))
     starts = sid.is_in(["ST", "HL", "CLM", "SE"])
     body = body.with_columns(
         block=starts.cum_sum(),
@@ -240,19 +242,23 @@ def _loop_errors(f: pl.DataFrame, d: Delimiters, level: str) -> tuple[list[X12Er
             pl.col("id").first().alias("kind"),
             pl.col("key"),
             pl.col("level").first(),
-            pl.col("n").last().alias("last"),
+            pl.col("n").alias("ns"),
         )
     )
     # (a chunk's last block ends where the next chunk starts: at a CLM)
-    ends = body.filter(starts).select("block", pl.col("key").shift(-1).fill_null("CLM").alias("end"))
+    ends = body.filter(starts).select(
+        "block", pl.col("key").shift(-1).fill_null("CLM").alias("end"), pl.col("n").shift(-1).alias("end_n")
+    )
     blocks = blocks.join(ends, on="block", how="left")
     out: list[X12Error] = []
-    for n, kind, keys, lvl, _, end in blocks.select("n", "kind", "key", "level", "last", "end").iter_rows():
+    for kind, keys, lvl, ns, end, end_n in blocks.select("kind", "key", "level", "ns", "end", "end_n").iter_rows():
         if kind not in ("ST", "HL", "CLM"):
             kind = "HL"  # (segments of a chunk before its first block start: a chunk starts at CLM)
         start_level = lvl if kind == "CLM" else ""
         for e in check_block(kind, start_level, tuple(keys), end or ""):
-            out.append(X12Error(n + e.offset, e.segment_id, e.message, loop=e.loop, segment_code=e.code))
+            # (the segment at the offset; the block's length: the next block's first segment)
+            at = ns[e.offset] if e.offset < len(ns) else (end_n or ns[-1] + 1)
+            out.append(X12Error(at, e.segment_id, e.message, loop=e.loop, segment_code=e.code))
     last_level = body["level"][-1] if body.height else level
     return out, last_level or ""
 

@@ -338,6 +338,7 @@ def _slow_claims(
         f.select("n", "seg", clm=marker.forward_fill())
         .join(slow_ids.select(clm="n"), on="clm")
         .select("clm", "n", "seg")
+        .sort("n")
     )
     grouped: dict[int, list[tuple[int, str]]] = {}
     for clm, n, seg in rows.iter_rows():
