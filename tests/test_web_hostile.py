@@ -115,6 +115,7 @@ def test_health_answers_while_a_check_runs(server):
         answer["r"] = httpx.post(server + "/api/claims/check", content=body,
                                  headers={"content-type": "application/json"}, timeout=300)
     worker = threading.Thread(target=check)
+    began = time.monotonic()
     worker.start()
     time.sleep(0.3)  # the body is sent and the check has started
     waits = []
@@ -124,9 +125,13 @@ def test_health_answers_while_a_check_runs(server):
         waits.append(time.monotonic() - started)
         time.sleep(0.05)
     worker.join()
+    took = time.monotonic() - began
     assert answer["r"].status_code == 200 and answer["r"].json()["summary"]["lines"] == 30_000
-    assert len(waits) >= 5, "the check ended too soon to test anything"
-    assert max(waits) < 1.0, waits  # answered while the check ran, not after it
+    # Answered while the check ran, not after it: on the event loop the first health check would
+    # wait for the whole check. (The check's thread shares the interpreter, so a health check
+    # waits a moment on a loaded machine; bounded by a share of the check's time.)
+    assert len(waits) >= 5, f"the check ended too soon to test anything ({took:.1f} s)"
+    assert max(waits) < max(1.0, took / 3), (took, waits)
 
 
 # --- 2. concurrent checks ----------------------------------------------------------------------
