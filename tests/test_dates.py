@@ -299,3 +299,17 @@ def test_facts_keep_at_most_their_default_answers_on_a_file_of_new_codes(kb):
     for n in range(ANSWERS_KEPT + 20_000):
         facts.icd(f"Q{n % 100:02d}.{n // 100:04d}", day)
     assert len(facts._memo) == ANSWERS_KEPT
+
+
+def test_pricer_caches_are_bounded(kb):
+    from medcode.claims.reprice import Pricer
+    from medcode.kb.models import Locality
+
+    pricer = Pricer(Facts(kb), answers=50)
+    loc = Locality("13202", "01", "MANHATTAN", "")
+    want = Pricer(Facts(kb)).rate("20702", "", loc, D("2026-05-01"), "nonfacility")
+    codes = [code for (code,) in kb.query("SELECT DISTINCT hcpcs FROM rvus WHERE status = 'A' LIMIT 300")]
+    for code in codes:
+        pricer.rate(code, "", loc, D("2026-05-01"), "nonfacility")
+    assert (len(pricer._parts), len(pricer._amounts)) == (50, 50)
+    assert pricer.rate("20702", "", loc, D("2026-05-01"), "nonfacility") == want == 170.89

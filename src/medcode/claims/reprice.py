@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from medcode import vocab
-from medcode.claims.facts import Facts
+from medcode.claims.facts import ANSWERS_KEPT, Facts, Lru
 from medcode.claims.model import Claim, Finding, Line, PricedLine
 from medcode.claims.multiple import ZERO, Parts, Service, multiple_procedures, percent
 from medcode.kb.models import Locality
@@ -42,11 +42,13 @@ class Pricer:
     """Fee schedule amounts for claim lines, from the RVU and GPCI files loaded once per release
     and the same formula as ``medcode.pricing.price``."""
 
-    def __init__(self, facts: Facts):
+    def __init__(self, facts: Facts, answers: int = ANSWERS_KEPT):
         self.facts = facts
         self._tables: dict[tuple[str, int], dict] = {}
-        self._amounts: dict[tuple, tuple[float | None, float | None]] = {}
-        self._parts: dict[tuple, Parts] = {}
+        # amounts by code, locality and day: as many as a file has codes times localities and days,
+        # so kept within a bound like the checks' lookups (``Facts``)
+        self._amounts = Lru(answers)
+        self._parts = Lru(answers)
         self.locality = lru_cache(maxsize=65536)(self._locality)
 
     def _locality(self, zip_code: str | None, locality: str | None, day: date | None) -> tuple[Locality | None, str]:
@@ -70,10 +72,8 @@ class Pricer:
         return self.parts(code, modifier, loc, day, setting).rate
 
     def parts(self, code: str, modifier: str, loc: Locality, day: date | None, setting: str) -> Parts:
-        key = (code, modifier, loc, day, setting)
-        found = self._parts.get(key)
-        if found is None:
-            found = self._parts[key] = self._find_parts(code, modifier, loc, day, setting)
+        found: Parts = self._parts.get((code, modifier, loc, day, setting),
+                                       lambda: self._find_parts(code, modifier, loc, day, setting))
         return found
 
     def _find_parts(self, code: str, modifier: str, loc: Locality, day: date | None, setting: str) -> Parts:
@@ -133,10 +133,7 @@ class Pricer:
         when = day or pfs.release.effective_from
         gpci = gpci_of(g[0], g[1], g[2], g[3], when)
         key = (code, mod, loc, pfs.release.ids[0], gp.release.ids[0], when.year, when <= WORK_FLOOR_LAST_DAY)
-        if key not in self._amounts:
-            nonfac, fac, _ = amounts(row, gpci, row[10:13])
-            self._amounts[key] = (nonfac, fac)
-        nonfac, fac = self._amounts[key]
+        nonfac, fac = self._amounts.get(key, lambda: amounts(row, gpci, row[10:13])[:2])
         return fac if setting == "facility" else nonfac
 
 
