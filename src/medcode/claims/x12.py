@@ -21,10 +21,10 @@ import polars as pl
 
 from medcode.claims.model import Claim, Line, Problem
 from medcode.claims.readers import ClaimInputError, Fields
+from medcode.claims.x12_envelope import Envelope
 from medcode.claims.x12_segments import (
     ENVELOPE,
     Delimiters,
-    Envelope,
     chunk_texts,
     delimiters,
     elements,

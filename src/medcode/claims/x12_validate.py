@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from medcode.claims.x12_elements import element_errors
+from medcode.claims.x12_envelope import Envelope
 from medcode.claims.x12_loops import check_block
 from medcode.claims.x12_segments import (
     CHUNK_BYTES,
     ENVELOPE,
     SEGMENTS,
     Delimiters,
-    Envelope,
     X12Error,
     chunk_texts,
     delimiters,

@@ -22,10 +22,10 @@ from medcode.claims.batch.inputs import Frames
 from medcode.claims.model import Claim
 from medcode.claims.readers import MAX_TEXT, ClaimInputError
 from medcode.claims.x12 import ReadState, read_segments
+from medcode.claims.x12_envelope import Envelope
 from medcode.claims.x12_segments import (
     ENVELOPE,
     Delimiters,
-    Envelope,
     delimiters,
     elements,
     raise_first,
