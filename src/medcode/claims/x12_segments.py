@@ -3,8 +3,9 @@ a time, and the errors that make a file unreadable as 837P (wrong or mixed delim
 segments; the envelope is ``x12_envelope``).
 
 Each chunk is a frame with one row per segment: ``n`` (its number in the file, from 1), ``seg``
-(its text) and ``id`` (the text before the first element separator; ``elements`` splits the rest). Chunks end just before a CLM
-segment, so that a claim (CLM to the next CLM or SE) never spans two chunks.
+(its text) and ``id`` (the text before the first element separator; ``elements`` splits the
+rest). Chunks end just before a CLM segment, so that a claim (CLM to the next CLM or SE) never
+spans two chunks.
 """
 
 from __future__ import annotations
