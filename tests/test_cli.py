@@ -248,3 +248,16 @@ def test_a_closed_pipe_ends_every_command_quietly(cli_env, args):
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert (proc.wait(120), err) == (EXIT_PIPE, "")
+
+
+@pytest.mark.parametrize("args", [("--json",), (), ("--json", "--engine", "claim")],
+                         ids=["json", "summary", "claim-engine"])
+def test_a_closed_pipe_ends_check_quietly(cli_env, tmp_path, args):
+    claims = tmp_path / "claims.csv"
+    claims.write_text("claim_id,date,zip,diagnoses,code,modifiers,units,pointers\n"
+                      "A,2026-05-01,10001,M86.9,20702,,1,1\nB,2026-05-01,10001,M86.9,20680,,1,1\n")
+    proc = subprocess.Popen([sys.executable, "-m", "medcode.cli", "check", str(claims), "--quiet", *args], env=cli_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert (proc.wait(120), err) == (EXIT_PIPE, "")

@@ -6,7 +6,12 @@ output and ``--json``), and, over real HTTP against ``medcode serve``, the JSON 
 ``/api/codes/{code}`` and the HTML page ``/codes/{code}``; every modifier page too. Each procedure
 code is also shown with a ZIP code and on the date of the oldest fee schedule release, each ICD
 code on a date before its release (the release notice path). HTTP requests run in threads on one
-pooled client while the in-process part runs, so both cores work.
+pooled client while the in-process part runs in two worker processes, so both cores work.
+
+Measured (2026-12, 21,264 procedure codes, 98,186 ICD-10-CM codes, 422 modifiers): about 870 CPU
+seconds in all (in-process 10 ms a procedure code and 2.9 ms an ICD code; server 4.9 and 1.6 ms;
+HTTP client 1.3 and 0.9 ms), so about 7 minutes on an idle 2-core machine; 20 minutes while other
+test runs loaded the machine 6 times over.
 """
 
 from __future__ import annotations
