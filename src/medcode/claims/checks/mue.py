@@ -44,10 +44,10 @@ def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
 
 def exceeded(code: str, day: object, mue: dict, units: float, lines: tuple[int, ...]) -> Finding:
     """Units over the MUE: on one line (MAI 1) or on the date of service (MAI 2 and 3)."""
-    meaning = vocab.meaning("mai", mue["mai"]) or ""
+    meaning = (vocab.meaning("mai", mue["mai"]) or "").rstrip(".")  # the rationale follows after "; "
     where = "on the line" if mue["mai"] == "1" else f"on {day}"
     return Finding("mue.exceeded", "deny", lines,
-                   f"{code}: {units:g} units {where}, the MUE is {mue['units']} (MAI {mue['mai']}: {meaning}; "
+                   f"{code}: {units:,.0f} units {where}, the MUE is {mue['units']} (MAI {mue['mai']}: {meaning}; "
                    f"{mue['rationale']}).",
                    f"Bill at most {mue['units']} units" + (" per line" if mue["mai"] == "1" else " per day")
                    + ("; for MAI 1 more units on separate lines with 59/XE/XS/XU when documented." if mue["mai"] == "1"

@@ -1,0 +1,36 @@
+"""Reproductions of issue 12 rerun by the verifier that found a fault: each case runs through the
+per-claim engine and the batch engine and must give the same, whole, message."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from medcode.claims import Checker, Claim, Line
+from medcode.claims.batch import BatchChecker
+from medcode.claims.batch.inputs import from_claims
+
+DOS = date(2026, 5, 1)
+
+
+def _claim(cid: str, *lines: Line) -> Claim:
+    return Claim(cid, lines, date=DOS, place_of_service="11", zip_code="10001", diagnoses=("M17.11",))
+
+
+def _messages(kb, claim: Claim, finding: str) -> tuple[list[str], list[str]]:
+    one = [f.message for f in Checker(kb).check(claim).findings if f.id == finding]
+    batch = [f.message for c in BatchChecker(kb).check(*from_claims([claim])).to_checked()
+             for f in c.findings if f.id == finding]
+    return one, batch
+
+
+@pytest.mark.parametrize("units,shown", [(3, "3"), (9_999_999, "9,999,999")], ids=["small", "largest"])
+def test_mue_units_written_as_a_whole_number(kb, units, shown):
+    # 9,999,999 units (the largest medcode reads) were written "1e+07 units"; the MAI meaning ended ".;"
+    claim = _claim("MUE", Line(1, "99213", (), units, (1,)))
+    one, batch = _messages(kb, claim, "mue.exceeded")
+    expected = [f"99213: {shown} units on 2026-05-01, the MUE is 2 (MAI 3: Date of service edit (clinical): "
+                "units are summed over all lines for the same date of service; units over the limit may be paid "
+                "on appeal with documentation; Clinical: Data)."]
+    assert (one, batch) == (expected, expected)
