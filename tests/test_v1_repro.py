@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import httpx
 import pytest
 
 from medcode.claims import Checker, Claim, Line
@@ -34,3 +35,14 @@ def test_mue_units_written_as_a_whole_number(kb, units, shown):
                 "units are summed over all lines for the same date of service; units over the limit may be paid "
                 "on appeal with documentation; Clinical: Data)."]
     assert (one, batch) == (expected, expected)
+
+
+@pytest.mark.parametrize("day", ["20260501", "2026-W18-5", "2026-13-01"], ids=["compact", "week", "month-13"])
+def test_code_api_and_page_take_only_yyyy_mm_dd(server, day):
+    # date.fromisoformat reads 20260501 and 2026-W18-5 as 2026-05-01: the API answered 200 for them
+    api = httpx.get(server + "/api/codes/29881", params={"date": day})
+    assert (api.status_code, api.json()) == (422, {"error": {"type": "bad_input", "field": "date",
+                                                             "message": f"'{day}' is not a date (YYYY-MM-DD)"}})
+    page = httpx.get(server + "/codes/29881", params={"date": day})
+    assert page.status_code == 200
+    assert f"&#39;{day}&#39; is not a date (YYYY-MM-DD); the newest release is shown." in page.text

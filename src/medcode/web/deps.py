@@ -13,6 +13,7 @@ import orjson
 from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 
+from medcode.claims.readers import ISO_DAY
 from medcode.kb.store import KnowledgeBase
 
 
@@ -36,11 +37,19 @@ ZipParam = Annotated[str | None, Query(description="ZIP code (five digits) for l
 LocalityParam = Annotated[str | None, Query(description="locality as MAC-LOCALITY, e.g. 13202-01")]
 
 
+def iso_day(text: str) -> date:
+    """A date written YYYY-MM-DD, and only so (``date.fromisoformat`` also takes 20260501 and
+    2026-W18-5); ValueError otherwise."""
+    if not ISO_DAY.fullmatch(text):
+        raise ValueError(text)
+    return date.fromisoformat(text)
+
+
 def parse_date(text: str | None) -> date | None:
     if text is None or text == "":
         return None
     try:
-        return date.fromisoformat(text)
+        return iso_day(text)
     except ValueError:
         raise BadInput("date", f"{text!r} is not a date (YYYY-MM-DD)") from None
 

@@ -26,7 +26,7 @@ from medcode.kb.models import DiagnosisCode, Locality, ProcedureCode
 from medcode.lookup import get_code, ptp_between, ptp_pairs, rvu_history
 from medcode.pricing import PAYABLE_STATUSES, PricingError, find_locality, price_all_localities
 from medcode.search import SearchError, search
-from medcode.web.deps import KB, MAX_OFFSET, error, json
+from medcode.web.deps import KB, MAX_OFFSET, error, iso_day, json
 from medcode.web.pages import charts
 from medcode.web.pages.jobs import REPORTS, Busy, Jobs, UnknownJob, private
 from medcode.web.pages.render import Pages
@@ -72,7 +72,7 @@ def _day(text: str | None) -> tuple[date | None, str | None]:
     if not text:
         return None, None
     try:
-        return date.fromisoformat(text), None
+        return iso_day(text), None
     except ValueError:
         return None, f"{text!r} is not a date (YYYY-MM-DD); the newest release is shown."
 
