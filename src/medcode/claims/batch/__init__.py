@@ -104,8 +104,11 @@ class BatchChecker:
         key = (c.file, c.release, c.family, c.sha256)
         ix = self._cite_ix.get(key)
         if ix is None:
-            ix = self._cite_ix[key] = len(self.cites)
-            self.cites.append(replace(c, row=None, line=None))
+            with self._lock:  # (pieces are checked in threads: one number per citation)
+                ix = self._cite_ix.get(key)
+                if ix is None:
+                    ix = self._cite_ix[key] = len(self.cites)
+                    self.cites.append(replace(c, row=None, line=None))
         return ix, c.row, c.line
 
     # --- the run ------------------------------------------------------------------------------
