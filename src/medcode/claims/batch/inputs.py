@@ -271,7 +271,7 @@ def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int
         for cid, n, *cells_ in slow_rows.select("cid", "n", *names).iter_rows():
             grouped.setdefault(cid, []).append((n, cells_))
         slow = [(cid, _csv_claim(rows_, col, path)) for cid, rows_ in grouped.items()]
-    return claims.cast(CLAIM_SCHEMA), lines.cast(LINE_SCHEMA), slow
+    return claims.cast(pl.Schema(CLAIM_SCHEMA)), lines.cast(pl.Schema(LINE_SCHEMA)), slow
 
 
 def _separators(*frames: pl.DataFrame) -> dict[str, str | None]:

@@ -213,7 +213,7 @@ def excludes1_ranges(facts: Facts, rids: list[int]) -> pl.DataFrame:
     code of the releases, from the notes of the code, its parents, its block and its chapter
     (``facts.icd_lineage``), as ranges of compact codes (``facts.excludes1_range``), one row per
     category (``cat``, three characters) the range reaches, for joining with a claim's codes."""
-    rows = []
+    rows: list[tuple] = []
     for rid in rids:
         codes, notes = facts.table_at("icd10cm", rid, facts._load_icd)
         categories = sorted({c[:3] for c in codes})
