@@ -46,3 +46,32 @@ def test_code_api_and_page_take_only_yyyy_mm_dd(server, day):
     page = httpx.get(server + "/codes/29881", params={"date": day})
     assert page.status_code == 200
     assert f"&#39;{day}&#39; is not a date (YYYY-MM-DD); the newest release is shown." in page.text
+
+
+@pytest.mark.parametrize("params,status,message", [
+    ({"q": "knee", "system": ""}, 422, "system is empty: use cpt, hcpcs, icd10cm or modifier (or leave it out)"),
+    ({"q": "knee", "date": ""}, 422, "'' is not a date (YYYY-MM-DD)"),
+], ids=["empty-system", "empty-date"])
+def test_search_refuses_empty_parameters(server, params, status, message):
+    # an empty system= or date= was read as "none given" though the schema declares their forms
+    r = httpx.get(server + "/api/search", params=params)
+    assert (r.status_code, r.json()["error"]["message"]) == (status, message)
+
+
+def test_ptp_of_a_diagnosis_code_says_why(server):
+    # it said "'Y93.21' is not a CPT, HCPCS or ICD-10-CM code" of a real ICD-10-CM code
+    r = httpx.get(server + "/api/codes/Y93.21/ptp")
+    assert (r.status_code, r.json()) == (422, {"error": {
+        "type": "malformed_code", "field": "code",
+        "message": "'Y93.21' is not a CPT or HCPCS code: NCCI PTP edits pair procedure codes"}})
+
+
+def test_openapi_declares_the_forms_of_parameters_and_resolves_the_claim_schema(server):
+    spec = httpx.get(server + "/openapi.json").json()
+    params = {p["name"]: p["schema"] for p in spec["paths"]["/api/codes/{code}/ptp"]["get"]["parameters"]}
+    assert (params["code"]["pattern"], params["date"]["pattern"], params["date"]["format"]) == (
+        "^[0-9A-Za-z]{5}$", "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "date")
+    body = spec["paths"]["/api/claims/check"]["post"]["requestBody"]["content"]
+    assert "$ref" not in str(body["application/json"]) and "$defs" not in str(body["application/json"])
+    assert [s["properties"]["resourceType"] for s in body["application/fhir+json"]["schema"]["oneOf"]] == [
+        {"const": "Claim"}, {"const": "Bundle"}]

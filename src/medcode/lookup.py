@@ -340,6 +340,14 @@ def _ptp(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]
     return Ptp(r.release.name, r.note, as1, as2, n1, n2, limit, vocab.indicators()["ptp_modifier"], cite)
 
 
+class NotProcedureCode(MalformedCode):
+    """A code asked for where only CPT and HCPCS codes have answers (PTP edits)."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.args = (f"{code!r} is not a CPT or HCPCS code: NCCI PTP edits pair procedure codes",)
+
+
 def ptp_pairs(kb: KnowledgeBase, code: str, *, direction: str = "column_1", day: date | None = None,
               offset: int = 0, limit: int = 100, family: str = "ptp_practitioner") -> PtpPage:
     """One page of the PTP edits in force on ``day`` where ``code`` is in ``direction``
@@ -350,7 +358,7 @@ def ptp_pairs(kb: KnowledgeBase, code: str, *, direction: str = "column_1", day:
         raise ValueError("offset must be 0 or more and limit between 1 and 1000")
     code = normalize(code)
     if "procedure" not in kinds(code):
-        raise MalformedCode(code)
+        raise NotProcedureCode(code)
     r = kb.resolve(family, day)
     if r is None:
         return PtpPage(code, direction, None, None, 0, offset, limit, (), None)

@@ -32,9 +32,17 @@ async def get_kb(request: Request) -> KnowledgeBase:
 
 KB = Annotated[KnowledgeBase, Depends(get_kb)]
 MAX_OFFSET = 10**9  # the largest page offset a query may ask for (larger ones are refused with 422)
-DateParam = Annotated[str | None, Query(description="date of service, YYYY-MM-DD; default: newest release")]
-ZipParam = Annotated[str | None, Query(description="ZIP code (five digits) for locality payment")]
-LocalityParam = Annotated[str | None, Query(description="locality as MAC-LOCALITY, e.g. 13202-01")]
+# The forms the parameters take, declared in the OpenAPI schema (not enforced by FastAPI: the
+# handlers answer a value outside them with their own 422 naming the field). [0-9], not \d: a
+# schema's \d also matches other scripts' digits, which are not dates, ZIP codes or localities.
+DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+CODE_PATTERN = "^([0-9A-Za-z]{5}|[A-Za-z][0-9A-Za-z]{2}([.]?[0-9A-Za-z]{1,4})?)$"  # CPT, HCPCS or ICD-10-CM
+DateParam = Annotated[str | None, Query(description="date of service, YYYY-MM-DD; default: newest release",
+                                        json_schema_extra={"format": "date", "pattern": DATE_PATTERN})]
+ZipParam = Annotated[str | None, Query(description="ZIP code (five digits, or ZIP+4) for locality payment",
+                                       json_schema_extra={"pattern": "^[0-9]{5}(-?[0-9]{4})?$"})]
+LocalityParam = Annotated[str | None, Query(description="locality as MAC-LOCALITY, e.g. 13202-01",
+                                            json_schema_extra={"pattern": "^[0-9]{5}-[0-9]{2}$"})]
 
 
 def iso_day(text: str) -> date:
@@ -46,7 +54,7 @@ def iso_day(text: str) -> date:
 
 
 def parse_date(text: str | None) -> date | None:
-    if text is None or text == "":
+    if text is None:  # (an empty date= is refused like any other value that is not a date)
         return None
     try:
         return iso_day(text)

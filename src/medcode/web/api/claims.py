@@ -27,16 +27,44 @@ CONTENT_TYPES = {"application/json": "json", "text/csv": "csv", "application/edi
 _SCHEMA = Path(__file__).resolve().parents[2] / "claims" / "claim.schema.json"
 
 
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """``node`` with each ``{"$ref": "#/$defs/x"}`` replaced by its definition: inside the OpenAPI
+    document such a reference would point at the document's root, where there is no ``$defs``."""
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return {**_inline(defs[ref.removeprefix("#/$defs/")], defs), **_inline(rest, defs)}
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
 def _body_schema() -> dict[str, Any]:
     claim: dict[str, Any] = orjson.loads(_SCHEMA.read_bytes()) if _SCHEMA.exists() else {"type": "object"}
-    claim = {k: v for k, v in claim.items() if not k.startswith("$") or k == "$defs"}
+    defs = claim.get("$defs", {})
+    claim = _inline({k: v for k, v in claim.items() if not k.startswith("$")}, defs)
     text = {"schema": {"type": "string"}}
     return {"requestBody": {"required": True, "content": {
         "application/json": {"schema": {"description": "one claim, a list of claims, or {\"claims\": [...]}; "
                                                        "see docs/claims.md", **claim}},
         "text/csv": text, "application/edi-x12": text, "application/x12": text,
-        "application/fhir+json": {"schema": {"type": "object",
-                                             "description": "a FHIR R4 Claim, or a Bundle of Claims"}}}}}
+        "application/fhir+json": {"schema": _FHIR_BODY}}}}
+
+
+# A FHIR R4 Claim with its items, or a Bundle of such Claims: the structure the FHIR reader needs
+# (docs/claims.md). Values inside (codes, sequences, dates) are not constrained here: the reader
+# turns a bad one into a validity.bad_input finding that names its position, not a refusal.
+_FHIR_ITEM = {"type": "object"}
+_FHIR_CLAIM = {"type": "object", "required": ["resourceType", "item"], "properties": {
+    "resourceType": {"const": "Claim"}, "item": {"type": "array", "minItems": 1, "items": _FHIR_ITEM}}}
+_FHIR_BODY = {"description": "a FHIR R4 Claim, or a Bundle of Claims", "oneOf": [
+    _FHIR_CLAIM,
+    {"type": "object", "required": ["resourceType", "entry"], "properties": {
+        "resourceType": {"const": "Bundle"},
+        "entry": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["resource"],
+                                                            "properties": {"resource": _FHIR_CLAIM}}}}}]}
 
 
 @router.post("/claims/check", openapi_extra=_body_schema(), responses={

@@ -13,8 +13,10 @@ from medcode.web.api.schemas import NOT_MODIFIED, LocalityPrices, errors
 from medcode.web.deps import KB, Cache, DateParam, LocalityParam, ZipParam, parse_date
 
 router = APIRouter(prefix="/api", tags=["pricing"])
-CodeParam = Annotated[str, Query(description="CPT or HCPCS code")]
-ModParam = Annotated[str, Query(description="modifier row of the fee schedule, e.g. 26 or TC")]
+CodeParam = Annotated[str, Query(description="CPT or HCPCS code",
+                                 json_schema_extra={"pattern": "^[0-9A-Za-z]{5}$"})]
+ModParam = Annotated[str, Query(description="modifier row of the fee schedule, e.g. 26 or TC",
+                                json_schema_extra={"pattern": "^([0-9A-Za-z]{2})?$"})]
 
 
 @router.get("/price", response_model=Price, responses={

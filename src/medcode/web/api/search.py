@@ -13,8 +13,19 @@ from medcode.web.api.schemas import NOT_MODIFIED, Autocomplete, errors
 from medcode.web.deps import KB, BadInput, Cache, DateParam, parse_date
 
 router = APIRouter(prefix="/api", tags=["search"])
-QueryParam = Annotated[str, Query(description="a code, prefix, range (20700-20704) or words", max_length=10_000)]
-SystemParam = Annotated[str | None, Query(description="cpt, hcpcs, icd10cm or modifier; comma-separated")]
+# 1,000 characters: a longer query, percent-encoded (up to 12 bytes a character), would pass the HTTP
+# server's 16 KB request-line limit and be refused before the API (400, outside the schema)
+QueryParam = Annotated[str, Query(description="a code, prefix, range (20700-20704) or words", max_length=1_000)]
+_SYSTEM = "(cpt|hcpcs|icd10cm|modifier)"
+SystemParam = Annotated[str | None, Query(description="cpt, hcpcs, icd10cm or modifier; comma-separated",
+                                          json_schema_extra={"pattern": f"^{_SYSTEM}(,{_SYSTEM})*$"})]
+
+
+def _system(system: str | None) -> str | None:
+    """An empty system= is refused like any other name that is not a code system."""
+    if system is not None and not system.strip():
+        raise BadInput("system", "system is empty: use cpt, hcpcs, icd10cm or modifier (or leave it out)")
+    return system
 
 
 @router.get("/search", response_model=SearchResults,
@@ -27,7 +38,7 @@ def search_codes(request: Request, kb: KB, cache: Cache, q: QueryParam = "", sys
     why it matched (words, and the synonym, abbreviation or spelling used)."""
     def compute() -> SearchResults:
         try:
-            return search(kb, q, system=system, limit=limit, billable_only=billable, day=parse_date(date))
+            return search(kb, q, system=_system(system), limit=limit, billable_only=billable, day=parse_date(date))
         except SearchError as exc:
             raise BadInput("system", str(exc)) from None
     return cache.answer(request, compute)
@@ -41,7 +52,7 @@ def autocomplete_codes(request: Request, kb: KB, cache: Cache, q: QueryParam = "
     """Up to ``limit`` codes for a half-typed query (a code prefix, or words with the last one a prefix)."""
     def compute() -> dict[str, object]:
         try:
-            hits = autocomplete(kb, q, system=system, limit=limit)
+            hits = autocomplete(kb, q, system=_system(system), limit=limit)
         except SearchError as exc:
             raise BadInput("system", str(exc)) from None
         return {"data": hits, "count": len(hits)}
