@@ -53,14 +53,18 @@ def test_icd(server):
     assert d["billable"] and d["seventh_characters"]["A"] == "initial encounter for closed fracture"
 
 
-@pytest.mark.parametrize("path,params,status,kind", [
-    ("/api/codes/20799", {}, 404, "not_found"),
-    ("/api/codes/2x", {}, 422, "malformed_code"),
-    ("/api/codes/20702", {"date": "2025-13-01"}, 422, "bad_input"),
-    ("/api/price", {"code": "99213", "zip": "1000x"}, 422, "bad_input"),
-    ("/api/price", {"code": "99213", "zip": "00000"}, 404, "unknown_locality"),
-    ("/api/price", {"zip": "10001"}, 422, "bad_input"),
-], ids=["unknown", "malformed", "bad-date", "bad-zip", "unknown-zip", "missing-code"])
+@pytest.mark.parametrize(
+    "path,params,status,kind",
+    [
+        ("/api/codes/20799", {}, 404, "not_found"),
+        ("/api/codes/2x", {}, 422, "malformed_code"),
+        ("/api/codes/20702", {"date": "2025-13-01"}, 422, "bad_input"),
+        ("/api/price", {"code": "99213", "zip": "1000x"}, 422, "bad_input"),
+        ("/api/price", {"code": "99213", "zip": "00000"}, 404, "unknown_locality"),
+        ("/api/price", {"zip": "10001"}, 422, "bad_input"),
+    ],
+    ids=["unknown", "malformed", "bad-date", "bad-zip", "unknown-zip", "missing-code"],
+)
 def test_errors_are_json(server, path, params, status, kind):
     r = httpx.get(server + path, params=params)
     assert r.status_code == status
@@ -89,13 +93,22 @@ def test_search_and_autocomplete(server):
     assert icd.status_code == 200 and {h["system"] for h in icd.json()["hits"]} == {"ICD-10-CM"}
 
 
-@pytest.mark.parametrize("params,status", [
-    ({"q": "x" * 1_000}, 200), ({"q": ""}, 200), ({"q": '"NEAR(a* -b) AND ('}, 200),
-    ({"q": "\u0000\u001b fracture"}, 200), ({"q": "fracture", "system": "snomed"}, 422),
-    ({"q": "fracture", "limit": 0}, 422), ({"q": "fracture", "date": "yesterday"}, 422),
-    ({"q": "x" * 1_001}, 422), ({"q": "fracture", "system": ""}, 422), ({"q": "fracture", "date": ""}, 422),
-    ({"q": "fracture", "date": "20260501"}, 422),
-])
+@pytest.mark.parametrize(
+    "params,status",
+    [
+        ({"q": "x" * 1_000}, 200),
+        ({"q": ""}, 200),
+        ({"q": '"NEAR(a* -b) AND ('}, 200),
+        ({"q": "\u0000\u001b fracture"}, 200),
+        ({"q": "fracture", "system": "snomed"}, 422),
+        ({"q": "fracture", "limit": 0}, 422),
+        ({"q": "fracture", "date": "yesterday"}, 422),
+        ({"q": "x" * 1_001}, 422),
+        ({"q": "fracture", "system": ""}, 422),
+        ({"q": "fracture", "date": ""}, 422),
+        ({"q": "fracture", "date": "20260501"}, 422),
+    ],
+)
 def test_search_bad_input(server, params, status):
     r = httpx.get(server + "/api/search", params=params)
     assert r.status_code == status, r.text
@@ -104,8 +117,17 @@ def test_search_bad_input(server, params, status):
 
 
 def test_claims_check(server):
-    body = {"claims": [{"id": "A1", "date": "2026-05-01", "zip": "10001", "diagnoses": ["M86.9"],
-                        "lines": [{"code": "20702", "pointers": [1]}]}]}
+    body = {
+        "claims": [
+            {
+                "id": "A1",
+                "date": "2026-05-01",
+                "zip": "10001",
+                "diagnoses": ["M86.9"],
+                "lines": [{"code": "20702", "pointers": [1]}],
+            }
+        ]
+    }
     r = httpx.post(server + "/api/claims/check", json=body)
     assert r.status_code == 200
     claim = r.json()["claims"][0]
@@ -116,8 +138,10 @@ def test_claims_check(server):
     assert r.status_code == 200 and r.json()["claims"][0]["lines"][0]["allowed"] > 0
     bad = httpx.post(server + "/api/claims/check", content="{not json", headers={"content-type": "application/json"})
     assert bad.status_code == 422 and bad.json()["error"] == {
-        "type": "bad_input", "field": "body:1:2",
-        "message": "body:1:2: not JSON: unexpected character, expected a string key"}
+        "type": "bad_input",
+        "field": "body:1:2",
+        "message": "body:1:2: not JSON: unexpected character, expected a string key",
+    }
     empty = httpx.post(server + "/api/claims/check", content=b"", headers={"content-type": "application/json"})
     assert empty.status_code == 422
 
@@ -126,21 +150,27 @@ def test_claims_check_837p_and_fhir(server):
     from pathlib import Path
 
     data = Path(__file__).parent / "data"
-    r = httpx.post(server + "/api/claims/check", content=(data / "claims_hand_made.837").read_bytes(),
-                   headers={"content-type": "application/edi-x12"})
+    r = httpx.post(
+        server + "/api/claims/check",
+        content=(data / "claims_hand_made.837").read_bytes(),
+        headers={"content-type": "application/edi-x12"},
+    )
     assert r.status_code == 200 and [c["id"] for c in r.json()["claims"]] == ["CLAIM-A", "CLAIM-B"]
-    r = httpx.post(server + "/api/claims/check", content=(data / "claim_hand_made.fhir.json").read_bytes(),
-                   headers={"content-type": "application/fhir+json"})
+    r = httpx.post(
+        server + "/api/claims/check",
+        content=(data / "claim_hand_made.fhir.json").read_bytes(),
+        headers={"content-type": "application/fhir+json"},
+    )
     assert r.status_code == 200 and r.json()["claims"][0]["id"] == "FHIR-1"
-    bad = httpx.post(server + "/api/claims/check", content=b"ISA*too short~",
-                     headers={"content-type": "application/edi-x12"})
+    bad = httpx.post(
+        server + "/api/claims/check", content=b"ISA*too short~", headers={"content-type": "application/edi-x12"}
+    )
     assert bad.status_code == 422 and "ISA" in bad.json()["error"]["message"]
 
 
 # --- the schema against the answers (schemathesis over real HTTP) -------------------------------
 
-SCHEMA_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-                 response_schema_conformance]
+SCHEMA_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 def test_answers_match_the_schema(server):
@@ -153,10 +183,17 @@ def test_answers_match_the_schema(server):
         operations += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None, phases=[Phase.explicit, Phase.generate])
+        @settings(
+            max_examples=25,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+        )
         def run(case: schemathesis.Case) -> None:
             case.call_and_validate(base_url=server, checks=SCHEMA_CHECKS, timeout=60)
+
         try:
             run()
         except Exception as exc:  # every operation is tried; all failures are reported together

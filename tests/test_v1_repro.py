@@ -21,8 +21,12 @@ def _claim(cid: str, *lines: Line) -> Claim:
 
 def _messages(kb, claim: Claim, finding: str) -> tuple[list[str], list[str]]:
     one = [f.message for f in Checker(kb).check(claim).findings if f.id == finding]
-    batch = [f.message for c in BatchChecker(kb).check(*from_claims([claim])).to_checked()
-             for f in c.findings if f.id == finding]
+    batch = [
+        f.message
+        for c in BatchChecker(kb).check(*from_claims([claim])).to_checked()
+        for f in c.findings
+        if f.id == finding
+    ]
     return one, batch
 
 
@@ -31,9 +35,11 @@ def test_mue_units_written_as_a_whole_number(kb, units, shown):
     # 9,999,999 units (the largest medcode reads) were written "1e+07 units"; the MAI meaning ended ".;"
     claim = _claim("MUE", Line(1, "99213", (), units, (1,)))
     one, batch = _messages(kb, claim, "mue.exceeded")
-    expected = [f"99213: {shown} units on 2026-05-01, the MUE is 2 (MAI 3: Date of service edit (clinical): "
-                "units are summed over all lines for the same date of service; units over the limit may be paid "
-                "on appeal with documentation; Clinical: Data)."]
+    expected = [
+        f"99213: {shown} units on 2026-05-01, the MUE is 2 (MAI 3: Date of service edit (clinical): "
+        "units are summed over all lines for the same date of service; units over the limit may be paid "
+        "on appeal with documentation; Clinical: Data)."
+    ]
     assert (one, batch) == (expected, expected)
 
 
@@ -41,17 +47,23 @@ def test_mue_units_written_as_a_whole_number(kb, units, shown):
 def test_code_api_and_page_take_only_yyyy_mm_dd(server, day):
     # date.fromisoformat reads 20260501 and 2026-W18-5 as 2026-05-01: the API answered 200 for them
     api = httpx.get(server + "/api/codes/29881", params={"date": day})
-    assert (api.status_code, api.json()) == (422, {"error": {"type": "bad_input", "field": "date",
-                                                             "message": f"'{day}' is not a date (YYYY-MM-DD)"}})
+    assert (api.status_code, api.json()) == (
+        422,
+        {"error": {"type": "bad_input", "field": "date", "message": f"'{day}' is not a date (YYYY-MM-DD)"}},
+    )
     page = httpx.get(server + "/codes/29881", params={"date": day})
     assert page.status_code == 200
     assert f"&#39;{day}&#39; is not a date (YYYY-MM-DD); the newest release is shown." in page.text
 
 
-@pytest.mark.parametrize("params,status,message", [
-    ({"q": "knee", "system": ""}, 422, "system is empty: use cpt, hcpcs, icd10cm or modifier (or leave it out)"),
-    ({"q": "knee", "date": ""}, 422, "'' is not a date (YYYY-MM-DD)"),
-], ids=["empty-system", "empty-date"])
+@pytest.mark.parametrize(
+    "params,status,message",
+    [
+        ({"q": "knee", "system": ""}, 422, "system is empty: use cpt, hcpcs, icd10cm or modifier (or leave it out)"),
+        ({"q": "knee", "date": ""}, 422, "'' is not a date (YYYY-MM-DD)"),
+    ],
+    ids=["empty-system", "empty-date"],
+)
 def test_search_refuses_empty_parameters(server, params, status, message):
     # an empty system= or date= was read as "none given" though the schema declares their forms
     r = httpx.get(server + "/api/search", params=params)
@@ -61,17 +73,29 @@ def test_search_refuses_empty_parameters(server, params, status, message):
 def test_ptp_of_a_diagnosis_code_says_why(server):
     # it said "'Y93.21' is not a CPT, HCPCS or ICD-10-CM code" of a real ICD-10-CM code
     r = httpx.get(server + "/api/codes/Y93.21/ptp")
-    assert (r.status_code, r.json()) == (422, {"error": {
-        "type": "malformed_code", "field": "code",
-        "message": "'Y93.21' is not a CPT or HCPCS code: NCCI PTP edits pair procedure codes"}})
+    assert (r.status_code, r.json()) == (
+        422,
+        {
+            "error": {
+                "type": "malformed_code",
+                "field": "code",
+                "message": "'Y93.21' is not a CPT or HCPCS code: NCCI PTP edits pair procedure codes",
+            }
+        },
+    )
 
 
 def test_openapi_declares_the_forms_of_parameters_and_resolves_the_claim_schema(server):
     spec = httpx.get(server + "/openapi.json").json()
     params = {p["name"]: p["schema"] for p in spec["paths"]["/api/codes/{code}/ptp"]["get"]["parameters"]}
     assert (params["code"]["pattern"], params["date"]["pattern"], params["date"]["format"]) == (
-        "^[0-9A-Za-z]{5}$", "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "date")
+        "^[0-9A-Za-z]{5}$",
+        "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        "date",
+    )
     body = spec["paths"]["/api/claims/check"]["post"]["requestBody"]["content"]
     assert "$ref" not in str(body["application/json"]) and "$defs" not in str(body["application/json"])
     assert [s["properties"]["resourceType"] for s in body["application/fhir+json"]["schema"]["oneOf"]] == [
-        {"const": "Claim"}, {"const": "Bundle"}]
+        {"const": "Claim"},
+        {"const": "Bundle"},
+    ]

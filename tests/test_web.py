@@ -70,16 +70,23 @@ def get(server: str, path: str, **kw) -> httpx.Response:
     return httpx.get(server + path, timeout=30, **kw)
 
 
-@pytest.mark.parametrize(("path", "title", "canonical"), [
-    ("/", "Medical code lookup", "/"),
-    ("/codes/20702", "20702 ", "/codes/20702"),
-    ("/codes/20702?date=2025-06-01", "20702 ", "/codes/20702"),
-    ("/codes/S72.001A", "S72.001A ", "/codes/S72.001A"),
-    ("/search?q=antibiotic+rod+in+the+bone", "Search: antibiotic rod in the bone",
-     "/search?q=antibiotic+rod+in+the+bone"),
-    ("/compare?codes=20700,20702,20704", "Compare 20700, 20702, 20704", "/compare?codes=20700,20702,20704"),
-    ("/check", "Claim checker", "/check"),
-], ids=["home", "code", "code-dated", "icd", "search", "compare", "check"])
+@pytest.mark.parametrize(
+    ("path", "title", "canonical"),
+    [
+        ("/", "Medical code lookup", "/"),
+        ("/codes/20702", "20702 ", "/codes/20702"),
+        ("/codes/20702?date=2025-06-01", "20702 ", "/codes/20702"),
+        ("/codes/S72.001A", "S72.001A ", "/codes/S72.001A"),
+        (
+            "/search?q=antibiotic+rod+in+the+bone",
+            "Search: antibiotic rod in the bone",
+            "/search?q=antibiotic+rod+in+the+bone",
+        ),
+        ("/compare?codes=20700,20702,20704", "Compare 20700, 20702, 20704", "/compare?codes=20700,20702,20704"),
+        ("/check", "Claim checker", "/check"),
+    ],
+    ids=["home", "code", "code-dated", "icd", "search", "compare", "check"],
+)
 def test_pages_have_a_title_canonical_url_and_labelled_fields(server, path, title, canonical):
     r = get(server, path)
     assert r.status_code == 200
@@ -95,8 +102,18 @@ def test_pages_have_a_title_canonical_url_and_labelled_fields(server, path, titl
 def test_code_page_sections(server):
     page = Page(get(server, "/codes/20702").text)
     words = page.words
-    for section in ("facts", "payment", "sites", "charts", "ncci", "modifiers", "documentation", "denials",
-                    "faq", "sources"):
+    for section in (
+        "facts",
+        "payment",
+        "sites",
+        "charts",
+        "ncci",
+        "modifiers",
+        "documentation",
+        "denials",
+        "faq",
+        "sources",
+    ):
         assert section in page.ids, section
     assert "$147.97" in words  # national office payment, RVU26B
     assert "ZZZ: Add-on code" in words
@@ -154,11 +171,15 @@ def test_release_pages_revalidate(server):
     assert get(server, "/check").headers["cache-control"] == "no-store"
 
 
-@pytest.mark.parametrize(("path", "status", "redirect"), [
-    ("/search?q=20702", 303, "/codes/20702"),
-    ("/search?q=s72.001a", 303, "/codes/S72.001A"),
-    ("/codes/s72001a", 301, "/codes/S72.001A"),
-], ids=["exact-cpt", "exact-icd", "normalised"])
+@pytest.mark.parametrize(
+    ("path", "status", "redirect"),
+    [
+        ("/search?q=20702", 303, "/codes/20702"),
+        ("/search?q=s72.001a", 303, "/codes/S72.001A"),
+        ("/codes/s72001a", 301, "/codes/S72.001A"),
+    ],
+    ids=["exact-cpt", "exact-icd", "normalised"],
+)
 def test_redirects(server, path, status, redirect):
     r = get(server, path)
     assert (r.status_code, r.headers["location"]) == (status, redirect)
@@ -201,8 +222,10 @@ def test_compare(server):
 
 
 def test_claim_check_form_without_javascript(server):
-    claim = ('{"id": "C1", "date": "2026-05-01", "place_of_service": "11", "zip": "10001", '
-             '"diagnoses": ["M86.161"], "lines": [{"code": "20702", "units": 1, "pointers": [1]}]}')
+    claim = (
+        '{"id": "C1", "date": "2026-05-01", "place_of_service": "11", "zip": "10001", '
+        '"diagnoses": ["M86.161"], "lines": [{"code": "20702", "units": 1, "pointers": [1]}]}'
+    )
     r = httpx.post(server + "/check", data={"text": claim, "format": "auto"}, timeout=60)
     assert r.status_code == 200
     words = Page(r.text).words
@@ -227,8 +250,13 @@ def _csv(lines: int) -> bytes:
 def test_large_upload_runs_in_the_background(server):
     body = _csv(40_000)  # over the inline limit: checked by the batch engine in a thread
     assert len(body) > 512 * 1024
-    r = httpx.post(server + "/check", data={"format": "auto"}, files={"file": ("big.csv", body, "text/csv")},
-                   timeout=60, follow_redirects=False)
+    r = httpx.post(
+        server + "/check",
+        data={"format": "auto"},
+        files={"file": ("big.csv", body, "text/csv")},
+        timeout=60,
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     job = r.headers["location"]
     assert re.fullmatch(r"/check/jobs/[A-Za-z0-9_-]{16}", job)
@@ -250,8 +278,9 @@ def test_large_upload_runs_in_the_background(server):
 
 
 def test_upload_of_an_empty_file_and_an_unknown_job(server):
-    r = httpx.post(server + "/check", data={"format": "auto"}, files={"file": ("empty.837", b"", "text/plain")},
-                   timeout=30)
+    r = httpx.post(
+        server + "/check", data={"format": "auto"}, files={"file": ("empty.837", b"", "text/plain")}, timeout=30
+    )
     assert r.status_code == 422 and "The file is empty (0 bytes)" in r.text
     assert get(server, "/check/jobs/AAAAAAAAAAAAAAAA").status_code == 404
     assert get(server, "/check/jobs/AAAAAAAAAAAAAAAA/report.json").status_code == 404
@@ -260,26 +289,30 @@ def test_upload_of_an_empty_file_and_an_unknown_job(server):
 @pytest.mark.parametrize("name", ["claims_hand_made.837", "claim_hand_made.fhir.json"], ids=["837p", "fhir"])
 def test_upload_837p_and_fhir_files(server, kb, name):
     path = Path(__file__).parent / "data" / name
-    r = httpx.post(server + "/check", data={"format": "auto"}, files={"file": (name, path.read_bytes())},
-                   timeout=60)
+    r = httpx.post(server + "/check", data={"format": "auto"}, files={"file": (name, path.read_bytes())}, timeout=60)
     assert r.status_code == 200
     job = re.search(r"/check/jobs/([A-Za-z0-9_-]{16})/report\.json", r.text).group(1)
     report = get(server, f"/check/jobs/{job}/report.json").json()
     checker = Checker(kb)
     expected = [checker.check(c) for c in read_path(str(path))]
     assert [c["id"] for c in report["claims"]] == [c.id for c in expected]
-    assert [[f["id"] for f in c["findings"]] for c in report["claims"]] == [[f.id for f in c.findings]
-                                                                          for c in expected]
+    assert [[f["id"] for f in c["findings"]] for c in report["claims"]] == [
+        [f.id for f in c.findings] for c in expected
+    ]
     words = Page(r.text).words
     assert all(f"Claim {c.id}" in words for c in expected)
 
 
-@pytest.mark.parametrize(("path", "words"), [
-    ("/modifiers/59", ["Distinct procedural service", "ptp.bypassed"]),
-    ("/modifiers/51", ["modifiers.51_on_addon", "the highest at 100%, the others at 50%"]),
-    ("/modifiers/50", ["modifiers.bilateral_not_allowed"]),
-    ("/modifiers/80", ["modifiers.assistant_not_allowed", "16%"]),
-], ids=["59", "51", "50", "80"])
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("/modifiers/59", ["Distinct procedural service", "ptp.bypassed"]),
+        ("/modifiers/51", ["modifiers.51_on_addon", "the highest at 100%, the others at 50%"]),
+        ("/modifiers/50", ["modifiers.bilateral_not_allowed"]),
+        ("/modifiers/80", ["modifiers.assistant_not_allowed", "16%"]),
+    ],
+    ids=["59", "51", "50", "80"],
+)
 def test_modifier_pages(server, path, words):
     r = get(server, path)
     assert r.status_code == 200

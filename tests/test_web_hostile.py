@@ -33,10 +33,14 @@ HEAD = "claim_id,date,place_of_service,zip,diagnoses,line,code,modifiers,units,p
 
 
 def claim(i: int, lines: int = 3) -> dict:
-    return {"id": f"T{i}", "date": "2026-05-01", "place_of_service": "11", "zip": "10001",
-            "diagnoses": ["M17.11", "E11.9"],
-            "lines": [{"code": CODES[(i + k) % len(CODES)], "units": 1 + k % 2, "pointers": [1]}
-                      for k in range(lines)]}
+    return {
+        "id": f"T{i}",
+        "date": "2026-05-01",
+        "place_of_service": "11",
+        "zip": "10001",
+        "diagnoses": ["M17.11", "E11.9"],
+        "lines": [{"code": CODES[(i + k) % len(CODES)], "units": 1 + k % 2, "pointers": [1]} for k in range(lines)],
+    }
 
 
 def csv_body(lines: int, prefix: str = "B") -> bytes:
@@ -52,8 +56,9 @@ def serve(home: Path, **settings: str) -> Iterator[tuple[str, subprocess.Popen]]
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, MEDCODE_HOME=str(home), **settings)
-    proc = subprocess.Popen([sys.executable, "-m", "medcode.cli", "serve", "--port", str(port), "--workers", "1"],
-                            env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medcode.cli", "serve", "--port", str(port), "--workers", "1"], env=env
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -101,19 +106,28 @@ def wait_job(base: str, job: str, states: tuple[str, ...] = ("done", "failed"), 
 
 
 def post_file(base: str, name: str, body: bytes, **kw) -> httpx.Response:
-    return httpx.post(base + "/check", data={"format": "auto"}, files={"file": (name, body)}, timeout=120,
-                      follow_redirects=False, **kw)
+    return httpx.post(
+        base + "/check",
+        data={"format": "auto"},
+        files={"file": (name, body)},
+        timeout=120,
+        follow_redirects=False,
+        **kw,
+    )
 
 
 # --- 1. no check on the event loop ------------------------------------------------------------
+
 
 def test_health_answers_while_a_check_runs(server):
     body = json.dumps({"claims": [claim(i, lines=10) for i in range(3000)]}).encode()  # 30,000 lines
     answer: dict[str, httpx.Response] = {}
 
     def check() -> None:
-        answer["r"] = httpx.post(server + "/api/claims/check", content=body,
-                                 headers={"content-type": "application/json"}, timeout=300)
+        answer["r"] = httpx.post(
+            server + "/api/claims/check", content=body, headers={"content-type": "application/json"}, timeout=300
+        )
+
     worker = threading.Thread(target=check)
     began = time.monotonic()
     worker.start()
@@ -136,12 +150,15 @@ def test_health_answers_while_a_check_runs(server):
 
 # --- 2. concurrent checks ----------------------------------------------------------------------
 
+
 def test_50_concurrent_api_checks_equal_serial_results(server):
     bodies = [json.dumps(claim(i, lines=1 + i % 5)).encode() for i in range(50)]
 
     def post(body: bytes) -> httpx.Response:
-        return httpx.post(server + "/api/claims/check", content=body, headers={"content-type": "application/json"},
-                          timeout=120)
+        return httpx.post(
+            server + "/api/claims/check", content=body, headers={"content-type": "application/json"}, timeout=120
+        )
+
     serial = [post(b) for b in bodies]
     with ThreadPoolExecutor(50) as pool:
         concurrent = list(pool.map(post, bodies))
@@ -155,6 +172,7 @@ def test_concurrent_page_checks_and_background_jobs(server):
 
     def page(text: str) -> httpx.Response:
         return httpx.post(server + "/check", data={"text": text, "format": "auto"}, timeout=120)
+
     with ThreadPoolExecutor(10) as pool:
         pages = list(pool.map(page, texts))
     assert [r.status_code for r in pages] == [200] * 10
@@ -171,6 +189,7 @@ def test_concurrent_page_checks_and_background_jobs(server):
 
 
 # --- 3. limits ---------------------------------------------------------------------------------
+
 
 def raw_request(base: str, head: str, chunks: Iterator[bytes] | None = None) -> tuple[str, int]:
     """Sends a request by hand (the body as the server will take it) and returns the status line
@@ -209,25 +228,39 @@ def chunked(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
         yield f"{size:x}\r\n".encode() + b"x" * size + b"\r\n"
 
 
-@pytest.mark.parametrize(("path", "content_type"), [
-    ("/check", "multipart/form-data; boundary=XyZ"),
-    ("/api/claims/check", "application/json"),
-], ids=["page", "api"])
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/check", "multipart/form-data; boundary=XyZ"),
+        ("/api/claims/check", "application/json"),
+    ],
+    ids=["page", "api"],
+)
 def test_declared_length_over_the_cap_is_refused_unread(capped, path, content_type):
     base, mine = capped
-    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {3 * 2**30}\r\n\r\n")
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {3 * 2**30}\r\n\r\n"
     status, sent = raw_request(base, head)
     assert (status, sent) == ("HTTP/1.1 413 Request Entity Too Large", 0)
     assert list((mine / "jobs").iterdir()) == []
 
 
-@pytest.mark.parametrize(("path", "content_type", "prefix"), [
-    ("/check", "multipart/form-data; boundary=XyZ",
-     b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\n'),
-    ("/check", "multipart/form-data; boundary=XyZ", b'--XyZ\r\nContent-Disposition: form-data; name="text"\r\n\r\n'),
-    ("/api/claims/check", "text/csv", b""),
-], ids=["page-file", "page-text", "api"])
+@pytest.mark.parametrize(
+    ("path", "content_type", "prefix"),
+    [
+        (
+            "/check",
+            "multipart/form-data; boundary=XyZ",
+            b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\n',
+        ),
+        (
+            "/check",
+            "multipart/form-data; boundary=XyZ",
+            b'--XyZ\r\nContent-Disposition: form-data; name="text"\r\n\r\n',
+        ),
+        ("/api/claims/check", "text/csv", b""),
+    ],
+    ids=["page-file", "page-text", "api"],
+)
 def test_streamed_body_over_the_cap_is_refused_while_it_is_read(capped, path, content_type, prefix):
     base, mine = capped
     head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -245,8 +278,9 @@ def test_upload_caps_on_the_page_and_the_api(capped):
     assert r.status_code == 413 and "The file is larger than the limit of 1 MB." in r.text
     r = httpx.post(base + "/check", data={"text": "x" * (2 * 2**20 + 1), "format": "csv"}, timeout=60)
     assert r.status_code == 413 and "The pasted text is larger than the limit of 2 MB." in r.text
-    r = httpx.post(base + "/api/claims/check", content=csv_body(30_000), headers={"content-type": "text/csv"},
-                   timeout=60)
+    r = httpx.post(
+        base + "/api/claims/check", content=csv_body(30_000), headers={"content-type": "text/csv"}, timeout=60
+    )
     assert (r.status_code, r.json()["error"]["type"]) == (413, "too_large")
     assert httpx.get(base + "/check").text.count("Files up to 1 MB") == 1
     assert list((mine / "jobs").iterdir()) == []
@@ -263,7 +297,7 @@ def test_queue_caps_background_jobs_and_shows_places(own_home):
         statuses = [httpx.get(base + r.headers["location"] + "/status").json() for r in queued]
         assert [(s["state"], s["position"]) for s in statuses] == [("queued", 1), ("queued", 2)]
         page = httpx.get(base + queued[1].headers["location"]).text
-        assert "place <span id=\"job-position\">2</span> in the queue" in page and "<strong>C.csv</strong>" in page
+        assert 'place <span id="job-position">2</span> in the queue' in page and "<strong>C.csv</strong>" in page
         refused = post_file(base, "d.csv", csv_body(12_000, "D"))
         assert refused.status_code == 503 and refused.headers["retry-after"] == "60"
         assert "The server is busy: 2 checks are waiting." in refused.text
@@ -284,8 +318,13 @@ def test_a_million_line_web_job_stays_under_1_5_gb(own_home, tmp_path):
     path.write_bytes(csv_body(1_000_000))
     with serve(own_home) as (base, proc):
         with path.open("rb") as fh:
-            r = httpx.post(base + "/check", data={"format": "auto"}, files={"file": ("c1m.csv", fh)}, timeout=300,
-                           follow_redirects=False)
+            r = httpx.post(
+                base + "/check",
+                data={"format": "auto"},
+                files={"file": ("c1m.csv", fh)},
+                timeout=300,
+                follow_redirects=False,
+            )
         assert r.status_code == 303
         status = wait_job(base, r.headers["location"], seconds=600)
         assert (status["state"], status["summary"]["lines"]) == ("done", 1_000_000)
@@ -296,6 +335,7 @@ def test_a_million_line_web_job_stays_under_1_5_gb(own_home, tmp_path):
 
 # --- 4. jobs hold patient data -----------------------------------------------------------------
 
+
 def test_job_folders_are_private_and_uploads_deleted(own_home):
     with serve(own_home) as (base, _):
         r = post_file(base, "big.csv", csv_body(12_000))
@@ -303,8 +343,10 @@ def test_job_folders_are_private_and_uploads_deleted(own_home):
         small = httpx.post(base + "/check", data={"text": json.dumps(claim(1)), "format": "auto"}, timeout=60)
         assert small.status_code == 200
     root = own_home / "jobs"
-    modes = {p.relative_to(own_home).as_posix().split("/", 2)[-1]: stat.S_IMODE(p.stat().st_mode)
-             for p in [root, *root.rglob("*")]}
+    modes = {
+        p.relative_to(own_home).as_posix().split("/", 2)[-1]: stat.S_IMODE(p.stat().st_mode)
+        for p in [root, *root.rglob("*")]
+    }
     folders = [p for p in root.iterdir()]
     assert len(folders) == 2 and modes["jobs"] == 0o700
     for folder in folders:
@@ -328,8 +370,9 @@ def test_restart_mid_job_fails_the_job_and_deletes_its_upload(own_home):
         for r, folder in zip((running, waiting), jobs):
             status = httpx.get(base + r.headers["location"] + "/status").json()
             assert status["state"] == "failed"
-            assert status["error"] == ("The server stopped before this check ended; the uploaded claims were "
-                                       "deleted. Check the file again.")
+            assert status["error"] == (
+                "The server stopped before this check ended; the uploaded claims were deleted. Check the file again."
+            )
             assert sorted(p.name for p in folder.iterdir()) == ["lock", "status.json"]
             assert "The server stopped before this check ended" in httpx.get(base + r.headers["location"]).text
 
@@ -353,12 +396,16 @@ def test_reports_expire_on_a_timer(own_home):
         assert not old.exists()  # swept at start-up
 
 
-@pytest.mark.parametrize(("data", "files"), [
-    ({"format": "auto"}, None),
-    ({"text": "   ", "format": "auto"}, None),
-    ({"text": "{}", "format": "nonsense"}, None),
-    ({"format": "auto"}, {"file": ("empty.csv", b"")}),
-], ids=["nothing", "blank", "bad-format", "empty-file"])
+@pytest.mark.parametrize(
+    ("data", "files"),
+    [
+        ({"format": "auto"}, None),
+        ({"text": "   ", "format": "auto"}, None),
+        ({"text": "{}", "format": "nonsense"}, None),
+        ({"format": "auto"}, {"file": ("empty.csv", b"")}),
+    ],
+    ids=["nothing", "blank", "bad-format", "empty-file"],
+)
 def test_rejected_submissions_leave_no_folder(capped, data, files):
     base, mine = capped
     r = httpx.post(base + "/check", data=data, files=files, timeout=30)
@@ -367,8 +414,10 @@ def test_rejected_submissions_leave_no_folder(capped, data, files):
 
 
 def test_findings_name_the_input_not_the_server_path(server, home):
-    bad = ('{"id": "P1", "date": "2026-05-01", "zip": "10001", "diagnoses": ["M17.11"], '
-           '"lines": [{"code": "99213", "charge": "abc", "pointers": [1]}]}')
+    bad = (
+        '{"id": "P1", "date": "2026-05-01", "zip": "10001", "diagnoses": ["M17.11"], '
+        '"lines": [{"code": "99213", "charge": "abc", "pointers": [1]}]}'
+    )
     pasted = httpx.post(server + "/check", data={"text": bad, "format": "json"}, timeout=60)
     uploaded = post_file(server, "mine.json", bad.encode())
     for r, label in ((pasted, "pasted text"), (uploaded, "mine.json")):
@@ -383,8 +432,9 @@ def test_findings_name_the_input_not_the_server_path(server, home):
 
 
 def test_background_reports_name_the_uploaded_file(server):
-    body = csv_body(12_000).replace(b"\nB0,2026-05-01,11,10001,M17.11,1,99213,,1,1\n",
-                                    b"\nB0,2026-05-01,11,10001,M17.11,1,99213,,x,1\n")
+    body = csv_body(12_000).replace(
+        b"\nB0,2026-05-01,11,10001,M17.11,1,99213,,1,1\n", b"\nB0,2026-05-01,11,10001,M17.11,1,99213,,x,1\n"
+    )
     assert b",x,1\n" in body and len(body) > 512 * 1024  # checked by the batch engine in the background
     r = post_file(server, "bad units.csv", body)
     assert wait_job(server, r.headers["location"])["state"] == "done"
@@ -396,26 +446,35 @@ def test_background_reports_name_the_uploaded_file(server):
 
 def test_text_sent_as_a_file_part_is_read_as_text(server):
     text = json.dumps(claim(7, lines=2))
-    r = httpx.post(server + "/check", files={"text": ("claim.json", text.encode()), "format": (None, "auto")},
-                   timeout=60)
+    r = httpx.post(
+        server + "/check", files={"text": ("claim.json", text.encode()), "format": (None, "auto")}, timeout=60
+    )
     assert r.status_code == 200 and "Claim T7" in r.text and "UploadFile" not in r.text
 
 
 # --- 5. bounded integers, clear 4xx for malformed claims ---------------------------------------
 
-@pytest.mark.parametrize(("path", "field"), [
-    ("/api/codes/29881/ptp?offset=99999999999999999999", "query.offset"),
-    ("/api/codes/29881/ptp?offset=1000000001", "query.offset"),
-    ("/api/codes/29881/ptp?limit=9223372036854775808", "query.limit"),
-    ("/api/search?q=knee&limit=99999999999999999999", "query.limit"),
-], ids=["offset-huge", "offset-over", "limit-huge", "search-limit"])
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/codes/29881/ptp?offset=99999999999999999999", "query.offset"),
+        ("/api/codes/29881/ptp?offset=1000000001", "query.offset"),
+        ("/api/codes/29881/ptp?limit=9223372036854775808", "query.limit"),
+        ("/api/search?q=knee&limit=99999999999999999999", "query.limit"),
+    ],
+    ids=["offset-huge", "offset-over", "limit-huge", "search-limit"],
+)
 def test_integer_overflow_api(server, path, field):
     r = httpx.get(server + path)
     assert r.status_code == 422 and r.json()["error"]["field"] == field
 
 
-@pytest.mark.parametrize("query", ["c1=9223372036854775808", "c2=99999999999999999999", "c1=1000000001"],
-                         ids=["c1-int64", "c2-huge", "c1-over"])
+@pytest.mark.parametrize(
+    "query",
+    ["c1=9223372036854775808", "c2=99999999999999999999", "c1=1000000001"],
+    ids=["c1-int64", "c2-huge", "c1-over"],
+)
 def test_integer_overflow_page(server, query):
     r = httpx.get(f"{server}/codes/29881?{query}")
     name = query.split("=")[0]
@@ -432,19 +491,37 @@ MALFORMED = [
     ("csv", "claim_id,date,code,units\nA,2026-05-01,99213,inf\n", ":2:"),
     ("csv", "claim_id,date,code,units\nA,2026-05-01,99213," + "9" * 200_000 + "\n", ":2"),
     ("fhir", '{"resourceType": "Claim", "id": "F", "item": ["x"]}', "$.item[0]"),
-    ("fhir", '{"resourceType": "Claim", "id": "F", "provider": "x", "item": [{"sequence": 1, '
-             '"productOrService": {"coding": [{"code": "99213"}]}}]}', "$.provider"),
+    (
+        "fhir",
+        '{"resourceType": "Claim", "id": "F", "provider": "x", "item": [{"sequence": 1, '
+        '"productOrService": {"coding": [{"code": "99213"}]}}]}',
+        "$.provider",
+    ),
     ("fhir", '{"resourceType": "Bundle", "entry": {}}', "$.entry"),
 ]
 
 
-@pytest.mark.parametrize(("fmt", "body", "where"), MALFORMED,
-                         ids=["diagnoses-int", "units-inf", "units-1e309", "deep", "pointer-1e309", "csv-inf",
-                              "csv-huge-field", "fhir-item", "fhir-provider", "fhir-entry"])
+@pytest.mark.parametrize(
+    ("fmt", "body", "where"),
+    MALFORMED,
+    ids=[
+        "diagnoses-int",
+        "units-inf",
+        "units-1e309",
+        "deep",
+        "pointer-1e309",
+        "csv-inf",
+        "csv-huge-field",
+        "fhir-item",
+        "fhir-provider",
+        "fhir-entry",
+    ],
+)
 def test_malformed_claims_get_a_4xx_or_finding_naming_the_position(server, fmt, body, where):
     types = {"json": "application/json", "csv": "text/csv", "fhir": "application/fhir+json"}
-    r = httpx.post(server + "/api/claims/check", content=body.encode(), headers={"content-type": types[fmt]},
-                   timeout=60)
+    r = httpx.post(
+        server + "/api/claims/check", content=body.encode(), headers={"content-type": types[fmt]}, timeout=60
+    )
     if r.status_code == 200:  # read, with the value refused as a validity.bad_input finding
         found = [f["message"] for c in r.json()["claims"] for f in c["findings"] if f["id"] == "validity.bad_input"]
         assert any(where in m for m in found), found
@@ -458,16 +535,32 @@ def test_malformed_claims_get_a_4xx_or_finding_naming_the_position(server, fmt, 
 
 # --- 6. browser defences -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/", "/codes/20702", "/api/codes/20702", "/static/site.js", "/no/such/page",
-                                  "/api/codes/2x", "/docs", "/openapi.json"],
-                         ids=["home", "page", "api", "static", "404", "api-422", "docs", "schema"])
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/codes/20702",
+        "/api/codes/20702",
+        "/static/site.js",
+        "/no/such/page",
+        "/api/codes/2x",
+        "/docs",
+        "/openapi.json",
+    ],
+    ids=["home", "page", "api", "static", "404", "api-422", "docs", "schema"],
+)
 def test_security_headers(server, path):
     r = httpx.get(server + path)
     assert r.headers["content-security-policy"] == (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-        "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+        "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
     assert (r.headers["x-content-type-options"], r.headers["referrer-policy"], r.headers["x-frame-options"]) == (
-        "nosniff", "same-origin", "DENY")
+        "nosniff",
+        "same-origin",
+        "DENY",
+    )
 
 
 def test_api_docs_are_served_from_the_package(server):
@@ -479,9 +572,11 @@ def test_api_docs_are_served_from_the_package(server):
         assert f"<code>GET {path}</code>" in r.text or f"<code>POST {path}</code>" in r.text, path
 
 
-@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
-                                          "multipart/form-data; boundary=x", "application/xml"],
-                         ids=["none", "text-plain", "form", "multipart", "xml"])
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"],
+    ids=["none", "text-plain", "form", "multipart", "xml"],
+)
 def test_bodies_that_are_not_claims_are_refused_with_415(server, content_type):
     headers = {"content-type": content_type} if content_type else {}
     r = httpx.post(server + "/api/claims/check", content=json.dumps(claim(1)).encode(), headers=headers)
@@ -496,36 +591,51 @@ def test_the_check_form_takes_forms_only(capped):
     assert list((mine / "jobs").iterdir()) == []
 
 
-@pytest.mark.parametrize(("headers", "status"), [
-    ({"origin": "https://evil.example"}, 403),
-    ({"origin": "null"}, 403),
-    ({"sec-fetch-site": "cross-site"}, 403),
-    ({}, 200),
-], ids=["other-origin", "null-origin", "fetch-metadata", "no-origin"])
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"origin": "https://evil.example"}, 403),
+        ({"origin": "null"}, 403),
+        ({"sec-fetch-site": "cross-site"}, 403),
+        ({}, 200),
+    ],
+    ids=["other-origin", "null-origin", "fetch-metadata", "no-origin"],
+)
 def test_cross_site_posts_are_refused(server, headers, status):
-    r = httpx.post(server + "/check", data={"text": json.dumps(claim(1)), "format": "auto"}, headers=headers,
-                   timeout=60)
+    r = httpx.post(
+        server + "/check", data={"text": json.dumps(claim(1)), "format": "auto"}, headers=headers, timeout=60
+    )
     assert r.status_code == status
-    same = httpx.post(server + "/check", data={"text": json.dumps(claim(1)), "format": "auto"}, timeout=60,
-                      headers={"origin": server, "sec-fetch-site": "same-origin"})
+    same = httpx.post(
+        server + "/check",
+        data={"text": json.dumps(claim(1)), "format": "auto"},
+        timeout=60,
+        headers={"origin": server, "sec-fetch-site": "same-origin"},
+    )
     assert same.status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/", "/codes/20702", "/search?q=knee", "/check", "/docs", "/api/codes/20702",
-                                  "/static/site.css"],
-                         ids=["home", "code", "search", "check", "docs", "api", "static"])
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/codes/20702", "/search?q=knee", "/check", "/docs", "/api/codes/20702", "/static/site.css"],
+    ids=["home", "code", "search", "check", "docs", "api", "static"],
+)
 def test_head_answers_like_get_without_a_body(server, path):
     got, head = httpx.get(server + path), httpx.head(server + path)
     assert (head.status_code, head.content) == (got.status_code, b"")
     assert head.headers["content-type"] == got.headers["content-type"]
 
 
-@pytest.mark.parametrize(("method", "path", "allow"), [
-    ("POST", "/codes/20702", "GET, HEAD"),
-    ("DELETE", "/check", "GET, HEAD, POST"),
-    ("GET", "/api/claims/check", "POST"),
-    ("PUT", "/api/codes/20702", "GET, HEAD"),
-], ids=["post-page", "delete-check", "get-api-post", "put-api"])
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("POST", "/codes/20702", "GET, HEAD"),
+        ("DELETE", "/check", "GET, HEAD, POST"),
+        ("GET", "/api/claims/check", "POST"),
+        ("PUT", "/api/codes/20702", "GET, HEAD"),
+    ],
+    ids=["post-page", "delete-check", "get-api-post", "put-api"],
+)
 def test_wrong_method_is_405_with_allow(server, method, path, allow):
     r = httpx.request(method, server + path, headers={"content-type": "application/json"})
     assert (r.status_code, r.headers["allow"]) == (405, allow)

@@ -46,8 +46,7 @@ def dec(value: float | None) -> Decimal:
 
 
 def citation(ref: SourceRef, row: str | None = None, line: int | None = None) -> Citation:
-    return Citation(ref.family, ref.release, ref.file, ref.effective_from, ref.effective_to,
-                    ref.sha256, row, line)
+    return Citation(ref.family, ref.release, ref.file, ref.effective_from, ref.effective_to, ref.sha256, row, line)
 
 
 def _need(kb: KnowledgeBase, family: str, day: date | None) -> Resolved:
@@ -57,8 +56,9 @@ def _need(kb: KnowledgeBase, family: str, day: date | None) -> Resolved:
     return resolved
 
 
-def find_locality(kb: KnowledgeBase, *, zip_code: str | None = None, locality: str | None = None,
-                  day: date | None = None) -> tuple[Locality, list[str], list[Citation]]:
+def find_locality(
+    kb: KnowledgeBase, *, zip_code: str | None = None, locality: str | None = None, day: date | None = None
+) -> tuple[Locality, list[str], list[Citation]]:
     """The payment locality for a ZIP code or a ``MAC-LOC`` key, with notices and citations."""
     notices: list[str] = []
     cites: list[Citation] = []
@@ -68,11 +68,12 @@ def find_locality(kb: KnowledgeBase, *, zip_code: str | None = None, locality: s
         z = _need(kb, "zip5", day)
         if z.note:
             notices.append(z.note)
-        row = kb.query("SELECT mac, locality, state, release_id FROM zip_localities "
-                       "WHERE zip = ? AND release_id = ?", (zip_code.strip()[:5], z.release.ids[0]))
+        row = kb.query(
+            "SELECT mac, locality, state, release_id FROM zip_localities WHERE zip = ? AND release_id = ?",
+            (zip_code.strip()[:5], z.release.ids[0]),
+        )
         if not row:
-            raise UnknownLocality(f"ZIP code {zip_code} is not in the ZIP-to-locality file "
-                                  f"({z.release.files[0].file})")
+            raise UnknownLocality(f"ZIP code {zip_code} is not in the ZIP-to-locality file ({z.release.files[0].file})")
         mac, loc, _state, rid = row[0]
         cites.append(citation(kb.sources[rid], row=zip_code.strip()[:5]))
     elif locality is not None:
@@ -83,24 +84,32 @@ def find_locality(kb: KnowledgeBase, *, zip_code: str | None = None, locality: s
     else:
         raise PricingError("give a ZIP code or a locality")
     g = _need(kb, "gpci", day)
-    row = kb.query("SELECT name, state, release_id FROM gpcis WHERE release_id = ? AND mac = ? "
-                   "AND locality = ?", (g.release.ids[0], mac, loc))
+    row = kb.query(
+        "SELECT name, state, release_id FROM gpcis WHERE release_id = ? AND mac = ? AND locality = ?",
+        (g.release.ids[0], mac, loc),
+    )
     if not row:
         raise UnknownLocality(f"locality {mac}-{loc} is not in {g.release.files[0].file}")
     name, state, _ = row[0]
     counties = None
     lc = kb.resolve("locality", day)
     if lc is not None:
-        crow = kb.query("SELECT group_concat(counties, '; ') FROM locality_counties "
-                        "WHERE release_id = ? AND mac = ? AND locality = ?", (lc.release.ids[0], mac, loc))
+        crow = kb.query(
+            "SELECT group_concat(counties, '; ') FROM locality_counties "
+            "WHERE release_id = ? AND mac = ? AND locality = ?",
+            (lc.release.ids[0], mac, loc),
+        )
         counties = crow[0][0] if crow else None
     return Locality(mac, loc, name.rstrip("*"), state, counties), notices, cites
 
 
 def _gpci(kb: KnowledgeBase, mac: str, loc: str, day: date) -> tuple[Gpci, Citation, str | None]:
     g = _need(kb, "gpci", day)
-    row = kb.query("SELECT pw_gpci, pw_gpci_floor, pe_gpci, mp_gpci, line, release_id FROM gpcis "
-                   "WHERE release_id = ? AND mac = ? AND locality = ?", (g.release.ids[0], mac, loc))
+    row = kb.query(
+        "SELECT pw_gpci, pw_gpci_floor, pe_gpci, mp_gpci, line, release_id FROM gpcis "
+        "WHERE release_id = ? AND mac = ? AND locality = ?",
+        (g.release.ids[0], mac, loc),
+    )
     if not row:
         raise UnknownLocality(f"locality {mac}-{loc} is not in {g.release.files[0].file}")
     pw, pw_floor, pe, mp, line, rid = row[0]
@@ -133,8 +142,9 @@ def _lower(pfs: float | None, opps: float | None) -> float | None:
     return pfs if pfs is None or opps is None else min(pfs, opps)
 
 
-def opps_cap(rvu: Rvu, opps: tuple, gpci: Gpci, cf: float | None, nonfac: float | None,
-             fac: float | None) -> OppsCap | None:
+def opps_cap(
+    rvu: Rvu, opps: tuple, gpci: Gpci, cf: float | None, nonfac: float | None, fac: float | None
+) -> OppsCap | None:
     """The OPPS payment amounts of a row with OPPS RVUs (RVU26B.pdf: the PFS formula with the OPPS
     PE and MP RVUs), ``applied`` where one is below the PFS amount of its setting."""
     pe_nf, pe_f, mp = opps
@@ -171,27 +181,42 @@ def amount(rvu: Rvu, gpci: Gpci | None, cf: float, setting: str) -> float | None
     if gpci is None:
         total = rvu.total_nonfacility if setting == "nonfacility" else rvu.total_facility
         return cents(dec(total) * dec(cf))
-    value = (dec(rvu.work) * dec(gpci.work) + dec(pe) * dec(gpci.pe) + dec(rvu.mp) * dec(gpci.mp))
+    value = dec(rvu.work) * dec(gpci.work) + dec(pe) * dec(gpci.pe) + dec(rvu.mp) * dec(gpci.mp)
     return cents(value * dec(cf))
 
 
-def price(kb: KnowledgeBase, code: str, *, zip_code: str | None = None, locality: str | None = None,
-          day: date | None = None, modifier: str = "") -> Price:
+def price(
+    kb: KnowledgeBase,
+    code: str,
+    *,
+    zip_code: str | None = None,
+    locality: str | None = None,
+    day: date | None = None,
+    modifier: str = "",
+) -> Price:
     """Payment for ``code`` in one locality (found from ``zip_code`` or ``locality``)."""
     code = code.strip().upper()
     loc, notices, cites = find_locality(kb, zip_code=zip_code, locality=locality, day=day)
     return _price_at(kb, code, modifier, loc, day, notices, cites)
 
 
-def _price_at(kb: KnowledgeBase, code: str, modifier: str, loc: Locality, day: date | None,
-              notices: list[str], cites: list[Citation]) -> Price:
+def _price_at(
+    kb: KnowledgeBase,
+    code: str,
+    modifier: str,
+    loc: Locality,
+    day: date | None,
+    notices: list[str],
+    cites: list[Citation],
+) -> Price:
     pfs = _need(kb, "pprrvu", day)
     if pfs.note:
         notices = [*notices, pfs.note]
     row = kb.query(RVU_SQL, (code, modifier, pfs.release.ids[0]))
     if not row:
-        raise UnknownCode(code, suggest(kb, code), f"{code}{'-' + modifier if modifier else ''} "
-                          f"has no RVUs in {pfs.release.name}")
+        raise UnknownCode(
+            code, suggest(kb, code), f"{code}{'-' + modifier if modifier else ''} has no RVUs in {pfs.release.name}"
+        )
     r = row[0]
     rvu, cf, status = rvu_of(r), r[8], r[9]
     when = day or pfs.release.effective_from
@@ -205,25 +230,47 @@ def _price_at(kb: KnowledgeBase, code: str, modifier: str, loc: Locality, day: d
         notices.append(f"Status {status}: not paid under the physician fee schedule.")
     nonfac, fac, cap = amounts(r, gpci, r[12:15])
     if cap is not None and cap.applied:
-        lowered = [f"${pfs_amount:,.2f} {setting}" for setting, pfs_amount, paid in (
-            ("non-facility", amount(rvu, gpci, cf, "nonfacility"), nonfac),
-            ("facility", amount(rvu, gpci, cf, "facility"), fac)) if pfs_amount is not None and paid != pfs_amount]
-        notices.append(f"OPPS imaging cap: the OPPS amount (OPPS PE RVUs {r[12]} non-facility, {r[13]} facility, "
-                       f"MP {r[14]}) is paid, lower than the PFS amount ({', '.join(lowered)}).")
-    formula = (f"[({rvu.work} x {gpci.work}) + (PE x {gpci.pe}) + ({rvu.mp} x {gpci.mp})] x {cf}"
-               f"; PE = {rvu.pe_nonfacility} non-facility, {rvu.pe_facility} facility")
-    return Price(code, modifier, when, pfs.release.name, loc, gpci, rvu, cf, nonfac, fac, formula,
-                 cap, tuple(notices), tuple(sources))
+        lowered = [
+            f"${pfs_amount:,.2f} {setting}"
+            for setting, pfs_amount, paid in (
+                ("non-facility", amount(rvu, gpci, cf, "nonfacility"), nonfac),
+                ("facility", amount(rvu, gpci, cf, "facility"), fac),
+            )
+            if pfs_amount is not None and paid != pfs_amount
+        ]
+        notices.append(
+            f"OPPS imaging cap: the OPPS amount (OPPS PE RVUs {r[12]} non-facility, {r[13]} facility, "
+            f"MP {r[14]}) is paid, lower than the PFS amount ({', '.join(lowered)})."
+        )
+    formula = (
+        f"[({rvu.work} x {gpci.work}) + (PE x {gpci.pe}) + ({rvu.mp} x {gpci.mp})] x {cf}"
+        f"; PE = {rvu.pe_nonfacility} non-facility, {rvu.pe_facility} facility"
+    )
+    return Price(
+        code,
+        modifier,
+        when,
+        pfs.release.name,
+        loc,
+        gpci,
+        rvu,
+        cf,
+        nonfac,
+        fac,
+        formula,
+        cap,
+        tuple(notices),
+        tuple(sources),
+    )
 
 
-def price_all_localities(kb: KnowledgeBase, code: str, *, day: date | None = None,
-                         modifier: str = "") -> list[Price]:
+def price_all_localities(kb: KnowledgeBase, code: str, *, day: date | None = None, modifier: str = "") -> list[Price]:
     """Payment for ``code`` in every locality of the GPCI file in force, highest first."""
     code = code.strip().upper()
     g = _need(kb, "gpci", day)
-    rows = kb.query("SELECT mac, locality, name, state FROM gpcis WHERE release_id = ? "
-                    "ORDER BY mac, locality", (g.release.ids[0],))
-    out = [_price_at(kb, code, modifier, Locality(m, lo, n.rstrip("*"), s), day, [], [])
-           for m, lo, n, s in rows]
+    rows = kb.query(
+        "SELECT mac, locality, name, state FROM gpcis WHERE release_id = ? ORDER BY mac, locality", (g.release.ids[0],)
+    )
+    out = [_price_at(kb, code, modifier, Locality(m, lo, n.rstrip("*"), s), day, [], []) for m, lo, n, s in rows]
     out.sort(key=lambda p: (-(p.nonfacility or 0), p.locality.key))
     return out

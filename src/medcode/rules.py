@@ -43,9 +43,24 @@ def is_em(code: str) -> bool:
 # How a claim line fares with each status of RVU26B.pdf Attachment A (A, active, has no finding),
 # and what to do about it. deny: the PFS never pays the line as billed; info: paid elsewhere, by
 # the MAC, or under conditions.
-STATUS_SEVERITY = {"B": "deny", "D": "deny", "F": "deny", "G": "deny", "H": "deny", "I": "deny", "N": "deny",
-                   "P": "deny", "M": "info", "X": "info", "E": "info", "C": "info", "J": "info", "R": "info",
-                   "T": "info", "Q": "info"}
+STATUS_SEVERITY = {
+    "B": "deny",
+    "D": "deny",
+    "F": "deny",
+    "G": "deny",
+    "H": "deny",
+    "I": "deny",
+    "N": "deny",
+    "P": "deny",
+    "M": "info",
+    "X": "info",
+    "E": "info",
+    "C": "info",
+    "J": "info",
+    "R": "info",
+    "T": "info",
+    "Q": "info",
+}
 STATUS_FIX = {
     "B": "Do not bill it separately: its payment is bundled into the other services of the day.",
     "D": "Use the code that replaced it.",
@@ -82,8 +97,13 @@ ALLOWED, DOCUMENTATION, NOT_ALLOWED = "allowed", "with documentation", "not allo
 VERDICT_SEVERITY = {DOCUMENTATION: "warn", NOT_ALLOWED: "deny"}
 
 # The modifiers each PFS indicator governs, and the finding a line gets when they do not fit.
-INDICATOR_MODIFIERS = {"pctc": ("26", "TC"), "bilateral": ("50",), "assistant": ("80", "81", "82", "AS"),
-                       "co_surgeon": ("62",), "team": ("66",)}
+INDICATOR_MODIFIERS = {
+    "pctc": ("26", "TC"),
+    "bilateral": ("50",),
+    "assistant": ("80", "81", "82", "AS"),
+    "co_surgeon": ("62",),
+    "team": ("66",),
+}
 ASSISTANT_MODIFIERS = frozenset(INDICATOR_MODIFIERS["assistant"])
 INDICATOR_FINDING = {
     ("pctc", NOT_ALLOWED): "modifiers.pctc_mismatch",
@@ -110,8 +130,9 @@ class IndicatorRule:
     source: str = "RVU26B.pdf"
 
 
-def _rule(field: str, value: str, definition: str, verdict: str | dict[str, str], fix: str = "",
-          source: str = "RVU26B.pdf") -> IndicatorRule:
+def _rule(
+    field: str, value: str, definition: str, verdict: str | dict[str, str], fix: str = "", source: str = "RVU26B.pdf"
+) -> IndicatorRule:
     mods = INDICATOR_MODIFIERS[field]
     verdicts = dict.fromkeys(mods, verdict) if isinstance(verdict, str) else verdict
     return IndicatorRule(field, value, definition, verdicts, fix, source)
@@ -120,66 +141,157 @@ def _rule(field: str, value: str, definition: str, verdict: str | dict[str, str]
 INDICATOR_RULES: dict[str, dict[str, IndicatorRule]] = {}
 for _r in (
     # PC/TC indicator (RVU26B.pdf Attachment A, "PC/TC indicator")
-    _rule("pctc", "0", "Physician service: the PC/TC concept does not apply; modifiers 26 and TC cannot be used.",
-          NOT_ALLOWED, "Remove {mod}: a physician service has no professional or technical component."),
-    _rule("pctc", "1", "Diagnostic test with a professional and a technical component: modifiers 26 and TC can "
-          "be used.", ALLOWED),
-    _rule("pctc", "2", "Professional component only code (e.g. 93010): modifiers 26 and TC cannot be used.",
-          NOT_ALLOWED, "Remove {mod}: the code itself is the professional component; bill the technical or "
-          "global code for the rest."),
-    _rule("pctc", "3", "Technical component only code (e.g. 93005): modifiers 26 and TC cannot be used.",
-          NOT_ALLOWED, "Remove {mod}: the code itself is the technical component; bill the professional "
-          "component code for the interpretation."),
-    _rule("pctc", "4", "Global test only code (separate codes exist for each component): modifiers 26 and TC "
-          "cannot be used.", NOT_ALLOWED, "Remove {mod}: bill the professional or technical component code "
-          "instead."),
-    _rule("pctc", "5", "Incident-to service under direct supervision: modifiers 26 and TC cannot be used.",
-          NOT_ALLOWED, "Remove {mod}: an incident-to service has no professional or technical component."),
-    _rule("pctc", "6", "Laboratory physician interpretation code: modifier TC cannot be used; the "
-          "interpretation is billed with 26 (the test is paid under the lab fee schedule).",
-          {"26": ALLOWED, "TC": NOT_ALLOWED},
-          "Remove {mod}: the test itself is paid under the clinical lab fee schedule; bill the interpretation "
-          "with 26."),
-    _rule("pctc", "7", "Physical therapy service not paid when furnished to a hospital patient by an independent "
-          "therapist; the PDF names no 26 or TC use and the file has no component rows for these codes.",
-          NOT_ALLOWED, "Remove {mod}: a therapy service has no professional or technical component.",
-          "RVU26B.pdf (no component rows in the PFS file)"),
-    _rule("pctc", "8", "Physician interpretation code (85060), itself the professional component of a lab "
-          "test: no TC billing is recognized; the file has no 26 row.", NOT_ALLOWED,
-          "Remove {mod}: the code itself is the physician's interpretation.",
-          "RVU26B.pdf (TC); no 26 row in the PFS file (26)"),
-    _rule("pctc", "9", "Not applicable: the PC/TC concept does not apply; 26 and TC have nothing to split.",
-          NOT_ALLOWED, "Remove {mod}: the PC/TC concept does not apply to the code."),
+    _rule(
+        "pctc",
+        "0",
+        "Physician service: the PC/TC concept does not apply; modifiers 26 and TC cannot be used.",
+        NOT_ALLOWED,
+        "Remove {mod}: a physician service has no professional or technical component.",
+    ),
+    _rule(
+        "pctc",
+        "1",
+        "Diagnostic test with a professional and a technical component: modifiers 26 and TC can be used.",
+        ALLOWED,
+    ),
+    _rule(
+        "pctc",
+        "2",
+        "Professional component only code (e.g. 93010): modifiers 26 and TC cannot be used.",
+        NOT_ALLOWED,
+        "Remove {mod}: the code itself is the professional component; bill the technical or global code for the rest.",
+    ),
+    _rule(
+        "pctc",
+        "3",
+        "Technical component only code (e.g. 93005): modifiers 26 and TC cannot be used.",
+        NOT_ALLOWED,
+        "Remove {mod}: the code itself is the technical component; bill the professional "
+        "component code for the interpretation.",
+    ),
+    _rule(
+        "pctc",
+        "4",
+        "Global test only code (separate codes exist for each component): modifiers 26 and TC cannot be used.",
+        NOT_ALLOWED,
+        "Remove {mod}: bill the professional or technical component code instead.",
+    ),
+    _rule(
+        "pctc",
+        "5",
+        "Incident-to service under direct supervision: modifiers 26 and TC cannot be used.",
+        NOT_ALLOWED,
+        "Remove {mod}: an incident-to service has no professional or technical component.",
+    ),
+    _rule(
+        "pctc",
+        "6",
+        "Laboratory physician interpretation code: modifier TC cannot be used; the "
+        "interpretation is billed with 26 (the test is paid under the lab fee schedule).",
+        {"26": ALLOWED, "TC": NOT_ALLOWED},
+        "Remove {mod}: the test itself is paid under the clinical lab fee schedule; bill the interpretation with 26.",
+    ),
+    _rule(
+        "pctc",
+        "7",
+        "Physical therapy service not paid when furnished to a hospital patient by an independent "
+        "therapist; the PDF names no 26 or TC use and the file has no component rows for these codes.",
+        NOT_ALLOWED,
+        "Remove {mod}: a therapy service has no professional or technical component.",
+        "RVU26B.pdf (no component rows in the PFS file)",
+    ),
+    _rule(
+        "pctc",
+        "8",
+        "Physician interpretation code (85060), itself the professional component of a lab "
+        "test: no TC billing is recognized; the file has no 26 row.",
+        NOT_ALLOWED,
+        "Remove {mod}: the code itself is the physician's interpretation.",
+        "RVU26B.pdf (TC); no 26 row in the PFS file (26)",
+    ),
+    _rule(
+        "pctc",
+        "9",
+        "Not applicable: the PC/TC concept does not apply; 26 and TC have nothing to split.",
+        NOT_ALLOWED,
+        "Remove {mod}: the PC/TC concept does not apply to the code.",
+    ),
     # Bilateral surgery indicator, modifier 50 (RVU26B.pdf, positions 117)
-    _rule("bilateral", "0", "150% bilateral adjustment does not apply: the adjustment is inappropriate "
-          "(anatomy, or a unilateral code with a bilateral code beside it); 50 or RT and LT pay 100% once.",
-          NOT_ALLOWED, "Remove 50; for two sides bill the bilateral code if there is one."),
+    _rule(
+        "bilateral",
+        "0",
+        "150% bilateral adjustment does not apply: the adjustment is inappropriate "
+        "(anatomy, or a unilateral code with a bilateral code beside it); 50 or RT and LT pay 100% once.",
+        NOT_ALLOWED,
+        "Remove 50; for two sides bill the bilateral code if there is one.",
+    ),
     _rule("bilateral", "1", "150% bilateral adjustment applies with 50 (or RT and LT, or 2 units).", ALLOWED),
-    _rule("bilateral", "2", "150% adjustment does not apply: the RVUs already assume a bilateral procedure; "
-          "50 pays 100% once.", NOT_ALLOWED, "Remove 50: the code is already bilateral."),
-    _rule("bilateral", "3", "The usual bilateral adjustment does not apply: with 50 (or RT and LT) each side "
-          "is paid at 100% (mostly radiology and other diagnostic tests).", ALLOWED),
-    _rule("bilateral", "9", "The bilateral concept does not apply.", NOT_ALLOWED,
-          "Remove 50: the bilateral concept does not apply to the code."),
+    _rule(
+        "bilateral",
+        "2",
+        "150% adjustment does not apply: the RVUs already assume a bilateral procedure; 50 pays 100% once.",
+        NOT_ALLOWED,
+        "Remove 50: the code is already bilateral.",
+    ),
+    _rule(
+        "bilateral",
+        "3",
+        "The usual bilateral adjustment does not apply: with 50 (or RT and LT) each side "
+        "is paid at 100% (mostly radiology and other diagnostic tests).",
+        ALLOWED,
+    ),
+    _rule(
+        "bilateral",
+        "9",
+        "The bilateral concept does not apply.",
+        NOT_ALLOWED,
+        "Remove 50: the bilateral concept does not apply to the code.",
+    ),
     # Assistant at surgery indicator, modifiers 80, 81, 82, AS (positions 118)
-    _rule("assistant", "0", "Assistant at surgery restricted unless documentation of medical necessity is "
-          "submitted.", DOCUMENTATION, "Attach the operative note showing why an assistant was needed."),
-    _rule("assistant", "1", "Statutory restriction: an assistant at surgery may not be paid.", NOT_ALLOWED,
-          "Remove the assistant line."),
+    _rule(
+        "assistant",
+        "0",
+        "Assistant at surgery restricted unless documentation of medical necessity is submitted.",
+        DOCUMENTATION,
+        "Attach the operative note showing why an assistant was needed.",
+    ),
+    _rule(
+        "assistant",
+        "1",
+        "Statutory restriction: an assistant at surgery may not be paid.",
+        NOT_ALLOWED,
+        "Remove the assistant line.",
+    ),
     _rule("assistant", "2", "No restriction: an assistant at surgery may be paid.", ALLOWED),
-    _rule("assistant", "9", "The assistant at surgery concept does not apply.", NOT_ALLOWED,
-          "Remove the assistant line: the concept does not apply to the code."),
+    _rule(
+        "assistant",
+        "9",
+        "The assistant at surgery concept does not apply.",
+        NOT_ALLOWED,
+        "Remove the assistant line: the concept does not apply to the code.",
+    ),
     # Co-surgeons indicator, modifier 62 (position 119)
     _rule("co_surgeon", "0", "Co-surgeons not permitted.", NOT_ALLOWED, "Remove modifier 62."),
-    _rule("co_surgeon", "1", "Co-surgeons may be paid with documentation of the medical necessity of two "
-          "surgeons.", DOCUMENTATION, "Attach the operative notes of both surgeons."),
-    _rule("co_surgeon", "2", "Co-surgeons permitted; no documentation if the two-specialty requirement is met.",
-          ALLOWED),
+    _rule(
+        "co_surgeon",
+        "1",
+        "Co-surgeons may be paid with documentation of the medical necessity of two surgeons.",
+        DOCUMENTATION,
+        "Attach the operative notes of both surgeons.",
+    ),
+    _rule(
+        "co_surgeon", "2", "Co-surgeons permitted; no documentation if the two-specialty requirement is met.", ALLOWED
+    ),
     _rule("co_surgeon", "9", "The co-surgeon concept does not apply.", NOT_ALLOWED, "Remove modifier 62."),
     # Team surgery indicator, modifier 66 (position 120)
     _rule("team", "0", "Team surgeons not permitted.", NOT_ALLOWED, "Remove modifier 66."),
-    _rule("team", "1", "Team surgeons may be paid with documentation of the medical necessity of a team; "
-          "paid by report.", DOCUMENTATION, "Attach the operative notes of the team."),
+    _rule(
+        "team",
+        "1",
+        "Team surgeons may be paid with documentation of the medical necessity of a team; paid by report.",
+        DOCUMENTATION,
+        "Attach the operative notes of the team.",
+    ),
     _rule("team", "2", "Team surgeons permitted; paid by report.", ALLOWED),
     _rule("team", "9", "The team surgery concept does not apply.", NOT_ALLOWED, "Remove modifier 66."),
 ):
@@ -193,8 +305,9 @@ def verdict(field: str, value: str | None, modifier: str) -> str | None:
     return rule.verdicts.get(modifier) if rule else None
 
 
-def indicator_misfits(indicators: Mapping[str, str | None], modifiers: Iterable[str]
-                      ) -> list[tuple[str, str, tuple[str, ...]]]:
+def indicator_misfits(
+    indicators: Mapping[str, str | None], modifiers: Iterable[str]
+) -> list[tuple[str, str, tuple[str, ...]]]:
     """(finding id, field, modifiers) for each indicator whose rule the line's modifiers break,
     in ``INDICATOR_MODIFIERS`` order; the modifiers of one finding are in the order there."""
     mods = set(modifiers)
@@ -217,8 +330,9 @@ def indicator_misfits(indicators: Mapping[str, str | None], modifiers: Iterable[
 # The NCCI PTP-associated modifiers (NCCI Policy Manual for Medicare Services, chapter I, section E,
 # revision 1/1/2026): they may bypass an edit whose modifier indicator is 1, when the clinical
 # circumstances justify them and Medicare's restrictions on the modifier are met.
-ANATOMIC_MODIFIERS = frozenset("E1 E2 E3 E4 FA F1 F2 F3 F4 F5 F6 F7 F8 F9 TA T1 T2 T3 T4 T5 T6 T7 T8 T9 "
-                               "LT RT LC LD RC LM RI".split())
+ANATOMIC_MODIFIERS = frozenset(
+    "E1 E2 E3 E4 FA F1 F2 F3 F4 F5 F6 F7 F8 F9 TA T1 T2 T3 T4 T5 T6 T7 T8 T9 LT RT LC LD RC LM RI".split()
+)
 GLOBAL_SURGERY_MODIFIERS = frozenset("24 25 57 58 78 79".split())
 OTHER_PTP_MODIFIERS = frozenset("27 59 91 XE XS XP XU".split())
 PTP_MODIFIERS = ANATOMIC_MODIFIERS | GLOBAL_SURGERY_MODIFIERS | OTHER_PTP_MODIFIERS
@@ -231,8 +345,9 @@ DISTINCT_MODIFIERS = ("59", "XE", "XP", "XS", "XU")
 EM_MODIFIERS = frozenset("24 25 27 57".split())
 
 
-def ptp_bypass(mods_a: Iterable[str], em_a: bool, mods_b: Iterable[str], em_b: bool
-               ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def ptp_bypass(
+    mods_a: Iterable[str], em_a: bool, mods_b: Iterable[str], em_b: bool
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``(bypassing, reasons)`` for an edit with modifier indicator 1 between line a (column 1)
     and line b (column 2): the NCCI PTP-associated modifiers of either line that bypass it, and
     for those that do not, why (text without codes):
@@ -268,8 +383,12 @@ def ptp_bypass(mods_a: Iterable[str], em_a: bool, mods_b: Iterable[str], em_b: b
 
 # --- payment shares -------------------------------------------------------------------------
 
-ASSISTANT_SHARE = {"80": Decimal("0.16"), "81": Decimal("0.16"), "82": Decimal("0.16"),
-                   "AS": Decimal("0.136")}  # AS: 85% of the 16% an assistant surgeon gets
+ASSISTANT_SHARE = {
+    "80": Decimal("0.16"),
+    "81": Decimal("0.16"),
+    "82": Decimal("0.16"),
+    "AS": Decimal("0.136"),
+}  # AS: 85% of the 16% an assistant surgeon gets
 CO_SURGEON_SHARE = Decimal("0.625")
 BILATERAL_SHARE = Decimal("1.5")
 # Modifier 50 by bilateral indicator (RVU26B.pdf): 1, the lower of the charge and 150% of the fee

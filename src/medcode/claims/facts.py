@@ -71,8 +71,9 @@ class Facts:
     """Reference data for checking claims against one knowledge base (shared by many claims),
     kept within ``TABLES_KEPT``, ``ANSWERS_KEPT`` and ``PTP_CODES_KEPT`` (or the sizes given)."""
 
-    def __init__(self, kb: KnowledgeBase, tables: int = TABLES_KEPT, answers: int = ANSWERS_KEPT,
-                 ptp_codes: int = PTP_CODES_KEPT):
+    def __init__(
+        self, kb: KnowledgeBase, tables: int = TABLES_KEPT, answers: int = ANSWERS_KEPT, ptp_codes: int = PTP_CODES_KEPT
+    ):
         self.kb = kb
         self._tables = Lru(tables)  # reference tables by family and release
         self._memo = Lru(answers)  # pfs() and icd() answers by family, code and release
@@ -103,8 +104,13 @@ class Facts:
 
     def preload(self, day: date) -> None:
         """Loads the tables in force on ``day`` that the checks read, ahead of the first claim."""
-        for family, load in (("icd10cm", self._load_icd), ("pprrvu", self._load_pfs), ("aoc", self._load_aoc),
-                             ("mue_practitioner", self._load_mue), ("hcpcs", self._load_hcpcs)):
+        for family, load in (
+            ("icd10cm", self._load_icd),
+            ("pprrvu", self._load_pfs),
+            ("aoc", self._load_aoc),
+            ("mue_practitioner", self._load_mue),
+            ("hcpcs", self._load_hcpcs),
+        ):
             self._table(family, day, load)
         self.releases_with("")
 
@@ -118,9 +124,11 @@ class Facts:
         """Every PFS row of a release by code and modifier ('' for the code's own row, and the
         rows of ``rules.PFS_ROW_MODIFIERS``)."""
         marks = ", ".join("?" * len(PFS_ROW_MODIFIERS))
-        rows = self.kb.query(f"SELECT hcpcs, modifier, {', '.join(PFS_COLUMNS)}, line, description FROM rvus "
-                             f"WHERE release_id = ? AND modifier IN ('', {marks}) ORDER BY hcpcs, modifier, line",
-                             (rid, *PFS_ROW_MODIFIERS))
+        rows = self.kb.query(
+            f"SELECT hcpcs, modifier, {', '.join(PFS_COLUMNS)}, line, description FROM rvus "
+            f"WHERE release_id = ? AND modifier IN ('', {marks}) ORDER BY hcpcs, modifier, line",
+            (rid, *PFS_ROW_MODIFIERS),
+        )
         out: dict[str, dict[str, tuple]] = {}
         for r in rows:
             out.setdefault(r[0], {})[r[1]] = r[2:]
@@ -151,8 +159,9 @@ class Facts:
         return out
 
     def _load_hcpcs(self, rid: int) -> set[str]:
-        return {c for (c,) in self.kb.query("SELECT code FROM hcpcs_codes WHERE release_id = ? AND record_id = '3'",
-                                            (rid,))}
+        return {
+            c for (c,) in self.kb.query("SELECT code FROM hcpcs_codes WHERE release_id = ? AND record_id = '3'", (rid,))
+        }
 
     def hcpcs(self, code: str, day: date | None) -> bool:
         _, codes = self._table("hcpcs", day, self._load_hcpcs)
@@ -174,8 +183,10 @@ class Facts:
     def _load_aoc(self, rid: int) -> dict[str, list[tuple]]:
         out: dict[str, list[tuple]] = {}
         for addon, etype, primary, eff, dele, line in self.kb.query(
-                "SELECT addon_code, edit_type, primary_code, effective, deleted, line FROM aoc_edits "
-                "WHERE release_id = ? ORDER BY line", (rid,)):
+            "SELECT addon_code, edit_type, primary_code, effective, deleted, line FROM aoc_edits "
+            "WHERE release_id = ? ORDER BY line",
+            (rid,),
+        ):
             out.setdefault(addon, []).append((etype, primary, eff, dele, line))
         return out
 
@@ -185,12 +196,19 @@ class Facts:
         edit = ncci.addon_edit(table.get(code, ()), day) if table else None
         if edit is None or rid is None:
             return None
-        return {"type": edit.type, "primaries": frozenset(edit.primaries),
-                "citation": citation(self.kb.sources[rid], row=code, line=edit.line)}
+        return {
+            "type": edit.type,
+            "primaries": frozenset(edit.primaries),
+            "citation": citation(self.kb.sources[rid], row=code, line=edit.line),
+        }
 
     def _load_mue(self, rid: int) -> dict[str, tuple]:
-        return {r[0]: r[1:] for r in self.kb.query(
-            "SELECT hcpcs, units, mai, rationale, line FROM mue_limits WHERE release_id = ?", (rid,))}
+        return {
+            r[0]: r[1:]
+            for r in self.kb.query(
+                "SELECT hcpcs, units, mai, rationale, line FROM mue_limits WHERE release_id = ?", (rid,)
+            )
+        }
 
     def mue(self, code: str, day: date | None) -> dict[str, Any] | None:
         rid, table = self._table("mue_practitioner", day, self._load_mue)
@@ -198,15 +216,20 @@ class Facts:
         if row is None or rid is None:
             return None
         units, mai, rationale, line = row
-        return {"units": units, "mai": mai, "rationale": rationale,
-                "citation": citation(self.kb.sources[rid], row=code, line=line)}
+        return {
+            "units": units,
+            "mai": mai,
+            "rationale": rationale,
+            "citation": citation(self.kb.sources[rid], row=code, line=line),
+        }
 
     def _ptp_edits(self, store: str, column_1: str) -> dict[str, list[tuple]]:
         out: dict[str, list[tuple]] = {}
         for col2, mod, eff, dele, rid in self.kb.ptp(store).execute(
-                "SELECT column_2, modifier, effective, deleted, rationale_id FROM ptp_edits WHERE column_1 = ? "
-                "ORDER BY column_2, deleted, effective, modifier, rationale_id",  # tables.ptp's order
-                (column_1,)):
+            "SELECT column_2, modifier, effective, deleted, rationale_id FROM ptp_edits WHERE column_1 = ? "
+            "ORDER BY column_2, deleted, effective, modifier, rationale_id",  # tables.ptp's order
+            (column_1,),
+        ):
             out.setdefault(col2, []).append((mod, eff, dele, rid))
         return out
 
@@ -222,9 +245,14 @@ class Facts:
         if not live:
             return None
         modifier, effective, deleted, rid = live[0]
-        return {"modifier": modifier, "effective": effective, "deleted": deleted,
-                "rationale": self.kb.ptp_rationales(r.release.store).get(rid, ""), "release": r.release.name,
-                "citation": citation(r.release.files[0], row=f"{column_1}/{column_2}")}
+        return {
+            "modifier": modifier,
+            "effective": effective,
+            "deleted": deleted,
+            "rationale": self.kb.ptp_rationales(r.release.store).get(rid, ""),
+            "release": r.release.name,
+            "citation": citation(r.release.files[0], row=f"{column_1}/{column_2}"),
+        }
 
     # --- ICD-10-CM -----------------------------------------------------------------------
 
@@ -232,12 +260,18 @@ class Facts:
         """``(codes, notes)``: every code but chapters and blocks by its compact form, as ``(code,
         billable, kind, parent, chapter)``; the Excludes1 references of every code, block and
         chapter with a note, as ``(text, low, high)`` (``excludes1_range``)."""
-        codes = {compact: (code, billable, kind, parent, chapter) for code, compact, billable, kind, parent, chapter
-                 in self.kb.query("SELECT code, compact, billable, kind, parent, chapter FROM icd10cm_codes "
-                                  "WHERE release_id = ? AND kind NOT IN ('chapter', 'block')", (rid,))}
+        codes = {
+            compact: (code, billable, kind, parent, chapter)
+            for code, compact, billable, kind, parent, chapter in self.kb.query(
+                "SELECT code, compact, billable, kind, parent, chapter FROM icd10cm_codes "
+                "WHERE release_id = ? AND kind NOT IN ('chapter', 'block')",
+                (rid,),
+            )
+        }
         notes: dict[str, list[tuple[str, str, str]]] = {}
-        for code, text in self.kb.query("SELECT code, text FROM icd10cm_notes WHERE release_id = ? "
-                                        "AND note_type = 'excludes1' ORDER BY seq", (rid,)):
+        for code, text in self.kb.query(
+            "SELECT code, text FROM icd10cm_notes WHERE release_id = ? AND note_type = 'excludes1' ORDER BY seq", (rid,)
+        ):
             notes.setdefault(code, []).extend((text, *excludes1_range(m)) for m in ICD_REF.finditer(text))
         return codes, notes
 
@@ -251,10 +285,18 @@ class Facts:
             return None
         found, billable, kind = row[:3]
         # Excludes1 notes apply to the code and everything under the note (up to its chapter)
-        excludes = [(f"chapter {here}" if here.isdigit() else here, text, low, high)
-                    for here in icd_lineage(codes, found) for text, low, high in notes.get(here, ())]
-        return {"code": found, "billable": bool(billable), "kind": kind, "excludes1": tuple(excludes),
-                "citation": citation(self.kb.sources[rid], row=found)}
+        excludes = [
+            (f"chapter {here}" if here.isdigit() else here, text, low, high)
+            for here in icd_lineage(codes, found)
+            for text, low, high in notes.get(here, ())
+        ]
+        return {
+            "code": found,
+            "billable": bool(billable),
+            "kind": kind,
+            "excludes1": tuple(excludes),
+            "citation": citation(self.kb.sources[rid], row=found),
+        }
 
 
 def icd_lineage(codes: dict[str, tuple], code: str) -> Iterator[str]:

@@ -106,8 +106,14 @@ def _standard(services: list[Service], out: dict[int, tuple[Decimal, list[str]]]
             base_amount = m.per_unit if m.code == base else (m.parts.base_rate or ZERO) * m.share
             first = m.per_unit if i == 0 else ZERO
             rest = max(m.per_unit - base_amount, ZERO) * (m.units - (1 if i == 0 else 0))
-            out[m.line] = (first + rest, [f"endoscopy family of {base}: 100% first, the rest less {base}"
-                                          if i == 0 else f"endoscopy family of {base}: less {base}"])
+            out[m.line] = (
+                first + rest,
+                [
+                    f"endoscopy family of {base}: 100% first, the rest less {base}"
+                    if i == 0
+                    else f"endoscopy family of {base}: less {base}"
+                ],
+            )
             total += first + rest
         items.append((total, ranked[0].line, ranked))
     for s in standard:
@@ -143,5 +149,11 @@ def _component(services: list[Service], part: str, cut: Decimal, out: dict[int, 
             continue
         amount, notes = out[s.line]
         off = getattr(s.parts, part) * s.share * cut * reduced_units
-        out[s.line] = (amount - off, [*notes, f"multiple procedure: {COMPONENT_NAMES[part]} "
-                                              f"{percent(cut)} off{' after the first unit' if i == 0 else ''}"])
+        out[s.line] = (
+            amount - off,
+            [
+                *notes,
+                f"multiple procedure: {COMPONENT_NAMES[part]} "
+                f"{percent(cut)} off{' after the first unit' if i == 0 else ''}",
+            ],
+        )

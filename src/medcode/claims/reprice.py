@@ -72,8 +72,9 @@ class Pricer:
         return self.parts(code, modifier, loc, day, setting).rate
 
     def parts(self, code: str, modifier: str, loc: Locality, day: date | None, setting: str) -> Parts:
-        found: Parts = self._parts.get((code, modifier, loc, day, setting),
-                                       lambda: self._find_parts(code, modifier, loc, day, setting))
+        found: Parts = self._parts.get(
+            (code, modifier, loc, day, setting), lambda: self._find_parts(code, modifier, loc, day, setting)
+        )
         return found
 
     def _find_parts(self, code: str, modifier: str, loc: Locality, day: date | None, setting: str) -> Parts:
@@ -141,9 +142,11 @@ def _dec(value: float | None) -> Decimal:
     return ZERO if value is None else Decimal(repr(value))
 
 
-RVUS_SQL = ("SELECT hcpcs, modifier, work, pe_nonfacility, pe_facility, mp, total_nonfacility, total_facility, "
-            "pe_nonfacility_na, pe_facility_na, conversion_factor, status, opps_pe_nonfacility, opps_pe_facility, "
-            "opps_mp, pctc, endo_base, mult_proc FROM rvus WHERE release_id = ?")
+RVUS_SQL = (
+    "SELECT hcpcs, modifier, work, pe_nonfacility, pe_facility, mp, total_nonfacility, total_facility, "
+    "pe_nonfacility_na, pe_facility_na, conversion_factor, status, opps_pe_nonfacility, opps_pe_facility, "
+    "opps_mp, pctc, endo_base, mult_proc FROM rvus WHERE release_id = ?"
+)
 GPCIS_SQL = "SELECT mac, locality, pw_gpci, pw_gpci_floor, pe_gpci, mp_gpci FROM gpcis WHERE release_id = ?"
 
 
@@ -182,7 +185,8 @@ def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> Repriced:
             notices.append(note)
         # a line dated before the oldest fee schedule (validity.no_release) is not priced at all
         rates[line.line], amount, notes, service = _line_amount(
-            pricer, line, None if line.line in unpriced else line_loc, day, setting)
+            pricer, line, None if line.line in unpriced else line_loc, day, setting
+        )
         base[line.line] = (amount, notes)
         if service is not None and amount and line.line not in denied:
             services.setdefault(day, []).append(service)
@@ -199,8 +203,19 @@ def reprice(pricer: Pricer, claim: Claim, findings: list[Finding]) -> Repriced:
             total += allowed
             if is_denied:
                 at_risk += amount
-        priced.append(PricedLine(line.line, line.code, line.modifiers, line.units, setting, rates[line.line],
-                                 tuple(notes), None if allowed is None else cents(allowed), is_denied))
+        priced.append(
+            PricedLine(
+                line.line,
+                line.code,
+                line.modifiers,
+                line.units,
+                setting,
+                rates[line.line],
+                tuple(notes),
+                None if allowed is None else cents(allowed),
+                is_denied,
+            )
+        )
     key = f"{loc.mac}-{loc.locality}" if loc else None
     if loc:
         notices.insert(0, f"locality {key} {loc.name}, {setting} rates")
@@ -212,8 +227,9 @@ def shares(modifiers: tuple[str, ...] | list[str], bilateral: str | None) -> tup
     share, notes = Decimal(1), []
     if "50" in modifiers and bilateral in BILATERAL_SHARES:
         share *= BILATERAL_SHARES[bilateral]
-        notes.append(f"bilateral {percent(BILATERAL_SHARES[bilateral])}"
-                     + (" (each side at 100%)" if bilateral == "3" else ""))
+        notes.append(
+            f"bilateral {percent(BILATERAL_SHARES[bilateral])}" + (" (each side at 100%)" if bilateral == "3" else "")
+        )
     for mod, part in ASSISTANT_SHARE.items():
         if mod in modifiers:
             share *= part
@@ -235,8 +251,9 @@ def no_amount_note(status: str, setting: str) -> str:
     return f"no {setting} fee schedule amount"
 
 
-def _line_amount(pricer: Pricer, line: Line, loc: Locality | None, day: date | None,
-                 setting: str) -> tuple[float | None, Decimal | None, list[str], Service | None]:
+def _line_amount(
+    pricer: Pricer, line: Line, loc: Locality | None, day: date | None, setting: str
+) -> tuple[float | None, Decimal | None, list[str], Service | None]:
     """The fee schedule amount for one unit, the line's amount before multiple-procedure rules,
     the adjustments made, and the line as a ``Service`` for those rules."""
     if loc is None or not line.code:
@@ -249,6 +266,5 @@ def _line_amount(pricer: Pricer, line: Line, loc: Locality | None, day: date | N
     pfs = pricer.facts.pfs(line.code, day, line.modifiers) or {}
     share, notes = shares(line.modifiers, pfs.get("bilateral"))
     amount = Decimal(repr(parts.rate)) * Decimal(repr(line.units)) * share
-    service = Service(line.line, pfs.get("mult_proc") or "", Decimal(repr(line.units)), amount, share, parts,
-                      line.code)
+    service = Service(line.line, pfs.get("mult_proc") or "", Decimal(repr(line.units)), amount, share, parts, line.code)
     return parts.rate, amount, notes, service

@@ -41,8 +41,9 @@ MMAP_BYTES = 1 << 30
 def connect_readonly(path: Path) -> apsw.Connection:
     """A read-only, ``immutable`` connection that reads through a memory map (the pages are the
     operating system's file cache, shared by every server worker)."""
-    conn = apsw.Connection(f"file:{path.resolve()}?mode=ro&immutable=1",
-                           flags=apsw.SQLITE_OPEN_URI | apsw.SQLITE_OPEN_READONLY)
+    conn = apsw.Connection(
+        f"file:{path.resolve()}?mode=ro&immutable=1", flags=apsw.SQLITE_OPEN_URI | apsw.SQLITE_OPEN_READONLY
+    )
     conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     return conn
 

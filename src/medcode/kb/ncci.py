@@ -48,8 +48,10 @@ def in_force(effective: D | None, deleted: D | None, day: D) -> bool:
 
 
 # The same rule in SQL over columns ``effective`` and ``deleted``; bind the day twice.
-IN_FORCE_SQL = ("(effective IS NULL OR effective <= ?) AND (deleted IS NULL OR (deleted >= ? "
-                "AND (effective IS NULL OR deleted > effective)))")
+IN_FORCE_SQL = (
+    "(effective IS NULL OR effective <= ?) AND (deleted IS NULL OR (deleted >= ? "
+    "AND (effective IS NULL OR deleted > effective)))"
+)
 # ... and over a table whose missing dates are written as 0 (effective) and 99999999 (deleted).
 IN_FORCE_FILLED_SQL = "effective <= ? AND deleted >= ? AND deleted > effective"
 
@@ -59,8 +61,7 @@ def in_force_expr(day: pl.Expr, effective: str = "effective", deleted: str = "de
     import polars as pl
 
     eff, dele = pl.col(effective), pl.col(deleted)
-    return ((eff.is_null() | (eff <= day))
-            & (dele.is_null() | ((dele >= day) & (eff.is_null() | (dele > eff)))))
+    return (eff.is_null() | (eff <= day)) & (dele.is_null() | ((dele >= day) & (eff.is_null() | (dele > eff))))
 
 
 def iso(day: date | None) -> str:

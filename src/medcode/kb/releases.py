@@ -58,10 +58,15 @@ def group(refs: Iterable[SourceRef]) -> dict[str, list[Release]]:
         by_key.setdefault((ref.family, ref.release), []).append(ref)
     out: dict[str, list[Release]] = {}
     for (family, name), files in by_key.items():
-        out.setdefault(family, []).append(Release(
-            family, name, min(f.effective_from for f in files), max(f.effective_to for f in files),
-            tuple(sorted(files, key=lambda f: f.id)),
-        ))
+        out.setdefault(family, []).append(
+            Release(
+                family,
+                name,
+                min(f.effective_from for f in files),
+                max(f.effective_to for f in files),
+                tuple(sorted(files, key=lambda f: f.id)),
+            )
+        )
     for releases in out.values():
         releases.sort(key=lambda r: (r.effective_from, r.name))
     return out
@@ -96,6 +101,8 @@ def resolve(releases: list[Release], day: date | None) -> Resolved | None:
         earlier = [r for r in releases if r.effective_to < day]
         best = earlier[-1] if earlier else releases[0]
         why = "the latest earlier release" if earlier else "the earliest release loaded"
-    note = (f"No {family} release in force on {day.isoformat()} is loaded; using {best.name} "
-            f"(effective {best.effective_from.isoformat()} to {best.effective_to.isoformat()}), {why}.")
+    note = (
+        f"No {family} release in force on {day.isoformat()} is loaded; using {best.name} "
+        f"(effective {best.effective_from.isoformat()} to {best.effective_to.isoformat()}), {why}."
+    )
     return Resolved(best, False, note)

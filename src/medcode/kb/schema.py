@@ -153,8 +153,9 @@ PRESENCE = (
 PRESENCE_SQL = (
     "CREATE TABLE code_presence (code TEXT PRIMARY KEY, mask INTEGER NOT NULL) WITHOUT ROWID;\n"
     "INSERT INTO code_presence SELECT code, sum(bit) FROM ("
-    + " UNION ".join(f"SELECT DISTINCT {col} AS code, {1 << i} AS bit FROM {table}"
-                     for i, (_, table, col) in enumerate(PRESENCE))
+    + " UNION ".join(
+        f"SELECT DISTINCT {col} AS code, {1 << i} AS bit FROM {table}" for i, (_, table, col) in enumerate(PRESENCE)
+    )
     + ") GROUP BY code;"
 )
 

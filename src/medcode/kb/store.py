@@ -49,8 +49,19 @@ class KnowledgeBase:
             " sha256, rows FROM releases ORDER BY id"
         ).fetchall()
         self.sources: dict[int, SourceRef] = {
-            r[0]: SourceRef(r[0], r[1], r[2], r[3], r[4], r[5], r[6], date.fromisoformat(r[7]),
-                            date.fromisoformat(r[8]), r[9], r[10])
+            r[0]: SourceRef(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                date.fromisoformat(r[7]),
+                date.fromisoformat(r[8]),
+                r[9],
+                r[10],
+            )
             for r in rows
         }
         self.releases: dict[str, list[Release]] = group(self.sources.values())

@@ -73,17 +73,28 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
     os.environ.setdefault("MEDCODE_BATCH_THREADS", "1")
     kb = open_kb(home if home is not None else conf.home)
     # at start-up: jobs cut short by a restart are failed and their uploads deleted, old reports go
-    job_store = Jobs(kb, (home if home is not None else conf.home) / "jobs", slots=conf.jobs,
-                     queue=conf.job_queue, keep_seconds=conf.keep_minutes * 60)
+    job_store = Jobs(
+        kb,
+        (home if home is not None else conf.home) / "jobs",
+        slots=conf.jobs,
+        queue=conf.job_queue,
+        keep_seconds=conf.keep_minutes * 60,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         job_store.close()
 
-    app = App(title="medcode", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan,
-              description="Medical coding reference and Medicare pricing from official CMS "
-                          "and CDC files. Every fact cites its file and release.")
+    app = App(
+        title="medcode",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        description="Medical coding reference and Medicare pricing from official CMS "
+        "and CDC files. Every fact cites its file and release.",
+    )
     app.state.kb = kb
     app.state.limits = Limits(conf.max_upload_mb << 20, conf.max_body_mb << 20)
     app.state.checker = Checker(kb)  # reference tables load on first use and are shared by requests
@@ -105,9 +116,16 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
             response = error(exc.status_code, kind, str(exc.detail))
             response.headers.update(headers)
             return response
-        return app.state.pages.page(request, "not_found.html", status=404, code=request.url.path,
-                                    message="There is no page at this address.", suggestions=[],
-                                    systems=SYSTEMS, chosen=())
+        return app.state.pages.page(
+            request,
+            "not_found.html",
+            status=404,
+            code=request.url.path,
+            message="There is no page at this address.",
+            suggestions=[],
+            systems=SYSTEMS,
+            chosen=(),
+        )
 
     @app.exception_handler(UnknownCode)
     async def unknown_code(_: Request, exc: UnknownCode) -> Response:
@@ -135,9 +153,16 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
         where = ".".join(str(x) for x in first.get("loc", ()))
         message = f"{where}: {first.get('msg', 'invalid request')}"
         if not request.url.path.startswith("/api/"):  # a page: answer with a page
-            return app.state.pages.page(request, "not_found.html", status=422, code=request.url.path,
-                                        message=f"This address has a parameter that cannot be used ({message}).",
-                                        suggestions=[], systems=SYSTEMS, chosen=())
+            return app.state.pages.page(
+                request,
+                "not_found.html",
+                status=422,
+                code=request.url.path,
+                message=f"This address has a parameter that cannot be used ({message}).",
+                suggestions=[],
+                systems=SYSTEMS,
+                chosen=(),
+            )
         return error(422, "bad_input", message, field=where)
 
     @app.get("/healthz", include_in_schema=False)

@@ -37,12 +37,24 @@ MAX_OFFSET = 10**9  # the largest page offset a query may ask for (larger ones a
 # schema's \d also matches other scripts' digits, which are not dates, ZIP codes or localities.
 DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 CODE_PATTERN = "^([0-9A-Za-z]{5}|[A-Za-z][0-9A-Za-z]{2}([.]?[0-9A-Za-z]{1,4})?)$"  # CPT, HCPCS or ICD-10-CM
-DateParam = Annotated[str | None, Query(description="date of service, YYYY-MM-DD; default: newest release",
-                                        json_schema_extra={"format": "date", "pattern": DATE_PATTERN})]
-ZipParam = Annotated[str | None, Query(description="ZIP code (five digits, or ZIP+4) for locality payment",
-                                       json_schema_extra={"pattern": "^[0-9]{5}(-?[0-9]{4})?$"})]
-LocalityParam = Annotated[str | None, Query(description="locality as MAC-LOCALITY, e.g. 13202-01",
-                                            json_schema_extra={"pattern": "^[0-9]{5}-[0-9]{2}$"})]
+DateParam = Annotated[
+    str | None,
+    Query(
+        description="date of service, YYYY-MM-DD; default: newest release",
+        json_schema_extra={"format": "date", "pattern": DATE_PATTERN},
+    ),
+]
+ZipParam = Annotated[
+    str | None,
+    Query(
+        description="ZIP code (five digits, or ZIP+4) for locality payment",
+        json_schema_extra={"pattern": "^[0-9]{5}(-?[0-9]{4})?$"},
+    ),
+]
+LocalityParam = Annotated[
+    str | None,
+    Query(description="locality as MAC-LOCALITY, e.g. 13202-01", json_schema_extra={"pattern": "^[0-9]{5}-[0-9]{2}$"}),
+]
 
 
 def iso_day(text: str) -> date:
@@ -63,8 +75,12 @@ def parse_date(text: str | None) -> date | None:
 
 
 def json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS), status_code=status,
-                    media_type="application/json", headers=headers)
+    return Response(
+        orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 class AnswerCache:

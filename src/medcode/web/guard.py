@@ -17,8 +17,10 @@ import orjson
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -57,9 +59,17 @@ class Guard:
             why = cross_site(Headers(scope=scope))
             if why is not None:
                 body = orjson.dumps({"error": {"type": "cross_site", "message": f"refused: {why}"}})
-                await send({"type": "http.response.start", "status": 403, "headers": [
-                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                    *SECURITY_HEADERS]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 403,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            *SECURITY_HEADERS,
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
 
@@ -72,4 +82,5 @@ class Guard:
             elif message["type"] == "http.response.body" and head:
                 message = {**message, "body": b""}
             await send(message)
+
         await self.app(scope, receive, guarded)

@@ -72,9 +72,15 @@ log = logging.getLogger(__name__)
 
 # the modifiers a check asks about by name: 25, 51 and those the PFS indicators govern
 FLAGGED = ("25", "51", *dict.fromkeys(m for mods in rules.INDICATOR_MODIFIERS.values() for m in mods))
-MODIFIER_FLAGS: Schema = {"mkey": pl.String, "m_unknown": pl.Boolean, **{f"m{m}": pl.Boolean for m in FLAGGED},
-                          "m_assistant": pl.Boolean, "assistant_mod": pl.String, "want_mod": pl.String,
-                          "ncci": pl.String}
+MODIFIER_FLAGS: Schema = {
+    "mkey": pl.String,
+    "m_unknown": pl.Boolean,
+    **{f"m{m}": pl.Boolean for m in FLAGGED},
+    "m_assistant": pl.Boolean,
+    "assistant_mod": pl.String,
+    "want_mod": pl.String,
+    "ncci": pl.String,
+}
 PIECE_STRIDE = 1 << 32  # claim ids of piece i of a file start at i * PIECE_STRIDE
 
 
@@ -125,14 +131,20 @@ class BatchChecker:
         before (``PIECE_STRIDE`` each) so that pieces merge in file order."""
         claims, lines, slow = frames
         offset = index * PIECE_STRIDE
-        return self.check(claims.with_columns(pl.col("cid") + offset), lines.with_columns(pl.col("cid") + offset),
-                          [(cid + offset, claim) for cid, claim in slow])
+        return self.check(
+            claims.with_columns(pl.col("cid") + offset),
+            lines.with_columns(pl.col("cid") + offset),
+            [(cid + offset, claim) for cid, claim in slow],
+        )
 
     def _fast(self, claims: pl.DataFrame, lines: pl.DataFrame) -> tuple[pl.DataFrame, ...]:
         days = self._days(pl.concat([lines["ldate"].drop_nulls(), claims["cdate"].drop_nulls()]).unique().to_list())
         c = claims.join(days.select(pl.col("day").alias("cdate"), "icd_rid"), on="cdate", how="left")
-        ln = (lines.join(claims.select("cid", "cdate"), on="cid")
-              .with_columns(day=pl.coalesce("ldate", "cdate")).join(days, on="day", how="left"))
+        ln = (
+            lines.join(claims.select("cid", "cdate"), on="cid")
+            .with_columns(day=pl.coalesce("ldate", "cdate"))
+            .join(days, on="day", how="left")
+        )
         ln = ln.join(self._modifier_table(ln["mkey"]), on="mkey", how="left")
         ln = self._pfs_rows(ln, tables.pfs(self.facts, _ids(days, "pfs_rid")))
         ln = self._addon_rows(ln)
@@ -145,9 +157,11 @@ class BatchChecker:
 
         out_claims, out_lines = reprice(self, c, ln, findings)
         # the release notices of each claim ahead of the pricing ones, as the per-claim engine lists them
-        out_claims = (out_claims.join(releases.batch_notices(self.kb, c, ln), on="cid", how="left")
-                      .with_columns(notices=pl.concat_list(pl.col("release_notes").fill_null([]), "notices"))
-                      .drop("release_notes"))
+        out_claims = (
+            out_claims.join(releases.batch_notices(self.kb, c, ln), on="cid", how="left")
+            .with_columns(notices=pl.concat_list(pl.col("release_notes").fill_null([]), "notices"))
+            .drop("release_notes")
+        )
         return out_claims, out_lines, findings
 
     def _modifier_table(self, keys: pl.Series) -> pl.DataFrame:
@@ -162,11 +176,17 @@ class BatchChecker:
             for key in new["mkey"].to_list():
                 mods = key.split()
                 has = set(mods)
-                rows.append((key, any(m not in self.facts.modifiers for m in mods),
-                             *(m in has for m in FLAGGED),
-                             bool(has & rules.ASSISTANT_MODIFIERS),
-                             next((m for m in ASSISTANT_SHARE if m in has), None),
-                             rules.pfs_modifier(mods), " ".join(sorted(has & rules.PTP_MODIFIERS))))
+                rows.append(
+                    (
+                        key,
+                        any(m not in self.facts.modifiers for m in mods),
+                        *(m in has for m in FLAGGED),
+                        bool(has & rules.ASSISTANT_MODIFIERS),
+                        next((m for m in ASSISTANT_SHARE if m in has), None),
+                        rules.pfs_modifier(mods),
+                        " ".join(sorted(has & rules.PTP_MODIFIERS)),
+                    )
+                )
             found = pl.DataFrame(rows, schema=MODIFIER_FLAGS, orient="row")
             known = found if known is None else pl.concat([known, found])
             self._kept["modifiers"] = known
@@ -177,9 +197,12 @@ class BatchChecker:
         """Each line's PFS indicators from the row ``Facts.pfs`` picks: the row of its 26, TC or 53
         modifier (``want_mod``) where the file has one (``row_mod``), else the code's own row."""
         own = pfs.filter(pl.col("row_mod") != "").select("pfs_rid", "code", want_mod="row_mod", _own=pl.lit(True))
-        return (ln.join(own, on=["pfs_rid", "code", "want_mod"], how="left")
-                .with_columns(row_mod=pl.when(pl.col("_own")).then(pl.col("want_mod")).otherwise(pl.lit("")))
-                .drop("_own").join(pfs, on=["pfs_rid", "code", "row_mod"], how="left"))
+        return (
+            ln.join(own, on=["pfs_rid", "code", "want_mod"], how="left")
+            .with_columns(row_mod=pl.when(pl.col("_own")).then(pl.col("want_mod")).otherwise(pl.lit("")))
+            .drop("_own")
+            .join(pfs, on=["pfs_rid", "code", "row_mod"], how="left")
+        )
 
     def warm(self, day: date) -> None:
         """Loads the per-claim engine's tables in force on ``day``, which the wording of findings
@@ -195,22 +218,53 @@ class BatchChecker:
         ptp_releases = kb.releases.get("ptp_practitioner", [])
         for day in days:
             row: dict[str, Any] = {"day": day}
-            for family, col in (("pprrvu", "pfs_rid"), ("aoc", "aoc_rid"), ("mue_practitioner", "mue_rid"),
-                                ("gpci", "gpci_rid"), ("zip5", "zip_rid"), ("locality", "loc_rid"),
-                                ("oppscap", "cap_rid"), ("icd10cm", "icd_rid"), ("hcpcs", "hcpcs_rid")):
+            for family, col in (
+                ("pprrvu", "pfs_rid"),
+                ("aoc", "aoc_rid"),
+                ("mue_practitioner", "mue_rid"),
+                ("gpci", "gpci_rid"),
+                ("zip5", "zip_rid"),
+                ("locality", "loc_rid"),
+                ("oppscap", "cap_rid"),
+                ("icd10cm", "icd_rid"),
+                ("hcpcs", "hcpcs_rid"),
+            ):
                 row[col] = self.facts._release(family, day)
             r = kb.resolve("ptp_practitioner", day)
             row["ptp_ix"] = ptp_releases.index(r.release) if r else None
             p, cap = kb.resolve("pprrvu", day), kb.resolve("oppscap", day)
             row["cap_on"] = bool(p and cap and cap.release.effective_from.year == p.release.effective_from.year)
             rows.append(row)
-        schema = {"day": pl.Date, **{k: pl.Int64 for k in ("pfs_rid", "aoc_rid", "mue_rid", "gpci_rid", "zip_rid",
-                                                           "loc_rid", "cap_rid", "icd_rid", "hcpcs_rid",
-                                                           "ptp_ix")}, "cap_on": pl.Boolean}
+        schema = {
+            "day": pl.Date,
+            **{
+                k: pl.Int64
+                for k in (
+                    "pfs_rid",
+                    "aoc_rid",
+                    "mue_rid",
+                    "gpci_rid",
+                    "zip_rid",
+                    "loc_rid",
+                    "cap_rid",
+                    "icd_rid",
+                    "hcpcs_rid",
+                    "ptp_ix",
+                )
+            },
+            "cap_on": pl.Boolean,
+        }
         return pl.DataFrame(rows, schema=schema)
 
-    def per_key(self, df: pl.DataFrame, keys: list[str], make: Callable[..., Iterable[Finding | None]],
-                 lines: pl.Expr, fields: tuple[str, ...] = (), cite_line: str | None = None) -> pl.DataFrame:
+    def per_key(
+        self,
+        df: pl.DataFrame,
+        keys: list[str],
+        make: Callable[..., Iterable[Finding | None]],
+        lines: pl.Expr,
+        fields: tuple[str, ...] = (),
+        cite_line: str | None = None,
+    ) -> pl.DataFrame:
         """Findings for the rows of ``df``: ``make(row)`` once per distinct ``keys``, joined back
         to every row with those keys; ``lines`` gives each finding's claim lines.
 
@@ -236,20 +290,31 @@ class BatchChecker:
 
     _per_key = per_key
 
-    def _word(self, df: pl.DataFrame, keys: list[str], make: Callable[..., Iterable[Finding | None]],
-              fields: tuple[str, ...], text: dict[str, str], site: tuple, key_schema: dict) -> pl.DataFrame:
+    def _word(
+        self,
+        df: pl.DataFrame,
+        keys: list[str],
+        make: Callable[..., Iterable[Finding | None]],
+        fields: tuple[str, ...],
+        text: dict[str, str],
+        site: tuple,
+        key_schema: dict,
+    ) -> pl.DataFrame:
         """The findings of every distinct key of ``df``, worded once per file (see ``_per_key``)."""
-        seen, found = self._worded.get(site) or (pl.DataFrame(schema=key_schema),
-                                                 pl.DataFrame(schema={**key_schema, **FOUND_SCHEMA}))
+        seen, found = self._worded.get(site) or (
+            pl.DataFrame(schema=key_schema),
+            pl.DataFrame(schema={**key_schema, **FOUND_SCHEMA}),
+        )
         uniq = df.select(keys).unique(keep="first", maintain_order=True)
         if not seen.is_empty():
             uniq = uniq.join(seen, on=keys, how="anti", nulls_equal=True)
         if not uniq.is_empty():
-            rows = df.join(uniq, on=keys, how="semi", nulls_equal=True).unique(subset=keys, keep="first",
-                                                                               maintain_order=True)
+            rows = df.join(uniq, on=keys, how="semi", nulls_equal=True).unique(
+                subset=keys, keep="first", maintain_order=True
+            )
             cols: dict[str, list] = {k: [] for k in (*keys, *FOUND_SCHEMA)}
             for row in rows.iter_rows(named=True):
-                for f in (make(row, text) if fields else make(row)):
+                for f in make(row, text) if fields else make(row):
                     if f is None:
                         continue
                     for k in keys:
@@ -268,26 +333,45 @@ class BatchChecker:
         code of theirs is billed on another line of the same date."""
         aoc = tables.aoc(self.facts, _ids(ln, "aoc_rid"))
         # the lines of add-on codes, with their day as the text the edits' dates compare with
-        addons = (ln.select("cid", "line", "day", "aoc_rid", "code")
-                  .join(aoc.select("aoc_rid", "code").unique(), on=["aoc_rid", "code"], how="semi")
-                  .with_columns(iso=pl.col("day").dt.to_string("%Y-%m-%d")))
+        addons = (
+            ln.select("cid", "line", "day", "aoc_rid", "code")
+            .join(aoc.select("aoc_rid", "code").unique(), on=["aoc_rid", "code"], how="semi")
+            .with_columns(iso=pl.col("day").dt.to_string("%Y-%m-%d"))
+        )
         live = addons.join(aoc, on=["aoc_rid", "code"]).filter(ncci.in_force_expr(pl.col("iso")))
         others = ln.select("cid", "day", pl.col("line").alias("other"), pl.col("code").alias("primary"))
-        with_primary = (live.filter(pl.col("primary") != ncci.NO_PRIMARY_LIST)
-                        .join(others, on=["cid", "day", "primary"])
-                        .filter(pl.col("other") != pl.col("line")).select("cid", "line").unique()
-                        .with_columns(has_primary=pl.lit(True)))
-        first = (live.sort("aoc_row").group_by("cid", "line")
-                 .agg(pl.col("aoc_row").first(), pl.col("edit_type").first().alias("first_type")))
+        with_primary = (
+            live.filter(pl.col("primary") != ncci.NO_PRIMARY_LIST)
+            .join(others, on=["cid", "day", "primary"])
+            .filter(pl.col("other") != pl.col("line"))
+            .select("cid", "line")
+            .unique()
+            .with_columns(has_primary=pl.lit(True))
+        )
+        first = (
+            live.sort("aoc_row")
+            .group_by("cid", "line")
+            .agg(pl.col("aoc_row").first(), pl.col("edit_type").first().alias("first_type"))
+        )
         # the edits in force change only on their effective dates and the day after their deletion
         # dates, so the number of those days up to the day names the set in force (one wording
         # serves its days)
-        epoch = (addons.join(first.select("cid", "line"), on=["cid", "line"])
-                 .join(tables.aoc_changes(self.facts, _ids(ln, "aoc_rid")), on=["aoc_rid", "code"])
-                 .group_by("cid", "line").agg(aoc_epoch=pl.when(pl.col("out")).then(pl.col("date") < pl.col("iso"))
-                                              .otherwise(pl.col("date") <= pl.col("iso")).sum()))
-        marks = (first.join(with_primary, on=["cid", "line"], how="left").join(epoch, on=["cid", "line"], how="left")
-                 .with_columns(pl.col("aoc_epoch").fill_null(0)))
+        epoch = (
+            addons.join(first.select("cid", "line"), on=["cid", "line"])
+            .join(tables.aoc_changes(self.facts, _ids(ln, "aoc_rid")), on=["aoc_rid", "code"])
+            .group_by("cid", "line")
+            .agg(
+                aoc_epoch=pl.when(pl.col("out"))
+                .then(pl.col("date") < pl.col("iso"))
+                .otherwise(pl.col("date") <= pl.col("iso"))
+                .sum()
+            )
+        )
+        marks = (
+            first.join(with_primary, on=["cid", "line"], how="left")
+            .join(epoch, on=["cid", "line"], how="left")
+            .with_columns(pl.col("aoc_epoch").fill_null(0))
+        )
         return ln.join(marks, on=["cid", "line"], how="left").with_columns(pl.col("has_primary").fill_null(False))
 
     def _live_edits(self, ix: int, edits: pl.DataFrame, first_day: date) -> pl.DataFrame:
@@ -309,10 +393,13 @@ class BatchChecker:
         other = dx.select("cid", dx_o="dx", c_o="compact", cat=pl.col("compact").str.slice(0, 3))
         refs = dx.join(ranges, on=["compact", "icd_rid"])
         c_o, high = pl.col("c_o"), pl.col("high")
-        pairs = (refs.join(other, on=["cid", "cat"])
-                 .filter((pl.col("dx") != pl.col("dx_o")) & (c_o >= pl.col("low"))
-                         & ((c_o <= high) | c_o.str.starts_with(high)))  # facts.in_excludes1_range
-                 .unique(["cid", "dx", "dx_o"]))
+        pairs = (
+            refs.join(other, on=["cid", "cat"])
+            .filter(
+                (pl.col("dx") != pl.col("dx_o")) & (c_o >= pl.col("low")) & ((c_o <= high) | c_o.str.starts_with(high))
+            )  # facts.in_excludes1_range
+            .unique(["cid", "dx", "dx_o"])
+        )
 
         def make(r: dict) -> Iterator[Finding | None]:
             f, g = self.facts.icd(r["dx"], r["cdate"]), self.facts.icd(r["dx_o"], r["cdate"])
@@ -325,18 +412,50 @@ class BatchChecker:
     # --- per-claim results into frames -----------------------------------------------------------
 
     def _from_checked(self, results: list[tuple[int, CheckedClaim]]) -> tuple[pl.DataFrame, ...]:
-        claims = pl.DataFrame([(cid, r.id, r.total_allowed, r.at_risk, r.locality, list(r.notices))
-                               for cid, r in results], schema=OUT_CLAIM_SCHEMA, orient="row")
-        lines = pl.DataFrame([(cid, x.line, x.code, list(x.modifiers), None if x.units is None else float(x.units),
-                               x.setting, x.rate, list(x.adjustments), x.allowed, x.denied)
-                              for cid, r in results for x in r.lines], schema=OUT_LINE_SCHEMA, orient="row")
-        found = pl.DataFrame([(cid, list(f.lines), f.id, f.severity, f.message, f.fix, *self._cite(f.citation))
-                              for cid, r in results for f in r.findings], schema=FINDING_SCHEMA, orient="row")
+        claims = pl.DataFrame(
+            [(cid, r.id, r.total_allowed, r.at_risk, r.locality, list(r.notices)) for cid, r in results],
+            schema=OUT_CLAIM_SCHEMA,
+            orient="row",
+        )
+        lines = pl.DataFrame(
+            [
+                (
+                    cid,
+                    x.line,
+                    x.code,
+                    list(x.modifiers),
+                    None if x.units is None else float(x.units),
+                    x.setting,
+                    x.rate,
+                    list(x.adjustments),
+                    x.allowed,
+                    x.denied,
+                )
+                for cid, r in results
+                for x in r.lines
+            ],
+            schema=OUT_LINE_SCHEMA,
+            orient="row",
+        )
+        found = pl.DataFrame(
+            [
+                (cid, list(f.lines), f.id, f.severity, f.message, f.fix, *self._cite(f.citation))
+                for cid, r in results
+                for f in r.findings
+            ],
+            schema=FINDING_SCHEMA,
+            orient="row",
+        )
         return claims, lines, found
 
 
-def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: BatchChecker | None = None,
-               chunk_lines: int = 200_000) -> Iterator[BatchResult]:
+def check_file(
+    kb: KnowledgeBase,
+    path: str,
+    fmt: str | None = None,
+    checker: BatchChecker | None = None,
+    chunk_lines: int = 200_000,
+) -> Iterator[BatchResult]:
     """Results for a claim file, about ``chunk_lines`` lines at a time, in file order; the
     pieces are checked ``MEDCODE_BATCH_THREADS`` (default 3) at a time in threads."""
     from medcode.claims.batch.inputs import claim_frames, csv_pieces, first_csv_date, piece_frames
@@ -382,13 +501,14 @@ def check_file(kb: KnowledgeBase, path: str, fmt: str | None = None, checker: Ba
         ahead = deque()
         from medcode.claims.batch.x12_frames import x12_frames  # (837P in bulk, about 150 characters a line)
 
-        frames = (x12_frames(path, min(chunk_lines, 100_000) * 150) if fmt == "x12"
-                  else claim_frames(read_path(path, fmt), min(chunk_lines, 100_000)))
+        frames = (
+            x12_frames(path, min(chunk_lines, 100_000) * 150)
+            if fmt == "x12"
+            else claim_frames(read_path(path, fmt), min(chunk_lines, 100_000))
+        )
         for claims, lines, slow in frames:
             ahead.append(pool.submit(checker.check, claims, lines, slow))
             if len(ahead) > threads:
                 yield ahead.popleft().result()
         while ahead:
             yield ahead.popleft().result()
-
-

@@ -50,13 +50,22 @@ def excludes1_findings(facts: Facts, diagnoses: Sequence[str], day: date | None)
 
 def pointer_findings(line: int, code: str, pointers: tuple[int, ...], count: int) -> Iterator[Finding]:
     if not pointers:
-        yield Finding("diagnosis.no_pointer", "deny", (line,), f"Line {line} ({code}) points to no diagnosis.",
-                      "Point the line to the diagnosis that supports it.")
+        yield Finding(
+            "diagnosis.no_pointer",
+            "deny",
+            (line,),
+            f"Line {line} ({code}) points to no diagnosis.",
+            "Point the line to the diagnosis that supports it.",
+        )
     bad = [p for p in pointers if not 1 <= p <= count]
     if bad:
-        yield Finding("diagnosis.bad_pointer", "deny", (line,),
-                      f"Line {line} points to diagnosis {', '.join(map(str, bad))}; the claim has {count}.",
-                      "Correct the diagnosis pointer.")
+        yield Finding(
+            "diagnosis.bad_pointer",
+            "deny",
+            (line,),
+            f"Line {line} points to diagnosis {', '.join(map(str, bad))}; the claim has {count}.",
+            "Correct the diagnosis pointer.",
+        )
 
 
 def excludes1(f: dict, g: dict) -> Finding | None:
@@ -64,12 +73,15 @@ def excludes1(f: dict, g: dict) -> Finding | None:
     compact, own = g["code"].replace(".", ""), f["code"].replace(".", "")
     for src, text, low, high in f["excludes1"]:
         if in_excludes1_range(compact, low, high) and not in_excludes1_range(own, low, high):
-            return Finding("diagnosis.excludes1", "warn", (),
-                           f"{f['code']} and {g['code']} are billed together, but {src} has an Excludes1 "
-                           f"note: {text!r}.",
-                           "Excludes1 means the two conditions are not coded together; keep the one the "
-                           "record supports, unless the conditions are unrelated (then document why).",
-                           f["citation"])
+            return Finding(
+                "diagnosis.excludes1",
+                "warn",
+                (),
+                f"{f['code']} and {g['code']} are billed together, but {src} has an Excludes1 note: {text!r}.",
+                "Excludes1 means the two conditions are not coded together; keep the one the "
+                "record supports, unless the conditions are unrelated (then document why).",
+                f["citation"],
+            )
     return None
 
 
@@ -85,10 +97,17 @@ def _pointer_candidates(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> 
     """``pointer_findings`` of the lines without a pointer or with one past the claim's diagnoses."""
     count = c.select("cid", pl.col("dx").list.len().alias("count"))
     x = ln.select("cid", "line", "code", "ptrs").join(count, on="cid")
-    bad = (x.explode("ptrs").filter((pl.col("ptrs") < 1) | (pl.col("ptrs") > pl.col("count")))
-           .select("cid", "line").unique())
-    cand = pl.concat([x.filter(pl.col("ptrs").list.len() == 0), x.join(bad, on=["cid", "line"])]).unique(
-        ["cid", "line"]).with_columns(ptrs_key=pl.col("ptrs").cast(pl.List(pl.String)).list.join(" "))
+    bad = (
+        x.explode("ptrs")
+        .filter((pl.col("ptrs") < 1) | (pl.col("ptrs") > pl.col("count")))
+        .select("cid", "line")
+        .unique()
+    )
+    cand = (
+        pl.concat([x.filter(pl.col("ptrs").list.len() == 0), x.join(bad, on=["cid", "line"])])
+        .unique(["cid", "line"])
+        .with_columns(ptrs_key=pl.col("ptrs").cast(pl.List(pl.String)).list.join(" "))
+    )
 
     def make(r: dict) -> Iterator[Finding]:
         return pointer_findings(r["line"], r["code"], tuple(map(int, r["ptrs_key"].split())), r["count"])

@@ -20,8 +20,13 @@ ID = "modifiers"
 TITLE = "Modifiers that fit the code"
 
 ASSISTANT = rules.ASSISTANT_MODIFIERS
-_LABEL = {"pctc": "PC/TC", "bilateral": "bilateral surgery", "assistant": "assistant at surgery",
-          "co_surgeon": "co-surgeon", "team": "team surgery"}
+_LABEL = {
+    "pctc": "PC/TC",
+    "bilateral": "bilateral surgery",
+    "assistant": "assistant at surgery",
+    "co_surgeon": "co-surgeon",
+    "team": "team surgery",
+}
 
 
 def is_em(code: str) -> bool:
@@ -40,19 +45,31 @@ def line_findings(facts: Facts, line: Line, day: date | None) -> Iterator[Findin
     and release)."""
     for mod in line.modifiers:
         if mod not in facts.modifiers:
-            yield Finding("modifiers.unknown", "deny", (line.line,),
-                          f"{mod} on {line.code} is not a CPT or HCPCS Level II modifier.",
-                          "Correct or remove the modifier.")
+            yield Finding(
+                "modifiers.unknown",
+                "deny",
+                (line.line,),
+                f"{mod} on {line.code} is not a CPT or HCPCS Level II modifier.",
+                "Correct or remove the modifier.",
+            )
     if "25" in line.modifiers and not rules.is_em(line.code):
-        yield Finding("modifiers.25_not_em", "deny", (line.line,),
-                      f"Modifier 25 is for evaluation and management codes; {line.code} is not one.",
-                      "Put 25 on the E/M code of the day, not on the procedure.")
+        yield Finding(
+            "modifiers.25_not_em",
+            "deny",
+            (line.line,),
+            f"Modifier 25 is for evaluation and management codes; {line.code} is not one.",
+            "Put 25 on the E/M code of the day, not on the procedure.",
+        )
     aoc = facts.addon(line.code, day) if "51" in line.modifiers else None
     if aoc is not None:
-        yield Finding("modifiers.51_on_addon", "deny", (line.line,),
-                      f"{line.code} is an add-on code: modifier 51 (multiple procedures) does not apply to it.",
-                      "Remove modifier 51; add-on codes are exempt from the multiple procedure rules.",
-                      aoc["citation"])
+        yield Finding(
+            "modifiers.51_on_addon",
+            "deny",
+            (line.line,),
+            f"{line.code} is an add-on code: modifier 51 (multiple procedures) does not apply to it.",
+            "Remove modifier 51; add-on codes are exempt from the multiple procedure rules.",
+            aoc["citation"],
+        )
     pfs = judged_row(facts, line.code, day, line.modifiers)
     if pfs is not None:
         yield from indicator_findings(line, pfs)
@@ -83,9 +100,14 @@ def indicator_findings(line: Line, pfs: dict) -> Iterator[Finding]:
             text = f"{names} on {code} is paid only with documentation"
         else:
             text = f"{names} on {code} is not allowed"
-        yield Finding(fid, rules.VERDICT_SEVERITY[verdict], (line.line,),
-                      f"{text} ({_LABEL[field]} indicator {pfs[field]}{row}: {meaning.rstrip('.')}).",
-                      rule.fix.format(mod=names), pfs["citation"])
+        yield Finding(
+            fid,
+            rules.VERDICT_SEVERITY[verdict],
+            (line.line,),
+            f"{text} ({_LABEL[field]} indicator {pfs[field]}{row}: {meaning.rstrip('.')}).",
+            rule.fix.format(mod=names),
+            pfs["citation"],
+        )
 
 
 # --- the batch form: the same check over whole files (medcode.claims.batch) --------------------
@@ -95,14 +117,25 @@ def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
     """``check`` over whole files: the lines whose modifiers may break a rule (``rules``), worded
     once per code, modifiers and release."""
     # a line whose modifier breaks an indicator's rule (rules.INDICATOR_RULES), any value
-    misfit = [pl.col(f"m{m}") & pl.col(field).is_in(
-        [v for v, rule in values.items() if rule.verdicts[m] != rules.ALLOWED]).fill_null(False)
-        for field, values in rules.INDICATOR_RULES.items() for m in rules.INDICATOR_MODIFIERS[field]]
-    cand = ln.filter(pl.col("mkey") != "").filter(
-        pl.any_horizontal(pl.col("m_unknown"), pl.col("m25") & ~_is_em(pl.col("code")),
-                          pl.col("m51") & pl.col("aoc_row").is_not_null(), *misfit,
-                          pl.col("status").is_null())  # no row: maybe a modifier row (judged_row)
-    ).with_columns(aoc_key=pl.col("aoc_row").fill_null(-1))
+    misfit = [
+        pl.col(f"m{m}")
+        & pl.col(field).is_in([v for v, rule in values.items() if rule.verdicts[m] != rules.ALLOWED]).fill_null(False)
+        for field, values in rules.INDICATOR_RULES.items()
+        for m in rules.INDICATOR_MODIFIERS[field]
+    ]
+    cand = (
+        ln.filter(pl.col("mkey") != "")
+        .filter(
+            pl.any_horizontal(
+                pl.col("m_unknown"),
+                pl.col("m25") & ~_is_em(pl.col("code")),
+                pl.col("m51") & pl.col("aoc_row").is_not_null(),
+                *misfit,
+                pl.col("status").is_null(),
+            )  # no row: maybe a modifier row (judged_row)
+        )
+        .with_columns(aoc_key=pl.col("aoc_row").fill_null(-1))
+    )
 
     def make(r: dict) -> Iterator[Finding]:
         return line_findings(bc.facts, Line(0, r["code"], tuple(r["mkey"].split())), r["day"])

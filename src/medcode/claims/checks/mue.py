@@ -46,12 +46,21 @@ def exceeded(code: str, day: object, mue: dict, units: float, lines: tuple[int, 
     """Units over the MUE: on one line (MAI 1) or on the date of service (MAI 2 and 3)."""
     meaning = (vocab.meaning("mai", mue["mai"]) or "").rstrip(".")  # the rationale follows after "; "
     where = "on the line" if mue["mai"] == "1" else f"on {day}"
-    return Finding("mue.exceeded", "deny", lines,
-                   f"{code}: {units:,.0f} units {where}, the MUE is {mue['units']} (MAI {mue['mai']}: {meaning}; "
-                   f"{mue['rationale']}).",
-                   f"Bill at most {mue['units']} units" + (" per line" if mue["mai"] == "1" else " per day")
-                   + ("; for MAI 1 more units on separate lines with 59/XE/XS/XU when documented." if mue["mai"] == "1"
-                      else "; an appeal with records is the only route above it."), mue["citation"])
+    return Finding(
+        "mue.exceeded",
+        "deny",
+        lines,
+        f"{code}: {units:,.0f} units {where}, the MUE is {mue['units']} (MAI {mue['mai']}: {meaning}; "
+        f"{mue['rationale']}).",
+        f"Bill at most {mue['units']} units"
+        + (" per line" if mue["mai"] == "1" else " per day")
+        + (
+            "; for MAI 1 more units on separate lines with 59/XE/XS/XU when documented."
+            if mue["mai"] == "1"
+            else "; an appeal with records is the only route above it."
+        ),
+        mue["citation"],
+    )
 
 
 # --- the batch form: the same check over whole files (medcode.claims.batch) --------------------
@@ -71,14 +80,25 @@ def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
     per_line = m.filter((pl.col("mai") == "1") & (pl.col("units") > pl.col("mue_units")))
     daily = m.filter(pl.col("mai") != "1")
     # sum first (a few plain columns), then gather lines and limits only for the days over
-    over = (daily.group_by("cid", "code", "day").agg(pl.col("units").sum(), pl.col("mue_units").first())
-            .filter(pl.col("units") > pl.col("mue_units")).drop("mue_units"))
-    per_day = (daily.join(over.select("cid", "code", "day"), on=["cid", "code", "day"], how="semi")
-               .group_by("cid", "code", "day")
-               .agg(pl.col("line").sort().alias("lines"),
-                    *(pl.col(col).first() for col in ("mue_units", "mai", "rationale", "mue_rid", "mue_line")))
-               .join(over, on=["cid", "code", "day"]))
+    over = (
+        daily.group_by("cid", "code", "day")
+        .agg(pl.col("units").sum(), pl.col("mue_units").first())
+        .filter(pl.col("units") > pl.col("mue_units"))
+        .drop("mue_units")
+    )
+    per_day = (
+        daily.join(over.select("cid", "code", "day"), on=["cid", "code", "day"], how="semi")
+        .group_by("cid", "code", "day")
+        .agg(
+            pl.col("line").sort().alias("lines"),
+            *(pl.col(col).first() for col in ("mue_units", "mai", "rationale", "mue_rid", "mue_line")),
+        )
+        .join(over, on=["cid", "code", "day"])
+    )
     keys = ["mue_rid", "mue_units", "mai", "rationale", "units"]
-    return pl.concat([
-        bc.per_key(per_line, keys, make, pl.concat_list("line"), ("code", "day"), "mue_line"),
-        bc.per_key(per_day, keys, make, pl.col("lines"), ("code", "day"), "mue_line")])
+    return pl.concat(
+        [
+            bc.per_key(per_line, keys, make, pl.concat_list("line"), ("code", "day"), "mue_line"),
+            bc.per_key(per_day, keys, make, pl.col("lines"), ("code", "day"), "mue_line"),
+        ]
+    )

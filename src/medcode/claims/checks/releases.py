@@ -47,11 +47,14 @@ def before_oldest(kb: KnowledgeBase, day: date) -> bool:
 
 def no_release(kb: KnowledgeBase, day: date | str, lines: tuple[int, ...]) -> Finding:
     oldest = kb.releases[SCHEDULE][0]
-    return Finding("validity.no_release", "deny", lines,
-                   f"No fee schedule medcode holds was in force on {day} (the oldest, {oldest.name}, starts "
-                   f"{oldest.effective_from.isoformat()}): the line cannot be checked or priced for that date.",
-                   "Check the date of service; a service of that date needs the fee schedule and edits of its "
-                   "own year.")
+    return Finding(
+        "validity.no_release",
+        "deny",
+        lines,
+        f"No fee schedule medcode holds was in force on {day} (the oldest, {oldest.name}, starts "
+        f"{oldest.effective_from.isoformat()}): the line cannot be checked or priced for that date.",
+        "Check the date of service; a service of that date needs the fee schedule and edits of its own year.",
+    )
 
 
 def notices(facts: Facts, claim: Claim) -> list[str]:
@@ -81,6 +84,7 @@ def _note(kb: KnowledgeBase, family: str, day: date) -> str | None:
 
 # --- the batch forms ----------------------------------------------------------------------------
 
+
 def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
     """``check`` in the batch engine (its entry point for every check module)."""
     from medcode.claims.batch.frames import FINDING_SCHEMA
@@ -94,8 +98,11 @@ def batch_findings(kb: KnowledgeBase, ln: pl.DataFrame, schema: dict) -> pl.Data
     releases = kb.releases.get(SCHEDULE)
     if not releases:
         return pl.DataFrame(schema=schema)
-    early = (ln.filter(pl.col("day") < releases[0].effective_from).group_by("cid", "day")
-             .agg(pl.col("line").sort().alias("lines")))
+    early = (
+        ln.filter(pl.col("day") < releases[0].effective_from)
+        .group_by("cid", "day")
+        .agg(pl.col("line").sort().alias("lines"))
+    )
     rows = []
     for cid, day, lines in early.iter_rows():
         f = no_release(kb, day, tuple(lines))
@@ -112,14 +119,30 @@ def batch_notices(kb: KnowledgeBase, c: pl.DataFrame, ln: pl.DataFrame) -> pl.Da
     rows = [(day, k, note, k >= len(LINE_FAMILIES)) for day in days for k, note in day_notes(kb, day, True)]
     per_day = pl.DataFrame(rows, schema=schema, orient="row")
     icd_rank = len(LINE_FAMILIES) + len(PRICING_FAMILIES)
-    icd = pl.DataFrame([(day, icd_rank, note, False) for day in c["cdate"].drop_nulls().unique().to_list()
-                        if (note := _note(kb, DIAGNOSIS_FAMILY, day))], schema=schema, orient="row")
+    icd = pl.DataFrame(
+        [
+            (day, icd_rank, note, False)
+            for day in c["cdate"].drop_nulls().unique().to_list()
+            if (note := _note(kb, DIAGNOSIS_FAMILY, day))
+        ],
+        schema=schema,
+        orient="row",
+    )
     priced = c.select("cid", priced=(pl.col("zip").fill_null("") != "") | (pl.col("locality").fill_null("") != ""))
-    line_notes = (ln.select("cid", "day").drop_nulls().unique().join(per_day, on="day")
-                  .join(priced, on="cid").filter(~pl.col("pricing") | pl.col("priced")))
-    dx_notes = (c.filter(pl.col("dx").list.len() > 0).select("cid", day=pl.col("cdate"))
-                .join(icd, on="day"))
+    line_notes = (
+        ln.select("cid", "day")
+        .drop_nulls()
+        .unique()
+        .join(per_day, on="day")
+        .join(priced, on="cid")
+        .filter(~pl.col("pricing") | pl.col("priced"))
+    )
+    dx_notes = c.filter(pl.col("dx").list.len() > 0).select("cid", day=pl.col("cdate")).join(icd, on="day")
     cols = ["cid", "day", "k", "note"]
-    return (pl.concat([line_notes.select(cols), dx_notes.select(cols)]).sort("cid", "day", "k")
-            .unique(["cid", "note"], keep="first", maintain_order=True)
-            .group_by("cid", maintain_order=True).agg(pl.col("note").alias("release_notes")))
+    return (
+        pl.concat([line_notes.select(cols), dx_notes.select(cols)])
+        .sort("cid", "day", "k")
+        .unique(["cid", "note"], keep="first", maintain_order=True)
+        .group_by("cid", maintain_order=True)
+        .agg(pl.col("note").alias("release_notes"))
+    )

@@ -31,9 +31,13 @@ def check(facts: Facts, claim: Claim) -> Iterator[Finding]:
 
 
 def conflict(family: str, rule: str, codes: list[str], day: object, lines: tuple[int, ...]) -> Finding:
-    return Finding("siblings.conflict", "deny", lines,
-                   f"{' and '.join(codes)} on {day} describe the same service in different ways "
-                   f"({family.replace('_', ' ')}).", f"Bill one of them. {rule}")
+    return Finding(
+        "siblings.conflict",
+        "deny",
+        lines,
+        f"{' and '.join(codes)} on {day} describe the same service in different ways ({family.replace('_', ' ')}).",
+        f"Bill one of them. {rule}",
+    )
 
 
 # --- the batch form: the same check over whole files (medcode.claims.batch) --------------------
@@ -42,16 +46,22 @@ def conflict(family: str, rule: str, codes: list[str], day: object, lines: tuple
 def batch(bc: BatchChecker, ln: pl.DataFrame, c: pl.DataFrame) -> pl.DataFrame:
     """``check`` over whole files: the days that bill two codes of one family."""
     families = vocab.code_families()
-    members = pl.DataFrame([(code, fam) for fam, (codes, _) in families.items() for code in codes],
-                           schema={"code": pl.String, "family": pl.String}, orient="row")
+    members = pl.DataFrame(
+        [(code, fam) for fam, (codes, _) in families.items() for code in codes],
+        schema={"code": pl.String, "family": pl.String},
+        orient="row",
+    )
     rows = ln.select("cid", "line", "code", "day").join(members, on="code")
     # lists only for the days that bill two codes of a family (few)
     group = ["cid", "family", "day"]
-    rows = rows.join(rows.group_by(group).agg(pl.col("code").n_unique().alias("n")).filter(pl.col("n") > 1),
-                     on=group, how="semi")
-    groups = (rows.group_by(group)
-              .agg(pl.col("code").unique().sort().alias("codes"), pl.col("line").sort().alias("lines"))
-              .with_columns(codes_key=pl.col("codes").list.join(" ")))
+    rows = rows.join(
+        rows.group_by(group).agg(pl.col("code").n_unique().alias("n")).filter(pl.col("n") > 1), on=group, how="semi"
+    )
+    groups = (
+        rows.group_by(group)
+        .agg(pl.col("code").unique().sort().alias("codes"), pl.col("line").sort().alias("lines"))
+        .with_columns(codes_key=pl.col("codes").list.join(" "))
+    )
 
     def make(r: dict) -> Iterator[Finding]:
         yield conflict(r["family"], families[r["family"]][1], r["codes_key"].split(), r["day"], ())

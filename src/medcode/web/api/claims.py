@@ -22,8 +22,13 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["claims"])
 # Content type -> claim format. Anything else (text/plain, a form, no type at all: what a page of
 # another site can post without asking) is refused with 415.
-CONTENT_TYPES = {"application/json": "json", "text/csv": "csv", "application/edi-x12": "x12",
-                 "application/x12": "x12", "application/fhir+json": "fhir"}
+CONTENT_TYPES = {
+    "application/json": "json",
+    "text/csv": "csv",
+    "application/edi-x12": "x12",
+    "application/x12": "x12",
+    "application/fhir+json": "fhir",
+}
 _SCHEMA = Path(__file__).resolve().parents[2] / "claims" / "claim.schema.json"
 
 
@@ -46,34 +51,69 @@ def _body_schema() -> dict[str, Any]:
     defs = claim.get("$defs", {})
     claim = _inline({k: v for k, v in claim.items() if not k.startswith("$")}, defs)
     text = {"schema": {"type": "string"}}
-    return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"description": "one claim, a list of claims, or {\"claims\": [...]}; "
-                                                       "see docs/claims.md", **claim}},
-        "text/csv": text, "application/edi-x12": text, "application/x12": text,
-        "application/fhir+json": {"schema": _FHIR_BODY}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "description": 'one claim, a list of claims, or {"claims": [...]}; see docs/claims.md',
+                        **claim,
+                    }
+                },
+                "text/csv": text,
+                "application/edi-x12": text,
+                "application/x12": text,
+                "application/fhir+json": {"schema": _FHIR_BODY},
+            },
+        }
+    }
 
 
 # A FHIR R4 Claim with its items, or a Bundle of such Claims: the structure the FHIR reader needs
 # (docs/claims.md). Values inside (codes, sequences, dates) are not constrained here: the reader
 # turns a bad one into a validity.bad_input finding that names its position, not a refusal.
 _FHIR_ITEM = {"type": "object"}
-_FHIR_CLAIM = {"type": "object", "required": ["resourceType", "item"], "properties": {
-    "resourceType": {"const": "Claim"}, "item": {"type": "array", "minItems": 1, "items": _FHIR_ITEM}}}
-_FHIR_BODY = {"description": "a FHIR R4 Claim, or a Bundle of Claims", "oneOf": [
-    _FHIR_CLAIM,
-    {"type": "object", "required": ["resourceType", "entry"], "properties": {
-        "resourceType": {"const": "Bundle"},
-        "entry": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["resource"],
-                                                            "properties": {"resource": _FHIR_CLAIM}}}}}]}
+_FHIR_CLAIM = {
+    "type": "object",
+    "required": ["resourceType", "item"],
+    "properties": {"resourceType": {"const": "Claim"}, "item": {"type": "array", "minItems": 1, "items": _FHIR_ITEM}},
+}
+_FHIR_BODY = {
+    "description": "a FHIR R4 Claim, or a Bundle of Claims",
+    "oneOf": [
+        _FHIR_CLAIM,
+        {
+            "type": "object",
+            "required": ["resourceType", "entry"],
+            "properties": {
+                "resourceType": {"const": "Bundle"},
+                "entry": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": "object", "required": ["resource"], "properties": {"resource": _FHIR_CLAIM}},
+                },
+            },
+        },
+    ],
+}
 
 
-@router.post("/claims/check", openapi_extra=_body_schema(), responses={
-    200: {"description": "the report: summary and claims with findings, priced lines and totals",
-          "content": {"application/json": {"schema": {"type": "object", "required": ["summary", "claims"]}}}},
-    **errors(e413="body over MEDCODE_MAX_BODY_MB (refused before more is read)",
-             e415="a content type other than application/json, text/csv, application/edi-x12 or "
-                  "application/fhir+json",
-             e422="a body that is not a claim file (the message names the position)")})
+@router.post(
+    "/claims/check",
+    openapi_extra=_body_schema(),
+    responses={
+        200: {
+            "description": "the report: summary and claims with findings, priced lines and totals",
+            "content": {"application/json": {"schema": {"type": "object", "required": ["summary", "claims"]}}},
+        },
+        **errors(
+            e413="body over MEDCODE_MAX_BODY_MB (refused before more is read)",
+            e415="a content type other than application/json, text/csv, application/edi-x12 or application/fhir+json",
+            e422="a body that is not a claim file (the message names the position)",
+        ),
+    },
+)
 async def check_claims(request: Request) -> Response:
     """Check claims sent as JSON (one claim, a list, or ``{"claims": [...]}``; schema in
     docs/claims.md), CSV (``Content-Type: text/csv``), X12 837P (``application/edi-x12``) or FHIR
@@ -82,9 +122,12 @@ async def check_claims(request: Request) -> Response:
     kind = parse_options_header(request.headers.get("content-type", ""))[0].decode("latin-1").lower()
     fmt = CONTENT_TYPES.get(kind)
     if fmt is None:
-        return error(415, "unsupported_media_type",
-                     f"Content-Type {kind or '(none)'!r} is not accepted; send one of {', '.join(CONTENT_TYPES)}",
-                     field="content-type")
+        return error(
+            415,
+            "unsupported_media_type",
+            f"Content-Type {kind or '(none)'!r} is not accepted; send one of {', '.join(CONTENT_TYPES)}",
+            field="content-type",
+        )
     cap = request.app.state.limits.max_body
     try:
         body = await read_body(request, cap)
@@ -108,6 +151,7 @@ async def check_claims(request: Request) -> Response:
             log.exception("the %s reader failed on a request body", fmt)
             return error(422, "bad_input", f"body: cannot be read as {fmt} ({type(exc).__name__})", field="body")
         return reports.to_json([checker.check(c) for c in claims])
+
     out = await anyio.to_thread.run_sync(run)
     if isinstance(out, Response):
         return out

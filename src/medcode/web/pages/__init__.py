@@ -35,8 +35,14 @@ from medcode.web.pages.upload import BadForm, TooLarge, read_check_form
 router = APIRouter(include_in_schema=False)
 COOKIE = "medcode_locality"
 SYSTEMS = (("cpt", "CPT"), ("hcpcs", "HCPCS"), ("icd10cm", "ICD-10-CM"), ("modifier", "Modifiers"))
-INDICATOR_NAMES = {"pctc": "PC/TC indicator", "mult_proc": "Multiple procedure", "bilateral": "Bilateral surgery",
-                   "assistant": "Assistant at surgery", "co_surgeon": "Co-surgeons", "team": "Team surgery"}
+INDICATOR_NAMES = {
+    "pctc": "PC/TC indicator",
+    "mult_proc": "Multiple procedure",
+    "bilateral": "Bilateral surgery",
+    "assistant": "Assistant at surgery",
+    "co_surgeon": "Co-surgeons",
+    "team": "Team surgery",
+}
 NOTE_SECTIONS = (
     ("notes", "Notes", "Notes that apply to this code and the categories above it."),
     ("excludes1", "Excludes1", "Never code these together with this code: they cannot occur together."),
@@ -45,10 +51,17 @@ NOTE_SECTIONS = (
     ("use_additional_code", "Use additional code", "Add a code for the associated condition."),
     ("code_also", "Code also", "A separate code may be needed; sequencing depends on the circumstances."),
 )
-FORM_FORMATS = (("auto", "Tell from the text or file name"), ("json", "JSON"), ("csv", "CSV"),
-                ("x12", "X12 837P"), ("fhir", "FHIR R4 Claim"))
-EXAMPLE = ('{"id": "C1", "date": "2026-05-01", "place_of_service": "22", "zip": "10001",\n'
-           ' "diagnoses": ["M86.161"], "lines": [{"code": "20702", "units": 1, "pointers": [1]}]}')
+FORM_FORMATS = (
+    ("auto", "Tell from the text or file name"),
+    ("json", "JSON"),
+    ("csv", "CSV"),
+    ("x12", "X12 837P"),
+    ("fhir", "FHIR R4 Claim"),
+)
+EXAMPLE = (
+    '{"id": "C1", "date": "2026-05-01", "place_of_service": "22", "zip": "10001",\n'
+    ' "diagnoses": ["M86.161"], "lines": [{"code": "20702", "units": 1, "pointers": [1]}]}'
+)
 INLINE_BYTES = 512 * 1024  # larger inputs are checked in the background while the page shows progress
 PASTE_BYTES = 2 * 1024 * 1024  # pasted text; larger claims are uploaded as a file
 
@@ -77,8 +90,9 @@ def _day(text: str | None) -> tuple[date | None, str | None]:
         return None, f"{text!r} is not a date (YYYY-MM-DD); the newest release is shown."
 
 
-def _locality(kb: KB, request: Request, zip_code: str | None, locality: str | None,
-              day: date | None) -> tuple[Locality | None, str | None, str | None]:
+def _locality(
+    kb: KB, request: Request, zip_code: str | None, locality: str | None, day: date | None
+) -> tuple[Locality | None, str | None, str | None]:
     """(locality, cookie to set, error): from the form, or else from the cookie."""
     asked = bool(zip_code or locality)
     try:
@@ -105,13 +119,20 @@ def _cookie(key: str | None) -> dict[str, str]:
 def home(request: Request, kb: KB) -> Response:
     site = pages(request)
     latest = [rs[-1] for _, rs in sorted(kb.releases.items()) if rs]
-    return site.cached(request, "/", lambda: (site.html(request, "home.html", releases=latest, systems=SYSTEMS,
-                                                        chosen=()).encode(), {}))
+    return site.cached(
+        request,
+        "/",
+        lambda: (site.html(request, "home.html", releases=latest, systems=SYSTEMS, chosen=()).encode(), {}),
+    )
 
 
 @router.get("/search")
-def search_page(request: Request, kb: KB, q: Annotated[str, Query(max_length=500)] = "",
-                      system: Annotated[list[str] | None, Query()] = None) -> Response:
+def search_page(
+    request: Request,
+    kb: KB,
+    q: Annotated[str, Query(max_length=500)] = "",
+    system: Annotated[list[str] | None, Query()] = None,
+) -> Response:
     site = pages(request)
     chosen = tuple(s for s in (system or []) if s)
     results, error = None, None
@@ -125,8 +146,16 @@ def search_page(request: Request, kb: KB, q: Annotated[str, Query(max_length=500
             if top.why == "exact code" and normalize(q).replace(".", "") == top.code.replace(".", ""):
                 return RedirectResponse(f"{href(top.system, top.code)}", status_code=303)
     canonical = "/search" + (f"?{urlencode({'q': q.strip()})}" if q.strip() else "")
-    return site.page(request, "search.html", results=results, error=error, query=q, systems=SYSTEMS,
-                     chosen=chosen, canonical=canonical)
+    return site.page(
+        request,
+        "search.html",
+        results=results,
+        error=error,
+        query=q,
+        systems=SYSTEMS,
+        chosen=chosen,
+        canonical=canonical,
+    )
 
 
 @router.get("/modifiers/{modifier}")
@@ -143,8 +172,11 @@ def modifier_page(request: Request, kb: KB, modifier: str) -> Response:
             hit = None
     if hit is None:
         return _not_found(request, kb, wanted, f"{wanted} is not a modifier in the releases loaded.", [])
-    return site.cached(request, request.url.path, lambda: (site.html(
-        request, "modifier.html", m=hit, rules=modifier_rules(wanted)).encode(), {}))
+    return site.cached(
+        request,
+        request.url.path,
+        lambda: (site.html(request, "modifier.html", m=hit, rules=modifier_rules(wanted)).encode(), {}),
+    )
 
 
 def _not_found(request: Request, kb: KB, code: str, message: str, suggestions: list[str]) -> Response:
@@ -161,16 +193,34 @@ def _not_found(request: Request, kb: KB, code: str, message: str, suggestions: l
             hits = search(kb, code, limit=5).hits
         except SearchError:
             hits = ()
-        shown = [{"code": h.code, "description": h.plain_description or h.description, "href": href(h.system, h.code)}
-                 for h in hits]
-    return site.page(request, "not_found.html", status=404, code=code, message=message, suggestions=shown,
-                     systems=SYSTEMS, chosen=(), query=code)
+        shown = [
+            {"code": h.code, "description": h.plain_description or h.description, "href": href(h.system, h.code)}
+            for h in hits
+        ]
+    return site.page(
+        request,
+        "not_found.html",
+        status=404,
+        code=code,
+        message=message,
+        suggestions=shown,
+        systems=SYSTEMS,
+        chosen=(),
+        query=code,
+    )
 
 
 @router.get("/codes/{code}")
-def code_page(request: Request, kb: KB, code: str, date: str | None = None, zip: str | None = None,
-              locality: str | None = None, c1: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-              c2: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Response:
+def code_page(
+    request: Request,
+    kb: KB,
+    code: str,
+    date: str | None = None,
+    zip: str | None = None,
+    locality: str | None = None,
+    c1: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    c2: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> Response:
     started = time.perf_counter()
     site = pages(request)
     day, date_error = _day(date)
@@ -187,6 +237,7 @@ def code_page(request: Request, kb: KB, code: str, date: str | None = None, zip:
         else:
             body = _procedure_html(request, kb, found, day, date, loc, notices, c1, c2)
         return body.encode(), _cookie(set_cookie)
+
     try:
         response = site.cached(request, key, render)
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
@@ -206,8 +257,17 @@ class _Redirect(Exception):
         self.location = location
 
 
-def _procedure_html(request: Request, kb: KB, p: ProcedureCode, day: date | None, date_param: str | None,
-                    loc: Locality | None, notices: list[str], c1: int, c2: int) -> str:
+def _procedure_html(
+    request: Request,
+    kb: KB,
+    p: ProcedureCode,
+    day: date | None,
+    date_param: str | None,
+    loc: Locality | None,
+    notices: list[str],
+    c1: int,
+    c2: int,
+) -> str:
     site = pages(request)
     prices = []
     if p.rvu is not None and p.status is not None and p.status.code in PAYABLE_STATUSES:
@@ -218,30 +278,53 @@ def _procedure_html(request: Request, kb: KB, p: ProcedureCode, day: date | None
     localities = sorted((x.locality for x in prices), key=lambda x: (x.state, x.name))
     ptp_pages = []
     if p.ptp is not None:
-        for direction, title, offset in (("column_1", f"{p.code} in column 1: these codes are denied with it", c1),
-                                         ("column_2", f"{p.code} in column 2: it is denied with these codes", c2)):
-            ptp_pages.append((direction, title, ptp_pairs(kb, p.code, direction=direction, day=day, offset=offset,
-                                                         limit=25)))
+        for direction, title, offset in (
+            ("column_1", f"{p.code} in column 1: these codes are denied with it", c1),
+            ("column_2", f"{p.code} in column 2: it is denied with these codes", c2),
+        ):
+            ptp_pages.append(
+                (direction, title, ptp_pairs(kb, p.code, direction=direction, day=day, offset=offset, limit=25))
+            )
 
     dme = []
     for f in (p.dmepos or {}).get("fees", []):
         fees = [v for pair in f["by_state"].values() for v in pair if v]
-        dme.append({**f, "low": min(fees) if fees else None, "high": max(fees) if fees else None,
-                    "states": sum(1 for pair in f["by_state"].values() if any(pair))})
+        dme.append(
+            {
+                **f,
+                "low": min(fees) if fees else None,
+                "high": max(fees) if fees else None,
+                "states": sum(1 for pair in f["by_state"].values() if any(pair)),
+            }
+        )
 
     def pager(direction: str, offset: int) -> str:
         params = dict(request.query_params)
         params["c1" if direction == "column_1" else "c2"] = str(max(offset, 0))
         return f"/codes/{p.code}?{urlencode(params)}"
+
     return site.html(
-        request, "procedure.html", p=p, g=guide(p), payable=PAYABLE_STATUSES, indicator_names=INDICATOR_NAMES,
-        pfs_releases=list(reversed(kb.releases.get("pprrvu", []))), date_value=str(day or p.date or ""),
-        date_param=date_param if day else None, localities=localities,
-        locality_key=loc.key if loc else None, locality_prices=prices,
-        locality_chart=charts.locality_bars(prices, p.payment.nonfacility if p.payment else None,
-                                            loc.key if loc else None),
-        history_chart=charts.rvu_history(rvu_history(kb, p.code)), ptp_pages=ptp_pages, pager=pager, dme=dme,
-        page_notices=notices)
+        request,
+        "procedure.html",
+        p=p,
+        g=guide(p),
+        payable=PAYABLE_STATUSES,
+        indicator_names=INDICATOR_NAMES,
+        pfs_releases=list(reversed(kb.releases.get("pprrvu", []))),
+        date_value=str(day or p.date or ""),
+        date_param=date_param if day else None,
+        localities=localities,
+        locality_key=loc.key if loc else None,
+        locality_prices=prices,
+        locality_chart=charts.locality_bars(
+            prices, p.payment.nonfacility if p.payment else None, loc.key if loc else None
+        ),
+        history_chart=charts.rvu_history(rvu_history(kb, p.code)),
+        ptp_pages=ptp_pages,
+        pager=pager,
+        dme=dme,
+        page_notices=notices,
+    )
 
 
 @router.get("/compare")
@@ -276,19 +359,32 @@ def compare_page(request: Request, kb: KB, codes: str = "", date: str | None = N
     sites = vocab.family_choices(family_name) if family_name else {}
     pairs = ptp_between(kb, [p.code for p in found], day=day)
     canonical = "/compare" + (f"?codes={','.join(wanted)}" if wanted else "")
-    return site.page(request, "compare.html", codes=wanted, pages=found, missing=missing, error=error,
-                     family=family, sites=sites, pairs=pairs, ptp_missing=kb.resolve("ptp_practitioner", day) is None,
-                     locality=loc, canonical=canonical)
+    return site.page(
+        request,
+        "compare.html",
+        codes=wanted,
+        pages=found,
+        missing=missing,
+        error=error,
+        family=family,
+        sites=sites,
+        pairs=pairs,
+        ptp_missing=kb.resolve("ptp_practitioner", day) is None,
+        locality=loc,
+        canonical=canonical,
+    )
 
 
 # --- claim checker ---------------------------------------------------------------------------
+
 
 def _check_form(request: Request, status: int = 200, **context: Any) -> Response:
     context.setdefault("fmt", "auto")
     context.setdefault("max_upload_mb", request.app.state.limits.max_upload >> 20)
     context.setdefault("keep", _minutes(jobs(request).keep_seconds))
-    return pages(request).page(request, "check.html", status=status, cache=False, formats=FORM_FORMATS,
-                               example=EXAMPLE, **context)
+    return pages(request).page(
+        request, "check.html", status=status, cache=False, formats=FORM_FORMATS, example=EXAMPLE, **context
+    )
 
 
 @router.get("/check")
@@ -312,6 +408,7 @@ async def check_submit(request: Request) -> Response:
         for job in made:
             store.discard(job)
         return _check_form(request, status, error=message, **context)
+
     try:
         form = await read_check_form(request, max_file=limits.max_upload, max_text=PASTE_BYTES, place=place)
     except TooLarge as exc:
@@ -353,19 +450,25 @@ async def check_submit(request: Request) -> Response:
             store.submit(job, source, fmt, label)
         except Busy:
             store.discard(job)
-            return pages(request).page(request, "check.html", status=503, cache=False, formats=FORM_FORMATS,
-                                       example=EXAMPLE, fmt=fmt, headers={"Retry-After": "60"},
-                                       max_upload_mb=limits.max_upload >> 20,
-                                       keep=_minutes(store.keep_seconds),
-                                       error=f"The server is busy: {store.queue} checks are waiting. "
-                                             "Try again in a few minutes.")
+            return pages(request).page(
+                request,
+                "check.html",
+                status=503,
+                cache=False,
+                formats=FORM_FORMATS,
+                example=EXAMPLE,
+                fmt=fmt,
+                headers={"Retry-After": "60"},
+                max_upload_mb=limits.max_upload >> 20,
+                keep=_minutes(store.keep_seconds),
+                error=f"The server is busy: {store.queue} checks are waiting. Try again in a few minutes.",
+            )
         return RedirectResponse(f"/check/jobs/{job}", status_code=303)
     await anyio.to_thread.run_sync(store.run_now, job, source, fmt, label)
     status = store.status(job)
     if status["state"] == "failed":
         return _check_form(request, 422, error=status["error"], text=shown_text, fmt=fmt)
-    return _check_form(request, summary=status["summary"], claims=store.shown(job), job=job, text=shown_text,
-                       fmt=fmt)
+    return _check_form(request, summary=status["summary"], claims=store.shown(job), job=job, text=shown_text, fmt=fmt)
 
 
 @router.get("/check/jobs/{job}")
@@ -374,16 +477,33 @@ def job_page(request: Request, job: str) -> Response:
     try:
         status = store.status(job)
     except UnknownJob:
-        return pages(request).page(request, "job.html", status=404, cache=False, job=job, state="failed",
-                                   error="No such check: it may have expired (reports are kept for "
-                                         f"{_minutes(store.keep_seconds)} after a check ends).")
+        return pages(request).page(
+            request,
+            "job.html",
+            status=404,
+            cache=False,
+            job=job,
+            state="failed",
+            error="No such check: it may have expired (reports are kept for "
+            f"{_minutes(store.keep_seconds)} after a check ends).",
+        )
     claims = store.shown(job) if status["state"] == "done" else []
     expires = status.get("expires")
-    return pages(request).page(request, "job.html", cache=False, job=job, state=status["state"],
-                               lines=status.get("lines", 0), total=status.get("total"), error=status.get("error"),
-                               summary=status.get("summary"), claims=claims, position=status.get("position"),
-                               label=status.get("label"),
-                               expires=time.strftime("%H:%M UTC", time.gmtime(expires)) if expires else None)
+    return pages(request).page(
+        request,
+        "job.html",
+        cache=False,
+        job=job,
+        state=status["state"],
+        lines=status.get("lines", 0),
+        total=status.get("total"),
+        error=status.get("error"),
+        summary=status.get("summary"),
+        claims=claims,
+        position=status.get("position"),
+        label=status.get("label"),
+        expires=time.strftime("%H:%M UTC", time.gmtime(expires)) if expires else None,
+    )
 
 
 def _minutes(seconds: float) -> str:
@@ -409,5 +529,4 @@ def job_report(request: Request, job: str, kind: str) -> Response:
     headers = {"Cache-Control": "no-store"}
     if kind == "html":  # a document of its own (inline style, no script): sandboxed, whatever it holds
         headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
-    return FileResponse(path, media_type=REPORTS[kind][1], filename=f"medcode-check{REPORTS[kind][0]}",
-                        headers=headers)
+    return FileResponse(path, media_type=REPORTS[kind][1], filename=f"medcode-check{REPORTS[kind][0]}", headers=headers)

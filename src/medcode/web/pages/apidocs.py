@@ -35,18 +35,38 @@ def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for path, methods in spec.get("paths", {}).items():
         for method, op in methods.items():
-            params = [{"name": p["name"], "in": p["in"], "required": p.get("required", False),
-                       "type": type_of(p.get("schema", {})),
-                       "default": p.get("schema", {}).get("default"),
-                       "description": p.get("description") or p.get("schema", {}).get("description", "")}
-                      for p in op.get("parameters", [])]
+            params = [
+                {
+                    "name": p["name"],
+                    "in": p["in"],
+                    "required": p.get("required", False),
+                    "type": type_of(p.get("schema", {})),
+                    "default": p.get("schema", {}).get("default"),
+                    "description": p.get("description") or p.get("schema", {}).get("description", ""),
+                }
+                for p in op.get("parameters", [])
+            ]
             body = list(op.get("requestBody", {}).get("content", {}))
-            answers = [{"status": status, "description": r.get("description", ""),
-                        "type": next((type_of(c.get("schema", {})) for c in r.get("content", {}).values()), "")}
-                       for status, r in sorted(op.get("responses", {}).items())]
-            out.append({"method": method.upper(), "path": path, "summary": op.get("summary", ""),
-                        "description": op.get("description", ""), "params": params, "body": body,
-                        "answers": answers, "anchor": op.get("operationId", f"{method}-{path}")})
+            answers = [
+                {
+                    "status": status,
+                    "description": r.get("description", ""),
+                    "type": next((type_of(c.get("schema", {})) for c in r.get("content", {}).values()), ""),
+                }
+                for status, r in sorted(op.get("responses", {}).items())
+            ]
+            out.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "params": params,
+                    "body": body,
+                    "answers": answers,
+                    "anchor": op.get("operationId", f"{method}-{path}"),
+                }
+            )
     return out
 
 
@@ -54,8 +74,9 @@ def schemas(spec: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for name, s in sorted(spec.get("components", {}).get("schemas", {}).items()):
         required = set(s.get("required", ()))
-        fields = [{"name": k, "type": type_of(v), "required": k in required}
-                  for k, v in s.get("properties", {}).items()]
+        fields = [
+            {"name": k, "type": type_of(v), "required": k in required} for k, v in s.get("properties", {}).items()
+        ]
         out.append({"name": name, "fields": fields})
     return out
 
@@ -64,5 +85,11 @@ def schemas(spec: dict[str, Any]) -> list[dict[str, Any]]:
 def api_docs(request: Request) -> Response:
     site = request.app.state.pages
     spec = request.app.openapi()
-    return site.cached(request, "/docs", lambda: (site.html(
-        request, "api_docs.html", spec=spec, operations=operations(spec), schemas=schemas(spec)).encode(), {}))
+    return site.cached(
+        request,
+        "/docs",
+        lambda: (
+            site.html(request, "api_docs.html", spec=spec, operations=operations(spec), schemas=schemas(spec)).encode(),
+            {},
+        ),
+    )

@@ -41,8 +41,11 @@ HTML_CLAIMS = 1000  # claims in the HTML report of a web check (the JSON and CSV
 # 1 GB for a piece of 330,000 short CSV rows); pieces of about 60,000 to 100,000 lines keep a check
 # of a million lines under 1 GB beside the server, at no cost in speed.
 CHUNK_LINES = 60_000
-REPORTS = {"json": (".json", "application/json"), "csv": (".csv", "text/csv; charset=utf-8"),
-           "html": (".html", "text/html; charset=utf-8")}
+REPORTS = {
+    "json": (".json", "application/json"),
+    "csv": (".csv", "text/csv; charset=utf-8"),
+    "html": (".html", "text/html; charset=utf-8"),
+}
 ACTIVE = ("queued", "running")
 ORPHAN_AGE = 60.0  # seconds: a folder without a status or a lock is an upload cut short
 _ID = re.compile(r"[A-Za-z0-9_-]{16}")
@@ -138,7 +141,7 @@ class _Head:
         results = list(results)
         self.seen += len(results)
         if self.left > 0:
-            self.sink.write(results[:self.left])
+            self.sink.write(results[: self.left])
             self.left -= min(self.left, len(results))
 
     def _write_frames(self, piece: Any) -> None:
@@ -150,8 +153,10 @@ class _Head:
 
     def close(self, summary: dict[str, Any]) -> None:
         if self.left <= 0 and self.seen > HTML_CLAIMS:
-            self.sink.out.write(f'<p class="note">This report shows the first {HTML_CLAIMS:,} of {self.seen:,} '
-                                "claims; the JSON and CSV reports have all of them.</p>".encode())
+            self.sink.out.write(
+                f'<p class="note">This report shows the first {HTML_CLAIMS:,} of {self.seen:,} '
+                "claims; the JSON and CSV reports have all of them.</p>".encode()
+            )
         self.sink.close(summary)
 
 
@@ -159,8 +164,12 @@ def relabel(results: Iterable[CheckedClaim], path: str, label: str) -> list[Chec
     out = []
     for c in results:
         if any(path in f.message for f in c.findings):
-            c = replace(c, findings=tuple(replace(f, message=f.message.replace(path, label)) if path in f.message
-                                          else f for f in c.findings))
+            c = replace(
+                c,
+                findings=tuple(
+                    replace(f, message=f.message.replace(path, label)) if path in f.message else f for f in c.findings
+                ),
+            )
         out.append(c)
     return out
 
@@ -168,8 +177,16 @@ def relabel(results: Iterable[CheckedClaim], path: str, label: str) -> list[Chec
 class Jobs:
     """The job folders under ``root``, the queue of background checks and their runner threads."""
 
-    def __init__(self, kb: KnowledgeBase, root: Path, *, slots: int = 1, queue: int = 20,
-                 keep_seconds: float = 3600.0, timer: bool = True):
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        root: Path,
+        *,
+        slots: int = 1,
+        queue: int = 20,
+        keep_seconds: float = 3600.0,
+        timer: bool = True,
+    ):
         self.kb = kb
         self.root = root
         self.slots = slots
@@ -240,8 +257,15 @@ class Jobs:
             os.close(fd)
 
     def _status(self, job: str, source: Path, fmt: str, label: str, state: str, **extra: Any) -> dict[str, Any]:
-        status = {"state": state, "lines": 0, "total": estimate_lines(source, fmt), "format": fmt, "label": label,
-                  "created": time.time(), **extra}
+        status = {
+            "state": state,
+            "lines": 0,
+            "total": estimate_lines(source, fmt),
+            "format": fmt,
+            "label": label,
+            "created": time.time(),
+            **extra,
+        }
         _write(self.root / job / "status.json", status)
         return status
 
@@ -289,13 +313,27 @@ class Jobs:
             if time.monotonic() - last[0] > 0.5:
                 last[0] = time.monotonic()
                 _write(folder / "status.json", status)
+
         files = [private(folder / f"report{REPORTS[k][0]}") for k in REPORTS]
         try:
-            sinks: list[Sink] = [_Relabel(s, str(source), label) for s in
-                                 (reports.JsonWriter(files[0]), reports.CsvWriter(files[1]),
-                                  _Head(reports.HtmlWriter(files[2]), HTML_CLAIMS))]
-            summary, kept = check_path(self.kb, str(source), fmt, engine=engine, sinks=sinks, advance=advance,
-                                       keep=SHOWN, chunk_lines=CHUNK_LINES)
+            sinks: list[Sink] = [
+                _Relabel(s, str(source), label)
+                for s in (
+                    reports.JsonWriter(files[0]),
+                    reports.CsvWriter(files[1]),
+                    _Head(reports.HtmlWriter(files[2]), HTML_CLAIMS),
+                )
+            ]
+            summary, kept = check_path(
+                self.kb,
+                str(source),
+                fmt,
+                engine=engine,
+                sinks=sinks,
+                advance=advance,
+                keep=SHOWN,
+                chunk_lines=CHUNK_LINES,
+            )
             with private(folder / "shown.json") as fh:
                 fh.write(orjson.dumps(relabel(kept, str(source), label)))
             status.update(state="done", summary=summary, lines=summary["lines"])
@@ -303,8 +341,11 @@ class Jobs:
             status.update(state="failed", error=str(exc).replace(str(source), label))
         except Exception as exc:  # reported on the page; the details go to the server log
             log.exception("claim check %s failed", job)
-            status.update(state="failed", error=f"The check failed on an error of medcode ({type(exc).__name__}); "
-                                                "nothing was kept. The server log has the details.")
+            status.update(
+                state="failed",
+                error=f"The check failed on an error of medcode ({type(exc).__name__}); "
+                "nothing was kept. The server log has the details.",
+            )
         finally:
             for fh in files:
                 fh.close()
@@ -351,9 +392,13 @@ class Jobs:
                         path.unlink(missing_ok=True)
                 self._drop_results(folder)
                 status.pop("position", None)
-                status.update(state="failed", finished=now, expires=now + self.keep_seconds,
-                              error="The server stopped before this check ended; the uploaded claims were "
-                                    "deleted. Check the file again.")
+                status.update(
+                    state="failed",
+                    finished=now,
+                    expires=now + self.keep_seconds,
+                    error="The server stopped before this check ended; the uploaded claims were "
+                    "deleted. Check the file again.",
+                )
                 _write(folder / "status.json", status)
             except FileNotFoundError:
                 continue

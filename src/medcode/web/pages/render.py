@@ -32,7 +32,7 @@ def _codelinks(text: str) -> Markup:
     """Note text with the ICD-10-CM codes in it linked to their pages."""
     out, last = [], 0
     for m in _ICD_IN_TEXT.finditer(text):
-        out.append(escape(text[last:m.start()]))
+        out.append(escape(text[last : m.start()]))
         out.append(Markup('<a href="/codes/{0}">{1}</a>').format(m.group(1), m.group(0)))
         last = m.end()
     out.append(escape(text[last:]))
@@ -45,8 +45,13 @@ def _asset_version() -> str:
 
 
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(("html",)),
-                      trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(("html",)),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
     env.filters["yyyymmdd"] = _yyyymmdd
     env.filters["codelinks"] = _codelinks
     env.globals["asset_version"] = _asset_version()
@@ -70,13 +75,29 @@ class Pages:
         context.setdefault("query", None)
         return self.env.get_template(template).render(**context)
 
-    def page(self, request: Request, template: str, status: int = 200, *, cache: bool = True,
-             headers: dict[str, str] | None = None, **context: Any) -> Response:
+    def page(
+        self,
+        request: Request,
+        template: str,
+        status: int = 200,
+        *,
+        cache: bool = True,
+        headers: dict[str, str] | None = None,
+        **context: Any,
+    ) -> Response:
         body = self.html(request, template, **context).encode()
         return self.respond(request, body, status, cache=cache, headers=headers)
 
-    def respond(self, request: Request, body: bytes, status: int = 200, *, cache: bool = True,
-                headers: dict[str, str] | None = None, etag: str | None = None) -> Response:
+    def respond(
+        self,
+        request: Request,
+        body: bytes,
+        status: int = 200,
+        *,
+        cache: bool = True,
+        headers: dict[str, str] | None = None,
+        etag: str | None = None,
+    ) -> Response:
         out = dict(headers or {})
         if not cache or status != 200:
             out["Cache-Control"] = "no-store" if not cache else "public, max-age=60"

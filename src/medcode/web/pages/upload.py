@@ -87,8 +87,7 @@ class _Part:
         self.size = 0
 
 
-async def read_check_form(request: Request, *, max_file: int, max_text: int,
-                          place: Callable[[], Path]) -> CheckForm:
+async def read_check_form(request: Request, *, max_file: int, max_text: int, place: Callable[[], Path]) -> CheckForm:
     """The form of ``POST /check``: ``text``, ``format`` and ``file``. ``place()`` is called when a
     file part starts and names the file to write it to (created 0600)."""
     kind, options = parse_options_header(request.headers.get("content-type", ""))
@@ -137,10 +136,20 @@ async def read_check_form(request: Request, *, max_file: int, max_text: int,
     def on_part_end() -> None:
         events.append(("end", len(parts) - 1, b""))
 
-    parser = MultipartParser(options[b"boundary"], {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
-        "on_part_end": on_part_end}, max_header_count=8, max_header_size=4096)
+    parser = MultipartParser(
+        options[b"boundary"],
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+        max_header_count=8,
+        max_header_size=4096,
+    )
     sink: IO[bytes] | None = None
     total = 0
     try:
@@ -160,8 +169,9 @@ async def read_check_form(request: Request, *, max_file: int, max_text: int,
                     _, disposition = parse_options_header(part.headers.get(b"content-disposition", b""))
                     part.name = disposition.get(b"name", b"").decode("utf-8", "replace")
                     if b"filename" in disposition:
-                        part.filename = Path(disposition[b"filename"].decode("utf-8", "replace")
-                                             .replace("\\", "/")).name
+                        part.filename = Path(
+                            disposition[b"filename"].decode("utf-8", "replace").replace("\\", "/")
+                        ).name
                     if part.name == "file" and part.filename and out.upload is None:
                         out.upload, out.filename = place(), part.filename
                         sink = os.fdopen(os.open(out.upload, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
@@ -174,8 +184,9 @@ async def read_check_form(request: Request, *, max_file: int, max_text: int,
                     else:
                         limit = {"text": max_text, "format": MAX_FORMAT}.get(part.name, MAX_OTHER)
                         if part.size > limit:
-                            raise TooLarge("the pasted text" if part.name == "text" else f"the field {part.name!r}",
-                                           limit)
+                            raise TooLarge(
+                                "the pasted text" if part.name == "text" else f"the field {part.name!r}", limit
+                            )
                         if part.name in ("text", "format"):
                             part.data.append(data)
                 elif what == "end":
