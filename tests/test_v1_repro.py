@@ -19,28 +19,57 @@ def _claim(cid: str, *lines: Line) -> Claim:
     return Claim(cid, lines, date=DOS, place_of_service="11", zip_code="10001", diagnoses=("M17.11",))
 
 
-def _messages(kb, claim: Claim, finding: str) -> tuple[list[str], list[str]]:
-    one = [f.message for f in Checker(kb).check(claim).findings if f.id == finding]
+MAI3 = (
+    "Date of service edit (clinical): units are summed over all lines for the same date of service; units over the "
+    "limit may be paid on appeal with documentation"
+)
+
+
+@pytest.mark.parametrize(
+    "code,units,message,fix",
+    [
+        (
+            "99213",
+            3,
+            f"99213: 3 units on 2026-05-01, the MUE is 2 (MAI 3: {MAI3}; Clinical: Data).",
+            "Bill at most 2 units per day; units above it are paid only on appeal with the records (MAI 3).",
+        ),
+        (
+            "99213",
+            9_999_999,
+            f"99213: 9,999,999 units on 2026-05-01, the MUE is 2 (MAI 3: {MAI3}; Clinical: Data).",
+            "Bill at most 2 units per day; units above it are paid only on appeal with the records (MAI 3).",
+        ),
+        (
+            "84165",
+            2,
+            "84165: 2 units on 2026-05-01, the MUE is 1 (MAI 2: Date of service edit (policy): units are "
+            "summed over all lines for the same date of service; the limit is absolute policy and cannot be appealed "
+            "past; Code Descriptor / CPT Instruction).",
+            "Bill at most 1 unit per day; the limit is policy (MAI 2): units above it are not paid, even on appeal.",
+        ),
+        (
+            "A6460",
+            3,
+            "A6460: 3 units on the line, the MUE is 1 (MAI 1: Line edit: units are counted on each claim "
+            "line; Clinical: CMS Workgroup).",
+            "Bill at most 1 unit per line; more units on separate lines with 59/XE/XS/XU when documented.",
+        ),
+    ],
+    ids=["mai3", "mai3-largest", "mai2", "mai1"],
+)
+def test_mue_message_and_fix_by_adjudication_indicator(kb, code, units, message, fix):
+    # 9,999,999 units were written "1e+07 units"; the MAI meaning ended ".;"; "1 units"; and the fix
+    # offered an appeal for MAI 2 edits, which CMS does not pay above the limit even on appeal
+    claim = _claim("MUE", Line(1, code, (), units, (1,)))
+    one = [(f.message, f.fix) for f in Checker(kb).check(claim).findings if f.id == "mue.exceeded"]
     batch = [
-        f.message
+        (f.message, f.fix)
         for c in BatchChecker(kb).check(*from_claims([claim])).to_checked()
         for f in c.findings
-        if f.id == finding
+        if f.id == "mue.exceeded"
     ]
-    return one, batch
-
-
-@pytest.mark.parametrize("units,shown", [(3, "3"), (9_999_999, "9,999,999")], ids=["small", "largest"])
-def test_mue_units_written_as_a_whole_number(kb, units, shown):
-    # 9,999,999 units (the largest medcode reads) were written "1e+07 units"; the MAI meaning ended ".;"
-    claim = _claim("MUE", Line(1, "99213", (), units, (1,)))
-    one, batch = _messages(kb, claim, "mue.exceeded")
-    expected = [
-        f"99213: {shown} units on 2026-05-01, the MUE is 2 (MAI 3: Date of service edit (clinical): "
-        "units are summed over all lines for the same date of service; units over the limit may be paid "
-        "on appeal with documentation; Clinical: Data)."
-    ]
-    assert (one, batch) == (expected, expected)
+    assert (one, batch) == ([(message, fix)], [(message, fix)])
 
 
 @pytest.mark.parametrize("day", ["20260501", "2026-W18-5", "2026-13-01"], ids=["compact", "week", "month-13"])

@@ -429,3 +429,13 @@ MULTIPLE_PROCEDURE_REDUCTION: dict[str, dict[str, Decimal]] = {
     "9": {},  # concept does not apply
 }
 STANDARD_MULTIPLE_PROCEDURE = frozenset({"2", "3"})  # ranked together by fee schedule amount
+
+# What may still be paid above the limit, by MUE adjudication indicator (CMS, NCCI MUE page and
+# policy manual chapter I): MAI 1 judges each line, so more units on another line with a modifier
+# that shows a distinct service; MAI 2 is policy, absolute even on appeal; MAI 3 is clinical,
+# payable on appeal with the records.
+MUE_BEYOND_LIMIT = {
+    "1": "; more units on separate lines with 59/XE/XS/XU when documented.",
+    "2": "; the limit is policy (MAI 2): units above it are not paid, even on appeal.",
+    "3": "; units above it are paid only on appeal with the records (MAI 3).",
+}

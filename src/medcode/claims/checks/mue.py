@@ -15,6 +15,7 @@ from medcode.claims.batch import tables
 from medcode.claims.batch.frames import _ids
 from medcode.claims.facts import Facts
 from medcode.claims.model import Claim, Finding
+from medcode.rules import MUE_BEYOND_LIMIT
 
 if TYPE_CHECKING:
     from medcode.claims.batch import BatchChecker
@@ -52,13 +53,9 @@ def exceeded(code: str, day: object, mue: dict, units: float, lines: tuple[int, 
         lines,
         f"{code}: {units:,.0f} units {where}, the MUE is {mue['units']} (MAI {mue['mai']}: {meaning}; "
         f"{mue['rationale']}).",
-        f"Bill at most {mue['units']} units"
+        f"Bill at most {mue['units']} unit{'' if mue['units'] == 1 else 's'}"
         + (" per line" if mue["mai"] == "1" else " per day")
-        + (
-            "; for MAI 1 more units on separate lines with 59/XE/XS/XU when documented."
-            if mue["mai"] == "1"
-            else "; an appeal with records is the only route above it."
-        ),
+        + MUE_BEYOND_LIMIT.get(mue["mai"], "."),
         mue["citation"],
     )
 
