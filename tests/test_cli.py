@@ -261,3 +261,14 @@ def test_a_closed_pipe_ends_check_quietly(cli_env, tmp_path, args):
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert (proc.wait(120), err) == (EXIT_PIPE, "")
+
+
+@pytest.mark.parametrize("day", ["20260501", "2026-W18-5", "2026-5-1", "2026-02-30"])
+def test_dates_only_as_yyyy_mm_dd(home, monkeypatch, day):
+    """``date.fromisoformat`` takes 20260501 and 2026-W18-5 as 2026-05-01; medcode does not."""
+    monkeypatch.setenv("MEDCODE_HOME", str(home))
+    err = io.StringIO()
+    with pytest.raises(SystemExit) as exc, contextlib.redirect_stderr(err):
+        main(["show", "29881", "--date", day])
+    assert exc.value.code == 2
+    assert f"argument --date: {day!r} is not a date (YYYY-MM-DD)" in err.getvalue()

@@ -13,6 +13,7 @@ import orjson
 
 from medcode import settings as settings_mod
 from medcode.codes import MalformedCode, UnknownCode
+from medcode.dates import iso_day
 from medcode.kb.db import KnowledgeBaseMissing
 from medcode.kb.models import Price
 from medcode.pricing import PricingError, UnknownLocality
@@ -29,7 +30,7 @@ class UsageError(ValueError):
 
 def _date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        return iso_day(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from medcode.claims.model import Claim, Line, Problem
+from medcode.dates import iso_day
 from medcode.rules import MAX_DIAGNOSES, MAX_LINES, MAX_MODIFIERS
 
 MAX_TEXT = 80  # longest code, id or short text field medcode reads (837P ids are at most 50)
@@ -53,7 +54,6 @@ class ClaimInputError(ValueError):
 
 WHOLE = re.compile(r"[0-9]+")  # ASCII digits only: no signs, underscores, spaces or other scripts' digits
 AMOUNT = re.compile(r"[0-9]+(\.[0-9]+)?")
-ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_UNITS = 9_999_999  # far beyond any MUE; larger counts are typing errors
 MAX_CHARGE = 99_999_999.99  # the 837P's monetary amount holds at most 10 digits
 
@@ -72,10 +72,9 @@ class Fields:
     def day(self, value: Any, where: str, field: str, line: int | None = None) -> date | None:
         if value in (None, ""):
             return None
-        text = value.strip() if isinstance(value, str) else None
-        if text is not None and ISO_DAY.fullmatch(text):
+        if isinstance(value, str):
             try:
-                return date.fromisoformat(text)
+                return iso_day(value.strip())
             except ValueError:
                 pass
         self.problem(where, field, f"{_shown(value)} is not a date (YYYY-MM-DD)", line)

@@ -13,7 +13,7 @@ import orjson
 from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 
-from medcode.claims.readers import ISO_DAY
+from medcode.dates import iso_day
 from medcode.kb.store import KnowledgeBase
 
 
@@ -55,14 +55,6 @@ LocalityParam = Annotated[
     str | None,
     Query(description="locality as MAC-LOCALITY, e.g. 13202-01", json_schema_extra={"pattern": "^[0-9]{5}-[0-9]{2}$"}),
 ]
-
-
-def iso_day(text: str) -> date:
-    """A date written YYYY-MM-DD, and only so (``date.fromisoformat`` also takes 20260501 and
-    2026-W18-5); ValueError otherwise."""
-    if not ISO_DAY.fullmatch(text):
-        raise ValueError(text)
-    return date.fromisoformat(text)
 
 
 def parse_date(text: str | None) -> date | None:

@@ -21,12 +21,13 @@ from medcode import vocab
 from medcode.claims.files import FORMATS, detect_format, sniff_format
 from medcode.claims.readers import ClaimInputError
 from medcode.codes import MalformedCode, UnknownCode, normalize
+from medcode.dates import iso_day
 from medcode.guide import guide, modifier_rules
 from medcode.kb.models import DiagnosisCode, Locality, ProcedureCode
 from medcode.lookup import get_code, ptp_between, ptp_pairs, rvu_history
 from medcode.pricing import PAYABLE_STATUSES, PricingError, find_locality, price_all_localities
 from medcode.search import SearchError, search
-from medcode.web.deps import KB, MAX_OFFSET, error, iso_day, json
+from medcode.web.deps import KB, MAX_OFFSET, error, json
 from medcode.web.pages import charts
 from medcode.web.pages.jobs import REPORTS, Busy, Jobs, UnknownJob, private
 from medcode.web.pages.render import Pages
@@ -464,7 +465,9 @@ async def check_submit(request: Request) -> Response:
                 error=f"The server is busy: {store.queue} checks are waiting. Try again in a few minutes.",
             )
         return RedirectResponse(f"/check/jobs/{job}", status_code=303)
-    await anyio.to_thread.run_sync(store.run_now, job, source, fmt, label)
+    await anyio.to_thread.run_sync(
+        store.run_now, job, source, fmt, label, limiter=getattr(request.app.state, "check_slots", None)
+    )
     status = store.status(job)
     if status["state"] == "failed":
         return _check_form(request, 422, error=status["error"], text=shown_text, fmt=fmt)
