@@ -16,6 +16,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import medcode
+from medcode.claims.checks.npi import check_digit
+
+
+def _npi(first_nine: str) -> str:
+    """An NPI with a valid check digit, as real claims carry (the NPI check would deny others)."""
+    return first_nine + str(check_digit(first_nine))
+
 
 HEADER = "claim_id,date,place_of_service,provider,zip,diagnoses,code,modifiers,units,pointers,charge\n"
 
@@ -63,7 +70,7 @@ def claims(kb: medcode.KnowledgeBase, lines: int, seed: int):
         body = body[:10][: lines - made]
         made += len(body)
         yield {"id": f"C{n:08d}", "date": day, "pos": rng.choice(["11", "11", "11", "22", "21", "24"]),
-               "provider": f"1{rng.randrange(10**9):09d}", "zip": rng.choice(p["zips"]), "dx": dx,
+               "provider": _npi(f"1{rng.randrange(10**8):08d}"), "zip": rng.choice(p["zips"]), "dx": dx,
                "lines": [(code, mods, units, [rng.randint(1, len(dx))], round(rng.uniform(50, 2000), 2))
                          for code, mods, units in body]}
 
