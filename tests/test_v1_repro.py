@@ -128,3 +128,23 @@ def test_openapi_declares_the_forms_of_parameters_and_resolves_the_claim_schema(
         {"const": "Claim"},
         {"const": "Bundle"},
     ]
+
+
+def test_request_checks_run_a_bounded_number_at_a_time(home):
+    # a 20 MB body takes about 0.8 GB while checked: 40 at once (anyio's default thread count)
+    # took the server past any memory it has; CHECK_SLOTS run, the others wait their turn
+    from fastapi.testclient import TestClient
+
+    from medcode.web.api.claims import CHECK_SLOTS
+    from medcode.web.app import create_app
+
+    with TestClient(create_app(home)) as client:
+        slots = client.app.state.check_slots
+        claim = {
+            "id": "A",
+            "date": "2026-05-01",
+            "diagnoses": ["M17.11"],
+            "lines": [{"code": "99213", "pointers": [1]}],
+        }
+        answer = client.post("/api/claims/check", json=claim)
+        assert (CHECK_SLOTS, slots.total_tokens, slots.borrowed_tokens, answer.status_code) == (2, 2, 0, 200)

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -82,7 +83,10 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
     )
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # checks of request bodies (the API, the page's inline checks) run CHECK_SLOTS at a time in
+        # worker threads, the others wait: memory stays bounded (a 20 MB body takes about 0.8 GB)
+        app.state.check_slots = anyio.CapacityLimiter(claims.CHECK_SLOTS)
         yield
         job_store.close()
 

@@ -29,6 +29,7 @@ CONTENT_TYPES = {
     "application/x12": "x12",
     "application/fhir+json": "fhir",
 }
+CHECK_SLOTS = 2  # request bodies checked at a time (the app's lifespan makes the limiter)
 _SCHEMA = Path(__file__).resolve().parents[2] / "claims" / "claim.schema.json"
 
 
@@ -152,7 +153,7 @@ async def check_claims(request: Request) -> Response:
             return error(422, "bad_input", f"body: cannot be read as {fmt} ({type(exc).__name__})", field="body")
         return reports.to_json([checker.check(c) for c in claims])
 
-    out = await anyio.to_thread.run_sync(run)
+    out = await anyio.to_thread.run_sync(run, limiter=getattr(request.app.state, "check_slots", None))
     if isinstance(out, Response):
         return out
     return Response(out, media_type="application/json")
