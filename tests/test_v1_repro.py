@@ -148,3 +148,20 @@ def test_request_checks_run_a_bounded_number_at_a_time(home):
         }
         answer = client.post("/api/claims/check", json=claim)
         assert (CHECK_SLOTS, slots.total_tokens, slots.borrowed_tokens, answer.status_code) == (2, 2, 0, 200)
+
+
+@pytest.mark.parametrize(
+    "name,reason", [("none.csv", "No such file or directory"), ("", "Is a directory")], ids=["missing", "folder"]
+)
+def test_a_path_that_is_no_file_is_an_input_error_in_both_engines(kb, tmp_path, name, reason):
+    # the batch engine (the command's default) raised FileNotFoundError / IsADirectoryError: a traceback
+    from medcode.claims import ClaimInputError, read_path
+    from medcode.claims.batch import check_file
+
+    path = str(tmp_path / name) if name else str(tmp_path)
+    errors = []
+    for run in (lambda: list(check_file(kb, path, "csv")), lambda: list(read_path(path, "csv"))):
+        with pytest.raises(ClaimInputError) as got:
+            run()
+        errors.append(str(got.value))
+    assert errors == [f"{path}: {reason}"] * 2

@@ -60,6 +60,7 @@ from medcode.claims.batch.frames import (  # noqa: F401  (the batch engine's nam
 )
 from medcode.claims.checks import diagnosis, releases
 from medcode.claims.model import CheckedClaim, Finding
+from medcode.claims.readers import ClaimInputError
 from medcode.kb import ncci
 from medcode.kb.models import Citation
 from medcode.kb.store import KnowledgeBase
@@ -462,6 +463,11 @@ def check_file(
     from medcode.claims.files import detect_format, read_path
 
     fmt = fmt or detect_format(path)
+    try:  # a missing file, a folder or no permission: said like the per-claim reader says it
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ClaimInputError(path, exc.strerror or str(exc)) from None
     checker = checker or BatchChecker(kb)
     threads = max(1, int(os.environ.get("MEDCODE_BATCH_THREADS", "3")))
     # about 80 bytes a row, in a multiple of the threads so that none waits idle at the end
