@@ -165,3 +165,12 @@ def test_a_path_that_is_no_file_is_an_input_error_in_both_engines(kb, tmp_path, 
             run()
         errors.append(str(got.value))
     assert errors == [f"{path}: {reason}"] * 2
+
+
+def test_a_page_with_a_bad_parameter_is_not_called_not_found(server):
+    # /codes/29881?c1=2**63 answered 422 with the title "Not found: /codes/29881" and "Nothing at ..."
+    r = httpx.get(server + "/codes/29881", params={"c1": str(2**63)})
+    assert r.status_code == 422
+    assert "<title>A parameter of /codes/29881 cannot be used" in r.text
+    assert "<h1>A parameter of /codes/29881 cannot be used</h1>" in r.text and "Nothing at" not in r.text
+    assert "(query.c1: Input should be less than or equal to 1000000000)" in r.text

@@ -162,6 +162,7 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
                 "not_found.html",
                 status=422,
                 code=request.url.path,
+                heading=f"A parameter of {request.url.path} cannot be used",
                 message=f"This address has a parameter that cannot be used ({message}).",
                 suggestions=[],
                 systems=SYSTEMS,
