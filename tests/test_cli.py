@@ -272,3 +272,14 @@ def test_dates_only_as_yyyy_mm_dd(home, monkeypatch, day):
         main(["show", "29881", "--date", day])
     assert exc.value.code == 2
     assert f"argument --date: {day!r} is not a date (YYYY-MM-DD)" in err.getvalue()
+
+
+def test_report_that_cannot_be_written_is_an_error_not_a_traceback(home, monkeypatch, tmp_path):
+    monkeypatch.setenv("MEDCODE_HOME", str(home))
+    claims = tmp_path / "c.csv"
+    claims.write_text("claim_id,date,zip,diagnoses,code,pointers\nc1,2026-05-01,10001,M86.9,20702,1\n")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        status = main(["check", str(claims), "--quiet", "--report", str(tmp_path / "missing" / "r.json")])
+    assert (status, err.getvalue()) == (2, f"medcode: cannot write the report {tmp_path / 'missing' / 'r.json'}: "
+                                           "No such file or directory\n")

@@ -238,7 +238,10 @@ def cmd_check(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     sinks: list[Sink] = []
     try:
         if suffix is not None:
-            files.append(open(args.report, "wb"))  # noqa: SIM115 (closed below)
+            try:
+                files.append(open(args.report, "wb"))  # noqa: SIM115 (closed below)
+            except OSError as exc:
+                raise UsageError(f"cannot write the report {args.report}: {exc.strerror or exc}") from None
             sinks.append(reports.WRITERS[suffix](files[-1]))
         if args.json:
             sinks.append(reports.JsonWriter(sys.stdout.buffer))
