@@ -49,8 +49,10 @@ def main() -> None:
     print(f"ingest: {len(summary.files)} files, {rows:,} rows in {wall:.1f} s")
     print(f"peak RSS: main process {me:.0f} MB, largest worker {kids:.0f} MB")
     print(f"knowledge base size: {summary.size_bytes / 1e6:.0f} MB")
-    print(f"search index alone: {docs:,} documents in {search_seconds:.1f} s (part of the ingest above, "
-          f"in the worker that builds kb.sqlite while the other builds the PTP files)")
+    print(
+        f"search index alone: {docs:,} documents in {search_seconds:.1f} s (part of the ingest above, "
+        f"in the worker that builds kb.sqlite while the other builds the PTP files)"
+    )
 
 
 if __name__ == "__main__":

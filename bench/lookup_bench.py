@@ -1,6 +1,6 @@
 """get_code in-process: latency percentiles over a realistic mix of codes.
 
-    .venv/bin/python bench/lookup_bench.py
+.venv/bin/python bench/lookup_bench.py
 """
 
 from __future__ import annotations
@@ -25,15 +25,22 @@ def run(label: str, kb: medcode.KnowledgeBase, codes: list[str], **kw: object) -
         t = time.perf_counter_ns()
         get_code(kb, c, **kw)
         times.append((time.perf_counter_ns() - t) / 1e6)
-    print(f"{label}: n={len(times)} p50={statistics.median(times):.3f} ms "
-          f"p95={pct(times, 95):.3f} ms p99={pct(times, 99):.3f} ms max={max(times):.3f} ms")
+    print(
+        f"{label}: n={len(times)} p50={statistics.median(times):.3f} ms "
+        f"p95={pct(times, 95):.3f} ms p99={pct(times, 99):.3f} ms max={max(times):.3f} ms"
+    )
 
 
 def main() -> None:
     kb = medcode.open_kb()
     rng = random.Random(7)
-    pfs = [r[0] for r in kb.query("SELECT DISTINCT hcpcs FROM rvus WHERE release_id = ? AND modifier = ''",
-                                  (kb.resolve("pprrvu", None).release.ids[0],))]
+    pfs = [
+        r[0]
+        for r in kb.query(
+            "SELECT DISTINCT hcpcs FROM rvus WHERE release_id = ? AND modifier = ''",
+            (kb.resolve("pprrvu", None).release.ids[0],),
+        )
+    ]
     icd = [r[0] for r in kb.query("SELECT code FROM icd10cm_codes WHERE billable = 1")]
     run("get_code 20702 repeated", kb, ["20702"] * 2000)
     run("get_code random CPT/HCPCS", kb, rng.choices(pfs, k=3000))

@@ -1,6 +1,6 @@
 """Search relevance (recall@10, MRR@10 over bench/search_queries.tsv) and speed.
 
-    .venv/bin/python bench/search_bench.py [--misses]
+.venv/bin/python bench/search_bench.py [--misses]
 """
 
 from __future__ import annotations
@@ -46,14 +46,20 @@ def relevance(kb: medcode.KnowledgeBase, queries: list[tuple[str, set[str], str]
         rank = next((i for i, c in enumerate(codes, start=1) if c in expected), None)
         by_kind[kind].append((rank is not None, 1 / rank if rank else 0.0))
         if show and (rank is None or rank > 3):
-            print(f"  {'MISS' if rank is None else f'rank {rank}'}: {query!r} expected {sorted(expected)[:4]} "
-                  f"got {codes[:5]}")
+            print(
+                f"  {'MISS' if rank is None else f'rank {rank}'}: {query!r} expected {sorted(expected)[:4]} "
+                f"got {codes[:5]}"
+            )
     every = [x for xs in by_kind.values() for x in xs]
     for kind, xs in sorted(by_kind.items()):
-        print(f"{kind:13s} n={len(xs):3d} recall@10={sum(h for h, _ in xs) / len(xs):.3f} "
-              f"MRR@10={sum(r for _, r in xs) / len(xs):.3f}")
-    print(f"{'ALL':13s} n={len(every):3d} recall@10={sum(h for h, _ in every) / len(every):.3f} "
-          f"MRR@10={sum(r for _, r in every) / len(every):.3f}")
+        print(
+            f"{kind:13s} n={len(xs):3d} recall@10={sum(h for h, _ in xs) / len(xs):.3f} "
+            f"MRR@10={sum(r for _, r in xs) / len(xs):.3f}"
+        )
+    print(
+        f"{'ALL':13s} n={len(every):3d} recall@10={sum(h for h, _ in every) / len(every):.3f} "
+        f"MRR@10={sum(r for _, r in every) / len(every):.3f}"
+    )
 
 
 def speed(kb: medcode.KnowledgeBase, queries: list[tuple[str, set[str], str]]) -> None:
@@ -66,8 +72,10 @@ def speed(kb: medcode.KnowledgeBase, queries: list[tuple[str, set[str], str]]) -
             t = time.perf_counter_ns()
             search(kb, q, limit=20)
             times.append((time.perf_counter_ns() - t) / 1e6)
-    print(f"word search: n={len(times)} p50={statistics.median(times):.2f} ms p95={pct(times, 95):.2f} ms "
-          f"max={max(times):.2f} ms")
+    print(
+        f"word search: n={len(times)} p50={statistics.median(times):.2f} ms p95={pct(times, 95):.2f} ms "
+        f"max={max(times):.2f} ms"
+    )
     rng = random.Random(3)
     prefixes = []
     for q in words + [q for q, _, kind in queries if kind == "code"]:
@@ -81,8 +89,10 @@ def speed(kb: medcode.KnowledgeBase, queries: list[tuple[str, set[str], str]]) -
         t = time.perf_counter_ns()
         autocomplete(kb, q)
         times.append((time.perf_counter_ns() - t) / 1e6)
-    print(f"autocomplete (every prefix of the queries): n={len(times)} p50={statistics.median(times):.2f} ms "
-          f"p95={pct(times, 95):.2f} ms max={max(times):.2f} ms")
+    print(
+        f"autocomplete (every prefix of the queries): n={len(times)} p50={statistics.median(times):.2f} ms "
+        f"p95={pct(times, 95):.2f} ms max={max(times):.2f} ms"
+    )
 
 
 def main() -> None:

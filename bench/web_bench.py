@@ -39,8 +39,11 @@ def start() -> tuple[subprocess.Popen, str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, MEDCODE_CACHE_MB="0")
-    proc = subprocess.Popen([sys.executable, "-m", "medcode.cli", "serve", "--port", str(port), "--workers", "1"],
-                            env=env, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medcode.cli", "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -61,16 +64,20 @@ def code_pages(client: httpx.Client, codes: list[str], cookies: dict[str, str]) 
         r.raise_for_status()
         server.append(float(r.headers["server-timing"].split("dur=")[1]))
     what = "with a locality" if cookies else "national"
-    print(f"code page ({what}, {len(codes)} codes): server p50 {statistics.median(server):.1f} ms, "
-          f"p95 {pct(server, 95):.1f} ms; round trip p50 {statistics.median(trip):.1f} ms, p95 {pct(trip, 95):.1f} ms")
+    print(
+        f"code page ({what}, {len(codes)} codes): server p50 {statistics.median(server):.1f} ms, "
+        f"p95 {pct(server, 95):.1f} ms; round trip p50 {statistics.median(trip):.1f} ms, p95 {pct(trip, 95):.1f} ms"
+    )
 
 
 def main() -> None:
     n = int(sys.argv[sys.argv.index("--pages") + 1]) if "--pages" in sys.argv else 300
     kb = medcode.open_kb()
     rel = kb.releases["pprrvu"][-1].ids[0]
-    rows = kb.query("SELECT hcpcs FROM rvus WHERE release_id = ? AND modifier = '' AND status IN ('A', 'R', 'T') "
-                    "ORDER BY hcpcs", (rel,))
+    rows = kb.query(
+        "SELECT hcpcs FROM rvus WHERE release_id = ? AND modifier = '' AND status IN ('A', 'R', 'T') ORDER BY hcpcs",
+        (rel,),
+    )
     step = max(1, len(rows) // (2 * n))
     codes = [r[0] for r in rows[::step]][: 2 * n]
     proc, base = start()
@@ -79,13 +86,15 @@ def main() -> None:
             for c in codes[:20]:
                 client.get(f"/codes/{c}")  # warm-up (templates, first queries); those codes are not measured
             code_pages(client, codes[20:n], {})
-            code_pages(client, codes[n:2 * n], {"medcode_locality": "13202-01"})
+            code_pages(client, codes[n : 2 * n], {"medcode_locality": "13202-01"})
             page = client.get("/codes/20702", cookies={"medcode_locality": "13202-01"}).content
             css = client.get("/static/site.css").content
             js = client.get("/static/site.js").content
             total = len(page) + len(css) + len(js)
-            print(f"page weight /codes/20702 with a locality: HTML {len(page):,} + CSS {len(css):,} + JS {len(js):,} "
-                  f"= {total:,} bytes ({total / 1024:.1f} KB)")
+            print(
+                f"page weight /codes/20702 with a locality: HTML {len(page):,} + CSS {len(css):,} + JS {len(js):,} "
+                f"= {total:,} bytes ({total / 1024:.1f} KB)"
+            )
             queries = []
             for line in (HERE / "search_queries.tsv").read_text().splitlines():
                 if line and not line.startswith("#"):
@@ -98,8 +107,10 @@ def main() -> None:
                 t = time.perf_counter()
                 client.get(f"/api/autocomplete?limit=8&q={quote(p)}").raise_for_status()
                 trips.append((time.perf_counter() - t) * 1000)
-            print(f"autocomplete round trip ({len(prefixes)} prefixes of {len(queries)} queries, answer cache off): "
-                  f"p50 {statistics.median(trips):.1f} ms, p95 {pct(trips, 95):.1f} ms, max {max(trips):.1f} ms")
+            print(
+                f"autocomplete round trip ({len(prefixes)} prefixes of {len(queries)} queries, answer cache off): "
+                f"p50 {statistics.median(trips):.1f} ms, p95 {pct(trips, 95):.1f} ms, max {max(trips):.1f} ms"
+            )
     finally:
         proc.terminate()
         proc.wait(10)

@@ -69,8 +69,9 @@ def server(home: Path, data_dir: Path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, MEDCODE_HOME=str(home), MEDCODE_DATA=str(data_dir))
-    proc = subprocess.Popen([sys.executable, "-m", "medcode.cli", "serve", "--port", str(port),
-                             "--workers", "1"], env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medcode.cli", "serve", "--port", str(port), "--workers", "1"], env=env
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:

@@ -53,8 +53,13 @@ def _same(got, want):
 def _generated(tmp_path_factory, home: Path, lines: int, suffix: str) -> Path:
     out = tmp_path_factory.mktemp("gen") / f"claims{suffix}"
     env = {**os.environ, "MEDCODE_HOME": str(home)}
-    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_claims.py"), str(lines), str(out), "--seed", "7"],
-                   check=True, capture_output=True, timeout=300, env=env)
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "gen_claims.py"), str(lines), str(out), "--seed", "7"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env=env,
+    )
     return out
 
 
@@ -77,8 +82,15 @@ def test_generated_csv_same_as_per_claim(kb, generated_csv):
     _same(got, want)
     ids = {f.id for r in want for f in r.findings}
     # the file exercises every check, or the comparison proves little
-    assert {"addon.no_primary", "ptp.modifier_required", "ptp.bypassed", "mue.exceeded", "modifiers.51_on_addon",
-            "modifiers.bilateral_not_allowed", "validity.unknown_code"} <= ids
+    assert {
+        "addon.no_primary",
+        "ptp.modifier_required",
+        "ptp.bypassed",
+        "mue.exceeded",
+        "modifiers.51_on_addon",
+        "modifiers.bilateral_not_allowed",
+        "validity.unknown_code",
+    } <= ids
     assert any("multiple procedure 50%" in x.adjustments for r in want for x in r.lines)
 
 
@@ -121,9 +133,24 @@ def test_cli_engines_write_the_same_report(cli_env, generated_csv, tmp_path):
     reports = {}
     for engine in ("claim", "batch"):
         out = tmp_path / f"{engine}.json"
-        r = subprocess.run([sys.executable, "-m", "medcode.cli", "check", str(generated_csv), "--engine", engine,
-                            "--report", str(out), "--quiet"], env=cli_env, capture_output=True, text=True,
-                           timeout=600)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "medcode.cli",
+                "check",
+                str(generated_csv),
+                "--engine",
+                engine,
+                "--report",
+                str(out),
+                "--quiet",
+            ],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert r.returncode == 0, r.stderr
         reports[engine] = json.loads(out.read_text())
     assert reports["claim"] == reports["batch"]
@@ -147,14 +174,29 @@ def test_small_claims_match(kb):
     # no PTP pairs, no diagnosis pairs, no lines at all: every join of the batch engine comes up
     # empty; and sibling codes on one day and on two days (the generated files have none)
     day, other = date(2026, 5, 1), date(2026, 5, 2)
-    claims = [Claim("ONE", (Line(1, "99213", pointers=(1,)),), date=day, zip_code="10001",
-                    diagnoses=("E11.9", "E10.9")),
-              Claim("NONE", (), date=day, zip_code="10001", diagnoses=("M17.11",)),
-              Claim("SIBLINGS", (Line(1, "20700", pointers=(1,)), Line(2, "20702", pointers=(1,)),
-                                 Line(3, "20704", pointers=(1,)), Line(4, "20680", pointers=(1,))),
-                    date=day, zip_code="10001", diagnoses=("M86.151",)),
-              Claim("TWO-DAYS", (Line(1, "20700", pointers=(1,)), Line(2, "20702", pointers=(1,), date=other)),
-                    date=day, zip_code="10001", diagnoses=("M86.151",))]
+    claims = [
+        Claim("ONE", (Line(1, "99213", pointers=(1,)),), date=day, zip_code="10001", diagnoses=("E11.9", "E10.9")),
+        Claim("NONE", (), date=day, zip_code="10001", diagnoses=("M17.11",)),
+        Claim(
+            "SIBLINGS",
+            (
+                Line(1, "20700", pointers=(1,)),
+                Line(2, "20702", pointers=(1,)),
+                Line(3, "20704", pointers=(1,)),
+                Line(4, "20680", pointers=(1,)),
+            ),
+            date=day,
+            zip_code="10001",
+            diagnoses=("M86.151",),
+        ),
+        Claim(
+            "TWO-DAYS",
+            (Line(1, "20700", pointers=(1,)), Line(2, "20702", pointers=(1,), date=other)),
+            date=day,
+            zip_code="10001",
+            diagnoses=("M86.151",),
+        ),
+    ]
     frames = from_claims(claims)
     got = BatchChecker(kb).check(*frames).to_checked()
     _same(got, [Checker(kb).check(c) for c in claims])
@@ -167,9 +209,20 @@ def test_small_claims_match(kb):
 def test_findings_order_is_the_per_claim_order(longest):
     # lines compare as tuples; lists of up to four lines take a quicker sort key than longer ones
     rng = random.Random(longest)
-    rows = [(rng.randint(1, 3), [rng.randint(1, 6) for _ in range(rng.randint(0, longest))],
-             rng.choice(["ptp.bundled", "mue.exceeded"]), rng.choice(["deny", "warn", "info"]), rng.choice("ab"),
-             "", None, None, None) for _ in range(400)]
+    rows = [
+        (
+            rng.randint(1, 3),
+            [rng.randint(1, 6) for _ in range(rng.randint(0, longest))],
+            rng.choice(["ptp.bundled", "mue.exceeded"]),
+            rng.choice(["deny", "warn", "info"]),
+            rng.choice("ab"),
+            "",
+            None,
+            None,
+            None,
+        )
+        for _ in range(400)
+    ]
     got = _order(pl.DataFrame(rows, schema=FINDING_SCHEMA, orient="row")).rows()
     want = sorted(rows, key=lambda r: (r[0], SEVERITY_RANK[r[3]], r[1][0] if r[1] else 0, r[2], tuple(r[1]), r[4]))
     assert [(r[0], tuple(r[1]), r[2], r[3], r[4]) for r in got] == [(r[0], tuple(r[1]), r[2], r[3], r[4]) for r in want]

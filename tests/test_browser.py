@@ -14,11 +14,21 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("MEDCODE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 SHOTS = os.environ.get("MEDCODE_SCREENSHOTS")
-CLAIM = ('{"id": "WEB-1", "date": "2026-05-01", "place_of_service": "22", "zip": "10001",\n'
-         ' "diagnoses": ["M86.161"], "lines": [{"code": "20702", "units": 1, "pointers": [1]}]}')
+CLAIM = (
+    '{"id": "WEB-1", "date": "2026-05-01", "place_of_service": "22", "zip": "10001",\n'
+    ' "diagnoses": ["M86.161"], "lines": [{"code": "20702", "units": 1, "pointers": [1]}]}'
+)
 
 
 @pytest.fixture(scope="module")
@@ -150,8 +160,14 @@ def test_search_page_and_icd_page(server, page):
 def test_pages_fit_a_phone(browser, server):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     pg = context.new_page()
-    for path in ("/", "/codes/20702?locality=13202-01", "/codes/S72.001A", "/compare?codes=20700,20702,20704",
-                 "/check", "/search?q=knee+replacement"):
+    for path in (
+        "/",
+        "/codes/20702?locality=13202-01",
+        "/codes/S72.001A",
+        "/compare?codes=20700,20702,20704",
+        "/check",
+        "/search?q=knee+replacement",
+    ):
         pg.goto(server + path)
         assert pg.evaluate("document.documentElement.scrollWidth") <= 390, path  # wide tables scroll inside
     pg.goto(server + "/codes/20702")

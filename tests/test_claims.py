@@ -24,9 +24,14 @@ def checker(kb):
 
 
 def claim(*lines, dx=("M86.9",), day=DOS, pos="11", zip_code="10001"):
-    return Claim("T", tuple(Line(i, code, mods, units, ptrs) for i, (code, mods, units, ptrs) in
-                            enumerate(lines, start=1)), date=day, place_of_service=pos, zip_code=zip_code,
-                 diagnoses=dx)
+    return Claim(
+        "T",
+        tuple(Line(i, code, mods, units, ptrs) for i, (code, mods, units, ptrs) in enumerate(lines, start=1)),
+        date=day,
+        place_of_service=pos,
+        zip_code=zip_code,
+        diagnoses=dx,
+    )
 
 
 def L(code, *mods, units=1, ptrs=(1,)):  # noqa: N802 - reads like a claim line
@@ -58,8 +63,12 @@ CASES = [
     ("unknown code", claim(L("99999")), {"validity.unknown_code"}, set()),
     ("not a code", claim(L("2#07")), {"validity.malformed_code"}, set()),
     ("bundled status", claim(L("99211"), L("36415")), set(), {"validity.unknown_code"}),
-    ("clean claim", claim(L("27447"), dx=("M17.11",), pos="22"), set(),
-     {"addon.no_primary", "mue.exceeded", "validity.unknown_code"}),
+    (
+        "clean claim",
+        claim(L("27447"), dx=("M17.11",), pos="22"),
+        set(),
+        {"addon.no_primary", "mue.exceeded", "validity.unknown_code"},
+    ),
 ]
 
 
@@ -82,9 +91,11 @@ def test_every_finding_is_complete(checker):
 def test_code_not_yet_in_force_on_the_date(kb, checker):
     r26 = kb.resolve("pprrvu", None).release.ids[0]
     old = [r.ids[0] for r in kb.releases["pprrvu"] if r.effective_from.year == 2025]
-    (new,) = kb.query(f"SELECT hcpcs FROM rvus WHERE release_id = ? AND modifier = '' AND status = 'A' AND hcpcs "
-                      f"NOT IN (SELECT hcpcs FROM rvus WHERE release_id IN ({','.join('?' * len(old))})) LIMIT 1",
-                      (r26, *old))[0]
+    (new,) = kb.query(
+        f"SELECT hcpcs FROM rvus WHERE release_id = ? AND modifier = '' AND status = 'A' AND hcpcs "
+        f"NOT IN (SELECT hcpcs FROM rvus WHERE release_id IN ({','.join('?' * len(old))})) LIMIT 1",
+        (r26, *old),
+    )[0]
     assert "validity.not_in_release" in ids(checker.check(claim(L(new), day=date(2025, 3, 1))))
     assert "validity.not_in_release" not in ids(checker.check(claim(L(new), day=DOS)))
 
@@ -94,8 +105,10 @@ def test_ptp_denies_the_column_2_line(checker):
     f = next(f for f in r.findings if f.id == "ptp.modifier_required")
     denied = {x.code for x in r.lines if x.denied}
     assert denied == {r.lines[f.lines[0] - 1].code} and len(denied) == 1
-    assert not any(f.id.startswith("ptp.") and f.severity == "deny"
-                   for f in checker.check(claim(L("99213", "25"), L("20610"))).findings)
+    assert not any(
+        f.id.startswith("ptp.") and f.severity == "deny"
+        for f in checker.check(claim(L("99213", "25"), L("20610"))).findings
+    )
 
 
 def cents(x):
@@ -121,16 +134,30 @@ def test_bilateral_assistant_and_co_surgeon(kb, checker):
     r = checker.check(claim(L("64721", "50"), dx=("G56.03",), pos="22"))
     assert r.lines[0].allowed == float(cents(Decimal(repr(base)) * Decimal("1.5")))
     knee = price(kb, "27447", zip_code="10001", day=DOS).facility
-    assert checker.check(claim(L("27447", "80"), dx=("M17.11",), pos="22")).lines[0].allowed == \
-        float(cents(Decimal(repr(knee)) * Decimal("0.16")))
-    assert checker.check(claim(L("27447", "62"), dx=("M17.11",), pos="22")).lines[0].allowed == \
-        float(cents(Decimal(repr(knee)) * Decimal("0.625")))
+    assert checker.check(claim(L("27447", "80"), dx=("M17.11",), pos="22")).lines[0].allowed == float(
+        cents(Decimal(repr(knee)) * Decimal("0.16"))
+    )
+    assert checker.check(claim(L("27447", "62"), dx=("M17.11",), pos="22")).lines[0].allowed == float(
+        cents(Decimal(repr(knee)) * Decimal("0.625"))
+    )
 
 
 def test_json_reader_reports_bad_values_and_keeps_the_line():
-    [c] = read_json(json.dumps({"id": "X", "date": "2026-02-30", "zip": "10001", "lines": [
-        {"code": "20702", "units": -1}, {"code": "20680", "units": 0}, {"code": ""},
-        {"code": "99213", "modifiers": ["25", "TOOLONG"]}]}))
+    [c] = read_json(
+        json.dumps(
+            {
+                "id": "X",
+                "date": "2026-02-30",
+                "zip": "10001",
+                "lines": [
+                    {"code": "20702", "units": -1},
+                    {"code": "20680", "units": 0},
+                    {"code": ""},
+                    {"code": "99213", "modifiers": ["25", "TOOLONG"]},
+                ],
+            }
+        )
+    )
     assert len(c.lines) == 4
     fields = [(p.field, p.line) for p in c.problems]
     assert ("units", 1) in fields and ("units", 2) in fields and ("code", 3) in fields
@@ -138,21 +165,33 @@ def test_json_reader_reports_bad_values_and_keeps_the_line():
     assert any("claims" not in p.position and "lines[0].units" in p.position for p in c.problems)
 
 
-@pytest.mark.parametrize("text,where", [
-    ("", "the file is empty"), ("{", "not JSON"), ('{"lines": []}', "lines"), ("[1]", "object"),
-])
+@pytest.mark.parametrize(
+    "text,where",
+    [
+        ("", "the file is empty"),
+        ("{", "not JSON"),
+        ('{"lines": []}', "lines"),
+        ("[1]", "object"),
+    ],
+)
 def test_json_reader_errors(text, where):
     with pytest.raises(ClaimInputError, match=where):
         read_json(text, "t.json")
 
 
 def test_csv_reader():
-    text = ("claim_id,date,zip,diagnoses,code,modifiers,units,pointers\n"
-            "A,2026-05-01,10001,M17.11;E11.9,99213,25,1,1\nA,2026-05-01,10001,,20610,,1,1 2\n"
-            "B,2026-05-01,10001,M86.9,20702,,x,1\n")
+    text = (
+        "claim_id,date,zip,diagnoses,code,modifiers,units,pointers\n"
+        "A,2026-05-01,10001,M17.11;E11.9,99213,25,1,1\nA,2026-05-01,10001,,20610,,1,1 2\n"
+        "B,2026-05-01,10001,M86.9,20702,,x,1\n"
+    )
     a, b = read_csv(text, "t.csv")
     assert (a.id, [x.code for x in a.lines], a.diagnoses, a.lines[1].pointers) == (
-        "A", ["99213", "20610"], ("M17.11", "E11.9"), (1, 2))
+        "A",
+        ["99213", "20610"],
+        ("M17.11", "E11.9"),
+        (1, 2),
+    )
     assert b.problems[0].position == "t.csv:4:7" and b.problems[0].field == "units"
     with pytest.raises(ClaimInputError, match="t.csv:1: missing column"):
         read_csv("claim_id,units\n1,2\n", "t.csv")
@@ -163,8 +202,10 @@ def test_csv_reader():
 
 
 def test_every_problem_becomes_a_finding(checker):
-    [c] = read_json('{"date": "2026-05-01", "zip": "10001", "diagnoses": ["M86.9"], '
-                    '"lines": [{"code": "20680", "pointers": [1]}, {"code": "20702", "units": -2, "pointers": [1]}]}')
+    [c] = read_json(
+        '{"date": "2026-05-01", "zip": "10001", "diagnoses": ["M86.9"], '
+        '"lines": [{"code": "20680", "pointers": [1]}, {"code": "20702", "units": -2, "pointers": [1]}]}'
+    )
     r = checker.check(c)
     bad = [f for f in r.findings if f.id == "validity.bad_input"]
     assert len(bad) == 1 and bad[0].lines == (2,) and "units" in bad[0].message
@@ -172,8 +213,18 @@ def test_every_problem_becomes_a_finding(checker):
 
 
 def test_report_contract_and_schema(checker):
-    example = {"claims": [{"id": "A1", "date": "2026-05-01", "place_of_service": "11", "zip": "10001",
-                           "diagnoses": ["M86.9"], "lines": [{"code": "20702", "units": 1, "pointers": [1]}]}]}
+    example = {
+        "claims": [
+            {
+                "id": "A1",
+                "date": "2026-05-01",
+                "place_of_service": "11",
+                "zip": "10001",
+                "diagnoses": ["M86.9"],
+                "lines": [{"code": "20702", "units": 1, "pointers": [1]}],
+            }
+        ]
+    }
     schema = json.loads(resources.files("medcode.claims").joinpath("claim.schema.json").read_text())
     jsonschema.validate(example, schema)
     with pytest.raises(jsonschema.ValidationError):
@@ -192,12 +243,29 @@ def test_report_contract_and_schema(checker):
 # --- X12 837P and FHIR ------------------------------------------------------------------------
 
 HAND = __import__("pathlib").Path(__file__).parent / "data"
-SAME_AS_837 = {"claims": [
-    {"id": "CLAIM-A", "date": "2026-05-01", "place_of_service": "11", "zip": "10001", "diagnoses": ["M86.90"],
-     "lines": [{"code": "20702", "pointers": [1]}]},
-    {"id": "CLAIM-B", "date": "2026-05-01", "place_of_service": "22", "zip": "10001", "diagnoses": ["M86.90", "E11.9"],
-     "lines": [{"code": "20680", "pointers": [1]}, {"code": "20702", "modifiers": ["51"], "units": 2,
-                                                    "pointers": [1, 2]}]}]}
+SAME_AS_837 = {
+    "claims": [
+        {
+            "id": "CLAIM-A",
+            "date": "2026-05-01",
+            "place_of_service": "11",
+            "zip": "10001",
+            "diagnoses": ["M86.90"],
+            "lines": [{"code": "20702", "pointers": [1]}],
+        },
+        {
+            "id": "CLAIM-B",
+            "date": "2026-05-01",
+            "place_of_service": "22",
+            "zip": "10001",
+            "diagnoses": ["M86.90", "E11.9"],
+            "lines": [
+                {"code": "20680", "pointers": [1]},
+                {"code": "20702", "modifiers": ["51"], "units": 2, "pointers": [1, 2]},
+            ],
+        },
+    ]
+}
 
 
 def summary_of(result):
@@ -209,9 +277,19 @@ def test_837p_reads_like_the_same_claims_in_json(checker):
 
     a, b = read_837((HAND / "claims_hand_made.837").read_text(), "t.837")
     assert (a.id, a.place_of_service, a.zip_code, a.provider, a.diagnoses) == (
-        "CLAIM-A", "11", "10001", "1111111112", ("M8690",))
+        "CLAIM-A",
+        "11",
+        "10001",
+        "1111111112",
+        ("M8690",),
+    )
     assert (b.zip_code, [x.code for x in b.lines], b.lines[1].modifiers, b.lines[1].units, b.lines[1].pointers) == (
-        "10001", ["20680", "20702"], ("51",), 2, (1, 2))
+        "10001",
+        ["20680", "20702"],
+        ("51",),
+        2,
+        (1, 2),
+    )
     same = read_json(json.dumps(SAME_AS_837))
     for x, y in zip((a, b), same):
         assert summary_of(checker.check(x)) == summary_of(checker.check(y))
@@ -219,13 +297,16 @@ def test_837p_reads_like_the_same_claims_in_json(checker):
     assert {"modifiers.51_on_addon", "mue.exceeded"} <= ids(checker.check(b))
 
 
-@pytest.mark.parametrize("change,message", [
-    (lambda t: "", "empty"),
-    (lambda t: t.replace("~", "|", 1), "terminator|GS"),  # ISA says "|", the segments end in "~"
-    (lambda t: t.replace("CLM*CLAIM-A*250.00***11:B:1*Y*A*Y*Y~\n", ""), "segment 16 \\(HI\\).*missing its CLM"),
-    (lambda t: t.replace("ST*837", "ST*835"), "not an 837"),
-    (lambda t: "ISA*short~", "106-character ISA"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda t: "", "empty"),
+        (lambda t: t.replace("~", "|", 1), "terminator|GS"),  # ISA says "|", the segments end in "~"
+        (lambda t: t.replace("CLM*CLAIM-A*250.00***11:B:1*Y*A*Y*Y~\n", ""), "segment 16 \\(HI\\).*missing its CLM"),
+        (lambda t: t.replace("ST*837", "ST*835"), "not an 837"),
+        (lambda t: "ISA*short~", "106-character ISA"),
+    ],
+)
 def test_837p_errors_name_the_segment(change, message):
     from medcode.claims.x12 import read_837
 
@@ -236,8 +317,11 @@ def test_837p_errors_name_the_segment(change, message):
 def test_837p_bad_values_become_findings(checker):
     from medcode.claims.x12 import read_837
 
-    text = (HAND / "claims_hand_made.837").read_text().replace("DTP*472*D8*20260501~\nCLM*CLAIM-B",
-                                                               "DTP*472*D8*20260231~\nCLM*CLAIM-B")
+    text = (
+        (HAND / "claims_hand_made.837")
+        .read_text()
+        .replace("DTP*472*D8*20260501~\nCLM*CLAIM-B", "DTP*472*D8*20260231~\nCLM*CLAIM-B")
+    )
     text = text.replace("SV1*HC:20680*600.00*UN*1***1", "SV1*HC:20680*600.00*UN*-1***1")
     a, b = read_837(text, "t.837")
     assert any("segment 21 (DTP) element 3" in p.position for p in a.problems)
@@ -249,33 +333,61 @@ def test_fhir_claim_bundle(checker):
     from medcode.claims.fhir import read_fhir
 
     [c] = read_fhir((HAND / "claim_hand_made.fhir.json").read_text(), "t.fhir.json")
-    assert (c.id, c.date, c.place_of_service, c.zip_code, c.diagnoses) == ("FHIR-1", DOS, "22", "10001",
-                                                                           ("M86.9", "E11.9"))
+    assert (c.id, c.date, c.place_of_service, c.zip_code, c.diagnoses) == (
+        "FHIR-1",
+        DOS,
+        "22",
+        "10001",
+        ("M86.9", "E11.9"),
+    )
     assert [(x.code, x.modifiers, x.units, x.pointers) for x in c.lines] == [
-        ("20680", (), 1, (1,)), ("20702", ("51",), 2, (1, 2))]
+        ("20680", (), 1, (1,)),
+        ("20702", ("51",), 2, (1, 2)),
+    ]
     assert {"modifiers.51_on_addon", "mue.exceeded"} <= ids(checker.check(c))
     with pytest.raises(ClaimInputError, match="expected a Claim resource"):
         read_fhir('{"resourceType": "Patient"}', "t.json")
 
 
-@pytest.mark.parametrize("code,mods,units,pointers,charge", [
-    ("20702", [], "1", ["1"], "100.50"), ("99213", ["25", "59"], "12", ["1", "2"], ""),
-    ("20702", ["lt"], "1", [], "1"), ("20702", ["5"], "1", [], "1"), ("20702", ["A", "B", "C", "D", "E"], "1", [], ""),
-    ("20702 ", [], "1", [], ""), ("20702", [], "0", [], ""), ("20702", [], "1.5", [], ""), ("20702", [], "x", [], ""),
-    ("20702", [], "1", ["a"], ""), ("20702", [], "1", [], "-3"), ("20702", [], "1", [], "ten"), ("", [], "1", [], ""),
-    ("20702", [], "01", ["01"], "1e2"),
-])
+@pytest.mark.parametrize(
+    "code,mods,units,pointers,charge",
+    [
+        ("20702", [], "1", ["1"], "100.50"),
+        ("99213", ["25", "59"], "12", ["1", "2"], ""),
+        ("20702", ["lt"], "1", [], "1"),
+        ("20702", ["5"], "1", [], "1"),
+        ("20702", ["A", "B", "C", "D", "E"], "1", [], ""),
+        ("20702 ", [], "1", [], ""),
+        ("20702", [], "0", [], ""),
+        ("20702", [], "1.5", [], ""),
+        ("20702", [], "x", [], ""),
+        ("20702", [], "1", ["a"], ""),
+        ("20702", [], "1", [], "-3"),
+        ("20702", [], "1", [], "ten"),
+        ("", [], "1", [], ""),
+        ("20702", [], "01", ["01"], "1e2"),
+    ],
+)
 def test_plain_line_is_the_fields_reading_when_there_is_nothing_to_report(code, mods, units, pointers, charge):
     # the X12 reader takes this shortcut for plain lines: it must read exactly as Fields does
     f = Fields()
-    full = Line(line=3, code=f.code(code, "w", 3), modifiers=f.modifiers(mods, "w", 3), units=f.units(units, "w", 3),
-                pointers=f.pointers(pointers, "w", 3), charge=f.charge(charge, "w", 3), date=date(2026, 5, 1))
+    full = Line(
+        line=3,
+        code=f.code(code, "w", 3),
+        modifiers=f.modifiers(mods, "w", 3),
+        units=f.units(units, "w", 3),
+        pointers=f.pointers(pointers, "w", 3),
+        charge=f.charge(charge, "w", 3),
+        date=date(2026, 5, 1),
+    )
     plain = Fields().plain_line(3, code, mods, units, pointers, charge, date(2026, 5, 1))
     # None is always allowed (Fields then reads the line); anything else is Fields' reading
     if f.problems:
         assert plain is None
     if plain is not None:
         assert plain == full
-    if (code, mods, units, pointers, charge) in (("20702", [], "1", ["1"], "100.50"),
-                                                 ("99213", ["25", "59"], "12", ["1", "2"], "")):
+    if (code, mods, units, pointers, charge) in (
+        ("20702", [], "1", ["1"], "100.50"),
+        ("99213", ["25", "59"], "12", ["1", "2"], ""),
+    ):
         assert plain is not None  # the usual lines do take the shortcut

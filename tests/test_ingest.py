@@ -21,8 +21,12 @@ def _digest(build: Path) -> dict[str, str]:
     out = {}
     for db in sorted(build.glob("*.sqlite")):
         conn = apsw.Connection(str(db), flags=apsw.SQLITE_OPEN_READONLY)
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
         for t in tables:
             h = hashlib.sha256()
             for row in conn.execute(f"SELECT * FROM {t}"):
@@ -47,8 +51,10 @@ def _mirror(src: Path, dst: Path, replace: dict[str, Path]) -> None:
 
 
 def test_releases_table_records_every_file(kb):
-    rows = kb.query("SELECT family, release, file, effective_from, effective_to, length(sha256), rows "
-                    "FROM releases WHERE file = 'PPRRVU2026_Apr_nonQPP.txt'")
+    rows = kb.query(
+        "SELECT family, release, file, effective_from, effective_to, length(sha256), rows "
+        "FROM releases WHERE file = 'PPRRVU2026_Apr_nonQPP.txt'"
+    )
     assert rows == [("pprrvu", "RVU26B", "PPRRVU2026_Apr_nonQPP.txt", "2026-04-01", "2026-06-30", 64, 19277)]
     sha = kb.query("SELECT sha256 FROM releases WHERE file = 'GPCI2026.csv'")[0][0]
     assert sha == "1794c340a714443041a5b58d891a1b553b4bae6ddfc959d6a26934dac82344f7"

@@ -31,13 +31,17 @@ def test_every_locality(kb):
     assert rows[0].nonfacility >= rows[-1].nonfacility
 
 
-@pytest.mark.parametrize("kwargs,error", [
-    ({"zip_code": "1000"}, PricingError),
-    ({"zip_code": "00000"}, UnknownLocality),
-    ({"locality": "13202"}, PricingError),
-    ({"locality": "99999-99"}, UnknownLocality),
-    ({}, PricingError),
-], ids=["short-zip", "unknown-zip", "bad-locality", "unknown-locality", "nothing"])
+@pytest.mark.parametrize(
+    "kwargs,error",
+    [
+        ({"zip_code": "1000"}, PricingError),
+        ({"zip_code": "00000"}, UnknownLocality),
+        ({"locality": "13202"}, PricingError),
+        ({"locality": "99999-99"}, UnknownLocality),
+        ({}, PricingError),
+    ],
+    ids=["short-zip", "unknown-zip", "bad-locality", "unknown-locality", "nothing"],
+)
 def test_bad_places(kb, kwargs, error):
     with pytest.raises(error):
         price(kb, "99213", **kwargs)

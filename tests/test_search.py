@@ -15,15 +15,18 @@ def codes(kb, query, **kw):
     return [h.code for h in search(kb, query, **kw).hits]
 
 
-@pytest.mark.parametrize("query,expected", [
-    ("antibiotic rod in the bone", "20702"),
-    ("drug delivery device intramedullary", "20702"),
-    ("office visit established 20 minutes", "99213"),
-    ("knee replacement", "27447"),
-    ("insj imed rx dev", "20702"),          # CMS abbreviations as typed
-    ("arthroplasy knee", "27447"),          # a typo
-    ("injection abatacept", "J0129"),       # HCPCS Level II long description
-])
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("antibiotic rod in the bone", "20702"),
+        ("drug delivery device intramedullary", "20702"),
+        ("office visit established 20 minutes", "99213"),
+        ("knee replacement", "27447"),
+        ("insj imed rx dev", "20702"),  # CMS abbreviations as typed
+        ("arthroplasy knee", "27447"),  # a typo
+        ("injection abatacept", "J0129"),  # HCPCS Level II long description
+    ],
+)
 def test_finds_the_code_in_the_top_three(kb, query, expected):
     assert expected in codes(kb, query)[:3]
 
@@ -33,10 +36,18 @@ def test_hip_fracture_right_finds_s72_codes_first(kb):
     assert found and all(c.startswith("S72.") for c in found[:5])
 
 
-@pytest.mark.parametrize("query,first", [
-    ("S72.001A", "S72.001A"), ("S72001A", "S72.001A"), ("s72001a", "S72.001A"), ("20702", "20702"),
-    ("J0129", "J0129"), ("LT", "LT"), ("modifier 25", "25"),
-])
+@pytest.mark.parametrize(
+    "query,first",
+    [
+        ("S72.001A", "S72.001A"),
+        ("S72001A", "S72.001A"),
+        ("s72001a", "S72.001A"),
+        ("20702", "20702"),
+        ("J0129", "J0129"),
+        ("LT", "LT"),
+        ("modifier 25", "25"),
+    ],
+)
 def test_exact_code_first(kb, query, first):
     r = search(kb, query)
     assert r.hits[0].code == first and r.hits[0].why == "exact code"
@@ -53,7 +64,8 @@ def test_why_it_matched(kb):
     hit = next(h for h in search(kb, "heart attack").hits if h.code.startswith("I21"))
     assert hit.matched == ("heart attack",)
     assert [(e.typed, e.searched, e.kind) for e in hit.expansions] == [
-        ("heart attack", "myocardial infarction", "synonym")]
+        ("heart attack", "myocardial infarction", "synonym")
+    ]
     typo = search(kb, "arthroplasy").expansions
     assert ("arthroplasy", "arthroplasty", "spelling") in [(e.typed, e.searched, e.kind) for e in typo]
 
@@ -92,11 +104,30 @@ def test_active_billable_codes_rank_ahead(kb):
     assert hits[0].billable and first_header > 0
 
 
-@pytest.mark.parametrize("query", [
-    "", "   ", "x" * 10_000, '"unclosed', "*", "-", "(((", "NEAR(a b)", "a AND OR NOT b", "fracture -femur",
-    "ünïcödé fracture", "\x00\x01\x1b[31m", "'; DROP TABLE search_docs; --", "^$", "20700-", "-20704",
-    "S72.", "..", "🦴 broken bone",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "   ",
+        "x" * 10_000,
+        '"unclosed',
+        "*",
+        "-",
+        "(((",
+        "NEAR(a b)",
+        "a AND OR NOT b",
+        "fracture -femur",
+        "ünïcödé fracture",
+        "\x00\x01\x1b[31m",
+        "'; DROP TABLE search_docs; --",
+        "^$",
+        "20700-",
+        "-20704",
+        "S72.",
+        "..",
+        "🦴 broken bone",
+    ],
+)
 def test_bad_input_never_raises(kb, query):
     r = search(kb, query)
     assert isinstance(r.hits, tuple)
@@ -117,10 +148,13 @@ def test_autocomplete(kb):
 
 def test_plain_language_descriptions(kb):
     assert plain_description("Mnl prep&insj imed rx dev") == (
-        "Manual preparation and insertion of intramedullary drug-delivery device")
+        "Manual preparation and insertion of intramedullary drug-delivery device"
+    )
     assert plain_description("Office o/p est low 20 min") == "Office outpatient established low 20 minutes"
-    (missing,) = kb.query("SELECT count(*) FROM search_docs WHERE system IN ('CPT', 'HCPCS') AND short <> '' "
-                          "AND (plain IS NULL OR plain = '')")[0]
+    (missing,) = kb.query(
+        "SELECT count(*) FROM search_docs WHERE system IN ('CPT', 'HCPCS') AND short <> '' "
+        "AND (plain IS NULL OR plain = '')"
+    )[0]
     assert missing == 0
 
 

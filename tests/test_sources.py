@@ -36,18 +36,15 @@ EXPECTED = [
     ("section_508_version_of_Jan_2025_ASP_Pricing_File_updated_030725.csv", "asp", "2025Q1", 877),
     ("25LOCCO.csv", "locality", "RVU25D", 110),
     ("ANES2025.csv", "anes", "RVU25A", 109),
-    ("medicare_ptp_practitioner_2024q3_v302r0.from_northstar.tsv.gz", "ptp_practitioner",
-     "2024Q3 v30.2", 2546017),
-    ("medicare_ptp_outpatient_hospital_2024q3_v302r0.from_northstar.tsv.gz", "ptp_hospital",
-     "2024Q3 v30.2", 1775818),
+    ("medicare_ptp_practitioner_2024q3_v302r0.from_northstar.tsv.gz", "ptp_practitioner", "2024Q3 v30.2", 2546017),
+    ("medicare_ptp_outpatient_hospital_2024q3_v302r0.from_northstar.tsv.gz", "ptp_hospital", "2024Q3 v30.2", 1775818),
 ]
 
 
 @pytest.mark.parametrize("name,family,release,rows", EXPECTED, ids=[e[0][:40] for e in EXPECTED])
 def test_real_files_loaded_whole(built, name, family, release, rows):
     _, summary = built
-    match = [(pf, res) for pf, res in summary.files
-             if pf.source.path.name == name and pf.source.release == release]
+    match = [(pf, res) for pf, res in summary.files if pf.source.path.name == name and pf.source.release == release]
     assert match, f"{name} {release} was not ingested"
     pf, res = match[0]
     assert (pf.source.family, res.rows) == (family, rows)
@@ -66,9 +63,41 @@ def test_icd10cm_matches_the_release(kb):
 def test_pprrvu_fixed_width_row(data_dir):
     sf = next(s for s in pprrvu.discover(data_dir) if s.release == "RVU26B")
     row = next(r for r in pprrvu.parse(sf) if r[0] == "20702")
-    assert row == ("20702", "", 1689, "Mnl prep&insj imed rx dev", "A", "", 2.44, 1.5, "", 0.75, "",
-                   0.49, 4.43, 3.68, "0", "ZZZ", 0.0, 0.0, 0.0, "0", "0", "0", "0", "0", "9", "",
-                   33.4009, "09", "0", "99", 0.0, 0.0, 0.0)
+    assert row == (
+        "20702",
+        "",
+        1689,
+        "Mnl prep&insj imed rx dev",
+        "A",
+        "",
+        2.44,
+        1.5,
+        "",
+        0.75,
+        "",
+        0.49,
+        4.43,
+        3.68,
+        "0",
+        "ZZZ",
+        0.0,
+        0.0,
+        0.0,
+        "0",
+        "0",
+        "0",
+        "0",
+        "0",
+        "9",
+        "",
+        33.4009,
+        "09",
+        "0",
+        "99",
+        0.0,
+        0.0,
+        0.0,
+    )
 
 
 def _copy(tmp_path: Path, src: Path, name: str | None = None) -> Path:
@@ -99,14 +128,14 @@ def test_broken_files_name_file_line_and_column(name, module, layout, line, colu
 
 def _span():
     from datetime import date
+
     return date(2026, 1, 1), date(2026, 12, 31)
 
 
 def test_layout_mismatch_survives_a_process_boundary():
     err = LayoutMismatch("f.csv", 3, "2 (x)", "bad")
     back = pickle.loads(pickle.dumps(err))
-    assert (back.file, back.line, back.column, back.message, str(back)) == (
-        "f.csv", 3, "2 (x)", "bad", str(err))
+    assert (back.file, back.line, back.column, back.message, str(back)) == ("f.csv", 3, "2 (x)", "bad", str(err))
 
 
 def test_ptp_official_layout_on_the_cms_preamble(data_dir):
@@ -129,8 +158,7 @@ def test_ptp_official_layout_with_real_2026_rows(tmp_path, data_dir):
     official = tmp_path / "ccipra-v323r0-f1.txt"
     official.write_text(preamble + "\n".join(lines) + "\n", encoding="latin-1")
     (sf,) = ncci_ptp.discover(tmp_path)
-    assert (sf.family, sf.release, str(sf.effective_from)) == ("ptp_practitioner", "2026Q4 v32.3",
-                                                                "2026-10-01")
+    assert (sf.family, sf.release, str(sf.effective_from)) == ("ptp_practitioner", "2026Q4 v32.3", "2026-10-01")
     rows = list(ncci_ptp.parse(sf, {}))
     assert len(rows) == 18
     assert rows[0] == ("64772", "64490", "", "20100101", None, "0", 1)
@@ -147,5 +175,4 @@ def test_ptp_wrong_column_count(tmp_path):
 
 def test_icd10cm_release_dates(data_dir):
     (sf,) = icd10cm.discover(data_dir)
-    assert (sf.release, str(sf.effective_from), str(sf.effective_to)) == (
-        "FY2026-APR", "2026-04-01", "2026-09-30")
+    assert (sf.release, str(sf.effective_from), str(sf.effective_to)) == ("FY2026-APR", "2026-04-01", "2026-09-30")

@@ -61,8 +61,9 @@ def _procedure_cases(kb: KnowledgeBase) -> list[Case]:
     presence = {c: m for c, m in kb.query("SELECT code, mask FROM code_presence")}
     addon_only = 0b110000  # aoc_edits as add-on or primary code only (schema.PRESENCE bits 4 and 5)
     cases = [Case(c, d, True) for c, d in newest_with.items()]
-    cases += [Case(c, None, bool(m & ~addon_only)) for c, m in presence.items()
-              if c not in newest_with and c not in modifiers]
+    cases += [
+        Case(c, None, bool(m & ~addon_only)) for c, m in presence.items() if c not in newest_with and c not in modifiers
+    ]
     return sorted(cases, key=lambda x: x.code)
 
 
@@ -88,8 +89,14 @@ def _run_cli(argv: list[str]) -> tuple[int, str, str]:
 BOTH = (("--json",), ())  # the CLI's JSON and human output
 
 
-def _in_process(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | None, expect: bool | None,
-                modes: tuple[tuple[str, ...], ...] = BOTH) -> Iterator[str]:
+def _in_process(
+    kb: KnowledgeBase,
+    code: str,
+    day: date | None,
+    zip_code: str | None,
+    expect: bool | None,
+    modes: tuple[tuple[str, ...], ...] = BOTH,
+) -> Iterator[str]:
     """The failures of the API and the CLI for one code (nothing when all is well). ``expect``: found
     (True), not found (False) or either (None: a date on which the code may not exist yet)."""
     where = " ".join([code] + (["--date", day.isoformat()] if day else []) + (["--zip", zip_code] if zip_code else []))
@@ -144,14 +151,16 @@ def _paths(cases: list[Case], modifiers: list[str]) -> Iterator[tuple[str, bool]
 def _sweep(server: str, paths: list[tuple[str, bool]], threads: int = 4) -> tuple[list[str], Callable[[], None]]:
     """Start the HTTP part in the background: (the failures, filled as it goes; wait for the end)."""
     failures: list[str] = []
-    client = httpx.Client(base_url=server, timeout=120,
-                          limits=httpx.Limits(max_connections=threads, max_keepalive_connections=threads))
+    client = httpx.Client(
+        base_url=server, timeout=120, limits=httpx.Limits(max_connections=threads, max_keepalive_connections=threads)
+    )
     pool = ThreadPoolExecutor(threads)
 
     def one(item: tuple[str, bool]) -> None:
         problem = _http(client, *item)
         if problem:
             failures.append(problem)
+
     futures = [pool.submit(one, item) for item in paths]
 
     def wait() -> None:
@@ -159,6 +168,7 @@ def _sweep(server: str, paths: list[tuple[str, bool]], threads: int = 4) -> tupl
             f.result()
         pool.shutdown()
         client.close()
+
     return failures, wait
 
 
@@ -189,34 +199,70 @@ def test_every_interface_on_every_code(kb: KnowledgeBase, home: Path, server: st
     assert len(procedures) > 20_000 and len(diagnoses) > 90_000 and len(modifiers) > 300
     oldest = kb.releases["pprrvu"][0].effective_from
     with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn")) as pool:
-        parts = [pool.submit(_part, str(home), procedures[i::WORKERS], diagnoses[i::WORKERS], oldest)
-                 for i in range(WORKERS)]
+        parts = [
+            pool.submit(_part, str(home), procedures[i::WORKERS], diagnoses[i::WORKERS], oldest) for i in range(WORKERS)
+        ]
         http_failures, http_done = _sweep(server, list(_paths(procedures + diagnoses, modifiers)))
         http_done()
         failures = [f for part in parts for f in part.result()] + http_failures
     seconds = time.perf_counter() - started
-    print(f"sweep: {len(procedures):,} procedure codes, {len(diagnoses):,} ICD-10-CM codes, {len(modifiers)} "
-          f"modifiers in {seconds:.0f} s")
+    print(
+        f"sweep: {len(procedures):,} procedure codes, {len(diagnoses):,} ICD-10-CM codes, {len(modifiers)} "
+        f"modifiers in {seconds:.0f} s"
+    )
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(sorted(failures)[:200])
 
 
-@pytest.mark.parametrize("path,texts", [
-    ("/codes/86153?date=2026-06-01", [
-        "No fee schedule row for 86153 without a modifier in RVU26B: the rows with a modifier are below.",
-        "86153-26 A: Active code: paid separately under the physician fee schedule when covered. 6 0.67 0.3 / 0.3 "
-        "0.02 0.99 / 0.99 $33.07 $33.07"]),
-    ("/codes/71046", ["71046-TC A: Active code: paid separately under the physician fee schedule when covered. 1 "
-                      "0.0 0.68 / 0.68 (NA) 0.01 0.69 / 0.69 $23.05 n/a"]),
-    ("/codes/45378", ["45378-53 A: Active code: paid separately under the physician fee schedule when covered. 0 "
-                      "1.59 3.87 / 0.67 0.21 5.67 / 2.47 $189.38 $82.50"]),
-    ("/codes/45380", ["Endoscopic base code 45378 Diagnostic colonoscopy"]),
-    ("/codes/S06.0X1A", ["Inclusion terms of S06.0X1 From the base code, S06.0X1: S06.0X1A is that code with a 7th "
-                         "character. Concussion with brief loss of consciousness"]),
-    ("/codes/E11.A?date=2025-05-01", ["No icd10cm release in force on 2025-05-01 is loaded; using FY2026-APR "
-                                      "(effective 2026-04-01 to 2026-09-30), the earliest release loaded."]),
-    ("/codes/83020", ["No clfs release in force on 2026-04-01 is loaded; using 2025Q1 (effective 2025-01-01 to "
-                      "2025-03-31), the latest earlier release."]),
-], ids=["only-a-26-row", "26-and-tc", "53", "endoscopic-base", "base-inclusion-terms", "icd-notice", "lab-notice"])
+@pytest.mark.parametrize(
+    "path,texts",
+    [
+        (
+            "/codes/86153?date=2026-06-01",
+            [
+                "No fee schedule row for 86153 without a modifier in RVU26B: the rows with a modifier are below.",
+                "86153-26 A: Active code: paid separately under the physician fee schedule when covered. "
+                "6 0.67 0.3 / 0.3 0.02 0.99 / 0.99 $33.07 $33.07",
+            ],
+        ),
+        (
+            "/codes/71046",
+            [
+                "71046-TC A: Active code: paid separately under the physician fee schedule when covered. 1 "
+                "0.0 0.68 / 0.68 (NA) 0.01 0.69 / 0.69 $23.05 n/a"
+            ],
+        ),
+        (
+            "/codes/45378",
+            [
+                "45378-53 A: Active code: paid separately under the physician fee schedule when covered. 0 "
+                "1.59 3.87 / 0.67 0.21 5.67 / 2.47 $189.38 $82.50"
+            ],
+        ),
+        ("/codes/45380", ["Endoscopic base code 45378 Diagnostic colonoscopy"]),
+        (
+            "/codes/S06.0X1A",
+            [
+                "Inclusion terms of S06.0X1 From the base code, S06.0X1: S06.0X1A is that code with a 7th "
+                "character. Concussion with brief loss of consciousness"
+            ],
+        ),
+        (
+            "/codes/E11.A?date=2025-05-01",
+            [
+                "No icd10cm release in force on 2025-05-01 is loaded; using FY2026-APR "
+                "(effective 2026-04-01 to 2026-09-30), the earliest release loaded."
+            ],
+        ),
+        (
+            "/codes/83020",
+            [
+                "No clfs release in force on 2026-04-01 is loaded; using 2025Q1 (effective 2025-01-01 to "
+                "2025-03-31), the latest earlier release."
+            ],
+        ),
+    ],
+    ids=["only-a-26-row", "26-and-tc", "53", "endoscopic-base", "base-inclusion-terms", "icd-notice", "lab-notice"],
+)
 def test_code_pages_show_modifier_rows_base_codes_and_notices(server: str, path: str, texts: list[str]) -> None:
     r = httpx.get(server + path, timeout=60)
     shown = " ".join(re.sub(r"<[^>]+>", " ", html.unescape(r.text)).split())

@@ -1,10 +1,10 @@
 """medcode: medical coding reference, pricing and claim checking from official CMS and CDC files.
 
-    import medcode
-    kb = medcode.open_kb()                      # MEDCODE_HOME/kb, built by `medcode ingest`
-    page = medcode.get_code(kb, "20702")        # ProcedureCode or DiagnosisCode
-    fee = medcode.price(kb, "99213", zip_code="10001")
-    hits = medcode.search(kb, "antibiotic rod in the bone").hits
+import medcode
+kb = medcode.open_kb()                      # MEDCODE_HOME/kb, built by `medcode ingest`
+page = medcode.get_code(kb, "20702")        # ProcedureCode or DiagnosisCode
+fee = medcode.price(kb, "99213", zip_code="10001")
+hits = medcode.search(kb, "antibiotic rod in the bone").hits
 """
 
 from __future__ import annotations
@@ -31,11 +31,32 @@ from medcode.search import SearchError, autocomplete, search
 from medcode.sources.layout import LayoutMismatch
 
 __all__ = [
-    "Checker", "Claim", "ClaimInputError", "Line", "check_claim",
-    "DiagnosisCode", "IngestError", "KnowledgeBase", "KnowledgeBaseMissing", "LayoutMismatch",
-    "MalformedCode", "Price", "PricingError", "ProcedureCode", "PtpPage", "SearchError", "UnknownCode",
+    "Checker",
+    "Claim",
+    "ClaimInputError",
+    "Line",
+    "check_claim",
+    "DiagnosisCode",
+    "IngestError",
+    "KnowledgeBase",
+    "KnowledgeBaseMissing",
+    "LayoutMismatch",
+    "MalformedCode",
+    "Price",
+    "PricingError",
+    "ProcedureCode",
+    "PtpPage",
+    "SearchError",
+    "UnknownCode",
     "UnknownLocality",
-    "autocomplete", "get_code", "ingest", "open_kb", "price", "price_all_localities", "ptp_pairs", "search",
+    "autocomplete",
+    "get_code",
+    "ingest",
+    "open_kb",
+    "price",
+    "price_all_localities",
+    "ptp_pairs",
+    "search",
 ]
 __version__ = "0.1.0"
 

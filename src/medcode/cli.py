@@ -74,27 +74,45 @@ def _parser() -> argparse.ArgumentParser:
     ptp = sub.add_parser("ptp", help="the NCCI PTP edits of a code, in force on a date")
     ptp.add_argument("code")
     ptp.add_argument("--date", type=_date, help="date of service (YYYY-MM-DD); default: newest release")
-    ptp.add_argument("--direction", choices=("column_1", "column_2"), default="column_1",
-                     help="column_1: edits where the code is the comprehensive code; column_2: where it "
-                          "is the code denied (default column_1)")
+    ptp.add_argument(
+        "--direction",
+        choices=("column_1", "column_2"),
+        default="column_1",
+        help="column_1: edits where the code is the comprehensive code; column_2: where it "
+        "is the code denied (default column_1)",
+    )
     ptp.add_argument("--offset", type=int, default=0)
     ptp.add_argument("--limit", type=int, default=1000, help="at most this many edits (1-1000, default 1000)")
     ptp.add_argument("--json", action="store_true")
 
     chk = sub.add_parser("check", help="check claims for denials (NCCI, MUE, add-on, modifiers ...) and reprice them")
     chk.add_argument("file", help="claims as JSON, CSV, X12 837P or FHIR R4 Claim JSON")
-    chk.add_argument("--format", choices=("json", "csv", "x12", "fhir"),  # medcode.claims.FORMATS
-                     help="default: from the file name (.json, .csv, .837/.x12/.edi, .fhir.json)")
-    chk.add_argument("--report", help="write the report to this file, its form chosen by the extension: .json, "
-                     ".jsonl (JSON Lines), .parquet, .csv (one row per finding) or .html")
+    chk.add_argument(
+        "--format",
+        choices=("json", "csv", "x12", "fhir"),  # medcode.claims.FORMATS
+        help="default: from the file name (.json, .csv, .837/.x12/.edi, .fhir.json)",
+    )
+    chk.add_argument(
+        "--report",
+        help="write the report to this file, its form chosen by the extension: .json, "
+        ".jsonl (JSON Lines), .parquet, .csv (one row per finding) or .html",
+    )
     chk.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
-    chk.add_argument("--ack", metavar="FILE", help="X12 837P only: check the file as 837P 005010X222A1 and write a 999 "
-                                                   "acknowledgment (005010X231A1) to FILE; the errors go to stderr")
+    chk.add_argument(
+        "--ack",
+        metavar="FILE",
+        help="X12 837P only: check the file as 837P 005010X222A1 and write a 999 "
+        "acknowledgment (005010X231A1) to FILE; the errors go to stderr",
+    )
     chk.add_argument("--quiet", action="store_true", help="no progress bar")
-    chk.add_argument("--engine", choices=("claim", "batch", "spark"), default="batch",
-                     help="batch (default): whole-file joins with Polars; claim: one claim at a time; spark: "
-                          "the batch engine as an Apache Spark job (needs Java and pyspark). All give the "
-                          "same findings and amounts.")
+    chk.add_argument(
+        "--engine",
+        choices=("claim", "batch", "spark"),
+        default="batch",
+        help="batch (default): whole-file joins with Polars; claim: one claim at a time; spark: "
+        "the batch engine as an Apache Spark job (needs Java and pyspark). All give the "
+        "same findings and amounts.",
+    )
     chk.add_argument("--spark-master", default="local[2]", help="Spark master URL for --engine spark")
 
     rel = sub.add_parser("releases", help="the files and releases in the knowledge base")
@@ -186,12 +204,10 @@ def cmd_ingest(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
         raise UsageError("no data directory: pass DIR or set MEDCODE_DATA")
     progress, on_plan, finish = ingest_progress(quiet=args.quiet)
     try:
-        summary = ingest(Path(data), conf.home, workers=args.workers, progress=progress,
-                         on_plan=on_plan)
+        summary = ingest(Path(data), conf.home, workers=args.workers, progress=progress, on_plan=on_plan)
     except (LayoutMismatch, IngestError) as exc:
         finish(None)
-        print(f"medcode: ingest failed, the previous knowledge base is unchanged: {exc}",
-              file=sys.stderr)
+        print(f"medcode: ingest failed, the previous knowledge base is unchanged: {exc}", file=sys.stderr)
         return 1
     finish(summary)
     return 0
@@ -218,8 +234,11 @@ def cmd_search(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     from medcode.search import search
     from medcode.terminal import print_search
 
-    return _emit(args, search(_kb(conf), args.query, system=args.system, limit=args.limit,
-                              billable_only=args.billable, day=args.date), print_search)
+    return _emit(
+        args,
+        search(_kb(conf), args.query, system=args.system, limit=args.limit, billable_only=args.billable, day=args.date),
+        print_search,
+    )
 
 
 def cmd_check(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
@@ -247,9 +266,17 @@ def cmd_check(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
             sinks.append(reports.JsonWriter(sys.stdout.buffer))
         advance, done = check_progress(quiet=args.quiet or args.json)
         try:
-            summary, shown = check_path(kb, args.file, args.format, engine=args.engine, sinks=sinks,
-                                        advance=advance, keep=21, spark_master=args.spark_master,
-                                        home=str(conf.home))
+            summary, shown = check_path(
+                kb,
+                args.file,
+                args.format,
+                engine=args.engine,
+                sinks=sinks,
+                advance=advance,
+                keep=21,
+                spark_master=args.spark_master,
+                home=str(conf.home),
+            )
         except ClaimInputError as exc:
             done()
             print(f"medcode: {exc}", file=sys.stderr)
@@ -282,8 +309,11 @@ def _write_ack(args: argparse.Namespace) -> str | None:
         return str(exc)
     sets = [ts for g in v.groups for ts in g.sets]
     accepted = sum(ts.accepted for ts in sets)
-    print(f"medcode: 999 written to {args.ack}: {accepted} of {len(sets)} transaction set(s) accepted, "
-          f"{v.count:,} error(s)", file=sys.stderr)
+    print(
+        f"medcode: 999 written to {args.ack}: {accepted} of {len(sets)} transaction set(s) accepted, "
+        f"{v.count:,} error(s)",
+        file=sys.stderr,
+    )
     for e in v.errors[:20]:
         print(f"  {e.where(args.file)}: {e.message}", file=sys.stderr)
     if v.count > 20:
@@ -297,8 +327,7 @@ def cmd_ptp(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
 
     kb = _kb(conf)
     try:
-        page = ptp_pairs(kb, args.code, direction=args.direction, day=args.date, offset=args.offset,
-                         limit=args.limit)
+        page = ptp_pairs(kb, args.code, direction=args.direction, day=args.date, offset=args.offset, limit=args.limit)
     except ValueError as exc:
         if isinstance(exc, MalformedCode):
             raise
@@ -314,8 +343,9 @@ def cmd_price(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     if args.all_localities:
         rows = price_all_localities(kb, args.code, day=args.date, modifier=args.modifier)
         return _emit(args, {"data": rows, "count": len(rows)}, lambda r: print_price_table(r["data"]))
-    result: Price = price(kb, args.code, zip_code=args.zip, locality=args.locality, day=args.date,
-                          modifier=args.modifier)
+    result: Price = price(
+        kb, args.code, zip_code=args.zip, locality=args.locality, day=args.date, modifier=args.modifier
+    )
     return _emit(args, result, print_price)
 
 
@@ -336,14 +366,28 @@ def cmd_serve(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     from medcode.kb.store import open_kb
 
     open_kb(conf.home).close()  # fail now, not in every worker, when there is no knowledge base
-    uvicorn.run("medcode.web.app:create_app", factory=True, host=args.host or conf.host,
-                port=args.port or conf.port, workers=args.workers or conf.workers,
-                log_level="warning", access_log=False)
+    uvicorn.run(
+        "medcode.web.app:create_app",
+        factory=True,
+        host=args.host or conf.host,
+        port=args.port or conf.port,
+        workers=args.workers or conf.workers,
+        log_level="warning",
+        access_log=False,
+    )
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "show": cmd_show, "ptp": cmd_ptp, "check": cmd_check,
-            "price": cmd_price, "releases": cmd_releases, "serve": cmd_serve}
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "search": cmd_search,
+    "show": cmd_show,
+    "ptp": cmd_ptp,
+    "check": cmd_check,
+    "price": cmd_price,
+    "releases": cmd_releases,
+    "serve": cmd_serve,
+}
 
 
 if __name__ == "__main__":

@@ -63,13 +63,17 @@ def suggest(kb: KnowledgeBase, code: str, limit: int = 5) -> list[str]:
         return []
     for system in systems:
         if system == "procedure":
-            sql_lo = ("SELECT code FROM (SELECT hcpcs AS code FROM rvus UNION SELECT code FROM hcpcs_codes"
-                      " WHERE record_id = '3') WHERE code < ? ORDER BY code DESC LIMIT ?")
+            sql_lo = (
+                "SELECT code FROM (SELECT hcpcs AS code FROM rvus UNION SELECT code FROM hcpcs_codes"
+                " WHERE record_id = '3') WHERE code < ? ORDER BY code DESC LIMIT ?"
+            )
             sql_hi = sql_lo.replace("code < ?", "code > ?").replace("DESC", "ASC")
             key = code
         else:
-            sql_lo = ("SELECT code FROM (SELECT DISTINCT compact, code FROM icd10cm_codes WHERE kind "
-                      "NOT IN ('chapter', 'block')) WHERE compact < ? ORDER BY compact DESC LIMIT ?")
+            sql_lo = (
+                "SELECT code FROM (SELECT DISTINCT compact, code FROM icd10cm_codes WHERE kind "
+                "NOT IN ('chapter', 'block')) WHERE compact < ? ORDER BY compact DESC LIMIT ?"
+            )
             sql_hi = sql_lo.replace("compact < ?", "compact > ?").replace("DESC", "ASC")
             key = compact_icd(code)
         below = [r[0] for r in kb.query(sql_lo, (key, limit))]

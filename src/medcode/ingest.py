@@ -43,8 +43,21 @@ from medcode.sources.files import SourceFile
 from medcode.sources.layout import LayoutMismatch
 
 SOURCES: tuple[ModuleType, ...] = (
-    pprrvu, gpci, locality, zip5, anes, oppscap, asc, hcpcs, icd10cm, ncci_aoc, ncci_mue,
-    ncci_ptp, clfs, dmepos, asp,
+    pprrvu,
+    gpci,
+    locality,
+    zip5,
+    anes,
+    oppscap,
+    asc,
+    hcpcs,
+    icd10cm,
+    ncci_aoc,
+    ncci_mue,
+    ncci_ptp,
+    clfs,
+    dmepos,
+    asp,
 )
 PTP_FAMILIES = frozenset(ncci_ptp.FAMILIES.values())
 
@@ -151,6 +164,7 @@ def _with_id(release_id: int, rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple
 
 # --- the two kinds of task ------------------------------------------------------------------
 
+
 def build_main(path: Path, files: list[PlannedFile]) -> list[FileResult]:
     """Every non-PTP file into ``kb.sqlite``; returns per-file results."""
     conn = db.connect_file(path)
@@ -163,15 +177,19 @@ def build_main(path: Path, files: list[PlannedFile]) -> list[FileResult]:
         counter = [0]
         with conn:
             for table, columns, rows in _tables_of(module, pf.source):
-                conn.executemany(_insert_sql(table, columns),
-                                 _with_id(pf.id, _counted(rows, pf.id, counter)))
+                conn.executemany(_insert_sql(table, columns), _with_id(pf.id, _counted(rows, pf.id, counter)))
         results.append(FileResult(pf.id, counter[0], pf.source.sha256(), time.perf_counter() - t0))
         _report("done", pf.id, counter[0])
     with conn:
         conn.execute(schema.MAIN_INDEXES)
         conn.execute(schema.PRESENCE_SQL)
-        search_index.build(conn, {pf.id: search_index.FileSpan(pf.source.family, pf.source.effective_from,
-                                                                pf.source.effective_to) for pf in files})
+        search_index.build(
+            conn,
+            {
+                pf.id: search_index.FileSpan(pf.source.family, pf.source.effective_from, pf.source.effective_to)
+                for pf in files
+            },
+        )
     conn.execute("ANALYZE")
     conn.close()
     return results
@@ -191,8 +209,9 @@ def build_ptp(path: Path, files: list[PlannedFile]) -> list[FileResult]:
         parsed = ncci_ptp.Parsed()
         rows = ncci_ptp.parse(pf.source, rationales, parsed)
         with conn:
-            conn.executemany(_insert_sql("ptp_edits", ncci_ptp.COLUMNS),
-                             _with_id(pf.id, _counted(rows, pf.id, counter)))
+            conn.executemany(
+                _insert_sql("ptp_edits", ncci_ptp.COLUMNS), _with_id(pf.id, _counted(rows, pf.id, counter))
+            )
         last = first + counter[0] - 1
         bad = conn.execute(ncci_ptp.VALIDATE, (first, last)).fetchone()
         ncci_ptp.check_loaded(pf.source, bad, first, parsed)
@@ -200,8 +219,9 @@ def build_ptp(path: Path, files: list[PlannedFile]) -> list[FileResult]:
         results.append(FileResult(pf.id, counter[0], pf.source.sha256(), time.perf_counter() - t0))
         _report("done", pf.id, counter[0])
     with conn:
-        conn.executemany("INSERT INTO ptp_rationales (id, text) VALUES (?, ?)",
-                         sorted((v, k) for k, v in rationales.items()))
+        conn.executemany(
+            "INSERT INTO ptp_rationales (id, text) VALUES (?, ?)", sorted((v, k) for k, v in rationales.items())
+        )
         conn.execute(schema.PTP_INDEXES)
         conn.execute(schema.PTP_COUNTS)
     conn.execute("ANALYZE")
@@ -211,8 +231,8 @@ def build_ptp(path: Path, files: list[PlannedFile]) -> list[FileResult]:
 
 # --- orchestration ----------------------------------------------------------------------------
 
-def _write_releases(build: Path, planned: list[PlannedFile], results: dict[int, FileResult],
-                    data_dir: Path) -> None:
+
+def _write_releases(build: Path, planned: list[PlannedFile], results: dict[int, FileResult], data_dir: Path) -> None:
     conn = db.connect_file(build / db.MAIN_FILE)
     with conn:
         for pf in planned:
@@ -220,20 +240,37 @@ def _write_releases(build: Path, planned: list[PlannedFile], results: dict[int, 
             conn.execute(
                 "INSERT INTO releases (id, family, release, file, path, layout, store,"
                 " effective_from, effective_to, sha256, rows) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (pf.id, sf.family, sf.release, sf.path.name, str(sf.path.relative_to(data_dir)),
-                 sf.layout, pf.store, sf.effective_from.isoformat(), sf.effective_to.isoformat(),
-                 res.sha256, res.rows),
+                (
+                    pf.id,
+                    sf.family,
+                    sf.release,
+                    sf.path.name,
+                    str(sf.path.relative_to(data_dir)),
+                    sf.layout,
+                    pf.store,
+                    sf.effective_from.isoformat(),
+                    sf.effective_to.isoformat(),
+                    res.sha256,
+                    res.rows,
+                ),
             )
-        conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
-            ("schema_version", str(schema.SCHEMA_VERSION)),
-            ("files", str(len(planned))),
-        ])
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [
+                ("schema_version", str(schema.SCHEMA_VERSION)),
+                ("files", str(len(planned))),
+            ],
+        )
     conn.execute("VACUUM")
     conn.close()
 
 
 def ingest(
-    data_dir: Path, home: Path, *, workers: int = 2, progress: ProgressFn | None = None,
+    data_dir: Path,
+    home: Path,
+    *,
+    workers: int = 2,
+    progress: ProgressFn | None = None,
     on_plan: Callable[[list[PlannedFile]], None] | None = None,
 ) -> Summary:
     """Build a new knowledge base from ``data_dir`` and swap it in at ``home/kb``."""
@@ -251,8 +288,9 @@ def ingest(
     queue = ctx.Queue() if progress is not None else None
     results: dict[int, FileResult] = {}
     try:
-        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx,
-                                 initializer=_init_worker, initargs=(queue,)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=max(1, workers), mp_context=ctx, initializer=_init_worker, initargs=(queue,)
+        ) as pool:
             # Largest first: PTP releases, then the main file.
             order = sorted(groups.items(), key=lambda kv: kv[0] == db.MAIN_FILE)
             futures = [

@@ -61,8 +61,9 @@ PAGE_SQL = (
 )
 
 
-def get_code(kb: KnowledgeBase, code: str, *, day: date | None = None, zip_code: str | None = None,
-             locality: str | None = None) -> ProcedureCode | DiagnosisCode:
+def get_code(
+    kb: KnowledgeBase, code: str, *, day: date | None = None, zip_code: str | None = None, locality: str | None = None
+) -> ProcedureCode | DiagnosisCode:
     """The code's page: a ``ProcedureCode`` (CPT/HCPCS) or a ``DiagnosisCode`` (ICD-10-CM)."""
     code = normalize(code)
     systems = kinds(code)
@@ -94,13 +95,15 @@ def _national(rvu: Rvu, cf: float | None, status: str, opps: tuple = (None, None
     nonfac, fac = amount(rvu, None, cf, "nonfacility"), amount(rvu, None, cf, "facility")
     cap = opps_cap(rvu, opps, NO_GPCI, cf, nonfac, fac)
     if cap is not None and cap.applied:
-        nonfac, fac = (p if p is None or o is None else min(p, o) for p, o in ((nonfac, cap.nonfacility),
-                                                                              (fac, cap.facility)))
+        nonfac, fac = (
+            p if p is None or o is None else min(p, o) for p, o in ((nonfac, cap.nonfacility), (fac, cap.facility))
+        )
     return Payment(nonfac, fac)
 
 
-def _procedure(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | None,
-               locality: str | None) -> ProcedureCode | None:
+def _procedure(
+    kb: KnowledgeBase, code: str, day: date | None, zip_code: str | None, locality: str | None
+) -> ProcedureCode | None:
     notices: list[str] = []
     sources: list[Citation] = []
     when = day
@@ -129,8 +132,7 @@ def _procedure(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | N
         rvu, cf, status_code, line, description = rvu_of(row), row[8], row[9], row[10], row[11]
         status = _indicator("status", status_code)
         glob = _indicator("global", row[13])
-        indicators = {f: Indicator(v, vocab.meaning(f, v))
-                      for f, v in zip(INDICATOR_FIELDS, row[14:20], strict=True)}
+        indicators = {f: Indicator(v, vocab.meaning(f, v)) for f, v in zip(INDICATOR_FIELDS, row[14:20], strict=True)}
         endo_base = _code_ref(kb, row[20], pfs.release.ids[0])
         payment = _national(rvu, cf, status_code, row[21:24])
         sources.insert(0, citation(kb.sources[pfs.release.ids[0]], row=code, line=line))
@@ -147,19 +149,34 @@ def _procedure(kb: KnowledgeBase, code: str, day: date | None, zip_code: str | N
     if hcpcs_release is not None:
         _note(hcpcs_release, notices)
     page = ProcedureCode(
-        code=code, system=system_of(code), description=description,
+        code=code,
+        system=system_of(code),
+        description=description,
         plain_description=plain_description(rows[0][11]) if rows else None,
         long_description=hcpcs_desc if hcpcs_desc != description else None,
-        status=status, release=pfs.release.name if (pfs and rows) else None, date=when,
-        rvu=rvu, global_period=glob, indicators=indicators, conversion_factor=cf,
-        payment=payment, price=priced,
+        status=status,
+        release=pfs.release.name if (pfs and rows) else None,
+        date=when,
+        rvu=rvu,
+        global_period=glob,
+        indicators=indicators,
+        conversion_factor=cf,
+        payment=payment,
+        price=priced,
         addon=_addon(kb, code, when, sources, notices) if has & BIT["addon"] else None,
         addon_codes=_addon_codes(kb, code, when) if has & BIT["primary"] else (),
-        mue=_mue(kb, code, when, sources, notices), ptp=_ptp(kb, code, when, sources),
+        mue=_mue(kb, code, when, sources, notices),
+        ptp=_ptp(kb, code, when, sources),
         asc=_asc(kb, code, when, sources, has),
         opps_cap=_opps_caps(kb, code, when, sources) if rows else None,
-        lab=lab, dmepos=dme, asp=asp, modifiers=modifiers, previous_year=previous,
-        notices=(), sources=tuple(sources), endoscopic_base=endo_base,
+        lab=lab,
+        dmepos=dme,
+        asp=asp,
+        modifiers=modifiers,
+        previous_year=previous,
+        notices=(),
+        sources=tuple(sources),
+        endoscopic_base=endo_base,
     )
     if page.addon_codes:  # the add-on codes billed with this one come from the AOC release too
         aoc = kb.resolve("aoc", when)
@@ -184,8 +201,9 @@ def _code_ref(kb: KnowledgeBase, code: str, rid: int) -> CodeRef | None:
     """``code`` with its short descriptor in the PFS release ``rid`` (None for an empty code)."""
     if not code:
         return None
-    found = kb.query("SELECT description FROM rvus WHERE hcpcs = ? AND release_id = ? ORDER BY modifier LIMIT 1",
-                     (code, rid))
+    found = kb.query(
+        "SELECT description FROM rvus WHERE hcpcs = ? AND release_id = ? ORDER BY modifier LIMIT 1", (code, rid)
+    )
     return CodeRef(code, found[0][0] if found else "")
 
 
@@ -193,12 +211,18 @@ def _modifier_row(kb: KnowledgeBase, code: str, r: tuple, pfs: Resolved) -> Modi
     """A PAGE_SQL row with a modifier: its own status, RVUs, indicators and national payment."""
     rvu = rvu_of(r)
     return ModifierRow(
-        modifier=r[12], description=r[11], status=r[9], rvu=rvu, payment=_national(rvu, r[8], r[9], r[21:24]),
-        status_meaning=vocab.meaning("status", r[9]), conversion_factor=r[8],
+        modifier=r[12],
+        description=r[11],
+        status=r[9],
+        rvu=rvu,
+        payment=_national(rvu, r[8], r[9], r[21:24]),
+        status_meaning=vocab.meaning("status", r[9]),
+        conversion_factor=r[8],
         global_period=_indicator("global", r[13]),
         indicators={f: Indicator(v, vocab.meaning(f, v)) for f, v in zip(INDICATOR_FIELDS, r[14:20], strict=True)},
         endoscopic_base=_code_ref(kb, r[20], pfs.release.ids[0]),
-        citation=citation(kb.sources[pfs.release.ids[0]], row=f"{code}-{r[12]}", line=r[10]))
+        citation=citation(kb.sources[pfs.release.ids[0]], row=f"{code}-{r[12]}", line=r[10]),
+    )
 
 
 def _note(resolved: Resolved, notices: list[str]) -> None:
@@ -206,8 +230,9 @@ def _note(resolved: Resolved, notices: list[str]) -> None:
         notices.append(resolved.note)
 
 
-def _previous_year(kb: KnowledgeBase, code: str, pfs: Resolved, rvu: Rvu,
-                   cf: float | None, status: str, opps: tuple) -> tuple[YearChange, Citation] | None:
+def _previous_year(
+    kb: KnowledgeBase, code: str, pfs: Resolved, rvu: Rvu, cf: float | None, status: str, opps: tuple
+) -> tuple[YearChange, Citation] | None:
     year = pfs.release.effective_from.year - 1
     candidates = [r for r in kb.releases.get("pprrvu", []) if r.effective_from.year == year]
     if not candidates:
@@ -222,10 +247,15 @@ def _previous_year(kb: KnowledgeBase, code: str, pfs: Resolved, rvu: Rvu,
 
     def diff(a: float | None, b: float | None) -> float | None:
         return round(a - b, 2) if a is not None and b is not None else None
-    pct = (round(100 * (now.nonfacility - pay.nonfacility) / pay.nonfacility, 1)
-           if now.nonfacility is not None and pay.nonfacility else None)
-    change = YearChange(prev.name, prvu, pcf, pay, diff(now.nonfacility, pay.nonfacility),
-                        diff(now.facility, pay.facility), pct)
+
+    pct = (
+        round(100 * (now.nonfacility - pay.nonfacility) / pay.nonfacility, 1)
+        if now.nonfacility is not None and pay.nonfacility
+        else None
+    )
+    change = YearChange(
+        prev.name, prvu, pcf, pay, diff(now.nonfacility, pay.nonfacility), diff(now.facility, pay.facility), pct
+    )
     return change, citation(prev.files[0], row=code, line=row[0][10])
 
 
@@ -244,10 +274,23 @@ def rvu_history(kb: KnowledgeBase, code: str) -> list[YearChange]:
 
         def diff(a: float | None, b: float | None) -> float | None:
             return round(a - b, 2) if a is not None and b is not None else None
-        pct = (round(100 * (pay.nonfacility - before.nonfacility) / before.nonfacility, 1)
-               if before is not None and pay.nonfacility is not None and before.nonfacility else None)
-        out.append(YearChange(rel.name, rvu, cf, pay, diff(pay.nonfacility, before.nonfacility if before else None),
-                              diff(pay.facility, before.facility if before else None), pct))
+
+        pct = (
+            round(100 * (pay.nonfacility - before.nonfacility) / before.nonfacility, 1)
+            if before is not None and pay.nonfacility is not None and before.nonfacility
+            else None
+        )
+        out.append(
+            YearChange(
+                rel.name,
+                rvu,
+                cf,
+                pay,
+                diff(pay.nonfacility, before.nonfacility if before else None),
+                diff(pay.facility, before.facility if before else None),
+                pct,
+            )
+        )
     return out
 
 
@@ -255,22 +298,30 @@ def _hcpcs(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citatio
     r = kb.resolve("hcpcs", day)
     if r is None:
         return None
-    row = kb.query("SELECT long_description, line, release_id FROM hcpcs_codes WHERE code = ? "
-                   "AND release_id = ? AND record_id = '3' ORDER BY seqnum", (code, r.release.ids[0]))
+    row = kb.query(
+        "SELECT long_description, line, release_id FROM hcpcs_codes WHERE code = ? "
+        "AND release_id = ? AND record_id = '3' ORDER BY seqnum",
+        (code, r.release.ids[0]),
+    )
     if not row:
         return None
     sources.append(citation(kb.sources[row[0][2]], row=code, line=row[0][1]))
     return " ".join(x[0] for x in row)
 
 
-def _addon(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation],
-           notices: list[str]) -> AddOn | None:
+def _addon(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation], notices: list[str]) -> AddOn | None:
     r = kb.resolve("aoc", day)
     if r is None:
         return None
     rid = r.release.ids[0]
-    edit = ncci.addon_edit(kb.query("SELECT edit_type, primary_code, effective, deleted, line FROM aoc_edits "
-                                    "WHERE addon_code = ? AND release_id = ? ORDER BY line", (code, rid)), day)
+    edit = ncci.addon_edit(
+        kb.query(
+            "SELECT edit_type, primary_code, effective, deleted, line FROM aoc_edits "
+            "WHERE addon_code = ? AND release_id = ? ORDER BY line",
+            (code, rid),
+        ),
+        day,
+    )
     if edit is None:
         return None
     _note(r, notices)
@@ -284,18 +335,22 @@ def _addon_codes(kb: KnowledgeBase, code: str, day: date | None) -> tuple[str, .
     if r is None:
         return ()
     on = ncci.iso(day)
-    rows = kb.query(f"SELECT DISTINCT addon_code FROM aoc_edits WHERE primary_code = ? AND release_id = ? "
-                    f"AND {ncci.IN_FORCE_SQL} ORDER BY addon_code", (code, r.release.ids[0], on, on))
+    rows = kb.query(
+        f"SELECT DISTINCT addon_code FROM aoc_edits WHERE primary_code = ? AND release_id = ? "
+        f"AND {ncci.IN_FORCE_SQL} ORDER BY addon_code",
+        (code, r.release.ids[0], on, on),
+    )
     return tuple(x[0] for x in rows)
 
 
-def _mue(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation],
-         notices: list[str]) -> Mue | None:
+def _mue(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation], notices: list[str]) -> Mue | None:
     r = kb.resolve("mue_practitioner", day)
     if r is None:
         return None
-    row = kb.query("SELECT units, mai, rationale, line, release_id FROM mue_limits WHERE hcpcs = ? "
-                   "AND release_id = ?", (code, r.release.ids[0]))
+    row = kb.query(
+        "SELECT units, mai, rationale, line, release_id FROM mue_limits WHERE hcpcs = ? AND release_id = ?",
+        (code, r.release.ids[0]),
+    )
     if not row:
         return None
     _note(r, notices)
@@ -314,20 +369,29 @@ PTP_PAGE = 25  # pairs per direction on a code page; ``ptp_pairs`` pages through
 DIRECTIONS = {"column_1": 1, "column_2": 2}
 
 
-def _ptp_query(kb: KnowledgeBase, store: str, code: str, direction: str, on: int, offset: int,
-               limit: int) -> tuple[tuple[PtpPair, ...], int]:
+def _ptp_query(
+    kb: KnowledgeBase, store: str, code: str, direction: str, on: int, offset: int, limit: int
+) -> tuple[tuple[PtpPair, ...], int]:
     conn = kb.ptp(store)
     texts = kb.ptp_rationales(store)
-    pairs = tuple(PtpPair(a, b, m, e, d, texts[t]) for a, b, m, e, d, t in
-                  conn.execute(PTP_SQL.format(col=direction), (code, on, on, limit, offset)))
+    pairs = tuple(
+        PtpPair(a, b, m, e, d, texts[t])
+        for a, b, m, e, d, t in conn.execute(PTP_SQL.format(col=direction), (code, on, on, limit, offset))
+    )
     if offset == 0 and len(pairs) < limit:
         return pairs, len(pairs)
     row = conn.execute(PTP_COUNT_SQL, (code, DIRECTIONS[direction], on, on)).fetchone()
     return pairs, (row[0] if row else 0) or 0
 
 
-def _ptp(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation],
-         family: str = "ptp_practitioner", limit: int = PTP_PAGE) -> Ptp | None:
+def _ptp(
+    kb: KnowledgeBase,
+    code: str,
+    day: date | None,
+    sources: list[Citation],
+    family: str = "ptp_practitioner",
+    limit: int = PTP_PAGE,
+) -> Ptp | None:
     r = kb.resolve(family, day)
     if r is None:
         return None
@@ -348,8 +412,16 @@ class NotProcedureCode(MalformedCode):
         self.args = (f"{code!r} is not a CPT or HCPCS code: NCCI PTP edits pair procedure codes",)
 
 
-def ptp_pairs(kb: KnowledgeBase, code: str, *, direction: str = "column_1", day: date | None = None,
-              offset: int = 0, limit: int = 100, family: str = "ptp_practitioner") -> PtpPage:
+def ptp_pairs(
+    kb: KnowledgeBase,
+    code: str,
+    *,
+    direction: str = "column_1",
+    day: date | None = None,
+    offset: int = 0,
+    limit: int = 100,
+    family: str = "ptp_practitioner",
+) -> PtpPage:
     """One page of the PTP edits in force on ``day`` where ``code`` is in ``direction``
     (``column_1``: the code is the comprehensive one; ``column_2``: the code is the one denied)."""
     if direction not in DIRECTIONS:
@@ -364,12 +436,14 @@ def ptp_pairs(kb: KnowledgeBase, code: str, *, direction: str = "column_1", day:
         return PtpPage(code, direction, None, None, 0, offset, limit, (), None)
     on = ncci.yyyymmdd(day)
     pairs, total = _ptp_query(kb, r.release.store, code, direction, on, offset, limit)
-    return PtpPage(code, direction, r.release.name, r.note, total, offset, limit, pairs,
-                   citation(r.release.files[0], row=code))
+    return PtpPage(
+        code, direction, r.release.name, r.note, total, offset, limit, pairs, citation(r.release.files[0], row=code)
+    )
 
 
-def ptp_between(kb: KnowledgeBase, codes: list[str], *, day: date | None = None,
-                family: str = "ptp_practitioner") -> tuple[PtpPair, ...]:
+def ptp_between(
+    kb: KnowledgeBase, codes: list[str], *, day: date | None = None, family: str = "ptp_practitioner"
+) -> tuple[PtpPair, ...]:
     """The PTP edits in force on ``day`` between any two of ``codes`` (either order)."""
     r = kb.resolve(family, day)
     if r is None or len(codes) < 2:
@@ -380,39 +454,64 @@ def ptp_between(kb: KnowledgeBase, codes: list[str], *, day: date | None = None,
     rows = kb.ptp(r.release.store).execute(
         f"SELECT column_1, column_2, modifier, effective, deleted, rationale_id FROM ptp_edits "
         f"WHERE column_1 IN ({marks}) AND column_2 IN ({marks}) AND {ncci.IN_FORCE_SQL} "
-        "ORDER BY column_1, column_2", (*codes, *codes, on, on))
+        "ORDER BY column_1, column_2",
+        (*codes, *codes, on, on),
+    )
     return tuple(PtpPair(a, b, m, e, d, texts[t]) for a, b, m, e, d, t in rows)
 
 
-def _asc(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation],
-         has: int) -> dict[str, Any] | None:
+def _asc(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation], has: int) -> dict[str, Any] | None:
     r = kb.resolve("asc", day)
     if r is None or not has & (BIT["asc"] | BIT["asc_excluded"]):
         return None
     ids = r.release.ids
     marks = ",".join("?" * len(ids))
-    row = kb.query(f"SELECT addendum, payment_indicator, weight, rate, multiple_discount, marker, line, "
-                   f"release_id FROM asc_rates WHERE hcpcs = ? AND release_id IN ({marks})",
-                   (code, *ids)) if has & BIT["asc"] else []
-    excluded = kb.query(f"SELECT line, release_id FROM asc_exclusions WHERE hcpcs = ? AND release_id IN ({marks})",
-                        (code, *ids)) if has & BIT["asc_excluded"] else []
+    row = (
+        kb.query(
+            f"SELECT addendum, payment_indicator, weight, rate, multiple_discount, marker, line, "
+            f"release_id FROM asc_rates WHERE hcpcs = ? AND release_id IN ({marks})",
+            (code, *ids),
+        )
+        if has & BIT["asc"]
+        else []
+    )
+    excluded = (
+        kb.query(
+            f"SELECT line, release_id FROM asc_exclusions WHERE hcpcs = ? AND release_id IN ({marks})", (code, *ids)
+        )
+        if has & BIT["asc_excluded"]
+        else []
+    )
     if not row and not excluded:
         return None
     if excluded:
         sources.append(citation(kb.sources[excluded[0][1]], row=code, line=excluded[0][0]))
         return {"release": r.release.name, "covered": False, "excluded": True, "note": r.note}
     addendum, pi, weight, rate, mpd, marker, line, rid = row[0]
-    meaning = kb.query(f"SELECT definition FROM asc_indicators WHERE code = ? AND kind = 'payment' "
-                       f"AND release_id IN ({marks})", (pi, *ids))
+    meaning = kb.query(
+        f"SELECT definition FROM asc_indicators WHERE code = ? AND kind = 'payment' AND release_id IN ({marks})",
+        (pi, *ids),
+    )
     sources.append(citation(kb.sources[rid], row=code, line=line))
-    return {"release": r.release.name, "covered": True, "excluded": False, "addendum": addendum,
-            "payment_indicator": pi, "payment_indicator_meaning": meaning[0][0] if meaning else None,
-            "weight": weight, "rate": rate, "multiple_procedure_discount": mpd or None,
-            "marker": marker or None, "note": r.note}
+    return {
+        "release": r.release.name,
+        "covered": True,
+        "excluded": False,
+        "addendum": addendum,
+        "payment_indicator": pi,
+        "payment_indicator_meaning": meaning[0][0] if meaning else None,
+        "weight": weight,
+        "rate": rate,
+        "multiple_procedure_discount": mpd or None,
+        "marker": marker or None,
+        "note": r.note,
+    }
 
 
-OPPS_SQL = (RVU_SQL.replace(" FROM rvus", ", modifier FROM rvus").replace("modifier = ?", "modifier >= ''")
-            + " AND (opps_pe_nonfacility > 0 OR opps_pe_facility > 0 OR opps_mp > 0) ORDER BY modifier")
+OPPS_SQL = (
+    RVU_SQL.replace(" FROM rvus", ", modifier FROM rvus").replace("modifier = ?", "modifier >= ''")
+    + " AND (opps_pe_nonfacility > 0 OR opps_pe_facility > 0 OR opps_mp > 0) ORDER BY modifier"
+)
 
 
 def _opps_caps(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]) -> dict[str, Any] | None:
@@ -424,8 +523,12 @@ def _opps_caps(kb: KnowledgeBase, code: str, day: date | None, sources: list[Cit
         return None
     rows = kb.query(OPPS_SQL, (code, r.release.ids[0]))
     when = day or r.release.effective_from
-    gpcis = [gpci_of(pw, floor, pe, mp, when) for pw, floor, pe, mp in kb.query(
-        "SELECT pw_gpci, pw_gpci_floor, pe_gpci, mp_gpci FROM gpcis WHERE release_id = ?", (g.release.ids[0],))]
+    gpcis = [
+        gpci_of(pw, floor, pe, mp, when)
+        for pw, floor, pe, mp in kb.query(
+            "SELECT pw_gpci, pw_gpci_floor, pe_gpci, mp_gpci FROM gpcis WHERE release_id = ?", (g.release.ids[0],)
+        )
+    ]
     out = []
     for found in rows:
         row, mod = tuple(found[:-1]), found[-1]
@@ -435,9 +538,17 @@ def _opps_caps(kb: KnowledgeBase, code: str, day: date | None, sources: list[Cit
             continue
         nfs = [c.nonfacility for *_, c in caps if c.nonfacility is not None]
         facs = [c.facility for *_, c in caps if c.facility is not None]
-        out.append({"modifier": mod, "localities": len(caps), "capped": capped,
-                    "nonfacility_min": min(nfs, default=None), "nonfacility_max": max(nfs, default=None),
-                    "facility_min": min(facs, default=None), "facility_max": max(facs, default=None)})
+        out.append(
+            {
+                "modifier": mod,
+                "localities": len(caps),
+                "capped": capped,
+                "nonfacility_min": min(nfs, default=None),
+                "nonfacility_max": max(nfs, default=None),
+                "facility_min": min(facs, default=None),
+                "facility_max": max(facs, default=None),
+            }
+        )
     if not out:
         return None
     sources.append(citation(kb.sources[r.release.ids[0]], row=code))
@@ -448,49 +559,84 @@ def _lab(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]
     r = kb.resolve("clfs", day)
     if r is None:
         return None
-    rows = kb.query("SELECT modifier, rate, indicator, short_description, line, release_id FROM clfs_rates "
-                    "WHERE hcpcs = ? AND release_id = ? ORDER BY modifier", (code, r.release.ids[0]))
+    rows = kb.query(
+        "SELECT modifier, rate, indicator, short_description, line, release_id FROM clfs_rates "
+        "WHERE hcpcs = ? AND release_id = ? ORDER BY modifier",
+        (code, r.release.ids[0]),
+    )
     if not rows:
         return None
     sources.append(citation(kb.sources[rows[0][5]], row=code, line=rows[0][4]))
-    return {"release": r.release.name, "note": r.note, "rates": [
-        {"modifier": m, "rate": rate, "indicator": ind, "short_description": d} for m, rate, ind, d, _, _ in rows]}
+    return {
+        "release": r.release.name,
+        "note": r.note,
+        "rates": [
+            {"modifier": m, "rate": rate, "indicator": ind, "short_description": d} for m, rate, ind, d, _, _ in rows
+        ],
+    }
 
 
 def _dmepos(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]) -> dict[str, Any] | None:
     r = kb.resolve("dmepos", day)
     if r is None:
         return None
-    rows = kb.query("SELECT modifier, modifier2, jurisdiction, category, ceiling, floor, state_fees, "
-                    "description, line, release_id FROM dmepos_fees WHERE hcpcs = ? AND release_id = ? "
-                    "ORDER BY line", (code, r.release.ids[0]))
+    rows = kb.query(
+        "SELECT modifier, modifier2, jurisdiction, category, ceiling, floor, state_fees, "
+        "description, line, release_id FROM dmepos_fees WHERE hcpcs = ? AND release_id = ? "
+        "ORDER BY line",
+        (code, r.release.ids[0]),
+    )
     if not rows:
         return None
     sources.append(citation(kb.sources[rows[0][9]], row=code, line=rows[0][8]))
-    return {"release": r.release.name, "note": r.note, "fees": [
-        {"modifier": m, "modifier2": m2, "jurisdiction": j, "category": c, "ceiling": ce, "floor": fl,
-         "description": d, "by_state": orjson.loads(sf)}
-        for m, m2, j, c, ce, fl, sf, d, _, _ in rows]}
+    return {
+        "release": r.release.name,
+        "note": r.note,
+        "fees": [
+            {
+                "modifier": m,
+                "modifier2": m2,
+                "jurisdiction": j,
+                "category": c,
+                "ceiling": ce,
+                "floor": fl,
+                "description": d,
+                "by_state": orjson.loads(sf),
+            }
+            for m, m2, j, c, ce, fl, sf, d, _, _ in rows
+        ],
+    }
 
 
 def _asp(kb: KnowledgeBase, code: str, day: date | None, sources: list[Citation]) -> dict[str, Any] | None:
     r = kb.resolve("asp", day)
     if r is None:
         return None
-    rows = kb.query("SELECT short_description, dosage, payment_limit, coinsurance_pct, line, release_id "
-                    "FROM asp_limits WHERE hcpcs = ? AND release_id = ?", (code, r.release.ids[0]))
+    rows = kb.query(
+        "SELECT short_description, dosage, payment_limit, coinsurance_pct, line, release_id "
+        "FROM asp_limits WHERE hcpcs = ? AND release_id = ?",
+        (code, r.release.ids[0]),
+    )
     if not rows:
         return None
     d, dosage, limit, coins, line, rid = rows[0]
     sources.append(citation(kb.sources[rid], row=code, line=line))
-    return {"release": r.release.name, "note": r.note, "short_description": d, "dosage": dosage,
-            "payment_limit": limit, "coinsurance_pct": coins}
+    return {
+        "release": r.release.name,
+        "note": r.note,
+        "short_description": d,
+        "dosage": dosage,
+        "payment_limit": limit,
+        "coinsurance_pct": coins,
+    }
 
 
 # --- ICD-10-CM -------------------------------------------------------------------------------
 
-ICD_SQL = ("SELECT code, compact, kind, billable, parent, chapter, block, description, release_id "
-           "FROM icd10cm_codes WHERE {where} AND release_id = ?")
+ICD_SQL = (
+    "SELECT code, compact, kind, billable, parent, chapter, block, description, release_id "
+    "FROM icd10cm_codes WHERE {where} AND release_id = ?"
+)
 
 
 def _diagnosis(kb: KnowledgeBase, code: str, day: date | None) -> DiagnosisCode | None:
@@ -498,8 +644,7 @@ def _diagnosis(kb: KnowledgeBase, code: str, day: date | None) -> DiagnosisCode 
     if r is None:
         return None
     rid = r.release.ids[0]
-    rows = kb.query(ICD_SQL.format(where="compact = ? AND kind NOT IN ('chapter', 'block')"),
-                    (compact_icd(code), rid))
+    rows = kb.query(ICD_SQL.format(where="compact = ? AND kind NOT IN ('chapter', 'block')"), (compact_icd(code), rid))
     if not rows:
         return None
     c, compact, kind, billable, parent, chapter, block, desc, _ = rows[0]
@@ -524,12 +669,18 @@ def _diagnosis(kb: KnowledgeBase, code: str, day: date | None) -> DiagnosisCode 
     bl = kb.query(ICD_SQL.format(where="compact = ? AND kind = 'block'"), (block, rid))
     # A category alone in its block has the block's code as its parent (B20 in block B20): the
     # parent column names the block there, so the category is no child of itself.
-    children = tuple(DiagnosisRef(x[0], x[7], bool(x[3]), x[2]) for x in kb.query(
-        ICD_SQL.format(where="parent = ? AND code != ? AND kind NOT IN ('chapter', 'block')") + " ORDER BY seq",
-        (c, c, rid)))
+    children = tuple(
+        DiagnosisRef(x[0], x[7], bool(x[3]), x[2])
+        for x in kb.query(
+            ICD_SQL.format(where="parent = ? AND code != ? AND kind NOT IN ('chapter', 'block')") + " ORDER BY seq",
+            (c, c, rid),
+        )
+    )
     notes = kb.query(
         f"SELECT code, note_type, text FROM icd10cm_notes WHERE release_id = ? AND code IN "
-        f"({','.join('?' * len(chain))}) ORDER BY seq", (rid, *chain))
+        f"({','.join('?' * len(chain))}) ORDER BY seq",
+        (rid, *chain),
+    )
     by_type: dict[str, list[DiagnosisNote]] = {}
     depth = {code_: i for i, code_ in enumerate(chain)}
     for src, typ, text in sorted(notes, key=lambda n: depth[n[0]]):
@@ -539,20 +690,34 @@ def _diagnosis(kb: KnowledgeBase, code: str, day: date | None) -> DiagnosisCode 
         if not seventh or n.source_code == by_type["seven_chr_def"][0].source_code:
             k, _, v = n.text.partition(": ")
             seventh.setdefault(k, v)
+
     def own(t: str) -> tuple[DiagnosisNote, ...]:
         return tuple(by_type.get(t, ()))
+
     # A code with a 7th character has the inclusion terms of its base code (its parent, S06.0X1 of S06.0X1A)
     base_terms = tuple(n for n in by_type.get("inclusion_term", ()) if kind == "extension" and n.source_code == parent)
     return DiagnosisCode(
-        code=c, system="ICD-10-CM", description=desc, kind=kind, billable=bool(billable),
-        status="billable" if billable else "header", release=r.release.name, date=day,
+        code=c,
+        system="ICD-10-CM",
+        description=desc,
+        kind=kind,
+        billable=bool(billable),
+        status="billable" if billable else "header",
+        release=r.release.name,
+        date=day,
         chapter=DiagnosisRef(chapter, ch[0][7] if ch else "", False, "chapter"),
         block=DiagnosisRef(block, bl[0][7] if bl else "", False, "block"),
-        parents=tuple(parents), children=children,
+        parents=tuple(parents),
+        children=children,
         inclusion_terms=tuple(n.text for n in by_type.get("inclusion_term", []) if n.source_code == c),
         notes=own("note") + own("includes") + own("seven_chr_note"),
-        excludes1=own("excludes1"), excludes2=own("excludes2"), code_first=own("code_first"),
-        use_additional_code=own("use_additional_code"), code_also=own("code_also"),
-        seventh_characters=seventh, notices=(r.note,) if r.note else (),
-        sources=(citation(r.release.files[0], row=c),), base_inclusion_terms=base_terms,
+        excludes1=own("excludes1"),
+        excludes2=own("excludes2"),
+        code_first=own("code_first"),
+        use_additional_code=own("use_additional_code"),
+        code_also=own("code_also"),
+        seventh_characters=seventh,
+        notices=(r.note,) if r.note else (),
+        sources=(citation(r.release.files[0], row=c),),
+        base_inclusion_terms=base_terms,
     )

@@ -1,7 +1,7 @@
 """The claim checker: every check in ``CHECKS`` over a claim, then repricing.
 
-    checker = Checker(kb)
-    result = checker.check(claim)      # CheckedClaim: findings, priced lines, totals
+checker = Checker(kb)
+result = checker.check(claim)      # CheckedClaim: findings, priced lines, totals
 """
 
 from __future__ import annotations
@@ -31,11 +31,39 @@ from medcode.claims.reprice import Pricer, reprice
 from medcode.kb.store import KnowledgeBase
 from medcode.rules import MAX_DIAGNOSES, MAX_LINES, SEVERITY_ORDER
 
-CHECKS = (validity, releases, addon, ptp, mue, modifiers, siblings, diagnosis, npi, place_of_service, duplicates,
-          modifier_pairs, unpointed)
+CHECKS = (
+    validity,
+    releases,
+    addon,
+    ptp,
+    mue,
+    modifiers,
+    siblings,
+    diagnosis,
+    npi,
+    place_of_service,
+    duplicates,
+    modifier_pairs,
+    unpointed,
+)
 
-__all__ = ["CHECKS", "FORMATS", "CheckedClaim", "Checker", "Claim", "ClaimInputError", "Finding", "Line",
-           "PricedLine", "Problem", "check_claim", "read_csv", "read_json", "read_path", "read_text"]
+__all__ = [
+    "CHECKS",
+    "FORMATS",
+    "CheckedClaim",
+    "Checker",
+    "Claim",
+    "ClaimInputError",
+    "Finding",
+    "Line",
+    "PricedLine",
+    "Problem",
+    "check_claim",
+    "read_csv",
+    "read_json",
+    "read_path",
+    "read_text",
+]
 
 
 def finding_order(f: Finding) -> tuple:
@@ -57,8 +85,15 @@ class Checker:
         findings = [f for module in CHECKS for f in module.check(self.facts, claim)]
         findings.sort(key=finding_order)
         r = reprice(self.pricer, claim, findings)
-        return CheckedClaim(claim.id, tuple(findings), tuple(r.lines), r.total_allowed, r.at_risk, r.locality,
-                            (*releases.notices(self.facts, claim), *r.notices))
+        return CheckedClaim(
+            claim.id,
+            tuple(findings),
+            tuple(r.lines),
+            r.total_allowed,
+            r.at_risk,
+            r.locality,
+            (*releases.notices(self.facts, claim), *r.notices),
+        )
 
 
 def refuse(claim: Claim) -> CheckedClaim:
@@ -67,10 +102,18 @@ def refuse(claim: Claim) -> CheckedClaim:
     f = Fields()
     if not any(p.field == "size" for p in claim.problems):  # (a claim made in Python, not read)
         f.limits(f"claim {claim.id}", len(claim.lines), len(claim.diagnoses))
-    findings = sorted(validity.input_findings(replace(claim, problems=(*claim.problems, *f.problems))),
-                      key=finding_order)
-    return CheckedClaim(claim.id, tuple(findings), (), 0.0, 0.0, None,
-                        (f"claim refused: more than {MAX_LINES} lines or {MAX_DIAGNOSES} diagnoses",))
+    findings = sorted(
+        validity.input_findings(replace(claim, problems=(*claim.problems, *f.problems))), key=finding_order
+    )
+    return CheckedClaim(
+        claim.id,
+        tuple(findings),
+        (),
+        0.0,
+        0.0,
+        None,
+        (f"claim refused: more than {MAX_LINES} lines or {MAX_DIAGNOSES} diagnoses",),
+    )
 
 
 def check_claim(kb: KnowledgeBase, claim: Claim) -> CheckedClaim:

@@ -92,8 +92,12 @@ def _code(concept: dict, where: str) -> str:
 
 
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
-CARE_TEAM_ROLES = {"primary": "rendering", "rendering": "rendering", "performing": "rendering",
-                   "referring": "referring"}
+CARE_TEAM_ROLES = {
+    "primary": "rendering",
+    "rendering": "rendering",
+    "performing": "rendering",
+    "referring": "referring",
+}
 
 
 def _care_team_npis(res: dict, where: str, f: Fields) -> dict[str, str | None]:

@@ -28,13 +28,24 @@ def session(master: str = "local[2]") -> Any:
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return (SparkSession.builder.master(master).appName("medcode-check")
-            .config("spark.ui.enabled", "false").config("spark.driver.memory", "2g")
-            .getOrCreate())
+    return (
+        SparkSession.builder.master(master)
+        .appName("medcode-check")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
 
 
-def check_file(path: str, fmt: str | None = None, *, master: str = "local[2]", pieces: int | None = None,
-               spark: Any = None, home: str | None = None) -> BatchResult:
+def check_file(
+    path: str,
+    fmt: str | None = None,
+    *,
+    master: str = "local[2]",
+    pieces: int | None = None,
+    spark: Any = None,
+    home: str | None = None,
+) -> BatchResult:
     """Check a claim file with Spark; the result is the batch engine's, merged over pieces.
     ``home`` is the medcode home holding the knowledge base (default: MEDCODE_HOME)."""
     fmt = fmt or detect_format(path)

@@ -15,11 +15,20 @@ from medcode.search.text import STOPWORDS, stem, words
 
 __all__ = ["search", "autocomplete", "SYSTEMS", "SearchError"]
 
-SYSTEMS = {"cpt": "CPT", "hcpcs": "HCPCS", "icd10cm": "ICD-10-CM", "icd-10-cm": "ICD-10-CM",
-           "icd": "ICD-10-CM", "modifier": "modifier", "modifiers": "modifier"}
+SYSTEMS = {
+    "cpt": "CPT",
+    "hcpcs": "HCPCS",
+    "icd10cm": "ICD-10-CM",
+    "icd-10-cm": "ICD-10-CM",
+    "icd": "ICD-10-CM",
+    "modifier": "modifier",
+    "modifiers": "modifier",
+}
 # Columns of a search document, read as table alias ``d`` in every query.
-DOC_COLUMNS = ("d.id, d.system, d.code, d.title, d.plain, d.short, d.status, d.active, d.billable, d.title_stems, "
-               "d.alias_stems, d.terms_stems, d.context_stems")
+DOC_COLUMNS = (
+    "d.id, d.system, d.code, d.title, d.plain, d.short, d.status, d.active, d.billable, d.title_stems, "
+    "d.alias_stems, d.terms_stems, d.context_stems"
+)
 CANDIDATES = 200
 
 
@@ -57,8 +66,9 @@ def _systems(system: str | None) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(out))
 
 
-def _filters(systems: tuple[str, ...] | None, billable_only: bool, day: date | None,
-             alias: str = "d.") -> tuple[str, list[Any]]:
+def _filters(
+    systems: tuple[str, ...] | None, billable_only: bool, day: date | None, alias: str = "d."
+) -> tuple[str, list[Any]]:
     where: list[str] = []
     params: list[Any] = []
     if systems:
@@ -77,8 +87,15 @@ def _check(limit: int) -> None:
         raise SearchError("limit must be between 1 and 100")
 
 
-def search(kb: KnowledgeBase, query: str, *, system: str | None = None, limit: int = 20,
-           billable_only: bool = False, day: date | None = None) -> SearchResults:
+def search(
+    kb: KnowledgeBase,
+    query: str,
+    *,
+    system: str | None = None,
+    limit: int = 20,
+    billable_only: bool = False,
+    day: date | None = None,
+) -> SearchResults:
     """The codes that best answer ``query``: exact codes first, then by relevance, with why each
     matched. ``system``: cpt, hcpcs, icd10cm or modifier (comma-separated for several)."""
     _check(limit)
@@ -98,14 +115,29 @@ def search(kb: KnowledgeBase, query: str, *, system: str | None = None, limit: i
 
     if parsed.span:
         lo, hi = parsed.span
-        add(_docs(kb, f"compact BETWEEN ? AND ? AND length(compact) >= ? AND {where}",
-                  [lo, hi + "~", min(len(lo), len(hi)), *params], "compact, system"), "code range")
+        add(
+            _docs(
+                kb,
+                f"compact BETWEEN ? AND ? AND length(compact) >= ? AND {where}",
+                [lo, hi + "~", min(len(lo), len(hi)), *params],
+                "compact, system",
+            ),
+            "code range",
+        )
     for code in parsed.codes:
         add(_docs(kb, f"compact = ? AND {where}", [code, *params], "system"), "exact code")
     for code in parsed.codes:
         if parsed.only_codes:
-            add(_docs(kb, f"compact > ? AND compact < ? AND {where}", [code, code + "~", *params],
-                      "length(compact), compact, system", limit), "code prefix")
+            add(
+                _docs(
+                    kb,
+                    f"compact > ? AND compact < ? AND {where}",
+                    [code, code + "~", *params],
+                    "length(compact), compact, system",
+                    limit,
+                ),
+                "code prefix",
+            )
     if parsed.groups and len(hits) < limit and not (parsed.only_codes and hits):
         hits.extend(_words(kb, parsed, where, params, limit - len(hits), seen))
     notices: tuple[str, ...]
@@ -113,13 +145,16 @@ def search(kb: KnowledgeBase, query: str, *, system: str | None = None, limit: i
         notices = ("the query is empty: type a code, a range such as 20700-20704, or words",)
     else:
         notices = parsed.notices
-    return SearchResults(parsed.text, tuple(hits), tuple(e for g in parsed.groups for e in g.expansions),
-                         notices)
+    return SearchResults(parsed.text, tuple(hits), tuple(e for g in parsed.groups for e in g.expansions), notices)
 
 
 def _docs(kb: KnowledgeBase, where: str, params: list[Any], order: str, limit: int = 100) -> list[_Doc]:
-    return [_Doc(*r) for r in kb.query(f"SELECT {DOC_COLUMNS} FROM search_docs d WHERE {where} "
-                                       f"ORDER BY {order} LIMIT {int(limit)}", tuple(params))]
+    return [
+        _Doc(*r)
+        for r in kb.query(
+            f"SELECT {DOC_COLUMNS} FROM search_docs d WHERE {where} ORDER BY {order} LIMIT {int(limit)}", tuple(params)
+        )
+    ]
 
 
 def _quote(phrase: str) -> str:
@@ -154,16 +189,20 @@ def _match(kb: KnowledgeBase, expr: str, where: str, params: list[Any]) -> list[
     return out
 
 
-def _words(kb: KnowledgeBase, parsed: Parsed, where: str, params: list[Any], limit: int,
-           seen: set[int]) -> list[SearchHit]:
+def _words(
+    kb: KnowledgeBase, parsed: Parsed, where: str, params: list[Any], limit: int, seen: set[int]
+) -> list[SearchHit]:
     exprs = [e for e in (_expr(g) for g in parsed.groups) if e]
     if not exprs:
         return []
     found = {d.id: d for d in _match(kb, " AND ".join(exprs), where, params)}
     if len(found) < limit and len(exprs) > 1:
         # Relax: every group but one, then (for long queries) any group at all.
-        relaxed = [" AND ".join(exprs[:i] + exprs[i + 1:]) for i in range(len(exprs))] \
-            if len(exprs) <= 5 else [" OR ".join(exprs)]
+        relaxed = (
+            [" AND ".join(exprs[:i] + exprs[i + 1 :]) for i in range(len(exprs))]
+            if len(exprs) <= 5
+            else [" OR ".join(exprs)]
+        )
         for expr in relaxed:
             for d in _match(kb, expr, where, params):
                 found.setdefault(d.id, d)
@@ -192,10 +231,13 @@ def _words(kb: KnowledgeBase, parsed: Parsed, where: str, params: list[Any], lim
 STATUS_WEIGHT = {"M": -1.0, "I": -0.3, "B": -0.1}
 # Actions a code's title names that the user did not ask for, e.g. "removal" when searching for
 # a device: the code that places the device comes first.
-SECONDARY = frozenset(stem(w) for w in ("removal", "revision", "repositioning", "replacement", "sequela",
-                                        "subsequent", "each", "additional"))
-NEUTRAL = frozenset(stem(w) for w in ("unspecified", "other", "initial", "encounter", "nos", "procedure", "with",
-                                      "without", *STOPWORDS))
+SECONDARY = frozenset(
+    stem(w)
+    for w in ("removal", "revision", "repositioning", "replacement", "sequela", "subsequent", "each", "additional")
+)
+NEUTRAL = frozenset(
+    stem(w) for w in ("unspecified", "other", "initial", "encounter", "nos", "procedure", "with", "without", *STOPWORDS)
+)
 
 
 def _standing(d: _Doc, asked: set[str]) -> float:
@@ -268,12 +310,15 @@ def _coverage(d: _Doc, needs: tuple[Need, ...]) -> tuple[tuple[str, ...], tuple[
 
 
 def _hit(d: _Doc, why: str, score: float, matched: tuple[str, ...], used: tuple[Expansion, ...]) -> SearchHit:
-    return SearchHit(d.code, d.system, d.title, d.plain, d.status, bool(d.active), bool(d.billable),
-                     score, why, matched, used)
+    return SearchHit(
+        d.code, d.system, d.title, d.plain, d.status, bool(d.active), bool(d.billable), score, why, matched, used
+    )
 
 
-AC_SQL = ("SELECT {cols} FROM (SELECT rowid FROM search_ac WHERE search_ac MATCH ? AND rowid BETWEEN ? AND ? "
-          "ORDER BY rowid LIMIT ?) a JOIN search_docs d ON d.id = a.rowid ORDER BY d.id")
+AC_SQL = (
+    "SELECT {cols} FROM (SELECT rowid FROM search_ac WHERE search_ac MATCH ? AND rowid BETWEEN ? AND ? "
+    "ORDER BY rowid LIMIT ?) a JOIN search_docs d ON d.id = a.rowid ORDER BY d.id"
+)
 AC_SHARES = (("CPT", "HCPCS"), ("ICD-10-CM",), ("modifier",))
 
 
@@ -316,5 +361,6 @@ def _blocks(kb: KnowledgeBase) -> dict[str, tuple[int, int]]:
     blocks = kb.memo.get("search.blocks")
     if blocks is None:
         blocks = kb.memo["search.blocks"] = {
-            s: (lo, hi) for s, lo, hi in kb.query("SELECT system, min(id), max(id) FROM search_docs GROUP BY system")}
+            s: (lo, hi) for s, lo, hi in kb.query("SELECT system, min(id), max(id) FROM search_docs GROUP BY system")
+        }
     return blocks

@@ -70,8 +70,13 @@ class Doc:
     def order(self) -> tuple[int, int, int, int, str]:
         """Document ids follow this order: each code system in one block of ids (autocomplete
         reads one block at a time), active, billable, payable codes first within it."""
-        return (SYSTEM_ORDER[self.system], not self.active, not self.billable,
-                LATE_STATUS.get(self.status or "", 0), self.code)
+        return (
+            SYSTEM_ORDER[self.system],
+            not self.active,
+            not self.billable,
+            LATE_STATUS.get(self.status or "", 0),
+            self.code,
+        )
 
 
 @dataclass(frozen=True)
@@ -97,21 +102,31 @@ def _procedures(conn: apsw.Connection, spans: dict[int, FileSpan]) -> dict[tuple
         last = ordered[-1]
         desc, status = releases[last]
         docs[(system_of(code), code)] = Doc(
-            system=system_of(code), code=code, title=desc, release_id=last,
+            system=system_of(code),
+            code=code,
+            title=desc,
+            release_id=last,
             valid_from=spans[ordered[0]].effective_from.isoformat(),
-            valid_to=spans[last].effective_to.isoformat(), plain=plain_description(desc), short=desc,
-            status=status, active=last == newest_pfs and status not in INACTIVE_STATUS)
+            valid_to=spans[last].effective_to.isoformat(),
+            plain=plain_description(desc),
+            short=desc,
+            status=status,
+            active=last == newest_pfs and status not in INACTIVE_STATUS,
+        )
     hcpcs_ids = [i for i, s in spans.items() if s.family == "hcpcs"]
     if hcpcs_ids:
         newest = max(hcpcs_ids, key=lambda i: spans[i].effective_from)
         span = spans[newest]
         for code, rid, record, text in conn.execute(
-                "SELECT code, release_id, record_id, group_concat(long_description, ' ') FROM "
-                "(SELECT * FROM hcpcs_codes WHERE release_id = ? ORDER BY code, seqnum) "
-                "GROUP BY code, record_id", (newest,)):
+            "SELECT code, release_id, record_id, group_concat(long_description, ' ') FROM "
+            "(SELECT * FROM hcpcs_codes WHERE release_id = ? ORDER BY code, seqnum) "
+            "GROUP BY code, record_id",
+            (newest,),
+        ):
             if record == "7":
-                docs[("modifier", code)] = Doc("modifier", code, text, rid, span.effective_from.isoformat(),
-                                               span.effective_to.isoformat())
+                docs[("modifier", code)] = Doc(
+                    "modifier", code, text, rid, span.effective_from.isoformat(), span.effective_to.isoformat()
+                )
                 continue
             key = (system_of(code), code)
             if key in docs:
@@ -119,8 +134,9 @@ def _procedures(conn: apsw.Connection, spans: dict[int, FileSpan]) -> dict[tuple
                 doc.terms.append(doc.title)  # the short descriptor stays searchable
                 doc.title = text
             else:
-                docs[key] = Doc(system_of(code), code, text, rid, span.effective_from.isoformat(),
-                                span.effective_to.isoformat())
+                docs[key] = Doc(
+                    system_of(code), code, text, rid, span.effective_from.isoformat(), span.effective_to.isoformat()
+                )
     return docs
 
 
@@ -130,12 +146,17 @@ def _diagnoses(conn: apsw.Connection, spans: dict[int, FileSpan]) -> list[Doc]:
         return []
     rid = max(ids, key=lambda i: spans[i].effective_from)
     span = spans[rid]
-    rows = conn.execute("SELECT code, kind, billable, parent, block, description FROM icd10cm_codes "
-                        "WHERE release_id = ? ORDER BY seq", (rid,)).fetchall()
+    rows = conn.execute(
+        "SELECT code, kind, billable, parent, block, description FROM icd10cm_codes WHERE release_id = ? ORDER BY seq",
+        (rid,),
+    ).fetchall()
     titles: dict[tuple[bool, object], str] = {(kind == "block", code): str(desc) for code, kind, _, _, _, desc in rows}
     terms: dict[str, list[str]] = {}
-    for code, text in conn.execute("SELECT code, text FROM icd10cm_notes WHERE release_id = ? AND "
-                                   "note_type IN ('inclusion_term', 'includes') ORDER BY seq", (rid,)):
+    for code, text in conn.execute(
+        "SELECT code, text FROM icd10cm_notes WHERE release_id = ? AND "
+        "note_type IN ('inclusion_term', 'includes') ORDER BY seq",
+        (rid,),
+    ):
         terms.setdefault(code, []).append(text)
     docs = []
     for code, kind, billable, parent, block, desc in rows:
@@ -145,9 +166,20 @@ def _diagnoses(conn: apsw.Connection, spans: dict[int, FileSpan]) -> list[Doc]:
         context = [titles.get((True, block), "")]
         if parent and (False, parent) in titles:
             context.append(titles[(False, parent)])
-        docs.append(Doc("ICD-10-CM", code, desc, rid, span.effective_from.isoformat(),
-                        span.effective_to.isoformat(), status="billable" if billable else "header",
-                        billable=bool(billable), terms=terms.get(code, []), context=context))
+        docs.append(
+            Doc(
+                "ICD-10-CM",
+                code,
+                desc,
+                rid,
+                span.effective_from.isoformat(),
+                span.effective_to.isoformat(),
+                status="billable" if billable else "header",
+                billable=bool(billable),
+                terms=terms.get(code, []),
+                context=context,
+            )
+        )
     return docs
 
 
@@ -173,9 +205,26 @@ def build(conn: apsw.Connection, spans: dict[int, FileSpan]) -> int:
         seen = shown | alias
         term_stems = stems(terms) - seen
         context_stems = stems(context) - seen - term_stems
-        rows.append((i, d.system, d.code, d.compact, d.title, d.plain, d.short, d.status, int(d.active),
-                     int(d.billable), d.valid_from, d.valid_to, d.release_id, terms, context,
-                     *(" ".join(sorted(x)) for x in (shown, alias, term_stems, context_stems))))
+        rows.append(
+            (
+                i,
+                d.system,
+                d.code,
+                d.compact,
+                d.title,
+                d.plain,
+                d.short,
+                d.status,
+                int(d.active),
+                int(d.billable),
+                d.valid_from,
+                d.valid_to,
+                d.release_id,
+                terms,
+                context,
+                *(" ".join(sorted(x)) for x in (shown, alias, term_stems, context_stems)),
+            )
+        )
         fts.append((i, text, terms, context))
         ac.append((i, f"{text} {terms}"))
         counts.update({w for w in words(f"{text} {terms}") if len(w) > 2 and w.isalpha()})

@@ -43,8 +43,9 @@ def clean(query: str) -> tuple[str, list[str]]:
     """Normalised query text (no control characters, single spaces) and notices."""
     notices = []
     text = unicodedata.normalize("NFKD", query)
-    text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text
-                   if unicodedata.category(c) != "Mn")  # letters without their accents
+    text = "".join(
+        " " if unicodedata.category(c)[0] in "CZ" else c for c in text if unicodedata.category(c) != "Mn"
+    )  # letters without their accents
     text = " ".join(text.split())
     if len(text) > MAX_CHARS:
         text = text[:MAX_CHARS].rsplit(" ", 1)[0]
@@ -76,8 +77,9 @@ def parse(kb: KnowledgeBase, query: str) -> Parsed:
     if len(groups) > MAX_GROUPS:
         groups = groups[:MAX_GROUPS]
         notices.append(f"only the first {MAX_GROUPS} words of the query were used")
-    return Parsed(text, tuple(codes), span, tuple(groups), tuple(notices), hint,
-                  bool(codes) and len(codes) == len(chunks))
+    return Parsed(
+        text, tuple(codes), span, tuple(groups), tuple(notices), hint, bool(codes) and len(codes) == len(chunks)
+    )
 
 
 HINTS = frozenset({"modifier", "modifiers", "mod"})
@@ -111,7 +113,7 @@ def _groups(kb: KnowledgeBase, chunks: list[str]) -> list[Group]:
     i = 0
     while i < len(tokens):
         for n in (4, 3, 2):
-            phrase = " ".join(tokens[i:i + n])
+            phrase = " ".join(tokens[i : i + n])
             if len(tokens) - i >= n and phrase in syn:
                 out.append(_group(phrase, [(a, "synonym") for a in syn[phrase]]))
                 i += n
@@ -160,8 +162,7 @@ def _spelling(kb: KnowledgeBase, word: str) -> list[str]:
     """The closest indexed words (one edit for short words, two for long ones), commonest first."""
     counts, by_letter = _vocabulary(kb)
     most = 1 if len(word) < 7 else 2
-    found = process.extract(word, by_letter.get(word[0], []), scorer=Levenshtein.distance,
-                            score_cutoff=most, limit=8)
+    found = process.extract(word, by_letter.get(word[0], []), scorer=Levenshtein.distance, score_cutoff=most, limit=8)
     if not found:
         return []
     best = min(d for _, d, _ in found)

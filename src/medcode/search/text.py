@@ -12,23 +12,96 @@ from medcode import vocab
 WORD = re.compile(r"[a-z0-9]+")
 # A descriptor token: letters/digits joined by / & - + (``prep&insj``, ``w/o``, ``c-/c+``).
 TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9/&+\-']|\.(?=[0-9]))*|[&+<>=%]")
-STOPWORDS = frozenset({
-    "a", "an", "and", "the", "of", "in", "on", "at", "to", "for", "by", "or", "as", "is", "it",
-    "its", "be", "this", "that", "from", "into", "than", "then", "any", "all", "per",
-})
+STOPWORDS = frozenset(
+    {
+        "a",
+        "an",
+        "and",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "by",
+        "or",
+        "as",
+        "is",
+        "it",
+        "its",
+        "be",
+        "this",
+        "that",
+        "from",
+        "into",
+        "than",
+        "then",
+        "any",
+        "all",
+        "per",
+    }
+)
 # Action nouns that read better followed by "of" ("insertion of intramedullary ...").
-ACTIONS = frozenset({
-    "insertion", "removal", "repair", "excision", "biopsy", "destruction", "revision",
-    "replacement", "repositioning", "reconstruction", "ablation", "aspiration", "drainage",
-    "injection", "incision", "exploration", "fixation", "resection", "implantation", "placement",
-    "application", "evaluation", "preparation", "manipulation", "ligation", "decompression",
-    "debridement", "interrogation", "programming", "reprogramming", "closure", "dilation",
-    "administration", "transplantation", "harvest",
-})
-LINKS = frozenset({
-    "of", "with", "without", "by", "for", "and", "or", "to", "in", "on", "each", "per", "within",
-    "w/o", "w/", "&",
-})
+ACTIONS = frozenset(
+    {
+        "insertion",
+        "removal",
+        "repair",
+        "excision",
+        "biopsy",
+        "destruction",
+        "revision",
+        "replacement",
+        "repositioning",
+        "reconstruction",
+        "ablation",
+        "aspiration",
+        "drainage",
+        "injection",
+        "incision",
+        "exploration",
+        "fixation",
+        "resection",
+        "implantation",
+        "placement",
+        "application",
+        "evaluation",
+        "preparation",
+        "manipulation",
+        "ligation",
+        "decompression",
+        "debridement",
+        "interrogation",
+        "programming",
+        "reprogramming",
+        "closure",
+        "dilation",
+        "administration",
+        "transplantation",
+        "harvest",
+    }
+)
+LINKS = frozenset(
+    {
+        "of",
+        "with",
+        "without",
+        "by",
+        "for",
+        "and",
+        "or",
+        "to",
+        "in",
+        "on",
+        "each",
+        "per",
+        "within",
+        "w/o",
+        "w/",
+        "&",
+    }
+)
 
 _porter = snowballstemmer.stemmer("porter")
 

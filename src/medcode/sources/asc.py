@@ -13,17 +13,39 @@ from medcode.sources.files import SourceFile, find, quarterly
 from medcode.sources.layout import layouts, read_csv, to_rows
 
 FAMILY = "asc"
-_RATES = ("hcpcs", "marker", "description", "multiple_discount", "passthrough_expiration",
-          "payment_indicator", "weight", "rate", "ira_copay", "line")
+_RATES = (
+    "hcpcs",
+    "marker",
+    "description",
+    "multiple_discount",
+    "passthrough_expiration",
+    "payment_indicator",
+    "weight",
+    "rate",
+    "ira_copay",
+    "line",
+)
 _TARGETS: dict[str, tuple[str, tuple[str, ...]]] = {
     "aa": ("asc_rates", ("addendum", *_RATES)),
     "bb": ("asc_rates", ("addendum", *_RATES)),
     "dd1": ("asc_indicators", ("kind", "code", "definition")),
     "dd2": ("asc_indicators", ("kind", "code", "definition")),
     "ee": ("asc_exclusions", ("hcpcs", "description", "line")),
-    "ff": ("asc_device_offsets", ("hcpcs", "marker", "description", "payment_indicator", "apc",
-                                  "apc_offset_pct", "opps_rate", "offset_pct", "offset_amount",
-                                  "line")),
+    "ff": (
+        "asc_device_offsets",
+        (
+            "hcpcs",
+            "marker",
+            "description",
+            "payment_indicator",
+            "apc",
+            "apc_offset_pct",
+            "opps_rate",
+            "offset_pct",
+            "offset_amount",
+            "line",
+        ),
+    ),
 }
 _DEFAULTS = {"multiple_discount": "", "passthrough_expiration": "", "ira_copay": None}
 
@@ -44,7 +66,9 @@ def target(sf: SourceFile) -> tuple[str, tuple[str, ...]]:
 def parse(sf: SourceFile) -> Iterator[tuple[Any, ...]]:
     records = read_csv(sf.path, layouts(FAMILY)[sf.layout])
     extra = {
-        "aa": {"addendum": "AA"}, "bb": {"addendum": "BB"},
-        "dd1": {"kind": "payment"}, "dd2": {"kind": "comment"},
+        "aa": {"addendum": "AA"},
+        "bb": {"addendum": "BB"},
+        "dd1": {"kind": "payment"},
+        "dd2": {"kind": "comment"},
     }.get(sf.layout, {})
     return to_rows(records, target(sf)[1], defaults={**_DEFAULTS, **extra})

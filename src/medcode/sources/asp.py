@@ -11,9 +11,20 @@ from medcode.sources.layout import layouts, read_csv, to_rows
 
 FAMILY = "asp"
 TABLE = "asp_limits"
-COLUMNS = ("hcpcs", "short_description", "dosage", "payment_limit", "coinsurance_pct",
-           "vaccine_awp_pct", "vaccine_limit", "blood_awp_pct", "blood_limit", "clotting_factor",
-           "notes", "line")
+COLUMNS = (
+    "hcpcs",
+    "short_description",
+    "dosage",
+    "payment_limit",
+    "coinsurance_pct",
+    "vaccine_awp_pct",
+    "vaccine_limit",
+    "blood_awp_pct",
+    "blood_limit",
+    "clotting_factor",
+    "notes",
+    "line",
+)
 
 
 def discover(root: Path) -> list[SourceFile]:

@@ -11,8 +11,17 @@ from medcode.sources.layout import layouts, read_csv, to_rows
 
 FAMILY = "clfs"
 TABLE = "clfs_rates"
-COLUMNS = ("hcpcs", "modifier", "effective", "indicator", "rate", "short_description",
-           "long_description", "extended_description", "line")
+COLUMNS = (
+    "hcpcs",
+    "modifier",
+    "effective",
+    "indicator",
+    "rate",
+    "short_description",
+    "long_description",
+    "extended_description",
+    "line",
+)
 
 
 def discover(root: Path) -> list[SourceFile]:

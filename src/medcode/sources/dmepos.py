@@ -16,8 +16,18 @@ from medcode.sources.layout import layouts, read_csv
 
 FAMILY = "dmepos"
 TABLE = "dmepos_fees"
-COLUMNS = ("hcpcs", "modifier", "modifier2", "jurisdiction", "category", "ceiling", "floor",
-           "state_fees", "description", "line")
+COLUMNS = (
+    "hcpcs",
+    "modifier",
+    "modifier2",
+    "jurisdiction",
+    "category",
+    "ceiling",
+    "floor",
+    "state_fees",
+    "description",
+    "line",
+)
 
 
 def discover(root: Path) -> list[SourceFile]:
@@ -30,5 +40,15 @@ def parse(sf: SourceFile) -> Iterator[tuple[Any, ...]]:
     for rec in read_csv(sf.path, layout):
         v = rec.values
         fees = {s.upper(): [v[f"{s}_nr"], v[f"{s}_r"]] for s in states}
-        yield (v["hcpcs"], v["modifier"], v["modifier2"], v["jurisdiction"], v["category"],
-               v["ceiling"], v["floor"], orjson.dumps(fees).decode(), v["description"], rec.line)
+        yield (
+            v["hcpcs"],
+            v["modifier"],
+            v["modifier2"],
+            v["jurisdiction"],
+            v["category"],
+            v["ceiling"],
+            v["floor"],
+            orjson.dumps(fees).decode(),
+            v["description"],
+            rec.line,
+        )

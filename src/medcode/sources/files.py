@@ -13,8 +13,21 @@ EXCLUDED_DIRS = frozenset({"excerpts", "northstar_qs", "policy"})
 
 MONTH_QUARTER = {"jan": 1, "apr": 2, "jul": 3, "oct": 4}
 MONTHS = {
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8,
-    "sep": 9, "oct": 10, "nov": 11, "dec": 12, "january": 1, "april": 4, "july": 7,
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "apr": 4,
+    "may": 5,
+    "jun": 6,
+    "jul": 7,
+    "aug": 8,
+    "sep": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
+    "january": 1,
+    "april": 4,
+    "july": 7,
     "october": 10,
 }
 

@@ -19,9 +19,7 @@ COLUMNS = ("mac", "state", "locality", "name", "pw_gpci", "pw_gpci_floor", "pe_g
 
 
 def discover(root: Path) -> list[SourceFile]:
-    return [
-        pfs_companion(FAMILY, p, f"gpci_{year_in_name(p)}") for p in find(root, r"GPCI\d{4}\.csv")
-    ]
+    return [pfs_companion(FAMILY, p, f"gpci_{year_in_name(p)}") for p in find(root, r"GPCI\d{4}\.csv")]
 
 
 def parse(sf: SourceFile) -> Iterator[tuple[Any, ...]]:

@@ -21,8 +21,7 @@ from medcode.sources.files import MONTHS, SourceFile, find
 from medcode.sources.layout import LayoutMismatch
 
 FAMILY = "icd10cm"
-CODE_COLUMNS = ("code", "compact", "kind", "billable", "parent", "chapter", "block",
-                "description", "seq")
+CODE_COLUMNS = ("code", "compact", "kind", "billable", "parent", "chapter", "block", "description", "seq")
 NOTE_COLUMNS = ("code", "note_type", "seq", "text")
 
 NOTE_TAGS = {
@@ -103,15 +102,19 @@ def _seven_chr(tables: _Tables, code: str, el: ET.Element | None) -> dict[str, s
             chars[last] = " ".join((child.text or "").split())
             tables.notes.append((code, "seven_chr_def", seq, f"{last}: {chars[last]}"))
         elif child.tag == "note":
-            tables.notes.append((code, "seven_chr_def_note", seq,
-                                 f"{last}: {' '.join((child.text or '').split())}"))
+            tables.notes.append((code, "seven_chr_def_note", seq, f"{last}: {' '.join((child.text or '').split())}"))
         seq += 1
     return chars
 
 
 def _walk(
-    tables: _Tables, el: ET.Element, parent: str, chapter: str, block: str,
-    seven: dict[str, str], valid: set[str] | None,
+    tables: _Tables,
+    el: ET.Element,
+    parent: str,
+    chapter: str,
+    block: str,
+    seven: dict[str, str],
+    valid: set[str] | None,
 ) -> None:
     name = (el.findtext("name") or "").strip()
     desc = " ".join((el.findtext("desc") or "").split())
@@ -123,8 +126,7 @@ def _walk(
     kind = "category" if len(compact) == 3 else "subcategory"
     takes_seventh = not children and bool(seven)
     billable = int(not children and not takes_seventh)
-    tables.codes.append((name, compact, kind, billable, parent, chapter, block, desc,
-                         len(tables.codes)))
+    tables.codes.append((name, compact, kind, billable, parent, chapter, block, desc, len(tables.codes)))
     for child in children:
         _walk(tables, child, name, chapter, block, seven, valid)
     if takes_seventh:
@@ -133,8 +135,9 @@ def _walk(
             full = base + char
             if valid is not None and full not in valid:
                 continue
-            tables.codes.append((dotted(full), full, "extension", 1, name, chapter, block,
-                                 f"{desc}, {meaning}", len(tables.codes)))
+            tables.codes.append(
+                (dotted(full), full, "extension", 1, name, chapter, block, f"{desc}, {meaning}", len(tables.codes))
+            )
 
 
 def _read_code_list(path: Path) -> set[str]:
@@ -155,18 +158,38 @@ def parse_tables(sf: SourceFile) -> list[tuple[str, tuple[str, ...], Iterable[tu
     tables = _Tables()
     for chapter in root.findall("chapter"):
         number = (chapter.findtext("name") or "").strip()
-        tables.codes.append((number, number, "chapter", 0, None, number, "",
-                             " ".join((chapter.findtext("desc") or "").split()), len(tables.codes)))
+        tables.codes.append(
+            (
+                number,
+                number,
+                "chapter",
+                0,
+                None,
+                number,
+                "",
+                " ".join((chapter.findtext("desc") or "").split()),
+                len(tables.codes),
+            )
+        )
         _add_notes(tables, number, chapter)
         for section in chapter.findall("section"):
             sid = section.get("id", "")
-            tables.codes.append((sid, sid, "block", 0, number, number, sid,
-                                 " ".join((section.findtext("desc") or "").split()),
-                                 len(tables.codes)))
+            tables.codes.append(
+                (
+                    sid,
+                    sid,
+                    "block",
+                    0,
+                    number,
+                    number,
+                    sid,
+                    " ".join((section.findtext("desc") or "").split()),
+                    len(tables.codes),
+                )
+            )
             _add_notes(tables, sid, section)
             for diag in section.findall("diag"):
                 _walk(tables, diag, sid, number, sid, {}, valid)
     if not tables.codes:
         raise LayoutMismatch(sf.path, 1, "1", "no <chapter> elements")
-    return [("icd10cm_codes", CODE_COLUMNS, tables.codes),
-            ("icd10cm_notes", NOTE_COLUMNS, tables.notes)]
+    return [("icd10cm_codes", CODE_COLUMNS, tables.codes), ("icd10cm_notes", NOTE_COLUMNS, tables.notes)]

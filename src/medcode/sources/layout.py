@@ -64,8 +64,16 @@ class Layout:
 
 
 _KNOWN_LAYOUT_KEYS = {
-    "format", "encoding", "columns", "header_line", "key", "key_pattern", "skip_prefix",
-    "line_length", "strip", "options",
+    "format",
+    "encoding",
+    "columns",
+    "header_line",
+    "key",
+    "key_pattern",
+    "skip_prefix",
+    "line_length",
+    "strip",
+    "options",
 }
 _KNOWN_TYPES = {"str", "num", "num_na", "int", "money", "pct", "code"}
 
@@ -156,19 +164,18 @@ def _convert(path: Path, line: int, layout: Layout, raw: Sequence[str]) -> Recor
             cell = cell.strip()
         if col.name == "-":
             if cell:
-                raise LayoutMismatch(path, line, f"{i} ({col.header or 'unnamed'})",
-                                     f"expected a blank column, found {cell!r}")
+                raise LayoutMismatch(
+                    path, line, f"{i} ({col.header or 'unnamed'})", f"expected a blank column, found {cell!r}"
+                )
             continue
         try:
             values[col.name] = _CONVERTERS[col.type](cell)
         except ValueError:
-            raise LayoutMismatch(path, line, f"{i} ({col.name})",
-                                 f"{cell!r} is not a valid {col.type}") from None
+            raise LayoutMismatch(path, line, f"{i} ({col.name})", f"{cell!r} is not a valid {col.type}") from None
     if layout.key:
         key = values[layout.key]
         if not re.fullmatch(layout.key_pattern, key or ""):
-            raise LayoutMismatch(path, line, f"{layout.key}",
-                                 f"{key!r} does not look like a {layout.key}")
+            raise LayoutMismatch(path, line, f"{layout.key}", f"{key!r} does not look like a {layout.key}")
     return Record(line, values)
 
 
@@ -193,9 +200,7 @@ def read_csv_text(path: Path, text: str, layout: Layout, delimiter: str = ",") -
     return read_table(path, ((reader.line_num, cells) for cells in reader), layout)
 
 
-def read_table(
-    path: Path, rows: Iterable[tuple[int, Sequence[str]]], layout: Layout
-) -> Iterator[Record]:
+def read_table(path: Path, rows: Iterable[tuple[int, Sequence[str]]], layout: Layout) -> Iterator[Record]:
     """Apply ``layout`` to rows of cells, each with the line (or sheet row) it ends on."""
     width = len(layout.columns)
     key_index = next((i for i, c in enumerate(layout.columns) if c.name == layout.key), 0)
@@ -222,12 +227,10 @@ def read_table(
             continue
         if len(cells) != width:
             col = min(len(cells), width) + 1
-            raise LayoutMismatch(path, line, str(col),
-                                 f"expected {width} columns, found {len(cells)}")
+            raise LayoutMismatch(path, line, str(col), f"expected {width} columns, found {len(cells)}")
         yield _convert(path, line, layout, cells)
     if not header_seen:
-        raise LayoutMismatch(path, layout.header_line, "1",
-                             f"file ends before the header line {layout.header_line}")
+        raise LayoutMismatch(path, layout.header_line, "1", f"file ends before the header line {layout.header_line}")
 
 
 def _check_header(path: Path, line: int, layout: Layout, cells: Sequence[str]) -> None:
@@ -236,14 +239,16 @@ def _check_header(path: Path, line: int, layout: Layout, cells: Sequence[str]) -
     for i, (want, have) in enumerate(zip(expected, got), start=1):
         want = " ".join(want.split())
         if want != have and not ("*" in want and fnmatch.fnmatchcase(have, want)):
-            raise LayoutMismatch(path, line, f"{i}",
-                                 f"header {have!r} where the layout {layout.name} expects {want!r}")
+            raise LayoutMismatch(path, line, f"{i}", f"header {have!r} where the layout {layout.name} expects {want!r}")
     if len(got) != len(expected):
         col = min(len(got), len(expected)) + 1
         what = "extra" if len(got) > len(expected) else "missing"
-        raise LayoutMismatch(path, line, f"{col}",
-                             f"{what} column: header has {len(got)} columns, layout "
-                             f"{layout.name} has {len(expected)}")
+        raise LayoutMismatch(
+            path,
+            line,
+            f"{col}",
+            f"{what} column: header has {len(got)} columns, layout {layout.name} has {len(expected)}",
+        )
 
 
 def read_fixed(path: Path, layout: Layout) -> Iterator[Record]:
@@ -258,9 +263,12 @@ def read_fixed(path: Path, layout: Layout) -> Iterator[Record]:
                 continue
             if layout.line_length and len(text) != layout.line_length:
                 col = min(len(text), layout.line_length) + 1
-                raise LayoutMismatch(path, line_no, str(col),
-                                     f"line is {len(text)} characters long; layout {layout.name} "
-                                     f"expects {layout.line_length}")
+                raise LayoutMismatch(
+                    path,
+                    line_no,
+                    str(col),
+                    f"line is {len(text)} characters long; layout {layout.name} expects {layout.line_length}",
+                )
             yield _convert(path, line_no, layout, [text[a:b] for a, b in spans])
 
 
@@ -276,8 +284,6 @@ def to_rows(
     for rec in records:
         vals = rec.values
         try:
-            yield tuple(
-                rec.line if c == "line" else (vals[c] if c in vals else defaults[c]) for c in columns
-            )
+            yield tuple(rec.line if c == "line" else (vals[c] if c in vals else defaults[c]) for c in columns)
         except KeyError as exc:
             raise KeyError(f"layout gives no column {exc} and no default is declared") from None

@@ -27,5 +27,4 @@ def parse(sf: SourceFile) -> Iterator[tuple[Any, ...]]:
     for rec in read_csv(sf.path, layouts(FAMILY)[sf.layout]):
         v = rec.values
         state = v["state"] or state
-        yield (v["mac"].zfill(5), v["locality"].zfill(2), state, v["fee_schedule_area"],
-               v["counties"], rec.line)
+        yield (v["mac"].zfill(5), v["locality"].zfill(2), state, v["fee_schedule_area"], v["counties"], rec.line)

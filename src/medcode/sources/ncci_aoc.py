@@ -19,8 +19,17 @@ from medcode.sources.layout import LayoutMismatch, layouts, read_csv, read_table
 
 FAMILY = "aoc"
 TABLE = "aoc_edits"
-COLUMNS = ("addon_code", "edit_type", "addon_deleted", "primary_code", "primary_deleted",
-           "effective", "deleted", "notes", "line")
+COLUMNS = (
+    "addon_code",
+    "edit_type",
+    "addon_deleted",
+    "primary_code",
+    "primary_deleted",
+    "effective",
+    "deleted",
+    "notes",
+    "line",
+)
 
 
 def discover(root: Path) -> list[SourceFile]:
@@ -67,14 +76,15 @@ def parse(sf: SourceFile) -> Iterator[tuple[Any, ...]]:
     for rec in records:
         v = rec.values
         if v["edit_type"] not in ("1", "2", "3"):
-            raise LayoutMismatch(sf.path, rec.line, "1 (AOC_Edit_Type)",
-                                 f"{v['edit_type']!r} is not 1, 2 or 3")
+            raise LayoutMismatch(sf.path, rec.line, "1 (AOC_Edit_Type)", f"{v['edit_type']!r} is not 1, 2 or 3")
         yield (
-            v["addon_code"], v["edit_type"],
+            v["addon_code"],
+            v["edit_type"],
             julian(sf.path, rec.line, "3 (AOC_DelDT)", v["addon_deleted"]),
             v["primary_code"],
             julian(sf.path, rec.line, "5 (Primary_Code_DelDT)", v["primary_deleted"]),
             julian(sf.path, rec.line, "6 (AOC_Edit_EffDT)", v["effective"]),
             julian(sf.path, rec.line, "7 (AOC_Edit_DelDT)", v["deleted"]),
-            v["notes"], rec.line,
+            v["notes"],
+            rec.line,
         )

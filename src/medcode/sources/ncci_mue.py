@@ -34,6 +34,7 @@ def parse(sf: SourceFile) -> Iterator[tuple[Any, ...]]:
         v = rec.values
         mai = v["mai_label"][:1]
         if mai not in ("1", "2", "3"):
-            raise LayoutMismatch(sf.path, rec.line, "3 (MUE Adjudication Indicator)",
-                                 f"{v['mai_label']!r} does not start with 1, 2 or 3")
+            raise LayoutMismatch(
+                sf.path, rec.line, "3 (MUE Adjudication Indicator)", f"{v['mai_label']!r} does not start with 1, 2 or 3"
+            )
         yield (v["hcpcs"], v["units"], mai, v["mai_label"], v["rationale"], rec.line)

@@ -29,12 +29,15 @@ from typing import IO, Any
 from medcode.sources.files import SourceFile, find, quarter_span
 from medcode.sources.layout import LayoutMismatch
 
-FAMILIES = {"ccipra": "ptp_practitioner", "ccioph": "ptp_hospital",
-            "practitioner": "ptp_practitioner", "outpatient_hospital": "ptp_hospital"}
+FAMILIES = {
+    "ccipra": "ptp_practitioner",
+    "ccioph": "ptp_hospital",
+    "practitioner": "ptp_practitioner",
+    "outpatient_hospital": "ptp_hospital",
+}
 TABLE = "ptp_edits"
 COLUMNS = ("column_1", "column_2", "prior_1996", "effective", "deleted", "modifier", "rationale_id")
-OFFICIAL_HEADER = ("Column 1", "Column 2", "*=in existence", "Effective", "Deletion", "Modifier",
-                   "PTP Edit Rationale")
+OFFICIAL_HEADER = ("Column 1", "Column 2", "*=in existence", "Effective", "Deletion", "Modifier", "PTP Edit Rationale")
 NORTHSTAR_HEADER = ("column_1", "column_2", "deletion_date", "modifier", "rationale")
 _CODE = re.compile(r"[0-9A-Z]{5}")
 
@@ -46,16 +49,26 @@ def discover(root: Path) -> list[SourceFile]:
         assert m is not None
         year, quarter = 1994 + int(m.group(2)), int(m.group(3)) + 1
         start, end = quarter_span(year, quarter)
-        out.append(SourceFile(FAMILIES[m.group(1).lower()], path,
-                              f"{year}Q{quarter} v{m.group(2)}.{m.group(3)}", "official", start, end))
+        out.append(
+            SourceFile(
+                FAMILIES[m.group(1).lower()],
+                path,
+                f"{year}Q{quarter} v{m.group(2)}.{m.group(3)}",
+                "official",
+                start,
+                end,
+            )
+        )
     for path in find(root, r"medicare_ptp_\w+_\d{4}q[1-4]_v\d{3}r\d\.from_northstar\.tsv\.gz"):
-        m = re.match(r"medicare_ptp_(practitioner|outpatient_hospital)_(\d{4})q([1-4])_v(\d\d)(\d)",
-                     path.name)
+        m = re.match(r"medicare_ptp_(practitioner|outpatient_hospital)_(\d{4})q([1-4])_v(\d\d)(\d)", path.name)
         assert m is not None
         year, quarter = int(m.group(2)), int(m.group(3))
         start, end = quarter_span(year, quarter)
-        out.append(SourceFile(FAMILIES[m.group(1)], path,
-                              f"{year}Q{quarter} v{m.group(4)}.{m.group(5)}", "northstar", start, end))
+        out.append(
+            SourceFile(
+                FAMILIES[m.group(1)], path, f"{year}Q{quarter} v{m.group(4)}.{m.group(5)}", "northstar", start, end
+            )
+        )
     return out
 
 
@@ -98,9 +111,12 @@ def parse(
                     yield (c1, c2, "", None, None if dele == "*" else dele, mod, rid)
         except ValueError:
             cells = reader.line_num and _line_cells(sf.path, reader.line_num)
-            raise LayoutMismatch(sf.path, reader.line_num, str(min(len(cells or []), width) + 1),
-                                 f"expected {width} tab-separated columns, found "
-                                 f"{len(cells or [])}") from None
+            raise LayoutMismatch(
+                sf.path,
+                reader.line_num,
+                str(min(len(cells or []), width) + 1),
+                f"expected {width} tab-separated columns, found {len(cells or [])}",
+            ) from None
 
 
 def _number(rationales: dict[str, int], text: str) -> int:
@@ -130,25 +146,25 @@ def _skip_header(sf: SourceFile, reader: Any, parsed: Parsed) -> int:
             got = tuple(c.strip() for c in cells)
             for i, (want, have) in enumerate(zip(OFFICIAL_HEADER, got), start=1):
                 if want != have:
-                    raise LayoutMismatch(sf.path, reader.line_num, str(i),
-                                         f"header {have!r}, expected {want!r}")
+                    raise LayoutMismatch(sf.path, reader.line_num, str(i), f"header {have!r}, expected {want!r}")
             if len(got) != len(OFFICIAL_HEADER):
-                raise LayoutMismatch(sf.path, reader.line_num, str(min(len(got), 7) + 1),
-                                     f"header has {len(got)} columns, expected 7")
+                raise LayoutMismatch(
+                    sf.path, reader.line_num, str(min(len(got), 7) + 1), f"header has {len(got)} columns, expected 7"
+                )
             break
         if reader.line_num > 20:
             break
     else:
         raise LayoutMismatch(sf.path, reader.line_num, "1", "file ends before the header")
     if reader.line_num > 20:
-        raise LayoutMismatch(sf.path, reader.line_num, "1",
-                             "no 'Column 1<TAB>Column 2' header in the first 20 lines")
+        raise LayoutMismatch(sf.path, reader.line_num, "1", "no 'Column 1<TAB>Column 2' header in the first 20 lines")
     # The header goes on over three more lines whose first cell is blank.
     for _ in range(3):
         cells = next(reader, None)
         if cells is None or (cells and cells[0].strip()):
-            raise LayoutMismatch(sf.path, reader.line_num, "1",
-                                 "expected the header's continuation lines (first cell blank)")
+            raise LayoutMismatch(
+                sf.path, reader.line_num, "1", "expected the header's continuation lines (first cell blank)"
+            )
     parsed.first_line = reader.line_num + 1
     return 7
 

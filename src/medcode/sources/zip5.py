@@ -11,8 +11,18 @@ from medcode.sources.layout import layouts, read_fixed, to_rows
 
 FAMILY = "zip5"
 TABLE = "zip_localities"
-COLUMNS = ("zip", "state", "mac", "locality", "rural", "lab_cb_locality", "rural2", "plus4",
-           "partb_indicator", "year_quarter")
+COLUMNS = (
+    "zip",
+    "state",
+    "mac",
+    "locality",
+    "rural",
+    "lab_cb_locality",
+    "rural2",
+    "plus4",
+    "partb_indicator",
+    "year_quarter",
+)
 
 
 def discover(root: Path) -> list[SourceFile]:

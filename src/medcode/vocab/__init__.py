@@ -9,8 +9,19 @@ from datetime import date
 from functools import cache
 from importlib import resources
 
-FIELDS = ("status", "global", "pctc", "mult_proc", "bilateral", "assistant", "co_surgeon", "team",
-          "mai", "aoc_type", "ptp_modifier")
+FIELDS = (
+    "status",
+    "global",
+    "pctc",
+    "mult_proc",
+    "bilateral",
+    "assistant",
+    "co_surgeon",
+    "team",
+    "mai",
+    "aoc_type",
+    "ptp_modifier",
+)
 
 
 class VocabularyError(ValueError):
@@ -113,10 +124,18 @@ def _places() -> dict[str, tuple[str, str, date | None]]:
             first = date.fromisoformat(rest[0]) if len(rest) == 1 and len(rest[0]) == 10 else None
         except ValueError:
             first = None
-        if (len(key) != 2 or not key.isascii() or not key.isdigit() or setting not in ("facility", "nonfacility")
-                or not name or (rest and first is None)):
-            raise VocabularyError(f"place_of_service.tsv line {n}: expected NN<TAB>facility|name or "
-                                  "nonfacility|name, then optionally |YYYY-MM-DD")
+        if (
+            len(key) != 2
+            or not key.isascii()
+            or not key.isdigit()
+            or setting not in ("facility", "nonfacility")
+            or not name
+            or (rest and first is None)
+        ):
+            raise VocabularyError(
+                f"place_of_service.tsv line {n}: expected NN<TAB>facility|name or "
+                "nonfacility|name, then optionally |YYYY-MM-DD"
+            )
         out[key] = (setting, name, first)
     return out
 
@@ -153,8 +172,9 @@ def code_documentation(text: str | None = None) -> dict[str, dict[str, tuple[str
         if family not in families:
             raise VocabularyError(f"code_documentation.tsv line {n}: unknown family {family!r}")
         if kind not in DOCUMENTATION_KINDS or not value.strip() or "\t" in value:
-            raise VocabularyError(f"code_documentation.tsv line {n}: expected family<TAB>document|text "
-                                  f"or family<TAB>denial|text")
+            raise VocabularyError(
+                f"code_documentation.tsv line {n}: expected family<TAB>document|text or family<TAB>denial|text"
+            )
         out.setdefault(family, {k: [] for k in DOCUMENTATION_KINDS})[kind].append(value)
     return {f: {k: tuple(v) for k, v in kinds.items()} for f, kinds in out.items()}
 

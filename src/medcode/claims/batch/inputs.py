@@ -31,9 +31,13 @@ Frames = tuple[pl.DataFrame, pl.DataFrame, list[tuple[int, Claim]]]
 
 def fast_claim(claim: Claim) -> bool:
     """Whether the batch engine's joins model the claim (otherwise the per-claim engine checks it)."""
-    return (not claim.problems and claim.date is not None
-            and len(claim.lines) <= MAX_LINES and len(claim.diagnoses) <= MAX_DIAGNOSES  # else refused
-            and all(x.code and type(x.units) is int and 0 < x.units <= MAX_UNITS for x in claim.lines))
+    return (
+        not claim.problems
+        and claim.date is not None
+        and len(claim.lines) <= MAX_LINES
+        and len(claim.diagnoses) <= MAX_DIAGNOSES  # else refused
+        and all(x.code and type(x.units) is int and 0 < x.units <= MAX_UNITS for x in claim.lines)
+    )
 
 
 def from_claims(claims: Iterable[Claim], start: int = 0) -> Frames:
@@ -46,18 +50,34 @@ def from_claims(claims: Iterable[Claim], start: int = 0) -> Frames:
         if not fast_claim(claim) or any(not d or SEP in d for d in claim.diagnoses):
             slow.append((cid, claim))
             continue
-        for col, value in zip(ccols, (cid, claim.id, claim.date, claim.place_of_service, claim.zip_code,
-                                      claim.locality, SEP.join(claim.diagnoses), claim.billing_npi,
-                                      claim.rendering_npi, claim.referring_npi)):
+        for col, value in zip(
+            ccols,
+            (
+                cid,
+                claim.id,
+                claim.date,
+                claim.place_of_service,
+                claim.zip_code,
+                claim.locality,
+                SEP.join(claim.diagnoses),
+                claim.billing_npi,
+                claim.rendering_npi,
+                claim.referring_npi,
+            ),
+        ):
             col.append(value)
         for x in claim.lines:
-            for lcol, lvalue in zip(lcols, (cid, x.line, x.code, " ".join(x.modifiers), x.units,
-                                            " ".join(map(str, x.pointers)), x.date)):
+            for lcol, lvalue in zip(
+                lcols, (cid, x.line, x.code, " ".join(x.modifiers), x.units, " ".join(map(str, x.pointers)), x.date)
+            ):
                 lcol.append(lvalue)
     claims_frame = pl.DataFrame(dict(zip(CLAIM_SCHEMA, ccols)), schema={**CLAIM_SCHEMA, "dx": pl.String})
     lines_frame = pl.DataFrame(dict(zip(LINE_SCHEMA, lcols)), schema={**LINE_SCHEMA, "ptrs": pl.String})
-    return (claims_frame.with_columns(dx=_split(pl.col("dx"), SEP)),
-            lines_frame.with_columns(ptrs=_split(pl.col("ptrs"), " ").cast(pl.List(pl.Int64))), slow)
+    return (
+        claims_frame.with_columns(dx=_split(pl.col("dx"), SEP)),
+        lines_frame.with_columns(ptrs=_split(pl.col("ptrs"), " ").cast(pl.List(pl.Int64))),
+        slow,
+    )
 
 
 SEP = "\x1f"  # between diagnoses on their way into a frame
@@ -126,12 +146,12 @@ def _claim_boundary(data: bytes, at: int, id_col: int) -> int:
     if at < 0:
         return len(data)
     line_start = data.rfind(b"\n", 0, at) + 1
-    previous = data[line_start:at].split(b",")[id_col:id_col + 1]
+    previous = data[line_start:at].split(b",")[id_col : id_col + 1]
     pos = at + 1
     while pos < len(data):
         nl = data.find(b"\n", pos)
         nl = len(data) if nl < 0 else nl
-        if data[pos:nl].split(b",")[id_col:id_col + 1] != previous:
+        if data[pos:nl].split(b",")[id_col : id_col + 1] != previous:
             return pos
         pos = nl + 1
     return len(data)
@@ -179,9 +199,17 @@ def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int
         return None
     names = [f"c{i}" for i in range(ncols)]
     try:
-        raw = pl.read_csv(data, has_header=False, schema=dict.fromkeys(names, pl.String), quote_char=None,
-                          empty_string_is_null=False, truncate_ragged_lines=False, raise_if_empty=True,
-                          row_index_name="n", row_index_offset=first_line)
+        raw = pl.read_csv(
+            data,
+            has_header=False,
+            schema=dict.fromkeys(names, pl.String),
+            quote_char=None,
+            empty_string_is_null=False,
+            truncate_ragged_lines=False,
+            raise_if_empty=True,
+            row_index_name="n",
+            row_index_offset=first_line,
+        )
     except (pl.exceptions.PolarsError, ValueError):
         return None
     if raw.height != nrows:  # (a blank row has no claim id: see below)
@@ -201,27 +229,41 @@ def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int
     def ok_day(name: str) -> pl.Expr:
         return (pl.col(name) == "") | (pl.col(name).str.contains(r"^\d{4}-\d{2}-\d{2}$") & day(name).is_not_null())
 
-    f = raw.select("n", claim_id=get("claim_id"), code=get("code").str.to_uppercase(),
-                   mods=get("modifiers").str.to_uppercase(), units=get("units"), ptrs=get("pointers"),
-                   charge=get("charge"), line_date=get("line_date"), **{name: get(name) for name in CLAIM_FIELDS})
+    f = raw.select(
+        "n",
+        claim_id=get("claim_id"),
+        code=get("code").str.to_uppercase(),
+        mods=get("modifiers").str.to_uppercase(),
+        units=get("units"),
+        ptrs=get("pointers"),
+        charge=get("charge"),
+        line_date=get("line_date"),
+        **{name: get(name) for name in CLAIM_FIELDS},
+    )
     if f.select((pl.col("claim_id") == "").any()).item():
         return None
-    f = f.with_columns(cid=((pl.col("claim_id") != pl.col("claim_id").shift(1)).fill_null(True).cum_sum() - 1)
-                       .cast(pl.Int64))
+    f = f.with_columns(
+        cid=((pl.col("claim_id") != pl.col("claim_id").shift(1)).fill_null(True).cum_sum() - 1).cast(pl.Int64)
+    )
     # the values the per-claim reader takes: at most four two-character modifiers, pointers of
     # one to three digits (separated by spaces or semicolons), whole units from 1 to 9999, dates
     # as YYYY-MM-DD that exist. Columns with few distinct values are tested once per value.
     rules = {
         "mods": pl.col("mods").str.contains(r"^[ ;]*([A-Z0-9]{2}([ ;]+[A-Z0-9]{2}){0,3})?[ ;]*$"),
-        "units": (pl.col("units") == "") | (pl.col("units").str.contains(r"^[0-9]{1,4}$")
-                                           & (pl.col("units").str.to_integer(strict=False) > 0)),
+        "units": (pl.col("units") == "")
+        | (pl.col("units").str.contains(r"^[0-9]{1,4}$") & (pl.col("units").str.to_integer(strict=False) > 0)),
         "ptrs": pl.col("ptrs").str.contains(r"^[ ;]*([0-9]{1,3}([ ;]+[0-9]{1,3})*)?[ ;]*$"),
-        "line_date": ok_day("line_date"), "date": ok_day("date")}
+        "line_date": ok_day("line_date"),
+        "date": ok_day("date"),
+    }
     # (codes and claim fields longer than the per-claim reader takes, and charges past its limit,
     # go to it too: a charge here has at most 8 digits before the point and 2 after)
-    bad = ((pl.col("code") == "") | (pl.col("code").str.len_bytes() > MAX_TEXT)
-           | ~((pl.col("charge") == "") | pl.col("charge").str.contains(r"^[0-9]{1,8}(\.[0-9]{1,2})?$"))
-           | pl.any_horizontal(*(pl.col(c).str.len_bytes() > MAX_TEXT for c in CLAIM_FIELDS if c != "diagnoses")))
+    bad = (
+        (pl.col("code") == "")
+        | (pl.col("code").str.len_bytes() > MAX_TEXT)
+        | ~((pl.col("charge") == "") | pl.col("charge").str.contains(r"^[0-9]{1,8}(\.[0-9]{1,2})?$"))
+        | pl.any_horizontal(*(pl.col(c).str.len_bytes() > MAX_TEXT for c in CLAIM_FIELDS if c != "diagnoses"))
+    )
     for name, rule in rules.items():
         values = f.select(pl.col(name).unique())
         wrong = values.filter(~rule.fill_null(False))[name]
@@ -239,30 +281,47 @@ def csv_body_frames(header_bytes: bytes, data: bytes, path: str, first_line: int
     if f.select(pl.all_horizontal((starts | (pl.col(c) == pl.col(c).shift(1))).all() for c in CLAIM_FIELDS)).item():
         # each claim's rows repeat its fields (the usual file): its first row has them all
         bad_claims = f.filter("bad")["cid"].unique().implode()
-        per_claim = f.filter(starts).select("cid", "claim_id", *(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c)
-                                                                  for c in CLAIM_FIELDS))
+        per_claim = f.filter(starts).select(
+            "cid", "claim_id", *(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in CLAIM_FIELDS)
+        )
         per_claim = per_claim.with_columns(slow=pl.col("cid").is_in(bad_claims) | pl.col("date").is_null())
     else:
         per_claim = f.group_by("cid", maintain_order=True).agg(
-            pl.col("claim_id").first(), pl.col("bad").any(),
+            pl.col("claim_id").first(),
+            pl.col("bad").any(),
             *[(pl.col(c).filter(pl.col(c) != "").n_unique() > 1).alias(f"{c}_differs") for c in CLAIM_FIELDS],
-            *[pl.col(c).filter(pl.col(c) != "").first().alias(c) for c in CLAIM_FIELDS])
+            *[pl.col(c).filter(pl.col(c) != "").first().alias(c) for c in CLAIM_FIELDS],
+        )
         per_claim = per_claim.with_columns(
-            slow=pl.col("bad") | pl.any_horizontal(*[f"{c}_differs" for c in CLAIM_FIELDS]) | pl.col("date").is_null())
+            slow=pl.col("bad") | pl.any_horizontal(*[f"{c}_differs" for c in CLAIM_FIELDS]) | pl.col("date").is_null()
+        )
     any_slow = per_claim["slow"].any()
     fast = per_claim.filter(~pl.col("slow")) if any_slow else per_claim
     fast_rows = f.join(fast.select("cid"), on="cid") if any_slow else f
     seps = _separators(fast_rows.select("mods", "ptrs"), fast.select("diagnoses"))
     claims = fast.select(
-        "cid", "claim_id", cdate=day("date"), pos=pl.col("place_of_service"), zip=pl.col("zip"),
-        locality=pl.col("locality"), dx=_words(pl.col("diagnoses").str.to_uppercase(), seps["diagnoses"]).fill_null([]),
-        billing_npi="billing_npi", rendering_npi="rendering_npi", referring_npi="referring_npi")
+        "cid",
+        "claim_id",
+        cdate=day("date"),
+        pos=pl.col("place_of_service"),
+        zip=pl.col("zip"),
+        locality=pl.col("locality"),
+        dx=_words(pl.col("diagnoses").str.to_uppercase(), seps["diagnoses"]).fill_null([]),
+        billing_npi="billing_npi",
+        rendering_npi="rendering_npi",
+        referring_npi="referring_npi",
+    )
     row = pl.int_range(pl.len(), dtype=pl.Int64)
     first_row = pl.when(pl.col("cid") != pl.col("cid").shift(1)).then(row).forward_fill().fill_null(0)
     lines = fast_rows.select(
-        "cid", line=row - first_row + 1, code=pl.col("code"), mkey=_spaced(pl.col("mods"), seps["mods"]),
+        "cid",
+        line=row - first_row + 1,
+        code=pl.col("code"),
+        mkey=_spaced(pl.col("mods"), seps["mods"]),
         units=pl.when(pl.col("units") == "").then(1).otherwise(pl.col("units").str.to_integer(strict=False)),
-        ptrs=_words(pl.col("ptrs"), seps["ptrs"]).cast(pl.List(pl.Int64)), ldate=day("line_date"))
+        ptrs=_words(pl.col("ptrs"), seps["ptrs"]).cast(pl.List(pl.Int64)),
+        ldate=day("line_date"),
+    )
     slow = []
     slow_ids = per_claim.filter("slow")["cid"]
     if slow_ids.len():
@@ -309,4 +368,3 @@ def claim_frames(claims: Iterable[Claim], lines: int = 100_000) -> Iterator[Fram
     for chunk in chunks(claims, lines):
         yield from_claims(chunk, start)
         start += len(chunk)
-

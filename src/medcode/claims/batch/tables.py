@@ -106,6 +106,7 @@ def _kept(path: Path, make, build: Path | None = None):  # noqa: ANN001, ANN202
 def remembered(fn):  # noqa: ANN001, ANN201
     """A frame function of (facts or kb, release ids), remembered on the knowledge base and kept
     in its cache folder (``cache_dir``)."""
+
     def wrapper(source, rids):  # noqa: ANN001, ANN202
         kb = getattr(source, "kb", source)
         rids = sorted(rids)
@@ -113,6 +114,7 @@ def remembered(fn):  # noqa: ANN001, ANN201
             return _memo(kb, (fn.__name__, ()), lambda: fn(source, rids))
         path = cache_dir(kb) / f"{fn.__name__}-{'-'.join(map(str, rids))}.v{FORMAT}.arrow"
         return _memo(kb, (fn.__name__, tuple(rids)), lambda: _kept(path, lambda: fn(source, rids), kb.path))
+
     wrapper.__doc__ = fn.__doc__
     return wrapper
 
@@ -141,22 +143,43 @@ def _ptp_cached(kb: KnowledgeBase, store: str) -> tuple[pl.DataFrame, pl.DataFra
 def _ptp_frames(kb: KnowledgeBase, store: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     cur = kb.ptp(store).execute(
         "SELECT column_1, column_2, effective, deleted, modifier, rationale_id FROM ptp_edits "
-        "ORDER BY column_1, column_2, deleted, effective, modifier, rationale_id")
-    schema = {"c1": pl.String, "c2": pl.String, "effective": pl.Int32, "deleted": pl.Int32, "modifier": pl.Int8,
-              "rationale_id": pl.Int32}
+        "ORDER BY column_1, column_2, deleted, effective, modifier, rationale_id"
+    )
+    schema = {
+        "c1": pl.String,
+        "c2": pl.String,
+        "effective": pl.Int32,
+        "deleted": pl.Int32,
+        "modifier": pl.Int8,
+        "rationale_id": pl.Int32,
+    }
     parts = []
     while rows := list(islice(cur, 500_000)):
         parts.append(pl.DataFrame(rows, schema=schema, orient="row"))
     frame = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
-    codes = (pl.concat([frame["c1"], frame["c2"]]).unique().sort().to_frame("code")
-             .with_row_index("ix").select("code", pl.col("ix").cast(pl.Int64)))
+    codes = (
+        pl.concat([frame["c1"], frame["c2"]])
+        .unique()
+        .sort()
+        .to_frame("code")
+        .with_row_index("ix")
+        .select("code", pl.col("ix").cast(pl.Int64))
+    )
     if codes.height >= 1 << PTP_SHIFT:
         raise ValueError(f"{store}: {codes.height} codes do not fit the PTP key")
-    edits = (frame.with_row_index("ptp_row")
-             .join(codes.rename({"code": "c1", "ix": "i1"}), on="c1", maintain_order="left")
-             .join(codes.rename({"code": "c2", "ix": "i2"}), on="c2", maintain_order="left")
-             .select(key=pl.col("i1") * (1 << PTP_SHIFT) + pl.col("i2"), ptp_row=pl.col("ptp_row").cast(pl.Int64),
-                     effective="effective", deleted="deleted", modifier="modifier", rationale_id="rationale_id"))
+    edits = (
+        frame.with_row_index("ptp_row")
+        .join(codes.rename({"code": "c1", "ix": "i1"}), on="c1", maintain_order="left")
+        .join(codes.rename({"code": "c2", "ix": "i2"}), on="c2", maintain_order="left")
+        .select(
+            key=pl.col("i1") * (1 << PTP_SHIFT) + pl.col("i2"),
+            ptp_row=pl.col("ptp_row").cast(pl.Int64),
+            effective="effective",
+            deleted="deleted",
+            modifier="modifier",
+            rationale_id="rationale_id",
+        )
+    )
     return codes, edits
 
 
@@ -169,8 +192,11 @@ def pfs(facts: Facts, rids: list[int]) -> pl.DataFrame:
         for code, by_mod in facts.table_at("pprrvu", rid, facts._load_pfs).items():
             for mod, row in by_mod.items():
                 rows.append((rid, code, mod, *row[:7]))
-    return pl.DataFrame(rows, schema={"pfs_rid": pl.Int64, "code": pl.String, "row_mod": pl.String,
-                                      **dict.fromkeys(PFS_COLUMNS, pl.String)}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={"pfs_rid": pl.Int64, "code": pl.String, "row_mod": pl.String, **dict.fromkeys(PFS_COLUMNS, pl.String)},
+        orient="row",
+    )
 
 
 @remembered
@@ -183,9 +209,19 @@ def aoc(facts: Facts, rids: list[int]) -> pl.DataFrame:
             for etype, primary, eff, dele, _line in edits:
                 rows.append((rid, n, addon, etype, primary, eff, dele))
                 n += 1
-    return pl.DataFrame(rows, schema={"aoc_rid": pl.Int64, "aoc_row": pl.Int64, "code": pl.String,
-                                      "edit_type": pl.String, "primary": pl.String, "effective": pl.String,
-                                      "deleted": pl.String}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={
+            "aoc_rid": pl.Int64,
+            "aoc_row": pl.Int64,
+            "code": pl.String,
+            "edit_type": pl.String,
+            "primary": pl.String,
+            "effective": pl.String,
+            "deleted": pl.String,
+        },
+        orient="row",
+    )
 
 
 @remembered
@@ -194,17 +230,31 @@ def aoc_changes(facts: Facts, rids: list[int]) -> pl.DataFrame:
     date (``out`` false: in force from that day) or a deletion date (``out`` true: in force until
     that day, out from the next; ``ncci.in_force``)."""
     edits = aoc(facts, rids)
-    dates = [edits.select("aoc_rid", "code", date=pl.col(c), out=pl.lit(c == "deleted"))
-             for c in ("effective", "deleted")]
+    dates = [
+        edits.select("aoc_rid", "code", date=pl.col(c), out=pl.lit(c == "deleted")) for c in ("effective", "deleted")
+    ]
     return pl.concat(dates).drop_nulls().unique()
 
 
 @remembered
 def mue(facts: Facts, rids: list[int]) -> pl.DataFrame:
-    rows = [(rid, code, float(row[0]), row[1], row[2], row[3]) for rid in rids
-            for code, row in facts.table_at("mue_practitioner", rid, facts._load_mue).items()]
-    return pl.DataFrame(rows, schema={"mue_rid": pl.Int64, "code": pl.String, "mue_units": pl.Float64,
-                                      "mai": pl.String, "rationale": pl.String, "mue_line": pl.Int64}, orient="row")
+    rows = [
+        (rid, code, float(row[0]), row[1], row[2], row[3])
+        for rid in rids
+        for code, row in facts.table_at("mue_practitioner", rid, facts._load_mue).items()
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "mue_rid": pl.Int64,
+            "code": pl.String,
+            "mue_units": pl.Float64,
+            "mai": pl.String,
+            "rationale": pl.String,
+            "mue_line": pl.Int64,
+        },
+        orient="row",
+    )
 
 
 @remembered
@@ -223,14 +273,21 @@ def excludes1_ranges(facts: Facts, rids: list[int]) -> pl.DataFrame:
                 start = bisect.bisect_left(categories, low[:3])
                 end = bisect.bisect_right(categories, high[:3])
                 rows.extend((rid, compact, low, high, cat) for cat in categories[start:end])
-    return pl.DataFrame(rows, schema={"icd_rid": pl.Int64, "compact": pl.String, "low": pl.String,
-                                      "high": pl.String, "cat": pl.String}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={"icd_rid": pl.Int64, "compact": pl.String, "low": pl.String, "high": pl.String, "cat": pl.String},
+        orient="row",
+    )
 
 
 @remembered
 def icd_billable(facts: Facts, rids: list[int]) -> pl.DataFrame:
-    rows = [(rid, compact) for rid in rids
-            for compact, row in facts.table_at("icd10cm", rid, facts._load_icd)[0].items() if row[1]]
+    rows = [
+        (rid, compact)
+        for rid in rids
+        for compact, row in facts.table_at("icd10cm", rid, facts._load_icd)[0].items()
+        if row[1]
+    ]
     return pl.DataFrame(rows, schema={"icd_rid": pl.Int64, "compact": pl.String}, orient="row")
 
 
@@ -239,50 +296,101 @@ def rvus(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
     """RVU rows for pricing, every modifier row, with amounts as exact integers where the file's
     precision allows (RVUs to 1/100, conversion factor to 1/10,000)."""
     rows = [(rid, *r) for rid in rids for r in kb.query(RVUS_SQL, (rid,))]
-    return pl.DataFrame(rows, schema={
-        "pfs_rid": pl.Int64, "code": pl.String, "pfs_mod": pl.String, "work": pl.Float64, "pe_nf": pl.Float64,
-        "pe_f": pl.Float64, "mp": pl.Float64, "total_nf": pl.Float64, "total_f": pl.Float64, "pe_nf_na": pl.String,
-        "pe_f_na": pl.String, "cf": pl.Float64, "status": pl.String, "opps_pe_nf": pl.Float64,
-        "opps_pe_f": pl.Float64, "opps_mp": pl.Float64, "pctc": pl.String, "endo_base": pl.String,
-        "mult_proc_row": pl.String}, orient="row"
+    return pl.DataFrame(
+        rows,
+        schema={
+            "pfs_rid": pl.Int64,
+            "code": pl.String,
+            "pfs_mod": pl.String,
+            "work": pl.Float64,
+            "pe_nf": pl.Float64,
+            "pe_f": pl.Float64,
+            "mp": pl.Float64,
+            "total_nf": pl.Float64,
+            "total_f": pl.Float64,
+            "pe_nf_na": pl.String,
+            "pe_f_na": pl.String,
+            "cf": pl.Float64,
+            "status": pl.String,
+            "opps_pe_nf": pl.Float64,
+            "opps_pe_f": pl.Float64,
+            "opps_mp": pl.Float64,
+            "pctc": pl.String,
+            "endo_base": pl.String,
+            "mult_proc_row": pl.String,
+        },
+        orient="row",
     ).unique(["pfs_rid", "code", "pfs_mod"], keep="last", maintain_order=True)
 
 
 @remembered
 def gpcis(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
     rows = [(rid, *r) for rid in rids for r in kb.query(GPCIS_SQL, (rid,))]
-    return pl.DataFrame(rows, schema={"gpci_rid": pl.Int64, "mac": pl.String, "loc": pl.String, "pw": pl.Float64,
-                                      "pw_floor": pl.Float64, "pe_g": pl.Float64, "mp_g": pl.Float64},
-                        orient="row").unique(["gpci_rid", "mac", "loc"], keep="last", maintain_order=True)
+    return pl.DataFrame(
+        rows,
+        schema={
+            "gpci_rid": pl.Int64,
+            "mac": pl.String,
+            "loc": pl.String,
+            "pw": pl.Float64,
+            "pw_floor": pl.Float64,
+            "pe_g": pl.Float64,
+            "mp_g": pl.Float64,
+        },
+        orient="row",
+    ).unique(["gpci_rid", "mac", "loc"], keep="last", maintain_order=True)
 
 
 @remembered
 def zip_localities(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
     """(zip_rid, zip5, mac, loc): the locality of each ZIP code."""
-    rows = [r for rid in rids for r in kb.query(
-        "SELECT release_id, zip, mac, locality FROM zip_localities WHERE release_id = ?", (rid,))]
-    return pl.DataFrame(rows, schema={"zip_rid": pl.Int64, "zip5": pl.String, "mac": pl.String, "loc": pl.String},
-                        orient="row")  # one row per ZIP code and release (the table's key)
+    rows = [
+        r
+        for rid in rids
+        for r in kb.query("SELECT release_id, zip, mac, locality FROM zip_localities WHERE release_id = ?", (rid,))
+    ]
+    return pl.DataFrame(
+        rows, schema={"zip_rid": pl.Int64, "zip5": pl.String, "mac": pl.String, "loc": pl.String}, orient="row"
+    )  # one row per ZIP code and release (the table's key)
 
 
 @remembered
 def locality_names(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
     """(gpci_rid, mac, loc, name) of each locality in the GPCI file."""
-    rows = [r for rid in rids for r in kb.query(
-        "SELECT release_id, mac, locality, name FROM gpcis WHERE release_id = ?", (rid,))]
-    return pl.DataFrame(rows, schema={"gpci_rid": pl.Int64, "mac": pl.String, "loc": pl.String, "name": pl.String},
-                        orient="row")  # one row per locality and release (the table's key)
+    rows = [
+        r
+        for rid in rids
+        for r in kb.query("SELECT release_id, mac, locality, name FROM gpcis WHERE release_id = ?", (rid,))
+    ]
+    return pl.DataFrame(
+        rows, schema={"gpci_rid": pl.Int64, "mac": pl.String, "loc": pl.String, "name": pl.String}, orient="row"
+    )  # one row per locality and release (the table's key)
 
 
 @remembered
 def opps_caps(kb: KnowledgeBase, rids: list[int]) -> pl.DataFrame:
-    rows = [r for rid in rids for r in kb.query(
-        "SELECT release_id, hcpcs, modifier, mac, locality, facility, nonfacility FROM opps_caps "
-        "WHERE release_id = ?", (rid,))]
-    return pl.DataFrame(rows, schema={"cap_rid": pl.Int64, "code": pl.String, "pfs_mod": pl.String,
-                                      "mac": pl.String, "loc": pl.String, "cap_f": pl.Float64,
-                                      "cap_nf": pl.Float64}, orient="row").unique(
-        ["cap_rid", "code", "pfs_mod", "mac", "loc"], keep="first", maintain_order=True)
+    rows = [
+        r
+        for rid in rids
+        for r in kb.query(
+            "SELECT release_id, hcpcs, modifier, mac, locality, facility, nonfacility FROM opps_caps "
+            "WHERE release_id = ?",
+            (rid,),
+        )
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "cap_rid": pl.Int64,
+            "code": pl.String,
+            "pfs_mod": pl.String,
+            "mac": pl.String,
+            "loc": pl.String,
+            "cap_f": pl.Float64,
+            "cap_nf": pl.Float64,
+        },
+        orient="row",
+    ).unique(["cap_rid", "code", "pfs_mod", "mac", "loc"], keep="first", maintain_order=True)
 
 
 def scaled(column: str, digits: int) -> pl.Expr:
