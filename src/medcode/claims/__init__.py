@@ -80,7 +80,11 @@ class Checker:
         self.pricer = Pricer(self.facts)
 
     def check(self, claim: Claim) -> CheckedClaim:
-        if len(claim.lines) > MAX_LINES or len(claim.diagnoses) > MAX_DIAGNOSES:
+        if (
+            len(claim.lines) > MAX_LINES
+            or len(claim.diagnoses) > MAX_DIAGNOSES
+            or any(p.field == "size" for p in claim.problems)
+        ):  # (a CSV reader keeps 50 lines of more)
             return refuse(claim)
         findings = [f for module in CHECKS for f in module.check(self.facts, claim)]
         findings.sort(key=finding_order)
