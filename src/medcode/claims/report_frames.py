@@ -15,7 +15,8 @@ from typing import Any
 
 import polars as pl
 
-from medcode.claims.batch import FINDING_SCHEMA, OUT_CLAIM_SCHEMA, OUT_LINE_SCHEMA, BatchResult
+from medcode.claims.batch import BatchResult
+from medcode.claims.batch.frames import checked_frames
 from medcode.claims.model import CheckedClaim, Finding, PricedLine
 from medcode.kb.models import Citation
 
@@ -48,40 +49,7 @@ def frames_of(results: Sequence[CheckedClaim]) -> BatchResult:
             cites.append(key)
         return ix, c.row, c.line
 
-    claims = pl.DataFrame(
-        [(cid, r.id, r.total_allowed, r.at_risk, r.locality, list(r.notices)) for cid, r in enumerate(results)],
-        schema=OUT_CLAIM_SCHEMA,
-        orient="row",
-    )
-    lines = pl.DataFrame(
-        [
-            (
-                cid,
-                x.line,
-                x.code,
-                list(x.modifiers),
-                None if x.units is None else float(x.units),
-                x.setting,
-                x.rate,
-                list(x.adjustments),
-                x.allowed,
-                x.denied,
-            )
-            for cid, r in enumerate(results)
-            for x in r.lines
-        ],
-        schema=OUT_LINE_SCHEMA,
-        orient="row",
-    )
-    found = pl.DataFrame(
-        [
-            (cid, list(f.lines), f.id, f.severity, f.message, f.fix, *cite(f.citation))
-            for cid, r in enumerate(results)
-            for f in r.findings
-        ],
-        schema=FINDING_SCHEMA,
-        orient="row",
-    )
+    claims, lines, found = checked_frames(enumerate(results), cite)
     return BatchResult(claims, lines, found, cites)
 
 

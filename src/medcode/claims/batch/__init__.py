@@ -56,6 +56,7 @@ from medcode.claims.batch.frames import (  # noqa: F401  (the batch engine's nam
     _order,
     _result,
     _split,
+    checked_frames,
     merge,
 )
 from medcode.claims.checks import diagnosis, releases
@@ -413,41 +414,7 @@ class BatchChecker:
     # --- per-claim results into frames -----------------------------------------------------------
 
     def _from_checked(self, results: list[tuple[int, CheckedClaim]]) -> tuple[pl.DataFrame, ...]:
-        claims = pl.DataFrame(
-            [(cid, r.id, r.total_allowed, r.at_risk, r.locality, list(r.notices)) for cid, r in results],
-            schema=OUT_CLAIM_SCHEMA,
-            orient="row",
-        )
-        lines = pl.DataFrame(
-            [
-                (
-                    cid,
-                    x.line,
-                    x.code,
-                    list(x.modifiers),
-                    None if x.units is None else float(x.units),
-                    x.setting,
-                    x.rate,
-                    list(x.adjustments),
-                    x.allowed,
-                    x.denied,
-                )
-                for cid, r in results
-                for x in r.lines
-            ],
-            schema=OUT_LINE_SCHEMA,
-            orient="row",
-        )
-        found = pl.DataFrame(
-            [
-                (cid, list(f.lines), f.id, f.severity, f.message, f.fix, *self._cite(f.citation))
-                for cid, r in results
-                for f in r.findings
-            ],
-            schema=FINDING_SCHEMA,
-            orient="row",
-        )
-        return claims, lines, found
+        return checked_frames(results, self._cite)
 
 
 def check_file(

@@ -4,6 +4,7 @@ here (they are in ``medcode.claims.checks`` and ``medcode.rules``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +144,50 @@ class BatchResult:
             )
             for c in self.claims.iter_rows(named=True)
         ]
+
+
+Cite = Callable[[Citation | None], tuple[int | None, str | None, int | None]]
+
+
+def checked_frames(results: Iterable[tuple[int, CheckedClaim]], cite: Cite) -> tuple[pl.DataFrame, ...]:
+    """(claims, lines, findings) frames of checked claims numbered ``cid``, as the batch engine
+    makes them; ``cite`` gives a citation's (index, row, line)."""
+    results = list(results)
+    claims = pl.DataFrame(
+        [(cid, r.id, r.total_allowed, r.at_risk, r.locality, list(r.notices)) for cid, r in results],
+        schema=OUT_CLAIM_SCHEMA,
+        orient="row",
+    )
+    lines = pl.DataFrame(
+        [
+            (
+                cid,
+                x.line,
+                x.code,
+                list(x.modifiers),
+                None if x.units is None else float(x.units),
+                x.setting,
+                x.rate,
+                list(x.adjustments),
+                x.allowed,
+                x.denied,
+            )  # fmt: skip
+            for cid, r in results
+            for x in r.lines
+        ],
+        schema=OUT_LINE_SCHEMA,
+        orient="row",
+    )
+    found = pl.DataFrame(
+        [
+            (cid, list(f.lines), f.id, f.severity, f.message, f.fix, *cite(f.citation))
+            for cid, r in results
+            for f in r.findings
+        ],  # fmt: skip
+        schema=FINDING_SCHEMA,
+        orient="row",
+    )
+    return claims, lines, found
 
 
 def merge(results: list[BatchResult]) -> BatchResult:
