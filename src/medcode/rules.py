@@ -91,6 +91,16 @@ def pfs_modifier(modifiers: Iterable[str]) -> str:
     return next((m for m in PFS_ROW_MODIFIERS if m in mods), "")
 
 
+# The PFS indicators as pages and the terminal name them.
+INDICATOR_NAMES = {
+    "pctc": "PC/TC indicator",
+    "mult_proc": "Multiple procedure",
+    "bilateral": "Bilateral surgery",
+    "assistant": "Assistant at surgery",
+    "co_surgeon": "Co-surgeons",
+    "team": "Team surgery",
+}
+
 # --- modifiers and indicators ---------------------------------------------------------------
 
 ALLOWED, DOCUMENTATION, NOT_ALLOWED = "allowed", "with documentation", "not allowed"

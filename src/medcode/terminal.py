@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from medcode import rules
 from medcode.kb.models import DiagnosisCode, Payment, Price, ProcedureCode
 from medcode.kb.releases import SourceRef
 
@@ -24,14 +25,7 @@ class _Console(Console):
 console = _Console(highlight=False)  # no automatic colouring of numbers and words: plain and fast
 
 
-INDICATORS = {
-    "pctc": "PC/TC indicator",
-    "mult_proc": "Multiple procedure",
-    "bilateral": "Bilateral surgery",
-    "assistant": "Assistant at surgery",
-    "co_surgeon": "Co-surgeons",
-    "team": "Team surgery",
-}
+INDICATORS = rules.INDICATOR_NAMES
 
 
 def _money(v: float | None) -> str:

@@ -17,7 +17,7 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from medcode import vocab
+from medcode import rules, vocab
 from medcode.claims.files import FORMATS, detect_format, sniff_format
 from medcode.claims.readers import ClaimInputError
 from medcode.codes import MalformedCode, UnknownCode, normalize
@@ -36,14 +36,7 @@ from medcode.web.pages.upload import BadForm, TooLarge, read_check_form
 router = APIRouter(include_in_schema=False)
 COOKIE = "medcode_locality"
 SYSTEMS = (("cpt", "CPT"), ("hcpcs", "HCPCS"), ("icd10cm", "ICD-10-CM"), ("modifier", "Modifiers"))
-INDICATOR_NAMES = {
-    "pctc": "PC/TC indicator",
-    "mult_proc": "Multiple procedure",
-    "bilateral": "Bilateral surgery",
-    "assistant": "Assistant at surgery",
-    "co_surgeon": "Co-surgeons",
-    "team": "Team surgery",
-}
+INDICATOR_NAMES = rules.INDICATOR_NAMES
 NOTE_SECTIONS = (
     ("notes", "Notes", "Notes that apply to this code and the categories above it."),
     ("excludes1", "Excludes1", "Never code these together with this code: they cannot occur together."),
