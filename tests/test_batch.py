@@ -157,6 +157,8 @@ def test_cli_engines_write_the_same_report(cli_env, generated_csv, tmp_path):
     assert reports["batch"]["summary"]["lines"] == 20_000
 
 
+@pytest.mark.spark
+@pytest.mark.slow
 def test_spark_job_same_as_per_claim(kb, home, generated_csv, tmp_path):
     from medcode.claims import spark
 

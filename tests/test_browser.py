@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.browser  # drives Debian's Chromium (pytest -m 'not browser' skips it)
+
 CHROMIUM = os.environ.get("MEDCODE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
     "--no-sandbox",
