@@ -29,6 +29,7 @@ from medcode.lookup import get_code, ptp_pairs
 from medcode.pricing import PricingError, UnknownLocality, price, price_all_localities
 from medcode.search import SearchError, autocomplete, search
 from medcode.sources.layout import LayoutMismatch
+from medcode.suggest import Suggestion, suggest
 
 __all__ = [
     "Checker",
@@ -57,6 +58,8 @@ __all__ = [
     "price_all_localities",
     "ptp_pairs",
     "search",
+    "suggest",
+    "Suggestion",
 ]
 __version__ = "0.1.0"
 
