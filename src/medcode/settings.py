@@ -78,7 +78,21 @@ SETTINGS: tuple[Setting, ...] = (
         "Minutes the reports of a web claim check are kept after it ends (deleted on a timer, and at "
         "start-up); a fraction such as 0.5 is allowed.",
     ),
+    Setting(
+        "MEDCODE_EMBED",
+        "background",
+        "When the embedding cache of the clinical language layer is missing: `background` builds it in a "
+        "low-priority thread while search works lexically, `wait` builds it before answering, `off` never "
+        "builds it (search stays lexical; `medcode embed` still builds it).",
+    ),
+    Setting(
+        "MEDCODE_EMBED_THREADS",
+        "2",
+        "Threads the embedding model uses for queries and for `medcode embed` (a background build uses 1).",
+    ),
 )
+
+EMBED_MODES = ("background", "wait", "off")
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,7 @@ class Settings:
     jobs: int = 1
     job_queue: int = 20
     keep_minutes: float = 60.0
+    embed: str = "background"
 
     @property
     def kb_path(self) -> Path:
@@ -143,4 +158,11 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         jobs=whole("MEDCODE_JOBS", 1),
         job_queue=whole("MEDCODE_JOB_QUEUE", 0),
         keep_minutes=_minutes(env.get("MEDCODE_KEEP_MINUTES") or defaults["MEDCODE_KEEP_MINUTES"]),
+        embed=_embed_mode(env.get("MEDCODE_EMBED") or defaults["MEDCODE_EMBED"]),
     )
+
+
+def _embed_mode(text: str) -> str:
+    if text not in EMBED_MODES:
+        raise SettingError(f"MEDCODE_EMBED must be one of {', '.join(EMBED_MODES)}, not {text!r}")
+    return text

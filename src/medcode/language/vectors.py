@@ -1,0 +1,300 @@
+"""The embedding cache of one list of texts (a ConceptIndex's terms): build once, memory-map, search.
+
+Layout under ``MEDCODE_HOME/cache/embeddings/<key>/``:
+
+- ``chunks/plan.json`` and ``chunks/NNNNN.npy`` while building: the distinct texts are sorted by token
+  length (batches of like length waste no work on padding) and cut into chunks of ``CHUNK`` texts;
+  each chunk is written as soon as it is encoded, so a build that is killed resumes where it stopped.
+- ``vectors.npy``: the finished matrix, float32, one unit-length row per text (in the caller's order),
+  memory-mapped on open (several server workers share the pages); ``manifest.json``, written last,
+  names the model's sha256, the count and the key. The chunks are removed then.
+- ``build.lock``: an ``fcntl`` lock, so that two processes never build the same key at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medcode.language.embed import DIMENSION, MODEL_SHA256, Encoder, encoder
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+CHUNK = 512  # distinct texts per chunk file
+BATCH = 64  # texts per model call in a foreground build
+BACKGROUND_BATCH = 16  # smaller in the background, so that queries never wait long for the cores
+RECHECK_SECONDS = 1.0  # how often a not-ready cache looks again for a matrix another process finished
+
+Progress = Callable[[int, int], None]
+
+_THREADS: dict[Path, threading.Thread] = {}  # background builds of this process, by cache folder
+_THREADS_LOCK = threading.Lock()
+
+
+class CacheError(RuntimeError):
+    """The cache folder holds something medcode did not write."""
+
+
+def cache_dir(home: Path, key: str) -> Path:
+    if not re.fullmatch(r"[0-9A-Za-z_.-]{1,128}", key) or key.startswith("."):
+        raise ValueError(f"embedding cache key {key!r} must be letters, digits, '_', '-' or '.'")
+    return Path(home) / "cache" / "embeddings" / key
+
+
+class Vectors:
+    """Embeddings of ``texts``; ``search`` answers once ``ready()`` (empty before)."""
+
+    def __init__(self, directory: Path, key: str, texts: list[str]) -> None:
+        self.directory = directory
+        self.key = key
+        self.texts = texts
+        self._matrix: np.ndarray | None = None
+        self._checked = 0.0
+        self._load_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, home: Path, key: str, texts: list[str]) -> Vectors:
+        vectors = cls(cache_dir(home, key), key, list(texts))
+        vectors._load()
+        return vectors
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.directory / "manifest.json"
+
+    @property
+    def matrix_path(self) -> Path:
+        return self.directory / "vectors.npy"
+
+    def ready(self) -> bool:
+        if self._matrix is not None:
+            return True
+        now = time.monotonic()
+        if now - self._checked < RECHECK_SECONDS:
+            return False
+        self._checked = now
+        return self._load()
+
+    def _manifest(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "key": self.key,
+            "count": len(self.texts),
+            "dimension": DIMENSION,
+            "dtype": "float32",
+            "model_sha256": MODEL_SHA256,
+        }
+
+    def _load(self) -> bool:
+        """Memory-map the finished matrix when its manifest matches; False when there is none yet."""
+        with self._load_lock:
+            if self._matrix is not None:
+                return True
+            try:
+                found = json.loads(self.manifest_path.read_text())
+            except FileNotFoundError:
+                return False
+            except (OSError, ValueError) as exc:
+                log.warning("embedding cache %s: manifest unreadable (%s); it will be rebuilt", self.directory, exc)
+                return False
+            wanted = self._manifest()
+            if {k: found.get(k) for k in wanted} != wanted:
+                log.warning(
+                    "embedding cache %s: manifest does not match (%s); it will be rebuilt",
+                    self.directory,
+                    {k: found.get(k) for k in wanted if found.get(k) != wanted[k]},
+                )
+                return False
+            matrix = np.load(self.matrix_path, mmap_mode="r")
+            if matrix.shape != (len(self.texts), DIMENSION) or matrix.dtype != np.float32:
+                raise CacheError(
+                    f"{self.matrix_path}: shape {matrix.shape} {matrix.dtype}, "
+                    f"expected ({len(self.texts)}, {DIMENSION}) float32"
+                )
+            self._matrix = matrix
+            return True
+
+    def matrix(self) -> np.ndarray:
+        if not self.ready():
+            raise CacheError(f"embedding cache {self.directory} is not built (run `medcode embed`)")
+        assert self._matrix is not None
+        return self._matrix
+
+    # -- building ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _lock(self, wait: bool) -> Iterator[bool]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / "build.lock").open("a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def build(
+        self,
+        progress: Progress | None = None,
+        *,
+        threads: int | None = None,
+        batch: int = BATCH,
+        wait: bool = True,
+        stop_after: int | None = None,
+    ) -> bool:
+        """Build (or resume) the cache; True when it is ready afterwards.
+
+        ``wait=False`` gives up at once when another process holds the build lock; ``threads`` picks a
+        private encoder (default: the shared one); ``stop_after`` writes at most that many new chunks
+        and returns, as a build killed part way would (for tests).
+        """
+        if self._load():
+            if progress:
+                progress(len(self.texts), len(self.texts))
+            return True
+        with self._lock(wait) as held:
+            if not held:
+                return False
+            if self._load():  # another process finished while this one waited
+                if progress:
+                    progress(len(self.texts), len(self.texts))
+                return True
+            return self._build_locked(progress, Encoder(threads) if threads else encoder(), batch, stop_after)
+
+    def _build_locked(self, progress: Progress | None, enc: Encoder, batch: int, stop_after: int | None) -> bool:
+        distinct = list(dict.fromkeys(self.texts))
+        ids = enc.token_ids(distinct)
+        order = sorted(range(len(distinct)), key=lambda i: (len(ids[i]), i))
+        chunks = self._chunk_folder(len(distinct))
+        count = (len(distinct) + CHUNK - 1) // CHUNK
+        done, written = 0, 0
+        for c in range(count):
+            part = order[c * CHUNK : (c + 1) * CHUNK]
+            path = chunks / f"{c:05d}.npy"
+            if not _chunk_ok(path, len(part)):
+                if stop_after is not None and written >= stop_after:
+                    return False
+                rows = [enc.encode_ids([ids[i] for i in part[j : j + batch]]) for j in range(0, len(part), batch)]
+                _save_atomic(path, np.concatenate(rows))
+                written += 1
+            done += len(part)
+            if progress:
+                progress(_scaled(done, len(distinct), len(self.texts)), len(self.texts))
+        self._assemble(distinct, order, chunks, count)
+        shutil.rmtree(chunks, ignore_errors=True)
+        return self._load()
+
+    def _chunk_folder(self, distinct: int) -> Path:
+        """The chunk folder of this plan; chunks of another plan (texts, model, chunk size) are dropped."""
+        chunks = self.directory / "chunks"
+        plan = {
+            "format": FORMAT,
+            "key": self.key,
+            "count": len(self.texts),
+            "distinct": distinct,
+            "chunk": CHUNK,
+            "model_sha256": MODEL_SHA256,
+        }
+        plan_path = chunks / "plan.json"
+        try:
+            if json.loads(plan_path.read_text()) == plan:
+                return chunks
+        except (OSError, ValueError):
+            pass
+        shutil.rmtree(chunks, ignore_errors=True)
+        chunks.mkdir(parents=True)
+        plan_path.write_text(json.dumps(plan))
+        return chunks
+
+    def _assemble(self, distinct: list[str], order: list[int], chunks: Path, count: int) -> None:
+        vectors = np.empty((len(distinct), DIMENSION), dtype=np.float32)
+        for c in range(count):
+            vectors[order[c * CHUNK : (c + 1) * CHUNK]] = np.load(chunks / f"{c:05d}.npy")
+        where = {text: i for i, text in enumerate(distinct)}
+        rows = np.fromiter((where[t] for t in self.texts), dtype=np.int64, count=len(self.texts))
+        tmp = self.matrix_path.with_suffix(".npy.part")
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(self.texts), DIMENSION))
+        out[:] = vectors[rows]
+        out.flush()
+        del out
+        os.replace(tmp, self.matrix_path)
+        manifest = {**self._manifest(), "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        part = self.manifest_path.with_suffix(".json.part")
+        part.write_text(json.dumps(manifest, indent=1))
+        os.replace(part, self.manifest_path)
+
+    def start_background(self) -> None:
+        """Build in a daemon thread (one per cache folder per process) with one model thread."""
+        if self.ready():
+            return
+        with _THREADS_LOCK:
+            running = _THREADS.get(self.directory)
+            if running is not None and running.is_alive():
+                return
+            thread = threading.Thread(target=self._background, name=f"medcode-embed-{self.key[:12]}", daemon=True)
+            _THREADS[self.directory] = thread
+            thread.start()
+
+    def _background(self) -> None:
+        try:
+            started = time.monotonic()
+            if self.build(threads=1, batch=BACKGROUND_BATCH, wait=False):
+                log.info("embedding cache %s built in %.0f s", self.directory, time.monotonic() - started)
+        except Exception:  # a background build must never take the process down; the next start retries
+            log.exception("embedding cache %s: background build failed", self.directory)
+
+    # -- searching -----------------------------------------------------------------------------
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """The ``k`` texts nearest the query: (position in ``texts``, cosine), best first; [] until ready."""
+        if k <= 0 or not self.ready():
+            return []
+        return self.nearest(encoder().encode([query])[0], k)
+
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The ``k`` rows nearest an already encoded (unit) vector."""
+        scores = self.matrix() @ np.asarray(vector, dtype=np.float32)
+        if k < len(scores):
+            top = np.argpartition(-scores, k - 1)[:k]
+        else:
+            top = np.arange(len(scores))
+        top = top[np.lexsort((top, -scores[top]))]
+        return [(int(i), float(scores[i])) for i in top]
+
+
+def _chunk_ok(path: Path, rows: int) -> bool:
+    try:
+        chunk = np.load(path, mmap_mode="r")
+    except (OSError, ValueError):
+        return False
+    return bool(chunk.shape == (rows, DIMENSION) and chunk.dtype == np.float32)
+
+
+def _save_atomic(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_suffix(".part")
+    with tmp.open("wb") as f:
+        np.save(f, np.asarray(array, dtype=np.float32))
+    os.replace(tmp, path)
+
+
+def _scaled(done: int, distinct: int, total: int) -> int:
+    """Progress in the caller's texts (duplicates are encoded once)."""
+    return total if done >= distinct else done * total // max(distinct, 1)
