@@ -115,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     chk.add_argument("--spark-master", default="local[2]", help="Spark master URL for --engine spark")
 
+    sub.add_parser("embed", help="build (or resume) the embedding cache that semantic search uses")
+
     rel = sub.add_parser("releases", help="the files and releases in the knowledge base")
     rel.add_argument("--json", action="store_true")
 
@@ -349,6 +351,26 @@ def cmd_price(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     return _emit(args, result, print_price)
 
 
+def cmd_embed(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    from medcode.language.embed import EmbeddingFileError
+    from medcode.language.vectors import CacheError, build_for_kb
+
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    try:
+        with Progress("embedding terms", *columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("embed", total=None)
+            built = build_for_kb(_kb(conf), conf.home, lambda d, n: bar.update(task, completed=d, total=n))
+    except (EmbeddingFileError, CacheError) as exc:
+        print(f"medcode: {exc}", file=sys.stderr)
+        return 1
+    state = "already built" if built.existed else f"built in {built.seconds:.1f} s"
+    print(f"embedding cache {built.directory}: {built.count:,} terms, {state}")
+    return 0
+
+
 def cmd_releases(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     from medcode.terminal import print_releases
 
@@ -386,6 +408,7 @@ COMMANDS = {
     "check": cmd_check,
     "price": cmd_price,
     "releases": cmd_releases,
+    "embed": cmd_embed,
     "serve": cmd_serve,
 }
 

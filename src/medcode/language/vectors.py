@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -298,3 +299,28 @@ def _save_atomic(path: Path, array: np.ndarray) -> None:
 def _scaled(done: int, distinct: int, total: int) -> int:
     """Progress in the caller's texts (duplicates are encoded once)."""
     return total if done >= distinct else done * total // max(distinct, 1)
+
+
+@dataclass(frozen=True)
+class Built:
+    """What ``build_for_kb`` did: the cache folder, the number of texts, seconds spent, and whether it
+    was already there."""
+
+    directory: Path
+    count: int
+    seconds: float
+    existed: bool
+
+
+def build_for_kb(kb: Any, home: Path, progress: Progress | None = None) -> Built:
+    """Build (or resume) the embedding cache of the knowledge base's ConceptIndex; waits for another
+    process that is building it."""
+    from medcode.language.index import concept_index
+
+    index = concept_index(kb, home)
+    vectors = Vectors.open(home, index.key, [term.text for term in index.terms])
+    existed = vectors.ready()
+    started = time.monotonic()
+    if not vectors.build(progress):
+        raise CacheError(f"embedding cache {vectors.directory} was not finished")
+    return Built(vectors.directory, len(vectors.texts), time.monotonic() - started, existed)
