@@ -90,6 +90,20 @@ SETTINGS: tuple[Setting, ...] = (
         "2",
         "Threads the embedding model uses for queries and for `medcode embed` (a background build uses 1).",
     ),
+    Setting(
+        "MEDCODE_MAX_NOTE_KB",
+        "100",
+        "Largest clinical note (kilobytes of UTF-8) Case2Code reads: `medcode suggest`, `POST /api/suggest` "
+        "and the /suggest page refuse a bigger one.",
+    ),
+    Setting(
+        "MEDCODE_LLM_URL",
+        "(none: off)",
+        "OpenAI-compatible chat endpoint (llama.cpp server, Ollama, vLLM), e.g. http://127.0.0.1:8080/v1, that "
+        "may re-rank Case2Code's candidates; it can only choose among them. Unset: medcode's own order.",
+    ),
+    Setting("MEDCODE_LLM_MODEL", "(none)", "Model name sent to MEDCODE_LLM_URL."),
+    Setting("MEDCODE_LLM_KEY", "(none)", "API key sent to MEDCODE_LLM_URL as a bearer token."),
 )
 
 EMBED_MODES = ("background", "wait", "off")
@@ -109,6 +123,10 @@ class Settings:
     job_queue: int = 20
     keep_minutes: float = 60.0
     embed: str = "background"
+    max_note_kb: int = 100
+    llm_url: str = ""
+    llm_model: str = ""
+    llm_key: str = ""
 
     @property
     def kb_path(self) -> Path:
@@ -159,6 +177,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         job_queue=whole("MEDCODE_JOB_QUEUE", 0),
         keep_minutes=_minutes(env.get("MEDCODE_KEEP_MINUTES") or defaults["MEDCODE_KEEP_MINUTES"]),
         embed=_embed_mode(env.get("MEDCODE_EMBED") or defaults["MEDCODE_EMBED"]),
+        max_note_kb=whole("MEDCODE_MAX_NOTE_KB", 1),
+        llm_url=env.get("MEDCODE_LLM_URL", "").strip(),
+        llm_model=env.get("MEDCODE_LLM_MODEL", "").strip(),
+        llm_key=env.get("MEDCODE_LLM_KEY", ""),
     )
 
 
