@@ -58,17 +58,20 @@ def cache_dir(home: Path, key: str) -> Path:
 class Vectors:
     """Embeddings of ``texts``; ``search`` answers once ``ready()`` (empty before)."""
 
-    def __init__(self, directory: Path, key: str, texts: list[str]) -> None:
+    def __init__(self, directory: Path, key: str, texts: list[str], chunk: int = CHUNK) -> None:
         self.directory = directory
         self.key = key
         self.texts = texts
+        self.chunk = chunk  # distinct texts per chunk file (smaller in tests)
+        self.written = 0  # chunks the last build call encoded (the others were on disk already)
+        self._warned = False
         self._matrix: np.ndarray | None = None
         self._checked = 0.0
         self._load_lock = threading.Lock()
 
     @classmethod
-    def open(cls, home: Path, key: str, texts: list[str]) -> Vectors:
-        vectors = cls(cache_dir(home, key), key, list(texts))
+    def open(cls, home: Path, key: str, texts: list[str], *, chunk: int = CHUNK) -> Vectors:
+        vectors = cls(cache_dir(home, key), key, list(texts), chunk)
         vectors._load()
         return vectors
 
@@ -111,15 +114,12 @@ class Vectors:
             except FileNotFoundError:
                 return False
             except (OSError, ValueError) as exc:
-                log.warning("embedding cache %s: manifest unreadable (%s); it will be rebuilt", self.directory, exc)
+                self._warn_once("manifest unreadable (%s); it will be rebuilt", exc)
                 return False
             wanted = self._manifest()
             if {k: found.get(k) for k in wanted} != wanted:
-                log.warning(
-                    "embedding cache %s: manifest does not match (%s); it will be rebuilt",
-                    self.directory,
-                    {k: found.get(k) for k in wanted if found.get(k) != wanted[k]},
-                )
+                differ = {k: found.get(k) for k in wanted if found.get(k) != wanted[k]}
+                self._warn_once("manifest does not match (%s); it will be rebuilt", differ)
                 return False
             matrix = np.load(self.matrix_path, mmap_mode="r")
             if matrix.shape != (len(self.texts), DIMENSION) or matrix.dtype != np.float32:
@@ -129,6 +129,11 @@ class Vectors:
                 )
             self._matrix = matrix
             return True
+
+    def _warn_once(self, message: str, detail: object) -> None:
+        if not self._warned:  # ready() looks again every second: say it once
+            self._warned = True
+            log.warning("embedding cache %s: " + message, self.directory, detail)
 
     def matrix(self) -> np.ndarray:
         if not self.ready():
@@ -185,17 +190,18 @@ class Vectors:
         ids = enc.token_ids(distinct)
         order = sorted(range(len(distinct)), key=lambda i: (len(ids[i]), i))
         chunks = self._chunk_folder(len(distinct))
-        count = (len(distinct) + CHUNK - 1) // CHUNK
-        done, written = 0, 0
+        size = self.chunk
+        count = (len(distinct) + size - 1) // size
+        done, self.written = 0, 0
         for c in range(count):
-            part = order[c * CHUNK : (c + 1) * CHUNK]
+            part = order[c * size : (c + 1) * size]
             path = chunks / f"{c:05d}.npy"
             if not _chunk_ok(path, len(part)):
-                if stop_after is not None and written >= stop_after:
+                if stop_after is not None and self.written >= stop_after:
                     return False
                 rows = [enc.encode_ids([ids[i] for i in part[j : j + batch]]) for j in range(0, len(part), batch)]
                 _save_atomic(path, np.concatenate(rows))
-                written += 1
+                self.written += 1
             done += len(part)
             if progress:
                 progress(_scaled(done, len(distinct), len(self.texts)), len(self.texts))
@@ -211,7 +217,7 @@ class Vectors:
             "key": self.key,
             "count": len(self.texts),
             "distinct": distinct,
-            "chunk": CHUNK,
+            "chunk": self.chunk,
             "model_sha256": MODEL_SHA256,
         }
         plan_path = chunks / "plan.json"
@@ -228,7 +234,7 @@ class Vectors:
     def _assemble(self, distinct: list[str], order: list[int], chunks: Path, count: int) -> None:
         vectors = np.empty((len(distinct), DIMENSION), dtype=np.float32)
         for c in range(count):
-            vectors[order[c * CHUNK : (c + 1) * CHUNK]] = np.load(chunks / f"{c:05d}.npy")
+            vectors[order[c * self.chunk : (c + 1) * self.chunk]] = np.load(chunks / f"{c:05d}.npy")
         where = {text: i for i, text in enumerate(distinct)}
         rows = np.fromiter((where[t] for t in self.texts), dtype=np.int64, count=len(self.texts))
         tmp = self.matrix_path.with_suffix(".npy.part")
