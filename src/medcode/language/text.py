@@ -126,6 +126,8 @@ def _sections(text: str) -> list[tuple[Section, int]]:
 
 # Words whose period does not end a sentence (compared lower case, without the period).
 NO_STOP = frozenset("dr mr mrs ms prof st jr sr vs eg ie etc approx fig cf al dept inc".split())
+# Dotted words that do end a sentence when one follows (dosing: "Metformin 500 mg b.i.d. Aspirin daily.").
+DOTTED_STOP = frozenset("b.i.d t.i.d q.i.d p.r.n p.o q.d q.h.s".split())
 _BOUNDARY = re.compile(r"[.?!]+(?=\s|$)|\n")
 _LIST_NUMBER = re.compile(r"\s*\d{1,2}")
 _PREVIOUS_WORD = re.compile(r"([A-Za-z][A-Za-z.]*)$")
@@ -147,7 +149,7 @@ def _split(text: str, start: int, end: int, section: str, out: list[Sentence]) -
                 continue  # "1. Hypertension"
             if word and (word.group(1).lower() in NO_STOP or len(word.group(1)) == 1 and word.group(1).isupper()):
                 continue  # "Dr. Smith", "J. Smith"
-            if word and "." in word.group(1):
+            if word and "." in word.group(1) and word.group(1).lower() not in DOTTED_STOP:
                 continue  # "e.g.", "i.e."
         _emit(text, pos, cut, section, out)
         pos = cut
