@@ -12,6 +12,7 @@ from rapidfuzz.distance import Levenshtein
 from medcode import vocab
 from medcode.kb.models import Expansion
 from medcode.kb.store import KnowledgeBase
+from medcode.language import abbreviations
 from medcode.search.text import STOPWORDS, WORD, words
 
 MAX_CHARS = 256
@@ -118,19 +119,36 @@ def _groups(kb: KnowledgeBase, chunks: list[str]) -> list[Group]:
                 out.append(_group(phrase, [(a, "synonym") for a in syn[phrase]]))
                 i += n
                 break
+            if n == 2 and len(tokens) - i >= n and (full := abbreviations.expand(phrase)) and full != phrase:
+                out.append(_group(phrase, [(full, "abbreviation")]))  # lap chole
+                i += n
+                break
         else:
             word = tokens[i]
             i += 1
             if word in STOPWORDS:
                 continue
-            extra = []
-            if word in abbr:
-                extra.append((abbr[word], "abbreviation"))
+            extra = [(full, "abbreviation") for full in _abbreviation(word, abbr)]
             if word in syn:
                 extra.extend((a, "synonym") for a in syn[word])
-            if not extra and word.isalpha() and len(word) > 3 and not _known(kb, word):
-                extra.extend((w, "spelling") for w in _spelling(kb, word))
+            if not extra and word.isalpha() and len(word) > 3 and _count(kb, word) <= RARE:
+                split = _compound(kb, word)  # earwax -> ear wax
+                extra.extend((w, "spelling") for w in (split or ([] if _known(kb, word) else _spelling(kb, word))))
+            if word.isalpha() and len(word) >= 6:
+                extra.extend((w, "word form") for w in _forms(kb, word))
             out.append(_group(word, extra))
+    return out
+
+
+def _abbreviation(word: str, cms: dict[str, str]) -> list[str]:
+    """What an abbreviation stands for: clinical usage first, then the CMS descriptors' (both when
+    they differ: "pt" is a patient in descriptors, physical therapy in notes)."""
+    out = []
+    clinical = abbreviations.expand(word)
+    if clinical and clinical != word:
+        out.append(clinical)
+    if word in cms and cms[word] not in out:
+        out.append(cms[word])
     return out
 
 
@@ -143,6 +161,63 @@ def _group(typed: str, extra: list[tuple[str, str]]) -> Group:
     return Group(typed, tuple(alts), tuple(exps))
 
 
+def _compound(kb: KnowledgeBase, word: str) -> list[str]:
+    """An unknown word that is two known words run together ("earwax" -> "ear wax")."""
+    counts = _vocabulary(kb)[0]
+    best, split = 0, ""
+    for i in range(3, len(word) - 2):
+        left, right = word[:i], word[i:]
+        if left in counts and right in counts:
+            score = min(counts[left], counts[right])
+            if score > best:
+                best, split = score, f"{left} {right}"
+    return [split] if best >= MIN_COMPOUND else []
+
+
+MIN_COMPOUND = 3
+
+
+def _forms(kb: KnowledgeBase, word: str) -> list[str]:
+    """Other forms of ``word`` in the descriptors: CMS truncations of it ("comprehen" for
+    "comprehensive", "extre" for "extremity") and compounds ending in it ("osteoarthritis" for
+    "arthritis")."""
+    truncated, by_end = _forms_index(kb)
+    out = []
+    for n in range(len(word) - 1, max(4, (len(word) + 1) // 2), -1):
+        if word[:n] in truncated:
+            out.append(word[:n])
+            break
+    counts = _vocabulary(kb)[0]
+    longer = [w for w in by_end.get(word[-6:], ()) if w != word and w.endswith(word) and len(w) - len(word) >= 3]
+    out.extend(sorted(longer, key=lambda w: -counts[w])[:MAX_FORMS])
+    return out
+
+
+MAX_FORMS = 2
+
+
+def _forms_index(kb: KnowledgeBase) -> tuple[frozenset[str], dict[str, tuple[str, ...]]]:
+    """Words that only CMS short descriptors use and are not abbreviations we can expand (the
+    truncations), and every indexed word by its last six letters."""
+    memo = kb.memo.get("search.forms")
+    if memo is None:
+        short: set[str] = set()
+        full: set[str] = set()
+        for title, desc in kb.query("SELECT title, short FROM search_docs"):
+            if desc:
+                short.update(words(desc))
+            if desc != title:  # ICD-10-CM titles and HCPCS long descriptions
+                full.update(words(title))
+        known = vocab.abbreviations()
+        truncated = frozenset(w for w in short - full if w.isalpha() and len(w) >= 4 and w not in known)
+        by_end: dict[str, list[str]] = {}
+        for w in _vocabulary(kb)[0]:
+            if w.isalpha() and len(w) >= 9:
+                by_end.setdefault(w[-6:], []).append(w)
+        memo = kb.memo["search.forms"] = (truncated, {k: tuple(v) for k, v in by_end.items()})
+    return memo
+
+
 def _vocabulary(kb: KnowledgeBase) -> tuple[dict[str, int], dict[str, list[str]]]:
     memo = kb.memo.get("search.words")
     if memo is None:
@@ -152,6 +227,13 @@ def _vocabulary(kb: KnowledgeBase) -> tuple[dict[str, int], dict[str, list[str]]
             by_letter.setdefault(w[0], []).append(w)
         memo = kb.memo["search.words"] = (counts, by_letter)
     return memo
+
+
+RARE = 3  # a word this rare may be two common words run together
+
+
+def _count(kb: KnowledgeBase, word: str) -> int:
+    return _vocabulary(kb)[0].get(word, 0)
 
 
 def _known(kb: KnowledgeBase, word: str) -> bool:

@@ -1,0 +1,152 @@
+"""Coding-rule evidence for word search: what a query says about laterality, the encounter
+(ICD-10-CM 7th character) and contrast, what a code's title says about them, and how much a
+code's title says beyond the query (a general code ahead of its specific variants when the
+query names nothing more)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from medcode.search.text import stem, words
+
+# Words of a query that name a side of the body.
+SIDES = {
+    "right": "right",
+    "rt": "right",
+    "left": "left",
+    "lt": "left",
+    "bilateral": "bilateral",
+    "bilat": "bilateral",
+    "both": "bilateral",
+    "bil": "bilateral",
+}
+# Words and phrases of a query that name the encounter (the 7th character of injury codes).
+ENCOUNTERS = (
+    ("sequela", re.compile(r"\b(sequela|sequelae|late effects?|residual)\b")),
+    ("subsequent", re.compile(r"\b(subsequent|follow[ -]?up|f/u|routine healing|delayed healing|nonunion|malunion)\b")),
+    ("initial", re.compile(r"\b(initial|first encounter|new injury|acute injury)\b")),
+)
+# 7th characters of ICD-10-CM injury, poisoning and fracture codes by encounter.
+SEVENTH = {"A": "initial", "B": "initial", "C": "initial", "S": "sequela"}
+# Contrast material, in the forms queries and CMS short descriptors write it, read as plain words.
+CONTRAST_FORMS = (
+    (re.compile(r"\bc-/c\+|\bc-\+|\bc\+wo\b"), " without and with contrast "),
+    (re.compile(r"\bw/o\b|\bwo\b"), " without "),
+    (re.compile(r"\bw/"), " with "),
+    (re.compile(r"\bc-(?![0-9])"), " without contrast "),
+    (re.compile(r"\bc\+"), " with contrast "),
+    (re.compile(r"\b(dye|cntrst|contrast material|iv contrast)\b"), " contrast "),
+    (re.compile(r"\b(non-?contrast|no contrast|unenhanced)\b"), " without contrast "),
+    (re.compile(r"\b(contrast[- ]enhanced|enhanced)\b"), " with contrast "),
+    (re.compile(r"\bflwd\b"), " followed by "),
+    (re.compile(r"&"), " and "),
+)
+BOTH = re.compile(r"without (contrast )?(and|followed by|then|/) ?(with|contrast)|with (contrast )?(and|or|/) ?without")
+# Title words that say a code is the general one (nothing more was documented).
+DEFAULT_WORDS = frozenset(stem(w) for w in ("unspecified", "nos", "uncomplicated"))
+WITHOUT_COMPLICATIONS = re.compile(
+    r"\bwithout (complications?|mention|abnormal findings|lower urinary|[a-z ]*symptoms)"
+)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a query says beyond its words: side, encounter, contrast."""
+
+    side: str | None = None
+    encounter: str | None = None
+    contrast: str | None = None  # "without", "with", "both"
+
+
+def read(text: str) -> Reading:
+    low = " ".join(text.lower().split())
+    side = None
+    for w in words(low):
+        if w in SIDES:
+            side = SIDES[w] if side in (None, SIDES[w]) else "bilateral"  # "right and left"
+    encounter = next((name for name, rx in ENCOUNTERS if rx.search(low)), None)
+    return Reading(side, encounter, contrast(low))
+
+
+def contrast(text: str) -> str | None:
+    """``without``, ``with``, ``both`` or None: the contrast material a text names."""
+    low = text.lower()
+    if "c" not in low:
+        return None
+    for rx, plain in CONTRAST_FORMS:
+        low = rx.sub(plain, low)
+    low = " ".join(low.split())
+    if "contrast" not in low:
+        return None
+    if BOTH.search(low):
+        return "both"
+    if "without contrast" in low:
+        return "without"
+    return "with"
+
+
+def doc_side(title: str) -> str | None:
+    """The side a code's title names: right, left, bilateral, unspecified or None."""
+    low = title.lower()
+    if re.search(r"\bbilateral\b", low):
+        return "bilateral"
+    r, lt = re.search(r"\bright\b", low), re.search(r"\bleft\b", low)
+    if r and not lt:
+        return "right"
+    if lt and not r:
+        return "left"
+    if r and lt:
+        return None  # "right and left", "left ventricle ... right": no one side
+    if re.search(r"\bunspecified (side|[a-z]+ (?:knee|hip|shoulder|elbow|wrist|ankle|foot|hand|eye|ear|leg|arm))", low):
+        return "unspecified"
+    return None
+
+
+def doc_encounter(system: str, code: str, title: str) -> str | None:
+    if system != "ICD-10-CM" or len(code) != 8:
+        return None
+    if "encounter" not in title.lower() and not title.lower().endswith("sequela"):
+        return None
+    return SEVENTH.get(code[-1], "subsequent")
+
+
+def side_score(asked: str | None, has: str | None) -> float:
+    if asked is None:
+        return -0.1 if has in ("right", "left", "bilateral") else 0.0
+    if has == asked:
+        return 0.3
+    if has in ("right", "left", "bilateral"):
+        return -1.0
+    return -0.15  # the query names a side, the code does not
+
+
+def encounter_score(asked: str | None, has: str | None) -> float:
+    if has is None:
+        return 0.0
+    if asked is None:
+        return 0.0 if has == "initial" else -0.3
+    return 0.3 if has == asked else -0.6
+
+
+def contrast_score(asked: str | None, has: str | None) -> float:
+    if asked is None or has is None:
+        return 0.0
+    return 0.6 if has == asked else -0.6
+
+
+UNSAID = re.compile(r"\bunspecified ([a-z]+)|\b([a-z]+),? (?:site )?not specified")
+
+
+def unsaid(title: str) -> set[str]:
+    """Stems of the title's words that it says are not specified ("unspecified organism",
+    "site not specified"): they ask nothing of the query."""
+    low = title.lower()
+    if "specified" not in low:
+        return set()
+    return {stem(w) for m in UNSAID.finditer(low) for w in m.groups() if w}
+
+
+def is_default(title: str, title_stems: set[str]) -> bool:
+    """Does the title say it is the general code ("unspecified", "NOS", "without complications")?"""
+    return bool(title_stems & DEFAULT_WORDS) or bool(WITHOUT_COMPLICATIONS.search(title.lower()))
