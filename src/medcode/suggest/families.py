@@ -1,0 +1,269 @@
+"""Procedure families whose code the descriptor words alone cannot decide: the rules read the size of
+the joint, the technique at the scope, the summed length and site of repaired wounds, the site of a
+drug-delivery device, the drug and dose, and the documented time of a visit. The rules are data
+(``vocab/*.tsv``); this module reads a note with them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+
+from medcode.language.context import Context, assess
+from medcode.language.note import Note
+from medcode.language.text import Sentence
+from medcode.suggest.model import Evidence
+from medcode.vocab.tsv import read
+
+
+@dataclass(frozen=True)
+class Found:
+    """A procedure code a rule found, before the checks of the knowledge base and the modifiers."""
+
+    code: str
+    confidence: float
+    evidence: tuple[Evidence, ...]
+    why: str
+    laterality: str | None = None
+    units: int = 1
+    family: str = ""
+    modifiers: tuple[str, ...] = ()
+
+
+@dataclass
+class Findings:
+    """What the rules found in a note: codes, notices and the sentences they used up."""
+
+    codes: list[Found]
+    notices: list[str]
+    used: set[int]  # positions of sentences a rule explained (the concept lookup skips them)
+
+
+Rule = Callable[[Note, Findings], None]
+
+
+def _ev(note: Note, start: int, end: int) -> Evidence:
+    return Evidence(start, end, note.text[start:end])
+
+
+def _sent_ev(s: Sentence) -> Evidence:
+    return Evidence(s.start, s.end, s.text)
+
+
+def _find(pattern: re.Pattern[str], note: Note, s: Sentence, *, negated_ok: bool = False) -> Iterator[re.Match[str]]:
+    """Matches of ``pattern`` in sentence ``s`` that are affirmed (not negated nor hypothetical)."""
+    for m in pattern.finditer(s.text.lower()):
+        if negated_ok:
+            yield m
+            continue
+        c = assess(note, s.start + m.start(), s.start + m.end())
+        if not (c.negated or c.hypothetical):
+            yield m
+
+
+def _ctx(note: Note, s: Sentence, m: re.Match[str]) -> Context:
+    return assess(note, s.start + m.start(), s.start + m.end())
+
+
+# Sections that describe what was done at this encounter (others may name plans or past procedures).
+DONE_SECTIONS = frozenset({"procedure", "procedure_description", "findings", "hpi", "assessment", "assessment_plan"})
+PLAN_SECTIONS = frozenset({"plan", "instructions", "past_history", "family_history", "indications", "medications"})
+
+
+def _doing(s: Sentence) -> bool:
+    return s.section not in PLAN_SECTIONS
+
+
+# --- office E/M by documented total time ------------------------------------------------------
+
+
+@cache
+def _em_table() -> dict[str, list[tuple[int, str]]]:
+    out: dict[str, list[tuple[int, str]]] = {}
+    for row in read("em_time.tsv", ("patient", "code", "minutes")):
+        out.setdefault(row["patient"], []).append((int(row["minutes"]), row["code"]))
+    for rows in out.values():
+        rows.sort()
+    return out
+
+
+_TIME = re.compile(
+    r"(?:total (?:time|of)|spent|time (?:spent|of|on)|face[- ]to[- ]face)[^.;]{0,80}?\b(\d{1,3})\s*(?:minutes|mins?)\b"
+    r"|\b(\d{1,3})\s*(?:minutes|mins?)\b[^.;]{0,60}?\b(?:total|spent|face[- ]to[- ]face|on the date)"
+)
+_NOT_VISIT_TIME = re.compile(r"withdrawal|sedation|procedure time|tourniquet|fluoroscopy|cecal|insertion time")
+_NEW = re.compile(
+    r"\bnew patient\b|\bnew to (?:the |this |our )?(?:clinic|practice|office)\b|establish(?:ing)? care|first visit"
+)
+_ESTABLISHED = re.compile(
+    r"established patient|\bfollow[- ]?up\b|\breturns?\b|last seen|\bseen (?:here |by me )?(?:on|in|last)\b"
+)
+
+
+def em_by_time(note: Note, out: Findings) -> None:
+    minutes, where = None, None
+    for i, s in enumerate(note.sentences):
+        low = s.text.lower()
+        m = _TIME.search(low)
+        if m and not _NOT_VISIT_TIME.search(low):
+            minutes, where = int(m.group(1) or m.group(2)), (i, s, m)
+    if minutes is None or where is None:
+        return
+    i, s, m = where
+    text = note.text.lower()
+    new = bool(_NEW.search(text)) and not re.search(r"established patient", text)
+    patient = "new" if new else "established"
+    if not new and not _ESTABLISHED.search(text):
+        out.notices.append("The note does not say whether the patient is new or established: coded as established.")
+    levels = [code for least, code in _em_table()[patient] if minutes >= least]
+    if not levels:
+        out.notices.append(f"Documented time {minutes} minutes is below the least time of an office visit level.")
+        return
+    code = levels[-1]
+    out.used.add(i)
+    out.codes.append(
+        Found(
+            code,
+            0.9 if (new or _ESTABLISHED.search(text)) else 0.75,
+            (Evidence(s.start + m.start(), s.start + m.end(), s.text[m.start() : m.end()]),),
+            f"Office visit, {patient} patient, level from documented total time {minutes} minutes.",
+            family="em",
+        )
+    )
+    out.notices.append(f"E/M level from documented time {minutes} minutes ({patient} patient).")
+
+
+# --- arthrocentesis, aspiration or injection of a joint or bursa ------------------------------
+
+
+@cache
+def _joints() -> tuple[list[tuple[re.Pattern[str], str]], dict[tuple[str, bool], str]]:
+    sites = [(re.compile(rf"\b(?:{r['site']})\b"), r["size"]) for r in read("joint_sizes.tsv", ("site", "size"))]
+    codes = {
+        (r["size"], r["ultrasound"] == "yes"): r["code"]
+        for r in read("joint_codes.tsv", ("size", "ultrasound", "code"))
+    }
+    return sites, codes
+
+
+_INJECT = re.compile(r"\binject\w*|\baspirat\w*|arthrocentesis|\btapped\b")
+_NOT_JOINT = re.compile(
+    r"trigger point|epidural|tendon sheath|nerve block|facet|intramuscular|\bim\b|subcutaneous|vaccin"
+)
+_ULTRASOUND = re.compile(r"ultrasound|sonograph\w*|\bus[- ]guided\b|under us\b")
+
+
+def joint_injections(note: Note, out: Findings) -> None:
+    sites, codes = _joints()
+    done: set[tuple[str, str | None]] = set()
+    for i, s in enumerate(note.sentences):
+        low = s.text.lower()
+        if not _doing(s) or _NOT_JOINT.search(low):
+            continue
+        for m in _find(_INJECT, note, s):
+            size = site = None
+            for pattern, sz in sites:
+                found = pattern.search(low)
+                if found:
+                    size, site = sz, found
+                    break
+            if size is None or site is None:
+                continue
+            us = any(True for _ in _find(_ULTRASOUND, note, s))
+            side = _ctx(note, s, site).laterality
+            key = (size + str(us), side)
+            out.used.add(i)
+            if key in done:
+                continue
+            done.add(key)
+            guided = "with" if us else "without"
+            out.codes.append(
+                Found(
+                    codes[(size, us)],
+                    0.9,
+                    (
+                        _ev(note, s.start + m.start(), s.start + m.end()),
+                        _ev(note, s.start + site.start(), s.start + site.end()),
+                    ),
+                    f"{m.group(0).capitalize()} of a {size} joint or bursa ({site.group(0)}), {guided} ultrasound"
+                    " guidance.",
+                    laterality=side,
+                    family="joint",
+                )
+            )
+            break
+
+
+# --- drugs injected ------------------------------------------------------------------------------
+
+
+@cache
+def _drugs() -> list[tuple[re.Pattern[str], str, float, float | None]]:
+    return [
+        (
+            re.compile(rf"\b(?:{r['pattern']})\b"),
+            r["code"],
+            float(r["unit_mg"]),
+            float(r["dose_mg"]) if r["dose_mg"] else None,
+        )
+        for r in read("injectable_drugs.tsv", ("pattern", "code", "unit_mg", "dose_mg?"))
+    ]
+
+
+_DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|mcg)\b")
+_GIVEN = re.compile(r"inject\w*|administ\w*|given|\bim\b|intramuscular\w*|subcutaneous\w*|\bgave\b")
+_IM = re.compile(r"\bim\b|intramuscular\w*|subcutaneous\w*|\bsubq\b|\bsq\b")
+
+
+def drugs(note: Note, out: Findings) -> None:
+    seen: set[str] = set()
+    admin = False
+    for i, s in enumerate(note.sentences):
+        low = s.text.lower()
+        if not _doing(s) or s.section == "medications" or not _GIVEN.search(low):
+            continue
+        for pattern, code, unit, dose in _drugs():
+            m = pattern.search(low)
+            if not m:
+                continue
+            c = _ctx(note, s, m)
+            if c.negated or c.hypothetical or c.historical:
+                continue
+            d = _DOSE.search(low, m.end()) or _DOSE.search(low)
+            mg = float(d.group(1)) / (1000 if d and d.group(2) == "mcg" else 1) if d else None
+            if dose is not None and mg != dose:
+                continue
+            if code in seen:
+                continue
+            seen.add(code)
+            units = max(1, int(-(-mg // unit))) if mg else 1
+            amount = f"{d.group(0)}, " if d else ""
+            out.codes.append(
+                Found(
+                    code,
+                    0.8,
+                    (_ev(note, s.start + m.start(), s.start + m.end()),),
+                    f"Drug supplied: {m.group(0)} ({amount}{units} unit{'s' if units > 1 else ''}).",
+                    units=units,
+                    family="drug",
+                )
+            )
+            if _IM.search(low):
+                admin = True
+                out.used.add(i)
+    if admin and not any(f.family == "joint" for f in out.codes):
+        out.codes.append(
+            Found("96372", 0.75, (), "Therapeutic injection, intramuscular or subcutaneous.", family="drug")
+        )
+
+
+def find(note: Note) -> Findings:
+    """Every rule over ``note``."""
+    from medcode.suggest.surgery import drug_delivery, endoscopy, wound_repairs
+
+    rules: tuple[Rule, ...] = (em_by_time, joint_injections, endoscopy, wound_repairs, drug_delivery, drugs)
+    out = Findings([], [], set())
+    for rule in rules:
+        rule(note, out)
+    return out

@@ -1,0 +1,247 @@
+"""Procedure rules for endoscopy (technique at the scope), wound repair (summed length and site) and
+drug-delivery devices (site and manual preparation); data in ``vocab/endoscopy.tsv``,
+``vocab/laceration_repair.tsv`` and ``vocab/laceration_sites.tsv``."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from medcode.language.note import Note
+from medcode.suggest.families import PLAN_SECTIONS, Findings, Found, _ctx, _doing, _ev, _find, _sent_ev
+from medcode.suggest.model import Evidence
+from medcode.vocab.tsv import read
+
+# --- endoscopy: colonoscopy, EGD -------------------------------------------------------------
+
+
+@cache
+def _endoscopy() -> dict[str, list[tuple[str, str, re.Pattern[str]]]]:
+    out: dict[str, list[tuple[str, str, re.Pattern[str]]]] = {}
+    for r in read("endoscopy.tsv", ("family", "technique", "code", "pattern")):
+        out.setdefault(r["family"], []).append((r["technique"], r["code"], re.compile(rf"(?:{r['pattern']})")))
+    return out
+
+
+_SCREENING = re.compile(r"\bscreening\b")
+_HIGH_RISK = re.compile(
+    r"family history of colon|personal history of (?:colon|adenom|polyp)|history of (?:adenomatous )?polyps|"
+    r"inflammatory bowel|ulcerative colitis|crohn"
+)
+
+
+def endoscopy(note: Note, out: Findings) -> None:
+    families = _endoscopy()
+    current: str | None = None
+    per_family: dict[str, dict[str, tuple[str, Evidence]]] = {}
+    scope_ev: dict[str, Evidence] = {}
+    for i, s in enumerate(note.sentences):
+        low = s.text.lower()
+        if s.section in PLAN_SECTIONS and s.section != "indications":
+            continue
+        for fam, rows in families.items():
+            m = rows[0][2].search(low)
+            if m and rows[0][0] == "scope" and s.section not in PLAN_SECTIONS:
+                c = _ctx(note, s, m)
+                if not (c.negated or c.hypothetical or c.historical):
+                    current = fam
+                    scope_ev.setdefault(fam, _ev(note, s.start + m.start(), s.start + m.end()))
+        if current is None or s.section == "indications":
+            continue
+        for technique, code, pattern in families[current][1:]:
+            for m in _find(pattern, note, s):
+                per_family.setdefault(current, {}).setdefault(
+                    technique, (code, _ev(note, s.start + m.start(), s.start + m.end()))
+                )
+                out.used.add(i)
+                break
+        if families[current][0][2].search(low):
+            out.used.add(i)
+    text = note.text.lower()
+    for fam, ev in scope_ev.items():
+        done = per_family.get(fam, {})
+        screening = fam == "colonoscopy" and bool(_SCREENING.search(text))
+        if not done:
+            code, why = families[fam][0][1], f"Diagnostic {fam}: no biopsy, removal or other technique documented."
+            if screening:
+                high = bool(_HIGH_RISK.search(text))
+                code = "G0105" if high else "G0121"
+                risk = "high risk" if high else "not high risk"
+                why = f"Screening colonoscopy ({risk}), no intervention (Medicare code)."
+                out.notices.append(
+                    f"Screening colonoscopy coded {code} (Medicare); other payers: 45378 with modifier 33."
+                )
+            out.codes.append(Found(code, 0.85, (ev,), why, family=fam))
+            continue
+        for technique, (code, tev) in done.items():
+            mods = ("PT",) if screening else ()
+            why = f"{fam.upper() if fam == 'egd' else fam.capitalize()} with {technique.replace('_', ' ')}."
+            out.codes.append(Found(code, 0.85, (ev, tev), why, family=fam, modifiers=mods))
+        if screening:
+            out.notices.append(
+                "Screening colonoscopy that became therapeutic: modifier PT (Medicare; 33 for other payers)."
+            )
+
+
+# --- wound repair ------------------------------------------------------------------------------
+
+
+@cache
+def _repairs() -> tuple[
+    dict[tuple[str, str], list[tuple[float, float, str, str]]], list[tuple[re.Pattern[str], dict[str, str]]]
+]:
+    table: dict[tuple[str, str], list[tuple[float, float, str, str]]] = {}
+    for r in read("laceration_repair.tsv", ("kind", "group", "code", "from_cm", "to_cm?", "addon?")):
+        top = float(r["to_cm"]) if r["to_cm"] else float("inf")
+        table.setdefault((r["kind"], r["group"]), []).append((float(r["from_cm"]), top, r["code"], r["addon"]))
+    sites = [
+        (re.compile(rf"\b(?:{r['site']})\b"), {k: r[k] for k in ("simple", "intermediate", "complex")})
+        for r in read("laceration_sites.tsv", ("site", "simple", "intermediate", "complex"))
+    ]
+    return table, sites
+
+
+_WOUND = re.compile(r"lacerat\w*|\bwound\w*|\bcut\b")
+_CLOSED = re.compile(
+    r"repair\w*|sutur\w*|closed|closure|staple\w*|dermabond|tissue adhesive|steri-?strips?|approximated"
+)
+_LENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(?:-\s*)?(cm|centimeters?|mm|millimeters?)\b")
+_ADHESIVE_ONLY = re.compile(r"dermabond|tissue adhesive|skin adhesive|skin glue")
+_STITCHES = re.compile(r"sutur\w*|staple\w*|nylon|prolene|vicryl|monocryl|ethilon|chromic")
+_COMPLEX = re.compile(
+    r"\bcomplex (?:repair|closure|layered)|undermin\w*|debridement of (?:the )?wound edges|retention sutures"
+)
+_INTERMEDIATE = re.compile(
+    r"layered closure|\blayered\b|intermediate|deep (?:dermal |subcutaneous )?sutures|subcutaneous (?:tissue )?"
+    r"(?:was |were )?(?:closed|approximated)|subcuticular|two[- ]layer|deep layer|extensive cleaning"
+)
+
+
+def wound_repairs(note: Note, out: Findings) -> None:
+    table, sites = _repairs()
+    text = note.text.lower()
+    if not (_WOUND.search(text) and _CLOSED.search(text)):
+        return
+    sums: dict[tuple[str, str], tuple[float, list[Evidence]]] = {}
+    wound_sentences = [
+        (i, s)
+        for i, s in enumerate(note.sentences)
+        if _doing(s) and (_WOUND.search(s.text.lower()) or _CLOSED.search(s.text.lower()))
+    ]
+    if not wound_sentences:
+        return
+    kind = "simple"
+    joined = " ".join(s.text.lower() for _, s in wound_sentences)
+    if _COMPLEX.search(joined):
+        kind = "complex"
+    elif _INTERMEDIATE.search(joined):
+        kind = "intermediate"
+    if _ADHESIVE_ONLY.search(joined) and not _STITCHES.search(joined):
+        i, s = wound_sentences[0]
+        out.codes.append(
+            Found(
+                "G0168", 0.8, (_sent_ev(s),), "Wound closed with tissue adhesive only (Medicare code).", family="repair"
+            )
+        )
+        out.notices.append("Wound closed with tissue adhesive only: Medicare G0168; other payers code a simple repair.")
+        out.used.update(i for i, _ in wound_sentences)
+        return
+    for i, s in wound_sentences:
+        low = s.text.lower()
+        if not _WOUND.search(low):
+            continue
+        for m in _LENGTH.finditer(low):
+            cm = float(m.group(1)) / (10 if m.group(2).startswith("m") else 1)
+            best = None
+            for pattern, groups in sites:
+                for sm in pattern.finditer(low):
+                    d = min(abs(sm.start() - m.end()), abs(m.start() - sm.end()))
+                    if best is None or d < best[0]:
+                        best = (d, groups, sm)
+            if best is None:
+                continue
+            key = (kind, best[1][kind])
+            total, evs = sums.get(key, (0.0, []))
+            evs.append(_ev(note, s.start + m.start(), s.start + m.end()))
+            evs.append(_ev(note, s.start + best[2].start(), s.start + best[2].end()))
+            sums[key] = (total + cm, evs)
+            out.used.add(i)
+    for (k, group), (total, evs) in sorted(sums.items(), key=lambda kv: -kv[1][0]):
+        total = round(total, 1)
+        rows = table[(k, group)]
+        if total < rows[0][0]:  # a complex repair of 1 cm or less is coded as a simple or intermediate one
+            out.notices.append(f"A {k} repair of {total} cm is shorter than the codes' least length.")
+            continue
+        code, addon, top = rows[-1][2], rows[-1][3], rows[-1][1]
+        for lo, hi, c, _ in rows:
+            if lo <= total <= hi or (total < lo and c == rows[0][2]):
+                code, addon, top = c, "", hi
+                break
+        why = f"{k.capitalize()} repair, summed length {total} cm, {group.replace('_', ', ')}."
+        out.codes.append(Found(code, 0.85, tuple(evs), why, family="repair"))
+        if addon and total > top:
+            extra = int(-(-(total - top) // 5))
+            out.codes.append(
+                Found(
+                    addon,
+                    0.8,
+                    tuple(evs),
+                    f"Each further 5 cm beyond {top} cm ({extra}).",
+                    units=extra,
+                    family="repair",
+                )
+            )
+
+
+# --- drug-delivery devices (20700-20705) --------------------------------------------------------
+
+_DEVICE = re.compile(
+    r"antibiotic[- ](?:loaded |impregnated |laden )?(?:cement |bone cement |pmma )?(?:spacer|beads?|rod|nail|cement)"
+    r"|drug[- ]delivery device|(?:cement|pmma) (?:spacer|beads?|rod|nail)|spacer"
+)
+_MANUAL = re.compile(
+    r"by hand|hand[- ]?(?:made|mixed|rolled|fashioned|formed|molded)|mixed|fashioned|molded|moulded|"
+    r"prepared|rolled|formed|custom|manually"
+)
+_REMOVED = re.compile(r"\bremov\w*|explant\w*|retriev\w*|taken out")
+_SITES = (
+    ("intramedullary", re.compile(r"intramedullary|medullary canal|(?:femoral|tibial|humeral) canal|\bcanal\b")),
+    ("intra-articular", re.compile(r"intra-?articular|joint|articular|knee|hip|shoulder")),
+    ("deep", re.compile(r"beneath the fascia|subfascial|deep|soft tissue|muscle|fascia")),
+)
+_DEVICE_CODES = {
+    ("deep", False): "20700",
+    ("deep", True): "20701",
+    ("intramedullary", False): "20702",
+    ("intramedullary", True): "20703",
+    ("intra-articular", False): "20704",
+    ("intra-articular", True): "20705",
+}
+
+
+def drug_delivery(note: Note, out: Findings) -> None:
+    seen: set[str] = set()
+    for i, s in enumerate(note.sentences):
+        low = s.text.lower()
+        if not _doing(s):
+            continue
+        for _m in _find(_DEVICE, note, s):
+            removal = bool(_REMOVED.search(low))
+            site = next((name for name, p in _SITES if p.search(low)), None)
+            if site is None:
+                continue
+            if not removal and not _MANUAL.search(low):
+                out.notices.append(
+                    "A drug-delivery device not prepared by hand (premanufactured) has no 20700-20704 code."
+                )
+                continue
+            code = _DEVICE_CODES[(site, removal)]
+            out.used.add(i)
+            if code in seen:
+                break
+            seen.add(code)
+            what = "Removal of" if removal else "Manual preparation and insertion of"
+            out.codes.append(
+                Found(code, 0.85, (_sent_ev(s),), f"{what} a drug-delivery device, {site}.", family="drug_delivery")
+            )
+            break
