@@ -117,6 +117,15 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("embed", help="build (or resume) the embedding cache that semantic search uses")
 
+    from medcode.casenote import SETTINGS as NOTE_SETTINGS
+
+    sug = sub.add_parser("suggest", help="Case2Code: the codes a clinical note supports, with the words that say so")
+    sug.add_argument("note", help="the note, a UTF-8 text file ('-': standard input)")
+    sug.add_argument("--json", action="store_true")
+    sug.add_argument("--date", type=_date, help="date of service (YYYY-MM-DD); default: newest release")
+    sug.add_argument("--setting", choices=NOTE_SETTINGS, help="place of service of the procedures (default office)")
+    sug.add_argument("--all", action="store_true", help="also list the candidates below the threshold")
+
     rel = sub.add_parser("releases", help="the files and releases in the knowledge base")
     rel.add_argument("--json", action="store_true")
 
@@ -371,6 +380,26 @@ def cmd_embed(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     return 0
 
 
+def cmd_suggest(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
+    from medcode import casenote
+    from medcode.terminal_suggest import print_suggestion
+
+    try:
+        text = casenote.read_file(args.note, casenote.max_bytes(conf.max_note_kb))
+        llm_conf = casenote.llm_config(conf)
+    except ValueError as exc:  # NoteError, or a MEDCODE_LLM_URL that is not http(s)
+        raise UsageError(str(exc)) from None
+    found = casenote.run(_kb(conf), text, day=args.date, setting=args.setting, include_all=args.all, llm_conf=llm_conf)
+    if args.json:
+        out = found.as_json()
+        if args.all:
+            out.setdefault("candidates", [])
+        _dump(out)
+    else:
+        print_suggestion(found)
+    return 0
+
+
 def cmd_releases(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     from medcode.terminal import print_releases
 
@@ -409,6 +438,7 @@ COMMANDS = {
     "price": cmd_price,
     "releases": cmd_releases,
     "embed": cmd_embed,
+    "suggest": cmd_suggest,
     "serve": cmd_serve,
 }
 
