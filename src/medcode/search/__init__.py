@@ -9,7 +9,7 @@ from typing import Any
 
 from medcode.kb.models import SearchHit, SearchResults
 from medcode.kb.store import KnowledgeBase
-from medcode.search import words as word_search
+from medcode.search import rank as word_search
 from medcode.search.docs import DOC_COLUMNS, Doc, fetch, hit
 from medcode.search.query import Parsed, parse
 from medcode.search.text import STOPWORDS, words
@@ -135,9 +135,10 @@ def _words(
     seen: set[int],
 ) -> list[SearchHit]:
     where, params = _filters(systems, False, day)  # headers are read for the billable codes under them
-    found = word_search.candidates(kb, parsed, where, params)
-    ranked = word_search.rank(kb, parsed, list(found.values()))
-    ranked = word_search.promote(kb, parsed, ranked, where, params)
+    asked = word_search.prepare(kb, parsed)
+    found = word_search.candidates(kb, asked, where, params)
+    ranked = word_search.rank(kb, asked, list(found.values()))
+    ranked = word_search.promote(kb, asked, ranked, where, params)
     out = []
     for s in ranked:
         d = s.doc

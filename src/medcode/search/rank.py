@@ -70,6 +70,7 @@ class Scored:
     matched: tuple[str, ...]
     used: tuple[Expansion, ...]
     coverage: float
+    precision: float = 0.0
 
 
 def quote(phrase: str) -> str:
@@ -94,49 +95,125 @@ def match(kb: KnowledgeBase, fts: str, where: str, params: list[Any]) -> list[Do
     return out
 
 
-def candidates(kb: KnowledgeBase, parsed: Parsed, where: str, params: list[Any]) -> dict[int, Doc]:
-    """Codes whose text has every group, every group but one, or (when that finds little) any."""
-    exprs = [e for e in (expr(g) for g in parsed.groups) if e]
+@dataclass(frozen=True)
+class Asked:
+    """A query as ranking reads it: its groups with their weights and stems, its side, encounter
+    and contrast."""
+
+    parsed: Parsed
+    needs: tuple[Need, ...]
+    stems: frozenset[str]
+    reading: evidence.Reading
+    exprs: tuple[tuple[str, float], ...]  # each group's FTS expression and document count
+
+
+def prepare(kb: KnowledgeBase, parsed: Parsed) -> Asked:
+    needs = _needs(kb, parsed.groups)
+    stems = frozenset(st for _, _, alts in needs for need, _ in alts for st in need)
+    counts = tuple(_docs_with(kb, g) for g in parsed.groups)
+    exprs = tuple(
+        (e, n) for g, e, n in zip(parsed.groups, (expr(g) for g in parsed.groups), counts) if e and g.typed not in LINKS
+    )
+    return Asked(parsed, needs, stems, evidence.read(parsed.text), exprs)
+
+
+def candidates(kb: KnowledgeBase, asked: Asked, where: str, params: list[Any]) -> dict[int, Doc]:
+    """Codes whose text has every group, every group but one, or (when that finds little) any of
+    the rarer groups."""
+    exprs = [e for e, _ in asked.exprs]
     if not exprs:
         return {}
     found = {d.id: d for d in match(kb, " AND ".join(exprs), where, params)}
-    if len(exprs) > 1:
-        relaxed = (
-            [" AND ".join(exprs[:i] + exprs[i + 1 :]) for i in range(len(exprs))]
-            if len(exprs) <= 6
-            else [" OR ".join(exprs)]
-        )
-        for fts in relaxed:
-            for d in match(kb, fts, where, params):
+    if len(exprs) > 1 and len(exprs) <= MAX_RELAX:
+        for i in range(len(exprs)):
+            for d in match(kb, " AND ".join(exprs[:i] + exprs[i + 1 :]), where, params):
                 found.setdefault(d.id, d)
-        if len(found) < 20 and len(exprs) <= 6:
-            for d in match(kb, " OR ".join(exprs), where, params):
+    if len(found) < FEW and len(exprs) > 1:
+        rare = [e for e, n in sorted(asked.exprs, key=lambda x: x[1]) if 0 < n <= COMMON][:MAX_RELAX]
+        if rare:
+            for d in match(kb, " OR ".join(rare), where, params):
                 found.setdefault(d.id, d)
     return found
 
 
-def rank(kb: KnowledgeBase, parsed: Parsed, docs: list[Doc]) -> list[Scored]:
+# Words that join the query's ideas: weighed in ranking, not asked of the full-text index (they
+# are in most documents, and the code for "x with y" may say "y" in other words).
+LINKS = frozenset({"with", "w", "w/", "and", "&", "or"})
+MAX_RELAX = 6  # groups; a longer query is searched by every group, then by any of its rarer groups
+FEW = 20
+COMMON = 3000  # documents: a group this common does not find candidates on its own
+
+
+def rank(kb: KnowledgeBase, asked: Asked, docs: list[Doc]) -> list[Scored]:
     """Every document scored against the query, best first."""
     if not docs:
         return []
     top = max(d.bm25 for d in docs) or 1.0
-    needs = _needs(kb, parsed.groups)
-    asked = {st for _, _, alts in needs for need, _ in alts for st in need}
-    reading = evidence.read(parsed.text)
     out = []
     for d in docs:
-        matched, used, coverage, precision = _coverage(d, needs)
-        score = 4.0 * coverage + 1.0 * precision + 0.5 * d.bm25 / top + standing(d, asked) + fit(d, reading)
-        if precision == 1.0 and evidence.is_default(d.title, set(d.title_stems.split())):
-            score += DEFAULT
-        if parsed.modifier_hint and d.system == "modifier":
-            score += 2.0
-        out.append(Scored(d, score, matched, used, coverage))
+        f = features(kb, d)
+        matched, used, coverage, precision = _coverage(f, asked.needs)
+        score = 4.0 * coverage + 1.0 * precision + 0.5 * d.bm25 / top
+        out.append(Scored(d, score, matched, used, coverage, precision))
+    out.sort(key=lambda s: (-s.score, s.doc.id))
+    for s in out[:EVIDENCE_TOP]:
+        f = features(kb, s.doc)
+        s.score += standing(s.doc, f, asked.stems) + fit(s.doc, f, asked.reading)
+        if f.default and s.precision == 1.0:
+            s.score += DEFAULT
+        if asked.parsed.modifier_hint and s.doc.system == "modifier":
+            s.score += 2.0
+    for s in out[EVIDENCE_TOP:]:
+        s.score -= 10.0
     out.sort(key=lambda s: (-s.score, s.doc.id))
     return out
 
 
-def standing(d: Doc, asked: set[str]) -> float:
+EVIDENCE_TOP = 150  # candidates (by their words) weighed with the coding-rule evidence
+
+
+@dataclass(frozen=True)
+class Features:
+    """What ranking reads of a document, derived once."""
+
+    title: frozenset[str]
+    name: frozenset[str]
+    terms: frozenset[str]
+    every: frozenset[str]
+    shown: frozenset[str]  # title stems a query should explain
+    side: str | None
+    encounter: str | None
+    contrast: str | None
+    default: bool
+
+
+def features(kb: KnowledgeBase, d: Doc) -> Features:
+    cache = kb.memo.get("search.features")
+    if cache is None or len(cache) > MAX_FEATURES:
+        cache = kb.memo["search.features"] = {}
+    f = cache.get(d.id)
+    if f is None:
+        title = frozenset(d.title_stems.split())
+        name = title | frozenset(d.alias_stems.split())
+        terms = name | frozenset(d.terms_stems.split())
+        f = cache[d.id] = Features(
+            title,
+            name,
+            terms,
+            terms | frozenset(d.context_stems.split()),
+            title - NEUTRAL - evidence.unsaid(d.title),
+            evidence.doc_side(d.title),
+            evidence.doc_encounter(d.system, d.code, d.title),
+            evidence.contrast(d.short or d.title) if d.system in ("CPT", "HCPCS") else None,
+            evidence.is_default(d.title, set(title)),
+        )
+    return f
+
+
+MAX_FEATURES = 30_000
+
+
+def standing(d: Doc, f: Features, asked: frozenset[str]) -> float:
     """Active, billable, payable codes ahead of deleted ones, headers and quality measures."""
     score = STATUS_WEIGHT.get(d.status or "", 0.0)
     if not d.active:
@@ -147,20 +224,19 @@ def standing(d: Doc, asked: set[str]) -> float:
         score += 0.1 * (5 - len(d.code.replace(".", "")))  # a complete 3- or 4-character code
     if d.system == "modifier":
         score -= 0.2
-    title = d.title_stems.split()
-    if any(t in SECONDARY and t not in asked for t in title):
+    if any(t in SECONDARY and t not in asked for t in f.title):
         score -= 0.3
     if d.system == "ICD-10-CM" and d.code[0] in POPULATION and not asked & POPULATION_WORDS:
         score -= 0.6
     return score
 
 
-def fit(d: Doc, reading: evidence.Reading) -> float:
+def fit(d: Doc, f: Features, reading: evidence.Reading) -> float:
     """Evidence from the query's side, encounter and contrast against the code's title."""
-    score = evidence.side_score(reading.side, evidence.doc_side(d.title))
-    score += evidence.encounter_score(reading.encounter, evidence.doc_encounter(d.system, d.code, d.title))
-    if reading.contrast is not None and d.system in ("CPT", "HCPCS"):
-        score += evidence.contrast_score(reading.contrast, evidence.contrast(d.short or d.title))
+    score = evidence.side_score(reading.side, f.side)
+    score += evidence.encounter_score(reading.encounter, f.encounter)
+    if reading.contrast is not None:
+        score += evidence.contrast_score(reading.contrast, f.contrast)
     return score
 
 
@@ -173,16 +249,22 @@ def _df(kb: KnowledgeBase) -> tuple[dict[str, int], int]:
     return memo
 
 
-def _weight(kb: KnowledgeBase, group: Group) -> float:
-    """A word group's weight: rarer words say more (the commonest alternative's document count)."""
-    counts, total = _df(kb)
+def _docs_with(kb: KnowledgeBase, group: Group) -> int:
+    """About how many documents have a word group (its commonest alternative's count; 0 unknown)."""
+    counts, _ = _df(kb)
     best = 0
     for alt in group.alternatives:
         ws = [w for w in words(alt) if w not in STOPWORDS] or words(alt)
         known = [counts[w] for w in ws if w in counts]
         if known and len(known) == len(ws):
             best = max(best, min(known))
-    return math.log(1 + total / best) if best else UNKNOWN_WEIGHT
+    return best
+
+
+def _weight(kb: KnowledgeBase, group: Group) -> float:
+    """A word group's weight: rarer words say more."""
+    n = _docs_with(kb, group)
+    return math.log(1 + _df(kb)[1] / n) if n else UNKNOWN_WEIGHT
 
 
 def _needs(kb: KnowledgeBase, groups: tuple[Group, ...]) -> tuple[Need, ...]:
@@ -198,14 +280,10 @@ def _needs(kb: KnowledgeBase, groups: tuple[Group, ...]) -> tuple[Need, ...]:
     return tuple(out)
 
 
-def _coverage(d: Doc, needs: tuple[Need, ...]) -> tuple[tuple[str, ...], tuple[Expansion, ...], float, float]:
+def _coverage(f: Features, needs: tuple[Need, ...]) -> tuple[tuple[str, ...], tuple[Expansion, ...], float, float]:
     """Which groups the code's text answers (in its title, its other names, its inclusion terms or
     only its parents), how well (0-1, weighted by the groups' weights), and how much of its title
     the answer explains (0-1)."""
-    title = set(d.title_stems.split())
-    name = title | set(d.alias_stems.split())
-    terms = name | set(d.terms_stems.split())
-    every = terms | set(d.context_stems.split())
     matched, used, total, weights = [], [], 0.0, 0.0
     explained: set[str] = set()
     for g, gw, alts in needs:
@@ -213,11 +291,11 @@ def _coverage(d: Doc, needs: tuple[Need, ...]) -> tuple[tuple[str, ...], tuple[E
         weight, best = 0.0, None
         hit: frozenset[str] = frozenset()
         for need, exp in alts:
-            if need <= name:
+            if need <= f.name:
                 w = KIND_WEIGHT.get(exp.kind, 1.0) if exp is not None else 1.0
-            elif need <= terms:
+            elif need <= f.terms:
                 w = 0.85
-            elif need <= every:
+            elif need <= f.every:
                 w = 0.5
             else:
                 continue
@@ -229,8 +307,7 @@ def _coverage(d: Doc, needs: tuple[Need, ...]) -> tuple[tuple[str, ...], tuple[E
                 used.append(best)
             total += weight * gw
             explained |= hit
-    shown = title - NEUTRAL - evidence.unsaid(d.title)
-    precision = len(shown & explained) / len(shown) if shown else 0.0
+    precision = len(f.shown & explained) / len(f.shown) if f.shown else 0.0
     return tuple(matched), tuple(used), total / weights if weights else 0.0, precision
 
 
@@ -241,66 +318,58 @@ CHILD_SQL = (
 PROMOTE_TOP = 10
 
 
-def promote(kb: KnowledgeBase, parsed: Parsed, ranked: list[Scored], where: str, params: list[Any]) -> list[Scored]:
+def promote(kb: KnowledgeBase, asked: Asked, ranked: list[Scored], where: str, params: list[Any]) -> list[Scored]:
     """An ICD-10-CM header found by its words brings the billable code under it that the words
     support (the query's side and encounter, else the unspecified or uncomplicated one), just
     ahead of it: a header cannot be reported."""
-    needs = _needs(kb, parsed.groups)
-    reading = evidence.read(parsed.text)
     by_id = {s.doc.id: s for s in ranked}
+    changed = False
     for s in ranked[:PROMOTE_TOP]:
         d = s.doc
         if d.system != "ICD-10-CM" or d.billable:
             continue
-        child = _default_child(kb, d, needs, reading, where, params)
+        child = _default_child(kb, d, asked, where, params)
         if child is None:
             continue
         score = s.score - NOT_BILLABLE - 0.05
         mine = by_id.get(child.id)
         if mine is None:
-            by_id[child.id] = Scored(child, score, s.matched, s.used, s.coverage)
+            by_id[child.id] = Scored(child, score, s.matched, s.used, s.coverage, s.precision)
+            changed = True
         elif mine.score < score:
             mine.score, mine.matched, mine.used = score, s.matched or mine.matched, s.used or mine.used
+            changed = True
+    if not changed:
+        return ranked
     out = list(by_id.values())
     out.sort(key=lambda x: (-x.score, x.doc.id))
     return out
 
 
-def _default_child(
-    kb: KnowledgeBase, d: Doc, needs: tuple[Need, ...], reading: evidence.Reading, where: str, params: list[Any]
-) -> Doc | None:
+def _default_child(kb: KnowledgeBase, d: Doc, asked: Asked, where: str, params: list[Any]) -> Doc | None:
     """Down the tree from a header, one level at a time, to a billable code."""
     compact = d.code.replace(".", "")
+    sql = CHILD_SQL.format(cols=DOC_COLUMNS, where=where)
     for _ in range(4):
-        kids = [
-            Doc(*r)
-            for r in kb.query(
-                CHILD_SQL.format(cols=DOC_COLUMNS, where=where), (compact, compact + "~", len(compact) + 1, *params)
-            )
-        ]
+        kids = [Doc(*r) for r in kb.query(sql, (compact, compact + "~", len(compact) + 1, *params))]
         if not kids and len(compact) < 7:  # 7th characters after a placeholder X (S72.90XA under S72.90)
-            kids = [
-                Doc(*r)
-                for r in kb.query(
-                    CHILD_SQL.format(cols=DOC_COLUMNS, where=where),
-                    (compact, compact + "~", 7, *params),
-                )
-            ]
+            kids = [Doc(*r) for r in kb.query(sql, (compact, compact + "~", 7, *params))]
         if not kids:
             return None
-        best = max(kids, key=lambda k: (_child_score(k, needs, reading), -k.id))
+        best = max(kids, key=lambda k: (_child_score(kb, k, asked), -k.id))
         if best.billable:
             return best
         compact = best.code.replace(".", "")
     return None
 
 
-def _child_score(d: Doc, needs: tuple[Need, ...], reading: evidence.Reading) -> float:
-    _, _, coverage, precision = _coverage(d, needs)
-    title = set(d.title_stems.split())
-    score = 2.0 * coverage + precision + (1.0 if evidence.is_default(d.title, title) else 0.0)
-    score += evidence.side_score(reading.side, evidence.doc_side(d.title))
-    score += evidence.encounter_score(reading.encounter, evidence.doc_encounter(d.system, d.code, d.title))
-    if stem("other") in title:
+def _child_score(kb: KnowledgeBase, d: Doc, asked: Asked) -> float:
+    f = features(kb, d)
+    _, _, coverage, precision = _coverage(f, asked.needs)
+    score = 2.0 * coverage + precision + (1.0 if f.default else 0.0) + fit(d, f, asked.reading)
+    if OTHER in f.title:
         score -= 0.5
     return score
+
+
+OTHER = stem("other")
