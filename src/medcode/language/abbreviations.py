@@ -24,9 +24,14 @@ SEPARATOR = re.compile(r"([/&+\-])")
 @cache
 def _tables() -> tuple[dict[str, str], dict[str, str | None]]:
     """(upper-case-only entries, lower-case entries with CMS merged in; None = not expanded)."""
+    return parse_clinical(None)
+
+
+def parse_clinical(text: str | None) -> tuple[dict[str, str], dict[str, str | None]]:
+    """The tables of a clinical_abbreviations.tsv text (None: the packaged file) over the CMS vocabulary."""
     upper: dict[str, str] = {}
     lower: dict[str, str | None] = dict(vocab.abbreviations())
-    for n, key, value in vocab._pairs(CLINICAL):
+    for n, key, value in vocab._pairs(CLINICAL, text):
         letters = re.sub(r"[^A-Za-z]", "", key)
         if not letters or "  " in key or key.count(" ") > 1:
             raise VocabularyError(f"{CLINICAL} line {n}: key {key!r} must be one or two words with letters")

@@ -175,7 +175,12 @@ def _is_trigger(match: _Match) -> bool:
 def _scope(s: _Sentence, m: _Match, rule: Rule) -> tuple[int, int]:
     """Token range [lo, hi) that the trigger ``m`` reaches."""
     starts = {x.start: x for x in s.context if _is_trigger(x)}
-    ends = {x.end - 1: x for x in s.context if _is_trigger(x)}
+    # a backward scope stops after another trigger, or after a termination word of this category
+    ends = {
+        x.end - 1: x
+        for x in s.context
+        if _terminates(x, rule.category) or any(r.direction not in ("terminate", "pseudo") for r in x.rules)
+    }
     n = len(s.spans)
     lo, hi = m.start, m.end
     if rule.direction in ("forward", "bidirectional"):
@@ -279,7 +284,7 @@ def assess(note: Note, start: int, end: int) -> Context:
             if here:
                 m, encounter = min(here, key=lambda x: abs(x[0].start - first))
                 triggers.append(m.rules[0].phrase)
-    if encounter is None:
+    if encounter is None and not (flags["historical"] or flags["family"]):  # the visit's encounter
         found = _note_encounter(note)
         if found:
             encounter, phrase = found

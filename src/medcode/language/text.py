@@ -25,7 +25,7 @@ OTHER = "other"
 class Section:
     name: str  # canonical (vocab/sections.tsv), "other" for unknown headers and text before the first header
     header: str  # the header as written ("" for text before the first header)
-    start: int  # offset of the header (or of the text)
+    start: int  # offset of the header's line (or of the text)
     end: int  # offset where the next section starts
 
 
@@ -51,12 +51,16 @@ NAME = re.compile(r"[a-z][a-z_]*")
 @cache
 def section_names() -> dict[str, str]:
     """Normalised header -> canonical section name, from ``vocab/sections.tsv``."""
+    return parse_sections(None)
+
+
+def parse_sections(text: str | None) -> dict[str, str]:
+    """The header table of a sections.tsv text (None: the packaged file); strict, errors name the line."""
     out = {}
-    for n, key, value in vocab._pairs(SECTIONS_FILE):
+    for n, key, value in vocab._pairs(SECTIONS_FILE, text):
         if key != normalise_header(key):
-            raise VocabularyError(
-                f"{SECTIONS_FILE} line {n}: header {key!r} must be written as {normalise_header(key)!r}"
-            )
+            want = normalise_header(key)
+            raise VocabularyError(f"{SECTIONS_FILE} line {n}: header {key!r} must be written as {want!r}")
         if not NAME.fullmatch(value):
             raise VocabularyError(f"{SECTIONS_FILE} line {n}: name {value!r} must be a lower-case identifier")
         out[key] = value
@@ -102,7 +106,7 @@ def _headers(text: str) -> list[tuple[int, str, str, int]]:
         found = _header_at(m)
         if found is not None:
             name, body = found
-            out.append((m.start("header"), name, m.group("header").strip(), body))
+            out.append((m.start(), name, m.group("header").strip(), body))
     return out
 
 
