@@ -1,0 +1,179 @@
+"""Diagnoses (ICD-10-CM) a note supports: concept matches combined with a model learned from CodiEsp.
+
+Interface for the Case2Code pipeline (``suggest/__init__.py``)::
+
+    diagnose(kb, note, *, day=None, include_all=False, model=DEFAULT) -> list[DiagnosisCandidate]
+
+``note`` is the note text (or any object with a ``text`` attribute, such as ``language.note.Note``).
+The list is best first; every code exists and is billable in the newest ICD-10-CM release of ``kb``
+(``day`` is accepted for the pipeline's sake; the concept table is of the newest release). Items with
+``recommended`` True passed the threshold (``THRESHOLD``, chosen on CodiEsp dev); ``include_all``
+adds up to ``MAX_CANDIDATES`` below it (``recommended`` False). ``evidence`` holds spans of the note:
+the matched words of a concept match, else the sentence whose words speak most for the model's code.
+Negated mentions ("no fracture", "denies chest pain", "ruled out") are not matches.
+
+The model (``suggest.learned``) is trained at first use from ``<data>/codiesp`` and cached in
+``<home>/cache/codiesp``; without CodiEsp the concept matches alone are scored (``LENGTH_PRIOR``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from medcode import settings
+from medcode.kb.store import KnowledgeBase
+from medcode.suggest.concepts import Concepts, Match, concepts, sentences
+from medcode.suggest.learned import Learned, load
+from medcode.suggest.model import Evidence
+
+THRESHOLD = 0.2  # combined score at or above which a code is recommended (tuned on CodiEsp dev)
+MAX_RECOMMENDED = 25  # per note
+MAX_CANDIDATES = 40  # per note, with include_all
+FLOOR = 0.05  # model probabilities below this are not candidates
+# precision of a concept match by its number of content words when no model is available
+LENGTH_PRIOR = {1: 0.22, 2: 0.24, 3: 0.30, 4: 0.30}
+NEGATION = re.compile(
+    r"\b(no|not|without|denie[sd]|deny|denying|negative for|free of|absence of|absent|ruled? out|excluded|"
+    r"unremarkable|non)\b[^.;:,]*$",
+    re.IGNORECASE,
+)
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class DiagnosisCandidate:
+    code: str
+    description: str
+    score: float  # 0-1
+    evidence: tuple[Evidence, ...]
+    why: str
+    recommended: bool = True
+    source: str = ""  # "concept", "model" or "concept+model"
+
+
+class _Default:
+    pass
+
+
+DEFAULT: Any = _Default()
+
+
+def model_for(kb: KnowledgeBase, data: Path | None = None, home: Path | None = None) -> Learned | None:
+    """The CodiEsp model for ``kb`` (trained at first use, then cached), or None without CodiEsp.
+    ``data`` defaults to MEDCODE_DATA, ``home`` to the home the knowledge base lives in."""
+    with _lock:
+        if "suggest.learned" in kb.memo:
+            found: Learned | None = kb.memo["suggest.learned"]
+            return found
+        data = data if data is not None else settings.load().data
+        home = home if home is not None else kb.path.parent
+        table = concepts(kb)
+        salt = ",".join(sorted(s.sha256 for s in kb.sources.values() if s.family == "icd10cm"))
+        model = None if data is None else load(home, data / "codiesp", lambda t: matched(table, t), salt)
+        kb.memo["suggest.learned"] = model
+        return model
+
+
+def negated(text: str, start: int) -> bool:
+    """Whether a negation word earlier in the same clause governs the mention at ``start``."""
+    line_start = max(text.rfind("\n", 0, start), text.rfind(".", 0, start), text.rfind(";", 0, start)) + 1
+    return NEGATION.search(text[line_start:start]) is not None
+
+
+def matches(table: Concepts, text: str) -> list[Match]:
+    return [m for m in table.match(text) if not negated(text, m.start)]
+
+
+def matched(table: Concepts, text: str) -> dict[str, int]:
+    """{code: longest matching term} over the non-negated concept matches of ``text``."""
+    out: dict[str, int] = {}
+    for m in matches(table, text):
+        out[m.code] = max(out.get(m.code, 0), m.length)
+    return out
+
+
+def diagnose(
+    kb: KnowledgeBase, note: Any, *, day: date | None = None, include_all: bool = False, model: Any = DEFAULT
+) -> list[DiagnosisCandidate]:
+    """The diagnoses ``note`` supports, best first (see the module docstring)."""
+    text: str = note if isinstance(note, str) else note.text
+    table = concepts(kb)
+    learned: Learned | None = model_for(kb) if model is DEFAULT else model
+    found = matches(table, text)
+    by_code: dict[str, list[Match]] = {}
+    for m in found:
+        by_code.setdefault(m.code, []).append(m)
+    scores: dict[str, tuple[float, str]] = {}
+    for code, ms in by_code.items():
+        length = max(m.length for m in ms)
+        p = learned.match_precision(code, length) if learned else LENGTH_PRIOR[min(length, 4)]
+        scores[code] = (p, "concept")
+    if learned is not None:
+        probs = learned.probabilities(text)
+        for j in (probs >= FLOOR).nonzero()[0]:
+            code, p = learned.codes[j], float(probs[j])
+            if code in scores:
+                scores[code] = (0.5 * p + 0.5 * max(p, scores[code][0]), "concept+model")
+            else:
+                scores[code] = (p, "model")
+    # the billable code each raw code stands for (CodiEsp's 2018 codes, headers with a default child)
+    best: dict[str, tuple[float, str, str]] = {}
+    for raw, (score, source) in scores.items():
+        code = table.billable(raw)
+        if code is not None and (code not in best or score > best[code][0]):
+            best[code] = (score, source, raw)
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    recommended = [kv for kv in ranked if kv[1][0] >= THRESHOLD][:MAX_RECOMMENDED]
+    chosen = recommended + (ranked[len(recommended) :][:MAX_CANDIDATES] if include_all else [])
+    spans = sentences(text) if any(src == "model" for _, (_, src, _) in chosen) else []
+    out = []
+    for n, (code, (score, source, raw)) in enumerate(chosen):
+        evidence, why = _evidence(text, code, raw, source, by_code, learned, spans)
+        out.append(
+            DiagnosisCandidate(
+                code=code,
+                description=table.codes[code].description,
+                score=round(min(max(score, 0.0), 1.0), 4),
+                evidence=evidence,
+                why=why,
+                recommended=n < len(recommended),
+                source=source,
+            )
+        )
+    return out
+
+
+def _evidence(
+    text: str,
+    code: str,
+    raw: str,
+    source: str,
+    by_code: dict[str, list[Match]],
+    learned: Learned | None,
+    spans: list[tuple[int, int]],
+) -> tuple[tuple[Evidence, ...], str]:
+    mapped = "" if raw == code else f" (stands for {raw}, which is not a billable code)"
+    ms = by_code.get(raw) or by_code.get(code)
+    if ms:
+        seen: set[tuple[int, int]] = set()
+        evidence = []
+        for m in ms:
+            if (m.start, m.end) not in seen:
+                seen.add((m.start, m.end))
+                evidence.append(Evidence(m.start, m.end, text[m.start : m.end]))
+        why = f'the note\'s words match the ICD-10-CM term "{ms[0].term}"{mapped}'
+        if source == "concept+model":
+            why += "; the CodiEsp-trained model agrees"
+        return tuple(evidence[:3]), why
+    why = f"the CodiEsp-trained model finds the note's words typical of {raw}{mapped}"
+    if learned is not None and spans:
+        best = learned.strongest(raw, [text[s:e] for s, e in spans])
+        if best is not None:
+            s, e = spans[best]
+            return (Evidence(s, e, text[s:e]),), why
+    return (), why
