@@ -186,7 +186,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="timed passes over the queries after the scored one")
     args = ap.parse_args()
     rows = load(args.file)
-    rows = [r for r in rows if (args.kind is None or r.kind == args.kind) and (args.system is None or r.system == args.system)]
+    rows = [r for r in rows if args.kind in (None, r.kind) and args.system in (None, r.system)]
     if not rows:
         sys.exit("no queries match --kind/--system")
     t = time.perf_counter()
