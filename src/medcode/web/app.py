@@ -22,16 +22,17 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp
 
-from medcode import settings, vocab
+from medcode import casenote, settings, vocab
 from medcode.claims import Checker
 from medcode.codes import MalformedCode, UnknownCode
 from medcode.kb.store import open_kb
 from medcode.pricing import PricingError, UnknownLocality
 from medcode.web import pages
-from medcode.web.api import claims, codes, price, releases, search
+from medcode.web.api import claims, codes, price, releases, search, suggest
 from medcode.web.deps import AnswerCache, BadInput, error
 from medcode.web.guard import Guard
 from medcode.web.pages import SYSTEMS, apidocs
+from medcode.web.pages import suggest as suggest_page
 from medcode.web.pages.jobs import Jobs
 from medcode.web.pages.render import STATIC, Pages
 
@@ -87,6 +88,9 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
         # checks of request bodies (the API, the page's inline checks) run CHECK_SLOTS at a time in
         # worker threads, the others wait: memory stays bounded (a 20 MB body takes about 0.8 GB)
         app.state.check_slots = anyio.CapacityLimiter(claims.CHECK_SLOTS)
+        # Case2Code's language layer loads in the background (the server answers, /healthz too, meanwhile)
+        # and starts the embedding cache build when it is missing (MEDCODE_EMBED)
+        casenote.start_warming(kb, home if home is not None else conf.home, conf.embed)
         yield
         job_store.close()
 
@@ -106,7 +110,9 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
     vocab.code_documentation()  # rules as data: a bad file stops the server here, not on a page
     app.state.pages = Pages(kb.path.name)
     app.state.jobs = job_store
-    for module in (codes, search, price, claims, releases, pages, apidocs):
+    app.state.note_limit = casenote.max_bytes(conf.max_note_kb)  # bytes of a note Case2Code reads
+    app.state.llm = casenote.llm_config(conf)  # optional re-rank (MEDCODE_LLM_URL); a bad URL stops start-up
+    for module in (codes, search, price, claims, releases, suggest, pages, suggest_page, apidocs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
