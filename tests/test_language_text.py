@@ -188,6 +188,12 @@ SECTIONS = [
     ("numbered-header", "1. CHIEF COMPLAINT: cough", [("chief_complaint", "CHIEF COMPLAINT")]),
     ("vitals-are-not-headers", "BP: 120/80. HR: 72.", [("other", "")]),
     ("a-and-p", "A&P: sprain", [("assessment_plan", "A&P")]),
+    (
+        "parenthesised-abbreviation",
+        "HISTORY OF PRESENT ILLNESS (HPI): cough",
+        [("hpi", "HISTORY OF PRESENT ILLNESS (HPI)")],
+    ),
+    ("crlf", "Cough.\r\nPLAN\r\nRest.\r\n", [("other", ""), ("plan", "PLAN")]),
 ]
 
 
@@ -369,6 +375,9 @@ CONTEXT = [
     ("clause", "Fracture of the radius, right side.", "radius", "", "right", None),
     ("right-away", "Seen right away for chest pain.", "chest pain", "", None, None),
     ("lle", "Cellulitis of the LLE.", "Cellulitis", "", "left", None),
+    ("capital-r", "R knee pain.", "knee pain", "", "right", None),
+    ("capital-l", "Sprain of L ankle.", "Sprain", "", "left", None),
+    ("litres-are-not-left", "On 2 L oxygen for COPD.", "COPD", "", None, None),
     (
         "followup-visit",
         "Follow-up visit for right wrist fracture, healing well.",

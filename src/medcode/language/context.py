@@ -148,18 +148,26 @@ class _Sentence:
     encounter: tuple[_Match, ...]
 
 
+_SIDE_LETTERS = {"R": "right", "L": "left"}
+
+
 @lru_cache(maxsize=4096)
 def _analyse(text: str) -> _Sentence:
     toks = tokens(text)
     gaps = [text[toks[k - 1].end if k else 0 : t.start] for k, t in enumerate(toks)]
     norms = [t.norm for t in toks]
     groups = rules()
+    sides = list(norms)
+    for k, t in enumerate(toks):  # "R knee", "L ankle" (not "2 L" of oxygen)
+        after_word = k + 1 < len(toks) and toks[k + 1].text[0].isalpha()
+        if t.text in _SIDE_LETTERS and after_word and (k == 0 or not toks[k - 1].text[0].isdigit()):
+            sides[k] = _SIDE_LETTERS[t.text]
     return _Sentence(
         tuple((t.start, t.end) for t in toks),
         tuple(";" in g for g in gaps),
         tuple("," in g for g in gaps),
         tuple(_match(norms, groups["context"])),
-        tuple(_match(norms, groups["laterality"])),
+        tuple(_match(sides, groups["laterality"])),
         tuple(_match(norms, groups["encounter"])),
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from medcode.language.text import Section, Sentence, sections, sentences
+from medcode.language.text import Section, Sentence, sections_and_sentences
 
 
 @dataclass(frozen=True)
@@ -16,4 +16,5 @@ class Note:
 
 def read(text: str) -> Note:
     """The note's sections and sentences (offsets into ``text``)."""
-    return Note(text, tuple(sections(text)), tuple(sentences(text)))
+    found, split = sections_and_sentences(text)
+    return Note(text, tuple(found), tuple(split))

@@ -68,17 +68,18 @@ def parse_sections(text: str | None) -> dict[str, str]:
 
 
 _SPACES = re.compile(r"\s+")
+_PARENTHESES = re.compile(r"\([^)]*\)")  # "HISTORY OF PRESENT ILLNESS (HPI)"
 
 
 def normalise_header(header: str) -> str:
     """``"PROCEDURE(S)  PERFORMED"`` -> ``"procedures performed"``; ``"A & P"`` -> ``"a and p"``."""
-    low = header.lower().replace("(s)", "s").replace("&", " and ")
+    low = _PARENTHESES.sub(" ", header.lower().replace("(s)", "s")).replace("&", " and ")
     return _SPACES.sub(" ", low).strip(" .-")
 
 
 # An optional list number, then the header candidate (letters, spaces, / & ( ) ' -), then ":" or the line end.
 _HEADER_LINE = re.compile(
-    r"^[ \t]*(?:\d{1,2}[.)][ \t]*)?(?P<header>[A-Za-z][A-Za-z /&()'\-]{0,60}?)[ \t]*(?P<colon>:|$)", re.MULTILINE
+    r"^[ \t]*(?:\d{1,2}[.)][ \t]*)?(?P<header>[A-Za-z][A-Za-z /&()'\-]{0,60}?)[ \t\r]*(?P<colon>:|$)", re.MULTILINE
 )
 _UPPER_WORDS = re.compile(r"[A-Z][A-Z /&()'\-]{2,60}")
 
@@ -175,10 +176,16 @@ def _emit(text: str, start: int, end: int, section: str, out: list[Sentence]) ->
 
 def sentences(text: str) -> list[Sentence]:
     """The note's sentences with their section's name; header words are not part of any sentence."""
+    return sections_and_sentences(text)[1]
+
+
+def sections_and_sentences(text: str) -> tuple[list[Section], list[Sentence]]:
+    """Both at once (the sections are found once)."""
+    found = _sections(text)
     out: list[Sentence] = []
-    for section, body in _sections(text):
+    for section, body in found:
         _split(text, body, section.end, section.name, out)
-    return out
+    return [s for s, _ in found], out
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['\u2019/&+\-][A-Za-z0-9]+|\.[0-9]+)*")
