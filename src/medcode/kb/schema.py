@@ -7,7 +7,7 @@ is several times faster than maintaining indexes during it.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MAIN_TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -84,6 +84,10 @@ CREATE TABLE icd10cm_notes (
   release_id INTEGER NOT NULL, code TEXT NOT NULL, note_type TEXT NOT NULL, seq INTEGER NOT NULL,
   text TEXT NOT NULL
 );
+CREATE TABLE icd10cm_index_terms (
+  release_id INTEGER NOT NULL, kind TEXT NOT NULL, path_text TEXT NOT NULL, code TEXT NOT NULL,
+  col TEXT NOT NULL, line INTEGER NOT NULL
+);
 CREATE TABLE aoc_edits (
   release_id INTEGER NOT NULL, addon_code TEXT NOT NULL, edit_type TEXT NOT NULL,
   addon_deleted TEXT, primary_code TEXT NOT NULL, primary_deleted TEXT, effective TEXT,
@@ -130,6 +134,7 @@ CREATE INDEX hcpcs_codes_key ON hcpcs_codes (code, release_id);
 CREATE INDEX icd10cm_codes_key ON icd10cm_codes (compact, release_id);
 CREATE INDEX icd10cm_codes_parent ON icd10cm_codes (parent, release_id);
 CREATE INDEX icd10cm_notes_key ON icd10cm_notes (code, release_id);
+CREATE INDEX icd10cm_index_terms_key ON icd10cm_index_terms (code, release_id);
 CREATE INDEX aoc_edits_addon ON aoc_edits (addon_code, release_id);
 CREATE INDEX aoc_edits_primary ON aoc_edits (primary_code, release_id);
 CREATE INDEX clfs_rates_key ON clfs_rates (hcpcs, release_id);
