@@ -189,6 +189,11 @@ SECTIONS = [
     ("vitals-are-not-headers", "BP: 120/80. HR: 72.", [("other", "")]),
     ("a-and-p", "A&P: sprain", [("assessment_plan", "A&P")]),
     (
+        "soap",
+        "S: knee pain\nO: swelling\nA: sprain\nP: rest\na\np: ice",
+        [("hpi", "S"), ("exam", "O"), ("assessment", "A"), ("plan", "P")],
+    ),
+    (
         "parenthesised-abbreviation",
         "HISTORY OF PRESENT ILLNESS (HPI): cough",
         [("hpi", "HISTORY OF PRESENT ILLNESS (HPI)")],
@@ -378,6 +383,9 @@ CONTEXT = [
     ("capital-r", "R knee pain.", "knee pain", "", "right", None),
     ("capital-l", "Sprain of L ankle.", "Sprain", "", "left", None),
     ("litres-are-not-left", "On 2 L oxygen for COPD.", "COPD", "", None, None),
+    ("side-across-comma", "Pain, right knee.", "Pain", "", "right", None),
+    ("no-side-across-semicolon", "Atrial fibrillation; s/p left THA.", "Atrial fibrillation", "", None, None),
+    ("former", "Former smoker, quit in 2005.", "smoker", "historical", None, None),
     (
         "followup-visit",
         "Follow-up visit for right wrist fracture, healing well.",

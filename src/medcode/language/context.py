@@ -6,7 +6,8 @@ end, at ";", at a termination word ("but", "however", "reports"), at a comma fol
 trigger, or after the rule's number of words. Pseudo-triggers ("no change", "gram negative") hide the
 shorter trigger inside them. Sections add meaning too: a mention in the past history is historical,
 one in the family history is family. Laterality is read from the mention's own words first, then
-from the nearest laterality word in its clause; the encounter (7th character) from the nearest
+from the nearest laterality word in its clause (commas and semicolons end a clause), then from the
+only side named between the semicolons around it; the encounter (7th character) from the nearest
 encounter phrase in the sentence, else from the whole note.
 """
 
@@ -238,8 +239,14 @@ def _laterality(s: _Sentence, first: int, last: int) -> tuple[str | None, str | 
     if near:
         best = min(near, key=lambda m: (first - m.end + 1 if m.end <= first else m.start - last + 1, m.start > first))
         return _side(best), "clause"
-    sides = {_side(m) for m in found}
-    return (sides.pop(), "sentence") if len(sides) == 1 else (None, None)
+    # else the one side named in the part of the sentence between semicolons ("Pain, right knee")
+    lo, hi = first, last
+    while lo > 0 and not s.semicolon[lo]:
+        lo -= 1
+    while hi < len(s.spans) and not s.semicolon[hi]:
+        hi += 1
+    sides = {_side(m) for m in found if m.start >= lo and m.end <= hi}
+    return (sides.pop(), "clause") if len(sides) == 1 else (None, None)
 
 
 def _encounter_of(matches: tuple[_Match, ...]) -> list[tuple[_Match, str]]:

@@ -91,6 +91,8 @@ def _header_at(match: re.Match[str]) -> tuple[str, int] | None:
     colon = bool(match.group("colon"))
     line_end = match.string.find("\n", match.end())
     rest_of_line_blank = not match.string[match.end() : line_end if line_end >= 0 else None].strip()
+    if name is not None and len(header) == 1 and not (colon and header.isupper()):
+        return None  # SOAP letters only as "S:", "O:", "A:", "P:"
     if name is not None:
         if colon or header.isupper() or header.istitle() or header.islower():
             return name, match.end()
