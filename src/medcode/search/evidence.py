@@ -66,7 +66,15 @@ def read(text: str) -> Reading:
         if w in SIDES:
             side = SIDES[w] if side in (None, SIDES[w]) else "bilateral"  # "right and left"
     encounter = next((name for name, rx in ENCOUNTERS if rx.search(low)), None)
-    return Reading(side, encounter, contrast(low))
+    asked = contrast(low)
+    if asked is None and IMAGING.search(low):  # "ct chest w/o", "mri knee wo"
+        end = TRAILING.search(low)
+        asked = None if end is None else ("without" if end.group(1) in ("w/o", "wo", "without") else "with")
+    return Reading(side, encounter, asked)
+
+
+IMAGING = re.compile(r"\b(ct|cat|mri|mra|cta|mr|computed|magnetic|angiograph\w*)\b")
+TRAILING = re.compile(r"(?:^|\s)(w/o|wo|without|w/|w|with)$")
 
 
 def contrast(text: str) -> str | None:
@@ -135,16 +143,19 @@ def contrast_score(asked: str | None, has: str | None) -> float:
     return 0.6 if has == asked else -0.6
 
 
-UNSAID = re.compile(r"\bunspecified ([a-z]+)|\b([a-z]+),? (?:site )?not specified")
+UNSAID = re.compile(
+    r"\bunspecified ([a-z]+)|\b([a-z]+) not specified|\bwithout ([^,;(]+)|\bnot (?!specified|elsewhere)([^,;(]+)"
+)
 
 
 def unsaid(title: str) -> set[str]:
-    """Stems of the title's words that it says are not specified ("unspecified organism",
-    "site not specified"): they ask nothing of the query."""
+    """Stems of the title's words that ask nothing of a query that does not name them: what it
+    says is not specified ("unspecified organism", "site not specified") or absent ("without
+    status migrainosus", "not intractable")."""
     low = title.lower()
-    if "specified" not in low:
+    if "specified" not in low and "not" not in low and "without" not in low:
         return set()
-    return {stem(w) for m in UNSAID.finditer(low) for w in m.groups() if w}
+    return {stem(w) for m in UNSAID.finditer(low) for g in m.groups() if g for w in words(g)}
 
 
 def is_default(title: str, title_stems: set[str]) -> bool:

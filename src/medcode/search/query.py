@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
@@ -102,11 +103,11 @@ def _exists(kb: KnowledgeBase, compact: str) -> bool:
 
 
 def _groups(kb: KnowledgeBase, chunks: list[str]) -> list[Group]:
-    abbr, syn = vocab.abbreviations(), vocab.synonyms()
+    abbr, syn, regions = vocab.abbreviations(), vocab.synonyms(), anatomy()
     tokens: list[str] = []
     for chunk in chunks:
         low = chunk.lower()
-        if low in abbr and not WORD.fullmatch(low):  # w/o, o/p, i&r ...
+        if not WORD.fullmatch(low) and (low in abbr or abbreviations.expand(low)):  # w/o, h/o, d&c ...
             tokens.append(low)
         else:
             tokens.extend(words(low))
@@ -114,13 +115,16 @@ def _groups(kb: KnowledgeBase, chunks: list[str]) -> list[Group]:
     i = 0
     while i < len(tokens):
         for n in (4, 3, 2):
+            if len(tokens) - i < n:
+                continue
             phrase = " ".join(tokens[i : i + n])
-            if len(tokens) - i >= n and phrase in syn:
-                out.append(_group(phrase, [(a, "synonym") for a in syn[phrase]]))
-                i += n
-                break
-            if n == 2 and len(tokens) - i >= n and (full := abbreviations.expand(phrase)) and full != phrase:
-                out.append(_group(phrase, [(full, "abbreviation")]))  # lap chole
+            extra = [(a, "synonym") for a in syn.get(phrase, ())]
+            extra.extend((a, "region") for a in regions.get(phrase, ()))
+            if n == 2 and (full := abbreviations.expand(phrase)) and full != phrase:
+                extra.append((full, "abbreviation"))  # lap chole
+            extra.extend((a, "abbreviation") for a in _short_forms().get(phrase, ()))  # physical therapy -> pt
+            if extra:
+                out.append(_group(phrase, extra))
                 i += n
                 break
         else:
@@ -129,8 +133,8 @@ def _groups(kb: KnowledgeBase, chunks: list[str]) -> list[Group]:
             if word in STOPWORDS:
                 continue
             extra = [(full, "abbreviation") for full in _abbreviation(word, abbr)]
-            if word in syn:
-                extra.extend((a, "synonym") for a in syn[word])
+            extra.extend((a, "synonym") for a in syn.get(word, ()))
+            extra.extend((a, "region") for a in regions.get(word, ()))
             if not extra and word.isalpha() and len(word) > 3 and _count(kb, word) <= RARE:
                 split = _compound(kb, word)  # earwax -> ear wax
                 extra.extend((w, "spelling") for w in (split or ([] if _known(kb, word) else _spelling(kb, word))))
@@ -138,6 +142,33 @@ def _groups(kb: KnowledgeBase, chunks: list[str]) -> list[Group]:
                 extra.extend((w, "word form") for w in _forms(kb, word))
             out.append(_group(word, extra))
     return out
+
+
+@cache
+def anatomy() -> dict[str, tuple[str, ...]]:
+    """Body part -> the broader regions descriptors name it by (``vocab/anatomy.tsv``)."""
+    out = {}
+    for n, key, value in vocab._pairs(ANATOMY):
+        regions = tuple(a.strip() for a in value.split(";"))
+        if key != key.lower() or not all(regions):
+            raise vocab.VocabularyError(f"{ANATOMY} line {n}: lower-case part and '; '-separated regions")
+        out[key] = regions
+    return out
+
+
+ANATOMY = "anatomy.tsv"
+
+
+@cache
+def _short_forms() -> dict[str, tuple[str, ...]]:
+    """Written-out phrases (two to four words) -> the abbreviations that stand for them, clinical and CMS."""
+    out: dict[str, list[str]] = {}
+    pairs = [(k, v) for _, k, v in vocab._pairs(abbreviations.CLINICAL)] + list(vocab.abbreviations().items())
+    for key, value in pairs:
+        phrase = " ".join(words(value))
+        if key.isalnum() and key == key.lower() and 2 <= phrase.count(" ") + 1 <= 4 and key not in out.get(phrase, []):
+            out.setdefault(phrase, []).append(key)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _abbreviation(word: str, cms: dict[str, str]) -> list[str]:

@@ -57,7 +57,8 @@ POPULATION_WORDS = frozenset(
     )
 )
 NOT_BILLABLE = -0.8
-KIND_WEIGHT = {"spelling": 0.9, "word form": 0.8}
+KIND_WEIGHT = {"spelling": 0.9, "word form": 0.8, "region": 0.7}
+PARTIAL_WEIGHT = 0.9
 DEFAULT = 0.3  # the general code ("unspecified", "without complications") whose other words the query has
 
 Need = tuple[Group, float, tuple[tuple[frozenset[str], Expansion | None], ...]]
@@ -74,9 +75,19 @@ class Scored:
 
 
 def quote(phrase: str) -> str:
-    """An alternative as an FTS5 expression: every word of it, quoted, joined by AND."""
-    kept = [w for w in words(phrase) if w not in STOPWORDS] or words(phrase)
-    return "(" + " AND ".join(f'"{w}"' for w in kept) + ")" if kept else ""
+    """An alternative as an FTS5 expression: every word of it, quoted, joined by AND (a phrase of
+    three or more words: all but any one of them)."""
+    kept = list(dict.fromkeys([w for w in words(phrase) if w not in STOPWORDS] or words(phrase)))
+    if len(kept) >= PARTIAL:
+        return "(" + " OR ".join(_all(kept[:i] + kept[i + 1 :]) for i in range(len(kept))) + ")"
+    return _all(kept) if kept else ""
+
+
+def _all(ws: list[str]) -> str:
+    return "(" + " AND ".join(f'"{w}"' for w in ws) + ")"
+
+
+PARTIAL = 3  # words: an alternative this long answers a group with one of its words missing
 
 
 def expr(group: Group) -> str:
@@ -291,12 +302,19 @@ def _coverage(f: Features, needs: tuple[Need, ...]) -> tuple[tuple[str, ...], tu
         weight, best = 0.0, None
         hit: frozenset[str] = frozenset()
         for need, exp in alts:
+            w = KIND_WEIGHT.get(exp.kind, 1.0) if exp is not None else 1.0
             if need <= f.name:
-                w = KIND_WEIGHT.get(exp.kind, 1.0) if exp is not None else 1.0
+                pass
             elif need <= f.terms:
-                w = 0.85
+                w *= 0.85
             elif need <= f.every:
-                w = 0.5
+                w *= 0.5
+            elif len(need) >= PARTIAL and len(need - f.name) == 1:
+                w *= PARTIAL_WEIGHT * (len(need) - 1) / len(need)
+                need = need & f.name
+            elif len(need) >= PARTIAL and len(need - f.terms) == 1:
+                w *= 0.85 * PARTIAL_WEIGHT * (len(need) - 1) / len(need)
+                need = need & f.terms
             else:
                 continue
             if w > weight:
