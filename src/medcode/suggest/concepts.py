@@ -1,7 +1,7 @@
 """Concept matches: ICD-10-CM titles and inclusion terms found in a note's sentences.
 
 A term matches a sentence when every content word of the term (stemmed; generic words such as
-"unspecified", "other", "site" left out) occurs in the sentence. Within a sentence only the most
+"unspecified", "site" and words in parentheses left out) occurs in the sentence. Within a sentence only the most
 specific terms are kept (a term whose words are a strict subset of another match's words is dropped).
 The table is built once per open knowledge base (``kb.memo``) from the newest ICD-10-CM release.
 """
@@ -18,10 +18,11 @@ from medcode.search.text import STOPWORDS, stem
 WORD = re.compile(r"[A-Za-z0-9]+")
 # words that say nothing about which condition a term names
 GENERIC = frozenset(STOPWORDS) | {
-    "unspecified", "other", "specified", "site", "type", "nos", "elsewhere", "classified", "not", "with",
+    "unspecified", "specified", "site", "type", "nos", "elsewhere", "classified", "not", "with",
     "without", "due", "part", "region", "disease", "disorder", "condition", "encounter", "initial",
     "subsequent", "sequela", "by", "or", "in", "of", "and",
 }  # fmt: skip
+PARENTHESES = re.compile(r"\([^()]*\)")
 MAX_CODES_PER_TERM = 3  # a term shared by more codes names none of them well
 SENTENCE = re.compile(r"[^\n.;!?]+(?:[.;!?](?!\d)|$)|[^\n]+", re.MULTILINE)
 
@@ -46,7 +47,9 @@ class Match:
 
 
 def _key(text: str) -> frozenset[str]:
-    return frozenset(stem(w) for w in WORD.findall(text.lower()) if w not in GENERIC and not w.isdigit())
+    """The content words of a term; words in parentheses are optional in ICD-10-CM and left out."""
+    text = PARENTHESES.sub(" ", text.lower())
+    return frozenset(stem(w) for w in WORD.findall(text) if w not in GENERIC and not w.isdigit())
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
@@ -94,7 +97,8 @@ class Concepts:
         for code in codes.values():
             found[_key(code.description)].setdefault(code.code, code.description)
         for code, text in kb.query(
-            "SELECT code, text FROM icd10cm_notes WHERE release_id = ? AND note_type = 'inclusion_term'", (rid,)
+            "SELECT code, text FROM icd10cm_notes WHERE release_id = ? AND note_type IN ('inclusion_term', 'includes')",
+            (rid,),
         ):
             found[_key(str(text))].setdefault(str(code), str(text))
         terms = {

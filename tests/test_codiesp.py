@@ -1,0 +1,125 @@
+"""Case2Code diagnoses: concept matches on the real ICD-10-CM release, and the model learned from
+CodiEsp train measured on CodiEsp dev (CLEF eHealth 2020; CC BY 4.0, Miranda-Escalada et al.)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from medcode.kb.store import KnowledgeBase
+from medcode.suggest import diagnoses
+from medcode.suggest.concepts import concepts
+from medcode.suggest.learned import CorpusError, Learned, load, read_split
+
+# dev micro-F1 on exact codes measured 0.40 (bench/codiesp_bench.py); the floor leaves a margin
+DEV_F1_FLOOR = 0.36
+
+
+@pytest.mark.parametrize(
+    ("code", "billable"),
+    [
+        ("I10", "I10"),  # billable itself
+        ("R51", "R51.9"),  # a 2018 code split since: the unspecified child
+        ("M54.5", "M54.50"),
+        ("W19.XXX", "W19.XXXA"),  # CIE-10-ES placeholder without the 7th character: initial encounter
+        ("T81.4XX", "T81.40XA"),  # a 2018 code extended since: unspecified, initial encounter
+        ("K56.60", None),  # three children say "unspecified": no default
+        ("Q99.ZZZ", None),  # no such code
+    ],
+    ids=["billable", "split", "split-unspecified", "placeholder", "extended", "ambiguous", "unknown"],
+)
+def test_billable_default(kb: KnowledgeBase, code: str, billable: str | None) -> None:
+    assert concepts(kb).billable(code) == billable
+
+
+@pytest.mark.parametrize(
+    ("text", "mention", "expected"),
+    [
+        ("He denies chest pain.", "chest pain", True),
+        ("There was no fracture of the femur.", "fracture", True),
+        ("Pneumonia was ruled out.", "Pneumonia", False),  # negation after the mention is not seen
+        ("Fever. No cough.", "Fever", False),  # the negation is in the next sentence
+        ("Headache without nausea.", "Headache", False),
+        ("Headache without nausea.", "nausea", True),
+    ],
+    ids=["denies", "no", "after", "next-sentence", "before-without", "after-without"],
+)
+def test_negated(text: str, mention: str, expected: bool) -> None:
+    assert diagnoses.negated(text, text.index(mention)) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        (
+            "A 64-year-old man presented with headache and fever.\nHe denies chest pain. There was no fracture "
+            "of the femur.\nDiagnosis: acute appendicitis, iron deficiency anemia.",
+            ["D50.9", "K35.80", "R50.9", "R51.9"],
+        ),
+        ("Long-standing hypertension, on treatment.", ["I10"]),
+        ("No fever, no headache.", []),
+    ],
+    ids=["mixed", "includes-term", "all-negated"],
+)
+def test_concepts_alone(kb: KnowledgeBase, text: str, codes: list[str]) -> None:
+    found = diagnoses.diagnose(kb, text, model=None)
+    assert [c.code for c in found] == codes
+    table = concepts(kb)
+    for c in found:
+        assert table.codes[c.code].billable
+        assert c.source == "concept" and c.recommended
+        assert all(text[e.start : e.end] == e.text for e in c.evidence) and c.evidence
+
+
+def test_corpus_errors(tmp_path: Path) -> None:
+    (tmp_path / "train" / "text_files_en").mkdir(parents=True)
+    (tmp_path / "train" / "trainD.tsv").write_text("doc1\tr51\ndoc2 r52\n")
+    with pytest.raises(CorpusError, match=r"trainD.tsv, line 2: expected articleID<TAB>code, got 1 field"):
+        read_split(tmp_path, "train")
+
+
+@pytest.fixture(scope="module")
+def trained(kb: KnowledgeBase, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Learned, Path]:
+    root = data_dir / "codiesp"
+    if not (root / "train" / "trainD.tsv").is_file():
+        pytest.skip(f"no CodiEsp under {root}")
+    home = tmp_path_factory.mktemp("codiesp-home")
+    table = concepts(kb)
+    model = load(home, root, lambda t: diagnoses.matched(table, t), "test")
+    assert model is not None
+    return model, home
+
+
+@pytest.mark.slow
+def test_dev_f1_and_no_invented_codes(kb: KnowledgeBase, data_dir: Path, trained: tuple[Learned, Path]) -> None:
+    model, _ = trained
+    dev = read_split(data_dir / "codiesp", "dev")
+    table = concepts(kb)
+    tp = emitted = 0
+    started = time.perf_counter()
+    for text, gold in zip(dev.texts, dev.labels, strict=True):
+        found = [c.code for c in diagnoses.diagnose(kb, text, model=model)]
+        assert len(found) == len(set(found))
+        invented = [c for c in found if c not in table.codes or not table.codes[c].billable]
+        assert invented == []
+        tp += len(set(found) & gold)
+        emitted += len(found)
+    seconds = (time.perf_counter() - started) / len(dev.texts)
+    precision, recall = tp / emitted, tp / sum(map(len, dev.labels))
+    f1 = 2 * precision * recall / (precision + recall)
+    assert f1 >= DEV_F1_FLOOR, (precision, recall, f1)
+    assert seconds < 1.0
+
+
+@pytest.mark.slow
+def test_model_cache(kb: KnowledgeBase, data_dir: Path, trained: tuple[Learned, Path]) -> None:
+    model, home = trained
+    cached = list((home / "cache" / "codiesp").iterdir())
+    assert [p.suffix for p in cached] == [".pkl"]
+    started = time.perf_counter()
+    table = concepts(kb)
+    again = load(home, data_dir / "codiesp", lambda t: diagnoses.matched(table, t), "test")
+    assert time.perf_counter() - started < 10
+    assert again is not None and again.codes == model.codes and again.match_hits == model.match_hits
