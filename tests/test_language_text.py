@@ -65,6 +65,18 @@ def test_expand_text(given: str, want: str) -> None:
     assert expand_text(given) == want
 
 
+DESCRIPTORS = [
+    ("ultrasound", "Drain/inj joint/bursa w/us", "Drain/injection joint/bursa with/ultrasound"),
+    ("cms-sense-wins", "Self-mgmt ed/trn dx", "Self-management education/training diagnostic"),
+    ("clinical-fills-gaps", "Ablation afib", "Ablation atrial fibrillation"),
+]
+
+
+@pytest.mark.parametrize(("given", "want"), [c[1:] for c in DESCRIPTORS], ids=[c[0] for c in DESCRIPTORS])
+def test_expand_text_of_a_cms_short_descriptor(given: str, want: str) -> None:
+    assert expand_text(given, descriptor=True) == want
+
+
 def test_clinical_abbreviations_are_many_and_lower_case_keys_override_cms() -> None:
     upper, lower = abbreviations._tables()
     clinical = abbreviations.parse_clinical("")[1]

@@ -27,6 +27,16 @@ def _tables() -> tuple[dict[str, str], dict[str, str | None]]:
     return parse_clinical(None)
 
 
+@cache
+def _descriptor_table() -> dict[str, str | None]:
+    """For CMS short descriptors: the CMS vocabulary first, then clinical entries it lacks (no English-word blocks)."""
+    upper, lower = _tables()
+    out: dict[str, str | None] = {k: v for k, v in lower.items() if v is not None}
+    out.update((k.lower(), v) for k, v in upper.items() if k.lower() not in out)
+    out.update(vocab.abbreviations())
+    return out
+
+
 def parse_clinical(text: str | None) -> tuple[dict[str, str], dict[str, str | None]]:
     """The tables of a clinical_abbreviations.tsv text (None: the packaged file) over the CMS vocabulary."""
     upper: dict[str, str] = {}
@@ -46,27 +56,32 @@ def parse_clinical(text: str | None) -> tuple[dict[str, str], dict[str, str | No
     return upper, lower
 
 
-def expand(word: str) -> str | None:
-    """What the abbreviation ``word`` stands for, or None when it is not one (or is an ordinary word)."""
+def expand(word: str, *, descriptor: bool = False) -> str | None:
+    """What the abbreviation ``word`` stands for, or None when it is not one (or is an ordinary word).
+    ``descriptor``: read it as a word of a CMS short descriptor ("dx" diagnostic, "us" ultrasound)
+    rather than of clinical text ("dx" diagnosis, "us" the pronoun)."""
+    if descriptor:
+        return _descriptor_table().get(word.lower())
     upper, lower = _tables()
     if word in upper:
         return upper[word]
     return lower.get(word.lower())
 
 
-def _expand_word(word: str) -> str | None:
-    found = expand(word)
+def _expand_word(word: str, descriptor: bool) -> str | None:
+    found = expand(word, descriptor=descriptor)
     if found is not None or not SEPARATOR.search(word):
         return found
     parts = SEPARATOR.split(word)  # htn/dm -> hypertension/diabetes mellitus
-    out = [p if i % 2 else (expand(p) or p) for i, p in enumerate(parts)]
+    out = [p if i % 2 else (expand(p, descriptor=descriptor) or p) for i, p in enumerate(parts)]
     joined = "".join(out)
     return joined if joined != word else None
 
 
-def expand_text(text: str) -> str:
-    """``text`` with every expandable word (or two-word abbreviation) written out; other text kept as is."""
-    _, lower = _tables()
+def expand_text(text: str, *, descriptor: bool = False) -> str:
+    """``text`` with every expandable word (or two-word abbreviation) written out; other text kept as is.
+    ``descriptor=True`` for CMS short descriptors (see ``expand``)."""
+    lower = _descriptor_table() if descriptor else _tables()[1]
     matches = list(WORD.finditer(text))
     out: list[str] = []
     pos = 0
@@ -85,7 +100,7 @@ def expand_text(text: str) -> str:
                     pos = nxt.end()
                     i += 2
                     continue
-        value = _expand_word(m.group())
+        value = _expand_word(m.group(), descriptor)
         if value is not None:
             out.append(text[pos : m.start()])
             out.append(value)
