@@ -207,12 +207,17 @@ class _Reader:
         return self.rows
 
 
-def read(path: Path) -> list[tuple[str, str, str, str, int]]:
-    """Rows (kind, path_text, code, column, line) of one index file; ``kind`` from its name."""
-    m = NAME.fullmatch(path.name)
-    if m is None:
-        raise LayoutMismatch(path, 1, "file name", "expected icd-10-cm-(drug|neoplasm|eindex)-YYYY.xml")
-    return _Reader(path, KINDS[m.group(1).lower()]).read()
+def read(path: Path, kind: str | None = None) -> list[tuple[str, str, str, str, int]]:
+    """Rows (kind, path_text, code, column, line) of one index file; ``kind`` ("drug", "neoplasm",
+    "eindex") from the file's name unless given."""
+    if kind is None:
+        m = NAME.fullmatch(path.name)
+        if m is None:
+            raise LayoutMismatch(path, 1, "file name", "expected icd-10-cm-(drug|neoplasm|eindex)-YYYY.xml")
+        kind = m.group(1).lower()
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    return _Reader(path, KINDS[kind]).read()
 
 
 def parse(sf: SourceFile) -> Iterator[tuple[str, str, str, str, int]]:
