@@ -29,6 +29,7 @@ from medcode.language.embed import (
     sha256_of,
     tokenizer_path,
 )
+from medcode.language.scorer import Int8Scorer, quantize
 from medcode.language.vectors import Vectors, cache_dir
 
 # Our own phrases: (anchor, a phrase meaning much the same, a phrase about something else).
@@ -141,6 +142,18 @@ def texts(kb: KnowledgeBase) -> list[str]:
     return titles[:150] + OWN_TEXTS + titles[150:] + titles[:3]
 
 
+def test_int8_scores_are_within_0_005_of_the_exact_ones() -> None:
+    rng = np.random.default_rng(13)
+    matrix = rng.standard_normal((5000, DIMENSION)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    rows, scales = quantize(matrix)
+    assert (rows.dtype, rows.shape, scales.shape) == (np.int8, (5000, DIMENSION), (5000,))
+    scorer = Int8Scorer(rows, scales, threads=1)
+    for query in matrix[:20]:
+        error = np.abs(scorer.scores(query) - matrix @ query).max()
+        assert error < 0.005
+
+
 def test_cache_key_must_be_a_plain_name(tmp_path: Path) -> None:
     assert cache_dir(tmp_path, "ab12") == tmp_path / "cache" / "embeddings" / "ab12"
     for bad in ("../x", "", ".hidden", "a/b"):
@@ -174,7 +187,7 @@ def test_killed_build_resumes_and_equals_a_one_shot_build(tmp_path: Path, texts:
     manifest = json.loads((parts.directory / "manifest.json").read_text())
     del manifest["built"]
     assert manifest == {
-        "format": 1,
+        "format": 2,
         "key": "k1",
         "count": len(texts),
         "dimension": DIMENSION,
@@ -199,6 +212,15 @@ def test_killed_build_resumes_and_equals_a_one_shot_build(tmp_path: Path, texts:
     assert hits[0][0] == 10 and hits[0][1] == pytest.approx(1.0, abs=1e-4)
     assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
     assert len(reopened.search("knee", len(texts) + 5)) == len(texts)
+
+    # the int8 pass (used on big matrices) then exact re-scoring gives the exact answer
+    fast = Vectors.open(tmp_path / "b", "k1", texts)
+    fast.exact_below = 0
+    for query in ["heart attack", "arthritis of the knee", "broken arm"]:
+        quick, exact = fast.search(query, 20), reopened.search(query, 20)
+        assert [i for i, _ in quick] == [i for i, _ in exact], query
+        assert np.allclose([s for _, s in quick], [s for _, s in exact], atol=1e-6), query
+    assert fast.scorer() is not None
 
 
 def test_a_build_killed_by_a_signal_resumes(tmp_path: Path, texts: list[str]) -> None:

@@ -90,6 +90,7 @@ class Encoder:
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        options.enable_cpu_mem_arena = False  # the arena keeps ~45 MB more for no speed measured here
         self._session: Any = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
         tok = Tokenizer.from_str(tokenizer_bytes.decode("utf-8"))
         tok.no_padding()  # padding is done here per batch, so the shared tokenizer keeps no per-call state

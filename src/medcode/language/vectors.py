@@ -29,11 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from medcode.language.embed import DIMENSION, MODEL_SHA256, Encoder, encoder
+from medcode.language.embed import DIMENSION, MODEL_SHA256, Encoder, encoder, threads_from_env
+from medcode.language.scorer import Int8Scorer, quantize
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
+EXACT_BELOW = 20_000  # matrices smaller than this are searched exactly; larger ones int8 first, then exactly
+RESCORE = 200  # rows re-scored exactly past k after the int8 pass (its error is below 0.003)
 CHUNK = 512  # distinct texts per chunk file
 BATCH = 64  # texts per model call in a foreground build
 BACKGROUND_BATCH = 16  # smaller in the background, so that queries never wait long for the cores
@@ -65,9 +68,13 @@ class Vectors:
         self.chunk = chunk  # distinct texts per chunk file (smaller in tests)
         self.written = 0  # chunks the last build call encoded (the others were on disk already)
         self._warned = False
+        self.threads = threads_from_env()  # of the int8 scorer
+        self.exact_below = EXACT_BELOW
         self._matrix: np.ndarray | None = None
         self._checked = 0.0
         self._load_lock = threading.Lock()
+        self._scorer: Int8Scorer | None = None
+        self._scorer_failed = False
 
     @classmethod
     def open(cls, home: Path, key: str, texts: list[str], *, chunk: int = CHUNK) -> Vectors:
@@ -84,6 +91,14 @@ class Vectors:
     @property
     def matrix_path(self) -> Path:
         return self.directory / "vectors.npy"
+
+    @property
+    def int8_path(self) -> Path:
+        return self.directory / "vectors-int8.npy"
+
+    @property
+    def scales_path(self) -> Path:
+        return self.directory / "vectors-int8-scales.npy"
 
     def ready(self) -> bool:
         if self._matrix is not None:
@@ -237,12 +252,16 @@ class Vectors:
             vectors[order[c * self.chunk : (c + 1) * self.chunk]] = np.load(chunks / f"{c:05d}.npy")
         where = {text: i for i, text in enumerate(distinct)}
         rows = np.fromiter((where[t] for t in self.texts), dtype=np.int64, count=len(self.texts))
-        tmp = self.matrix_path.with_suffix(".npy.part")
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(self.texts), DIMENSION))
-        out[:] = vectors[rows]
-        out.flush()
-        del out
-        os.replace(tmp, self.matrix_path)
+        self.store(vectors[rows])
+
+    def store(self, matrix: np.ndarray) -> None:
+        """Write a finished matrix (one row per text), its int8 form and the manifest (last)."""
+        if matrix.shape != (len(self.texts), DIMENSION):
+            raise ValueError(f"matrix of shape {matrix.shape}, expected ({len(self.texts)}, {DIMENSION})")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        int8, scales = quantize(matrix)
+        for path, array in ((self.matrix_path, matrix), (self.int8_path, int8), (self.scales_path, scales)):
+            _save_atomic(path, np.asarray(array, dtype=np.float32) if path == self.matrix_path else array)
         manifest = {**self._manifest(), "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         part = self.manifest_path.with_suffix(".json.part")
         part.write_text(json.dumps(manifest, indent=1))
@@ -277,14 +296,49 @@ class Vectors:
         return self.nearest(encoder().encode([query])[0], k)
 
     def nearest(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The ``k`` rows nearest an already encoded (unit) vector."""
-        scores = self.matrix() @ np.asarray(vector, dtype=np.float32)
-        if k < len(scores):
-            top = np.argpartition(-scores, k - 1)[:k]
-        else:
-            top = np.arange(len(scores))
-        top = top[np.lexsort((top, -scores[top]))]
-        return [(int(i), float(scores[i])) for i in top]
+        """The ``k`` rows nearest an already encoded (unit) vector, by exact cosine."""
+        matrix, query = self.matrix(), np.asarray(vector, dtype=np.float32)
+        scorer = self.scorer() if len(matrix) >= self.exact_below and k + RESCORE < len(matrix) else None
+        if scorer is None:
+            return _best(matrix @ query, np.arange(len(matrix)), k)
+        rough = scorer.scores(query)
+        rows = np.sort(np.argpartition(-rough, k + RESCORE - 1)[: k + RESCORE])
+        return _best(self._read_rows(rows) @ query, rows, k)
+
+    def _read_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Rows of the float32 matrix read with pread: indexing the memory map would map (and count
+        in the process's resident memory) whole large pages of the file around each row."""
+        matrix = self.matrix()
+        assert isinstance(matrix, np.memmap)
+        width = DIMENSION * 4
+        out = np.empty((len(rows), DIMENSION), dtype=np.float32)
+        with self.matrix_path.open("rb", buffering=0) as f:
+            fd = f.fileno()
+            for j, row in enumerate(rows.tolist()):
+                out[j] = np.frombuffer(os.pread(fd, width, matrix.offset + row * width), dtype=np.float32)
+        return out
+
+    def scorer(self) -> Int8Scorer | None:
+        """The int8 scorer of the matrix, loaded on first use; None if onnxruntime cannot run it."""
+        if self._scorer is None and not self._scorer_failed:
+            with self._load_lock:
+                if self._scorer is None and not self._scorer_failed:
+                    try:
+                        int8 = np.load(self.int8_path, mmap_mode="r")
+                        self._scorer = Int8Scorer(int8, np.load(self.scales_path), self.threads)
+                    except Exception as exc:  # an onnxruntime without the operator: exact search, slower
+                        self._scorer_failed = True
+                        log.warning(
+                            "embedding cache %s: int8 search unavailable (%s); searching exactly", self.directory, exc
+                        )
+        return self._scorer
+
+
+def _best(scores: np.ndarray, rows: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The ``k`` best (row, score), best first; ties by row."""
+    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    top = top[np.lexsort((rows[top], -scores[top]))]
+    return [(int(rows[i]), float(scores[i])) for i in top]
 
 
 def _chunk_ok(path: Path, rows: int) -> bool:
@@ -298,7 +352,7 @@ def _chunk_ok(path: Path, rows: int) -> bool:
 def _save_atomic(path: Path, array: np.ndarray) -> None:
     tmp = path.with_suffix(".part")
     with tmp.open("wb") as f:
-        np.save(f, np.asarray(array, dtype=np.float32))
+        np.save(f, np.ascontiguousarray(array))
     os.replace(tmp, path)
 
 
