@@ -120,7 +120,7 @@ def _procedures(kb: Any) -> Iterator[Term]:
                 yield Term(code, system_of(code), extended, "clfs:extended")
     for system, code, text in short:
         if active[code]:
-            yield Term(code, system, expand_text(text), "pfs:short-expanded")
+            yield Term(code, system, expand_text(text, descriptor=True), "pfs:short-expanded")
     for system, code, text in plain:
         if active[code]:
             yield Term(code, system, text, "medcode:plain")
