@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from medcode import vocab
 from medcode.language import abbreviations, context, text
 from medcode.language.abbreviations import expand, expand_text
 from medcode.language.context import Context, assess, parse_rules, rules
@@ -107,6 +108,16 @@ BAD_FILES = [
 def test_malformed_vocabulary_lines_are_errors_naming_file_and_line(parse, given: str, where: str) -> None:  # noqa: ANN001
     with pytest.raises(VocabularyError, match=where + ":"):
         parse(given)
+
+
+def test_every_clinical_abbreviation_is_reached_by_expand_text() -> None:
+    entries = [(k, v) for _, k, v in vocab._pairs(abbreviations.CLINICAL) if v != abbreviations.BLOCKED]
+    assert [(k, expand_text(k)) for k, v in entries if expand_text(k) != v] == []
+
+
+def test_every_section_header_is_found_as_written_in_a_note() -> None:
+    names = text.section_names()
+    assert [(k, n) for k, n in names.items() if [s.name for s in sections(f"{k.upper()}: x")] != [n]] == []
 
 
 def test_packaged_vocabularies_load() -> None:
