@@ -413,6 +413,8 @@ CONTEXT = [
     ("without-complications", "Tolerated the procedure without complications.", "complications", "negated", None, None),
     ("not-sure", "She is not sure she had a stroke.", "stroke", "uncertain", None, None),
     ("evaluate-for", "Duplex ultrasound to evaluate for DVT.", "DVT", "uncertain", None, None),
+    ("was-negative-for", "Chest x-ray was negative for pneumonia.", "pneumonia", "negated", None, None),
+    ("subject-of-negative-for", "Chest x-ray was negative for pneumonia.", "Chest x-ray", "", None, None),
     ("list-after-comma", "Mild tenderness, no erythema or warmth.", "warmth", "negated", None, None),
     ("before-negated-list", "Mild tenderness, no erythema or warmth.", "tenderness", "", None, None),
     (
