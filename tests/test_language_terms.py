@@ -10,6 +10,7 @@ import bm25s
 import numpy as np
 import pytest
 
+from medcode.language import saved
 from medcode.language.index import Candidate, concept_index, terms_key
 from medcode.language.lexical import K1, B, LexicalIndex, normalise, weights
 from medcode.language.terms import Term, collect
@@ -277,6 +278,18 @@ def test_concept_index_is_built_once_and_keyed_by_its_texts(kb, concepts):
     assert concept_index(kb) is concepts
     assert concepts.key == terms_key(concepts.terms)
     assert len(concepts.key) == 64
+
+
+def test_saved_index_loads_whole(tmp_path, kb, concepts):
+    where = saved.save(tmp_path, kb.path, concepts.terms, concepts.lexical)
+    assert where is not None and where.parent == tmp_path / "cache" / "language"
+    terms, lexical = saved.load(tmp_path, kb.path)
+    assert terms == concepts.terms
+    assert lexical.vocab == concepts.lexical.vocab and lexical.size == concepts.lexical.size
+    for name in ("data", "indices", "indptr"):
+        assert getattr(lexical, name).tolist() == getattr(concepts.lexical, name).tolist()
+    (where / "lexical.npz").write_bytes(b"damaged")
+    assert saved.load(tmp_path, kb.path) is None
 
 
 LOOKUPS = [

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from medcode.language import saved
 from medcode.language.lexical import LexicalIndex
 from medcode.language.terms import Term, collect
 
@@ -167,8 +168,22 @@ def concept_index(kb: Any, home: Path | None = None) -> ConceptIndex:
     with _BUILD_LOCK:
         found = kb.memo.get(MEMO)
         if found is None:
-            started = time.perf_counter()
-            found = ConceptIndex.build(collect(kb), home if home is not None else home_of(kb))
+            found = _load_or_build(kb, home if home is not None else home_of(kb))
             kb.memo[MEMO] = found
-            log.debug("concept index: %d terms in %.1f s", len(found.terms), time.perf_counter() - started)
         return found
+
+
+def _load_or_build(kb: Any, home: Path | None) -> ConceptIndex:
+    """The index saved for this build under ``home`` (``medcode.language.saved``), else a new one (saved)."""
+    started = time.perf_counter()
+    build = Path(kb.path)
+    if home is not None:
+        found = saved.load(home, build)
+        if found is not None:
+            log.debug("concept index: %d terms loaded in %.2f s", len(found[0]), time.perf_counter() - started)
+            return ConceptIndex(*found, home=home)
+    index = ConceptIndex.build(collect(kb), home)
+    log.debug("concept index: %d terms built in %.1f s", len(index.terms), time.perf_counter() - started)
+    if home is not None:
+        saved.save(home, build, index.terms, index.lexical)
+    return index

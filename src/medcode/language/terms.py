@@ -31,7 +31,7 @@ INDEX_SOURCES = {"drug": "icd10cm:drug", "neoplasm": "icd10cm:neoplasm", "eindex
 INCLUSION_NOTES = ("inclusion_term", "includes")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Term:
     code: str
     system: str  # "CPT" | "HCPCS" | "ICD-10-CM"
