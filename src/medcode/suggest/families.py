@@ -67,12 +67,22 @@ def _ctx(note: Note, s: Sentence, m: re.Match[str]) -> Context:
 
 
 # Sections that describe what was done at this encounter (others may name plans or past procedures).
-DONE_SECTIONS = frozenset({"procedure", "procedure_description", "findings", "hpi", "assessment", "assessment_plan"})
 PLAN_SECTIONS = frozenset({"plan", "instructions", "past_history", "family_history", "indications", "medications"})
+# Sections that never report a procedure done now (others of PLAN_SECTIONS may, with a word like "injected").
+NEVER_DONE_SECTIONS = frozenset(
+    {"preoperative_diagnosis", "postoperative_diagnosis", "past_history", "family_history", "medications"}
+)
+# Words that say a procedure was done (a plan section may report what was done today with them).
+_DONE = re.compile(
+    r"\b(?:injected|aspirated|repaired|performed|done|given|administered|closed|removed|placed|inserted|applied)\b"
+)
 
 
 def _doing(s: Sentence) -> bool:
-    return s.section not in PLAN_SECTIONS
+    """Whether the sentence may report what was done at this encounter."""
+    if s.section in NEVER_DONE_SECTIONS:
+        return False
+    return s.section not in PLAN_SECTIONS or bool(_DONE.search(s.text.lower()))
 
 
 # --- office E/M by documented total time ------------------------------------------------------
@@ -89,7 +99,7 @@ def _em_table() -> dict[str, list[tuple[int, str]]]:
 
 
 _TIME = re.compile(
-    r"(?:total (?:time|of)|spent|time (?:spent|of|on)|face[- ]to[- ]face)[^.;]{0,80}?\b(\d{1,3})\s*(?:minutes|mins?)\b"
+    r"(?:\btime\b|total of|spent|face[- ]to[- ]face)[^.;]{0,150}?\b(\d{1,3})\s*(?:minutes|mins?)\b"
     r"|\b(\d{1,3})\s*(?:minutes|mins?)\b[^.;]{0,60}?\b(?:total|spent|face[- ]to[- ]face|on the date)"
 )
 _NOT_VISIT_TIME = re.compile(r"withdrawal|sedation|procedure time|tourniquet|fluoroscopy|cecal|insertion time")
@@ -147,6 +157,23 @@ def _joints() -> tuple[list[tuple[re.Pattern[str], str]], dict[tuple[str, bool],
     return sites, codes
 
 
+_SIDES = {"right": re.compile(r"\bright\b|\brt\b|\br\b"), "left": re.compile(r"\bleft\b|\blt\b|\bl\b")}
+
+
+def _only_side(note: Note) -> str | None:
+    """The one side the procedure sections name (else the whole note), when only one is named."""
+    for texts in ([s.text for s in note.sentences if s.section in ("procedure", "procedure_description")], [note.text]):
+        low = " ".join(texts).lower()
+        named = [
+            side for side, p in _SIDES.items() if p.search(low.replace("right-handed", "").replace("left-handed", ""))
+        ]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            return None
+    return None
+
+
 _INJECT = re.compile(r"\binject\w*|\baspirat\w*|arthrocentesis|\btapped\b")
 _NOT_JOINT = re.compile(
     r"trigger point|epidural|tendon sheath|nerve block|facet|intramuscular|\bim\b|subcutaneous|vaccin"
@@ -171,7 +198,7 @@ def joint_injections(note: Note, out: Findings) -> None:
             if size is None or site is None:
                 continue
             us = any(True for _ in _find(_ULTRASOUND, note, s))
-            side = _ctx(note, s, site).laterality
+            side = _ctx(note, s, site).laterality or _only_side(note)
             key = (size + str(us), side)
             out.used.add(i)
             if key in done:
@@ -216,42 +243,69 @@ _GIVEN = re.compile(r"inject\w*|administ\w*|given|\bim\b|intramuscular\w*|subcut
 _IM = re.compile(r"\bim\b|intramuscular\w*|subcutaneous\w*|\bsubq\b|\bsq\b")
 
 
+# A negation just before a drug name ("no steroid", "without triamcinolone"); a negation earlier in the
+# sentence ("without imaging guidance and 10 mg triamcinolone was injected") does not reach it.
+_NEGATED_NEAR = re.compile(r"\b(?:no|not|without|declined|held|refused)\s+(?:[^\s,;]+\s+)?$")
+
+
+def _dose(low: str, m: re.Match[str]) -> float | None:
+    """The dose (mg) written nearest to the drug mention ``m``."""
+    doses = list(_DOSE.finditer(low))
+    if not doses:
+        return None
+    d = min(doses, key=lambda d: min(abs(d.start() - m.end()), abs(m.start() - d.end())))
+    return float(d.group(1)) / (1000 if d.group(2) == "mcg" else 1)
+
+
 def drugs(note: Note, out: Findings) -> None:
-    seen: set[str] = set()
+    """Drugs given: the dose of each mention is added up (a stated total wins), units by the code's amount."""
+    given: dict[str, list[tuple[float | None, bool, Evidence, str]]] = {}
+    table = _drugs()
     admin = False
     for i, s in enumerate(note.sentences):
         low = s.text.lower()
-        if not _doing(s) or s.section == "medications" or not _GIVEN.search(low):
+        if not _doing(s) or s.section == "medications":
             continue
-        for pattern, code, unit, dose in _drugs():
+        for n, (pattern, code, _, dose) in enumerate(table):
             m = pattern.search(low)
             if not m:
                 continue
             c = _ctx(note, s, m)
-            if c.negated or c.hypothetical or c.historical:
+            if _NEGATED_NEAR.search(low[: m.start()]) or c.hypothetical or c.historical:
                 continue
-            d = _DOSE.search(low, m.end()) or _DOSE.search(low)
-            mg = float(d.group(1)) / (1000 if d and d.group(2) == "mcg" else 1) if d else None
+            mg = _dose(low, m)
             if dose is not None and mg != dose:
                 continue
-            if code in seen:
-                continue
-            seen.add(code)
-            units = max(1, int(-(-mg // unit))) if mg else 1
-            amount = f"{d.group(0)}, " if d else ""
-            out.codes.append(
-                Found(
-                    code,
-                    0.8,
-                    (_ev(note, s.start + m.start(), s.start + m.end()),),
-                    f"Drug supplied: {m.group(0)} ({amount}{units} unit{'s' if units > 1 else ''}).",
-                    units=units,
-                    family="drug",
+            given.setdefault(code, []).append(
+                (
+                    mg,
+                    "total" in low,
+                    _ev(note, s.start + m.start(), s.start + m.end()),
+                    f"{n}:{bool(_GIVEN.search(low))}",
                 )
             )
-            if _IM.search(low):
+            if _IM.search(low) and _GIVEN.search(low):
                 admin = True
                 out.used.add(i)
+    for code, mentions in given.items():
+        if not any(tag.endswith("True") for *_, tag in mentions):
+            continue  # named but never said to be given
+        unit = table[int(mentions[0][3].split(":")[0])][2]
+        totals = [mg for mg, total, _, _ in mentions if total and mg]
+        mg_sum = totals[-1] if totals else sum(mg for mg, _, _, _ in mentions if mg) or None
+        units = max(1, int(-(-mg_sum // unit))) if mg_sum else 1
+        amount = f"{mg_sum:g} mg, " if mg_sum else ""
+        ev = mentions[0][2]
+        out.codes.append(
+            Found(
+                code,
+                0.8,
+                tuple(m[2] for m in mentions[:3]),
+                f"Drug supplied: {ev.text} ({amount}{units} unit{'s' if units > 1 else ''}).",
+                units=units,
+                family="drug",
+            )
+        )
     if admin and not any(f.family == "joint" for f in out.codes):
         out.codes.append(
             Found("96372", 0.75, (), "Therapeutic injection, intramuscular or subcutaneous.", family="drug")

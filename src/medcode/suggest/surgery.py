@@ -5,6 +5,7 @@ drug-delivery devices (site and manual preparation); data in ``vocab/endoscopy.t
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 
 from medcode.language.note import Note
@@ -64,7 +65,7 @@ def endoscopy(note: Note, out: Findings) -> None:
         if not done:
             code, why = families[fam][0][1], f"Diagnostic {fam}: no biopsy, removal or other technique documented."
             if screening:
-                high = bool(_HIGH_RISK.search(text))
+                high = any(True for s in note.sentences for _ in _find(_HIGH_RISK, note, s))
                 code = "G0105" if high else "G0121"
                 risk = "high risk" if high else "not high risk"
                 why = f"Screening colonoscopy ({risk}), no intervention (Medicare code)."
@@ -117,41 +118,64 @@ _INTERMEDIATE = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class _Wound:
+    cm: float
+    groups: dict[str, str]
+    site: str
+    kind: str | None
+    procedure: bool  # written in a procedure section
+    evidence: tuple[Evidence, ...]
+
+
+def _kind(text: str) -> str | None:
+    if _COMPLEX.search(text):
+        return "complex"
+    if _INTERMEDIATE.search(text):
+        return "intermediate"
+    if re.search(r"\bsimple\b|single layer", text):
+        return "simple"
+    return None
+
+
+def _lines(note: Note) -> list[tuple[int, str, str]]:
+    """(start, lower-case text, section) of each line of the note that may report a repair."""
+    out, pos = [], 0
+    for line in note.text.split("\n"):
+        start, pos = pos, pos + len(line) + 1
+        sents = [s for s in note.sentences if start <= s.start < pos]
+        if sents and all(_doing(s) for s in sents):
+            out.append((start, line.lower(), sents[0].section))
+    return out
+
+
 def wound_repairs(note: Note, out: Findings) -> None:
+    """Repairs by kind and anatomic group, lengths added up (a line stating the total length wins)."""
     table, sites = _repairs()
     text = note.text.lower()
     if not (_WOUND.search(text) and _CLOSED.search(text)):
         return
-    sums: dict[tuple[str, str], tuple[float, list[Evidence]]] = {}
-    wound_sentences = [
-        (i, s)
-        for i, s in enumerate(note.sentences)
-        if _doing(s) and (_WOUND.search(s.text.lower()) or _CLOSED.search(s.text.lower()))
-    ]
-    if not wound_sentences:
+    lines = [(st, low, sec) for st, low, sec in _lines(note) if _WOUND.search(low) or _CLOSED.search(low)]
+    if not lines:
         return
-    kind = "simple"
-    joined = " ".join(s.text.lower() for _, s in wound_sentences)
-    if _COMPLEX.search(joined):
-        kind = "complex"
-    elif _INTERMEDIATE.search(joined):
-        kind = "intermediate"
-    if _ADHESIVE_ONLY.search(joined) and not _STITCHES.search(joined):
-        i, s = wound_sentences[0]
+    repair_text = " ".join(low for _, low, _ in lines if _CLOSED.search(low))
+    if _ADHESIVE_ONLY.search(repair_text) and not _STITCHES.search(repair_text):
+        st, low, _ = lines[0]
+        ev = (_ev(note, st, st + len(low)),)
         out.codes.append(
-            Found(
-                "G0168", 0.8, (_sent_ev(s),), "Wound closed with tissue adhesive only (Medicare code).", family="repair"
-            )
+            Found("G0168", 0.8, ev, "Wound closed with tissue adhesive only (Medicare code).", family="repair")
         )
         out.notices.append("Wound closed with tissue adhesive only: Medicare G0168; other payers code a simple repair.")
-        out.used.update(i for i, _ in wound_sentences)
         return
-    for i, s in wound_sentences:
-        low = s.text.lower()
-        if not _WOUND.search(low):
-            continue
+    wounds: list[_Wound] = []
+    totals: list[float] = []
+    for st, low, sec in lines:
         for m in _LENGTH.finditer(low):
             cm = float(m.group(1)) / (10 if m.group(2).startswith("m") else 1)
+            if re.search(r"total(?: length)?\W*$", low[max(0, m.start() - 20) : m.start()]):
+                totals.append(cm)
+            if not (_WOUND.search(low[max(0, m.start() - 60) : m.end() + 60]) or _WOUND.search(low[:40])):
+                continue  # a length of something else (a polyp, a tube, a reamer)
             best = None
             for pattern, groups in sites:
                 for sm in pattern.finditer(low):
@@ -160,37 +184,60 @@ def wound_repairs(note: Note, out: Findings) -> None:
                         best = (d, groups, sm)
             if best is None:
                 continue
-            key = (kind, best[1][kind])
-            total, evs = sums.get(key, (0.0, []))
-            evs.append(_ev(note, s.start + m.start(), s.start + m.end()))
-            evs.append(_ev(note, s.start + best[2].start(), s.start + best[2].end()))
-            sums[key] = (total + cm, evs)
-            out.used.add(i)
-    for (k, group), (total, evs) in sorted(sums.items(), key=lambda kv: -kv[1][0]):
-        total = round(total, 1)
-        rows = table[(k, group)]
-        if total < rows[0][0]:  # a complex repair of 1 cm or less is coded as a simple or intermediate one
-            out.notices.append(f"A {k} repair of {total} cm is shorter than the codes' least length.")
-            continue
-        code, addon, top = rows[-1][2], rows[-1][3], rows[-1][1]
-        for lo, hi, c, _ in rows:
-            if lo <= total <= hi or (total < lo and c == rows[0][2]):
-                code, addon, top = c, "", hi
-                break
-        why = f"{k.capitalize()} repair, summed length {total} cm, {group.replace('_', ', ')}."
-        out.codes.append(Found(code, 0.85, tuple(evs), why, family="repair"))
-        if addon and total > top:
-            extra = int(-(-(total - top) // 5))
-            out.codes.append(
-                Found(
-                    addon,
-                    0.8,
-                    tuple(evs),
-                    f"Each further 5 cm beyond {top} cm ({extra}).",
-                    units=extra,
-                    family="repair",
-                )
+            ev = (_ev(note, st + m.start(), st + m.end()), _ev(note, st + best[2].start(), st + best[2].end()))
+            wounds.append(_Wound(cm, best[1], best[2].group(0), _kind(low), sec in PROCEDURE_LIKE, ev))
+    if any(w.procedure for w in wounds):
+        wounds = [w for w in wounds if w.procedure]
+    unique: dict[tuple[float, str], _Wound] = {}
+    for w in wounds:
+        unique.setdefault((w.cm, w.site), w)
+    overall = _kind(repair_text) or "simple"
+    sums: dict[tuple[str, str], tuple[float, list[Evidence]]] = {}
+    for w in unique.values():
+        kind = w.kind or next(
+            (k for _, low, _ in lines if w.site in low and _CLOSED.search(low) for k in [_kind(low)] if k), None
+        )
+        kind = kind or overall
+        key = (kind, w.groups[kind])
+        total, evs = sums.get(key, (0.0, []))
+        sums[key] = (total + w.cm, evs + list(w.evidence))
+    if len(sums) == 1 and totals:
+        key = next(iter(sums))
+        sums[key] = (totals[-1], sums[key][1])
+    for (k, group), (total, evs) in sorted(sums.items(), key=lambda kv: (RANK[kv[0][0]], -kv[1][0])):
+        _code_repair(out, table, k, group, round(total, 1), evs)
+
+
+RANK = {"complex": 0, "intermediate": 1, "simple": 2}
+PROCEDURE_LIKE = frozenset({"procedure", "procedure_description"})
+
+
+def _code_repair(
+    out: Findings,
+    table: dict[tuple[str, str], list[tuple[float, float, str, str]]],
+    k: str,
+    group: str,
+    total: float,
+    evs: list[Evidence],
+) -> None:
+    rows = table[(k, group)]
+    if total < rows[0][0]:  # a complex repair of 1 cm or less is coded as a simple or intermediate one
+        out.notices.append(f"A {k} repair of {total} cm is shorter than the codes' least length.")
+        return
+    code, addon, top = rows[-1][2], rows[-1][3], rows[-1][1]
+    for lo, hi, c, _ in rows:
+        if lo <= total <= hi or (total < lo and c == rows[0][2]):
+            code, addon, top = c, "", hi
+            break
+    why = f"{k.capitalize()} repair, summed length {total:g} cm, {group.replace('_', ', ')}."
+    out.codes.append(Found(code, 0.85, tuple(evs), why, family="repair"))
+    if addon and total > top:
+        extra = int(-(-(total - top) // 5))
+        out.codes.append(
+            Found(
+                addon, 0.8, tuple(evs), f"Each further 5 cm beyond {top:g} cm ({extra}).", units=extra, family="repair"
             )
+        )
 
 
 # --- drug-delivery devices (20700-20705) --------------------------------------------------------
@@ -219,18 +266,31 @@ _DEVICE_CODES = {
 }
 
 
+_INSERTED = re.compile(r"\binsert\w*|\bplace[dm]\w*|implant\w*|\bpacked\b|cemented")
+
+
+def _removal(low: str, at: int) -> bool | None:
+    """Whether the verb nearest to the device mention at ``at`` removes it (None: no verb)."""
+    verbs = [(m, True) for m in _REMOVED.finditer(low)] + [(m, False) for m in _INSERTED.finditer(low)]
+    if not verbs:
+        return None
+    m, removal = min(verbs, key=lambda v: abs(v[0].start() - at))
+    return removal
+
+
 def drug_delivery(note: Note, out: Findings) -> None:
     seen: set[str] = set()
+    manual = bool(_MANUAL.search(note.text.lower()))
     for i, s in enumerate(note.sentences):
         low = s.text.lower()
         if not _doing(s):
             continue
-        for _m in _find(_DEVICE, note, s):
-            removal = bool(_REMOVED.search(low))
+        for m in _find(_DEVICE, note, s):
+            removal = _removal(low, m.start())
             site = next((name for name, p in _SITES if p.search(low)), None)
-            if site is None:
+            if site is None or removal is None:
                 continue
-            if not removal and not _MANUAL.search(low):
+            if not removal and not manual:
                 out.notices.append(
                     "A drug-delivery device not prepared by hand (premanufactured) has no 20700-20704 code."
                 )

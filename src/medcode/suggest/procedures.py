@@ -1,0 +1,140 @@
+"""Procedure codes (CPT/HCPCS) a note supports: the rule families (``suggest.families``,
+``suggest.surgery``), then the concept index over the procedure statements no rule explained; then
+the codes checked on the date, their modifiers (RT/LT and 50 by the PFS bilateral indicator, 25 on a
+visit with a minor procedure the same day) and their reporting order."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from medcode import rules
+from medcode.kb.store import KnowledgeBase
+from medcode.language.context import assess
+from medcode.language.note import Note
+from medcode.suggest.facts import Facts, procedure_facts
+from medcode.suggest.families import PLAN_SECTIONS, Found, find
+from medcode.suggest.model import Evidence, Suggested
+
+THRESHOLD = 0.5  # confidence at or above which a procedure code is recommended
+LOOKUP_CONFIDENCE = 0.45  # a concept-index match alone (below the threshold: a candidate)
+PROCEDURE_SECTIONS = frozenset({"procedure", "procedure_description"})
+_VERBS = re.compile(
+    r"\b(?:performed|placed|injected|repaired|removed|inserted|aspirated|excised|incised|drained|sutured|"
+    r"administered|applied|obtained|reduced|splinted|casted|debrided|biopsied|cauterized|destroyed|ligated|"
+    r"underwent|done)\b"
+)
+MINOR_GLOBALS = frozenset({"000", "010"})  # a visit with such a procedure the same day needs modifier 25
+SIDE_MODIFIER = {"right": "RT", "left": "LT"}
+
+
+def statements(note: Note, used: set[int]) -> list[int]:
+    """Positions of the sentences that state a procedure done at this encounter, not explained by a rule."""
+    out = []
+    for i, s in enumerate(note.sentences):
+        if i in used or s.section in PLAN_SECTIONS:
+            continue
+        m = _VERBS.search(s.text.lower())
+        if s.section in PROCEDURE_SECTIONS or m:
+            if m is not None:
+                c = assess(note, s.start + m.start(), s.start + m.end())
+                if c.negated or c.hypothetical or c.historical:
+                    continue
+            out.append(i)
+    return out
+
+
+def _lookup(kb: KnowledgeBase, note: Note, positions: list[int], notices: list[str]) -> list[Found]:
+    """Concept-index matches (CPT/HCPCS) of the procedure statements; none when the index is missing."""
+    if not positions:
+        return []
+    try:
+        from medcode.language.index import concept_index
+    except ImportError:
+        return []
+    index: Any = concept_index(kb)
+    if getattr(index, "semantic_ready", True) is False:
+        notices.append("The embedding cache is still building: procedure suggestions are lexical.")
+    out: list[Found] = []
+    for i in positions:
+        s = note.sentences[i]
+        hits = index.lookup(s.text, k=3, systems=("CPT", "HCPCS"))
+        if not hits:
+            continue
+        top = hits[0]
+        side = assess(note, s.start, s.end).laterality
+        out.append(
+            Found(
+                top.code,
+                LOOKUP_CONFIDENCE,
+                (Evidence(s.start, s.end, s.text),),
+                f'The statement matches the descriptor words "{top.text}".',
+                laterality=side,
+                family="lookup",
+            )
+        )
+    return out
+
+
+def _modifiers(f: Found, facts: Facts, notices: list[str]) -> tuple[str, ...]:
+    mods = list(f.modifiers)
+    side = f.laterality
+    if side is not None and rules.verdict("bilateral", facts.bilateral, "50") == rules.ALLOWED:
+        if side == "bilateral":
+            mods.append("50")
+        else:
+            mods.append(SIDE_MODIFIER[side])
+    elif side == "bilateral" and facts.bilateral in ("0", "9"):
+        notices.append(
+            f"{f.code} is done on both sides but modifier 50 does not apply (bilateral indicator {facts.bilateral})."
+        )
+    return tuple(dict.fromkeys(mods))
+
+
+def suggest_procedures(
+    kb: KnowledgeBase, note: Note, day: date | None, setting: str | None
+) -> tuple[list[Suggested], list[Suggested], list[str]]:
+    """(recommended, candidates below the threshold, notices)."""
+    found = find(note)
+    notices = list(found.notices)
+    codes = found.codes + _lookup(kb, note, statements(note, found.used), notices)
+    facts, release_notes = procedure_facts(kb, [f.code for f in codes], day)
+    notices.extend(release_notes)
+    kept: list[tuple[Found, Facts]] = []
+    for f in codes:
+        fact = facts.get(f.code)
+        if fact is None or not fact.billable:
+            continue
+        if setting == "facility" and f.family == "drug":
+            notices.append(
+                f"{f.code}: in a facility the drug is billed by the facility, not on the professional claim."
+            )
+            continue
+        if any(k.code == f.code for k, _ in kept):
+            continue
+        kept.append((f, fact))
+    procedures = [(f, fact) for f, fact in kept if fact.global_days in MINOR_GLOBALS or fact.global_days == "090"]
+    out: list[tuple[Found, Facts, tuple[str, ...]]] = []
+    for f, fact in kept:
+        mods = _modifiers(f, fact, notices)
+        if f.family == "em" and procedures:
+            mods = (*mods, "25")
+            notices.append(
+                "Modifier 25 on the visit: a separately identifiable E/M on the day of a procedure; the time"
+                " documented must not include the procedure's."
+            )
+        out.append((f, fact, mods))
+    out.sort(key=_order)
+    recommended, candidates = [], []
+    for f, fact, mods in out:
+        item = Suggested(f.code, fact.description, f.confidence, f.evidence, f.why, mods, fact.system)
+        (recommended if f.confidence >= THRESHOLD else candidates).append(item)
+    return recommended, candidates, notices
+
+
+def _order(entry: tuple[Found, Facts, tuple[str, ...]]) -> tuple[int, float]:
+    """Procedures by work RVUs (the primary first), add-on codes after them, supplies and drugs last."""
+    f, fact, _ = entry
+    group = 2 if f.family == "drug" else 1 if fact.global_days == "ZZZ" else 0
+    return group, -fact.work_rvu
