@@ -117,33 +117,31 @@ def run(
 
     if setting is not None and setting not in SETTINGS:
         raise ValueError(f"setting must be {' or '.join(SETTINGS)}, not {setting[:40]!r}")
-    if llm_conf is not None and "llm" in inspect.signature(suggest).parameters:
-        return suggest(kb, text, day=day, setting=setting, include_all=include_all, llm=llm_conf)
+    if llm_conf is not None and "llm" in inspect.signature(suggest).parameters:  # the pipeline re-ranks itself
+        kwargs: dict[str, Any] = {"llm": llm_conf}
+        return suggest(kb, text, day=day, setting=setting, include_all=include_all, **kwargs)
     found = suggest(kb, text, day=day, setting=setting, include_all=include_all)
-    if llm_conf is not None:
-        notice = "MEDCODE_LLM_URL is set, but this Case2Code does not re-rank with a language model yet."
-        found = dataclasses.replace(found, notices=(*found.notices, notice))
-    return found
+    if llm_conf is None or len(found.diagnoses) < 2:
+        return found
+    # a pipeline without the hook: the model may reorder the recommended diagnoses, nothing more
+    notices = list(found.notices)
+    order = llm.rerank(found.diagnoses, text, llm_conf, notices)
+    by_code = {d.code: d for d in found.diagnoses}
+    return dataclasses.replace(found, diagnoses=tuple(by_code[c] for c in order), notices=tuple(notices))
 
 
 def warm(kb: Any, home: Path, embed: str = "background") -> None:
     """Load the language layer now (concept index, learned models) rather than on the first note, and
     start building the embedding cache when it is missing (``MEDCODE_EMBED``: background, wait, off)."""
-    try:
-        from medcode.language.index import concept_index
-    except ImportError:  # the concept index is not part of this build yet
-        concept_index = None
-    if concept_index is not None:
-        index = concept_index(kb, home)
-        if embed != "off":
-            from medcode.language.vectors import Vectors
+    from medcode.language.index import concept_index
 
-            vectors = Vectors.open(home, index.key, [t.text for t in index.terms])
-            if not vectors.ready():
-                if embed == "wait":
-                    vectors.build()
-                else:
-                    vectors.start_background()
+    index = concept_index(kb, home)
+    vectors = index.vectors() if embed != "off" else None  # shared by every lookup of this index
+    if vectors is not None and not vectors.ready():
+        if embed == "wait":
+            vectors.build()
+        else:
+            vectors.start_background()
     run(kb, WARM_NOTE)
     log.info("language layer loaded")
 
