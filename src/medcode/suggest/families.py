@@ -111,6 +111,14 @@ _ESTABLISHED = re.compile(
 )
 
 
+def patient_status(text: str) -> tuple[str, bool]:
+    """("new" | "established", whether the note says so) from the lower-case note text."""
+    new = bool(_NEW.search(text)) and "established patient" not in text
+    if new:
+        return "new", True
+    return "established", bool(_ESTABLISHED.search(text))
+
+
 def em_by_time(note: Note, out: Findings) -> None:
     minutes, where = None, None
     for i, s in enumerate(note.sentences):
@@ -121,10 +129,8 @@ def em_by_time(note: Note, out: Findings) -> None:
     if minutes is None or where is None:
         return
     i, s, m = where
-    text = note.text.lower()
-    new = bool(_NEW.search(text)) and not re.search(r"established patient", text)
-    patient = "new" if new else "established"
-    if not new and not _ESTABLISHED.search(text):
+    patient, stated = patient_status(note.text.lower())
+    if not stated:
         out.notices.append("The note does not say whether the patient is new or established: coded as established.")
     levels = [code for least, code in _em_table()[patient] if minutes >= least]
     if not levels:
@@ -135,7 +141,7 @@ def em_by_time(note: Note, out: Findings) -> None:
     out.codes.append(
         Found(
             code,
-            0.9 if (new or _ESTABLISHED.search(text)) else 0.75,
+            0.9 if stated else 0.75,
             (Evidence(s.start + m.start(), s.start + m.end(), s.text[m.start() : m.end()]),),
             f"Office visit, {patient} patient, level from documented total time {minutes} minutes.",
             family="em",
@@ -174,6 +180,24 @@ def _only_side(note: Note) -> str | None:
     return None
 
 
+@cache
+def _digits() -> list[tuple[re.Pattern[str], dict[str, str]]]:
+    rows = read("digit_modifiers.tsv", ("digit", "left", "right"))
+    return [(re.compile(rf"\b(?:{r['digit']})\b"), {"left": r["left"], "right": r["right"]}) for r in rows]
+
+
+def _digit(low: str, side: str | None) -> str | None:
+    """The modifier of the one finger or toe named (with its side), else None."""
+    if side not in ("left", "right"):
+        return None
+    named = {mods[side] for pattern, mods in _digits() if pattern.search(low)}
+    return named.pop() if len(named) == 1 else None
+
+
+def _procedure_text(note: Note) -> str:
+    return " ".join(s.text for s in note.sentences if s.section in ("procedure", "procedure_description")).lower()
+
+
 _INJECT = re.compile(r"\binject\w*|\baspirat\w*|arthrocentesis|\btapped\b")
 _NOT_JOINT = re.compile(
     r"trigger point|epidural|tendon sheath|nerve block|facet|intramuscular|\bim\b|subcutaneous|vaccin"
@@ -205,6 +229,7 @@ def joint_injections(note: Note, out: Findings) -> None:
                 continue
             done.add(key)
             guided = "with" if us else "without"
+            digit = _digit(low + " " + _procedure_text(note), side) if size == "small" else None
             out.codes.append(
                 Found(
                     codes[(size, us)],
@@ -215,8 +240,9 @@ def joint_injections(note: Note, out: Findings) -> None:
                     ),
                     f"{m.group(0).capitalize()} of a {size} joint or bursa ({site.group(0)}), {guided} ultrasound"
                     " guidance.",
-                    laterality=side,
+                    laterality=None if digit else side,
                     family="joint",
+                    modifiers=(digit,) if digit else (),
                 )
             )
             break
@@ -315,8 +341,19 @@ def drugs(note: Note, out: Findings) -> None:
 def find(note: Note) -> Findings:
     """Every rule over ``note``."""
     from medcode.suggest.surgery import drug_delivery, endoscopy, wound_repairs
+    from medcode.suggest.visits import em_by_mdm, preventive, vaccines, visit_by_time
 
-    rules: tuple[Rule, ...] = (em_by_time, joint_injections, endoscopy, wound_repairs, drug_delivery, drugs)
+    rules: tuple[Rule, ...] = (
+        preventive,
+        visit_by_time,
+        em_by_mdm,
+        joint_injections,
+        endoscopy,
+        wound_repairs,
+        drug_delivery,
+        drugs,
+        vaccines,
+    )
     out = Findings([], [], set())
     for rule in rules:
         rule(note, out)
