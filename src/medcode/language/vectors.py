@@ -378,7 +378,8 @@ def build_for_kb(kb: Any, home: Path, progress: Progress | None = None) -> Built
     from medcode.language.index import concept_index
 
     index = concept_index(kb, home)
-    vectors = Vectors.open(home, index.key, [term.text for term in index.terms])
+    shared = index.vectors() if getattr(index, "home", None) == home else None  # the one search uses
+    vectors = shared if isinstance(shared, Vectors) else Vectors.open(home, index.key, [t.text for t in index.terms])
     existed = vectors.ready()
     started = time.monotonic()
     if not vectors.build(progress):
