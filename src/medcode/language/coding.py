@@ -163,7 +163,8 @@ def _has(codes: Iterable[str], prefixes: Iterable[str]) -> bool:
 
 # --- rules ---------------------------------------------------------------------------------------
 
-SIDE_WORDS = {"right": "right", "left": "left", "bilateral": "bilateral"}
+# How a fracture heals, as the 7th-character definitions word it (routine healing when none is said).
+HEALING = ("delayed healing", "nonunion", "malunion")
 _UNSPECIFIED = re.compile(r"\bunspecified\b")
 
 
@@ -191,7 +192,8 @@ def _seventh(table: Table, code: str, encounter: str | None, words: str) -> str 
         kind = "open" if re.search(r"\bopen\b", words) else "closed"
         fitting = [d for d in fitting if kind in d] or fitting
         if encounter == "subsequent":
-            fitting = [d for d in fitting if "routine healing" in d] or fitting
+            healing = next((h for h in HEALING if re.search(rf"\b{h}\b", words)), "routine healing")
+            fitting = [d for d in fitting if healing in d] or fitting
     return fitting[0].partition(": ")[0] if fitting else None
 
 
@@ -264,17 +266,30 @@ def specific(table: Table, dx: Dx, words: str) -> Dx:
 
 
 def sided(table: Table, dx: Dx) -> Dx:
-    """An "unspecified side" code goes to its sibling of the side the note states."""
+    """An "unspecified side" code goes to its sibling of the side the note states (a code with a 7th
+    character: the sibling of its base code, with the same 7th character)."""
     side = dx.context.laterality
     row = table.row(dx.code)
-    if side is None or row is None or row.parent is None or "unspecified" not in row.description.lower():
+    if side is None or row is None or row.parent is None:
         return dx
-    wanted = {row.description.lower().replace("unspecified", side, 1)}
-    if side == "bilateral":
-        wanted.add(row.description.lower().replace("unspecified ", "bilateral ", 1))
+    seventh = ""
+    if row.kind == "extension":
+        seventh, row = dx.code[-1], table.row(row.parent)
+        if row is None or row.parent is None:
+            return dx
+    desc = row.description.lower()
+    starts = [m.start() for m in re.finditer(r"\bunspecified\b", desc)]
+    wanted = {desc[:i] + side + desc[i + len("unspecified") :] for i in starts}
+    if not wanted:
+        return dx
     for sib in table.children(row.parent):
-        if sib.description.lower() in wanted and sib.billable:
-            return replace(dx, code=sib.code, rule="laterality")
+        if sib.description.lower() in wanted:
+            code = sib.code
+            if seventh:
+                code = next((k.code for k in table.children(sib.code) if k.code.endswith(seventh)), "")
+            found = table.row(code) if code else None
+            if found is not None and found.billable:
+                return replace(dx, code=found.code, rule="laterality")
     return dx
 
 

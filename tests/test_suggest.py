@@ -1,0 +1,336 @@
+"""Case2Code (medcode.suggest): procedure rules, coding rules, order, the JSON contract, the US notes.
+
+Notes here are short ones of our own; tests/data/notes/ (with gold.tsv) are the bench notes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from medcode import suggest
+from medcode.language import coding
+from medcode.language.context import Context
+from medcode.suggest import Evidence, Suggested, Suggestion
+from medcode.vocab.tsv import read
+
+NOTES = Path(__file__).parent / "data" / "notes"
+
+PROCEDURE_CASES = [
+    (
+        "knee-injection-no-imaging",
+        "PROCEDURE: The left knee joint was injected with 80 mg Depo-Medrol using landmarks, no imaging.",
+        [("20610", ("LT",)), ("J1040", ())],
+    ),
+    (
+        "shoulder-injection-ultrasound",
+        "Procedure: Right glenohumeral joint injection under ultrasound guidance; 40 mg Kenalog injected.",
+        [("20611", ("RT",)), ("J3301", ())],
+    ),
+    (
+        "both-elbows-aspirated",
+        "PROCEDURE: Both olecranon bursae were aspirated, bilateral, without imaging. Fluid sent for culture.",
+        [("20605", ("50",))],
+    ),
+    (
+        "index-finger-joint",
+        "PROCEDURE: The right index finger PIP joint was injected with 5 mg triamcinolone; no ultrasound used.",
+        [("20600", ("F6",)), ("J3301", ())],
+    ),
+    (
+        "colonoscopy-hot-biopsy",
+        "PROCEDURE: Colonoscopy.\nFINDINGS: Two 3 mm polyps in the cecum were removed with hot biopsy forceps.",
+        [("45384", ())],
+    ),
+    (
+        "colonoscopy-diagnostic",
+        "INDICATIONS: Iron deficiency anemia.\nPROCEDURE: Colonoscopy to the cecum.\nFINDINGS: Normal colon. "
+        "No polyps. No biopsies taken.",
+        [("45378", ())],
+    ),
+    (
+        "colonoscopy-screening-family-history",
+        "INDICATIONS: Screening; family history of colon cancer in her brother.\nPROCEDURE: Colonoscopy.\n"
+        "FINDINGS: Normal colon, no polyps.",
+        [("G0105", ())],
+    ),
+    (
+        "egd-balloon-dilation",
+        "PROCEDURE: EGD.\nFINDINGS: Distal esophageal stricture, balloon dilation to 18 mm performed.",
+        [("43249", ())],
+    ),
+    (
+        "egd-band-ligation",
+        "PROCEDURE: Upper endoscopy.\nFINDINGS: Large esophageal varices; band ligation with 4 bands.",
+        [("43244", ())],
+    ),
+    (
+        "two-limb-lacerations-summed",
+        "Procedure: Simple repair of a 4 cm laceration of the left forearm and a 5 cm laceration of the right "
+        "thigh with nylon sutures, single layer.",
+        [("12004", ())],
+    ),
+    (
+        "face-layered-closure",
+        "Procedure: Laceration of the chin 2 cm, layered closure with deep sutures and 6-0 nylon.",
+        [("12051", ())],
+    ),
+    (
+        "complex-trunk-with-addon",
+        "Procedure: Complex repair of a 10 cm laceration of the back with undermining of the wound edges, sutured.",
+        [("13101", ()), ("13102", ())],
+    ),
+    (
+        "adhesive-only",
+        "Procedure: 1.5 cm laceration of the forehead closed with Dermabond tissue adhesive only.",
+        [("G0168", ())],
+    ),
+    (
+        "deep-antibiotic-beads",
+        "PROCEDURE: Antibiotic beads mixed by hand from cement and tobramycin were placed beneath the fascia of "
+        "the thigh.",
+        [("20700", ())],
+    ),
+    (
+        "spacer-removal",
+        "PROCEDURE: Removal of an intra-articular antibiotic cement spacer from the right knee joint.",
+        [("20705", ())],
+    ),
+    (
+        "new-patient-by-time",
+        "New patient. Chief complaint: rash. I spent 31 minutes in total on the date of the visit.",
+        [("99203", ())],
+    ),
+    (
+        "established-by-time",
+        "Established patient returns for follow-up. Total time 41 minutes on the date of service.",
+        [("99215", ())],
+    ),
+    (
+        "visit-with-injection",
+        "Established patient with left knee osteoarthritis. The left knee was injected without ultrasound. "
+        "Total time for the visit apart from the procedure 22 minutes.",
+        [("99213", ("25",)), ("20610", ("LT",))],
+    ),
+    ("ed-by-mdm", "EMERGENCY DEPARTMENT NOTE\nSprained wrist.\nMDM: moderate.", [("99284", ())]),
+    (
+        "preventive-adult",
+        "Annual physical. 30-year-old established patient, no complaints. Exam normal.",
+        [("99395", ())],
+    ),
+    (
+        "im-drug",
+        "Established patient with renal colic. Ketorolac 60 mg IM given in the office. Total time 15 minutes.",
+        [("99212", ()), ("J1885", ()), ("96372", ())],
+    ),
+    (
+        "flu-vaccine",
+        "Influenza vaccine, quadrivalent, preservative-free 0.5 mL, given IM today.",
+        [("90686", ()), ("90471", ())],
+    ),
+]
+
+
+def _codes(s: Suggestion) -> list[tuple[str, tuple[str, ...]]]:
+    return [(p.code, p.modifiers) for p in s.procedures]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in PROCEDURE_CASES], ids=[c[0] for c in PROCEDURE_CASES])
+def test_procedure_rules(kb, text: str, expected: list[tuple[str, tuple[str, ...]]]) -> None:
+    got = _codes(suggest(kb, text))
+    assert sorted(got) == sorted(expected)
+
+
+def test_procedure_order_and_units(kb) -> None:
+    s = suggest(
+        kb,
+        "PROCEDURE: Right knee injected with 40 mg triamcinolone, no imaging. Total time 25 minutes, "
+        "established patient, separate from the procedure.",
+    )
+    assert [p.code for p in s.procedures] == ["99213", "20610", "J3301"]
+    assert s.procedures[2].why == "Drug supplied: triamcinolone (40 mg, 4 units)."
+    assert "E/M level from documented time 25 minutes (established patient)." in s.notices
+
+
+def test_facility_setting_drops_drug_supplies(kb) -> None:
+    text = "PROCEDURE: Right knee injected with 40 mg triamcinolone, no imaging."
+    assert [p.code for p in suggest(kb, text, setting="facility").procedures] == ["20610"]
+    with pytest.raises(ValueError, match="setting must be 'office' or 'facility', not 'home'"):
+        suggest(kb, text, setting="home")
+
+
+def test_premanufactured_device_is_not_coded(kb) -> None:
+    s = suggest(kb, "PROCEDURE: A commercial antibiotic spacer was inserted into the right knee joint.")
+    assert s.procedures == ()
+    assert "A drug-delivery device not prepared by hand (premanufactured) has no 20700-20704 code." in s.notices
+
+
+def _dx(code: str, conf: float = 0.5, pos: int = 0, **ctx: object) -> coding.Dx:
+    return coding.Dx(code, conf, (), "test", Context(**ctx), "assessment", pos)  # type: ignore[arg-type]
+
+
+CODING_CASES = [
+    ("htn-ckd", [_dx("I10"), _dx("N18.4", pos=1)], "", ["N18.4", "I12.9"]),
+    ("htn-ckd5", [_dx("I10"), _dx("N18.6", pos=1)], "", ["N18.6", "I12.0"]),
+    ("htn-heart-failure", [_dx("I10"), _dx("I50.9", pos=1)], "", ["I50.9", "I11.0"]),
+    ("htn-heart-ckd", [_dx("I10"), _dx("I50.32"), _dx("N18.30")], "", ["I50.32", "N18.30", "I13.0"]),
+    ("dm2-ckd", [_dx("E11.9"), _dx("N18.30")], "", ["N18.30", "E11.22"]),
+    ("dm2-pad", [_dx("E11.9"), _dx("I73.9")], "", ["E11.51"]),
+    ("dm2-complicated", [_dx("E11.9"), _dx("E11.42")], "", ["E11.42"]),
+    ("excludes1-weaker-goes", [_dx("M54.50", 0.4), _dx("M54.42", 0.6)], "", ["M54.42"]),
+    ("excludes1-wheezing-asthma", [_dx("J45.909", 0.7), _dx("R06.2", 0.3)], "", ["J45.909"]),
+    ("history-of-cancer", [_dx("C50.911", historical=True, triggers=("history of",))], "", ["Z85.3"]),
+    ("family-history", [_dx("C18.9", family=True)], "", ["Z80.0"]),
+    ("family-history-header-child", [_dx("D12.6", family=True)], "", ["Z83.719"]),
+    ("history-of-polyps", [_dx("D12.6", historical=True, triggers=("history of",))], "", ["Z86.0100"]),
+    ("chronic-in-past-history-kept", [_dx("I10", historical=True)], "", ["I10"]),
+    ("uncertain-dropped", [_dx("J18.9", uncertain=True), _dx("R05.9")], "", ["R05.9"]),
+    ("negated-dropped", [_dx("S82.401A", negated=True)], "", []),
+    ("header-to-side", [_dx("M17.1", laterality="right")], "", ["M17.11"]),
+    ("header-unspecified", [_dx("M17.1")], "", ["M17.10"]),
+    ("unspecified-side-sibling", [_dx("M25.569", laterality="left")], "", ["M25.562"]),
+    ("unspecified-side-with-seventh", [_dx("S82.409A", laterality="left")], "", ["S82.402A"]),
+    ("seventh-initial", [_dx("S82.401", laterality="right", encounter="initial")], "", ["S82.401A"]),
+    ("seventh-subsequent", [_dx("S82.64XA", encounter="subsequent")], "", ["S82.64XD"]),
+    ("seventh-delayed-healing", [_dx("S42.022A", encounter="subsequent")], "with delayed healing", ["S42.022G"]),
+    ("placeholder-x", [_dx("S30.0", encounter="initial")], "", ["S30.0XXA"]),
+    ("stage-from-words", [_dx("N18.9")], "chronic kidney disease stage 4", ["N18.4"]),
+    ("unspecified-beside-specific", [_dx("M17.9"), _dx("M17.11")], "", ["M17.11"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("items", "words", "expected"), [c[1:] for c in CODING_CASES], ids=[c[0] for c in CODING_CASES]
+)
+def test_coding_rules(kb, items: list[coding.Dx], words: str, expected: list[str]) -> None:
+    notices: list[str] = []
+    got = coding.apply(kb, items, None, lambda d: words, notices)
+    assert [d.code for d in got] == expected
+
+
+def test_coding_notices(kb) -> None:
+    notices: list[str] = []
+    ev = (Evidence(0, 18, "possible pneumonia"),)
+    items = [coding.Dx("J18.9", 0.5, ev, "t", Context(uncertain=True)), _dx("I10"), _dx("N18.4")]
+    coding.apply(kb, items, None, lambda d: "", notices)
+    assert notices == [
+        "Uncertain diagnosis 'possible pneumonia' not coded; the symptoms documented are coded instead.",
+        "Hypertension with chronic kidney disease: I12.9, with the N18 code.",
+    ]
+    notices = []
+    coding.apply(kb, [_dx("S82.401", laterality="right")], None, lambda d: "", notices)
+    assert notices == ["A 7th character needs the encounter type: S82.401 coded as an initial encounter."]
+
+
+def test_json_contract() -> None:
+    s = Suggestion(
+        (
+            Suggested(
+                "M17.11", "Unilateral primary osteoarthritis, right knee", 0.81234, (Evidence(3, 8, "knee"),), "w"
+            ),
+        ),
+        (Suggested("20610", "Drain/inj joint/bursa w/o us", 0.9, (), "x", ("RT",), "CPT"),),
+        ("n",),
+    )
+    assert s.as_json() == {
+        "diagnoses": [
+            {
+                "code": "M17.11",
+                "description": "Unilateral primary osteoarthritis, right knee",
+                "confidence": 0.812,
+                "evidence": [{"start": 3, "end": 8, "text": "knee"}],
+                "why": "w",
+            }
+        ],
+        "procedures": [
+            {
+                "code": "20610",
+                "description": "Drain/inj joint/bursa w/o us",
+                "confidence": 0.9,
+                "evidence": [],
+                "why": "x",
+                "modifiers": ["RT"],
+                "system": "CPT",
+            }
+        ],
+        "notices": ["n"],
+    }
+
+
+def test_evidence_points_into_the_note(kb) -> None:
+    text = (NOTES / "08-office-shoulder-bursitis-injection.txt").read_text()
+    s = suggest(kb, text)
+    for item in s.diagnoses + s.procedures:
+        for e in item.evidence:
+            assert text[e.start : e.end] == e.text
+
+
+VOCAB_CODES = [
+    ("em_time.tsv", ("patient", "code", "minutes"), "code"),
+    ("em_levels.tsv", ("setting", "level", "code"), "code"),
+    ("preventive_visits.tsv", ("patient", "from_age", "to_age?", "code"), "code"),
+    ("joint_codes.tsv", ("size", "ultrasound", "code"), "code"),
+    ("endoscopy.tsv", ("family", "technique", "code", "pattern"), "code"),
+    ("laceration_repair.tsv", ("kind", "group", "code", "from_cm", "to_cm?", "addon?"), "code"),
+    ("injectable_drugs.tsv", ("pattern", "code", "unit_mg", "dose_mg?"), "code"),
+    ("vaccines.tsv", ("pattern", "code"), "code"),
+]
+
+
+@pytest.mark.parametrize(("name", "columns", "field"), VOCAB_CODES, ids=[v[0] for v in VOCAB_CODES])
+def test_vocabulary_procedure_codes_exist(kb, name: str, columns: tuple[str, ...], field: str) -> None:
+    from medcode.suggest.facts import procedure_facts
+
+    codes = sorted({r[field] for r in read(name, columns)})
+    facts, _ = procedure_facts(kb, codes, None)
+    assert [c for c in codes if c not in facts or not facts[c].billable] == []
+
+
+def test_vocabulary_diagnosis_codes_exist(kb) -> None:
+    table = coding.Table(kb, None)
+    codes = {
+        c
+        for r in read("history_codes.tsv", ("prefix", "personal?", "family?"))
+        for c in (r["personal"], r["family"])
+        if c
+    }
+    codes |= {
+        r["add"] for r in read("combination_codes.tsv", ("name", "when", "unless?", "drop", "add?", "why")) if r["add"]
+    }
+    assert sorted(c for c in codes if table.row(c) is None) == []
+
+
+def test_em_minutes_agree_with_short_descriptors(kb) -> None:
+    """The minutes of em_time.tsv are those the PFS short descriptors name ("Office o/p est low 20 min")."""
+    from medcode.suggest.facts import procedure_facts
+
+    rows = read("em_time.tsv", ("patient", "code", "minutes"))
+    facts, _ = procedure_facts(kb, [r["code"] for r in rows], None)
+    assert [(r["code"], facts[r["code"]].description.endswith(f" {r['minutes']} min")) for r in rows] == [
+        (r["code"], True) for r in rows
+    ]
+
+
+def test_laceration_lengths_agree_with_short_descriptors(kb) -> None:
+    """Where a short descriptor names the range ("Rpr s/n/ax/gen/trnk2.6-7.5cm"), it is the table's."""
+    from medcode.suggest.facts import procedure_facts
+
+    rows = [r for r in read("laceration_repair.tsv", ("kind", "group", "code", "from_cm", "to_cm?", "addon?"))]
+    facts, _ = procedure_facts(kb, [r["code"] for r in rows], None)
+    checked = 0
+    for r in rows:
+        desc = facts[r["code"]].description
+        if r["to_cm"] and f"{r['from_cm']}-" in desc:
+            assert r["to_cm"].rstrip("0").rstrip(".") in desc, (r["code"], desc)
+            checked += 1
+    assert checked >= 15
+
+
+def test_three_hundred_word_note_is_fast(kb) -> None:
+    text = (NOTES / "02-office-dm2-ckd-htn.txt").read_text()
+    text = (text + "\n") * max(1, 300 // len(text.split()))
+    suggest(kb, text)
+    t0 = time.perf_counter()
+    suggest(kb, text)
+    assert time.perf_counter() - t0 <= 1.0
