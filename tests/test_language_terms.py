@@ -266,6 +266,15 @@ def test_lexical_search_or_semantics_and_order():
     assert [pos for pos, _ in index.search("malignant prostate", 10, mask)] == [3, 1]
 
 
+def test_misspelt_words_are_read_as_the_nearest_word_of_the_texts():
+    index = LexicalIndex.build(
+        ["Bacterial pneumonia", "Acute sinusitis", "Pneumonitis due to inhalation", "Sinus pain"]
+    )
+    assert index.respell("pnuemonia, acute sinusitus; HTN x2 snus") == "pneumonia, acute sinusitis; HTN x2 snus"
+    assert index.nearest("qwertyuiop") is None
+    assert [pos for pos, _ in index.search("pnuemonia", 5)] == [0]
+
+
 # --- concept lookup ----------------------------------------------------------------------------
 
 
@@ -286,6 +295,7 @@ def test_saved_index_loads_whole(tmp_path, kb, concepts):
     terms, lexical = saved.load(tmp_path, kb.path)
     assert terms == concepts.terms
     assert lexical.vocab == concepts.lexical.vocab and lexical.size == concepts.lexical.size
+    assert lexical.spelled == concepts.lexical.spelled and lexical.spelled["pneumonia"] > 100
     for name in ("data", "indices", "indptr"):
         assert getattr(lexical, name).tolist() == getattr(concepts.lexical, name).tolist()
     (where / "lexical.npz").write_bytes(b"damaged")
@@ -308,6 +318,7 @@ LOOKUPS = [
     ("chest-xray", "chest x-ray two views", "71046"),
     ("iron-anemia", "iron deficiency anemia", "D50.9"),
     ("uti", "urinary tract infection", "N39.0"),
+    ("misspelt", "acute apendicitis", "K35.80"),
 ]
 
 

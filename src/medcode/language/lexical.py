@@ -10,15 +10,19 @@ BM25 ranks terms with more and rarer query words, and shorter terms, first.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
 
 import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from medcode.language import abbreviations
 from medcode.search.text import STOPWORDS, stem
 
 SPLIT = re.compile(r"[A-Za-z0-9]+(?:[/&+\-][A-Za-z0-9]+)*")
 ALNUM = re.compile(r"[a-z0-9]+")
+ALPHA = re.compile(r"[A-Za-z]+")
 K1 = 1.2
 B = 0.75
 
@@ -105,35 +109,77 @@ def weights(ids: list[list[int]], vocab_size: int) -> tuple[np.ndarray, np.ndarr
 class LexicalIndex:
     """BM25 (Lucene's variant) over a fixed list of texts; positions are indexes into that list."""
 
-    def __init__(self, vocab: dict[str, int], data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n: int):
+    def __init__(
+        self,
+        vocab: dict[str, int],
+        data: np.ndarray,
+        indices: np.ndarray,
+        indptr: np.ndarray,
+        n: int,
+        spelled: dict[str, int] | None = None,
+    ):
         self.vocab = vocab
         self.data = data  # per word (column), the BM25 weight of each text holding it
         self.indices = indices  # per word, the texts holding it
         self.indptr = indptr
         self.size = n
+        self.spelled = spelled or {}  # every word as the texts spell it (lower case) -> how many texts have it
+        self._spelled_list: list[str] | None = None
+        self._near: dict[str, str | None] = {}
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
         vocab: dict[str, int] = {}
         ids: list[list[int]] = []
+        spelled: Counter[str] = Counter()
         for text in texts:
             ids.append([vocab.setdefault(w, len(vocab)) for w in normalise(text)])
+            spelled.update(set(ALNUM.findall(text.lower())))
         if "" not in vocab:  # bm25s scores a text without words against this empty word
             vocab[""] = len(vocab)
         for row in ids:
             if not row:
                 row.append(vocab[""])
         data, indices, indptr = weights(ids, len(vocab))
-        return cls(vocab, data, indices, indptr, len(texts))
+        return cls(vocab, data, indices, indptr, len(texts), dict(sorted(spelled.items())))
 
     def word_ids(self, query: str) -> list[int]:
-        """Distinct known words of ``query`` (a repeated word counts once)."""
+        """Distinct words of ``query`` the index knows (a repeated word counts once), after ``respell``."""
         out: list[int] = []
-        for w in normalise(query):
+        for w in normalise(self.respell(query)):
             i = self.vocab.get(w)
             if i is not None and w and i not in out:
                 out.append(i)
         return out
+
+    def respell(self, query: str) -> str:
+        """``query`` with each word the index cannot use (a misspelling) replaced by the nearest word the
+        texts have (``nearest``); abbreviations, words with digits and words under 5 letters are kept."""
+
+        def fix(m: re.Match[str]) -> str:
+            word = m.group()
+            low = word.lower()
+            if len(low) < 5 or low in self.spelled or not low.isalpha() or abbreviations.expand(word) is not None:
+                return word
+            if all(w in self.vocab for w in _word(word)):
+                return word
+            return self.nearest(low) or word
+
+        return ALPHA.sub(fix, query)
+
+    def nearest(self, word: str) -> str | None:
+        """The word of the texts nearest to ``word``: at most 1 edit (two letters swapped count as one)
+        for words of 5 to 7 letters, 2 from 8 letters; among equally near words, the one in most texts."""
+        if word in self._near:
+            return self._near[word]
+        limit = 1 if len(word) < 8 else 2
+        if self._spelled_list is None:
+            self._spelled_list = list(self.spelled)
+        hits = process.extract(word, self._spelled_list, scorer=OSA.distance, score_cutoff=limit, limit=None)
+        found = min(hits, key=lambda h: (h[1], -self.spelled[h[0]], h[0]))[0] if hits else None
+        if len(self._near) < 100_000:
+            self._near[word] = found
+        return found
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The ``k`` best texts for ``query`` as (position, score), best first; ``mask`` (bool per text)
@@ -156,4 +202,4 @@ class LexicalIndex:
         else:
             top = np.arange(hit.size)
         order = top[np.lexsort((hit[top], -scores[top]))]
-        return [(int(hit[i]), float(scores[i])) for i in order]
+        return list(zip(hit[order].tolist(), scores[order].tolist(), strict=True))

@@ -4,8 +4,9 @@ of a second instead of collecting and indexing ~150k terms again.
 ``MEDCODE_HOME/cache/language/<name>/`` holds ``terms.json`` (codes, systems, texts and sources as
 four lists), ``lexical.npz`` (the BM25 matrix) and ``manifest.json`` (written last: the build, the
 format and the fingerprint). ``<name>`` is a sha256 of what the index depends on: the knowledge base
-build (builds are never modified), the format of this layer and the vocabulary files that normalise
-words. A folder whose build is gone is removed when a new one is saved.
+build (builds are never modified), the format of this layer, the source of the modules that make the
+terms and their words, and the vocabulary files that normalise words. A folder whose build is gone is
+removed when a new one is saved.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
+from medcode.language import abbreviations
+from medcode.language import lexical as lexical_code
+from medcode.language import terms as terms_code
 from medcode.language.lexical import LexicalIndex
 from medcode.language.terms import Term
+from medcode.search import text as text_code
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 VOCABULARIES = ("abbreviations.tsv", "clinical_abbreviations.tsv")
 FOLDER = "language"
 
@@ -34,6 +39,8 @@ FOLDER = "language"
 def fingerprint(build: Path) -> str:
     """What the saved index depends on, as a sha256."""
     h = hashlib.sha256(f"medcode.language.saved/{FORMAT}\n{build.resolve().name}\n".encode())
+    for module in (lexical_code, terms_code, abbreviations, text_code):  # the code that makes the terms and the words
+        h.update(Path(module.__file__ or "").read_bytes())
     files = resources.files("medcode.vocab")
     for name in VOCABULARIES:
         item = files.joinpath(name)
@@ -57,7 +64,9 @@ def load(home: Path, build: Path) -> tuple[list[Term], LexicalIndex] | None:
         terms = [Term(*row) for row in zip(*(columns[k] for k in ("code", "system", "text", "source")), strict=True)]
         with np.load(where / "lexical.npz") as arrays:
             vocab = {w: i for i, w in enumerate(columns["vocab"])}
-            lexical = LexicalIndex(vocab, arrays["data"], arrays["indices"], arrays["indptr"], int(arrays["size"][0]))
+            spelled = dict(zip(columns["spelled"], columns["spelled_texts"], strict=True))
+            size = int(arrays["size"][0])
+            lexical = LexicalIndex(vocab, arrays["data"], arrays["indices"], arrays["indptr"], size, spelled)
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -85,6 +94,8 @@ def save(home: Path, build: Path, terms: list[Term], lexical: LexicalIndex) -> P
             "text": [t.text for t in terms],
             "source": [t.source for t in terms],
             "vocab": vocab,
+            "spelled": list(lexical.spelled),
+            "spelled_texts": list(lexical.spelled.values()),
         }
         (tmp / "terms.json").write_text(json.dumps(columns, separators=(",", ":")), "utf-8")
         np.savez(
