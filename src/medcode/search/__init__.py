@@ -9,9 +9,9 @@ from typing import Any
 
 from medcode.kb.models import SearchHit, SearchResults
 from medcode.kb.store import KnowledgeBase
-from medcode.search import rank as word_search
+from medcode.search import fuse
 from medcode.search.docs import DOC_COLUMNS, Doc, fetch, hit
-from medcode.search.query import Parsed, parse
+from medcode.search.query import parse
 from medcode.search.text import STOPWORDS, words
 
 __all__ = ["search", "autocomplete", "SYSTEMS", "SearchError"]
@@ -72,9 +72,11 @@ def search(
     limit: int = 20,
     billable_only: bool = False,
     day: date | None = None,
+    semantic: bool = True,
 ) -> SearchResults:
     """The codes that best answer ``query``: exact codes first, then by relevance, with why each
-    matched. ``system``: cpt, hcpcs, icd10cm or modifier (comma-separated for several)."""
+    matched. ``system``: cpt, hcpcs, icd10cm or modifier (comma-separated for several).
+    ``semantic``: use the embedding cache when it is built (False: words only)."""
     _check(limit)
     systems = _systems(system)
     parsed = parse(kb, query)
@@ -116,38 +118,26 @@ def search(
                 "code prefix",
             )
     if parsed.groups and len(hits) < limit and not (parsed.only_codes and hits):
-        hits.extend(_words(kb, parsed, systems, billable_only, day, limit - len(hits), seen))
+        where, params = _filters(systems, False, day)  # headers are read for the billable codes under them
+        hits.extend(
+            fuse.hits(
+                kb,
+                parsed,
+                where,
+                params,
+                systems,
+                billable_only=billable_only,
+                limit=limit - len(hits),
+                seen=seen,
+                semantic=semantic,
+            )
+        )
     notices: tuple[str, ...]
     if not parsed.text:
         notices = ("the query is empty: type a code, a range such as 20700-20704, or words",)
     else:
         notices = parsed.notices
     return SearchResults(parsed.text, tuple(hits), tuple(e for g in parsed.groups for e in g.expansions), notices)
-
-
-def _words(
-    kb: KnowledgeBase,
-    parsed: Parsed,
-    systems: tuple[str, ...] | None,
-    billable_only: bool,
-    day: date | None,
-    limit: int,
-    seen: set[int],
-) -> list[SearchHit]:
-    where, params = _filters(systems, False, day)  # headers are read for the billable codes under them
-    asked = word_search.prepare(kb, parsed)
-    found = word_search.candidates(kb, asked, where, params)
-    ranked = word_search.rank(kb, asked, list(found.values()))
-    ranked = word_search.promote(kb, asked, ranked, where, params)
-    out = []
-    for s in ranked:
-        d = s.doc
-        if d.id in seen or (billable_only and not (d.billable and d.active)):
-            continue
-        out.append(hit(d, "words", round(s.score, 3), s.matched, s.used))
-        if len(out) == limit:
-            break
-    return out
 
 
 AC_SQL = (

@@ -6,7 +6,7 @@ active codes, laterality, encounter, contrast, the general code when nothing mor
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from medcode.kb.models import Expansion
@@ -155,14 +155,18 @@ FEW = 20
 COMMON = 3000  # documents: a group this common does not find candidates on its own
 
 
-def rank(kb: KnowledgeBase, asked: Asked, docs: list[Doc]) -> list[Scored]:
-    """Every document scored against the query, best first."""
+def rank(kb: KnowledgeBase, asked: Asked, docs: list[Doc], extra: dict[int, set[str]] | None = None) -> list[Scored]:
+    """Every document scored against the query, best first. ``extra``: more stems of a document's
+    terms (the concept index's term that found it), read as its inclusion terms are."""
     if not docs:
         return []
     top = max(d.bm25 for d in docs) or 1.0
     out = []
     for d in docs:
         f = features(kb, d)
+        if extra and d.id in extra:
+            more = frozenset(extra[d.id])
+            f = replace(f, terms=f.terms | more, every=f.every | more)
         matched, used, coverage, precision = _coverage(f, asked.needs)
         score = 4.0 * coverage + 1.0 * precision + 0.5 * d.bm25 / top
         out.append(Scored(d, score, matched, used, coverage, precision))
@@ -336,10 +340,13 @@ CHILD_SQL = (
 PROMOTE_TOP = 10
 
 
-def promote(kb: KnowledgeBase, asked: Asked, ranked: list[Scored], where: str, params: list[Any]) -> list[Scored]:
+def promote(
+    kb: KnowledgeBase, asked: Asked, ranked: list[Scored], where: str, params: list[Any], step: float | None = None
+) -> list[Scored]:
     """An ICD-10-CM header found by its words brings the billable code under it that the words
     support (the query's side and encounter, else the unspecified or uncomplicated one), just
-    ahead of it: a header cannot be reported."""
+    ahead of it (``step`` above it; by default, where it would stand if it were billable): a
+    header cannot be reported."""
     by_id = {s.doc.id: s for s in ranked}
     changed = False
     for s in ranked[:PROMOTE_TOP]:
@@ -349,7 +356,7 @@ def promote(kb: KnowledgeBase, asked: Asked, ranked: list[Scored], where: str, p
         child = _default_child(kb, d, asked, where, params)
         if child is None:
             continue
-        score = s.score - NOT_BILLABLE - 0.05
+        score = s.score - NOT_BILLABLE - 0.05 if step is None else s.score + step
         mine = by_id.get(child.id)
         if mine is None:
             by_id[child.id] = Scored(child, score, s.matched, s.used, s.coverage, s.precision)

@@ -1,0 +1,125 @@
+"""Word search over the clinical language layer: the full-text candidates joined with the concept
+index's (BM25 over every official term, OR semantics; and, once its embedding cache is built, the
+nearest terms by meaning), every candidate ranked by its words and coding-rule evidence
+(``rank``), then the rankings fused by reciprocal rank:
+
+    score = WORDS / (K + word rank) + LEXICAL / (K + concept lexical rank) + SEMANTIC / (K + semantic rank)
+
+A ranking that does not hold a code adds nothing for it. An ICD-10-CM header then brings its
+default billable code just ahead of it (``rank.promote``)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from medcode.kb.models import SearchHit
+from medcode.kb.store import KnowledgeBase
+from medcode.search import rank
+from medcode.search.docs import DOC_COLUMNS, Doc, hit
+from medcode.search.query import Parsed
+from medcode.search.text import stems
+
+log = logging.getLogger(__name__)
+
+K = 5
+WORDS = 1.0
+LEXICAL = 0.25
+SEMANTIC = 0.8
+CONCEPTS = 50  # candidates asked of the concept index
+CONCEPT_SYSTEMS = ("CPT", "HCPCS", "ICD-10-CM")
+SIMILAR = 10  # a code this high in the semantic ranking was found by "similar meaning" too
+
+
+@dataclass
+class Concept:
+    text: str
+    lexical: int | None
+    semantic: int | None
+
+
+def concepts(kb: KnowledgeBase, text: str, systems: tuple[str, ...] | None, semantic: bool) -> dict[str, Concept]:
+    """The concept index's candidates by code ({} when the layer is not available)."""
+    wanted = CONCEPT_SYSTEMS if systems is None else tuple(s for s in systems if s in CONCEPT_SYSTEMS)
+    if not wanted:
+        return {}
+    try:
+        from medcode.language.index import concept_index
+    except ImportError:  # pragma: no cover - the layer is part of medcode
+        return {}
+    found = concept_index(kb).lookup(text, CONCEPTS, None if wanted == CONCEPT_SYSTEMS else wanted, semantic)
+    return {c.code: Concept(c.text, c.lexical, c.semantic) for c in found}
+
+
+def words(
+    kb: KnowledgeBase,
+    parsed: Parsed,
+    where: str,
+    params: list[Any],
+    systems: tuple[str, ...] | None,
+    semantic: bool = True,
+) -> list[tuple[rank.Scored, str]]:
+    """Every candidate with its fused score, best first, and why it was found."""
+    asked = rank.prepare(kb, parsed)
+    found = rank.candidates(kb, asked, where, params)
+    by_code = concepts(kb, parsed.text, systems, semantic) if parsed.groups else {}
+    if by_code:
+        have = {d.code for d in found.values()}
+        missing = [c for c in by_code if c not in have]
+        for d in _by_code(kb, missing, where, params):
+            found.setdefault(d.id, d)
+    extra = {d.id: stems(by_code[d.code].text) for d in found.values() if d.code in by_code}
+    ranked = rank.rank(kb, asked, list(found.values()), extra)
+    fused = []
+    for place, s in enumerate(ranked, start=1):
+        c = by_code.get(s.doc.code)
+        score = WORDS / (K + place) if s.coverage > 0 or not c else 0.0
+        similar = False
+        if c is not None:
+            if c.lexical is not None:
+                score += LEXICAL / (K + c.lexical)
+            if c.semantic is not None:
+                score += SEMANTIC / (K + c.semantic)
+                similar = c.semantic <= SIMILAR
+        why = "words and similar meaning" if similar and s.matched else "similar meaning" if similar else "words"
+        s.score = score
+        fused.append((s, why))
+    fused.sort(key=lambda x: (-x[0].score, x[0].doc.id))
+    whys = {s.doc.id: why for s, why in fused}
+    promoted = rank.promote(kb, asked, [s for s, _ in fused], where, params, step=PROMOTED)
+    return [(s, whys.get(s.doc.id, "words")) for s in promoted]
+
+
+PROMOTED = 1e-4  # a header's default code, just ahead of it
+
+
+def _by_code(kb: KnowledgeBase, codes: list[str], where: str, params: list[Any]) -> list[Doc]:
+    if not codes:
+        return []
+    marks = ",".join("?" * len(codes))
+    sql = f"SELECT {DOC_COLUMNS} FROM search_docs d WHERE d.code IN ({marks}) AND d.system <> 'modifier' AND {where}"
+    return [Doc(*r) for r in kb.query(sql, (*codes, *params))]
+
+
+def hits(
+    kb: KnowledgeBase,
+    parsed: Parsed,
+    where: str,
+    params: list[Any],
+    systems: tuple[str, ...] | None,
+    *,
+    billable_only: bool,
+    limit: int,
+    seen: set[int],
+    semantic: bool = True,
+) -> list[SearchHit]:
+    out = []
+    for s, why in words(kb, parsed, where, params, systems, semantic):
+        d = s.doc
+        if d.id in seen or (billable_only and not (d.billable and d.active)):
+            continue
+        out.append(hit(d, why, round(s.score, 4), s.matched, s.used))
+        if len(out) == limit:
+            break
+    return out
