@@ -9,7 +9,9 @@ billable on the date of service.
 from __future__ import annotations
 
 import bisect
+from dataclasses import replace
 from datetime import date
+from functools import cache
 from typing import Any
 
 from medcode.kb.store import KnowledgeBase
@@ -19,6 +21,7 @@ from medcode.language.note import Note, read
 from medcode.suggest.facts import diagnosis_facts
 from medcode.suggest.model import Evidence, Suggested, Suggestion
 from medcode.suggest.procedures import suggest_procedures
+from medcode.vocab import tsv
 
 __all__ = ["Evidence", "Suggested", "Suggestion", "suggest"]
 
@@ -34,7 +37,7 @@ SECTION_RANK = {
     "chief_complaint": 4,
 }
 OTHER_SECTION_RANK = 5
-FIRST_LISTED_PREFIXES = ("Z12",)  # an encounter for screening lists the screening code first
+ASSESSMENT_RANK = 2  # sections ranked up to this one name the diagnoses of the encounter
 
 
 def suggest(
@@ -85,9 +88,54 @@ def _words(note: Note, dx: coding.Dx) -> str:
     return " ".join(note.sentences[i].text for i in idx).lower() or note.text.lower()
 
 
+@cache
+def _places() -> dict[str, str]:
+    return {r["prefix"]: r["place"] for r in tsv.read("reporting_order.tsv", ("prefix", "place"))}
+
+
+PLACE_RANK = {"first": 0, None: 1, "last": 2}
+
+
 def _order(dx: coding.Dx) -> tuple[int, int, int, float]:
-    first = 0 if dx.code.startswith(FIRST_LISTED_PREFIXES) else 1
-    return first, SECTION_RANK.get(dx.section, OTHER_SECTION_RANK), int(coding.is_chronic(dx.code)), dx.position
+    place = PLACE_RANK[_longest_prefix(_places(), dx.code)]
+    return place, SECTION_RANK.get(dx.section, OTHER_SECTION_RANK), int(coding.is_chronic(dx.code)), dx.position
+
+
+def _placed(note: Note, dx: coding.Dx) -> coding.Dx:
+    """A code a combination rule made stands where the best placed of its conditions stood."""
+    if not dx.rule or dx.rule not in {c.name for c in coding.combinations()} or not note.sentences:
+        return dx
+    best = min(
+        (SECTION_RANK.get(note.sentences[_sentence_at(note, e.start)].section, OTHER_SECTION_RANK), e.start)
+        for e in dx.evidence
+    )
+    section = next((k for k, v in SECTION_RANK.items() if v == best[0]), "other")
+    return replace(dx, section=section, position=best[1])
+
+
+@cache
+def _symptom_prefixes() -> dict[str, str]:
+    return {r["prefix"]: r["scope"] for r in tsv.read("symptom_codes.tsv", ("prefix", "scope"))}
+
+
+def symptoms(items: list[coding.Dx]) -> list[coding.Dx]:
+    """Signs and symptoms a definitive diagnosis accounts for are not reported (``vocab/symptom_codes.tsv``)."""
+    scope = {d.code: _longest_prefix(_symptom_prefixes(), d.code) for d in items}
+    definitive = [d for d in items if scope[d.code] is None]
+    named = [d for d in definitive if SECTION_RANK.get(d.section, OTHER_SECTION_RANK) <= ASSESSMENT_RANK]
+    out = []
+    for d in items:
+        s = scope[d.code]
+        if s == "alone" and len(items) > 1:
+            continue
+        if s == "integral" and named and SECTION_RANK.get(d.section, OTHER_SECTION_RANK) > ASSESSMENT_RANK:
+            continue
+        out.append(d)
+    return out
+
+
+def _longest_prefix(prefixes: dict[str, str], code: str) -> str | None:
+    return next((prefixes[code[:n]] for n in range(len(code), 0, -1) if code[:n] in prefixes), None)
 
 
 def _diagnoses(
@@ -101,7 +149,8 @@ def _diagnoses(
     found = diagnose(kb, note, day=day, include_all=include_all)
     recommended = [_dx(note, f) for f in found if getattr(f, "recommended", True)]
     below = [_dx(note, f) for f in found if not getattr(f, "recommended", True)]
-    coded = sorted(coding.apply(kb, recommended, day, lambda d: _words(note, d), notices), key=_order)
+    coded = coding.apply(kb, recommended, day, lambda d: _words(note, d), notices)
+    coded = sorted((_placed(note, d) for d in symptoms(coded)), key=_order)
     rest = coding.apply(kb, below, day, lambda d: _words(note, d), []) if include_all else []
     rest = [d for d in rest if all(d.code != c.code for c in coded)]
     facts, release_notes = diagnosis_facts(kb, [d.code for d in coded + rest], day)
