@@ -3,6 +3,7 @@ the lexical index, and concept lookups of ordinary clinical phrases."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -336,3 +337,27 @@ def test_lookup_candidate_and_systems(concepts):
     with pytest.raises(ValueError, match="unknown code system 'ICD9'"):
         concepts.lookup("fracture", 5, systems=("ICD9",))
     assert concepts.lookup("", 5) == []
+
+
+def test_semantic_ranking_is_fused_when_the_embeddings_exist(tmp_path):
+    from medcode.language import vectors
+    from medcode.language.index import ConceptIndex
+    from medcode.language.vectors import Vectors
+
+    terms = [
+        Term("I21.9", "ICD-10-CM", "Acute myocardial infarction, unspecified", "icd10cm:title"),
+        Term("I50.9", "ICD-10-CM", "Heart failure, unspecified", "icd10cm:title"),
+        Term("S83.6", "ICD-10-CM", "Sprain of other parts of knee", "icd10cm:title"),
+        Term("E0607", "HCPCS", "Home blood glucose monitor", "hcpcs:long"),
+    ]
+    index = ConceptIndex.build(terms, tmp_path)
+    assert not index.semantic_ready()
+    assert [c.code for c in index.lookup("heart attack", 5)] == ["I50.9"]  # lexical only: the word "heart"
+    assert Vectors.open(tmp_path, index.key, index.texts).build()
+    time.sleep(vectors.RECHECK_SECONDS)  # (a cache found missing is looked for again after this long)
+    assert index.semantic_ready()
+    got = index.lookup("heart attack", 2)
+    assert [(c.code, c.lexical, c.semantic) for c in got] == [("I50.9", 1, 1), ("I21.9", None, 2)]
+    assert got[0].score == pytest.approx(2 / 61) and got[1].score == pytest.approx(1 / 62)
+    assert [c.code for c in index.lookup("heart attack", 2, semantic=False)] == ["I50.9"]
+    assert [c.code for c in index.lookup("heart attack", 1, systems=("HCPCS",))] == ["E0607"]
