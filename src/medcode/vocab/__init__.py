@@ -8,6 +8,7 @@ import re
 from datetime import date
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 FIELDS = (
     "status",
@@ -194,3 +195,27 @@ def family_choices(family: str) -> dict[str, str]:
 def family_of(code: str) -> str | None:
     """The family (``code_families``) the code belongs to, if any."""
     return next((f for f, (members, _) in code_families().items() if code in members), None)
+
+
+LAY_CODE = re.compile(r"[0-9A-Z]{3}(?:\.?[0-9A-Z]{1,4})?")
+
+
+@cache
+def lay_descriptions(folder: Path | None = None) -> dict[str, str]:
+    """Code -> plain-language description in medcode's own words, from every ``lay_*.tsv`` of this
+    package (or of ``folder``): ``code<TAB>description``, ``#`` lines are comments. A malformed line,
+    a code that is not a code, an empty description or a code given twice (in one file or across
+    files) is an error naming the file and line."""
+    entries = resources.files(__name__).iterdir() if folder is None else folder.iterdir()
+    files = [(f.name, f.read_text("utf-8")) for f in entries if f.name.startswith("lay_")]
+    out: dict[str, str] = {}
+    where: dict[str, str] = {}
+    for name, text in sorted(f for f in files if f[0].endswith(".tsv")):
+        for n, code, value in _pairs(name, text):
+            if not LAY_CODE.fullmatch(code):
+                raise VocabularyError(f"{name} line {n}: {code!r} is not a CPT, HCPCS or ICD-10-CM code")
+            if code in out:
+                raise VocabularyError(f"{name} line {n}: code {code} is described already ({where[code]})")
+            out[code] = value
+            where[code] = f"{name} line {n}"
+    return out
