@@ -5,8 +5,8 @@ of a second instead of collecting and indexing ~150k terms again.
 four lists), ``lexical.npz`` (the BM25 matrix) and ``manifest.json`` (written last: the build, the
 format and the fingerprint). ``<name>`` is a sha256 of what the index depends on: the knowledge base
 build (builds are never modified), the format of this layer, the source of the modules that make the
-terms and their words, and the vocabulary files that normalise words. A folder whose build is gone is
-removed when a new one is saved.
+terms and their words, and the vocabulary files (abbreviations, lay descriptions, ...). A folder whose
+build is gone is removed when a new one is saved.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from medcode.search import text as text_code
 log = logging.getLogger(__name__)
 
 FORMAT = 2
-VOCABULARIES = ("abbreviations.tsv", "clinical_abbreviations.tsv")
+VOCABULARIES = (".tsv", ".csv", ".py")  # every vocabulary file (and its reader) may change terms or words
 FOLDER = "language"
 
 
@@ -41,11 +41,10 @@ def fingerprint(build: Path) -> str:
     h = hashlib.sha256(f"medcode.language.saved/{FORMAT}\n{build.resolve().name}\n".encode())
     for module in (lexical_code, terms_code, abbreviations, text_code):  # the code that makes the terms and the words
         h.update(Path(module.__file__ or "").read_bytes())
-    files = resources.files("medcode.vocab")
-    for name in VOCABULARIES:
-        item = files.joinpath(name)
-        h.update(name.encode())
-        h.update(item.read_bytes() if item.is_file() else b"-")
+    for item in sorted(resources.files("medcode.vocab").iterdir(), key=lambda f: f.name):
+        if item.is_file() and item.name.endswith(VOCABULARIES):
+            h.update(item.name.encode())
+            h.update(item.read_bytes())
     return h.hexdigest()
 
 
