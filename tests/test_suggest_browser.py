@@ -65,3 +65,20 @@ def test_paste_a_note_drop_a_code_and_check_as_a_claim(server, page, kb):  # noq
     }
     assert pg.locator("table.priced tbody tr").count() == len(expected.procedures)
     shot(pg, "case2code-claim")
+
+
+def test_case2code_without_javascript_and_on_a_phone(browser, server):  # noqa: F811 (fixture)
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    pg.set_default_timeout(180_000)
+    pg.goto(server + "/suggest")
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 390
+    pg.fill("#note-text", NOTE)
+    pg.get_by_role("button", name="Suggest codes").click()
+    pg.locator("#result").wait_for()
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 390  # the tables scroll inside
+    assert pg.locator("#claim-form input[type=checkbox]:checked").count() >= 2
+    pg.get_by_role("button", name="Check as a claim").click()
+    pg.locator("table.findings").first.wait_for()
+    assert pg.title().startswith("Claim checker")
+    context.close()
