@@ -12,6 +12,8 @@ Sources, in this order (the order is part of the index's key):
 - ``clfs:long``, ``clfs:extended``  the lab fee schedule's descriptions of lab codes.
 - ``pfs:short-expanded`` the physician fee schedule's short descriptors, abbreviations written out.
 - ``medcode:plain``      the plain-language descriptions search makes (``search_docs.plain``).
+- ``medcode:lay``        medcode's own lay descriptions of common codes (``vocab/lay_*.tsv``), for
+  ICD-10-CM codes (after the inclusion terms) and CPT/HCPCS codes (last).
 
 Codes that are no longer active (deleted in the newest fee schedule) are left out. Exact repeats of
 (code, text), ignoring case and spacing, are kept once: the first source wins.
@@ -23,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from medcode import vocab
 from medcode.codes import system_of
 from medcode.language.abbreviations import expand_text
 
@@ -73,6 +76,9 @@ def _diagnoses(kb: Any) -> Iterator[Term]:
     for code, text in notes:
         if code in codes:
             yield Term(code, ICD, text, "icd10cm:inclusion")
+    for code, text in vocab.lay_descriptions().items():
+        if code in codes:
+            yield Term(code, ICD, text, "medcode:lay")
     index_ids = _ids(kb, "icd10cm_index")
     if not index_ids or not _has_table(kb, "icd10cm_index_terms"):
         return
@@ -124,6 +130,9 @@ def _procedures(kb: Any) -> Iterator[Term]:
     for system, code, text in plain:
         if active[code]:
             yield Term(code, system, text, "medcode:plain")
+    for code, text in vocab.lay_descriptions().items():
+        if active.get(code):
+            yield Term(code, system_of(code), text, "medcode:lay")
 
 
 def dedupe(terms: Iterable[Term]) -> list[Term]:
