@@ -124,7 +124,7 @@ class LexicalIndex:
         self.indptr = indptr
         self.size = n
         self.spelled = spelled or {}  # every word as the texts spell it (lower case) -> how many texts have it
-        self._spelled_list: list[str] | None = None
+        self._by_letter: dict[str, list[str]] | None = None  # spelled words by first letter
         self._near: dict[str, str | None] = {}
 
     @classmethod
@@ -169,13 +169,18 @@ class LexicalIndex:
 
     def nearest(self, word: str) -> str | None:
         """The word of the texts nearest to ``word``: at most 1 edit (two letters swapped count as one)
-        for words of 5 to 7 letters, 2 from 8 letters; among equally near words, the one in most texts."""
+        for words of 5 to 7 letters, 2 from 8 letters, first letter kept (misspellings seldom change it);
+        among equally near words, the one in most texts."""
         if word in self._near:
             return self._near[word]
         limit = 1 if len(word) < 8 else 2
-        if self._spelled_list is None:
-            self._spelled_list = list(self.spelled)
-        hits = process.extract(word, self._spelled_list, scorer=OSA.distance, score_cutoff=limit, limit=None)
+        if self._by_letter is None:
+            by_letter: dict[str, list[str]] = {}
+            for w in self.spelled:
+                by_letter.setdefault(w[0], []).append(w)
+            self._by_letter = by_letter
+        choices = self._by_letter.get(word[0], [])
+        hits = process.extract(word, choices, scorer=OSA.distance, score_cutoff=limit, limit=None)
         found = min(hits, key=lambda h: (h[1], -self.spelled[h[0]], h[0]))[0] if hits else None
         if len(self._near) < 100_000:
             self._near[word] = found
