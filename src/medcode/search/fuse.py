@@ -5,8 +5,9 @@ nearest terms by meaning), every candidate ranked by its words and coding-rule e
 
     score = WORDS / (K + word rank) + LEXICAL / (K + concept lexical rank) + SEMANTIC / (K + semantic rank)
 
-A ranking that does not hold a code adds nothing for it. An ICD-10-CM header then brings its
-default billable code just ahead of it (``rank.promote``)."""
+A ranking that does not hold a code adds nothing for it. A code of the kind (procedure or
+diagnosis) the query's words do not ask for loses up to INTENT of its score (``intent``). An
+ICD-10-CM header then brings its default billable code just ahead of it (``rank.promote``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from medcode.kb.models import SearchHit
 from medcode.kb.store import KnowledgeBase
-from medcode.search import rank
+from medcode.search import intent, rank
 from medcode.search.docs import DOC_COLUMNS, Doc, hit
 from medcode.search.query import Parsed
 from medcode.search.text import stems
@@ -27,6 +28,7 @@ K = 5
 WORDS = 1.0
 LEXICAL = 0.25
 SEMANTIC = 0.8
+INTENT = 0.3  # share of the score a code loses when the query's words all but rule out its kind
 CONCEPTS = 50  # candidates asked of the concept index
 CONCEPT_SYSTEMS = ("CPT", "HCPCS", "ICD-10-CM")
 SIMILAR = 10  # a code this high in the semantic ranking was found by "similar meaning" too
@@ -71,6 +73,7 @@ def words(
             found.setdefault(d.id, d)
     extra = {d.id: stems(by_code[d.code].text) for d in found.values() if d.code in by_code}
     ranked = rank.rank(kb, asked, list(found.values()), extra)
+    odds = intent.procedure_odds(kb, parsed.groups)
     fused = []
     for place, s in enumerate(ranked, start=1):
         c = by_code.get(s.doc.code)
@@ -82,6 +85,7 @@ def words(
             if c.semantic is not None:
                 score += SEMANTIC / (K + c.semantic)
                 similar = c.semantic <= SIMILAR
+        score *= 1.0 - INTENT * max(0.0, 0.5 - intent.fit(s.doc.system, odds)) * 2
         why = "words and similar meaning" if similar and s.matched else "similar meaning" if similar else "words"
         s.score = score
         fused.append((s, why))
