@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 import snowballstemmer
@@ -104,11 +105,13 @@ LINKS = frozenset(
 )
 
 _porter = snowballstemmer.stemmer("porter")
+_porter_lock = threading.Lock()  # the stemmer keeps the word it works on in itself: one thread at a time
 
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    return _porter.stemWord(word)
+    with _porter_lock:
+        return _porter.stemWord(word)
 
 
 def words(text: str) -> list[str]:
