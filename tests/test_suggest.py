@@ -122,7 +122,7 @@ PROCEDURE_CASES = [
     (
         "im-drug",
         "Established patient with renal colic. Ketorolac 60 mg IM given in the office. Total time 15 minutes.",
-        [("99212", ()), ("J1885", ()), ("96372", ())],
+        [("99212", ("25",)), ("J1885", ()), ("96372", ())],
     ),
     (
         "flu-vaccine",
@@ -334,3 +334,86 @@ def test_three_hundred_word_note_is_fast(kb) -> None:
     t0 = time.perf_counter()
     suggest(kb, text)
     assert time.perf_counter() - t0 <= 1.0
+
+
+# --- the US encounter notes (tests/data/notes, gold.tsv by helper E) --------------------------------
+
+
+def _gold() -> dict[str, tuple[list[str], set[tuple[str, tuple[str, ...]]]]]:
+    out: dict[str, tuple[list[str], set[tuple[str, tuple[str, ...]]]]] = {}
+    for line in (NOTES / "gold.tsv").read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        note, kind, _, code, mods = line.split("\t")
+        dx, px = out.setdefault(note, ([], set()))
+        if kind == "D":
+            dx.append(code)
+        else:
+            px.add((code, tuple(sorted(m for m in mods.split(",") if m))))
+    return out
+
+
+# Notes whose every procedure a rule of suggest.families/surgery/visits decides: the whole set must match.
+RULE_NOTES = [
+    "01-office-htn-ckd.txt",
+    "03-office-hhd-hfpef.txt",
+    "04-newpt-low-back-sciatica.txt",
+    "06-ed-cough-fever-no-pneumonia.txt",
+    "07-proc-knee-injection-us-right.txt",
+    "08-office-shoulder-bursitis-injection.txt",
+    "09-proc-bilateral-knee-injections.txt",
+    "10-proc-wrist-injection-left.txt",
+    "11-proc-thumb-cmc-injection-us.txt",
+    "12-proc-ankle-aspiration-possible-gout.txt",
+    "13-colonoscopy-screening-normal-medicare.txt",
+    "14-colonoscopy-screening-snare-medicare.txt",
+    "15-colonoscopy-biopsy-chronic-diarrhea.txt",
+    "16-egd-biopsy-gastritis.txt",
+    "17-egd-barrett-surveillance.txt",
+    "18-ed-simple-laceration-forearm.txt",
+    "19-ed-hand-and-forehead-lacerations.txt",
+    "20-urgentcare-scalp-lacerations.txt",
+    "21-ed-intermediate-repair-lower-leg.txt",
+    "24-office-clavicle-delayed-healing.txt",
+    "25-ed-rib-fractures-fall-ladder.txt",
+    "31-office-headache-negated.txt",
+    "33-ed-rlq-pain-suspected-appendicitis.txt",
+    "39-well-child-4yo-caries.txt",
+    "53-proc-great-toe-injection-gout.txt",
+]
+
+
+@pytest.fixture(scope="module")
+def notes_run(kb) -> dict[str, Suggestion]:
+    return {name: suggest(kb, (NOTES / name).read_text()) for name in _gold()}
+
+
+def _px(s: Suggestion) -> set[tuple[str, tuple[str, ...]]]:
+    return {(p.code, tuple(sorted(p.modifiers))) for p in s.procedures}
+
+
+@pytest.mark.parametrize("name", RULE_NOTES)
+def test_us_note_procedures(notes_run: dict[str, Suggestion], name: str) -> None:
+    assert _px(notes_run[name]) == _gold()[name][1]
+
+
+def test_us_notes_no_procedure_outside_the_gold(notes_run: dict[str, Suggestion]) -> None:
+    gold = _gold()
+    codes = {n: {p.code for p in s.procedures} - {c for c, _ in gold[n][1]} for n, s in notes_run.items()}
+    assert {n: sorted(c) for n, c in codes.items() if c} == {}
+
+
+def _f1(tp: int, emitted: int, gold: int) -> float:
+    return 2 * tp / (emitted + gold) if emitted + gold else 1.0
+
+
+def test_us_notes_aggregate_floors(notes_run: dict[str, Suggestion]) -> None:
+    """Floors from the measurement of 2026-12-04 (procedures F1 0.882, diagnoses F1 0.384, first-listed 23/53)
+    minus a margin: the diagnoses depend on suggest.diagnoses, still changing."""
+    gold = _gold()
+    px_tp = sum(len({p[0] for p in _px(s)} & {p[0] for p in gold[n][1]}) for n, s in notes_run.items())
+    px_f1 = _f1(px_tp, sum(len(s.procedures) for s in notes_run.values()), sum(len(g[1]) for g in gold.values()))
+    dx_tp = sum(len({d.code for d in s.diagnoses} & set(gold[n][0])) for n, s in notes_run.items())
+    dx_f1 = _f1(dx_tp, sum(len(s.diagnoses) for s in notes_run.values()), sum(len(g[0]) for g in gold.values()))
+    first = sum(bool(s.diagnoses) and s.diagnoses[0].code == gold[n][0][0] for n, s in notes_run.items())
+    assert (px_f1 >= 0.85, dx_f1 >= 0.30, first >= 18) == (True, True, True), (px_f1, dx_f1, first)

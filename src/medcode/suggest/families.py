@@ -266,6 +266,7 @@ def _drugs() -> list[tuple[re.Pattern[str], str, float, float | None]]:
 
 _DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|mcg)\b")
 _GIVEN = re.compile(r"inject\w*|administ\w*|given|\bim\b|intramuscular\w*|subcutaneous\w*|\bgave\b")
+_NEBULIZER = re.compile(r"nebuli[sz]\w*|\bneb\b|inhalation treatment|aerosol treatment")
 _IM = re.compile(r"\bim\b|intramuscular\w*|subcutaneous\w*|\bsubq\b|\bsq\b")
 
 
@@ -288,6 +289,7 @@ def drugs(note: Note, out: Findings) -> None:
     given: dict[str, list[tuple[float | None, bool, Evidence, str]]] = {}
     table = _drugs()
     admin = False
+    inhaled: list[Evidence] = []
     for i, s in enumerate(note.sentences):
         low = s.text.lower()
         if not _doing(s) or s.section == "medications":
@@ -310,7 +312,10 @@ def drugs(note: Note, out: Findings) -> None:
                     f"{n}:{bool(_GIVEN.search(low))}",
                 )
             )
-            if _IM.search(low) and _GIVEN.search(low):
+            if _NEBULIZER.search(low) and _GIVEN.search(low):
+                inhaled.append(_ev(note, s.start + m.start(), s.start + m.end()))
+                out.used.add(i)
+            elif _IM.search(low) and _GIVEN.search(low):
                 admin = True
                 out.used.add(i)
     for code, mentions in given.items():
@@ -332,6 +337,9 @@ def drugs(note: Note, out: Findings) -> None:
                 family="drug",
             )
         )
+    if inhaled:
+        why = "Inhalation treatment (nebulizer) given in the office."
+        out.codes.append(Found("94640", 0.8, tuple(inhaled[:1]), why, family="inhalation"))
     if admin and not any(f.family == "joint" for f in out.codes):
         out.codes.append(
             Found("96372", 0.75, (), "Therapeutic injection, intramuscular or subcutaneous.", family="drug")

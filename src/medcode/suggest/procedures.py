@@ -13,6 +13,7 @@ from medcode import rules
 from medcode.kb.store import KnowledgeBase
 from medcode.language.context import assess
 from medcode.language.note import Note
+from medcode.lookup import ptp_between
 from medcode.suggest.facts import Facts, procedure_facts
 from medcode.suggest.families import PLAN_SECTIONS, Found, find
 from medcode.suggest.model import Evidence, Suggested
@@ -25,7 +26,14 @@ _VERBS = re.compile(
     r"administered|applied|obtained|reduced|splinted|casted|debrided|biopsied|cauterized|destroyed|ligated|"
     r"underwent|done)\b"
 )
+# In a procedure section, a procedure may be named by its noun ("1. Removal of the nail").
+_NOUNS = re.compile(
+    r"\b(?:removal|insertion|repair|excision|debridement|application|injection|biopsy|arthroplasty|reduction|"
+    r"fixation|ecg|ekg|electrocardiogram|test|nebuli[sz]\w*|psychotherapy)\b"
+)
 MINOR_GLOBALS = frozenset({"000", "010"})  # a visit with such a procedure the same day needs modifier 25
+# Codes that never put modifier 25 on the visit (vaccines given at a preventive visit: CPT's instruction).
+NO_BYPASS_FAMILIES = frozenset({"em", "vaccine"})
 SIDE_MODIFIER = {"right": "RT", "left": "LT"}
 
 
@@ -35,8 +43,9 @@ def statements(note: Note, used: set[int]) -> list[int]:
     for i, s in enumerate(note.sentences):
         if i in used or s.section in PLAN_SECTIONS:
             continue
-        m = _VERBS.search(s.text.lower())
-        if s.section in PROCEDURE_SECTIONS or m:
+        low = s.text.lower()
+        m = _VERBS.search(low) or (_NOUNS.search(low) if s.section in PROCEDURE_SECTIONS else None)
+        if m:
             if m is not None:
                 c = assess(note, s.start + m.start(), s.start + m.end())
                 if c.negated or c.hypothetical or c.historical:
@@ -114,11 +123,11 @@ def suggest_procedures(
         if any(k.code == f.code for k, _ in kept):
             continue
         kept.append((f, fact))
-    procedures = [(f, fact) for f, fact in kept if fact.global_days in MINOR_GLOBALS or fact.global_days == "090"]
+    bypass = _em_bypass(kb, kept, day)
     out: list[tuple[Found, Facts, tuple[str, ...]]] = []
     for f, fact in kept:
         mods = _modifiers(f, fact, notices)
-        if f.family == "em" and procedures:
+        if f.family == "em" and bypass:
             mods = (*mods, "25")
             notices.append(
                 "Modifier 25 on the visit: a separately identifiable E/M on the day of a procedure; the time"
@@ -131,6 +140,19 @@ def suggest_procedures(
         item = Suggested(f.code, fact.description, f.confidence, f.evidence, f.why, mods, fact.system)
         (recommended if f.confidence >= THRESHOLD else candidates).append(item)
     return recommended, candidates, notices
+
+
+def _em_bypass(kb: KnowledgeBase, kept: list[tuple[Found, Facts]], day: date | None) -> bool:
+    """Whether the visit needs modifier 25: a minor or major procedure the same day (global surgery), or a
+    code the visit has an NCCI PTP edit with that a modifier may bypass."""
+    em = [f.code for f, _ in kept if f.family == "em"]
+    others = [(f, fact) for f, fact in kept if f.family not in NO_BYPASS_FAMILIES and f.confidence >= THRESHOLD]
+    if not em or not others:
+        return False
+    if any(fact.global_days in MINOR_GLOBALS or fact.global_days == "090" for _, fact in others):
+        return True
+    pairs = ptp_between(kb, em + [f.code for f, _ in others], day=day)
+    return any(p.modifier == 1 and em[0] in (p.column_1, p.column_2) for p in pairs)
 
 
 def _order(entry: tuple[Found, Facts, tuple[str, ...]]) -> tuple[int, float]:
