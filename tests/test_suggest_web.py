@@ -15,6 +15,7 @@ from test_web import Page
 
 from medcode import casenote, cli
 from medcode.language import llm
+from medcode.suggest import Evidence, Suggested
 from medcode.web.pages.suggest import pieces
 
 NOTE = (
@@ -407,3 +408,57 @@ def test_no_note_text_in_logs(kb, caplog):
     )
     assert caplog.records  # something was logged (the failed re-rank at least), none of it the note
     assert "Zebulon" not in caplog.text and "Quixote" not in caplog.text
+
+
+def test_page_lists_the_candidates_when_asked(server, kb):
+    r = post(server, "/suggest", data={"text": NOTE, "all": "1"})
+    assert r.status_code == 200
+    found = casenote.run(kb, NOTE, include_all=True)
+    assert found.candidates  # else this test shows nothing
+    details = re.search(r'<details id="candidates">(.*?)</details>', r.text, re.S)
+    assert details is not None
+    assert re.findall(r'<a class="code" href="/codes/[^"]+">([^<]+)</a>', details.group(1)) == [
+        c.code for c in found.candidates
+    ]
+    assert '<input type="checkbox" name="all" value="1" checked>' in r.text
+
+
+def _item(code: str, *spans: tuple[int, int]) -> Suggested:
+    return Suggested(code, "", 0.5, tuple(Evidence(s, e, "") for s, e in spans), "")
+
+
+@pytest.mark.parametrize(
+    ("items", "want"),
+    [
+        ([], [("gout of the left toe", ())]),
+        ([_item("M10.9", (0, 4))], [("gout", ("M10.9",)), (" of the left toe", ())]),
+        (
+            [_item("M10.9", (0, 4)), _item("M10.072", (0, 20))],
+            [("gout", ("M10.9", "M10.072")), (" of the left toe", ("M10.072",))],
+        ),
+        ([_item("A", (8, 12)), _item("B", (8, 12))], [("gout of ", ()), ("the ", ("A", "B")), ("left toe", ())]),
+        ([_item("A", (-5, 4), (15, 99))], [("gout", ("A",)), (" of the lef", ()), ("t toe", ("A",))]),
+        ([_item("A", (5, 5), (9, 3))], [("gout of the left toe", ())]),
+    ],
+    ids=["none", "one", "nested", "same-span", "clipped", "empty-spans"],
+)
+def test_note_pieces(items, want):
+    assert [(p.text, p.codes) for p in pieces("gout of the left toe", items)] == want
+
+
+def test_concurrent_notes_get_their_own_answers(server, kb):
+    """Notes answered at once (two worker threads, the others waiting) give the answers one at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    notes = [
+        "Assessment: gout of the left great toe. Essential hypertension.",
+        "Impression: acute appendicitis. Nausea and vomiting.",
+        "Assessment: type 2 diabetes mellitus with diabetic chronic kidney disease, stage 3a.",
+        "Diagnosis: closed fracture of the right distal radius, initial encounter.",
+        "Assessment: major depressive disorder, recurrent, moderate. Insomnia.",
+        "Assessment: community-acquired pneumonia of the left lower lobe. Chronic obstructive pulmonary disease.",
+    ]
+    with ThreadPoolExecutor(len(notes)) as pool:
+        answers = list(pool.map(lambda n: post(server, "/api/suggest", json={"text": n}), notes))
+    assert [a.status_code for a in answers] == [200] * len(notes)
+    assert [a.json() for a in answers] == [casenote.run(kb, n).as_json() for n in notes]

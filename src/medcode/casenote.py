@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 SETTINGS = ("office", "facility")  # the place of service a note's procedures are priced in
 _NOT_TEXT = re.compile("[\x00-\x08\x0e-\x1f\x7f\ud800-\udfff]")  # tab, line and page breaks are text
 WARM_NOTE = "Assessment: essential hypertension. Plan: follow-up visit in three months."
+# Held while ``warm`` loads the layer: a note that comes meanwhile waits for it instead of loading the same
+# tables a second time beside it (reentrant: the warm-up's own note passes).
+_LOADING = threading.RLock()
 
 
 class NoteError(ValueError):
@@ -117,6 +120,8 @@ def run(
 
     if setting is not None and setting not in SETTINGS:
         raise ValueError(f"setting must be {' or '.join(SETTINGS)}, not {setting[:40]!r}")
+    with _LOADING:  # waits only while a warm-up runs
+        pass
     if llm_conf is not None and "llm" in inspect.signature(suggest).parameters:  # the pipeline re-ranks itself
         kwargs: dict[str, Any] = {"llm": llm_conf}
         return suggest(kb, text, day=day, setting=setting, include_all=include_all, **kwargs)
@@ -135,14 +140,15 @@ def warm(kb: Any, home: Path, embed: str = "background") -> None:
     start building the embedding cache when it is missing (``MEDCODE_EMBED``: background, wait, off)."""
     from medcode.language.index import concept_index
 
-    index = concept_index(kb, home)
-    vectors = index.vectors() if embed != "off" else None  # shared by every lookup of this index
-    if vectors is not None and not vectors.ready():
-        if embed == "wait":
-            vectors.build()
-        else:
-            vectors.start_background()
-    run(kb, WARM_NOTE)
+    with _LOADING:
+        index = concept_index(kb, home)
+        vectors = index.vectors() if embed != "off" else None  # shared by every lookup of this index
+        if vectors is not None and not vectors.ready():
+            if embed == "wait":
+                vectors.build()
+            else:
+                vectors.start_background()
+        run(kb, WARM_NOTE)
     log.info("language layer loaded")
 
 
