@@ -16,9 +16,13 @@ import sys
 import threading
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medcode.language import llm
+from medcode.settings import Settings
+
+if TYPE_CHECKING:  # (importing medcode.suggest loads the pipeline: only when a note comes)
+    from medcode.suggest import Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +105,9 @@ def read_file(path: str, limit: int) -> str:
     return from_bytes(data, where, limit)
 
 
-def llm_config(conf: Any) -> llm.Config | None:
+def llm_config(conf: Settings) -> llm.Config | None:
     """The language-model re-rank of the settings (``MEDCODE_LLM_*``), None when it is off."""
-    return llm.config(getattr(conf, "llm_url", ""), getattr(conf, "llm_model", ""), getattr(conf, "llm_key", ""))
+    return llm.config(conf.llm_url, conf.llm_model, conf.llm_key)
 
 
 def run(
@@ -114,7 +118,7 @@ def run(
     setting: str | None = None,
     include_all: bool = False,
     llm_conf: llm.Config | None = None,
-) -> Any:
+) -> Suggestion:
     """``medcode.suggest.suggest`` on a checked note, with the language model when one is set."""
     from medcode.suggest import suggest
 
