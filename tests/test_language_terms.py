@@ -13,7 +13,7 @@ import pytest
 
 from medcode.language import saved
 from medcode.language.index import Candidate, concept_index, terms_key
-from medcode.language.lexical import K1, B, LexicalIndex, normalise, weights
+from medcode.language.lexical import K1, B, LexicalIndex, normalise, weights, with_synonyms
 from medcode.language.terms import Term, collect
 from medcode.sources import icd10_index
 from medcode.sources.layout import LayoutMismatch
@@ -276,6 +276,14 @@ def test_misspelt_words_are_read_as_the_nearest_word_of_the_texts():
     assert [pos for pos, _ in index.search("pnuemonia", 5)] == [0]
 
 
+def test_lay_phrases_add_the_descriptor_words():
+    assert (
+        with_synonyms("Broken hip yesterday")
+        == "Broken hip yesterday fracture of femur neck femur fracture femoral neck"
+    )
+    assert with_synonyms("fever") == "fever"
+
+
 # --- concept lookup ----------------------------------------------------------------------------
 
 
@@ -352,12 +360,12 @@ def test_semantic_ranking_is_fused_when_the_embeddings_exist(tmp_path):
     ]
     index = ConceptIndex.build(terms, tmp_path)
     assert not index.semantic_ready()
-    assert [c.code for c in index.lookup("heart attack", 5)] == ["I50.9"]  # lexical only: the word "heart"
+    assert [c.code for c in index.lookup("heart pain", 5)] == ["I50.9"]  # lexical only: the word "heart"
     assert Vectors.open(tmp_path, index.key, index.texts).build()
     time.sleep(vectors.RECHECK_SECONDS)  # (a cache found missing is looked for again after this long)
     assert index.semantic_ready()
-    got = index.lookup("heart attack", 2)
+    got = index.lookup("heart pain", 2)
     assert [(c.code, c.lexical, c.semantic) for c in got] == [("I50.9", 1, 1), ("I21.9", None, 2)]
     assert got[0].score == pytest.approx(2 / 61) and got[1].score == pytest.approx(1 / 62)
-    assert [c.code for c in index.lookup("heart attack", 2, semantic=False)] == ["I50.9"]
-    assert [c.code for c in index.lookup("heart attack", 1, systems=("HCPCS",))] == ["E0607"]
+    assert [c.code for c in index.lookup("heart pain", 2, semantic=False)] == ["I50.9"]
+    assert [c.code for c in index.lookup("heart pain", 1, systems=("HCPCS",))] == ["E0607"]

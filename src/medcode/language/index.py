@@ -2,10 +2,11 @@
 and, once its embedding cache exists (``medcode.language.vectors``), semantically; the two rankings
 are fused per code.
 
-Each ranking is a list of terms; a code's rank in it is the place of its first (best) term among the
-distinct codes. Reciprocal rank fusion adds ``1 / (RRF_K + rank)`` over the rankings a code is in, so
-a code both rankings put high comes first, and a code only one finds still counts. A code's text and
-source are those of its best term (lexical first).
+The lexical query adds the descriptor words of the lay phrases it holds (``vocab/synonyms.tsv``); the
+semantic one is the text as written. Each ranking is a list of terms; a code's rank in it is the place
+of its first (best) term among the distinct codes. Reciprocal rank fusion adds ``1 / (RRF_K + rank)``
+over the rankings a code is in, so a code both rankings put high comes first, and a code only one finds
+still counts. A code's text and source are those of its best term (lexical first).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from medcode.language import saved
-from medcode.language.lexical import LexicalIndex
+from medcode.language.lexical import LexicalIndex, with_synonyms
 from medcode.language.terms import Term, collect
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class ConceptIndex:
     ) -> list[Candidate]:
         """The ``k`` codes best matching ``text``, best first, one per code."""
         mask = self._mask(systems)
-        lexical = _code_ranks(self.lexical.search(text, LEXICAL_K, mask), self.terms)
+        lexical = _code_ranks(self.lexical.search(with_synonyms(text), LEXICAL_K, mask), self.terms)
         sem = _code_ranks(self.semantic_hits(text, SEMANTIC_K, mask), self.terms) if semantic else {}
         scores: dict[str, float] = {}
         for ranks in (lexical, sem):

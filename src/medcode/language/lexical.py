@@ -17,6 +17,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from medcode import vocab
 from medcode.language import abbreviations
 from medcode.search.text import STOPWORDS, stem
 
@@ -64,6 +65,21 @@ def _pair(first: str, second: str) -> tuple[str, ...] | None:
             _PAIRS[key] = found
         return found
     return _PAIRS[key]
+
+
+@lru_cache(maxsize=1)
+def _synonym_pattern() -> tuple[re.Pattern[str], dict[str, tuple[str, ...]]]:
+    table = vocab.synonyms()
+    phrases = sorted(table, key=len, reverse=True)
+    return re.compile(r"\b(" + "|".join(re.escape(p) for p in phrases) + r")\b"), table
+
+
+def with_synonyms(text: str) -> str:
+    """``text`` followed by the descriptor words of every lay phrase in it (``vocab/synonyms.tsv``):
+    "broken hip" also asks for "fracture of femur neck", "femur fracture" ...; the query stays OR."""
+    pattern, table = _synonym_pattern()
+    extra = [alt for m in pattern.finditer(text.lower()) for alt in table[m.group(1)]]
+    return f"{text} {' '.join(extra)}" if extra else text
 
 
 def normalise(text: str) -> list[str]:
