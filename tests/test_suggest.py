@@ -78,7 +78,7 @@ PROCEDURE_CASES = [
     ),
     (
         "complex-trunk-with-addon",
-        "Procedure: Complex repair of a 10 cm laceration of the back with undermining of the wound edges, sutured.",
+        "Procedure: Complex repair of a 10 cm laceration of the back with extensive undermining, sutured.",
         [("13101", ()), ("13102", ())],
     ),
     (

@@ -348,6 +348,7 @@ def drugs(note: Note, out: Findings) -> None:
 
 def find(note: Note) -> Findings:
     """Every rule over ``note``."""
+    from medcode.suggest.office import psychotherapy, services
     from medcode.suggest.surgery import drug_delivery, endoscopy, wound_repairs
     from medcode.suggest.visits import em_by_mdm, preventive, vaccines, visit_by_time
 
@@ -361,6 +362,8 @@ def find(note: Note) -> Findings:
         drug_delivery,
         drugs,
         vaccines,
+        services,
+        psychotherapy,
     )
     out = Findings([], [], set())
     for rule in rules:

@@ -63,7 +63,8 @@ def _lookup(kb: KnowledgeBase, note: Note, positions: list[int], notices: list[s
     except ImportError:
         return []
     index: Any = concept_index(kb)
-    if getattr(index, "semantic_ready", True) is False:
+    ready = getattr(index, "semantic_ready", None)
+    if callable(ready) and not ready():
         notices.append("The embedding cache is still building: procedure suggestions are lexical.")
     out: list[Found] = []
     for i in positions:

@@ -110,7 +110,8 @@ _LENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(?:-\s*)?(cm|centimeters?|mm|millimeter
 _ADHESIVE_ONLY = re.compile(r"dermabond|tissue adhesive|skin adhesive|skin glue")
 _STITCHES = re.compile(r"sutur\w*|staple\w*|nylon|prolene|vicryl|monocryl|ethilon|chromic")
 _COMPLEX = re.compile(
-    r"\bcomplex (?:repair|closure|layered)|undermin\w*|debridement of (?:the )?wound edges|retention sutures"
+    r"\bcomplex (?:repair|closure|layered)|extensive(?:ly)? undermin\w*|debridement of (?:the )?wound edges|"
+    r"retention sutures"
 )
 _INTERMEDIATE = re.compile(
     r"layered closure|\blayered\b|intermediate|deep (?:dermal |subcutaneous )?sutures|subcutaneous (?:tissue )?"
