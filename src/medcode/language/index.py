@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 FORMAT = 1  # of the key: change it when the terms change meaning
 MEMO = "language.index"
 RRF_K = 60
+LEXICAL_WEIGHT = 1.0  # of each ranking in the fusion
+SEMANTIC_WEIGHT = 1.0
 LEXICAL_K = 400  # terms read from each ranking per lookup
 SEMANTIC_K = 400
 SYSTEMS = ("CPT", "HCPCS", "ICD-10-CM")
@@ -134,9 +136,9 @@ class ConceptIndex:
         lexical = _code_ranks(self.lexical.search(with_synonyms(text), LEXICAL_K, mask), self.terms)
         sem = _code_ranks(self.semantic_hits(text, SEMANTIC_K, mask), self.terms) if semantic else {}
         scores: dict[str, float] = {}
-        for ranks in (lexical, sem):
+        for ranks, weight in ((lexical, LEXICAL_WEIGHT), (sem, SEMANTIC_WEIGHT)):
             for code, (rank, _) in ranks.items():
-                scores[code] = scores.get(code, 0.0) + 1.0 / (RRF_K + rank)
+                scores[code] = scores.get(code, 0.0) + weight / (RRF_K + rank)
         best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         out = []
         for code, score in best:
