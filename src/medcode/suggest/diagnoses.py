@@ -10,7 +10,9 @@ The list is best first; every code exists and is billable in the newest ICD-10-C
 ``recommended`` True passed the threshold (``THRESHOLD``, chosen on CodiEsp dev); ``include_all``
 adds up to ``MAX_CANDIDATES`` below it (``recommended`` False). ``evidence`` holds spans of the note:
 the matched words of a concept match, else the sentence whose words speak most for the model's code.
-Negated mentions ("no fracture", "denies chest pain", "ruled out") are not matches.
+Mentions that ``language.context`` finds negated ("no fracture", "denies chest pain", "ruled out"),
+hypothetical or of a family member are not matches (``DROP``; dropping uncertain or historical ones
+too lowered dev F1).
 
 The model (``suggest.learned``) is trained at first use from ``<data>/codiesp`` and cached in
 ``<home>/cache/codiesp``; without CodiEsp the concept matches alone are scored (``LENGTH_PRIOR``).
@@ -18,7 +20,6 @@ The model (``suggest.learned``) is trained at first use from ``<data>/codiesp`` 
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +28,8 @@ from typing import Any
 
 from medcode import settings
 from medcode.kb.store import KnowledgeBase
+from medcode.language.context import Context, assess
+from medcode.language.note import read
 from medcode.suggest.concepts import Concepts, Match, concepts, sentences
 from medcode.suggest.learned import Learned, load
 from medcode.suggest.model import Evidence
@@ -37,11 +40,9 @@ MAX_CANDIDATES = 40  # per note, with include_all
 FLOOR = 0.05  # model probabilities below this are not candidates
 # precision of a concept match by its number of content words when no model is available
 LENGTH_PRIOR = {1: 0.22, 2: 0.24, 3: 0.30, 4: 0.30}
-NEGATION = re.compile(
-    r"\b(no|not|without|denie[sd]|deny|denying|negative for|free of|absence of|absent|ruled? out|excluded|"
-    r"unremarkable|non)\b[^.;:,]*$",
-    re.IGNORECASE,
-)
+# mentions in these contexts support no code of their own (ICD-10-CM guidelines: a negated or
+# hypothetical condition is not coded; a family member's condition is a Z80-Z84 code, not the condition)
+DROP = ("negated", "family", "hypothetical")
 _lock = threading.Lock()
 
 
@@ -79,14 +80,17 @@ def model_for(kb: KnowledgeBase, data: Path | None = None, home: Path | None = N
         return model
 
 
-def negated(text: str, start: int) -> bool:
-    """Whether a negation word earlier in the same clause governs the mention at ``start``."""
-    line_start = max(text.rfind("\n", 0, start), text.rfind(".", 0, start), text.rfind(";", 0, start)) + 1
-    return NEGATION.search(text[line_start:start]) is not None
-
-
 def matches(table: Concepts, text: str) -> list[Match]:
-    return [m for m in table.match(text) if not negated(text, m.start)]
+    """The concept matches of ``text`` whose context (``language.context``) does not rule them out."""
+    found = table.match(text)
+    if not found:
+        return found
+    note = read(text)
+    return [m for m in found if not _dropped(assess(note, m.start, m.end))]
+
+
+def _dropped(context: Context) -> bool:
+    return any(getattr(context, flag) for flag in DROP)
 
 
 def matched(table: Concepts, text: str) -> dict[str, int]:
@@ -130,10 +134,11 @@ def diagnose(
     ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
     recommended = [kv for kv in ranked if kv[1][0] >= THRESHOLD][:MAX_RECOMMENDED]
     chosen = recommended + (ranked[len(recommended) :][:MAX_CANDIDATES] if include_all else [])
-    spans = sentences(text) if any(src == "model" for _, (_, src, _) in chosen) else []
+    spans = sentences(text) if learned is not None and any(src == "model" for _, (_, src, _) in chosen) else []
+    features = learned.features([text[s:e] for s, e in spans]) if learned is not None and spans else None
     out = []
     for n, (code, (score, source, raw)) in enumerate(chosen):
-        evidence, why = _evidence(text, code, raw, source, by_code, learned, spans)
+        evidence, why = _evidence(text, code, raw, source, by_code, learned, spans, features)
         out.append(
             DiagnosisCandidate(
                 code=code,
@@ -156,6 +161,7 @@ def _evidence(
     by_code: dict[str, list[Match]],
     learned: Learned | None,
     spans: list[tuple[int, int]],
+    features: object,
 ) -> tuple[tuple[Evidence, ...], str]:
     mapped = "" if raw == code else f" (stands for {raw}, which is not a billable code)"
     ms = by_code.get(raw) or by_code.get(code)
@@ -171,8 +177,8 @@ def _evidence(
             why += "; the CodiEsp-trained model agrees"
         return tuple(evidence[:3]), why
     why = f"the CodiEsp-trained model finds the note's words typical of {raw}{mapped}"
-    if learned is not None and spans:
-        best = learned.strongest(raw, [text[s:e] for s, e in spans])
+    if learned is not None and features is not None:
+        best = learned.strongest(raw, features)
         if best is not None:
             s, e = spans[best]
             return (Evidence(s, e, text[s:e]),), why

@@ -111,13 +111,12 @@ class Learned:
         hit, seen = self.match_hits.get(code, (0, 0))
         return (hit + SMOOTHING * prior) / (seen + SMOOTHING)
 
-    def strongest(self, code: str, texts: Sequence[str]) -> int | None:
-        """Index of the text whose features speak most for ``code`` (None when none does)."""
+    def strongest(self, code: str, features: object) -> int | None:
+        """Row of ``features`` (``self.features(texts)``) whose words speak most for ``code`` (None when none does)."""
         j = self.index.get(code)
-        if j is None or not texts:
+        if j is None or features.shape[0] == 0:  # type: ignore[attr-defined]
             return None
-        x = self.features(texts)
-        weight = np.asarray(x @ self.weights[:, j]).ravel()  # type: ignore[operator]
+        weight = np.asarray(features @ self.weights[:, j]).ravel()  # type: ignore[operator]
         best = int(np.argmax(weight))
         return best if weight[best] > 0 else None
 
