@@ -143,8 +143,12 @@ def contrast_score(asked: str | None, has: str | None) -> float:
     return 0.6 if has == asked else -0.6
 
 
+GENERIC = (
+    "organism|site|side|type|part|eye|ear|region|limb|stage|trimester|severity|degree|cause|kind|body region|"
+    "lower limb|upper limb"
+)
 UNSAID = re.compile(
-    r"\bunspecified ([a-z]+)|\b([a-z]+) not specified|\bwithout ([^,;(]+)|\bnot (?!specified|elsewhere)([^,;(]+)"
+    rf"\bunspecified ({GENERIC})\b|\b([a-z]+) not specified|\bwithout ([^,;(]+)|\bnot (?!specified|elsewhere)([^,;(]+)"
 )
 
 

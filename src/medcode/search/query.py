@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from medcode import vocab
 from medcode.kb.models import Expansion
@@ -137,7 +137,7 @@ def _groups(kb: KnowledgeBase, chunks: list[str]) -> list[Group]:
             extra.extend((a, "region") for a in regions.get(word, ()))
             if not extra and word.isalpha() and len(word) > 3 and _count(kb, word) <= RARE:
                 split = _compound(kb, word)  # earwax -> ear wax
-                extra.extend((w, "spelling") for w in (split or ([] if _known(kb, word) else _spelling(kb, word))))
+                extra.extend((w, "spelling") for w in (split or _spelling(kb, word)))
             if word.isalpha() and len(word) >= 6:
                 extra.extend((w, "word form") for w in _forms(kb, word))
             out.append(_group(word, extra))
@@ -260,7 +260,8 @@ def _vocabulary(kb: KnowledgeBase) -> tuple[dict[str, int], dict[str, list[str]]
     return memo
 
 
-RARE = 3  # a word this rare may be two common words run together
+RARE = 3  # a word this rare may be two common words run together, or a typo ("pian")
+COMMONER = 20  # a rare word is read as another only if that one is this many times commoner
 
 
 def _count(kb: KnowledgeBase, word: str) -> int:
@@ -272,10 +273,16 @@ def _known(kb: KnowledgeBase, word: str) -> bool:
 
 
 def _spelling(kb: KnowledgeBase, word: str) -> list[str]:
-    """The closest indexed words (one edit for short words, two for long ones), commonest first."""
+    """The closest indexed words (one edit for short words, two for long ones; two letters swapped
+    are one edit), commonest first; for a known but rare word, only words far commoner than it."""
     counts, by_letter = _vocabulary(kb)
     most = 1 if len(word) < 7 else 2
-    found = process.extract(word, by_letter.get(word[0], []), scorer=Levenshtein.distance, score_cutoff=most, limit=8)
+    floor = counts.get(word, 0) * COMMONER
+    found = [
+        f
+        for f in process.extract(word, by_letter.get(word[0], []), scorer=OSA.distance, score_cutoff=most, limit=9)
+        if f[0] != word and counts[f[0]] > floor
+    ]
     if not found:
         return []
     best = min(d for _, d, _ in found)
