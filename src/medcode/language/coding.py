@@ -215,7 +215,7 @@ def sided(table: Table, dx: Dx) -> Dx:
     desc = row.description.lower()
     starts = [m.start() for m in re.finditer(r"\bunspecified\b", desc)]
     wanted = {desc[:i] + side + desc[i + len("unspecified") :] for i in starts}
-    if not wanted:
+    if not wanted or row.parent is None:
         return dx
     for sib in table.children(row.parent):
         if sib.description.lower() in wanted:

@@ -136,7 +136,8 @@ def suggest_procedures(
             )
         out.append((f, fact, mods))
     out.sort(key=_order)
-    recommended, candidates = [], []
+    recommended: list[Suggested] = []
+    candidates: list[Suggested] = []
     for f, fact, mods in out:
         item = Suggested(f.code, fact.description, f.confidence, f.evidence, f.why, mods, fact.system)
         (recommended if f.confidence >= THRESHOLD else candidates).append(item)

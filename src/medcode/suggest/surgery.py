@@ -185,8 +185,8 @@ def wound_repairs(note: Note, out: Findings) -> None:
                         best = (d, groups, sm)
             if best is None:
                 continue
-            ev = (_ev(note, st + m.start(), st + m.end()), _ev(note, st + best[2].start(), st + best[2].end()))
-            wounds.append(_Wound(cm, best[1], best[2].group(0), _kind(low), sec in PROCEDURE_LIKE, ev))
+            wev = (_ev(note, st + m.start(), st + m.end()), _ev(note, st + best[2].start(), st + best[2].end()))
+            wounds.append(_Wound(cm, best[1], best[2].group(0), _kind(low), sec in PROCEDURE_LIKE, wev))
     if any(w.procedure for w in wounds):
         wounds = [w for w in wounds if w.procedure]
     unique: dict[tuple[float, str], _Wound] = {}
