@@ -292,6 +292,15 @@ def concepts(kb):
     return concept_index(kb)
 
 
+def test_codes_ranked_by_their_best_terms():
+    from medcode.language.index import _code_ranks
+
+    terms = [Term(c, "ICD-10-CM", f"t{i}", "icd10cm:title") for i, c in enumerate(["A00", "B00", "B00", "C00", "B00"])]
+    hits = [(0, 5.0), (1, 4.8), (2, 4.8), (3, 1.0), (4, 0.5)]
+    assert _code_ranks(hits, terms) == {"A00": (1, 0), "B00": (2, 1), "C00": (3, 3)}
+    assert _code_ranks(hits, terms, 0.1) == {"B00": (1, 1), "A00": (2, 0), "C00": (3, 3)}  # 4.8 + 0.1 * (4.8 + 0.5)
+
+
 def test_concept_index_is_built_once_and_keyed_by_its_texts(kb, concepts):
     assert concept_index(kb) is concepts
     assert concepts.key == terms_key(concepts.terms)

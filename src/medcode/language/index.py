@@ -3,10 +3,11 @@ and, once its embedding cache exists (``medcode.language.vectors``), semanticall
 are fused per code.
 
 The lexical query adds the descriptor words of the lay phrases it holds (``vocab/synonyms.tsv``); the
-semantic one is the text as written. Each ranking is a list of terms; a code's rank in it is the place
-of its first (best) term among the distinct codes. Reciprocal rank fusion adds ``1 / (RRF_K + rank)``
-over the rankings a code is in, so a code both rankings put high comes first, and a code only one finds
-still counts. A code's text and source are those of its best term (lexical first).
+semantic one is the text as written. Each ranking is a list of terms; a code's rank in it comes from
+its best term (lexically, plus a tenth of its next two terms' scores). Reciprocal rank fusion adds
+``1 / (RRF_K + rank)`` over the rankings a code is in, so a code both rankings put high comes first,
+and a code only one finds still counts. A code's text and source are those of its best term (lexical
+first).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ MEMO = "language.index"
 RRF_K = 60
 LEXICAL_WEIGHT = 1.0  # of each ranking in the fusion
 SEMANTIC_WEIGHT = 1.0
+MORE_TERMS = 0.1  # lexical: weight of a code's 2nd and 3rd best terms beside its best
 LEXICAL_K = 400  # terms read from each ranking per lookup
 SEMANTIC_K = 400
 SYSTEMS = ("CPT", "HCPCS", "ICD-10-CM")
@@ -57,14 +59,25 @@ def terms_key(terms: list[Term]) -> str:
     return h.hexdigest()
 
 
-def _code_ranks(hits: list[tuple[int, float]], terms: list[Term]) -> dict[str, tuple[int, int]]:
-    """code -> (rank among distinct codes, position of its best term)."""
-    out: dict[str, tuple[int, int]] = {}
-    for pos, _ in hits:
+def _code_ranks(hits: list[tuple[int, float]], terms: list[Term], more: float = 0.0) -> dict[str, tuple[int, int]]:
+    """code -> (rank among distinct codes, position of its best term). A code's score is its best term's
+    plus ``more`` times the sum of its next two terms' (a code several terms match comes first)."""
+    found: dict[str, list[float]] = {}
+    best: dict[str, int] = {}
+    for pos, score in hits:
         code = terms[pos].code
-        if code not in out:
-            out[code] = (len(out) + 1, pos)
-    return out
+        scores = found.get(code)
+        if scores is None:
+            found[code] = [score]
+            best[code] = pos
+        elif len(scores) < 3:
+            scores.append(score)
+    if more:
+        total = {code: s[0] + more * sum(s[1:]) for code, s in found.items()}
+        order = sorted(found, key=lambda c: (-total[c], best[c]))
+    else:
+        order = list(found)  # (hits come best first)
+    return {code: (n, best[code]) for n, code in enumerate(order, start=1)}
 
 
 class ConceptIndex:
@@ -133,7 +146,7 @@ class ConceptIndex:
     ) -> list[Candidate]:
         """The ``k`` codes best matching ``text``, best first, one per code."""
         mask = self._mask(systems)
-        lexical = _code_ranks(self.lexical.search(with_synonyms(text), LEXICAL_K, mask), self.terms)
+        lexical = _code_ranks(self.lexical.search(with_synonyms(text), LEXICAL_K, mask), self.terms, MORE_TERMS)
         sem = _code_ranks(self.semantic_hits(text, SEMANTIC_K, mask), self.terms) if semantic else {}
         scores: dict[str, float] = {}
         for ranks, weight in ((lexical, LEXICAL_WEIGHT), (sem, SEMANTIC_WEIGHT)):
