@@ -202,7 +202,9 @@ class Vectors:
 
     def _build_locked(self, progress: Progress | None, enc: Encoder, batch: int, stop_after: int | None) -> bool:
         distinct = list(dict.fromkeys(self.texts))
-        ids = enc.token_ids(distinct)
+        ids: list[np.ndarray] = []  # as small arrays: Python lists of ints would take ~100 MB for 150,000 terms
+        for start in range(0, len(distinct), 8192):
+            ids.extend(np.asarray(row, dtype=np.int32) for row in enc.token_ids(distinct[start : start + 8192]))
         order = sorted(range(len(distinct)), key=lambda i: (len(ids[i]), i))
         chunks = self._chunk_folder(len(distinct))
         size = self.chunk
