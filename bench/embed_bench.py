@@ -117,9 +117,10 @@ def main() -> None:
     kb = open_kb(args.home)
     what, texts, key = texts_of(kb, args.home)
     print(f"texts: {len(texts):,} {what} ({len(set(texts)):,} distinct)")
+    now, _ = rss_mb()
+    print(f"RSS with the knowledge base and the texts loaded: {now:,.0f} MB")
     step = max(1, len(texts) // args.sample)
     sample = texts[::step][: args.sample]
-    build_speed(sample)
 
     real = Vectors.open(args.home, key, texts) if key else None
     if real is not None and args.full and not real.ready():
@@ -128,6 +129,8 @@ def main() -> None:
         print(f"full build of {len(texts):,} texts: {time.perf_counter() - started:.0f} s ({real.directory})")
     if real is not None and real.ready():
         query_latency(real, args.queries)
+        now, _ = rss_mb()
+        print(f"RSS with the encoder and the int8 scorer loaded as well: {now:,.0f} MB")
     else:
         with tempfile.TemporaryDirectory() as tmp:
             small = Vectors.open(Path(tmp), "bench", sample)
@@ -139,8 +142,9 @@ def main() -> None:
             assert stand_in.ready()
             print("(the full cache is not built: a stand-in matrix of the sample's vectors repeated)")
             query_latency(stand_in, args.queries)
+    build_speed(sample)
     now, peak = rss_mb()
-    print(f"RSS now {now:,.0f} MB, peak {peak:,.0f} MB")
+    print(f"RSS at the end {now:,.0f} MB, peak {peak:,.0f} MB")
 
 
 if __name__ == "__main__":
