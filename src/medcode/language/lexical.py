@@ -169,15 +169,14 @@ class LexicalIndex:
         return out
 
     def respell(self, query: str) -> str:
-        """``query`` with each word the index cannot use (a misspelling) replaced by the nearest word the
-        texts have (``nearest``); abbreviations, words with digits and words under 5 letters are kept."""
+        """``query`` with each word no term spells (a misspelling, or a form the terms do not use) replaced
+        by the nearest word they do spell (``nearest``), if any; abbreviations, words with digits and words
+        under 5 letters are kept. (A stem is not enough: "migrane" and "migrans" share one.)"""
 
         def fix(m: re.Match[str]) -> str:
             word = m.group()
             low = word.lower()
             if len(low) < 5 or low in self.spelled or not low.isalpha() or abbreviations.expand(word) is not None:
-                return word
-            if all(w in self.vocab for w in _word(word)):
                 return word
             return self.nearest(low) or word
 
