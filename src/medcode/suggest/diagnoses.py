@@ -29,7 +29,7 @@ from typing import Any
 from medcode import settings
 from medcode.kb.store import KnowledgeBase
 from medcode.language.context import Context, assess
-from medcode.language.note import read
+from medcode.language.note import Note, read
 from medcode.suggest.concepts import Concepts, Match, concepts, sentences
 from medcode.suggest.learned import Learned, load
 from medcode.suggest.model import Evidence
@@ -80,12 +80,13 @@ def model_for(kb: KnowledgeBase, data: Path | None = None, home: Path | None = N
         return model
 
 
-def matches(table: Concepts, text: str) -> list[Match]:
-    """The concept matches of ``text`` whose context (``language.context``) does not rule them out."""
+def matches(table: Concepts, text: str, note: Note | None = None) -> list[Match]:
+    """The concept matches of ``text`` whose context (``language.context``) does not rule them out
+    (``note``: ``text`` already read)."""
     found = table.match(text)
     if not found:
         return found
-    note = read(text)
+    note = note if note is not None and note.text == text else read(text)
     return [m for m in found if not _dropped(assess(note, m.start, m.end))]
 
 
@@ -108,7 +109,7 @@ def diagnose(
     text: str = note if isinstance(note, str) else note.text
     table = concepts(kb)
     learned: Learned | None = model_for(kb) if model is DEFAULT else model
-    found = matches(table, text)
+    found = matches(table, text, note if isinstance(note, Note) else None)
     by_code: dict[str, list[Match]] = {}
     for m in found:
         by_code.setdefault(m.code, []).append(m)

@@ -76,7 +76,9 @@ def corpus_files(root: Path, splits: Iterable[str] = ("train",)) -> list[Path]:
 
 
 def corpus_key(root: Path, salt: str, splits: Iterable[str] = ("train",)) -> str:
-    digest = hashlib.sha256(f"medcode.suggest.learned {FORMAT} {salt}".encode())
+    import sklearn
+
+    digest = hashlib.sha256(f"medcode.suggest.learned {FORMAT} {salt} sklearn {sklearn.__version__}".encode())
     for path in corpus_files(root, splits):
         digest.update(path.name.encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
@@ -170,7 +172,7 @@ def load(home: Path, root: Path, matcher: Matcher, salt: str) -> Learned | None:
                 found = pickle.load(f)
             if isinstance(found, Learned):
                 return found
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as e:
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError) as e:
             log.warning("ignoring the unreadable CodiEsp model cache %s (%s)", path, e)
     corpus = read_split(root, "train")
     model = fit(corpus.texts, corpus.labels, matcher)
