@@ -433,3 +433,16 @@ def test_us_notes_aggregate_floors(notes_run: dict[str, Suggestion]) -> None:
     dx_f1 = _f1(dx_tp, sum(len(s.diagnoses) for s in notes_run.values()), sum(len(g[0]) for g in gold.values()))
     first = sum(bool(s.diagnoses) and s.diagnoses[0].code == gold[n][0][0] for n, s in notes_run.items())
     assert (px_f1 >= 0.90, dx_f1 >= 0.30, first >= 18) == (True, True, True), (px_f1, dx_f1, first)
+
+
+@pytest.mark.slow  # the first concept-index lookup loads the index (about 20 s on this machine)
+def test_include_all_adds_candidates_below_the_threshold(kb) -> None:
+    from medcode.suggest.procedures import THRESHOLD
+
+    text = (NOTES / "26-op-tibia-nail-removal-antibiotic-rod.txt").read_text()
+    plain, everything = suggest(kb, text), suggest(kb, text, include_all=True)
+    assert everything.procedures == plain.procedures and everything.diagnoses == plain.diagnoses
+    assert plain.candidates == () and "candidates" not in plain.as_json()
+    procs = [c for c in everything.candidates if c.system != "ICD-10-CM"]
+    assert procs and all(c.confidence < THRESHOLD for c in procs)
+    assert everything.as_json()["candidates"] == [c.as_json(c.system != "ICD-10-CM") for c in everything.candidates]

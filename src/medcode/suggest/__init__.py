@@ -48,7 +48,7 @@ def suggest(
     if setting not in SETTINGS:
         raise ValueError(f"setting must be 'office' or 'facility', not {setting!r}")
     note = read(text)
-    procedures, proc_candidates, notices = suggest_procedures(kb, note, day, setting)
+    procedures, proc_candidates, notices = suggest_procedures(kb, note, day, setting, include_all)
     diagnoses, dx_candidates = _diagnoses(kb, note, day, include_all, notices)
     candidates = (*dx_candidates, *proc_candidates) if include_all else ()
     return Suggestion(tuple(diagnoses), tuple(procedures), tuple(dict.fromkeys(notices)), candidates)
@@ -68,6 +68,10 @@ def _dx(note: Note, item: Any) -> coding.Dx:
     ]
     chosen = affirmed or contexts
     context = chosen[0][1] if chosen else Context()
+    if chosen:  # the side and encounter any of the chosen mentions states
+        side = next((c.laterality for _, c in chosen if c.laterality), None)
+        visit = next((c.encounter for _, c in chosen if c.encounter), None)
+        context = replace(context, laterality=side, encounter=visit)
     ranked = (
         sorted(
             (SECTION_RANK.get(note.sentences[_sentence_at(note, e.start)].section, OTHER_SECTION_RANK), e.start)

@@ -103,12 +103,15 @@ def _modifiers(f: Found, facts: Facts, notices: list[str]) -> tuple[str, ...]:
 
 
 def suggest_procedures(
-    kb: KnowledgeBase, note: Note, day: date | None, setting: str | None
+    kb: KnowledgeBase, note: Note, day: date | None, setting: str | None, include_all: bool = False
 ) -> tuple[list[Suggested], list[Suggested], list[str]]:
-    """(recommended, candidates below the threshold, notices)."""
+    """(recommended, candidates below the threshold, notices). The concept index is asked only for the
+    candidates (``include_all``): its matches alone stay below the threshold, and its first use loads it."""
     found = find(note)
     notices = list(found.notices)
-    codes = found.codes + _lookup(kb, note, statements(note, found.used), notices)
+    codes = found.codes
+    if include_all:
+        codes = codes + _lookup(kb, note, statements(note, found.used), notices)
     facts, release_notes = procedure_facts(kb, [f.code for f in codes], day)
     notices.extend(release_notes)
     kept: list[tuple[Found, Facts]] = []
