@@ -3,6 +3,8 @@ the lexical index, and concept lookups of ordinary clinical phrases."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -318,6 +320,15 @@ def test_saved_index_loads_whole(tmp_path, kb, concepts):
         assert getattr(lexical, name).tolist() == getattr(concepts.lexical, name).tolist()
     (where / "lexical.npz").write_bytes(b"damaged")
     assert saved.load(tmp_path, kb.path) is None
+    older = where.parent / ("0" * 32)
+    shutil.copytree(where, older)  # an index of the same build by another version: replaced
+    gone = where.parent / ("1" * 32)
+    shutil.copytree(where, gone)
+    manifest = json.loads((gone / "manifest.json").read_text())
+    (gone / "manifest.json").write_text(json.dumps({**manifest, "build": str(tmp_path / "no-such-build")}))
+    shutil.rmtree(where)
+    assert saved.save(tmp_path, kb.path, concepts.terms, concepts.lexical) == where
+    assert sorted(p.name for p in where.parent.iterdir()) == [where.name]
 
 
 LOOKUPS = [

@@ -118,7 +118,9 @@ def save(home: Path, build: Path, terms: list[Term], lexical: LexicalIndex) -> P
 
 
 def _prune(parent: Path, keep: Path) -> None:
-    """Remove saved indexes of builds that no longer exist."""
+    """Remove saved indexes of builds that no longer exist, and older ones of the build just saved (made
+    by another version of the code or vocabulary)."""
+    mine = json.loads((keep / "manifest.json").read_text("utf-8"))["build"]
     for other in parent.iterdir():
         if other == keep or other.name.startswith(".tmp-"):
             continue
@@ -126,5 +128,5 @@ def _prune(parent: Path, keep: Path) -> None:
             build = json.loads((other / "manifest.json").read_text("utf-8"))["build"]
         except (OSError, ValueError, KeyError):
             continue
-        if not Path(build).exists():
+        if build == mine or not Path(build).exists():
             shutil.rmtree(other, ignore_errors=True)
