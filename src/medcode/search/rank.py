@@ -58,10 +58,11 @@ POPULATION_WORDS = frozenset(
 )
 NOT_BILLABLE = -0.8
 KIND_WEIGHT = {"spelling": 0.9, "word form": 0.8, "region": 0.7}
+KNOWN_SPELLING = 0.6
 PARTIAL_WEIGHT = 0.9
 DEFAULT = 0.3  # the general code ("unspecified", "without complications") whose other words the query has
 
-Need = tuple[Group, float, tuple[tuple[frozenset[str], Expansion | None], ...]]
+Need = tuple[Group, float, tuple[tuple[frozenset[str], Expansion | None, float], ...]]
 
 
 @dataclass
@@ -120,7 +121,7 @@ class Asked:
 
 def prepare(kb: KnowledgeBase, parsed: Parsed) -> Asked:
     needs = _needs(kb, parsed.groups)
-    stems = frozenset(st for _, _, alts in needs for need, _ in alts for st in need)
+    stems = frozenset(st for _, _, alts in needs for need, _, _ in alts for st in need)
     counts = tuple(_docs_with(kb, g) for g in parsed.groups)
     exprs = tuple(
         (e, n) for g, e, n in zip(parsed.groups, (expr(g) for g in parsed.groups), counts) if e and g.typed not in LINKS
@@ -284,13 +285,17 @@ def _weight(kb: KnowledgeBase, group: Group) -> float:
 
 def _needs(kb: KnowledgeBase, groups: tuple[Group, ...]) -> tuple[Need, ...]:
     """Each group's weight and alternatives as the stems a code's text must hold to answer it."""
+    counts, _ = _df(kb)
     out = []
     for g in groups:
         alts = []
         for alt, exp in zip(g.alternatives, (None, *g.expansions)):
             need = frozenset(stem(w) for w in words(alt) if w not in STOPWORDS) or frozenset(map(stem, words(alt)))
+            weight = 1.0 if exp is None else KIND_WEIGHT.get(exp.kind, 1.0)
+            if exp is not None and exp.kind == "spelling" and exp.typed in counts:
+                weight = KNOWN_SPELLING  # the word is in the descriptors as typed ("shingles", not "singles")
             if need:
-                alts.append((need, exp))
+                alts.append((need, exp, weight))
         out.append((g, _weight(kb, g), tuple(alts)))
     return tuple(out)
 
@@ -305,8 +310,7 @@ def _coverage(f: Features, needs: tuple[Need, ...]) -> tuple[tuple[str, ...], tu
         weights += gw
         weight, best = 0.0, None
         hit: frozenset[str] = frozenset()
-        for need, exp in alts:
-            w = KIND_WEIGHT.get(exp.kind, 1.0) if exp is not None else 1.0
+        for need, exp, w in alts:
             if need <= f.name:
                 pass
             elif need <= f.terms:
