@@ -239,6 +239,18 @@ def test_coding_notices(kb) -> None:
     assert notices == ["A 7th character needs the encounter type: S82.401 coded as an initial encounter."]
 
 
+def test_laterality_notices(kb) -> None:
+    notices: list[str] = []
+    got = coding.apply(kb, [_dx("M17.1")], None, lambda d: "", notices)
+    assert [d.code for d in got] == ["M17.10"]
+    assert notices == [
+        "Laterality not stated for M17.1 (Unilateral primary osteoarthritis of knee): coded without a side."
+    ]
+    s = suggest(kb, "PROCEDURE: Knee joint injected with 40 mg triamcinolone, no imaging.")
+    assert [(p.code, p.modifiers) for p in s.procedures] == [("20610", ()), ("J3301", ())]
+    assert "Laterality not stated for 20610: no RT or LT modifier." in s.notices
+
+
 def test_json_contract() -> None:
     s = Suggestion(
         (

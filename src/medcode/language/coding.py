@@ -151,6 +151,8 @@ def billable(table: Table, dx: Dx, words: str, notices: list[str]) -> Dx | None:
                 notices.append(f"A 7th character needs the encounter type: {row.code} coded as an initial encounter.")
             row = pick or kids[0]
             continue
+        if side is None and any(re.search(r"\b(?:right|left)\b", k.description.lower()) for k in kids):
+            notices.append(f"Laterality not stated for {row.code} ({row.description}): coded without a side.")
         kids = _by_side(kids, side)
         stated = [k for k in kids if not _UNSPECIFIED.search(k.description.lower())]
         words_fit = [k for k in stated if _fits(k.description, words)]

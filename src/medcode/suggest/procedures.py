@@ -90,11 +90,14 @@ def _lookup(kb: KnowledgeBase, note: Note, positions: list[int], notices: list[s
 def _modifiers(f: Found, facts: Facts, notices: list[str]) -> tuple[str, ...]:
     mods = list(f.modifiers)
     side = f.laterality
-    if side is not None and rules.verdict("bilateral", facts.bilateral, "50") == rules.ALLOWED:
+    sided = rules.verdict("bilateral", facts.bilateral, "50") == rules.ALLOWED
+    if side is not None and sided:
         if side == "bilateral":
             mods.append("50")
         else:
             mods.append(SIDE_MODIFIER[side])
+    elif side is None and f.family == "joint" and not mods:
+        notices.append(f"Laterality not stated for {f.code}: no RT or LT modifier.")
     elif side == "bilateral" and facts.bilateral in ("0", "9"):
         notices.append(
             f"{f.code} is done on both sides but modifier 50 does not apply (bilateral indicator {facts.bilateral})."
