@@ -136,12 +136,10 @@ class Concepts:
             code = code.rstrip("X").rstrip(".")
             if code not in self.codes:
                 return None
-        pick = code
+        pick: str | None = code
         for _ in range(4):
-            children = self._children.get(pick, [])
-            if not children:
-                return None
-            pick = _default_child(self.codes, children)
+            children = self._children.get(pick, []) if pick else []
+            pick = _default_child(self.codes, children) if children else None
             if pick is None:
                 return None
             if self.codes[pick].billable:

@@ -129,9 +129,9 @@ def diagnose(
     # the billable code each raw code stands for (CodiEsp's 2018 codes, headers with a default child)
     best: dict[str, tuple[float, str, str]] = {}
     for raw, (score, source) in scores.items():
-        code = table.billable(raw)
-        if code is not None and (code not in best or score > best[code][0]):
-            best[code] = (score, source, raw)
+        billable = table.billable(raw)
+        if billable is not None and (billable not in best or score > best[billable][0]):
+            best[billable] = (score, source, raw)
     ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
     recommended = [kv for kv in ranked if kv[1][0] >= THRESHOLD][:MAX_RECOMMENDED]
     chosen = recommended + (ranked[len(recommended) :][:MAX_CANDIDATES] if include_all else [])
