@@ -349,7 +349,7 @@ def drugs(note: Note, out: Findings) -> None:
 def find(note: Note) -> Findings:
     """Every rule over ``note``."""
     from medcode.suggest.office import psychotherapy, services
-    from medcode.suggest.surgery import drug_delivery, endoscopy, wound_repairs
+    from medcode.suggest.surgery import drug_delivery, endoscopy, lesion_excisions, wound_repairs
     from medcode.suggest.visits import em_by_mdm, preventive, vaccines, visit_by_time
 
     rules: tuple[Rule, ...] = (
@@ -358,6 +358,7 @@ def find(note: Note) -> Findings:
         em_by_mdm,
         joint_injections,
         endoscopy,
+        lesion_excisions,
         wound_repairs,
         drug_delivery,
         drugs,

@@ -96,8 +96,8 @@ def _repairs() -> tuple[
         top = float(r["to_cm"]) if r["to_cm"] else float("inf")
         table.setdefault((r["kind"], r["group"]), []).append((float(r["from_cm"]), top, r["code"], r["addon"]))
     sites = [
-        (re.compile(rf"\b(?:{r['site']})\b"), {k: r[k] for k in ("simple", "intermediate", "complex")})
-        for r in read("laceration_sites.tsv", ("site", "simple", "intermediate", "complex"))
+        (re.compile(rf"\b(?:{r['site']})\b"), {k: r[k] for k in ("simple", "intermediate", "complex", "excision")})
+        for r in read("laceration_sites.tsv", ("site", "simple", "intermediate", "complex", "excision"))
     ]
     return table, sites
 
@@ -175,7 +175,8 @@ def wound_repairs(note: Note, out: Findings) -> None:
             cm = float(m.group(1)) / (10 if m.group(2).startswith("m") else 1)
             if re.search(r"total(?: length)?\W*$", low[max(0, m.start() - 20) : m.start()]):
                 totals.append(cm)
-            if not (_WOUND.search(low[max(0, m.start() - 60) : m.end() + 60]) or _WOUND.search(low[:40])):
+            near = low[max(0, m.start() - 60) : m.end() + 60]
+            if not (_WOUND.search(near) or _WOUND.search(low[:40]) or "repair length" in near):
                 continue  # a length of something else (a polyp, a tube, a reamer)
             best = None
             for pattern, groups in sites:
@@ -183,10 +184,15 @@ def wound_repairs(note: Note, out: Findings) -> None:
                     d = min(abs(sm.start() - m.end()), abs(m.start() - sm.end()))
                     if best is None or d < best[0]:
                         best = (d, groups, sm)
-            if best is None:
+            where = (
+                (best[1], best[2].group(0), st + best[2].start(), st + best[2].end())
+                if best is not None
+                else _procedure_site(lines, sites)
+            )
+            if where is None:
                 continue
-            wev = (_ev(note, st + m.start(), st + m.end()), _ev(note, st + best[2].start(), st + best[2].end()))
-            wounds.append(_Wound(cm, best[1], best[2].group(0), _kind(low), sec in PROCEDURE_LIKE, wev))
+            wev = (_ev(note, st + m.start(), st + m.end()), _ev(note, where[2], where[3]))
+            wounds.append(_Wound(cm, where[0], where[1], _kind(low), sec in PROCEDURE_LIKE, wev))
     if any(w.procedure for w in wounds):
         wounds = [w for w in wounds if w.procedure]
     unique: dict[tuple[float, str], _Wound] = {}
@@ -205,8 +211,25 @@ def wound_repairs(note: Note, out: Findings) -> None:
     if len(sums) == 1 and totals:
         key = next(iter(sums))
         sums[key] = (totals[-1], sums[key][1])
+    excised = any(f.family == "excision" for f in out.codes)
     for (k, group), (total, evs) in sorted(sums.items(), key=lambda kv: (RANK[kv[0][0]], -kv[1][0])):
+        if excised and k == "simple":
+            continue  # a simple closure is part of the excision
         _code_repair(out, table, k, group, round(total, 1), evs)
+
+
+def _procedure_site(
+    lines: list[tuple[int, str, str]], sites: list[tuple[re.Pattern[str], dict[str, str]]]
+) -> tuple[dict[str, str], str, int, int] | None:
+    """(groups, site word, start, end in the note) of the site a procedure section names, for a length
+    written without one ("final repair length 2.4 cm")."""
+    for st, low, sec in lines:
+        if sec in PROCEDURE_LIKE:
+            for pattern, groups in sites:
+                sm = pattern.search(low)
+                if sm:
+                    return groups, sm.group(0), st + sm.start(), st + sm.end()
+    return None
 
 
 RANK = {"complex": 0, "intermediate": 1, "simple": 2}
@@ -239,6 +262,55 @@ def _code_repair(
                 addon, 0.8, tuple(evs), f"Each further 5 cm beyond {top:g} cm ({extra}).", units=extra, family="repair"
             )
         )
+
+
+# --- excision of skin lesions -------------------------------------------------------------------
+
+
+@cache
+def _excisions() -> dict[tuple[str, str], list[tuple[float, float, str]]]:
+    out: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
+    for r in read("lesion_excision.tsv", ("kind", "group", "code", "from_cm", "to_cm?")):
+        top = float(r["to_cm"]) if r["to_cm"] else float("inf")
+        out.setdefault((r["kind"], r["group"]), []).append((float(r["from_cm"]), top, r["code"]))
+    return out
+
+
+_EXCISION = re.compile(r"\bexcis(?:ion|ed)\b[^.]*\blesion|\blesion\b[^.]*\bexcis(?:ion|ed)\b|elliptical excision")
+_MALIGNANT = re.compile(r"malignan\w*|carcinoma|melanoma|\bbcc\b|\bscc\b|lentigo maligna")
+_DIAMETER = re.compile(r"excised diameter(?: of)? (\d+(?:\.\d+)?) ?cm")
+_LESION = re.compile(r"(\d+(?:\.\d+)?) ?cm lesion|lesion (?:of |measuring )?(\d+(?:\.\d+)?) ?cm")
+_MARGIN = re.compile(r"(\d+(?:\.\d+)?) ?(mm|cm) margins?")
+
+
+def lesion_excisions(note: Note, out: Findings) -> None:
+    """One excision of a skin lesion by kind, anatomic group and excised diameter."""
+    text = note.text.lower()
+    m = _EXCISION.search(text)
+    if m is None or not any(True for s in note.sentences if _doing(s) and _EXCISION.search(s.text.lower())):
+        return
+    d = _DIAMETER.search(text)
+    if d:
+        cm = float(d.group(1))
+    else:
+        size, margin = _LESION.search(text), _MARGIN.search(text)
+        if size is None:
+            out.notices.append("An excised skin lesion without its size: the excised diameter decides the code.")
+            return
+        cm = float(size.group(1) or size.group(2))
+        if margin:
+            cm += 2 * float(margin.group(1)) / (10 if margin.group(2) == "mm" else 1)
+    kind = "malignant" if _MALIGNANT.search(text) else "benign"
+    _, sites = _repairs()
+    group = next((g["excision"] for p, g in sites if p.search(text[m.start() : m.end() + 80])), None)
+    group = group or next((g["excision"] for p, g in sites if p.search(text)), None)
+    if group is None:
+        return
+    rows = _excisions()[(kind, group)]
+    cm = round(cm, 1)
+    code = next((c for lo, hi, c in rows if lo <= cm <= hi), rows[-1][2])
+    why = f"Excision of a {kind} skin lesion, excised diameter {cm:g} cm, {group.replace('_', ', ')}."
+    out.codes.append(Found(code, 0.8, (_ev(note, m.start(), m.end()),), why, family="excision"))
 
 
 # --- drug-delivery devices (20700-20705) --------------------------------------------------------
