@@ -194,6 +194,10 @@ def build(conn: apsw.Connection, spans: dict[int, FileSpan]) -> int:
     by_key = _procedures(conn, spans)
     _cpt_modifiers(by_key)
     docs = sorted([*by_key.values(), *_diagnoses(conn, spans)], key=Doc.order)
+    lay = vocab.lay_descriptions()  # medcode's own plain-language descriptions (vocab/lay_*.tsv)
+    for d in docs:
+        if d.system != "modifier" and d.code in lay:
+            d.terms.append(lay[d.code])
     counts: Counter[str] = Counter()
     rows, fts, ac = [], [], []
     for i, d in enumerate(docs, start=1):
