@@ -11,6 +11,7 @@ from medcode.suggest.families import Findings, Found, _ctx, _doing, _ev, _find, 
 from medcode.vocab.tsv import read
 
 PROCEDURE_SECTIONS = ("procedure", "procedure_description")
+SIDED_FAMILIES = frozenset({"splint", "xray"})  # the side may be named elsewhere in the note
 
 
 @cache
@@ -38,7 +39,7 @@ def services(note: Note, out: Findings) -> None:
             m = next(iter(_find(pattern, note, s)), None)
             if m is None or not needs.search(low):
                 continue
-            side = _ctx(note, s, m).laterality or (_only_side(note) if family == "splint" else None)
+            side = _ctx(note, s, m).laterality or (_only_side(note) if family in SIDED_FAMILIES else None)
             ev = (_ev(note, s.start + m.start(), s.start + m.end()),)
             rank = 0 if s.section in PROCEDURE_SECTIONS else 1
             chosen[family] = (rank, Found(code, 0.8, ev, why, laterality=side, family=family), i)
