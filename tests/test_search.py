@@ -168,3 +168,97 @@ def test_vocabularies_are_strict():
         vocab._pairs("t.tsv", "insj insertion\n")
     with pytest.raises(vocab.VocabularyError, match="line 1"):
         vocab._pairs("t.tsv", "insj\t insertion\n")
+
+
+def words_only(kb, query, **kw):
+    """Codes found by words and coding-rule evidence alone (no embedding cache), best first."""
+    return [h.code for h in search(kb, query, semantic=False, **kw).hits]
+
+
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("zzzqx knee replacement", "27447"),  # a word no code has does not empty the answer
+        ("total knee arthroplasty qqqq wxyz", "27447"),
+        ("pneumonia vvvvv", "J18.9"),
+    ],
+    ids=["unknown-first", "two-unknown", "unknown-last"],
+)
+def test_words_are_or_matched_with_coverage(kb, query, expected):
+    assert words_only(kb, query)[0] == expected
+
+
+@pytest.mark.parametrize(
+    "query,first",
+    [
+        ("osteoarthritis of left hip", "M16.12"),
+        ("osteoarthritis of right hip", "M16.11"),
+        ("sprain of left ankle", "S93.402A"),
+        ("sprain of right ankle subsequent encounter", "S93.401D"),
+        ("sprain of ankle sequela", "S93.409S"),
+    ],
+    ids=["left", "right", "left-initial", "right-subsequent", "sequela"],
+)
+def test_side_and_encounter_choose_the_code(kb, query, first):
+    assert words_only(kb, query, system="icd10cm")[0] == first
+
+
+@pytest.mark.parametrize(
+    "query,first",
+    [
+        ("pneumonia", "J18.9"),  # not J13 (a named organism) nor P23 (a newborn)
+        ("conjunctivitis", "H10.9"),  # not acute/chronic/viral variants
+        ("hypertension", "I10"),  # not secondary hypertension
+        ("type 2 diabetes", "E11.9"),  # without complications
+        ("migraine", "G43.909"),  # not intractable, without status migrainosus
+        ("hyperlipidemia", "E78.5"),
+    ],
+    ids=["pneumonia", "conjunctivitis", "hypertension", "diabetes", "migraine", "hyperlipidemia"],
+)
+def test_the_general_code_when_nothing_more_is_said(kb, query, first):
+    assert words_only(kb, query, system="icd10cm")[0] == first
+
+
+def test_a_header_brings_its_default_billable_code(kb):
+    """B02 has the inclusion term "shingles"; its codes do not: B02.9 (without complications) comes first."""
+    found = words_only(kb, "shingles", system="icd10cm")
+    assert found[:2] == ["B02.9", "B02"]
+    billable = words_only(kb, "shingles", system="icd10cm", billable_only=True)
+    assert billable[0] == "B02.9" and "B02" not in billable
+
+
+@pytest.mark.parametrize(
+    "query,first",
+    [
+        ("ct head without contrast", "70450"),
+        ("ct head no contrast", "70450"),
+        ("ct head with contrast", "70460"),
+        ("ct head without and with contrast", "70470"),
+    ],
+    ids=["without", "no", "with", "both"],
+)
+def test_contrast_words_choose_the_code(kb, query, first):
+    assert words_only(kb, query, system="cpt")[0] == first
+
+
+@pytest.mark.parametrize(
+    "query,expected,typed,searched,kind",
+    [
+        ("earwax removal", "69210", "earwax", "ear wax", "spelling"),  # two words run together
+        ("chest pian", "R07.9", "pian", "pain", "spelling"),  # letters swapped in a rare word
+        ("cholecystectomy laparoscopic", "47562", "laparoscopic", "laparoscopic", None),
+        ("oa of the left knee", "M17.12", "oa", "osteoarthritis", "abbreviation"),  # clinical abbreviation
+    ],
+    ids=["compound", "transposition", "plain", "clinical-abbreviation"],
+)
+def test_query_reading(kb, query, expected, typed, searched, kind):
+    r = search(kb, query, semantic=False)
+    assert expected in [h.code for h in r.hits][:3]
+    if kind is not None:
+        assert (typed, searched, kind) in [(e.typed, e.searched, e.kind) for e in r.expansions]
+
+
+def test_procedure_words_rank_procedures_first(kb):
+    """'biopsy' and 'removal' are procedure words: the first codes are CPT/HCPCS, not diagnoses."""
+    hits = search(kb, "skin lesion biopsy removal", semantic=False, limit=5).hits
+    assert [h.system for h in hits] == ["CPT"] * 5

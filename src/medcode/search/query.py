@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from rapidfuzz import process
-from rapidfuzz.distance import OSA
+from rapidfuzz.distance import OSA, Levenshtein
 
 from medcode import vocab
 from medcode.kb.models import Expansion
@@ -274,15 +274,16 @@ def _known(kb: KnowledgeBase, word: str) -> bool:
 
 def _spelling(kb: KnowledgeBase, word: str) -> list[str]:
     """The closest indexed words (one edit for short words, two for long ones; two letters swapped
-    are one edit), commonest first; for a known but rare word, only words far commoner than it."""
+    are one edit), commonest first; for a known but rare word, only far commoner words with two of
+    its letters swapped."""
     counts, by_letter = _vocabulary(kb)
     most = 1 if len(word) < 7 else 2
     floor = counts.get(word, 0) * COMMONER
     found = [
         f
         for f in process.extract(word, by_letter.get(word[0], []), scorer=OSA.distance, score_cutoff=most, limit=9)
-        if f[0] != word and counts[f[0]] > floor
-    ]
+        if f[0] != word and counts[f[0]] > floor and (not floor or Levenshtein.distance(word, f[0]) > f[1])
+    ]  # a known word is read as another only when two letters were swapped ("pian"; not "lice" as "life")
     if not found:
         return []
     best = min(d for _, d, _ in found)
