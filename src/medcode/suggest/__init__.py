@@ -9,6 +9,7 @@ billable on the date of service.
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import replace
 from datetime import date
 from functools import cache
@@ -49,7 +50,7 @@ def suggest(
         raise ValueError(f"setting must be 'office' or 'facility', not {setting!r}")
     note = read(text)
     procedures, proc_candidates, notices = suggest_procedures(kb, note, day, setting, include_all)
-    diagnoses, dx_candidates = _diagnoses(kb, note, day, include_all, notices)
+    diagnoses, dx_candidates = _diagnoses(kb, note, day, include_all, notices, procedures)
     candidates = (*dx_candidates, *proc_candidates) if include_all else ()
     return Suggestion(tuple(diagnoses), tuple(procedures), tuple(dict.fromkeys(notices)), candidates)
 
@@ -100,9 +101,13 @@ def _places() -> dict[str, str]:
 PLACE_RANK = {"first": 0, None: 1, "last": 2}
 
 
-def _order(dx: coding.Dx) -> tuple[int, int, int, float]:
+def _order(dx: coding.Dx) -> tuple[int, int, int, float, int]:
+    """Reporting order: place (vocab/reporting_order.tsv), section, acute before chronic, the note's order;
+    at the same place a combination code comes before the codes of its parts (its "use additional code")."""
     place = PLACE_RANK[_longest_prefix(_places(), dx.code)]
-    return place, SECTION_RANK.get(dx.section, OTHER_SECTION_RANK), int(coding.is_chronic(dx.code)), dx.position
+    combined = 0 if dx.rule in {c.name for c in coding.combinations()} else 1
+    section = SECTION_RANK.get(dx.section, OTHER_SECTION_RANK)
+    return place, section, int(coding.is_chronic(dx.code)), dx.position, combined
 
 
 def _placed(note: Note, dx: coding.Dx) -> coding.Dx:
@@ -142,8 +147,34 @@ def _longest_prefix(prefixes: dict[str, str], code: str) -> str | None:
     return next((prefixes[code[:n]] for n in range(len(code), 0, -1) if code[:n] in prefixes), None)
 
 
+@cache
+def _reasons() -> tuple[tuple[frozenset[str], re.Pattern[str], str, str], ...]:
+    rows = tsv.read("encounter_reasons.tsv", ("procedures", "when", "code", "why"))
+    return tuple((frozenset(r["procedures"].split()), re.compile(r["when"]), r["code"], r["why"]) for r in rows)
+
+
+def encounter_reasons(note: Note, procedures: list[Suggested]) -> list[coding.Dx]:
+    """Z codes the services themselves give the reason of (``vocab/encounter_reasons.tsv``)."""
+    low = note.text.lower()
+    out: list[coding.Dx] = []
+    done: set[frozenset[str]] = set()
+    for codes, when, code, why in _reasons():
+        hit = next((p for p in procedures if p.code in codes), None)
+        if hit is None or codes in done or not when.search(low):
+            continue
+        done.add(codes)
+        position = hit.evidence[0].start if hit.evidence else 0
+        out.append(coding.Dx(code, 0.8, hit.evidence, why, Context(), "assessment", position, "encounter reason"))
+    return out
+
+
 def _diagnoses(
-    kb: KnowledgeBase, note: Note, day: date | None, include_all: bool, notices: list[str]
+    kb: KnowledgeBase,
+    note: Note,
+    day: date | None,
+    include_all: bool,
+    notices: list[str],
+    procedures: list[Suggested] | None = None,
 ) -> tuple[list[Suggested], list[Suggested]]:
     try:
         from medcode.suggest.diagnoses import diagnose
@@ -152,6 +183,8 @@ def _diagnoses(
         return [], []
     found = diagnose(kb, note, day=day, include_all=include_all)
     recommended = [_dx(note, f) for f in found if getattr(f, "recommended", True)]
+    reasons = encounter_reasons(note, procedures or [])
+    recommended = [d for d in recommended if all(d.code != r.code for r in reasons)] + reasons
     below = [_dx(note, f) for f in found if not getattr(f, "recommended", True)]
     coded = coding.apply(kb, recommended, day, lambda d: _words(note, d), notices)
     coded = sorted((_placed(note, d) for d in symptoms(coded)), key=_order)
