@@ -142,6 +142,16 @@ PROCEDURE_CASES = [
     ),
     ("ecg-reviewed-only", "ECG from the hospital reviewed: normal.", []),
     (
+        "hardware-removal",
+        "PROCEDURE: Removal of the right distal radius plate and screws. Wound closed in layers.",
+        [("20680", ())],
+    ),
+    (
+        "knee-revision",
+        "PROCEDURE: Revision total knee arthroplasty, left, both components exchanged.",
+        [("27487", ("LT",))],
+    ),
+    (
         "office-xray",
         "Established patient. X-ray of the left knee, 2 views, taken in the office today: no fracture.",
         [("73560", ("LT",))],
@@ -446,6 +456,9 @@ RULE_NOTES = [
     "23-office-ankle-fracture-followup.txt",
     "24-office-clavicle-delayed-healing.txt",
     "25-ed-rib-fractures-fall-ladder.txt",
+    "27-op-infected-hip-resection-spacer.txt",
+    "28-op-hip-spacer-removal-revision.txt",
+    "30-op-bead-removal-debridement.txt",
     "31-office-headache-negated.txt",
     "33-ed-rlq-pain-suspected-appendicitis.txt",
     "39-well-child-4yo-caries.txt",
@@ -483,15 +496,16 @@ def _f1(tp: int, emitted: int, gold: int) -> float:
 
 
 def test_us_notes_aggregate_floors(notes_run: dict[str, Suggestion]) -> None:
-    """Floors from the measurement of 2026-12-04 (procedures F1 0.980, diagnoses F1 0.437, first-listed 27/53)
-    minus a margin: the diagnoses depend on suggest.diagnoses, still changing."""
+    """Floors from the measurement of 2026-12-04 minus a margin: procedures F1 1.000 (on the notes the rules
+    were written against), diagnoses F1 0.437 and first-listed 27/53 (they depend on suggest.diagnoses, still
+    changing)."""
     gold = _gold()
     px_tp = sum(len({p[0] for p in _px(s)} & {p[0] for p in gold[n][1]}) for n, s in notes_run.items())
     px_f1 = _f1(px_tp, sum(len(s.procedures) for s in notes_run.values()), sum(len(g[1]) for g in gold.values()))
     dx_tp = sum(len({d.code for d in s.diagnoses} & set(gold[n][0])) for n, s in notes_run.items())
     dx_f1 = _f1(dx_tp, sum(len(s.diagnoses) for s in notes_run.values()), sum(len(g[0]) for g in gold.values()))
     first = sum(bool(s.diagnoses) and s.diagnoses[0].code == gold[n][0][0] for n, s in notes_run.items())
-    assert (px_f1 >= 0.90, dx_f1 >= 0.30, first >= 18) == (True, True, True), (px_f1, dx_f1, first)
+    assert (px_f1 >= 0.95, dx_f1 >= 0.33, first >= 22) == (True, True, True), (px_f1, dx_f1, first)
 
 
 @pytest.mark.slow  # the first concept-index lookup loads the index (about 20 s on this machine)

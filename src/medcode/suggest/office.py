@@ -11,7 +11,9 @@ from medcode.suggest.families import Findings, Found, _ctx, _doing, _ev, _find, 
 from medcode.vocab.tsv import read
 
 PROCEDURE_SECTIONS = ("procedure", "procedure_description")
-SIDED_FAMILIES = frozenset({"splint", "xray"})  # the side may be named elsewhere in the note
+SIDED_FAMILIES = frozenset(
+    {"splint", "xray", "hip_prosthesis", "hip_revision", "knee_prosthesis", "knee_revision", "implant_removal"}
+)  # the side may be named elsewhere in the note
 
 
 @cache
