@@ -1,6 +1,9 @@
 """Search relevance (recall@10, MRR@10 over bench/search_queries.tsv) and speed.
 
-.venv/bin/python bench/search_bench.py [--misses]
+.venv/bin/python bench/search_bench.py [--misses] [--words-only]
+
+--words-only: search without the semantic step (``search(..., semantic=False)``), as when the
+embedding cache is not built.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import medcode
 from medcode.search import autocomplete, search
 
 QUERIES = Path(__file__).with_name("search_queries.tsv")
+SEMANTIC = "--words-only" not in sys.argv
 
 
 def load() -> list[tuple[str, set[str], str]]:
@@ -42,7 +46,7 @@ def relevance(kb: medcode.KnowledgeBase, queries: list[tuple[str, set[str], str]
         expected &= known
         if not expected:
             continue
-        codes = [h.code for h in search(kb, query, limit=10).hits]
+        codes = [h.code for h in search(kb, query, limit=10, semantic=SEMANTIC).hits]
         rank = next((i for i, c in enumerate(codes, start=1) if c in expected), None)
         by_kind[kind].append((rank is not None, 1 / rank if rank else 0.0))
         if show and (rank is None or rank > 3):
@@ -65,12 +69,12 @@ def relevance(kb: medcode.KnowledgeBase, queries: list[tuple[str, set[str], str]
 def speed(kb: medcode.KnowledgeBase, queries: list[tuple[str, set[str], str]]) -> None:
     words = [q for q, _, kind in queries if kind not in ("code", "prefix", "range")]
     for q in words:
-        search(kb, q)  # warm the page cache
+        search(kb, q, semantic=SEMANTIC)  # warm the page cache
     times = []
     for _ in range(5):
         for q in words:
             t = time.perf_counter_ns()
-            search(kb, q, limit=20)
+            search(kb, q, limit=20, semantic=SEMANTIC)
             times.append((time.perf_counter_ns() - t) / 1e6)
     print(
         f"word search: n={len(times)} p50={statistics.median(times):.2f} ms p95={pct(times, 95):.2f} ms "
@@ -98,7 +102,7 @@ def speed(kb: medcode.KnowledgeBase, queries: list[tuple[str, set[str], str]]) -
 def main() -> None:
     kb = medcode.open_kb()
     queries = load()
-    print(f"{len(queries)} queries")
+    print(f"{len(queries)} queries; semantic step {'on (when the embedding cache is built)' if SEMANTIC else 'off'}")
     relevance(kb, queries, "--misses" in sys.argv)
     speed(kb, queries)
 

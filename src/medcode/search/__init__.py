@@ -174,7 +174,7 @@ def autocomplete(kb: KnowledgeBase, query: str, *, system: str | None = None, li
             rows.extend(bucket[:take])
             del bucket[:take]
     if not rows:  # no descriptor has these words: lay terms, abbreviations and typos, as search reads them
-        return list(search(kb, query, system=system, limit=limit).hits)
+        return list(search(kb, query, system=system, limit=limit, semantic=False).hits)
     return [hit(Doc(*r), "prefix", float(limit - i), tuple(toks), ()) for i, r in enumerate(rows[:limit])]
 
 

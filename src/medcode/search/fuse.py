@@ -102,8 +102,11 @@ def _by_code(kb: KnowledgeBase, codes: list[str], where: str, params: list[Any])
     if not codes:
         return []
     marks = ",".join("?" * len(codes))
-    sql = f"SELECT {DOC_COLUMNS} FROM search_docs d WHERE d.code IN ({marks}) AND d.system <> 'modifier' AND {where}"
-    return [Doc(*r) for r in kb.query(sql, (*codes, *params))]
+    where = f"d.compact IN ({marks}) AND d.system <> 'modifier' AND {where}"  # (compact is indexed)
+    sql = f"SELECT {DOC_COLUMNS} FROM search_docs d WHERE {where}"
+    wanted = set(codes)
+    rows = kb.query(sql, (*(c.replace(".", "") for c in codes), *params))
+    return [d for d in (Doc(*r) for r in rows) if d.code in wanted]
 
 
 def hits(
