@@ -22,11 +22,17 @@ INT8_LIMIT = 127
 _FLOAT, _INT8 = 1, 3  # TensorProto.DataType
 
 
-def quantize(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows as int8 and their scales: ``row ≈ int8_row * scale`` (a zero row keeps scale 1)."""
-    peaks = np.abs(matrix).max(axis=1) if len(matrix) else np.zeros(0, dtype=np.float32)
-    scales = np.where(peaks > 0, peaks / INT8_LIMIT, 1.0).astype(np.float32)
-    rows = np.clip(np.rint(matrix / scales[:, None]), -INT8_LIMIT, INT8_LIMIT).astype(np.int8)
+def quantize(matrix: np.ndarray, block: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """Rows as int8 and their scales: ``row ≈ int8_row * scale`` (a zero row keeps scale 1). Done in
+    blocks of rows, so that the float temporaries stay small."""
+    rows = np.empty(matrix.shape, dtype=np.int8)
+    scales = np.ones(len(matrix), dtype=np.float32)
+    for start in range(0, len(matrix), block):
+        part = np.asarray(matrix[start : start + block], dtype=np.float32)
+        peaks = np.abs(part).max(axis=1)
+        scale = np.where(peaks > 0, peaks / INT8_LIMIT, 1.0).astype(np.float32)
+        rows[start : start + block] = np.clip(np.rint(part / scale[:, None]), -INT8_LIMIT, INT8_LIMIT)
+        scales[start : start + block] = scale
     return rows, scales
 
 

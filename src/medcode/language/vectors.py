@@ -254,16 +254,26 @@ class Vectors:
             vectors[order[c * self.chunk : (c + 1) * self.chunk]] = np.load(chunks / f"{c:05d}.npy")
         where = {text: i for i, text in enumerate(distinct)}
         rows = np.fromiter((where[t] for t in self.texts), dtype=np.int64, count=len(self.texts))
-        self.store(vectors[rows])
+        self.store(vectors, rows)
 
-    def store(self, matrix: np.ndarray) -> None:
-        """Write a finished matrix (one row per text), its int8 form and the manifest (last)."""
-        if matrix.shape != (len(self.texts), DIMENSION):
-            raise ValueError(f"matrix of shape {matrix.shape}, expected ({len(self.texts)}, {DIMENSION})")
+    def store(self, matrix: np.ndarray, rows: np.ndarray | None = None) -> None:
+        """Write a finished matrix (row ``i`` of text ``i``, or ``matrix[rows[i]]``), its int8 form and
+        the manifest (last). Written in blocks, so no second copy of the matrix is made."""
+        count = len(matrix) if rows is None else len(rows)
+        if count != len(self.texts) or matrix.shape[1:] != (DIMENSION,):
+            raise ValueError(f"matrix of {count} x {matrix.shape[1:]}, expected ({len(self.texts)}, {DIMENSION})")
         self.directory.mkdir(parents=True, exist_ok=True)
         int8, scales = quantize(matrix)
-        for path, array in ((self.matrix_path, matrix), (self.int8_path, int8), (self.scales_path, scales)):
-            _save_atomic(path, np.asarray(array, dtype=np.float32) if path == self.matrix_path else array)
+        if rows is not None:
+            int8, scales = int8[rows], scales[rows]
+        block = 8192
+        blocks = (
+            np.asarray(matrix[s : s + block] if rows is None else matrix[rows[s : s + block]], dtype=np.float32)
+            for s in range(0, count, block)
+        )
+        _write_blocks(self.matrix_path, (count, DIMENSION), np.dtype(np.float32), blocks)
+        _save_atomic(self.int8_path, int8)
+        _save_atomic(self.scales_path, scales)
         manifest = {**self._manifest(), "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         part = self.manifest_path.with_suffix(".json.part")
         part.write_text(json.dumps(manifest, indent=1))
@@ -355,6 +365,22 @@ def _save_atomic(path: Path, array: np.ndarray) -> None:
     tmp = path.with_suffix(".part")
     with tmp.open("wb") as f:
         np.save(f, np.ascontiguousarray(array))
+    os.replace(tmp, path)
+
+
+def _write_blocks(path: Path, shape: tuple[int, int], dtype: np.dtype, blocks: Iterator[np.ndarray]) -> None:
+    """An .npy file written block by block (then renamed into place)."""
+    tmp = path.with_suffix(".part")
+    with tmp.open("wb") as f:
+        np.lib.format.write_array_header_1_0(
+            f, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+        )
+        written = 0
+        for block in blocks:
+            f.write(np.ascontiguousarray(block, dtype=dtype).tobytes())
+            written += len(block)
+    if written != shape[0]:
+        raise ValueError(f"{path}: {written} rows written, expected {shape[0]}")
     os.replace(tmp, path)
 
 
