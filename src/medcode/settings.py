@@ -87,8 +87,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "MEDCODE_EMBED_THREADS",
-        "2",
-        "Threads the embedding model uses for queries and for `medcode embed` (a background build uses 1).",
+        "1",
+        "Threads the embedding model and the semantic search use per query (`medcode embed` uses at least 2, "
+        "a background build 1).",
     ),
     Setting(
         "MEDCODE_MAX_NOTE_KB",

@@ -24,7 +24,8 @@ TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f41157
 TOKENIZER_RESOURCE = "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
 DIMENSION = 384
 MAX_TOKENS = 128  # longer texts are cut (the model was trained on at most 128 word pieces)
-DEFAULT_THREADS = 2
+DEFAULT_THREADS = 1  # per query: on two busy cores, 2 threads measured 3-4x slower than 1
+BUILD_THREADS = 2  # `medcode embed`
 THREADS_ENV = "MEDCODE_EMBED_THREADS"
 
 

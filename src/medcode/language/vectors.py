@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from medcode.language.embed import DIMENSION, MODEL_SHA256, Encoder, encoder, threads_from_env
+from medcode.language.embed import BUILD_THREADS, DIMENSION, MODEL_SHA256, Encoder, encoder, threads_from_env
 from medcode.language.scorer import Int8Scorer, quantize
 
 log = logging.getLogger(__name__)
@@ -410,6 +410,6 @@ def build_for_kb(kb: Any, home: Path, progress: Progress | None = None) -> Built
     vectors = shared if isinstance(shared, Vectors) else Vectors.open(home, index.key, [t.text for t in index.terms])
     existed = vectors.ready()
     started = time.monotonic()
-    if not vectors.build(progress):
+    if not vectors.build(progress, threads=max(BUILD_THREADS, threads_from_env())):
         raise CacheError(f"embedding cache {vectors.directory} was not finished")
     return Built(vectors.directory, len(vectors.texts), time.monotonic() - started, existed)
