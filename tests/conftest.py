@@ -17,6 +17,10 @@ from medcode.ingest import Summary, ingest
 from medcode.kb.store import KnowledgeBase, open_kb
 
 TESTS = Path(__file__).parent
+# The semantic step needs an embedding cache that takes minutes to build; tests run without it (and
+# without a background build eating the cores) unless they set it up themselves. A value the
+# developer set is kept.
+os.environ.setdefault("MEDCODE_EMBED", "off")
 HAND_MADE = TESTS / "data"
 
 
