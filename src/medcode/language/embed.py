@@ -102,7 +102,7 @@ class Encoder:
         """Word-piece ids of each text, with [CLS] and [SEP], cut at MAX_TOKENS."""
         return [e.ids for e in self._tokenizer.encode_batch(list(texts))]
 
-    def encode_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+    def encode_ids(self, ids: Sequence[Sequence[int] | np.ndarray]) -> np.ndarray:
         """Embeddings (float32, (n, 384), unit length) of already tokenised texts."""
         n = len(ids)
         if n == 0:
