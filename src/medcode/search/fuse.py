@@ -31,6 +31,9 @@ SEMANTIC = 0.8
 INTENT = 0.3  # share of the score a code loses when the query's words all but rule out its kind
 CONCEPTS = 50  # candidates asked of the concept index
 CONCEPT_SYSTEMS = ("CPT", "HCPCS", "ICD-10-CM")
+ANSWERED = (
+    0.999  # a best code whose name has every word of the query (and the query all of its title) needs no semantic step
+)
 SIMILAR = 10  # a code this high in the semantic ranking was found by "similar meaning" too
 
 
@@ -65,6 +68,9 @@ def words(
     """Every candidate with its fused score, best first, and why it was found."""
     asked = rank.prepare(kb, parsed)
     found = rank.candidates(kb, asked, where, params)
+    if semantic and found:  # the semantic step only when the words leave the answer open
+        best = rank.rank(kb, asked, list(found.values()))[0]
+        semantic = not (best.coverage >= ANSWERED and best.precision >= ANSWERED)
     by_code = concepts(kb, parsed.text, systems, semantic) if parsed.groups else {}
     if by_code:
         have = {d.code for d in found.values()}
