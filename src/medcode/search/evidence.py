@@ -148,7 +148,8 @@ GENERIC = (
     "lower limb|upper limb"
 )
 UNSAID = re.compile(
-    rf"\bunspecified ({GENERIC})\b|\b([a-z]+) not specified|\bwithout ([^,;(]+)|\bnot (?!specified|elsewhere)([^,;(]+)"
+    rf"\bunspecified ({GENERIC})\b|\b([a-z]+) not specified|\bwithout ([^,;(]+?)(?= in | with |[,;(]|$)"
+    r"|\bnot (?!specified|elsewhere)([^,;(]+?)(?= in | with |[,;(]|$)"
 )
 
 
