@@ -29,7 +29,9 @@ from typing import Any
 from medcode import settings
 from medcode.kb.store import KnowledgeBase
 from medcode.language.context import Context, assess
+from medcode.language.index import home_of
 from medcode.language.note import Note, read
+from medcode.suggest.affirmed import affirmed
 from medcode.suggest.concepts import Concepts, Match, concepts, sentences
 from medcode.suggest.learned import Learned, load
 from medcode.suggest.model import Evidence
@@ -38,6 +40,10 @@ THRESHOLD = 0.2  # combined score at or above which a code is recommended (tuned
 MAX_RECOMMENDED = 25  # per note
 MAX_CANDIDATES = 40  # per note, with include_all
 FLOOR = 0.05  # model probabilities below this are not candidates
+# a code the model finds alone loses this many times what only negated, hypothetical or family words gave it
+# (``suggest.affirmed``; chosen on CodiEsp dev and the US notes)
+AGAINST = 1.0
+KEPT = 0.5
 # precision of a concept match by its number of content words when no model is available
 LENGTH_PRIOR = {1: 0.22, 2: 0.24, 3: 0.30, 4: 0.30}
 # mentions in these contexts support no code of their own (ICD-10-CM guidelines: a negated or
@@ -72,7 +78,7 @@ def model_for(kb: KnowledgeBase, data: Path | None = None, home: Path | None = N
             found: Learned | None = kb.memo["suggest.learned"]
             return found
         data = data if data is not None else settings.load().data
-        home = home if home is not None else kb.path.parent
+        home = home if home is not None else (home_of(kb) or kb.path.parent)
         table = concepts(kb)
         salt = ",".join(sorted(s.sha256 for s in kb.sources.values() if s.family == "icd10cm"))
         model = None if data is None else load(home, data / "codiesp", lambda t: matched(table, t), salt)
@@ -109,7 +115,8 @@ def diagnose(
     text: str = note if isinstance(note, str) else note.text
     table = concepts(kb)
     learned: Learned | None = model_for(kb) if model is DEFAULT else model
-    found = matches(table, text, note if isinstance(note, Note) else None)
+    read_note = note if isinstance(note, Note) else read(text)
+    found = matches(table, text, read_note)
     by_code: dict[str, list[Match]] = {}
     for m in found:
         by_code.setdefault(m.code, []).append(m)
@@ -120,12 +127,15 @@ def diagnose(
         scores[code] = (p, "concept")
     if learned is not None:
         probs = learned.probabilities(text)
+        # a code the model finds alone must be found in the affirmed words too (not "negative for fever")
+        plain = learned.probabilities(affirmed(read_note))
         for j in (probs >= FLOOR).nonzero()[0]:
             code, p = learned.codes[j], float(probs[j])
             if code in scores:
                 scores[code] = (0.5 * p + 0.5 * max(p, scores[code][0]), "concept+model")
-            else:
-                scores[code] = (p, "model")
+            elif plain[j] >= FLOOR:  # the code stands when the affirmed words keep most of its score
+                q = float(plain[j])
+                scores[code] = (p if q >= KEPT * p else q - AGAINST * (p - q), "model")
     # the billable code each raw code stands for (CodiEsp's 2018 codes, headers with a default child)
     best: dict[str, tuple[float, str, str]] = {}
     for raw, (score, source) in scores.items():
