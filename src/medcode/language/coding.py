@@ -10,6 +10,13 @@
 - combination codes (hypertension with heart or kidney disease, diabetes with its complications);
 - Excludes1: of two codes that exclude each other, the weaker (lower confidence, then less specific)
   goes.
+
+With a ``gate`` (``apply(..., gate=CONFIDENT)``: the pipeline passes one for a narrative note with
+no section headers, such as a case report), a code whose confidence is at least the gate
+stands on its own evidence: the rules that only judge it redundant (a past condition, Excludes1, an
+unspecified code beside a more specific one, a symptom a diagnosis accounts for) do not drop it, and
+it goes to a more specific sibling only when the note states all of that sibling's words. The gate is
+tuned on CodiEsp dev through the whole ``medcode.suggest`` call (CodiEsp's coders report such codes).
 """
 
 from __future__ import annotations
@@ -25,6 +32,13 @@ from medcode.kb.store import KnowledgeBase
 from medcode.language.context import Context
 from medcode.language.icd_table import Row, Table
 from medcode.vocab.tsv import read
+
+CONFIDENT = 0.25  # confidence at or above which a code stands on its own evidence (tuned on CodiEsp dev)
+
+
+def confident(dx: Dx, gate: float | None) -> bool:
+    """``dx`` stands on its own evidence (never without a gate)."""
+    return gate is not None and dx.confidence >= gate
 
 
 @dataclass(frozen=True)
@@ -179,23 +193,28 @@ def _tokens(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP}
 
 
-def specific(table: Table, dx: Dx, words: str) -> Dx:
+def specific(table: Table, dx: Dx, words: str, gate: float | None = None) -> Dx:
     """An unspecified code goes to the sibling whose own words the note states (stage 3 of a chronic kidney
     disease, "with" a named complication): every number of the sibling's own words, and at least half of
-    them, are in the note's words; the sibling then goes to its billable code."""
+    them (all of them for a ``confident`` code), are in the note's words; the sibling then goes to its
+    billable code. Siblings are the codes of one category (not of a block of categories); a sibling that
+    says "without" what the code does not is not taken from words (the words name what is there)."""
     row = table.row(dx.code)
-    if row is None or row.parent is None or "unspecified" not in row.description.lower():
+    if row is None or row.parent is None or "unspecified" not in row.description.lower() or "-" in row.parent:
         return dx
     have = _tokens(words)
     mine = _tokens(row.description)
+    without = "without" in row.description.lower()
     best: tuple[int, Row] | None = None
     for sib in table.children(row.parent):
-        if sib.code == row.code:
+        if sib.code == row.code or ("without" in sib.description.lower() and not without):
             continue
         extra = _tokens(sib.description) - mine
         numbers = {w for w in extra if w.isdigit()}
         hit = extra & have
-        if extra and numbers <= have and 2 * len(hit) >= len(extra) and (best is None or len(hit) > best[0]):
+        stated = extra - _tokens(" ".join(re.findall(r"\(([^()]*)\)", sib.description)))  # (words) are optional
+        enough = stated <= have if confident(dx, gate) else 2 * len(hit) >= len(extra)
+        if extra and numbers <= have and enough and (best is None or len(hit) > best[0]):
             best = (len(hit), sib)
     if best is None:
         return dx
@@ -243,7 +262,7 @@ def encounter(table: Table, dx: Dx, words: str) -> Dx:
     return dx
 
 
-def by_context(dx: Dx, notices: list[str], mention: str) -> Dx | None:
+def by_context(dx: Dx, notices: list[str], mention: str, gate: float | None = None) -> Dx | None:
     """The code the mention's context allows: None for negated, hypothetical and uncertain mentions."""
     c = dx.context
     if c.negated or c.hypothetical:
@@ -255,6 +274,8 @@ def by_context(dx: Dx, notices: list[str], mention: str) -> Dx | None:
         fam = _longest({k: v[1] for k, v in history_codes().items() if v[1]}, dx.code)
         return replace(dx, code=fam, rule=f"family history of {dx.code}") if fam else None
     if c.historical:
+        if confident(dx, gate):  # the evidence supports a current condition ("a history of two days of fever")
+            return dx
         if is_chronic(dx.code) and "history of" not in c.triggers:
             return replace(dx, confidence=dx.confidence * 0.8)
         own = _longest({k: v[0] for k, v in history_codes().items() if v[0]}, dx.code)
@@ -301,7 +322,7 @@ def _covers(ref: tuple[str, str | None], code: str) -> bool:
     return lo[:3] <= code[:3] <= hi[:3]
 
 
-def excludes1(table: Table, items: list[Dx], notices: list[str]) -> list[Dx]:
+def excludes1(table: Table, items: list[Dx], notices: list[str], gate: float | None = None) -> list[Dx]:
     """Of two codes that an Excludes1 note keeps apart, the weaker one goes."""
     gone: set[str] = set()
     for a in items:
@@ -312,42 +333,50 @@ def excludes1(table: Table, items: list[Dx], notices: list[str]) -> list[Dx]:
                 continue
             if any(_covers(r, b.code) for r in refs):
                 weak = min((a, b), key=lambda d: (d.confidence, len(d.code)))
+                if confident(weak, gate):
+                    continue
                 gone.add(weak.code)
                 strong = b if weak is a else a
                 notices.append(f"Excludes1: {weak.code} is not reported with {strong.code}; kept {strong.code}.")
     return [d for d in items if d.code not in gone]
 
 
-def _said_more(table: Table, dx: Dx, items: list[Dx]) -> bool:
+def _said_more(table: Table, dx: Dx, items: list[Dx], gate: float | None = None) -> bool:
     """An unspecified code is not reported beside a code of its category that says more."""
     row = table.row(dx.code)
-    if row is None or "unspecified" not in row.description.lower():
+    if row is None or "unspecified" not in row.description.lower() or confident(dx, gate):
         return False
     return any(o.code != dx.code and o.code[:3] == dx.code[:3] and len(o.code) >= len(dx.code) for o in items)
 
 
 def apply(
-    kb: KnowledgeBase, items: list[Dx], day: date | None, words: Callable[[Dx], str], notices: list[str]
+    kb: KnowledgeBase,
+    items: list[Dx],
+    day: date | None,
+    words: Callable[[Dx], str],
+    notices: list[str],
+    gate: float | None = None,
 ) -> list[Dx]:
     """The coding rules over ``items``; ``words(dx)`` gives the lower-case words of the note around a
-    candidate (its sentence). Codes that do not exist or are not billable on the date are dropped."""
+    candidate (its sentence). Codes that do not exist or are not billable on the date are dropped.
+    ``gate``: the confidence at which a code stands on its own evidence (see the module docstring)."""
     table = Table(kb, day)
     out: list[Dx] = []
     for dx in items:
         w = words(dx)
-        d = by_context(dx, notices, str(getattr(dx.evidence[0], "text", w)) if dx.evidence else w.strip())
+        d = by_context(dx, notices, str(getattr(dx.evidence[0], "text", w)) if dx.evidence else w.strip(), gate)
         if d is None:
             continue
         d = billable(table, d, w, notices)
         if d is None:
             continue
-        d = billable(table, specific(table, d, w), w, notices) or d
+        d = billable(table, specific(table, d, w, gate), w, notices) or d
         d = encounter(table, sided(table, d), w)
         if all(o.code != d.code for o in out):
             out.append(d)
         else:  # the same code twice (e.g. two mentions): keep the stronger
             out = [max(o, d, key=lambda x: x.confidence) if o.code == d.code else o for o in out]
-    out = [d for d in out if not _said_more(table, d, out)]
+    out = [d for d in out if not _said_more(table, d, out, gate)]
     out = combine(out, notices)
     out = [d for d in (billable(table, d, words(d), notices) for d in out) if d is not None]
-    return excludes1(table, out, notices)
+    return excludes1(table, out, notices, gate)

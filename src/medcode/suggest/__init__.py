@@ -60,8 +60,9 @@ def _sentence_at(note: Note, offset: int) -> int:
     return max(0, bisect.bisect_right(starts, offset) - 1)
 
 
-def _dx(note: Note, item: Any) -> coding.Dx:
-    """A diagnosis candidate with the context of its evidence (an affirmed mention wins)."""
+def _dx(note: Note, item: Any, gated: bool = False) -> coding.Dx:
+    """A diagnosis candidate with the context of its evidence (an affirmed mention wins). ``gated``: the
+    note is a narrative (``narrative``)."""
     evidence: tuple[Evidence, ...] = tuple(item.evidence)
     contexts = [(e, assess(note, e.start, e.end)) for e in evidence]
     affirmed = [
@@ -69,6 +70,11 @@ def _dx(note: Note, item: Any) -> coding.Dx:
     ]
     chosen = affirmed or contexts
     context = chosen[0][1] if chosen else Context()
+    if gated and getattr(item, "source", "") == "model":
+        # in a narrative note the model's code stands on the whole note's affirmed words (``suggest.affirmed``),
+        # not on the one sentence shown as its evidence: a negation there does not undo it (its history or
+        # family does); an encounter note with sections is read as before, sentence by sentence
+        context = replace(context, negated=False, hypothetical=False)
     if chosen:  # the side and encounter any of the chosen mentions states
         side = next((c.laterality for _, c in chosen if c.laterality), None)
         visit = next((c.encounter for _, c in chosen if c.encounter), None)
@@ -127,20 +133,32 @@ def _symptom_prefixes() -> dict[str, str]:
     return {r["prefix"]: r["scope"] for r in tsv.read("symptom_codes.tsv", ("prefix", "scope"))}
 
 
-def symptoms(items: list[coding.Dx]) -> list[coding.Dx]:
-    """Signs and symptoms a definitive diagnosis accounts for are not reported (``vocab/symptom_codes.tsv``)."""
+def symptoms(items: list[coding.Dx], gate: float | None = None) -> list[coding.Dx]:
+    """Signs and symptoms a definitive diagnosis accounts for are not reported (``vocab/symptom_codes.tsv``);
+    with a ``gate`` (``language.coding``), one whose confidence reaches it is."""
     scope = {d.code: _longest_prefix(_symptom_prefixes(), d.code) for d in items}
     definitive = [d for d in items if scope[d.code] is None]
     named = [d for d in definitive if SECTION_RANK.get(d.section, OTHER_SECTION_RANK) <= ASSESSMENT_RANK]
     out = []
     for d in items:
         s = scope[d.code]
+        if coding.confident(d, gate):  # the evidence supports reporting it on its own
+            out.append(d)
+            continue
         if s == "alone" and len(items) > 1:
             continue
         if s == "integral" and named and SECTION_RANK.get(d.section, OTHER_SECTION_RANK) > ASSESSMENT_RANK:
             continue
         out.append(d)
     return out
+
+
+def narrative(note: Note) -> bool:
+    """The note is a narrative with no section headers (a case report, a letter), not an encounter note with
+    sections (assessment, procedure, indications...) that states what was found and done: the coding rules
+    judge a narrative's candidates with a confidence gate (``language.coding``), as its candidates stand on
+    the whole text's evidence."""
+    return all(s.name == "other" for s in note.sections)
 
 
 def _longest_prefix(prefixes: dict[str, str], code: str) -> str | None:
@@ -182,12 +200,13 @@ def _diagnoses(
         notices.append("Diagnoses are not available in this build: only procedures are suggested.")
         return [], []
     found = diagnose(kb, note, day=day, include_all=include_all)
-    recommended = [_dx(note, f) for f in found if getattr(f, "recommended", True)]
+    gate = coding.CONFIDENT if narrative(note) else None
+    recommended = [_dx(note, f, gate is not None) for f in found if getattr(f, "recommended", True)]
     reasons = encounter_reasons(note, procedures or [])
     recommended = [d for d in recommended if all(d.code != r.code for r in reasons)] + reasons
-    below = [_dx(note, f) for f in found if not getattr(f, "recommended", True)]
-    coded = coding.apply(kb, recommended, day, lambda d: _words(note, d), notices)
-    coded = sorted((_placed(note, d) for d in symptoms(coded)), key=_order)
+    below = [_dx(note, f, gate is not None) for f in found if not getattr(f, "recommended", True)]
+    coded = coding.apply(kb, recommended, day, lambda d: _words(note, d), notices, gate)
+    coded = sorted((_placed(note, d) for d in symptoms(coded, gate)), key=_order)
     rest = coding.apply(kb, below, day, lambda d: _words(note, d), []) if include_all else []
     rest = [d for d in rest if all(d.code != c.code for c in coded)]
     facts, release_notes = diagnosis_facts(kb, [d.code for d in coded + rest], day)
