@@ -173,8 +173,13 @@ def autocomplete(kb: KnowledgeBase, query: str, *, system: str | None = None, li
         for bucket, take in zip(found, (2, 2, 1)):
             rows.extend(bucket[:take])
             del bucket[:take]
-    if not rows:  # no descriptor has these words: lay terms, abbreviations and typos, as search reads them
-        return list(search(kb, query, system=system, limit=limit, semantic=False).hits)
+    if not rows:  # no descriptor has these words: lay terms, abbreviations and typos, read by the concept
+        # index's words (BM25 with spelling correction, under a millisecond; the full search takes ~10 ms)
+        found_by = fuse.concepts(kb, parsed.text, systems, semantic=False)
+        where, params = _filters(systems, False, None)
+        docs = {d.code: d for d in fuse.docs_of(kb, list(found_by), where, params)}
+        ordered = [docs[c] for c in found_by if c in docs][:limit]
+        return [hit(d, "words", float(limit - i), tuple(toks), ()) for i, d in enumerate(ordered)]
     return [hit(Doc(*r), "prefix", float(limit - i), tuple(toks), ()) for i, r in enumerate(rows[:limit])]
 
 

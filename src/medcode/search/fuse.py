@@ -12,6 +12,7 @@ ICD-10-CM header then brings its default billable code just ahead of it (``rank.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ CONCEPT_SYSTEMS = ("CPT", "HCPCS", "ICD-10-CM")
 ANSWERED = (
     0.999  # a best code whose name has every word of the query (and the query all of its title) needs no semantic step
 )
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="medcode-semantic")
 SIMILAR = 10  # a code this high in the semantic ranking was found by "similar meaning" too
 
 
@@ -66,16 +68,22 @@ def words(
     semantic: bool = True,
 ) -> list[tuple[rank.Scored, str]]:
     """Every candidate with its fused score, best first, and why it was found."""
+    # The semantic step (encoding the query and scoring the cache, in onnxruntime without the GIL)
+    # runs beside the word search on another core: the query waits for the slower of the two.
+    ahead = _POOL.submit(concepts, kb, parsed.text, systems, True) if semantic and parsed.groups else None
     asked = rank.prepare(kb, parsed)
     found = rank.candidates(kb, asked, where, params)
     if semantic and found:  # the semantic step only when the words leave the answer open
         best = rank.rank(kb, asked, list(found.values()))[0]
         semantic = not (best.coverage >= ANSWERED and best.precision >= ANSWERED)
-    by_code = concepts(kb, parsed.text, systems, semantic) if parsed.groups else {}
+    if ahead is not None and semantic:
+        by_code = ahead.result()
+    else:
+        by_code = concepts(kb, parsed.text, systems, False) if parsed.groups else {}
     if by_code:
         have = {d.code for d in found.values()}
         missing = [c for c in by_code if c not in have]
-        for d in _by_code(kb, missing, where, params):
+        for d in docs_of(kb, missing, where, params):
             found.setdefault(d.id, d)
     extra = {d.id: stems(by_code[d.code].text) for d in found.values() if d.code in by_code}
     ranked = rank.rank(kb, asked, list(found.values()), extra)
@@ -104,7 +112,7 @@ def words(
 PROMOTED = 1e-4  # a header's default code, just ahead of it
 
 
-def _by_code(kb: KnowledgeBase, codes: list[str], where: str, params: list[Any]) -> list[Doc]:
+def docs_of(kb: KnowledgeBase, codes: list[str], where: str, params: list[Any]) -> list[Doc]:
     if not codes:
         return []
     marks = ",".join("?" * len(codes))
