@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 
 from medcode import vocab
+from medcode.language.words import plain_description
 from medcode.search import SearchError, autocomplete, search
-from medcode.search.text import plain_description
 
 
 def codes(kb, query, **kw):

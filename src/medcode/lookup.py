@@ -32,6 +32,7 @@ from medcode.kb.models import (
 from medcode.kb.releases import Resolved
 from medcode.kb.schema import PRESENCE
 from medcode.kb.store import KnowledgeBase
+from medcode.language.words import plain_description
 from medcode.pricing import (
     NO_GPCI,
     PAYABLE_STATUSES,
@@ -45,7 +46,6 @@ from medcode.pricing import (
     rvu_of,
 )
 from medcode.rules import CONTRACTOR_PRICED, CONTRACTOR_PRICED_STATUSES
-from medcode.search.text import plain_description
 
 __all__ = ["get_code", "ptp_between", "ptp_pairs", "rvu_history", "MalformedCode", "UnknownCode"]
 

@@ -19,7 +19,7 @@ from rapidfuzz.distance import OSA
 
 from medcode import vocab
 from medcode.language import abbreviations
-from medcode.search.text import STOPWORDS, stem
+from medcode.language.words import STOPWORDS, stem
 
 SPLIT = re.compile(r"[A-Za-z0-9]+(?:[/&+\-][A-Za-z0-9]+)*")
 ALNUM = re.compile(r"[a-z0-9]+")

@@ -25,9 +25,9 @@ import numpy as np
 from medcode.language import abbreviations
 from medcode.language import lexical as lexical_code
 from medcode.language import terms as terms_code
+from medcode.language import words as text_code
 from medcode.language.lexical import LexicalIndex
 from medcode.language.terms import Term
-from medcode.search import text as text_code
 
 log = logging.getLogger(__name__)
 

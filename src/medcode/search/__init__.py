@@ -9,10 +9,10 @@ from typing import Any
 
 from medcode.kb.models import SearchHit, SearchResults
 from medcode.kb.store import KnowledgeBase
+from medcode.language.words import STOPWORDS, words
 from medcode.search import fuse
 from medcode.search.docs import DOC_COLUMNS, Doc, fetch, hit
 from medcode.search.query import parse
-from medcode.search.text import STOPWORDS, words
 
 __all__ = ["search", "autocomplete", "SYSTEMS", "SearchError"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from medcode.search.text import stem, words
+from medcode.language.words import stem, words
 
 # Words of a query that name a side of the body.
 SIDES = {

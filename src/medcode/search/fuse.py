@@ -18,10 +18,10 @@ from typing import Any
 
 from medcode.kb.models import SearchHit
 from medcode.kb.store import KnowledgeBase
+from medcode.language.words import stems
 from medcode.search import intent, rank
 from medcode.search.docs import DOC_COLUMNS, Doc, hit
 from medcode.search.query import Parsed
-from medcode.search.text import stems
 
 log = logging.getLogger(__name__)
 

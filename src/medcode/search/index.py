@@ -19,7 +19,7 @@ import apsw
 
 from medcode import vocab
 from medcode.codes import system_of
-from medcode.search.text import plain_description, stems, words
+from medcode.language.words import plain_description, stems, words
 
 SCHEMA = """
 CREATE TABLE search_docs (

@@ -8,8 +8,8 @@ import math
 from dataclasses import dataclass
 
 from medcode.kb.store import KnowledgeBase
+from medcode.language.words import STOPWORDS, stem, words
 from medcode.search.query import Group
-from medcode.search.text import STOPWORDS, stem, words
 
 PROCEDURES = ("CPT", "HCPCS")
 DIAGNOSES = ("ICD-10-CM",)

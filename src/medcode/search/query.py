@@ -14,7 +14,7 @@ from medcode import vocab
 from medcode.kb.models import Expansion
 from medcode.kb.store import KnowledgeBase
 from medcode.language import abbreviations
-from medcode.search.text import STOPWORDS, WORD, words
+from medcode.language.words import STOPWORDS, WORD, words
 
 MAX_CHARS = 256
 MAX_GROUPS = 12

@@ -11,10 +11,10 @@ from typing import Any
 
 from medcode.kb.models import Expansion
 from medcode.kb.store import KnowledgeBase
+from medcode.language.words import STOPWORDS, stem, words
 from medcode.search import evidence
 from medcode.search.docs import DOC_COLUMNS, Doc
 from medcode.search.query import Group, Parsed
-from medcode.search.text import STOPWORDS, stem, words
 
 CANDIDATES = 200
 # How a word group's weight grows with its rarity: log(1 + docs / docs with the word).

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from medcode.kb.store import KnowledgeBase
-from medcode.search.text import STOPWORDS, stem
+from medcode.language.words import STOPWORDS, stem
 
 WORD = re.compile(r"[A-Za-z0-9]+")
 # words that say nothing about which condition a term names

@@ -1,4 +1,4 @@
-"""Words, stems and plain-language descriptions: the text side of search."""
+"""Words of clinical and descriptor text: tokens, stop words, Porter stems (shared by the language layer and search).
 
 from __future__ import annotations
 
