@@ -1,4 +1,4 @@
-"""Words of clinical and descriptor text: tokens, stop words, Porter stems (shared by the language layer and search).
+"""Words of clinical and descriptor text: tokens, stop words, Porter stems (shared by the language layer and search)."""
 
 from __future__ import annotations
 
