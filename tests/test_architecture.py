@@ -53,3 +53,23 @@ def test_docs_name_every_setting_command_and_source():
     for module in SOURCES:
         name = module.__name__.rsplit(".", 1)[1]
         assert f"`{name}`" in docs, name
+
+
+def _medcode_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("medcode."):
+            out.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            out.update(a.name.split(".")[1] for a in node.names if a.name.startswith("medcode."))
+    return out
+
+
+def test_the_language_layer_imports_no_feature():
+    """features (search, suggest, claims, lookup, pricing ...) -> language -> kb, never back."""
+    allowed = {"language", "kb", "codes", "vocab", "settings", "dates", "rules"}
+    offenders = {
+        str(p.relative_to(SRC)): sorted(_medcode_imports(p) - allowed) for p in (SRC / "language").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
