@@ -267,7 +267,7 @@ def by_context(dx: Dx, notices: list[str], mention: str, gate: float | None = No
     c = dx.context
     if c.negated or c.hypothetical:
         return None
-    if c.uncertain and not dx.code.startswith("R"):
+    if c.uncertain and not dx.code.startswith("R") and not confident(dx, gate):
         notices.append(f"Uncertain diagnosis '{mention}' not coded; the symptoms documented are coded instead.")
         return None
     if c.family:

@@ -36,4 +36,4 @@ def affirmed(note: Note) -> str:
     for section in note.sections:  # header-only sections with no sentence of their own
         if section.name in SECTIONS:
             chars[section.start : section.end] = " " * (section.end - section.start)
-    return "".join(chars)
+    return "".join(o if o == "\n" else c for o, c in zip(note.text, chars, strict=True))  # lines stay lines

@@ -40,10 +40,11 @@ THRESHOLD = 0.2  # combined score at or above which a code is recommended (tuned
 MAX_RECOMMENDED = 25  # per note
 MAX_CANDIDATES = 40  # per note, with include_all
 FLOOR = 0.05  # model probabilities below this are not candidates
-# a code the model finds alone loses this many times what only negated, hypothetical or family words gave it
-# (``suggest.affirmed``; chosen on CodiEsp dev and the US notes)
+# A code the model finds alone is scored again on the note's affirmed words (``suggest.affirmed``): it keeps its
+# score when that keeps at least KEPT of it, else it takes the affirmed score less AGAINST times what the
+# negated, hypothetical or family words gave it (chosen on CodiEsp dev and the US notes).
+KEPT = 0.6
 AGAINST = 1.0
-KEPT = 0.5
 # precision of a concept match by its number of content words when no model is available
 LENGTH_PRIOR = {1: 0.22, 2: 0.24, 3: 0.30, 4: 0.30}
 # mentions in these contexts support no code of their own (ICD-10-CM guidelines: a negated or
