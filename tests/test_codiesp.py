@@ -15,6 +15,8 @@ from medcode.suggest.learned import CorpusError, Learned, load, read_split
 
 # dev micro-F1 on exact codes of diagnose() measured 0.399 (bench/codiesp_bench.py); the floor leaves a margin
 DEV_F1_FLOOR = 0.36
+# dev micro-F1 on exact codes of the whole medcode.suggest call measured 0.384 (bench/codiesp_bench.py --suggest)
+SUGGEST_F1_FLOOR = 0.35
 
 
 @pytest.mark.parametrize(
@@ -109,3 +111,27 @@ def test_model_cache(kb: KnowledgeBase, data_dir: Path, trained: tuple[Learned, 
     again = load(home, data_dir / "codiesp", lambda t: diagnoses.matched(table, t), "test")
     assert time.perf_counter() - started < 10
     assert again is not None and again.codes == model.codes and again.match_hits == model.match_hits
+
+
+@pytest.mark.slow
+def test_dev_f1_whole_suggest(kb: KnowledgeBase, data_dir: Path, trained: tuple[Learned, Path]) -> None:
+    """The codes the whole pipeline recommends (coding rules, symptoms, Excludes1) on CodiEsp dev."""
+    from medcode.suggest import suggest
+
+    model, _ = trained
+    kb.memo["suggest.learned"] = model  # the same train split the session's model is learned from
+    dev = read_split(data_dir / "codiesp", "dev")
+    table = concepts(kb)
+    tp = emitted = 0
+    started = time.perf_counter()
+    for text, gold in zip(dev.texts, dev.labels, strict=True):
+        found = [d.code for d in suggest(kb, text).diagnoses]
+        assert len(found) == len(set(found))
+        assert [c for c in found if c not in table.codes or not table.codes[c].billable] == []
+        tp += len(set(found) & gold)
+        emitted += len(found)
+    seconds = (time.perf_counter() - started) / len(dev.texts)
+    precision, recall = tp / emitted, tp / sum(map(len, dev.labels))
+    f1 = 2 * precision * recall / (precision + recall)
+    assert f1 >= SUGGEST_F1_FLOOR, (precision, recall, f1)
+    assert seconds < 1.0

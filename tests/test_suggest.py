@@ -497,15 +497,15 @@ def _f1(tp: int, emitted: int, gold: int) -> float:
 
 def test_us_notes_aggregate_floors(notes_run: dict[str, Suggestion]) -> None:
     """Floors from the measurement of 2026-12-04 minus a margin: procedures F1 1.000 (on the notes the rules
-    were written against), diagnoses F1 0.437 and first-listed 27/53 (they depend on suggest.diagnoses, still
-    changing)."""
+    were written against), diagnoses F1 0.437 and first-listed 27/53 (measured again, unchanged, after the
+    confidence gate for narrative notes)."""
     gold = _gold()
     px_tp = sum(len({p[0] for p in _px(s)} & {p[0] for p in gold[n][1]}) for n, s in notes_run.items())
     px_f1 = _f1(px_tp, sum(len(s.procedures) for s in notes_run.values()), sum(len(g[1]) for g in gold.values()))
     dx_tp = sum(len({d.code for d in s.diagnoses} & set(gold[n][0])) for n, s in notes_run.items())
     dx_f1 = _f1(dx_tp, sum(len(s.diagnoses) for s in notes_run.values()), sum(len(g[0]) for g in gold.values()))
     first = sum(bool(s.diagnoses) and s.diagnoses[0].code == gold[n][0][0] for n, s in notes_run.items())
-    assert (px_f1 >= 0.95, dx_f1 >= 0.33, first >= 22) == (True, True, True), (px_f1, dx_f1, first)
+    assert (px_f1 >= 0.95, dx_f1 >= 0.40, first >= 25) == (True, True, True), (px_f1, dx_f1, first)
 
 
 @pytest.mark.slow  # the first concept-index lookup loads the index (about 20 s on this machine)
