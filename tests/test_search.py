@@ -262,3 +262,45 @@ def test_procedure_words_rank_procedures_first(kb):
     """'biopsy' and 'removal' are procedure words: the first codes are CPT/HCPCS, not diagnoses."""
     hits = search(kb, "skin lesion biopsy removal", semantic=False, limit=5).hits
     assert [h.system for h in hits] == ["CPT"] * 5
+
+
+@pytest.mark.parametrize(
+    ("query", "intent"),
+    [
+        ("tylenol overdose", None),
+        ("suicide attempt with tylenol", "self-harm"),
+        ("intentional overdose of aspirin", "self-harm"),
+        ("accidental ingestion of bleach", "accidental"),
+        ("rash adverse effect of amoxicillin", "adverse effect"),
+        ("underdosing of insulin", "underdosing"),
+        ("poisoning by heroin undetermined intent", "undetermined"),
+        ("assaulted with poison", "assault"),
+    ],
+    ids=lambda v: str(v),
+)
+def test_query_intent_of_a_poisoning(query: str, intent: str | None) -> None:
+    from medcode.search import evidence
+
+    assert evidence.read(query).intent == intent
+
+
+@pytest.mark.parametrize(
+    ("code", "title", "intent"),
+    [
+        (
+            "T39.1X1A",
+            "Poisoning by 4-Aminophenol derivatives, accidental (unintentional), initial encounter",
+            "accidental",
+        ),
+        ("T39.1X2A", "Poisoning by 4-Aminophenol derivatives, intentional self-harm, initial encounter", "self-harm"),
+        ("T39.1X5A", "Adverse effect of 4-Aminophenol derivatives, initial encounter", "adverse effect"),
+        ("S72.001A", "Fracture of unspecified part of neck of right femur, initial encounter", None),
+    ],
+    ids=lambda v: str(v),
+)
+def test_code_intent_and_the_accidental_default(code: str, title: str, intent: str | None) -> None:
+    from medcode.search import evidence
+
+    assert evidence.doc_intent("ICD-10-CM", code, title) == intent
+    # guideline I.C.19.e.5.b: no intent stated reads as accidental
+    assert evidence.intent_score(None, intent) == (0.0 if intent in (None, "accidental") else -0.3)

@@ -57,6 +57,7 @@ class Reading:
     side: str | None = None
     encounter: str | None = None
     contrast: str | None = None  # "without", "with", "both"
+    intent: str | None = None  # of a poisoning or drug effect: "accidental", "self-harm", "assault", ...
 
 
 def read(text: str) -> Reading:
@@ -70,7 +71,49 @@ def read(text: str) -> Reading:
     if asked is None and IMAGING.search(low):  # "ct chest w/o", "mri knee wo"
         end = TRAILING.search(low)
         asked = None if end is None else ("without" if end.group(1) in ("w/o", "wo", "without") else "with")
-    return Reading(side, encounter, asked)
+    intent = next((name for name, rx in INTENTS if rx.search(low)), None)
+    return Reading(side, encounter, asked, intent)
+
+
+# The intent of a poisoning, or a drug's adverse effect or underdosing, as a query says it (the
+# columns of the Table of Drugs and Chemicals); first match wins.
+INTENTS = (
+    (
+        "self-harm",
+        re.compile(r"\b(suicid\w*|self[- ]?harm\w*|self[- ]inflicted|intentional(?!ly)|on purpose|deliberate\w*)\b"),
+    ),
+    ("assault", re.compile(r"\b(assault\w*|homicid\w*)\b")),
+    ("undetermined", re.compile(r"\b(undetermined|unknown intent|intent unknown)\b")),
+    ("underdosing", re.compile(r"\b(underdos\w*|missed doses?|too little)\b")),
+    ("adverse effect", re.compile(r"\b(adverse|side[- ]effects?|reaction to|allergic to|intoleran\w*)\b")),
+    ("accidental", re.compile(r"\b(accident\w*|unintentional\w*|by mistake)\b")),
+)
+DOC_INTENTS = (
+    ("accidental", "accidental (unintentional)"),
+    ("self-harm", "intentional self-harm"),
+    ("assault", "assault"),
+    ("undetermined", "undetermined"),
+    ("adverse effect", "adverse effect of"),
+    ("underdosing", "underdosing of"),
+)
+
+
+def doc_intent(system: str, code: str, title: str) -> str | None:
+    """The intent column of a T36-T65 code (poisoning, toxic effect, adverse effect, underdosing)."""
+    if system != "ICD-10-CM" or not code.startswith("T") or not "36" <= code[1:3] <= "65":
+        return None
+    low = title.lower()
+    return next((name for name, words in DOC_INTENTS if words in low), None)
+
+
+def intent_score(asked: str | None, has: str | None) -> float:
+    """ICD-10-CM guideline I.C.19.e.5.b: a poisoning whose intent is not stated is coded as accidental;
+    undetermined only when the record says the intent cannot be determined."""
+    if has is None:
+        return 0.0
+    if asked is None:
+        return 0.0 if has == "accidental" else -0.3
+    return 0.3 if has == asked else -0.6
 
 
 IMAGING = re.compile(r"\b(ct|cat|mri|mra|cta|mr|computed|magnetic|angiograph\w*)\b")

@@ -253,6 +253,7 @@ def fit(d: Doc, f: Features, reading: evidence.Reading) -> float:
     score += evidence.encounter_score(reading.encounter, f.encounter)
     if reading.contrast is not None:
         score += evidence.contrast_score(reading.contrast, f.contrast)
+    score += evidence.intent_score(reading.intent, evidence.doc_intent(d.system, d.code, d.title))
     return score
 
 
