@@ -17,8 +17,11 @@ The model has two parts:
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import logging
+import math
 import pickle
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -29,7 +32,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3
 MIN_DOCS = 2  # codes with fewer training documents get no classifier (concept matches still find them)
 RIDGE = 0.7  # regularisation of the ridge regression (chosen on dev)
 SMOOTHING = 1.0  # pseudo-matches at the length prior when estimating a code's match precision
@@ -76,18 +79,50 @@ def corpus_files(root: Path, splits: Iterable[str] = ("train",)) -> list[Path]:
 
 
 def corpus_key(root: Path, salt: str, splits: Iterable[str] = ("train",)) -> str:
-    import sklearn
-
-    digest = hashlib.sha256(f"medcode.suggest.learned {FORMAT} {salt} sklearn {sklearn.__version__}".encode())
+    sklearn = importlib.metadata.version("scikit-learn")  # (not imported: that takes about a second)
+    digest = hashlib.sha256(f"medcode.suggest.learned {FORMAT} {salt} sklearn {sklearn}".encode())
     for path in corpus_files(root, splits):
         digest.update(path.name.encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
+TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
+
+
+@dataclass
+class Tfidf:
+    """The fitted TF-IDF of the model as plain data (word and word-pair vocabulary, idf, stop words):
+    the same vectors as scikit-learn's TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, l2 norm)
+    without importing scikit-learn when a note is coded (its import takes about a second)."""
+
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    stop: frozenset[str]
+
+    def transform(self, texts: Sequence[str]) -> object:
+        from scipy.sparse import csr_matrix
+
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        for i, text in enumerate(texts):
+            toks = [w for w in TOKEN.findall(text.lower()) if w not in self.stop]
+            grams = Counter(g for g in [*toks, *(f"{a} {b}" for a, b in zip(toks, toks[1:]))] if g in self.vocabulary)
+            if not grams:
+                continue
+            idx = [self.vocabulary[g] for g in grams]
+            v = np.array([1.0 + math.log(n) for n in grams.values()]) * self.idf[idx]
+            v /= np.linalg.norm(v)
+            rows.extend([i] * len(idx))
+            cols.extend(idx)
+            vals.extend(v.tolist())
+        return csr_matrix((vals, (rows, cols)), shape=(len(texts), len(self.idf)), dtype=np.float64)
+
+
 @dataclass
 class Learned:
-    vectorizer: object  # sklearn TfidfVectorizer
+    vectorizer: Tfidf
     codes: tuple[str, ...]
     weights: np.ndarray  # (features, codes) float32
     bias: np.ndarray  # (codes,) float32
@@ -100,7 +135,7 @@ class Learned:
         self.index = {c: i for i, c in enumerate(self.codes)}
 
     def features(self, texts: Sequence[str]) -> object:
-        return self.vectorizer.transform(texts)  # type: ignore[attr-defined]
+        return self.vectorizer.transform(texts)
 
     def probabilities(self, text: str) -> np.ndarray:
         """The regression's estimate of P(code | note) for every code of the model, clipped to 0-1."""
@@ -148,8 +183,13 @@ def fit(texts: Sequence[str], labels: Sequence[set[str]], matcher: Matcher) -> L
             hits[code] += code in gold
             length_seen[min(length, LONGEST)] += 1
             length_hits[min(length, LONGEST)] += code in gold
+    plain = Tfidf(
+        {str(k): int(v) for k, v in vectorizer.vocabulary_.items()},
+        np.asarray(vectorizer.idf_, dtype=np.float64),
+        frozenset(vectorizer.get_stop_words() or ()),
+    )
     return Learned(
-        vectorizer=vectorizer,
+        vectorizer=plain,
         codes=codes,
         weights=weights,
         bias=bias.astype(np.float32),
