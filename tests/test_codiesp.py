@@ -135,3 +135,28 @@ def test_dev_f1_whole_suggest(kb: KnowledgeBase, data_dir: Path, trained: tuple[
     f1 = 2 * precision * recall / (precision + recall)
     assert f1 >= SUGGEST_F1_FLOOR, (precision, recall, f1)
     assert seconds < 1.0
+
+
+def test_plain_tfidf_equals_scikit_learns() -> None:
+    """The model's TF-IDF kept as plain data gives scikit-learn's vectors exactly."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from medcode.suggest.learned import Tfidf
+
+    train = [
+        "Patient with type 2 diabetes and chronic kidney disease stage 3.",
+        "Chronic kidney disease with hypertension; fever and cough for two days.",
+        "Fever, cough and shortness of breath; chest x-ray shows pneumonia.",
+        "Type 2 diabetes with neuropathy, fever absent, cough absent.",
+        "Hypertension and type 2 diabetes, kidney disease stage 4.",
+    ]
+    fitted = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True, stop_words="english")
+    fitted.fit(train)
+    plain = Tfidf(
+        {k: int(v) for k, v in fitted.vocabulary_.items()},
+        np.asarray(fitted.idf_),
+        frozenset(fitted.get_stop_words() or ()),
+    )
+    notes = [*train, "", "Cough cough cough, fever.", "nothing known here"]
+    assert np.abs(fitted.transform(notes).toarray() - plain.transform(notes).toarray()).max() < 1e-12  # type: ignore[attr-defined]
