@@ -14,6 +14,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import medcode
 from medcode.search import autocomplete, search
@@ -86,6 +87,15 @@ def speed(kb: medcode.KnowledgeBase, queries: list[tuple[str, set[str], str]]) -
         for cut in range(1, len(q) + 1):
             prefixes.append(q[:cut])
     rng.shuffle(prefixes)
+    times = autocomplete_times(kb, prefixes)
+    print(
+        f"autocomplete (every prefix of the queries): n={len(times)} p50={statistics.median(times):.2f} ms "
+        f"p95={pct(times, 95):.2f} ms max={max(times):.2f} ms"
+    )
+
+
+def autocomplete_times(kb: Any, prefixes: list[str]) -> list[float]:
+    """Milliseconds of autocomplete for each prefix, after 200 calls to warm up."""
     for q in prefixes[:200]:
         autocomplete(kb, q)
     times = []
@@ -93,10 +103,7 @@ def speed(kb: medcode.KnowledgeBase, queries: list[tuple[str, set[str], str]]) -
         t = time.perf_counter_ns()
         autocomplete(kb, q)
         times.append((time.perf_counter_ns() - t) / 1e6)
-    print(
-        f"autocomplete (every prefix of the queries): n={len(times)} p50={statistics.median(times):.2f} ms "
-        f"p95={pct(times, 95):.2f} ms max={max(times):.2f} ms"
-    )
+    return times
 
 
 def main() -> None:
