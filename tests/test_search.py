@@ -304,3 +304,36 @@ def test_code_intent_and_the_accidental_default(code: str, title: str, intent: s
     assert evidence.doc_intent("ICD-10-CM", code, title) == intent
     # guideline I.C.19.e.5.b: no intent stated reads as accidental
     assert evidence.intent_score(None, intent) == (0.0 if intent in (None, "accidental") else -0.3)
+
+
+@pytest.mark.parametrize(
+    ("code", "title", "asked", "expected"),
+    [
+        (
+            "S52.532D",
+            "Colles' fracture of left radius, subsequent encounter for closed fracture with routine healing",
+            "subsequent",
+            0.3,
+        ),
+        (
+            "S52.532K",
+            "Colles' fracture of left radius, subsequent encounter for closed fracture with nonunion",
+            "subsequent",
+            0.0,
+        ),
+        (
+            "S52.532K",
+            "Colles' fracture of left radius, subsequent encounter for closed fracture with nonunion",
+            None,
+            -0.3,
+        ),
+        ("S52.532A", "Colles' fracture of left radius, initial encounter for closed fracture", None, 0.0),
+        ("S52.532S", "Colles' fracture of left radius, sequela", "subsequent", -0.6),
+    ],
+    ids=lambda v: str(v),
+)
+def test_encounter_evidence_routine_healing_unless_said(code: str, title: str, asked: str | None, expected: float):
+    """A bare follow-up reads as routine healing: delayed healing, nonunion and malunion must be said."""
+    from medcode.search import evidence
+
+    assert evidence.encounter_score(asked, evidence.doc_encounter("ICD-10-CM", code, title)) == expected

@@ -159,7 +159,16 @@ def doc_encounter(system: str, code: str, title: str) -> str | None:
         return None
     if "encounter" not in title.lower() and not title.lower().endswith("sequela"):
         return None
-    return SEVENTH.get(code[-1], "subsequent")
+    seventh = SEVENTH.get(code[-1])
+    if seventh is not None:
+        return seventh
+    low = title.lower()
+    if any(w in low for w in HEALING_PROBLEMS):  # delayed healing, nonunion, malunion: said, or not this code
+        return "subsequent, healing problem"
+    return "subsequent"
+
+
+HEALING_PROBLEMS = ("delayed healing", "nonunion", "malunion")
 
 
 def side_score(asked: str | None, has: str | None) -> float:
@@ -175,6 +184,8 @@ def side_score(asked: str | None, has: str | None) -> float:
 def encounter_score(asked: str | None, has: str | None) -> float:
     if has is None:
         return 0.0
+    if has == "subsequent, healing problem":  # the words of the query decide; a bare "follow-up" means routine healing
+        return -0.3 if asked is None else 0.0 if asked == "subsequent" else -0.6
     if asked is None:
         return 0.0 if has == "initial" else -0.3
     return 0.3 if has == asked else -0.6

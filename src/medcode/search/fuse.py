@@ -29,6 +29,8 @@ K = 5
 WORDS = 1.0
 LEXICAL = 0.25
 SEMANTIC = 0.8
+FIT = 0.5  # share of the fused score that coding-rule evidence moves (per point of rank.fit)
+FIT_FLOOR = 0.3
 INTENT = 0.3  # share of the score a code loses when the query's words all but rule out its kind
 CONCEPTS = 50  # candidates asked of the concept index
 CONCEPT_SYSTEMS = ("CPT", "HCPCS", "ICD-10-CM")
@@ -100,6 +102,9 @@ def words(
                 score += SEMANTIC / (K + c.semantic)
                 similar = c.semantic <= SIMILAR
         score *= 1.0 - INTENT * max(0.0, 0.5 - intent.fit(s.doc.system, odds)) * 2
+        # the coding-rule evidence (side, encounter, contrast, a poisoning's intent) weighs on the fused
+        # score too: the concept index's rankings know nothing of it
+        score *= max(FIT_FLOOR, 1.0 + FIT * rank.fit(s.doc, rank.features(kb, s.doc), asked.reading))
         why = "words and similar meaning" if similar and s.matched else "similar meaning" if similar else "words"
         s.score = score
         fused.append((s, why))
