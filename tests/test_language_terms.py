@@ -367,7 +367,8 @@ def test_lookup_candidate_and_systems(concepts):
     assert concepts.lookup("", 5) == []
 
 
-def test_semantic_ranking_is_fused_when_the_embeddings_exist(tmp_path):
+def test_semantic_ranking_is_fused_when_the_embeddings_exist(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDCODE_EMBED", "background")  # (the tests' default is off: words only)
     from medcode.language import vectors
     from medcode.language.index import ConceptIndex
     from medcode.language.vectors import Vectors
@@ -389,3 +390,5 @@ def test_semantic_ranking_is_fused_when_the_embeddings_exist(tmp_path):
     assert got[0].score == pytest.approx(2 / 61) and got[1].score == pytest.approx(1 / 62)
     assert [c.code for c in index.lookup("heart pain", 2, semantic=False)] == ["I50.9"]
     assert [c.code for c in index.lookup("heart pain", 1, systems=("HCPCS",))] == ["E0607"]
+    monkeypatch.setenv("MEDCODE_EMBED", "off")  # off: words only, even with the cache built
+    assert [c.code for c in ConceptIndex.build(terms, tmp_path).lookup("heart pain", 2)] == ["I50.9"]

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from medcode import settings
 from medcode.language import saved
 from medcode.language.lexical import LexicalIndex, with_synonyms
 from medcode.language.terms import Term, collect
@@ -92,6 +93,8 @@ class ConceptIndex:
         self._masks: dict[tuple[str, ...], np.ndarray] = {}
         self._vectors: Any = None
         self._vectors_lock = threading.Lock()
+        # MEDCODE_EMBED=off: words only, even where an embedding cache exists
+        self.semantic_on = settings.load().embed != "off"
 
     @classmethod
     def build(cls, terms: list[Term], home: Path | None = None) -> ConceptIndex:
@@ -147,6 +150,7 @@ class ConceptIndex:
         """The ``k`` codes best matching ``text``, best first, one per code."""
         mask = self._mask(systems)
         lexical = _code_ranks(self.lexical.search(with_synonyms(text), LEXICAL_K, mask), self.terms, MORE_TERMS)
+        semantic = semantic and self.semantic_on
         sem = _code_ranks(self.semantic_hits(text, SEMANTIC_K, mask), self.terms) if semantic else {}
         scores: dict[str, float] = {}
         for ranks, weight in ((lexical, LEXICAL_WEIGHT), (sem, SEMANTIC_WEIGHT)):
