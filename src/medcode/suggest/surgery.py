@@ -24,6 +24,11 @@ def _endoscopy() -> dict[str, list[tuple[str, str, re.Pattern[str]]]]:
     return out
 
 
+def endoscopy_techniques(family: str) -> tuple[tuple[str, str, re.Pattern[str]], ...]:
+    """(technique, code, pattern) of an endoscopy family (``vocab/endoscopy.tsv``), the scope row first."""
+    return tuple(_endoscopy()[family])
+
+
 _SCREENING = re.compile(r"\bscreening\b")
 _HIGH_RISK = re.compile(
     r"family history of colon|personal history of (?:colon|adenom|polyp)|history of (?:adenomatous )?polyps|"
@@ -117,26 +122,54 @@ _INTERMEDIATE = re.compile(
     r"layered closure|\blayered\b|intermediate|deep (?:dermal |subcutaneous )?sutures|subcutaneous (?:tissue )?"
     r"(?:was |were )?(?:closed|approximated)|subcuticular|two[- ]layer|deep layer|extensive cleaning"
 )
+_SIMPLE = re.compile(r"\bsimple\b|single layer")
+# The words that state each kind of repair, the most extensive first.
+REPAIR_KINDS = (("complex", _COMPLEX), ("intermediate", _INTERMEDIATE), ("simple", _SIMPLE))
 
 
 @dataclass(frozen=True)
-class _Wound:
+class Wound:
+    """A repaired wound the note measures: its length (cm), the anatomic group of its site for each kind
+    of repair, the site word, the kind of repair its own line states (None: not said), whether it is
+    written in a procedure section, and evidence (the length, the site)."""
+
     cm: float
     groups: dict[str, str]
     site: str
     kind: str | None
-    procedure: bool  # written in a procedure section
+    procedure: bool
     evidence: tuple[Evidence, ...]
 
 
-def _kind(text: str) -> str | None:
-    if _COMPLEX.search(text):
-        return "complex"
-    if _INTERMEDIATE.search(text):
-        return "intermediate"
-    if re.search(r"\bsimple\b|single layer", text):
-        return "simple"
+@dataclass(frozen=True)
+class WoundRepairs:
+    """The wound repairs of a note, as the repair rule reads them (``wound_repairs_in``).
+
+    ``lines``: (start, lower-case text, section) of the lines that report a wound or its closure;
+    ``wounds``: the distinct wounds measured (those of the procedure sections when there are any), each
+    with the kind it was repaired by (its line, else a closing line naming its site, else ``overall``);
+    ``overall``: the kind the closing lines state (None: not said); ``totals``: stated total lengths;
+    ``adhesive_only``: the first line, when the wounds were closed with tissue adhesive alone."""
+
+    lines: tuple[tuple[int, str, str], ...]
+    wounds: tuple[tuple[Wound, str], ...]
+    overall: str | None
+    totals: tuple[float, ...]
+    adhesive_only: Evidence | None
+
+
+def repair_kind(text: str) -> tuple[str, re.Match[str]] | None:
+    """The kind of repair (complex, intermediate, simple) the lower-case ``text`` states, with the words."""
+    for kind, pattern in REPAIR_KINDS:
+        m = pattern.search(text)
+        if m:
+            return kind, m
     return None
+
+
+def _kind(text: str) -> str | None:
+    found = repair_kind(text)
+    return found[0] if found else None
 
 
 def _lines(note: Note) -> list[tuple[int, str, str]]:
@@ -150,25 +183,29 @@ def _lines(note: Note) -> list[tuple[int, str, str]]:
     return out
 
 
-def wound_repairs(note: Note, out: Findings) -> None:
-    """Repairs by kind and anatomic group, lengths added up (a line stating the total length wins)."""
-    table, sites = _repairs()
+def repair_tables() -> tuple[
+    dict[tuple[str, str], list[tuple[float, float, str, str]]], list[tuple[re.Pattern[str], dict[str, str]]]
+]:
+    """(kind, group) -> [(from_cm, to_cm, code, add-on code)] and [(site pattern, group by kind)]
+    (vocab/laceration_repair.tsv, vocab/laceration_sites.tsv)."""
+    return _repairs()
+
+
+def wound_repairs_in(note: Note) -> WoundRepairs | None:
+    """The wounds a note repairs, with lengths, sites and kinds (None: no wound repair reported)."""
+    _, sites = _repairs()
     text = note.text.lower()
     if not (_WOUND.search(text) and _CLOSED.search(text)):
-        return
+        return None
     lines = [(st, low, sec) for st, low, sec in _lines(note) if _WOUND.search(low) or _CLOSED.search(low)]
     if not lines:
-        return
+        return None
     repair_text = " ".join(low for _, low, _ in lines if _CLOSED.search(low))
+    adhesive = None
     if _ADHESIVE_ONLY.search(repair_text) and not _STITCHES.search(repair_text):
         st, low, _ = lines[0]
-        ev = (_ev(note, st, st + len(low)),)
-        out.codes.append(
-            Found("G0168", 0.8, ev, "Wound closed with tissue adhesive only (Medicare code).", family="repair")
-        )
-        out.notices.append("Wound closed with tissue adhesive only: Medicare G0168; other payers code a simple repair.")
-        return
-    wounds: list[_Wound] = []
+        adhesive = _ev(note, st, st + len(low))
+    wounds: list[Wound] = []
     totals: list[float] = []
     for st, low, sec in lines:
         for m in _LENGTH.finditer(low):
@@ -192,30 +229,60 @@ def wound_repairs(note: Note, out: Findings) -> None:
             if where is None:
                 continue
             wev = (_ev(note, st + m.start(), st + m.end()), _ev(note, where[2], where[3]))
-            wounds.append(_Wound(cm, where[0], where[1], _kind(low), sec in PROCEDURE_LIKE, wev))
+            wounds.append(Wound(cm, where[0], where[1], _kind(low), sec in PROCEDURE_LIKE, wev))
     if any(w.procedure for w in wounds):
         wounds = [w for w in wounds if w.procedure]
-    unique: dict[tuple[float, str], _Wound] = {}
+    unique: dict[tuple[float, str], Wound] = {}
     for w in wounds:
         unique.setdefault((w.cm, w.site), w)
-    overall = _kind(repair_text) or "simple"
-    sums: dict[tuple[str, str], tuple[float, list[Evidence]]] = {}
+    overall = _kind(repair_text)
+    kinds = []
     for w in unique.values():
         kind = w.kind or next(
             (k for _, low, _ in lines if w.site in low and _CLOSED.search(low) for k in [_kind(low)] if k), None
         )
-        kind = kind or overall
+        kinds.append((w, kind or overall or "simple"))
+    return WoundRepairs(tuple(lines), tuple(kinds), overall, tuple(totals), adhesive)
+
+
+def repair_sums(repairs: WoundRepairs) -> dict[tuple[str, str], tuple[float, list[Evidence]]]:
+    """The summed length (cm) and evidence of the wounds by (kind, anatomic group); a stated total wins
+    when the wounds fall in one group."""
+    sums: dict[tuple[str, str], tuple[float, list[Evidence]]] = {}
+    for w, kind in repairs.wounds:
         key = (kind, w.groups[kind])
         total, evs = sums.get(key, (0.0, []))
         sums[key] = (total + w.cm, evs + list(w.evidence))
-    if len(sums) == 1 and totals:
+    if len(sums) == 1 and repairs.totals:
         key = next(iter(sums))
-        sums[key] = (totals[-1], sums[key][1])
+        sums[key] = (repairs.totals[-1], sums[key][1])
+    return {k: (round(t, 1), evs) for k, (t, evs) in sums.items()}
+
+
+def wound_repairs(note: Note, out: Findings) -> None:
+    """Repairs by kind and anatomic group, lengths added up (a line stating the total length wins)."""
+    table, _ = _repairs()
+    repairs = wound_repairs_in(note)
+    if repairs is None:
+        return
+    if repairs.adhesive_only is not None:
+        out.codes.append(
+            Found(
+                "G0168",
+                0.8,
+                (repairs.adhesive_only,),
+                "Wound closed with tissue adhesive only (Medicare code).",
+                family="repair",
+            )
+        )
+        out.notices.append("Wound closed with tissue adhesive only: Medicare G0168; other payers code a simple repair.")
+        return
+    sums = repair_sums(repairs)
     excised = any(f.family == "excision" for f in out.codes)
     for (k, group), (total, evs) in sorted(sums.items(), key=lambda kv: (RANK[kv[0][0]], -kv[1][0])):
         if excised and k == "simple":
             continue  # a simple closure is part of the excision
-        _code_repair(out, table, k, group, round(total, 1), evs)
+        _code_repair(out, table, k, group, total, evs)
 
 
 def _procedure_site(
@@ -236,6 +303,26 @@ RANK = {"complex": 0, "intermediate": 1, "simple": 2}
 PROCEDURE_LIKE = frozenset({"procedure", "procedure_description"})
 
 
+def repair_code(
+    kind: str,
+    group: str,
+    total: float,
+    table: dict[tuple[str, str], list[tuple[float, float, str, str]]] | None = None,
+) -> tuple[str, str, int] | None:
+    """(code, add-on code or "", add-on units) of a ``kind`` repair of ``total`` cm in ``group`` (None:
+    shorter than the codes' least length)."""
+    rows = (table or _repairs()[0])[(kind, group)]
+    if total < rows[0][0]:
+        return None
+    for lo, hi, c, _ in rows:
+        if lo <= total <= hi or (total < lo and c == rows[0][2]):
+            return c, "", 0
+    code, addon, top = rows[-1][2], rows[-1][3], rows[-1][1]
+    if addon and total > top:
+        return code, addon, int(-(-(total - top) // 5))
+    return code, "", 0
+
+
 def _code_repair(
     out: Findings,
     table: dict[tuple[str, str], list[tuple[float, float, str, str]]],
@@ -244,19 +331,15 @@ def _code_repair(
     total: float,
     evs: list[Evidence],
 ) -> None:
-    rows = table[(k, group)]
-    if total < rows[0][0]:  # a complex repair of 1 cm or less is coded as a simple or intermediate one
+    found = repair_code(k, group, total, table)
+    if found is None:  # a complex repair of 1 cm or less is coded as a simple or intermediate one
         out.notices.append(f"A {k} repair of {total} cm is shorter than the codes' least length.")
         return
-    code, addon, top = rows[-1][2], rows[-1][3], rows[-1][1]
-    for lo, hi, c, _ in rows:
-        if lo <= total <= hi or (total < lo and c == rows[0][2]):
-            code, addon, top = c, "", hi
-            break
+    code, addon, extra = found
+    top = table[(k, group)][-1][1]
     why = f"{k.capitalize()} repair, summed length {total:g} cm, {group.replace('_', ', ')}."
     out.codes.append(Found(code, 0.85, tuple(evs), why, family="repair"))
-    if addon and total > top:
-        extra = int(-(-(total - top) // 5))
+    if addon:
         out.codes.append(
             Found(
                 addon, 0.8, tuple(evs), f"Each further 5 cm beyond {top:g} cm ({extra}).", units=extra, family="repair"
