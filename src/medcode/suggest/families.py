@@ -98,6 +98,12 @@ def _em_table() -> dict[str, list[tuple[int, str]]]:
     return out
 
 
+def em_time_levels(patient: str) -> tuple[tuple[int, str], ...]:
+    """(least total minutes, code) of the office E/M levels of a "new" or "established" patient, lowest first
+    (``vocab/em_time.tsv``)."""
+    return tuple(_em_table()[patient])
+
+
 _TIME = re.compile(
     r"(?:\btime\b|total of|spent|face[- ]to[- ]face)[^.;]{0,150}?\b(\d{1,3})\s*(?:minutes|mins?)\b"
     r"|\b(\d{1,3})\s*(?:minutes|mins?)\b[^.;]{0,60}?\b(?:total|spent|face[- ]to[- ]face|on the date)"
@@ -132,7 +138,7 @@ def em_by_time(note: Note, out: Findings) -> None:
     patient, stated = patient_status(note.text.lower())
     if not stated:
         out.notices.append("The note does not say whether the patient is new or established: coded as established.")
-    levels = [code for least, code in _em_table()[patient] if minutes >= least]
+    levels = [code for least, code in em_time_levels(patient) if minutes >= least]
     if not levels:
         out.notices.append(f"Documented time {minutes} minutes is below the least time of an office visit level.")
         return
@@ -161,12 +167,6 @@ def _joints() -> tuple[list[tuple[re.Pattern[str], str]], dict[tuple[str, bool],
         for r in read("joint_codes.tsv", ("size", "ultrasound", "code"))
     }
     return sites, codes
-
-
-def joint_tables() -> tuple[list[tuple[re.Pattern[str], str]], dict[tuple[str, bool], str]]:
-    """[(site pattern, size)] of ``vocab/joint_sizes.tsv`` (in file order) and (size, ultrasound) -> code
-    of ``vocab/joint_codes.tsv``."""
-    return _joints()
 
 
 _SIDES = {"right": re.compile(r"\bright\b|\brt\b|\br\b"), "left": re.compile(r"\bleft\b|\blt\b|\bl\b")}
@@ -212,7 +212,7 @@ _ULTRASOUND = re.compile(r"ultrasound|sonograph\w*|\bus[- ]guided\b|under us\b")
 
 
 def joint_injections(note: Note, out: Findings) -> None:
-    sites, codes = joint_tables()
+    sites, codes = _joints()
     done: set[tuple[str, str | None]] = set()
     for i, s in enumerate(note.sentences):
         low = s.text.lower()

@@ -33,6 +33,12 @@ def _levels() -> dict[tuple[str, str], str]:
     return {(r["setting"], r["level"]): r["code"] for r in read("em_levels.tsv", ("setting", "level", "code"))}
 
 
+def em_level_code(setting: str, level: str) -> str:
+    """The E/M code of a medical decision-making ``level`` in ``setting`` (ed | new | established), from
+    ``vocab/em_levels.tsv``; KeyError for a pair the file does not have."""
+    return _levels()[(setting, level)]
+
+
 @cache
 def _preventive() -> list[tuple[str, float, float, str]]:
     return [
@@ -86,7 +92,7 @@ def em_by_mdm(note: Note, out: Findings) -> None:
     level = m.group(1) or m.group(2)
     ed = is_ed(note)
     setting, _ = ("ed", True) if ed else patient_status(low)
-    code = _levels()[(setting, level)]
+    code = em_level_code(setting, level)
     where = "Emergency department visit" if ed else f"Office visit, {setting} patient"
     out.codes.append(
         Found(code, 0.85, (_ev(note, m.start(), m.end()),), f"{where}, {level} medical decision making.", family="em")

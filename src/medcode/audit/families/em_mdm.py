@@ -1,0 +1,328 @@
+"""Readers of the office E/M elements (``medcode.audit.families.em``): the problems addressed, the data
+reviewed and analyzed, the risk of the management, and the total time, each read from a note with the
+words of ``vocab/audit/em_terms.tsv`` and the clinical language layer (sections, sentences, negation).
+
+Each reader returns a ``Reading``: the element's rank (0 straightforward or minimal, 1 low or limited,
+2 moderate, 3 high or extensive), the note's words that decided it, and what it found in plain words."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from medcode.language.context import assess
+from medcode.language.note import Note
+from medcode.language.text import OTHER, Sentence
+from medcode.suggest.model import Evidence
+from medcode.vocab import VocabularyError
+from medcode.vocab.tsv import parse
+
+TERMS_FILE = "audit/em_terms.tsv"
+KINDS = {
+    "problems": ("skip", "high", "flare", "worse", "complex", "stable", "chronic", "acute", "minor"),
+    "data": ("test", "labs", "result", "order", "review", "external", "historian", "interpretation", "discussion"),
+    "risk": ("high", "moderate", "low", "minimal", "manage", "rx", "meds", "otc"),
+    "time": ("total", "subtract", "exclude", "procedure", "separate"),
+}
+RISK_RANK = {"minimal": 0, "low": 1, "moderate": 2, "high": 3}
+# Sections whose words do not describe this visit's problems, data or management.
+NOT_THIS_VISIT = frozenset({"past_history", "family_history", "medications", "allergies", "social_history"})
+ASSESSMENT = ("assessment", "impression", "assessment_plan", "mdm")
+PLAN = frozenset({"plan", "assessment", "impression", "assessment_plan", "mdm", "instructions"})
+RESULTS = frozenset({"labs", "imaging", "findings"})
+_NEGATION_WORD = re.compile(r"(?:not|no|non|never|without|poorly|in)\b")
+_LIST_START = re.compile(r"[ \t]*(?:[-*\u2022]|\d{1,2}[.)])?[ \t]*$")
+
+
+@dataclass(frozen=True)
+class Term:
+    element: str
+    kind: str
+    label: str
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class Reading:
+    rank: int | None  # None: the note does not document the element
+    evidence: tuple[Evidence, ...] = ()
+    detail: str = ""
+    negated: bool = False  # only negated mentions were found
+    minutes: int | None = None  # time only
+
+
+def parse_terms(text: str, name: str = TERMS_FILE) -> dict[tuple[str, str], tuple[Term, ...]]:
+    """The rows of an em_terms.tsv text by (element, kind); strict: errors name the file, line and field."""
+    rows = parse(name, text, ("element", "kind", "label?", "pattern"))
+    lines = [n for n, ln in enumerate(text.splitlines(), start=1) if ln.strip() and not ln.startswith("#")][1:]
+    out: dict[tuple[str, str], list[Term]] = {}
+    for n, row in zip(lines, rows, strict=True):
+        element, kind = row["element"], row["kind"]
+        if element not in KINDS:
+            raise VocabularyError(f"{name} line {n}: field 'element': unknown {element!r} ({', '.join(KINDS)})")
+        if kind not in KINDS[element]:
+            raise VocabularyError(f"{name} line {n}: field 'kind': unknown {kind!r} ({', '.join(KINDS[element])})")
+        try:
+            rx = re.compile(row["pattern"])
+        except re.error as e:
+            raise VocabularyError(f"{name} line {n}: field 'pattern': invalid regex ({e})") from e
+        if rx.search(""):
+            raise VocabularyError(f"{name} line {n}: field 'pattern': matches empty text")
+        if element == "time" and kind in ("total", "subtract") and not ({"min", "hr"} & set(rx.groupindex)):
+            raise VocabularyError(f"{name} line {n}: field 'pattern': a {kind} time needs a group 'min' or 'hr'")
+        out.setdefault((element, kind), []).append(Term(element, kind, row["label"], rx))
+    missing = [f"{e}/{k}" for e, ks in KINDS.items() for k in ks if (e, k) not in out]
+    if missing:
+        raise VocabularyError(f"{name}: no rows for {', '.join(missing)}")
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@cache
+def terms() -> dict[tuple[str, str], tuple[Term, ...]]:
+    text = resources.files("medcode.vocab").joinpath(TERMS_FILE).read_text("utf-8")
+    return parse_terms(text)
+
+
+def _terms(element: str, kind: str) -> tuple[Term, ...]:
+    return terms()[(element, kind)]
+
+
+def _status(note: Note, start: int, end: int, *, own_negation: bool = True, result: bool = False) -> str:
+    """present | negated | other (historical or family). Hypothetical mentions count: a plan's "will
+    start", "will check" is this visit's decision. ``own_negation``: a match that starts with its own
+    negation ("not at goal") is the finding itself. ``result``: a test is still reviewed when the
+    negation is its result ("strep test negative")."""
+    c = assess(note, start, end)
+    if c.historical or c.family:
+        return "other"
+    if not c.negated or own_negation and _NEGATION_WORD.match(note.text[start:end].lower()):
+        return "present"
+    if result:
+        results = _terms("data", "result")
+        triggers = [t for t in c.triggers if not t.startswith("section:")]
+        if triggers and all(any(r.pattern.search(t) for r in results) for t in triggers):
+            return "present"
+    return "negated"
+
+
+def _matches(note: Note, s: Sentence, element: str, kind: str) -> list[tuple[Term, int, int, str]]:
+    """(term, start, end, status) of the element's words of ``kind`` in sentence ``s`` (offsets in the note)."""
+    low = s.text.lower()
+    out = []
+    for t in _terms(element, kind):
+        for m in t.pattern.finditer(low):
+            if m.end() > m.start():
+                start, end = s.start + m.start(), s.start + m.end()
+                out.append((t, start, end, _status(note, start, end, result=kind in ("test", "labs"))))
+    return out
+
+
+def _ev(note: Note, start: int, end: int) -> Evidence:
+    return Evidence(start, end, note.text[start:end])
+
+
+# --- problems -------------------------------------------------------------------------------
+
+
+def _starts_line(note: Note, s: Sentence) -> bool:
+    line = note.text.rfind("\n", 0, s.start) + 1
+    return bool(_LIST_START.match(note.text[line : s.start]))
+
+
+def problem_items(note: Note) -> list[list[Sentence]]:
+    """The problems of the assessment (else the plan, else the chief complaint): one item per list line
+    (with the sentences that continue it), or per sentence when the section is prose."""
+    for names in (ASSESSMENT, ("plan",), ("chief_complaint",)):
+        found = [s for s in note.sentences if s.section in names]
+        if found:
+            break
+    else:
+        return []
+    lined = sum(_starts_line(note, s) for s in found) >= 2
+    items: list[list[Sentence]] = []
+    skip = _terms("problems", "skip")
+    prev_section = None
+    for s in found:
+        new = s.section != prev_section or (_starts_line(note, s) if lined else True)
+        prev_section = s.section
+        if new and items and not lined and any(t.pattern.search(s.text.lower()) for t in skip):
+            new = False  # "Continue lisinopril." goes with the problem before it
+        if new:
+            items.append([s])
+        elif items:
+            items[-1].append(s)
+    return [it for it in items if not any(t.pattern.search(it[0].text.lower()) for t in skip)]
+
+
+_HEAD = re.compile(r"[^:,;(\-]+")
+
+
+def _classify(note: Note, item: list[Sentence]) -> str | None:
+    """The kind of the problem an item names (None: no problem, its words are negated or past)."""
+    head = _HEAD.match(item[0].text)
+    end = item[0].start + (head.end() if head and head.end() > 0 else len(item[0].text))
+    if _status(note, item[0].start, max(end, item[0].start + 1), own_negation=False) != "present":
+        return None
+    found: dict[str, str] = {}
+    for s in item:
+        for kind in ("high", "flare", "worse", "complex", "stable", "chronic", "acute", "minor"):
+            for t, _, _, status in _matches(note, s, "problems", kind):
+                if status == "present":
+                    found.setdefault(kind, t.label)
+    if "high" in found:
+        return "high:" + found["high"]
+    if "flare" in found or ("worse" in found and "chronic" in found):
+        return "moderate:" + (found.get("flare") or found["worse"])
+    if "complex" in found:
+        return "moderate:" + found["complex"]
+    if "chronic" in found or ("stable" in found and "acute" not in found and "worse" not in found):
+        return "stable:" + _terms("problems", "stable")[0].label
+    if "acute" in found or "worse" in found:
+        return "acute:" + _terms("problems", "acute")[0].label
+    return "minor:" + (found.get("minor") or "problem whose status the note does not state")
+
+
+def problems(note: Note) -> Reading:
+    counted: list[tuple[str, str, Sentence]] = []
+    negated = False
+    for item in problem_items(note):
+        kind = _classify(note, item)
+        if kind is None:
+            negated = True
+            continue
+        level, label = kind.split(":", 1)
+        counted.append((level, label, item[0]))
+    if not counted:
+        return Reading(None, negated=negated)
+    kinds = [k for k, _, _ in counted]
+    stable, acute, minor = kinds.count("stable"), kinds.count("acute"), kinds.count("minor")
+    if "high" in kinds:
+        rank, decided = 3, {"high"}
+    elif "moderate" in kinds or stable >= 2:
+        rank, decided = 2, {"moderate"} if "moderate" in kinds else {"stable"}
+    elif stable or acute or minor >= 2:
+        rank, decided = 1, {"stable", "acute", "minor"}
+    else:
+        rank, decided = 0, {"minor"}
+    labels: dict[str, int] = {}
+    for _, label, _ in counted:
+        labels[label] = labels.get(label, 0) + 1
+    detail = "; ".join(f"{n} {label}" for label, n in labels.items())
+    evidence = tuple(_ev(note, s.start, s.end) for k, _, s in counted if k in decided)
+    return Reading(rank, evidence, detail)
+
+
+# --- data reviewed and analyzed -----------------------------------------------------------------
+
+
+def _visit_sentences(note: Note) -> list[Sentence]:
+    return [s for s in note.sentences if s.section not in NOT_THIS_VISIT]
+
+
+def _has(note: Note, s: Sentence, element: str, kind: str) -> bool:
+    """Whether the sentence has the words (a negated test is told by the test's own status)."""
+    return any(status != "other" for *_, status in _matches(note, s, element, kind))
+
+
+def _longest(found: list[tuple[Term, int, int, str]]) -> list[tuple[Term, int, int, str]]:
+    """Drop matches inside a longer one ("chest x-ray" and "x-ray")."""
+    return [
+        a
+        for a in found
+        if not any(b is not a and b[1] <= a[1] and a[2] <= b[2] and b[2] - b[1] > a[2] - a[1] for b in found)
+    ]
+
+
+def data(note: Note) -> Reading:
+    tests: dict[str, Evidence] = {}
+    sources: dict[str, Evidence] = {}
+    other: dict[str, Evidence] = {}  # historian, interpretation, discussion: first evidence of each
+    negated = False
+    for s in _visit_sentences(note):
+        found = _longest(_matches(note, s, "data", "test")) or _matches(note, s, "data", "labs")[:1]
+        if found:
+            ordered = _has(note, s, "data", "order")
+            reviewed = _has(note, s, "data", "review") or s.section in RESULTS
+            for t, start, end, status in found:
+                if status == "negated":
+                    negated = True
+                elif status == "present" and (ordered or reviewed):
+                    tests.setdefault(t.label, _ev(note, start, end))
+        for _, start, end, status in _matches(note, s, "data", "external"):
+            if status == "present":
+                sources.setdefault(re.sub(r"\W+", " ", note.text[start:end].lower()), _ev(note, start, end))
+        for kind in ("historian", "interpretation", "discussion"):
+            for _, start, end, status in _matches(note, s, "data", kind):
+                if status == "present":
+                    other.setdefault(kind, _ev(note, start, end))
+    count = len(tests) + len(sources)
+    category1 = count + ("historian" in other) >= 3
+    categories = sum((category1, "interpretation" in other, "discussion" in other))
+    if categories >= 2:
+        rank = 3
+    elif categories == 1:
+        rank = 2
+    elif count >= 2 or "historian" in other:
+        rank = 1
+    elif count or other:
+        rank = 0
+    else:
+        return Reading(None, negated=negated)
+    parts = []
+    if tests:
+        parts.append(f"{len(tests)} unique test(s) ordered or reviewed ({', '.join(tests)})")
+    if sources:
+        parts.append(f"external notes from {len(sources)} source(s)")
+    labels = {k: _terms("data", k)[0].label for k in other}
+    parts += [labels[k] for k in ("historian", "interpretation", "discussion") if k in other]
+    evidence = tuple(sorted([*tests.values(), *sources.values(), *other.values()], key=lambda e: e.start))
+    return Reading(rank, evidence, "; ".join(parts))
+
+
+# --- risk of patient management -----------------------------------------------------------------
+
+
+def risk(note: Note) -> Reading:
+    found: list[tuple[int, str, Evidence]] = []
+    negated = False
+
+    def add(rank: int, label: str, start: int, end: int, status: str) -> None:
+        nonlocal negated
+        if status == "present":
+            found.append((rank, label, _ev(note, start, end)))
+        elif status == "negated":
+            negated = True
+
+    for s in _visit_sentences(note):
+        if s.section not in PLAN and s.section != OTHER:
+            continue  # the history and the exam report what happened before, not this visit's management
+        plan = s.section in PLAN
+        for level in ("high", "moderate", "low", "minimal"):
+            for t, start, end, status in _matches(note, s, "risk", level):
+                add(RISK_RANK[level], t.label, start, end, status)
+        manage = _matches(note, s, "risk", "manage")
+        otc = _matches(note, s, "risk", "otc")
+        drugs = [
+            m
+            for m in _longest(_matches(note, s, "risk", "rx") + _matches(note, s, "risk", "meds"))
+            if not any(o[1] <= m[1] < o[2] or m[1] <= o[1] < m[2] for o in otc)
+        ]
+        for t, start, end, status in drugs:
+            verbs = [v for v in manage if v[3] != "other"]
+            if verbs:
+                v = min(verbs, key=lambda v: abs(v[1] - start))
+                lo, hi = min(start, v[1]), max(end, v[2])
+                add(2, t.label, lo, hi, _status(note, lo, hi))
+            elif plan and t.kind == "rx":
+                add(2, t.label, start, end, status)
+        for t, start, end, status in otc:
+            if plan or manage:
+                add(1, t.label, start, end, status)
+    if not found:
+        return Reading(None, negated=negated)
+    rank = max(r for r, _, _ in found)
+    labels = list(dict.fromkeys(label for r, label, _ in found if r == rank))
+    evidence = tuple(e for r, _, e in found if r == rank)
+    return Reading(rank, evidence, "; ".join(labels))
