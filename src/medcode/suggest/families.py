@@ -169,6 +169,12 @@ def _joints() -> tuple[list[tuple[re.Pattern[str], str]], dict[tuple[str, bool],
     return sites, codes
 
 
+def joint_tables() -> tuple[list[tuple[re.Pattern[str], str]], dict[tuple[str, bool], str]]:
+    """[(site pattern, size)] of ``vocab/joint_sizes.tsv`` (in file order) and (size, ultrasound) -> code
+    of ``vocab/joint_codes.tsv``."""
+    return _joints()
+
+
 _SIDES = {"right": re.compile(r"\bright\b|\brt\b|\br\b"), "left": re.compile(r"\bleft\b|\blt\b|\bl\b")}
 
 
@@ -212,7 +218,7 @@ _ULTRASOUND = re.compile(r"ultrasound|sonograph\w*|\bus[- ]guided\b|under us\b")
 
 
 def joint_injections(note: Note, out: Findings) -> None:
-    sites, codes = _joints()
+    sites, codes = joint_tables()
     done: set[tuple[str, str | None]] = set()
     for i, s in enumerate(note.sentences):
         low = s.text.lower()
