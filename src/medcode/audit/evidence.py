@@ -26,7 +26,18 @@ from medcode.audit.model import Element, Evidence
 from medcode.language.context import assess
 from medcode.language.note import Note
 
-__all__ = ["HIT_STATUSES", "Hit", "evidence", "hits", "judge", "judge_code", "query_of", "section_at", "sentence_of"]
+__all__ = [
+    "HIT_STATUSES",
+    "Hit",
+    "evidence",
+    "hit_at",
+    "hits",
+    "judge",
+    "judge_code",
+    "query_of",
+    "section_at",
+    "sentence_of",
+]
 
 HIT_STATUSES = ("present", "negated", "uncertain", "historical", "family", "hypothetical")
 MAX_EVIDENCE = 5  # spans kept per element
@@ -59,12 +70,18 @@ def section_at(note: Note, offset: int) -> str | None:
 
 def _status(note: Note, start: int, end: int) -> tuple[str, str | None]:
     c = assess(note, start, end)
-    if c.negated:
+    if c.negated and not c.uncertain:  # "it is unclear whether ... not": hedged, not denied
         return "negated", c.laterality
     for name in ("family", "historical", "hypothetical", "uncertain"):
         if getattr(c, name):
             return name, c.laterality
     return "present", c.laterality
+
+
+def hit_at(note: Note, start: int, end: int) -> Hit:
+    """The hit of ``note.text[start:end]`` with its context."""
+    status, side = _status(note, start, end)
+    return Hit(start, end, status, side)
 
 
 def hits(note: Note, patterns: Iterable[re.Pattern[str]], skip_sections: frozenset[str] = frozenset()) -> list[Hit]:
@@ -85,8 +102,7 @@ def hits(note: Note, patterns: Iterable[re.Pattern[str]], skip_sections: frozens
     for start, end in sorted(spans):
         if skip_sections and section_at(note, start) in skip_sections:
             continue
-        status, side = _status(note, start, end)
-        out.append(Hit(start, end, status, side))
+        out.append(hit_at(note, start, end))
     return out
 
 

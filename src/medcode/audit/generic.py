@@ -8,9 +8,9 @@ query, source and ``patterns`` are then used, and the rule below still decides).
   1. an eligible primary is billed with it (one of the add-on file's primary codes for the day; any
      other code billed when the file lists none) and the note describes a procedure done at this
      encounter: present, the evidence is the note's words of that procedure (the family's
-     ``patterns`` when it gives them, else the procedure statements of ``suggest.procedures``);
-  2. no eligible primary is billed, but the note describes one (the family's ``patterns``, or a
-     procedure statement whose concept-index match, lexical, is an eligible primary): present, and
+     ``patterns`` when it gives them, else the procedure statements, as for ``procedure_described``);
+  2. no eligible primary is billed, but the note describes one (the family's ``patterns``; without
+     them, a procedure statement whose concept-index match, lexical, is an eligible primary): present, and
      ``detail`` says to bill the primary (the documentation is there; the claim is not complete);
   3. an eligible primary is billed but the note describes no procedure: missing, ``detail`` names it;
   4. otherwise missing.
@@ -20,10 +20,13 @@ query, source and ``patterns`` are then used, and the rule below still decides).
   procedure statement), else anywhere outside the history, plan and medication sections. With RT or
   LT the side must agree, with 50 (or RT and LT) both sides must be named; a disagreement is missing
   with ``detail`` saying what the note says.
-- ``time`` (the descriptor names a time, ``guide._TIMED`` on the same words the code page reads): the
-  note states minutes, start and stop times, or hours.
+- ``time`` (the descriptor names a time: ``guide._TIMED`` on the short descriptor and on medcode's own
+  description of the code, ``vocab/lay_*.tsv``, which says "each 15 minutes" for 97110 where the short
+  descriptor does not; not on the expanded short descriptor, where "min" of "minimally invasive" reads
+  as minutes): the note states minutes, start and stop times, or hours.
 - ``procedure_described`` (global period 000, 010 or 090): the note describes the procedure done (a
-  procedure statement, or a sentence of a procedure section).
+  sentence with a procedure verb in the past tense, affirmed, outside the history and plan sections,
+  or a sentence of a procedure section).
 """
 
 from __future__ import annotations
@@ -31,13 +34,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from medcode import vocab
 from medcode.audit.catalogue import GENERIC_IDS, ElementSpec
-from medcode.audit.evidence import Hit, evidence, hits, query_of, sentence_of
+from medcode.audit.evidence import Hit, evidence, hit_at, hits, query_of, section_at, sentence_of
 from medcode.audit.families import Billed
 from medcode.audit.model import Element
 from medcode.guide import _TIMED, is_addon
 from medcode.language.note import Note
-from medcode.suggest.procedures import PROCEDURE_SECTIONS, statements
+from medcode.suggest.procedures import _VERBS, PROCEDURE_SECTIONS
 
 __all__ = ["DEFAULTS", "GENERIC_IDS", "applies", "element", "elements"]
 
@@ -47,6 +51,16 @@ GLOBAL_PROCEDURES = frozenset({"000", "010", "090"})
 NOT_THIS_VISIT = frozenset(
     {"past_history", "family_history", "plan", "instructions", "allergies", "medications", "social_history"}
 )
+# Sections telling what happened before the visit (a procedure statement there is not this visit's).
+HISTORY_OF_ILLNESS = frozenset({"hpi", "chief_complaint", "ros"})
+# Past-tense verbs of a procedure done, beside those of ``suggest.procedures``.
+DONE = re.compile(
+    r"\b(?:prepped|draped|intubated|advanced|irrigated|reamed|closed|infiltrated|anesthetized|explored|"
+    r"visualized|retroflexed|withdrawn|instilled|implanted|exchanged|extracted|excised|harvested|"
+    r"dissected|exposed|sent for pathology|reached|deployed|resected|snared|banded|clipped|cannulated)\b"
+)
+# "R knee", "L wrist" (upper case, before a word; not "3 L" of fluid).
+_SIDE_LETTER = re.compile(r"(?<![A-Za-z0-9/.])([RL])(?= [A-Za-z]{3,})")
 LOOKUP_K = 20  # concept-index candidates read per procedure statement
 
 _SIDES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -116,7 +130,11 @@ def _global(page: Any) -> str | None:
 
 
 def _timed(page: Any) -> bool:
-    return page is not None and bool(_TIMED.search(f"{page.description} {page.plain_description or ''}"))
+    """The code's descriptor names a time: its short descriptor, or medcode's own description of it
+    (``vocab/lay_*.tsv``: "each 15 minutes" where the short descriptor is only "Therapeutic exercises")."""
+    if page is None:
+        return False
+    return bool(_TIMED.search(f"{page.description} {vocab.lay_descriptions().get(page.code, '')}"))
 
 
 def applies(billed: Billed) -> tuple[str, ...]:
@@ -150,12 +168,22 @@ def _make(
 
 
 def _statement_hits(note: Note) -> list[Hit]:
-    """The procedure statements of the note (whole sentences), affirmed, done at this encounter."""
-    positions = set(statements(note, set()))
-    positions |= {
-        i for i, s in enumerate(note.sentences) if s.section in PROCEDURE_SECTIONS and s.section not in NOT_THIS_VISIT
-    }
-    return [Hit(note.sentences[i].start, note.sentences[i].end, "present") for i in sorted(positions)]
+    """The procedure statements of the note (whole sentences), affirmed, done at this encounter: a
+    sentence with a procedure verb in the past tense (``suggest.procedures``'s and DONE) outside the
+    history and plan sections, or any sentence of a procedure section."""
+    out = []
+    for s in note.sentences:
+        if s.section in NOT_THIS_VISIT or s.section in HISTORY_OF_ILLNESS:
+            continue
+        if s.section in PROCEDURE_SECTIONS:
+            out.append(Hit(s.start, s.end, "present"))
+            continue
+        low = s.text.lower()
+        for m in (*_VERBS.finditer(low), *DONE.finditer(low)):
+            if hit_at(note, s.start + m.start(), s.start + m.end()).status == "present":
+                out.append(Hit(s.start, s.end, "present"))
+                break
+    return out
 
 
 def _affirmed(note: Note, spec: ElementSpec) -> list[Hit]:
@@ -204,7 +232,7 @@ def primary_procedure(kb: Any, note: Note, billed: Billed, spec: ElementSpec) ->
             f"{billed.code}{hint}: bill it on the same claim."
         )
         return _make(spec, note, "present", words, detail)
-    found = _described_primary(kb, note, eligible)
+    found = [] if spec.patterns else _described_primary(kb, note, eligible)
     if found:
         codes = list(dict.fromkeys(code for _, code in found))
         detail = (
@@ -227,6 +255,11 @@ def _sides(note: Note, spec: ElementSpec) -> tuple[dict[str, list[Hit]], bool]:
         for h in hits(note, (pattern,), skip):
             if h.status == "present":
                 found.setdefault(side, []).append(h)
+    for m in _SIDE_LETTER.finditer(note.text):
+        if section_at(note, m.start()) not in skip:
+            h = hit_at(note, m.start(), m.end())
+            if h.status == "present":
+                found.setdefault("right" if m.group(1) == "R" else "left", []).append(h)
     procedure = [(h.start, h.end) for h in _statement_hits(note)]
     near = {side: [h for h in hs if any(a <= h.start < b for a, b in procedure)] for side, hs in found.items()}
     near = {k: v for k, v in near.items() if v}
