@@ -126,6 +126,21 @@ def _parser() -> argparse.ArgumentParser:
     sug.add_argument("--setting", choices=NOTE_SETTINGS, help="place of service of the procedures (default office)")
     sug.add_argument("--all", action="store_true", help="also list the candidates below the threshold")
 
+    aud = sub.add_parser(
+        "audit", help="documentation audit: does the note support each code billed, element by element"
+    )
+    aud.add_argument("note", help="the note, a UTF-8 text file ('-': standard input)")
+    aud.add_argument(
+        "--code",
+        action="append",
+        required=True,
+        dest="codes",
+        metavar="CODE",
+        help="a code billed, with its modifiers if any (20702, 20610-RT, 99214-25); repeat for several",
+    )
+    aud.add_argument("--date", type=_date, help="date of service (YYYY-MM-DD); default: newest release")
+    aud.add_argument("--json", action="store_true", help="print the JSON contract of POST /api/audit")
+
     rel = sub.add_parser("releases", help="the files and releases in the knowledge base")
     rel.add_argument("--json", action="store_true")
 
@@ -400,6 +415,34 @@ def cmd_suggest(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
+    from medcode import casenote
+    from medcode.audit import audit, catalogue
+    from medcode.terminal_audit import print_audit
+
+    try:
+        text = casenote.read_file(args.note, casenote.max_bytes(conf.max_note_kb))
+    except casenote.NoteError as exc:
+        raise UsageError(str(exc)) from None
+    kb = _kb(conf)
+    try:
+        catalogue.validate(kb)  # the requirement catalogue: its codes must be in the knowledge base
+    except catalogue.CatalogueError as exc:
+        print(f"medcode: the audit's requirement catalogue cannot be used: {exc}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    try:
+        found = audit(kb, text, args.codes, day=args.date)
+    except MalformedCode as exc:
+        raise UsageError(f"--code {exc.code!r}: {exc}") from None
+    except UnknownCode as exc:
+        hint = f"; nearest codes: {', '.join(exc.suggestions)}" if exc.suggestions else ""
+        print(f"medcode: --code {exc.code}: {exc}{hint}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    except ValueError as exc:  # more codes than the audit takes
+        raise UsageError(str(exc)) from None
+    return _emit(args, found.as_json() if args.json else found, print_audit)
+
+
 def cmd_releases(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     from medcode.terminal import print_releases
 
@@ -439,6 +482,7 @@ COMMANDS = {
     "releases": cmd_releases,
     "embed": cmd_embed,
     "suggest": cmd_suggest,
+    "audit": cmd_audit,
     "serve": cmd_serve,
 }
 

@@ -23,15 +23,17 @@ from starlette.routing import Match
 from starlette.types import ASGIApp
 
 from medcode import casenote, settings, vocab
+from medcode.audit import catalogue as audit_catalogue
 from medcode.claims import Checker
 from medcode.codes import MalformedCode, UnknownCode
 from medcode.kb.store import open_kb
 from medcode.pricing import PricingError, UnknownLocality
 from medcode.web import pages
-from medcode.web.api import claims, codes, price, releases, search, suggest
+from medcode.web.api import audit, claims, codes, price, releases, search, suggest
 from medcode.web.deps import AnswerCache, BadInput, error
 from medcode.web.guard import Guard
 from medcode.web.pages import SYSTEMS, apidocs
+from medcode.web.pages import audit as audit_page
 from medcode.web.pages import suggest as suggest_page
 from medcode.web.pages.jobs import Jobs
 from medcode.web.pages.render import STATIC, Pages
@@ -108,11 +110,12 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
     app.state.checker = Checker(kb)  # reference tables load on first use and are shared by requests
     app.state.cache = AnswerCache(kb.path.name, (conf.cache_mb if cache_mb is None else cache_mb) << 20)
     vocab.code_documentation()  # rules as data: a bad file stops the server here, not on a page
+    audit_catalogue.validate(kb)  # the audit's requirement catalogue: a bad file or unknown code stops it too
     app.state.pages = Pages(kb.path.name)
     app.state.jobs = job_store
     app.state.note_limit = casenote.max_bytes(conf.max_note_kb)  # bytes of a note Case2Code reads
     app.state.llm = casenote.llm_config(conf)  # optional re-rank (MEDCODE_LLM_URL); a bad URL stops start-up
-    for module in (codes, search, price, claims, releases, suggest, pages, suggest_page, apidocs):
+    for module in (codes, search, price, claims, releases, suggest, audit, pages, suggest_page, audit_page, apidocs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

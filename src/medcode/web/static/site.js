@@ -106,4 +106,64 @@
     };
     setTimeout(tick, 700);
   }
+
+  // Documentation audit (/audit): dictate into the note with the browser's speech recognition, where
+  // it has one (the browser turns speech into text; medcode receives only the text), and copy the queries.
+  var dictate = document.getElementById("dictate");
+  var Recognition = window.SpeechRecognition || window.webkitSpeechRecognition;
+  if (dictate && Recognition) {
+    var note = document.getElementById("audit-text"), said = document.getElementById("dictate-status");
+    var listening = null;
+    dictate.hidden = false;
+    var stop = function (message) {
+      listening = null;
+      dictate.textContent = "Dictate";
+      dictate.setAttribute("aria-pressed", "false");
+      said.textContent = message || "";
+    };
+    dictate.addEventListener("click", function () {
+      if (listening) { listening.stop(); return; }
+      var r = new Recognition();
+      r.lang = document.documentElement.lang === "en" ? "en-US" : document.documentElement.lang;
+      r.continuous = true;
+      r.interimResults = false;
+      r.onresult = function (ev) {
+        for (var i = ev.resultIndex; i < ev.results.length; i++) {
+          if (!ev.results[i].isFinal) continue;
+          var words = ev.results[i][0].transcript.trim();
+          if (!words) continue;
+          var before = note.value;
+          note.value = before + (before && !/\s$/.test(before) ? " " : "") + words;
+        }
+      };
+      r.onerror = function (ev) { stop("Dictation stopped: " + (ev.error || "error") + "."); };
+      r.onend = function () { if (listening === r) stop("Dictation ended."); };
+      try { r.start(); } catch (err) { stop("Dictation could not start."); return; }
+      listening = r;
+      dictate.textContent = "Stop dictation";
+      dictate.setAttribute("aria-pressed", "true");
+      said.textContent = "Listening: speak the note; the words are added to it as text.";
+    });
+  }
+  var copy = document.getElementById("copy-queries");
+  if (copy) {
+    var asked = document.getElementById("queries-text"), copied = document.getElementById("copy-status");
+    copy.hidden = false;
+    var n = asked.value ? asked.value.split("\n").length : 0;
+    var done = function () { copied.textContent = "Copied " + n + (n === 1 ? " query." : " queries."); };
+    var fallback = function () {  // no clipboard API (or it was refused): select the text and copy it
+      asked.focus();
+      asked.select();
+      var ok = false;
+      try { ok = document.execCommand("copy"); } catch (err) { ok = false; }
+      if (ok) done(); else copied.textContent = "Select the queries above and copy them (Ctrl+C).";
+    };
+    copy.addEventListener("click", function () {
+      if (navigator.clipboard && navigator.clipboard.writeText && window.isSecureContext) {
+        navigator.clipboard.writeText(asked.value).then(done, fallback);
+      } else {
+        fallback();
+      }
+    });
+  }
 })();
