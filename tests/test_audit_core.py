@@ -202,6 +202,18 @@ def test_side_billed_must_agree_with_the_note(kb) -> None:
     assert next(e for e in right.elements if e.id == "laterality").status == "present" and right.supported
 
 
+def test_hedged_site_is_uncertain(kb) -> None:
+    note = (
+        "PROCEDURE: Arthrotomy and debridement of the right ankle. Cement was mixed by hand with 2 g of "
+        "vancomycin and rolled into beads. As the capsule could not be repaired, it is unclear whether the "
+        "beads rest within the joint or in the soft tissue."
+    )
+    code = medcode.audit(kb, note, ["20704"]).codes[0]
+    site = next(e for e in code.elements if e.id == "site")
+    assert site.status == "uncertain" and site.query and not code.supported
+    assert "site is uncertain" in code.summary
+
+
 def test_planned_device_does_not_count(kb) -> None:
     note = "ASSESSMENT: Infected tibial nonunion.\nPLAN: Will place antibiotic beads in the medullary canal next week."
     code = medcode.audit(kb, note, ["20702"]).codes[0]
@@ -281,6 +293,8 @@ def test_generic_rules_follow_the_code_data(kb) -> None:
     assert ids("11045") == ("primary_procedure",)
     assert ids("27447") == ("laterality", "procedure_described")
     assert ids("90834") == ("time",)
+    assert ids("97110") == ("time",)  # "each 15 minutes" in medcode's own description, not the short descriptor
+    assert ids("22554") == ("procedure_described",)  # "min" of its short descriptor is not minutes
     assert ids("99213") == ("time",)  # the descriptor names 20 minutes
     assert ids("20702") == ("primary_procedure",)
     assert ids("20702", "LT") == ("primary_procedure", "laterality")
