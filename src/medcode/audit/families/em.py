@@ -27,14 +27,14 @@ from functools import cache
 
 from medcode.audit.catalogue import ElementSpec, Family
 from medcode.audit.families import Billed, Judged
-from medcode.audit.families.em_mdm import NOT_THIS_VISIT, Reading, data, problems, risk, terms
+from medcode.audit.families.em_mdm import NOT_THIS_VISIT, Reading, data, number, problems, risk, terms
 from medcode.audit.model import MDM_LEVELS, Element, Level
 from medcode.language.note import Note
 from medcode.suggest.families import em_time_levels
 from medcode.suggest.model import Evidence
 from medcode.suggest.visits import em_level_code
 
-__all__ = ["RULES", "judge", "office_level", "visit_minutes"]
+__all__ = ["RULES", "judge", "office_level", "stated_patient", "visit_minutes"]
 
 RULES = frozenset({"em_problems", "em_data", "em_risk", "em_time"})
 PATIENTS = ("new", "established")
@@ -55,10 +55,12 @@ def _codes() -> dict[str, tuple[str, int]]:
 
 
 def _minutes(m: re.Match[str]) -> int:
+    """Minutes of a total-time match: groups ``hr`` (hours: digits, "an" or "one") and ``min`` or ``min2``."""
     groups = m.groupdict()
-    if groups.get("min"):
-        return int(groups["min"])
-    return round(float(groups["hr"]) * 60)
+    hr = groups.get("hr")
+    hours = 0.0 if not hr else 1.0 if hr in ("an", "one") else float(hr)
+    minutes = groups.get("min") or groups.get("min2")
+    return round(hours * 60) + (number(minutes) if minutes else 0)
 
 
 def visit_minutes(note: Note) -> tuple[int, Evidence] | None:
@@ -125,7 +127,7 @@ def _element(spec: ElementSpec, reading: Reading, words: str) -> Element:
     return Element(spec.id, spec.label, "present", reading.evidence, None, spec.required, spec.source, detail)
 
 
-def _summary(billed: str, patient: str, level: Level, holds: bool) -> str:
+def _summary(billed: str, patient: str, level: Level, holds: bool, stated: str | None) -> str:
     ways = []
     ways.append(
         f"MDM {level.mdm} (problems {level.problems}, data {level.data}, risk {level.risk}) supports {level.by_mdm}"
@@ -139,6 +141,16 @@ def _summary(billed: str, patient: str, level: Level, holds: bool) -> str:
     else:
         ways.append(f"total time {level.time_minutes} minutes is below the least time of any level")
     head = f"{billed} ({patient} patient): " + "; ".join(ways) + "."
+    if stated is not None:
+        other = f" The note calls the patient {stated}, and {billed} is a code for {patient} patients"
+        article = "an" if stated[0] in "aeiou" else "a"
+        found = (
+            f"; as {article} {stated} patient's visit it supports {level.supported_code}."
+            if level.supported_code
+            else "."
+        )
+        head = f"{billed}: " + "; ".join(ways) + "." + other + found
+        return head
     if level.supported_code is None:
         return head + f" The note supports no level of office visit, so {billed} is not supported."
     if not holds:
@@ -148,6 +160,14 @@ def _summary(billed: str, patient: str, level: Level, holds: bool) -> str:
     return head + f" {billed} is supported."
 
 
+def stated_patient(note: Note) -> str | None:
+    """ "new" or "established" when the note says which in so many words (and not both), else None."""
+    t = terms()
+    low = note.text.lower()
+    said = [p for p in PATIENTS if any(x.pattern.search(low) for x in t[("patient", p)])]
+    return said[0] if len(said) == 1 else None
+
+
 def judge(kb: object, note: Note, billed: Billed, family: Family) -> Judged:
     """The elements and level of an office E/M code billed (see the module's docstring)."""
     readings = {"problems": problems(note), "data": data(note), "risk": risk(note)}
@@ -155,8 +175,10 @@ def judge(kb: object, note: Note, billed: Billed, family: Family) -> Judged:
     minutes = found[0] if found else None
     time_reading = Reading(None) if found is None else Reading(0, (found[1],), f"{found[0]} minutes")
     known = _codes().get(billed.code)
-    patient = known[0] if known else "established"
-    level = office_level(patient, readings, minutes)
+    patient = known[0] if known else "established"  # 99211, the one code without a level, is established only
+    stated = stated_patient(note)
+    mismatch = stated if stated is not None and stated != patient else None
+    level = office_level(mismatch or patient, readings, minutes)
     elements = []
     for spec in family.elements:
         if spec.id == "time":
@@ -168,12 +190,15 @@ def judge(kb: object, note: Note, billed: Billed, family: Family) -> Judged:
             r = readings[spec.id]
             words = ELEMENT_WORDS[spec.id][r.rank] if r.rank is not None else ""
             elements.append(_element(spec, r, words))
+    supported = level.supported_code
+    if mismatch is not None:
+        summary = _summary(billed.code, patient, level, False, mismatch)
+        return Judged(tuple(elements), level, supported, False, summary)
     if known is None:
         summary = f"{billed.code} needs neither a level of MDM nor a time; " + (
-            f"the note would support {level.supported_code}." if level.supported_code else "the visit is supported."
+            f"the note would support {supported}." if supported else "the visit is supported."
         )
         return Judged(tuple(elements), level, None, True, summary)
-    supported = level.supported_code
     holds = supported is not None and _codes()[supported][1] >= known[1]
     suggested = supported if supported != billed.code else None
-    return Judged(tuple(elements), level, suggested, holds, _summary(billed.code, patient, level, holds))
+    return Judged(tuple(elements), level, suggested, holds, _summary(billed.code, patient, level, holds, None))

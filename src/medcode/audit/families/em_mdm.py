@@ -21,10 +21,23 @@ from medcode.vocab.tsv import parse
 
 TERMS_FILE = "audit/em_terms.tsv"
 KINDS = {
+    "section": ("assessment", "assessment_plan", "plan"),
     "problems": ("skip", "high", "flare", "worse", "complex", "stable", "chronic", "acute", "minor"),
-    "data": ("test", "labs", "result", "order", "review", "external", "historian", "interpretation", "discussion"),
+    "data": (
+        "test",
+        "labs",
+        "result",
+        "value",
+        "order",
+        "review",
+        "external",
+        "historian",
+        "interpretation",
+        "discussion",
+    ),
     "risk": ("high", "moderate", "low", "minimal", "manage", "rx", "meds", "otc"),
     "time": ("total", "subtract", "exclude", "procedure", "separate"),
+    "patient": ("new", "established"),
 }
 RISK_RANK = {"minimal": 0, "low": 1, "moderate": 2, "high": 3}
 # Sections whose words do not describe this visit's problems, data or management.
@@ -33,7 +46,27 @@ ASSESSMENT = ("assessment", "impression", "assessment_plan", "mdm")
 PLAN = frozenset({"plan", "assessment", "impression", "assessment_plan", "mdm", "instructions"})
 RESULTS = frozenset({"labs", "imaging", "findings"})
 _NEGATION_WORD = re.compile(r"(?:not|no|non|never|without|poorly|in)\b")
+_NEAR_NEGATION = re.compile(r"\b(?:not|no|never|without|denies|free of)\s+(?:\w+\s+)?$")
 _LIST_START = re.compile(r"[ \t]*(?:[-*\u2022]|\d{1,2}[.)])?[ \t]*$")
+
+
+_UNITS = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen".split()
+_UNITS += "seventeen eighteen nineteen".split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+# "{n}" in a time pattern: a number of minutes in digits or words ("35", "thirty-five").
+_TENS_WORDS, _DIGIT_WORDS, _ALL_UNITS = "|".join(_TENS), "|".join(_UNITS[:9]), "|".join(reversed(_UNITS))
+NUMBER = rf"\d{{1,3}}|(?:{_TENS_WORDS})(?:[- ](?:{_DIGIT_WORDS}))?|{_ALL_UNITS}"
+
+
+def number(text: str) -> int:
+    """The value of a NUMBER match ("35", "thirty-five", "twelve")."""
+    text = text.strip().lower()
+    if text.isdigit():
+        return int(text)
+    words = re.split(r"[- ]", text)
+    tens = 10 * (_TENS.index(words[0]) + 2) if words[0] in _TENS else 0
+    units = _UNITS.index(words[-1]) + 1 if words[-1] in _UNITS else 0
+    return tens + units
 
 
 @dataclass(frozen=True)
@@ -64,8 +97,9 @@ def parse_terms(text: str, name: str = TERMS_FILE) -> dict[tuple[str, str], tupl
             raise VocabularyError(f"{name} line {n}: field 'element': unknown {element!r} ({', '.join(KINDS)})")
         if kind not in KINDS[element]:
             raise VocabularyError(f"{name} line {n}: field 'kind': unknown {kind!r} ({', '.join(KINDS[element])})")
+        pattern = row["pattern"].replace("{n}", f"(?:{NUMBER})") if element == "time" else row["pattern"]
         try:
-            rx = re.compile(row["pattern"])
+            rx = re.compile(pattern)
         except re.error as e:
             raise VocabularyError(f"{name} line {n}: field 'pattern': invalid regex ({e})") from e
         if rx.search(""):
@@ -89,13 +123,16 @@ def _terms(element: str, kind: str) -> tuple[Term, ...]:
     return terms()[(element, kind)]
 
 
-def _status(note: Note, start: int, end: int, *, own_negation: bool = True, result: bool = False) -> str:
+def _status(
+    note: Note, start: int, end: int, *, own_negation: bool = True, result: bool = False, family_ok: bool = False
+) -> str:
     """present | negated | other (historical or family). Hypothetical mentions count: a plan's "will
     start", "will check" is this visit's decision. ``own_negation``: a match that starts with its own
     negation ("not at goal") is the finding itself. ``result``: a test is still reviewed when the
-    negation is its result ("strep test negative")."""
+    negation is its result ("strep test negative"). ``family_ok``: a relative is the point (the
+    independent historian)."""
     c = assess(note, start, end)
-    if c.historical or c.family:
+    if c.historical or c.family and not family_ok:
         return "other"
     if not c.negated or own_negation and _NEGATION_WORD.match(note.text[start:end].lower()):
         return "present"
@@ -113,14 +150,44 @@ def _matches(note: Note, s: Sentence, element: str, kind: str) -> list[tuple[Ter
     out = []
     for t in _terms(element, kind):
         for m in t.pattern.finditer(low):
-            if m.end() > m.start():
+            if m.end() > m.start() and element == "problems":
+                # an item whose first words are affirmed: its words are negated only right after a negation
+                # ("not stable"), not by one that scopes the problem's name ("migraine without aura, stable")
+                near = _NEAR_NEGATION.search(low[max(0, m.start() - 25) : m.start()])
+                out.append((t, s.start + m.start(), s.start + m.end(), "negated" if near else "present"))
+            elif m.end() > m.start():
                 start, end = s.start + m.start(), s.start + m.end()
-                out.append((t, start, end, _status(note, start, end, result=kind in ("test", "labs"))))
+                result, family_ok = kind in ("test", "labs"), kind == "historian"
+                status = _status(note, start, end, result=result, family_ok=family_ok)
+                if kind == "external" and status == "other":
+                    status = "present"  # outside records are of the past ("records from her previous practice")
+                out.append((t, start, end, status))
     return out
 
 
 def _ev(note: Note, start: int, end: int) -> Evidence:
     return Evidence(start, end, note.text[start:end])
+
+
+def view(note: Note) -> list[Sentence]:
+    """The note's sentences with the sections a header the language layer does not know opens
+    ("Imp:", "Assessment / Plan:", "Tx:", "My impression is"): the header's words are left out of
+    the sentence and its section holds until the next known section."""
+    out = []
+    override, section = None, None
+    for s in note.sentences:
+        if s.section != section:
+            override, section = None, s.section
+        low = s.text.lower()
+        for name in KINDS["section"]:
+            m = next((m for t in _terms("section", name) if (m := t.pattern.match(low))), None)
+            if m:
+                override = name
+                s = Sentence(s.start + m.end(), s.end, s.text[m.end() :], s.section)
+                break
+        if s.text.strip():
+            out.append(Sentence(s.start, s.end, s.text, override or s.section))
+    return out
 
 
 # --- problems -------------------------------------------------------------------------------
@@ -131,15 +198,14 @@ def _starts_line(note: Note, s: Sentence) -> bool:
     return bool(_LIST_START.match(note.text[line : s.start]))
 
 
-def problem_items(note: Note) -> list[list[Sentence]]:
-    """The problems of the assessment (else the plan, else the chief complaint): one item per list line
-    (with the sentences that continue it), or per sentence when the section is prose."""
-    for names in (ASSESSMENT, ("plan",), ("chief_complaint",)):
-        found = [s for s in note.sentences if s.section in names]
-        if found:
-            break
-    else:
-        return []
+_NUMBERED = re.compile(r"#\s?\d{1,2}\b[.):]?\s*")  # "#1 CKD stage 3b" (problem-oriented notes)
+_HEAD = re.compile(r"[^:,;(\-]+")
+_STATUS_KINDS = ("high", "flare", "worse", "complex", "stable")
+_NAME_KINDS = ("high", "complex", "chronic", "acute", "minor")
+
+
+def _group(note: Note, found: list[Sentence]) -> list[list[Sentence]]:
+    """One item per list line (with the sentences that continue it), or per sentence for prose."""
     lined = sum(_starts_line(note, s) for s in found) >= 2
     items: list[list[Sentence]] = []
     skip = _terms("problems", "skip")
@@ -156,14 +222,55 @@ def problem_items(note: Note) -> list[list[Sentence]]:
     return [it for it in items if not any(t.pattern.search(it[0].text.lower()) for t in skip)]
 
 
-_HEAD = re.compile(r"[^:,;(\-]+")
+def _has_kind(note: Note, s: Sentence, kinds: tuple[str, ...], head: int | None = None) -> bool:
+    return any(
+        status == "present" and (head is None or start - s.start < head)
+        for kind in kinds
+        for _, start, _, status in _matches(note, s, "problems", kind)
+    )
 
 
-def _classify(note: Note, item: list[Sentence]) -> str | None:
-    """The kind of the problem an item names (None: no problem, its words are negated or past)."""
-    head = _HEAD.match(item[0].text)
-    end = item[0].start + (head.end() if head and head.end() > 0 else len(item[0].text))
-    if _status(note, item[0].start, max(end, item[0].start + 1), own_negation=False) != "present":
+def problem_items(note: Note) -> list[list[Sentence]]:
+    """The problems addressed: the items of the assessment (else of the plan); in a note without
+    either, its "#1 ..." problem lines, else its sentences that start by naming a problem and state
+    its status ("Migraine without aura, stable."), else its chief complaint."""
+    sentences = [s for s in view(note) if s.section not in NOT_THIS_VISIT]
+    for names in (ASSESSMENT, ("plan",)):
+        found = [s for s in sentences if s.section in names]
+        if found:
+            return _group(note, found)
+    items: list[list[Sentence]] = []
+    for s in sentences:
+        m = _NUMBERED.match(s.text)
+        if m:
+            items.append([Sentence(s.start + m.end(), s.end, s.text[m.end() :], s.section)])
+        elif items and s.section == items[-1][0].section and not _starts_line(note, s):
+            items[-1].append(s)
+    if items:
+        return items
+    items = [
+        [s]
+        for s in sentences
+        if s.section == OTHER and _has_kind(note, s, _NAME_KINDS, 40) and _has_kind(note, s, _STATUS_KINDS)
+    ]
+    return items or _group(note, [s for s in sentences if s.section == "chief_complaint"])
+
+
+def _dropped(note: Note, s: Sentence) -> bool:
+    """Whether the item's first words negate it or make it past or a relative's ("No chest pain",
+    "Denies fever", "History of appendectomy"); a status after the problem ("resolved") does not."""
+    head = _HEAD.match(s.text)
+    end = s.start + (head.end() if head and head.end() > 0 else len(s.text))
+    c = assess(note, s.start, max(end, s.start + 1))
+    if not (c.negated or c.historical or c.family):
+        return False
+    low = s.text.lower()
+    return any(re.match(rf"{re.escape(t)}\b", low) for t in c.triggers if not t.startswith("section:"))
+
+
+def _classify(note: Note, item: list[Sentence]) -> tuple[str, str] | None:
+    """(level kind, label) of the problem an item names (None: its first words negate it or make it past)."""
+    if _dropped(note, item[0]):
         return None
     found: dict[str, str] = {}
     for s in item:
@@ -172,16 +279,18 @@ def _classify(note: Note, item: list[Sentence]) -> str | None:
                 if status == "present":
                     found.setdefault(kind, t.label)
     if "high" in found:
-        return "high:" + found["high"]
+        return "high", found["high"]
     if "flare" in found or ("worse" in found and "chronic" in found):
-        return "moderate:" + (found.get("flare") or found["worse"])
+        return "moderate", found.get("flare") or found["worse"]
     if "complex" in found:
-        return "moderate:" + found["complex"]
+        return "moderate", found["complex"]
     if "chronic" in found or ("stable" in found and "acute" not in found and "worse" not in found):
-        return "stable:" + _terms("problems", "stable")[0].label
+        return "stable", _terms("problems", "stable")[0].label
     if "acute" in found or "worse" in found:
-        return "acute:" + _terms("problems", "acute")[0].label
-    return "minor:" + (found.get("minor") or "problem whose status the note does not state")
+        return "acute", _terms("problems", "acute")[0].label
+    if "minor" in found:
+        return "minor", found["minor"]
+    return "acute", "problem whose kind the note does not state (counted as one acute uncomplicated problem)"
 
 
 def problems(note: Note) -> Reading:
@@ -192,8 +301,7 @@ def problems(note: Note) -> Reading:
         if kind is None:
             negated = True
             continue
-        level, label = kind.split(":", 1)
-        counted.append((level, label, item[0]))
+        counted.append((*kind, item[0]))
     if not counted:
         return Reading(None, negated=negated)
     kinds = [k for k, _, _ in counted]
@@ -218,7 +326,7 @@ def problems(note: Note) -> Reading:
 
 
 def _visit_sentences(note: Note) -> list[Sentence]:
-    return [s for s in note.sentences if s.section not in NOT_THIS_VISIT]
+    return [s for s in view(note) if s.section not in NOT_THIS_VISIT]
 
 
 def _has(note: Note, s: Sentence, element: str, kind: str) -> bool:
@@ -245,10 +353,12 @@ def data(note: Note) -> Reading:
         if found:
             ordered = _has(note, s, "data", "order")
             reviewed = _has(note, s, "data", "review") or s.section in RESULTS
+            values = _terms("data", "value")
             for t, start, end, status in found:
+                valued = any(v.pattern.match(note.text[end : s.end].lower()) for v in values)  # "A1c 9.4"
                 if status == "negated":
                     negated = True
-                elif status == "present" and (ordered or reviewed):
+                elif status == "present" and (ordered or reviewed or valued):
                     tests.setdefault(t.label, _ev(note, start, end))
         for _, start, end, status in _matches(note, s, "data", "external"):
             if status == "present":
