@@ -114,6 +114,10 @@ _CLOSED = re.compile(
 _LENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(?:-\s*)?(cm|centimeters?|mm|millimeters?)\b")
 _ADHESIVE_ONLY = re.compile(r"dermabond|tissue adhesive|skin adhesive|skin glue")
 _STITCHES = re.compile(r"sutur\w*|staple\w*|nylon|prolene|vicryl|monocryl|ethilon|chromic")
+# The audit's wider reading (``wound_repairs_in(wide=True)``).
+_WOUND_WIDE = re.compile(r"lacerat\w*|\blacs?\b|\bwound\w*|\bcut\b|\blength\b|\blong\b|\bdefect\b|avulsion|\bflap\b")
+_CLOSED_WIDE = re.compile(_CLOSED.pattern + "|" + _STITCHES.pattern + r"|\bpds\b|\bsilk\b|\d-0\b")
+_NOT_NOW = frozenset({"plan", "instructions", "past_history", "family_history", "medications"})
 _COMPLEX = re.compile(
     r"\bcomplex (?:repair|closure|layered)|extensive(?:ly)? undermin\w*|debridement of (?:the )?wound edges|"
     r"retention sutures"
@@ -172,15 +176,20 @@ def _kind(text: str) -> str | None:
     return found[0] if found else None
 
 
-def _lines(note: Note) -> list[tuple[int, str, str]]:
-    """(start, lower-case text, section) of each line of the note that may report a repair."""
+def _lines(note: Note, wide: bool = False) -> list[tuple[int, str, str]]:
+    """(start, lower-case text, section) of each line of the note that may report a repair (``wide``:
+    also the lines of the indication, history and diagnosis sections)."""
     out, pos = [], 0
     for line in note.text.split("\n"):
         start, pos = pos, pos + len(line) + 1
         sents = [s for s in note.sentences if start <= s.start < pos]
-        if sents and all(_doing(s) for s in sents):
+        if sents and (all(_doing(s) for s in sents) or (wide and not any(s.section in _NOT_NOW for s in sents))):
             out.append((start, line.lower(), sents[0].section))
     return out
+
+
+def _named_site(text: str, sites: list[tuple[re.Pattern[str], dict[str, str]]]) -> bool:
+    return any(p.search(text) for p, _ in sites)
 
 
 def repair_tables() -> tuple[
@@ -191,13 +200,22 @@ def repair_tables() -> tuple[
     return _repairs()
 
 
-def wound_repairs_in(note: Note) -> WoundRepairs | None:
-    """The wounds a note repairs, with lengths, sites and kinds (None: no wound repair reported)."""
+def wound_repairs_in(note: Note, *, wide: bool = False) -> WoundRepairs | None:
+    """The wounds a note repairs, with lengths, sites and kinds (None: no wound repair reported).
+
+    ``wide`` (the documentation audit) reads more than the coding rule: lengths stated in the
+    indication or history, "lac", a length named as such, lines closed with suture material."""
     _, sites = _repairs()
     text = note.text.lower()
-    if not (_WOUND.search(text) and _CLOSED.search(text)):
+    wound = _WOUND_WIDE if wide else _WOUND
+    closed = _CLOSED_WIDE if wide else _CLOSED
+    if not (wound.search(text) and closed.search(text)):
         return None
-    lines = [(st, low, sec) for st, low, sec in _lines(note) if _WOUND.search(low) or _CLOSED.search(low)]
+    lines = [
+        (st, low, sec)
+        for st, low, sec in _lines(note, wide)
+        if wound.search(low) or closed.search(low) or (wide and _LENGTH.search(low) and _named_site(low, sites))
+    ]
     if not lines:
         return None
     repair_text = " ".join(low for _, low, _ in lines if _CLOSED.search(low))
@@ -213,7 +231,12 @@ def wound_repairs_in(note: Note) -> WoundRepairs | None:
             if re.search(r"total(?: length)?\W*$", low[max(0, m.start() - 20) : m.start()]):
                 totals.append(cm)
             near = low[max(0, m.start() - 60) : m.end() + 60]
-            if not (_WOUND.search(near) or _WOUND.search(low[:40]) or "repair length" in near):
+            if not (
+                wound.search(near)
+                or wound.search(low[:40])
+                or "repair length" in near
+                or (wide and (closed.search(low) or _named_site(near, sites)))
+            ):
                 continue  # a length of something else (a polyp, a tube, a reamer)
             best = None
             for pattern, groups in sites:

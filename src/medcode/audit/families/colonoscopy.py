@@ -25,7 +25,7 @@ from medcode.audit.model import Element, Evidence
 from medcode.language.note import Note
 from medcode.suggest.surgery import endoscopy_techniques
 
-__all__ = ["RULES", "judge"]
+__all__ = ["RULES", "indication_spans", "judge", "outside"]
 
 RULES = frozenset({"extent", "technique", "indication"})
 
@@ -40,6 +40,16 @@ _REASON = re.compile(
     r"(?:poor|inadequate|suboptimal) (?:bowel )?prep\w*|obstruct\w*|stricture|angulat\w*|looping|"
     r"(?:patient )?(?:discomfort|intolerance)|perforation|instability|tortuous|(?:mass|tumor) (?:prevent|preclud)\w*"
 )
+_DOUBT = re.compile(
+    r"thought to be|presum\w*|uncertain|unclear|questionabl\w*|possibl[ey]|probabl[ey]|"
+    r"not (?:clearly|definitely|confidently|certainly) (?:seen|identified|reached|visualized)|with confidence"
+)
+# An indication that gives no reason.
+_EMPTY_REASON = re.compile(
+    r"\W*(?:per (?:referral|pcp|gi)|see (?:referral|above|below|h&p|history)|as above|n/?a|none|"
+    r"not (?:stated|given)|referral|routine)?\W*"
+)
+_SCREENING_MODS = frozenset({"33", "PT"})
 _MODS = frozenset({"52", "53"})
 _FINDINGS = frozenset({"findings", "procedure_description", "procedure", "impression"})
 
@@ -70,10 +80,34 @@ def _sentence(note: Note, offset: int) -> int:
     return next((i for i, s in enumerate(note.sentences) if s.start <= offset < s.end), -1)
 
 
+def indication_spans(note: Note) -> list[tuple[int, int]]:
+    """The indication itself: the line of each indications header (or, when the header stands alone,
+    the next line with words); the lines after it are the report's body ("Sedation:", "Prep:" and the
+    exam are no headers of their own)."""
+    spans = []
+    for section in note.sections:
+        if section.name != "indications":
+            continue
+        body = note.text[section.start : section.end]
+        pos = 0
+        for n, line in enumerate(body.split("\n")):
+            start, pos = pos, pos + len(line) + 1
+            words = line.split(":", 1)[1] if n == 0 and ":" in line else ("" if n == 0 else line)
+            if words.strip():
+                spans.append((section.start + start, section.start + start + len(line)))
+                break
+    return spans
+
+
+def outside(found: list[ev.Hit], spans: list[tuple[int, int]]) -> list[ev.Hit]:
+    return [h for h in found if not any(a <= h.start < b for a, b in spans)]
+
+
 def judge(kb: object, note: Note, billed: Billed, family: Family) -> Judged:
-    extent, incomplete = _extent(note, family.element("extent"), billed)
-    technique, other = _technique(note, family.element("technique"), billed)
-    indication = _indication(note, family.element("indication"))
+    spans = indication_spans(note)
+    extent, incomplete = _extent(note, family.element("extent"), billed, spans)
+    technique, other = _technique(note, family.element("technique"), billed, spans)
+    indication = _indication(note, family.element("indication"), billed, spans)
     prep = ev.judge(note, family.element("prep_quality"), billed.code)
     holds = not (incomplete and not _MODS & set(billed.modifiers))
     summary = None
@@ -82,9 +116,12 @@ def judge(kb: object, note: Note, billed: Billed, family: Family) -> Judged:
     return Judged(elements=(extent, technique, indication, prep), holds=holds, suggested_code=other, summary=summary)
 
 
-def _extent(note: Note, spec: ElementSpec, billed: Billed) -> tuple[Element, bool]:
-    stopped = [h for h in ev.hits(note, (_INCOMPLETE,), spec.skip_sections) if h.status in ("present", "negated")]
-    reached = _affirmed(note, spec.patterns, spec.skip_sections)
+def _extent(note: Note, spec: ElementSpec, billed: Billed, spans: list[tuple[int, int]]) -> tuple[Element, bool]:
+    stops = outside(ev.hits(note, (_INCOMPLETE,), spec.skip_sections), spans)
+    stopped = [h for h in stops if h.status in ("present", "negated")]
+    own = outside(ev.hits(note, spec.patterns, spec.skip_sections), spans)
+    doubted = [h for h in own if h.status == "uncertain" or _DOUBT.search(ev.sentence_of(note, h.start).lower())]
+    reached = [h for h in own if h.status == "present" and h not in doubted]
     stop_sentences = {_sentence(note, h.start) for h in stopped}
     reached = [h for h in reached if _sentence(note, h.start) not in stop_sentences]
     if stopped and not reached:
@@ -110,7 +147,9 @@ def _extent(note: Note, spec: ElementSpec, billed: Billed) -> tuple[Element, boo
         if _MODS & set(billed.modifiers):
             detail = "The note documents a complete exam, yet the code is billed with modifier 52 or 53."
         return _el(spec, "present", ev.evidence(note, reached), detail), False
-    own = ev.hits(note, spec.patterns, spec.skip_sections)
+    if doubted:
+        detail = f"The note says {_quote(note, doubted)}: not certain."
+        return _el(spec, "uncertain", ev.evidence(note, doubted), detail), False
     if own:
         return _el(
             spec, "missing", ev.evidence(note, own), f"The note says {_quote(note, own)}, which is not affirmed."
@@ -118,7 +157,9 @@ def _extent(note: Note, spec: ElementSpec, billed: Billed) -> tuple[Element, boo
     return _el(spec, "missing", detail="The note does not say how far the colonoscope went."), False
 
 
-def _technique(note: Note, spec: ElementSpec, billed: Billed) -> tuple[Element, str | None]:
+def _technique(
+    note: Note, spec: ElementSpec, billed: Billed, spans: list[tuple[int, int]]
+) -> tuple[Element, str | None]:
     rows = [(name, code, p) for name, code, p in endoscopy_techniques("colonoscopy") if name != "scope"]
     by_code: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
     for name, code, p in rows:
@@ -128,7 +169,9 @@ def _technique(note: Note, spec: ElementSpec, billed: Billed) -> tuple[Element, 
             by_code.setdefault(code, []).extend((f"the technique of {code}", p) for p in patterns)
     skip = spec.skip_sections
     done = {
-        code: found for code, named in by_code.items() if (found := _affirmed(note, tuple(p for _, p in named), skip))
+        code: found
+        for code, named in by_code.items()
+        if (found := outside(_affirmed(note, tuple(p for _, p in named), skip), spans))
     }
     code = billed.code
     others = [(c, hs) for c, hs in done.items() if c != code]
@@ -143,7 +186,11 @@ def _technique(note: Note, spec: ElementSpec, billed: Billed) -> tuple[Element, 
     if code == "45378":
         if others:
             return elsewhere()
-        said = [h for h in ev.hits(note, spec.by_code.get(code, ()), skip) if h.status in ("present", "negated")]
+        said = [
+            h
+            for h in outside(ev.hits(note, spec.by_code.get(code, ()), skip), spans)
+            if h.status in ("present", "negated")
+        ]
         if said:
             return _el(spec, "present", ev.evidence(note, said), "Inspection only: no biopsy or removal."), None
         seen = [s for s in note.sentences if s.section in _FINDINGS]
@@ -155,7 +202,7 @@ def _technique(note: Note, spec: ElementSpec, billed: Billed) -> tuple[Element, 
         return _el(spec, "present", ev.evidence(note, done[code])), None
     if others:
         return elsewhere()
-    own = ev.hits(note, tuple(p for _, p in by_code.get(code, [])), skip)
+    own = outside(ev.hits(note, tuple(p for _, p in by_code.get(code, [])), skip), spans)
     for status in ("negated", "uncertain"):
         mine = [h for h in own if h.status == status]
         if mine:
@@ -164,14 +211,27 @@ def _technique(note: Note, spec: ElementSpec, billed: Billed) -> tuple[Element, 
     return _el(spec, "missing", ev.evidence(note, own), detail), None
 
 
-def _indication(note: Note, spec: ElementSpec) -> Element:
-    stated = [s for s in note.sentences if s.section == "indications" and any(c.isalpha() for c in s.text)]
+def _indication(note: Note, spec: ElementSpec, billed: Billed, spans: list[tuple[int, int]]) -> Element:
+    stated = []
+    for a, b in spans:
+        words = note.text[a:b].split(":", 1)[-1]
+        if not _EMPTY_REASON.fullmatch(words.lower().strip()):
+            stated.append(Evidence(a, b, note.text[a:b]))
     found = [
         h for h in ev.hits(note, spec.patterns, spec.skip_sections) if h.status in ("present", "family", "historical")
     ]
     if not stated and not found:
-        return _el(spec, "missing", detail="The note gives no reason for the colonoscopy.")
+        said = "; ".join(f'"{note.text[a:b].strip()}"' for a, b in spans)
+        detail = f"The note gives no reason for the colonoscopy{f' ({said})' if said else ''}."
+        return _el(spec, "missing", tuple(Evidence(a, b, note.text[a:b]) for a, b in spans), detail)
     words = " ".join(note.text[h.start : h.end].lower() for h in found)
     kind = "Screening" if "screening" in words else "Surveillance" if "surveillance" in words else "Diagnostic"
-    spans = ev.evidence(note, found) or tuple(Evidence(s.start, s.end, s.text) for s in stated[:1])
-    return _el(spec, "present", spans, f"{kind} colonoscopy.")
+    found_ev = ev.evidence(note, found) or tuple(stated[:1])
+    mods = _SCREENING_MODS & set(billed.modifiers)
+    if mods and kind != "Screening":
+        detail = (
+            f"Billed with modifier {', '.join(sorted(mods))} (screening), but the note's indication is"
+            f" {kind.lower()}: {'; '.join(e.text.strip() for e in found_ev[:2])}."
+        )
+        return _el(spec, "missing", found_ev, detail)
+    return _el(spec, "present", found_ev, f"{kind} colonoscopy.")

@@ -20,6 +20,7 @@ from dataclasses import replace
 from medcode.audit import evidence as ev
 from medcode.audit.catalogue import ElementSpec, Family
 from medcode.audit.families import Billed, Judged
+from medcode.audit.families.colonoscopy import indication_spans, outside
 from medcode.audit.model import Element, Evidence
 from medcode.language.note import Note
 from medcode.suggest.families import joint_tables
@@ -33,6 +34,13 @@ _DONE = re.compile(
 )
 _INJECTED = re.compile(r"\binject(?:ed|ion|ing)?\b|\binstill\w*|\binfiltrat\w*")
 _ASPIRATED = re.compile(r"\baspirat\w*|arthrocentesis|\btapped\b|\bdrained\b|\bwithdrawn\b")
+# Words of numbing the skin before the joint is entered: a drug named with them is not the drug injected.
+_SKIN = re.compile(r"wheal|\bskin\b|subcutaneous\w*|anesthetiz\w*|local anesthe\w*|\bnumb\w*|\blocal\b")
+_INTO_JOINT = re.compile(r"\bjoint\b|\bbursa\b|intra-?articular|\brecess\b|\bspace\b")
+_DOUBT = re.compile(
+    r"\bi believe\b|\bi think\b|believed to|presum\w*|probabl[ey]|possibl[ey]|not sure|unsure|uncertain|"
+    r"\bwill (?:verify|confirm|check)\b|to be (?:verified|confirmed)"
+)
 _DOSE = re.compile(r"\b\d+(?:\.\d+)?\s*(?:mg|mcg|ml|cc|mg/ml|%)(?![a-z])")
 
 
@@ -61,8 +69,13 @@ def _quote(note: Note, found: list[ev.Hit]) -> str:
     return "; ".join(f'"{w}"' for w in said[:2])
 
 
+def _hits(note: Note, patterns: tuple[re.Pattern[str], ...], skip: frozenset[str]) -> list[ev.Hit]:
+    """Matches outside ``skip`` and outside the indication itself (``indication_spans``)."""
+    return outside(ev.hits(note, patterns, skip), indication_spans(note))
+
+
 def _affirmed(note: Note, patterns: tuple[re.Pattern[str], ...], skip: frozenset[str]) -> list[ev.Hit]:
-    return [h for h in ev.hits(note, patterns, skip) if h.status == "present"]
+    return [h for h in _hits(note, patterns, skip) if h.status == "present"]
 
 
 def _codes() -> dict[str, tuple[str, bool]]:
@@ -77,7 +90,7 @@ def judge(kb: object, note: Note, billed: Billed, family: Family) -> Judged:
     guidance_spec = family.element("guidance")
     us_patterns = tuple(p for c, ps in guidance_spec.by_code.items() if _codes()[c][1] for p in ps)
     us = _affirmed(note, us_patterns, guidance_spec.skip_sections)
-    image = ev.judge(note, family.element("image_recorded"), billed.code)
+    image = _image(note, family.element("image_recorded"))
     us_supported = bool(us) and image.status == "present"
 
     site, note_size = _site(note, family.element("site"), size)
@@ -104,7 +117,7 @@ def _site(note: Note, spec: ElementSpec, size: str) -> tuple[Element, str | None
     done = {i for i, s in enumerate(note.sentences) if _DONE.search(s.text.lower())}
     found: list[tuple[ev.Hit, str]] = []
     for pattern, sz in sites:
-        for h in ev.hits(note, (pattern,), spec.skip_sections):
+        for h in _hits(note, (pattern,), spec.skip_sections):
             if h.status == "present":
                 found.append((h, sz))
     in_done = [
@@ -134,8 +147,12 @@ def _guidance(
     if with_us:
         if us:
             return _el(spec, "present", ev.evidence(note, us))
-        element = ev.judge(note, spec, code)
-        return element if element.status != "present" else replace(element, status="missing")
+        said = _hits(note, spec.by_code.get(code, ()), spec.skip_sections)
+        for status in ("negated", "uncertain"):
+            mine = [h for h in said if h.status == status]
+            if mine:
+                return _el(spec, status, ev.evidence(note, mine), f"The note says {_quote(note, mine)}.")
+        return _el(spec, "missing", detail="The note does not say ultrasound guided the needle.")
     if us:
         detail = (
             f"The note documents ultrasound guidance with a recorded image: {us_code} is the code with ultrasound."
@@ -143,16 +160,35 @@ def _guidance(
             else "Ultrasound named without a recorded image: the code without ultrasound is right."
         )
         return _el(spec, "present", ev.evidence(note, us), detail)
-    landmarks = ev.hits(note, spec.by_code.get(code, ()), spec.skip_sections)
+    landmarks = _hits(note, spec.by_code.get(code, ()), spec.skip_sections)
     said = [h for h in landmarks if h.status in ("present", "negated")]
     if said:
         return _el(spec, "present", ev.evidence(note, said), "Without ultrasound guidance.")
     return _el(spec, "present", detail="No ultrasound named: the code without ultrasound guidance applies.")
 
 
+def _numbing(note: Note, h: ev.Hit) -> bool:
+    """Whether the drug of ``h`` numbed the skin (its sentence says so and does not say into the joint)."""
+    sentence = ev.sentence_of(note, h.start).lower()
+    return bool(_SKIN.search(sentence)) and not _INTO_JOINT.search(sentence)
+
+
+def _image(note: Note, spec: ElementSpec) -> Element:
+    said = _hits(note, spec.patterns, spec.skip_sections)
+    for status in ("present", "negated", "uncertain"):
+        mine = [h for h in said if h.status == status]
+        if mine:
+            detail = "" if status == "present" else f"The note says {_quote(note, mine)}."
+            return _el(spec, status, ev.evidence(note, mine), detail)
+    return _el(spec, "missing", detail="The note does not say an image of the guidance was recorded.")
+
+
 def _drug(note: Note, spec: ElementSpec) -> Element:
     skip = spec.skip_sections
-    drugs = ev.hits(note, spec.patterns, skip)
+    drugs = [h for h in _hits(note, spec.patterns, skip) if not _numbing(note, h)]
+    for h in drugs:
+        if h.status == "present" and _DOUBT.search(ev.sentence_of(note, h.start).lower()):
+            drugs[drugs.index(h)] = replace(h, status="uncertain")
     affirmed = [h for h in drugs if h.status == "present"]
     injected = _affirmed(note, (_INJECTED,), skip)
     aspirated = _affirmed(note, (_ASPIRATED,), skip)

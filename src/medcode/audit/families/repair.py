@@ -20,6 +20,7 @@ from functools import cache
 from medcode.audit import evidence as ev
 from medcode.audit.catalogue import ElementSpec, Family
 from medcode.audit.families import Billed, Judged
+from medcode.audit.families.colonoscopy import indication_spans, outside
 from medcode.audit.model import Element, Evidence
 from medcode.language.note import Note
 from medcode.suggest.surgery import (
@@ -37,7 +38,7 @@ __all__ = ["RULES", "judge"]
 
 RULES = frozenset({"length", "location", "repair_type"})
 
-SKIP = frozenset({"plan", "instructions", "past_history", "family_history", "indications", "medications"})
+SKIP = frozenset({"plan", "instructions", "past_history", "family_history", "medications"})
 DEHISCENCE_CODES = frozenset({"12020", "12021", "13160"})
 
 # Kinds of repair the suggest rule's words do not name (CPT's definitions, in our words): a single-layer
@@ -47,7 +48,9 @@ _MORE_KINDS = (
     (
         "complex",
         re.compile(
-            r"\b(?:wound )?edges? (?:were |was )?debrided|debrid\w* (?:of )?(?:the )?(?:wound )?edges?|"
+            r"\b(?:edges?|margins?) (?:were |was )?(?:\w+ )?debrided|"
+            r"debrid\w* (?:of )?(?:the )?(?:\w+ )?(?:edges?|margins?)|"
+            r"(?:widely|extensively) undermined|undermin\w* (?:widely|extensively)|"
             r"\bstents?\b|scar revision|retention sutures?"
         ),
     ),
@@ -55,10 +58,12 @@ _MORE_KINDS = (
         "intermediate",
         re.compile(
             r"heavily contaminated|grossly contaminated|extensive(?:ly)? (?:clean\w*|irrigat\w*|decontaminat\w*)|"
-            r"removal of (?:embedded |particulate |foreign )?(?:matter|debris|material|gravel)|particulate matter"
+            r"removal of (?:embedded |particulate |foreign )?(?:matter|debris|material|gravel)|particulate matter|"
+            r"closed in (?:two |multiple )?layers|\bburied (?:interrupted |dermal )?sutures|deep dermal"
         ),
     ),
 )
+_LABEL = re.compile(r"(?:complex|intermediate)\b")
 _MATERIAL = re.compile(
     r"\bsutur\w*|\bstaple\w*|\bnylon\b|\bprolene\b|\bvicryl\b|\bmonocryl\b|\bethilon\b|\bchromic\b|\bsilk\b|"
     r"\b\d-0\b|dermabond|tissue adhesive|skin adhesive|skin glue|cyanoacrylate|\boctyl"
@@ -128,16 +133,17 @@ def _el(
     )
 
 
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind == "intermediate" else f"a {kind}"
+
+
 def _cm(x: float) -> str:
     return f"{x:g} cm"
 
 
-def _kind_hits(note: Note) -> list[tuple[str, ev.Hit]]:
-    """The kind of repair each word the note says names, with its context."""
-    out = []
-    for kind, pattern in (*REPAIR_KINDS, *_MORE_KINDS):
-        out += [(kind, h) for h in ev.hits(note, (pattern,), SKIP)]
-    return out
+def _hits(note: Note, patterns: tuple[re.Pattern[str], ...]) -> list[ev.Hit]:
+    """Matches outside SKIP and outside the indication itself (``indication_spans``)."""
+    return outside(ev.hits(note, patterns, SKIP), indication_spans(note))
 
 
 def _documented_kinds(note: Note) -> tuple[dict[str, list[ev.Hit]], list[ev.Hit]]:
@@ -145,7 +151,9 @@ def _documented_kinds(note: Note) -> tuple[dict[str, list[ev.Hit]], list[ev.Hit]
     kinds: dict[str, list[ev.Hit]] = {}
     negated: list[ev.Hit] = []
     for kind, pattern in (*REPAIR_KINDS, *_MORE_KINDS):
-        for h in ev.hits(note, (pattern,), SKIP):
+        for h in _hits(note, (pattern,)):
+            if _LABEL.match(note.text[h.start : h.end].lower()):
+                continue  # "complex repair" names the code, it does not document the work
             if h.status == "present":
                 kinds.setdefault(kind, []).append(h)
             elif h.status == "negated":
@@ -160,12 +168,22 @@ def _audit_wounds(rep: WoundRepairs, kinds: dict[str, list[ev.Hit]]) -> WoundRep
     higher = sorted((k for k in kinds if k != "simple"), key=RANK.__getitem__)
     out = []
     for w, k in rep.wounds:
-        if k != "simple" and k not in kinds:
+        at = w.evidence[0].start
+        line = next(((st, st + len(low)) for st, low, _ in rep.lines if st <= at <= st + len(low)), (at, at))
+        own = [kind for kind, hs in kinds.items() for h in hs if line[0] <= h.start < line[1]]
+        if own:
+            k = min(own, key=RANK.__getitem__)
+        elif k != "simple" and k not in kinds:
             k = higher[0] if higher else "simple"
-        elif k == "simple" and w.kind != "simple" and len(higher) == 1:
+        elif k == "simple" and len(higher) == 1:
             k = higher[0]
         out.append((w, k))
     return replace(rep, wounds=tuple(out))
+
+
+def _kind_of(note: Note, h: ev.Hit) -> str | None:
+    words = note.text[h.start : h.end].lower()
+    return next((k for k, p in (*REPAIR_KINDS, *_MORE_KINDS) if p.search(words)), None)
 
 
 def _quote(note: Note, found: list[ev.Hit]) -> str:
@@ -178,7 +196,7 @@ def _sites(wounds: list[Wound]) -> str:
 
 
 def judge(kb: object, note: Note, billed: Billed, family: Family) -> Judged:
-    rep = wound_repairs_in(note)
+    rep = wound_repairs_in(note, wide=True)
     kinds, negated = _documented_kinds(note)
     if billed.code in DEHISCENCE_CODES:
         return _dehiscence(note, billed, family, rep)
@@ -195,18 +213,16 @@ def judge(kb: object, note: Note, billed: Billed, family: Family) -> Judged:
     spec = family.element("length")
     if not pairs:
         length = _el(spec, "missing", detail="The note gives no length for a repaired wound.")
-    elif total is None:
-        length = _el(
-            spec,
-            "missing",
-            tuple(w.evidence[0] for w in selected),
-            f"No measured wound lies in this code's group ({_GROUP_WORDS[G]}); "
-            f"the note measures the {_sites(selected)}.",
-        )
     else:
-        parts = " + ".join(_cm(w.cm) for w in in_group)
-        said = f"{_cm(total)} in total" + (f" ({parts})" if len(in_group) > 1 else "")
-        found = tuple(w.evidence[0] for w in in_group)
+        measured = in_group
+        if total is None:  # the wounds lie in another group (the location says so): their length still counts
+            measured = selected
+            total = round(sum(w.cm for w in selected), 1)
+            if len({w.groups[K] for w in selected}) == 1 and wounds is not None and wounds.totals:
+                total = wounds.totals[-1]
+        parts = " + ".join(_cm(w.cm) for w in measured)
+        said = f"{_cm(total)} in total" + (f" ({parts})" if len(measured) > 1 else "")
+        found = tuple(w.evidence[0] for w in measured)
         if row.addon:
             ok = total > row.lo
             rng = f"more than {_cm(row.lo)} (each further 5 cm or part)"
@@ -251,7 +267,7 @@ def _site_only(note: Note, spec: ElementSpec, kind: str, group: str) -> Element:
     _, sites = repair_tables()
     found = []
     for pattern, groups in sites:
-        for h in ev.hits(note, (pattern,), SKIP):
+        for h in _hits(note, (pattern,)):
             if h.status == "present":
                 found.append((h, groups[kind]))
     mine = [h for h, g in found if g == group]
@@ -279,8 +295,8 @@ def _repair_type(
     at_least = [h for k, hs in kinds.items() if RANK[k] <= RANK[billed_kind] for h in hs]
     if billed_kind != "simple" and at_least:
         return _el(spec, "present", ev.evidence(note, at_least))
-    materials = [h for h in ev.hits(note, (_MATERIAL,), SKIP) if h.status == "present"]
-    strips = [h for h in ev.hits(note, (_STRIPS,), SKIP) if h.status == "present"]
+    materials = [h for h in _hits(note, (_MATERIAL,)) if h.status == "present"]
+    strips = [h for h in _hits(note, (_STRIPS,)) if h.status == "present"]
     if billed_kind == "simple":
         if at_least or materials:
             adhesive = materials and all(_ADHESIVE.search(note.text[h.start : h.end].lower()) for h in materials)
@@ -293,10 +309,13 @@ def _repair_type(
                 ev.evidence(note, strips),
                 "The wound was closed with adhesive strips only: that is not a repair code (report the visit instead).",
             )
-        closed = [h for h in ev.hits(note, (_REPAIRED,), SKIP) if h.status == "present"]
+        closed = [h for h in _hits(note, (_REPAIRED,)) if h.status == "present"]
         if closed and rep is not None:
             return _el(spec, "present", ev.evidence(note, closed), "The note says the wound was repaired or closed.")
         return _el(spec, "missing", detail="The note does not say how the wound was closed.")
+    mine = [h for h in negated if _kind_of(note, h) == billed_kind]
+    if mine:
+        return _el(spec, "negated", ev.evidence(note, mine), f"The note says {_quote(note, mine)}.")
     documented = min(kinds, key=lambda k: RANK[k]) if kinds else ("simple" if materials else None)
     if documented is not None:
         said = kinds.get(documented, materials)
@@ -304,9 +323,7 @@ def _repair_type(
             spec,
             "missing",
             ev.evidence(note, said),
-            f"The note documents a {documented} repair ({_quote(note, said)}), not an {billed_kind} one."
-            if billed_kind == "intermediate"
-            else f"The note documents a {documented} repair ({_quote(note, said)}), not a {billed_kind} one.",
+            f"The note documents {_a(documented)} repair ({_quote(note, said)}), not {_a(billed_kind)} one.",
         )
     if strips:
         return _el(
@@ -315,16 +332,7 @@ def _repair_type(
             ev.evidence(note, strips),
             "The wound was closed with adhesive strips only: not a repair code.",
         )
-    mine = [
-        h
-        for h in negated
-        if any(
-            p.search(note.text[h.start : h.end].lower()) for k, p in (*REPAIR_KINDS, *_MORE_KINDS) if k == billed_kind
-        )
-    ]
-    if mine:
-        return _el(spec, "negated", ev.evidence(note, mine), f"The note says {_quote(note, mine)}.")
-    return _el(spec, "missing", detail=f"The note does not document a {billed_kind} repair.")
+    return _el(spec, "missing", detail=f"The note does not document {_a(billed_kind)} repair.")
 
 
 def _suggest(billed: Billed, wounds: WoundRepairs | None, total: float | None, kind: str, group: str) -> str | None:
@@ -360,20 +368,20 @@ def _dehiscence(note: Note, billed: Billed, family: Family, rep: WoundRepairs | 
     if location.evidence:
         location = replace(location, status="present", query=None, detail="")
     spec = family.element("repair_type")
-    dehisced = [h for h in ev.hits(note, (_DEHISCED, re.compile("secondary closure")), SKIP) if h.status == "present"]
+    dehisced = [h for h in _hits(note, (_DEHISCED, re.compile("secondary closure"))) if h.status == "present"]
     need = {"12021": (_PACKED, "packing of the wound"), "13160": (_EXTENSIVE, "an extensive or complicated closure")}
     if not dehisced:
         repair_type = _el(spec, "missing", detail="The note does not describe a dehisced (separated) wound.")
     elif billed.code in need:
         pattern, what = need[billed.code]
-        more = [h for h in ev.hits(note, (pattern,), SKIP) if h.status == "present"]
+        more = [h for h in _hits(note, (pattern,)) if h.status == "present"]
         repair_type = (
             _el(spec, "present", ev.evidence(note, dehisced + more))
             if more
             else _el(spec, "missing", ev.evidence(note, dehisced), f"The note does not document {what}.")
         )
     else:
-        closed = [h for h in ev.hits(note, (_REPAIRED, _MATERIAL), SKIP) if h.status == "present"]
+        closed = [h for h in _hits(note, (_REPAIRED, _MATERIAL)) if h.status == "present"]
         repair_type = (
             _el(spec, "present", ev.evidence(note, dehisced + closed))
             if closed
