@@ -54,8 +54,8 @@ class Legend:
 
 @dataclass(frozen=True)
 class Shown:
-    """A stretch of the note: plain, or marked with its elements (``first`` gives the colour) and the
-    labels of the elements whose evidence ends there."""
+    """A stretch of the note: plain, or marked with its elements (the first, the narrowest evidence, gives
+    the colour) and the labels of the elements whose evidence ends there."""
 
     text: str
     keys: tuple[str, ...]
