@@ -27,14 +27,29 @@ from functools import cache
 
 from medcode.audit.catalogue import ElementSpec, Family
 from medcode.audit.families import Billed, Judged
-from medcode.audit.families.em_mdm import NOT_THIS_VISIT, Reading, data, number, problems, risk, terms
+from medcode.audit.families.em_mdm import (
+    NOT_THIS_VISIT,
+    PLAN,
+    RISK_RANK,
+    Reading,
+    data,
+    ev,
+    longest,
+    matches,
+    number,
+    problems,
+    status_of,
+    terms,
+    visit_sentences,
+)
 from medcode.audit.model import MDM_LEVELS, Element, Level
 from medcode.language.note import Note
+from medcode.language.text import OTHER
 from medcode.suggest.families import em_time_levels
 from medcode.suggest.model import Evidence
 from medcode.suggest.visits import em_level_code
 
-__all__ = ["RULES", "judge", "office_level", "stated_patient", "visit_minutes"]
+__all__ = ["RULES", "judge", "office_level", "risk", "stated_patient", "visit_minutes"]
 
 RULES = frozenset({"em_problems", "em_data", "em_risk", "em_time"})
 PATIENTS = ("new", "established")
@@ -87,11 +102,61 @@ def visit_minutes(note: Note) -> tuple[int, Evidence] | None:
                 if not separate and any(x.pattern.search(around) for x in t[("time", "procedure")]):
                     continue
                 minutes = _minutes(m) - sum(n for a, _, n in taken if a >= m.end())
-                ev = Evidence(s.start + m.start(), s.start + m.end(), s.text[m.start() : m.end()])
+                said = Evidence(s.start + m.start(), s.start + m.end(), s.text[m.start() : m.end()])
                 total = "total" in m.group(0)
                 if best is None or total >= best[0]:
-                    best = (total, minutes, ev)
+                    best = (total, minutes, said)
     return (best[1], best[2]) if best else None
+
+
+# --- risk of patient management -----------------------------------------------------------------
+
+
+def risk(note: Note) -> Reading:
+    """The risk of the management decided at this visit, from the assessment and plan (or a note without
+    sections): the highest level of ``risk`` words; a prescription drug named in the plan, or with a word
+    that starts, continues or changes it, is prescription drug management; an over-the-counter one, low."""
+    found: list[tuple[int, str, Evidence]] = []
+    negated = False
+
+    def add(rank: int, label: str, start: int, end: int, status: str) -> None:
+        nonlocal negated
+        if status == "present":
+            found.append((rank, label, ev(note, start, end)))
+        elif status == "negated":
+            negated = True
+
+    for s in visit_sentences(note):
+        if s.section not in PLAN and s.section != OTHER:
+            continue  # the history and the exam report what happened before, not this visit's management
+        plan = s.section in PLAN
+        for level in ("high", "moderate", "low", "minimal"):
+            for t, start, end, status in matches(note, s, "risk", level):
+                add(RISK_RANK[level], t.label, start, end, status)
+        manage = matches(note, s, "risk", "manage")
+        otc = matches(note, s, "risk", "otc")
+        drugs = [
+            m
+            for m in longest(matches(note, s, "risk", "rx") + matches(note, s, "risk", "meds"))
+            if not any(o[1] <= m[1] < o[2] or m[1] <= o[1] < m[2] for o in otc)
+        ]
+        for t, start, end, status in drugs:
+            verbs = [v for v in manage if v[3] != "other"]
+            if verbs:
+                v = min(verbs, key=lambda v: abs(v[1] - start))
+                lo, hi = min(start, v[1]), max(end, v[2])
+                add(2, t.label, lo, hi, status_of(note, lo, hi))
+            elif plan and t.kind == "rx":
+                add(2, t.label, start, end, status)
+        for t, start, end, status in otc:
+            if plan or manage:
+                add(1, t.label, start, end, status)
+    if not found:
+        return Reading(None, negated=negated)
+    rank = max(r for r, _, _ in found)
+    labels = list(dict.fromkeys(label for r, label, _ in found if r == rank))
+    evidence = tuple(e for r, _, e in found if r == rank)
+    return Reading(rank, evidence, "; ".join(labels))
 
 
 # --- the level ----------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""Readers of the office E/M elements (``medcode.audit.families.em``): the problems addressed, the data
-reviewed and analyzed, the risk of the management, and the total time, each read from a note with the
-words of ``vocab/audit/em_terms.tsv`` and the clinical language layer (sections, sentences, negation).
+"""The words of the office E/M audit (``vocab/audit/em_terms.tsv``, loaded strictly), how they are found in a
+note (sections, sentences and negation from the clinical language layer), and the readers of two
+elements of medical decision making: the problems addressed and the data reviewed and analyzed
+(``medcode.audit.families.em`` reads the risk and the time and decides the level).
 
-Each reader returns a ``Reading``: the element's rank (0 straightforward or minimal, 1 low or limited,
+A reader returns a ``Reading``: the element's rank (0 straightforward or minimal, 1 low or limited,
 2 moderate, 3 high or extensive), the note's words that decided it, and what it found in plain words."""
 
 from __future__ import annotations
@@ -119,11 +120,11 @@ def terms() -> dict[tuple[str, str], tuple[Term, ...]]:
     return parse_terms(text)
 
 
-def _terms(element: str, kind: str) -> tuple[Term, ...]:
+def kind_terms(element: str, kind: str) -> tuple[Term, ...]:
     return terms()[(element, kind)]
 
 
-def _status(
+def status_of(
     note: Note, start: int, end: int, *, own_negation: bool = True, result: bool = False, family_ok: bool = False
 ) -> str:
     """present | negated | other (historical or family). Hypothetical mentions count: a plan's "will
@@ -137,18 +138,18 @@ def _status(
     if not c.negated or own_negation and _NEGATION_WORD.match(note.text[start:end].lower()):
         return "present"
     if result:
-        results = _terms("data", "result")
+        results = kind_terms("data", "result")
         triggers = [t for t in c.triggers if not t.startswith("section:")]
         if triggers and all(any(r.pattern.search(t) for r in results) for t in triggers):
             return "present"
     return "negated"
 
 
-def _matches(note: Note, s: Sentence, element: str, kind: str) -> list[tuple[Term, int, int, str]]:
+def matches(note: Note, s: Sentence, element: str, kind: str) -> list[tuple[Term, int, int, str]]:
     """(term, start, end, status) of the element's words of ``kind`` in sentence ``s`` (offsets in the note)."""
     low = s.text.lower()
     out = []
-    for t in _terms(element, kind):
+    for t in kind_terms(element, kind):
         for m in t.pattern.finditer(low):
             if m.end() > m.start() and element == "problems":
                 # an item whose first words are affirmed: its words are negated only right after a negation
@@ -158,14 +159,14 @@ def _matches(note: Note, s: Sentence, element: str, kind: str) -> list[tuple[Ter
             elif m.end() > m.start():
                 start, end = s.start + m.start(), s.start + m.end()
                 result, family_ok = kind in ("test", "labs"), kind == "historian"
-                status = _status(note, start, end, result=result, family_ok=family_ok)
+                status = status_of(note, start, end, result=result, family_ok=family_ok)
                 if kind == "external" and status == "other":
                     status = "present"  # outside records are of the past ("records from her previous practice")
                 out.append((t, start, end, status))
     return out
 
 
-def _ev(note: Note, start: int, end: int) -> Evidence:
+def ev(note: Note, start: int, end: int) -> Evidence:
     return Evidence(start, end, note.text[start:end])
 
 
@@ -180,7 +181,7 @@ def view(note: Note) -> list[Sentence]:
             override, section = None, s.section
         low = s.text.lower()
         for name in KINDS["section"]:
-            m = next((m for t in _terms("section", name) if (m := t.pattern.match(low))), None)
+            m = next((m for t in kind_terms("section", name) if (m := t.pattern.match(low))), None)
             if m:
                 override = name
                 s = Sentence(s.start + m.end(), s.end, s.text[m.end() :], s.section)
@@ -208,7 +209,7 @@ def _group(note: Note, found: list[Sentence]) -> list[list[Sentence]]:
     """One item per list line (with the sentences that continue it), or per sentence for prose."""
     lined = sum(_starts_line(note, s) for s in found) >= 2
     items: list[list[Sentence]] = []
-    skip = _terms("problems", "skip")
+    skip = kind_terms("problems", "skip")
     prev_section = None
     for s in found:
         new = s.section != prev_section or (_starts_line(note, s) if lined else True)
@@ -226,7 +227,7 @@ def _has_kind(note: Note, s: Sentence, kinds: tuple[str, ...], head: int | None 
     return any(
         status == "present" and (head is None or start - s.start < head)
         for kind in kinds
-        for _, start, _, status in _matches(note, s, "problems", kind)
+        for _, start, _, status in matches(note, s, "problems", kind)
     )
 
 
@@ -275,7 +276,7 @@ def _classify(note: Note, item: list[Sentence]) -> tuple[str, str] | None:
     found: dict[str, str] = {}
     for s in item:
         for kind in ("high", "flare", "worse", "complex", "stable", "chronic", "acute", "minor"):
-            for t, _, _, status in _matches(note, s, "problems", kind):
+            for t, _, _, status in matches(note, s, "problems", kind):
                 if status == "present":
                     found.setdefault(kind, t.label)
     if "high" in found:
@@ -285,9 +286,9 @@ def _classify(note: Note, item: list[Sentence]) -> tuple[str, str] | None:
     if "complex" in found:
         return "moderate", found["complex"]
     if "chronic" in found or ("stable" in found and "acute" not in found and "worse" not in found):
-        return "stable", _terms("problems", "stable")[0].label
+        return "stable", kind_terms("problems", "stable")[0].label
     if "acute" in found or "worse" in found:
-        return "acute", _terms("problems", "acute")[0].label
+        return "acute", kind_terms("problems", "acute")[0].label
     if "minor" in found:
         return "minor", found["minor"]
     return "acute", "problem whose kind the note does not state (counted as one acute uncomplicated problem)"
@@ -318,23 +319,23 @@ def problems(note: Note) -> Reading:
     for _, label, _ in counted:
         labels[label] = labels.get(label, 0) + 1
     detail = "; ".join(f"{n} {label}" for label, n in labels.items())
-    evidence = tuple(_ev(note, s.start, s.end) for k, _, s in counted if k in decided)
+    evidence = tuple(ev(note, s.start, s.end) for k, _, s in counted if k in decided)
     return Reading(rank, evidence, detail)
 
 
 # --- data reviewed and analyzed -----------------------------------------------------------------
 
 
-def _visit_sentences(note: Note) -> list[Sentence]:
+def visit_sentences(note: Note) -> list[Sentence]:
     return [s for s in view(note) if s.section not in NOT_THIS_VISIT]
 
 
 def _has(note: Note, s: Sentence, element: str, kind: str) -> bool:
     """Whether the sentence has the words (a negated test is told by the test's own status)."""
-    return any(status != "other" for *_, status in _matches(note, s, element, kind))
+    return any(status != "other" for *_, status in matches(note, s, element, kind))
 
 
-def _longest(found: list[tuple[Term, int, int, str]]) -> list[tuple[Term, int, int, str]]:
+def longest(found: list[tuple[Term, int, int, str]]) -> list[tuple[Term, int, int, str]]:
     """Drop matches inside a longer one ("chest x-ray" and "x-ray")."""
     return [
         a
@@ -348,25 +349,25 @@ def data(note: Note) -> Reading:
     sources: dict[str, Evidence] = {}
     other: dict[str, Evidence] = {}  # historian, interpretation, discussion: first evidence of each
     negated = False
-    for s in _visit_sentences(note):
-        found = _longest(_matches(note, s, "data", "test")) or _matches(note, s, "data", "labs")[:1]
+    for s in visit_sentences(note):
+        found = longest(matches(note, s, "data", "test")) or matches(note, s, "data", "labs")[:1]
         if found:
             ordered = _has(note, s, "data", "order")
             reviewed = _has(note, s, "data", "review") or s.section in RESULTS
-            values = _terms("data", "value")
+            values = kind_terms("data", "value")
             for t, start, end, status in found:
                 valued = any(v.pattern.match(note.text[end : s.end].lower()) for v in values)  # "A1c 9.4"
                 if status == "negated":
                     negated = True
                 elif status == "present" and (ordered or reviewed or valued):
-                    tests.setdefault(t.label, _ev(note, start, end))
-        for _, start, end, status in _matches(note, s, "data", "external"):
+                    tests.setdefault(t.label, ev(note, start, end))
+        for _, start, end, status in matches(note, s, "data", "external"):
             if status == "present":
-                sources.setdefault(re.sub(r"\W+", " ", note.text[start:end].lower()), _ev(note, start, end))
+                sources.setdefault(re.sub(r"\W+", " ", note.text[start:end].lower()), ev(note, start, end))
         for kind in ("historian", "interpretation", "discussion"):
-            for _, start, end, status in _matches(note, s, "data", kind):
+            for _, start, end, status in matches(note, s, "data", kind):
                 if status == "present":
-                    other.setdefault(kind, _ev(note, start, end))
+                    other.setdefault(kind, ev(note, start, end))
     count = len(tests) + len(sources)
     category1 = count + ("historian" in other) >= 3
     categories = sum((category1, "interpretation" in other, "discussion" in other))
@@ -385,54 +386,7 @@ def data(note: Note) -> Reading:
         parts.append(f"{len(tests)} unique test(s) ordered or reviewed ({', '.join(tests)})")
     if sources:
         parts.append(f"external notes from {len(sources)} source(s)")
-    labels = {k: _terms("data", k)[0].label for k in other}
+    labels = {k: kind_terms("data", k)[0].label for k in other}
     parts += [labels[k] for k in ("historian", "interpretation", "discussion") if k in other]
     evidence = tuple(sorted([*tests.values(), *sources.values(), *other.values()], key=lambda e: e.start))
     return Reading(rank, evidence, "; ".join(parts))
-
-
-# --- risk of patient management -----------------------------------------------------------------
-
-
-def risk(note: Note) -> Reading:
-    found: list[tuple[int, str, Evidence]] = []
-    negated = False
-
-    def add(rank: int, label: str, start: int, end: int, status: str) -> None:
-        nonlocal negated
-        if status == "present":
-            found.append((rank, label, _ev(note, start, end)))
-        elif status == "negated":
-            negated = True
-
-    for s in _visit_sentences(note):
-        if s.section not in PLAN and s.section != OTHER:
-            continue  # the history and the exam report what happened before, not this visit's management
-        plan = s.section in PLAN
-        for level in ("high", "moderate", "low", "minimal"):
-            for t, start, end, status in _matches(note, s, "risk", level):
-                add(RISK_RANK[level], t.label, start, end, status)
-        manage = _matches(note, s, "risk", "manage")
-        otc = _matches(note, s, "risk", "otc")
-        drugs = [
-            m
-            for m in _longest(_matches(note, s, "risk", "rx") + _matches(note, s, "risk", "meds"))
-            if not any(o[1] <= m[1] < o[2] or m[1] <= o[1] < m[2] for o in otc)
-        ]
-        for t, start, end, status in drugs:
-            verbs = [v for v in manage if v[3] != "other"]
-            if verbs:
-                v = min(verbs, key=lambda v: abs(v[1] - start))
-                lo, hi = min(start, v[1]), max(end, v[2])
-                add(2, t.label, lo, hi, _status(note, lo, hi))
-            elif plan and t.kind == "rx":
-                add(2, t.label, start, end, status)
-        for t, start, end, status in otc:
-            if plan or manage:
-                add(1, t.label, start, end, status)
-    if not found:
-        return Reading(None, negated=negated)
-    rank = max(r for r, _, _ in found)
-    labels = list(dict.fromkeys(label for r, label, _ in found if r == rank))
-    evidence = tuple(e for r, _, e in found if r == rank)
-    return Reading(rank, evidence, "; ".join(labels))
