@@ -252,3 +252,91 @@ DESCRIPTION: By palpation, 30 mL of straw-colored fluid was aspirated from the l
     got = _audit(kb, injected, "20610-LT")["20610-LT"]
     assert not got.supported
     assert _element(got, "drug").status == "missing" and _element(got, "drug").required
+
+
+def test_a_title_naming_the_kind_is_not_the_work(kb):
+    text = """Procedure: Complex repair, left cheek laceration
+3.0 cm laceration of the left cheek. Edges undermined minimally to ease tension. Layered closure with 5-0 Vicryl
+deep and 6-0 Prolene for the skin. No debridement needed.
+"""
+    got = _audit(kb, text, "13132")["13132"]
+    assert not got.supported
+    assert _status(got)["repair_type"] == "missing"
+    assert "intermediate" in _element(got, "repair_type").detail
+    assert got.suggested_code == "12052"
+
+
+def test_repair_lengths_written_as_clinicians_write_them(kb):
+    text = """ED note
+Lac #1: occipital scalp, 2 cm. Irrigated, closed with 4 staples.
+Lac #2: right eyebrow, 15 mm. Closed with 6-0 Ethilon simple interrupted.
+"""
+    got = _audit(kb, text, "12001", "12011")
+    assert got["12001"].supported, got["12001"].summary  # scalp: trunk and limbs group for simple repair
+    assert got["12011"].supported, got["12011"].summary
+    wrong = _audit(kb, text, "12013")["12013"]  # face, 2.6-5 cm: the scalp wound does not count on the face
+    assert not wrong.supported
+    assert _status(wrong)["length"] == "missing" and "1.5 cm" in _element(wrong, "length").detail
+    assert wrong.suggested_code == "12011"
+
+
+# --- colonoscopy: the indication line, doubt, screening modifier ---------------------------------
+
+
+def test_colonoscopy_body_after_an_indication_header(kb):
+    text = """Colonoscopy
+Indication: Recurrent hematochezia; diagnostic.
+Sedation: propofol.
+Prep: Good, BBPS 3-2-2.
+Cecum reached (appendiceal orifice and ileocecal valve seen). A 5 mm polyp was removed with a cold snare.
+"""
+    got = _audit(kb, text, "45385")["45385"]
+    assert got.supported, got.summary
+    assert [e.text for e in _element(got, "indication").evidence] == ["hematochezia"]
+    assert _status(got)["prep_quality"] == "present"
+
+
+def test_colonoscopy_uncertain_cecum_and_empty_indication(kb):
+    text = """COLONOSCOPY
+Indication: per referral.
+The colonoscope was advanced to what was thought to be the cecum, but the appendiceal landmarks were not clearly
+seen. A 6 mm polyp was removed with a cold snare.
+"""
+    got = _audit(kb, text, "45385")["45385"]
+    assert not got.supported
+    assert _status(got)["extent"] == "uncertain"
+    assert _status(got)["indication"] == "missing"
+
+
+def test_screening_modifier_needs_a_screening_indication(kb):
+    text = """PROCEDURE: Colonoscopy.
+INDICATION: Bright red blood per rectum and iron deficiency anemia.
+DESCRIPTION: The scope was advanced to the cecum, identified by the appendiceal orifice. No polyps; no biopsies.
+"""
+    got = _audit(kb, text, "45378-33")["45378-33"]
+    assert not got.supported
+    indication = _element(got, "indication")
+    assert indication.status == "missing" and "33" in indication.detail
+    assert _audit(kb, text, "45378")["45378"].supported
+
+
+# --- joint injection: what is not the drug injected ----------------------------------------------
+
+
+def test_numbing_the_skin_and_past_shots_are_not_the_drug(kb):
+    text = """HPI: Right knee osteoarthritis. He had a Kenalog 40 mg shot in the right knee in March elsewhere.
+Procedure: Right knee injection, located by palpation. Skin wheal of 1% lidocaine. The needle entered the joint and
+the injection was given.
+"""
+    got = _audit(kb, text, "20610-RT")["20610-RT"]
+    assert not got.supported
+    assert _status(got)["drug"] == "missing" and _element(got, "drug").required
+
+
+def test_a_drug_the_physician_is_not_sure_of_is_uncertain(kb):
+    text = """Procedure: Right wrist joint injection, landmark guided.
+Injected what I believe was 40 mg of Depo-Medrol into the right radiocarpal joint; I will verify the vial.
+"""
+    got = _audit(kb, text, "20605-RT")["20605-RT"]
+    assert _status(got)["drug"] == "uncertain"
+    assert not got.supported

@@ -59,7 +59,7 @@ def _el(spec: ElementSpec, status: str, found: tuple[Evidence, ...] = (), detail
         id=spec.id,
         label=spec.label,
         status=status,
-        evidence=found[: ev.MAX_EVIDENCE],
+        evidence=tuple(sorted(dict.fromkeys(found), key=lambda e: (e.start, e.end)))[: ev.MAX_EVIDENCE],
         query=None if status == "present" else spec.query,
         required=spec.required,
         source=spec.source,

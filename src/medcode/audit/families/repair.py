@@ -125,7 +125,7 @@ def _el(
         id=spec.id,
         label=spec.label,
         status=status,
-        evidence=found[: ev.MAX_EVIDENCE],
+        evidence=tuple(sorted(dict.fromkeys(found), key=lambda e: (e.start, e.end)))[: ev.MAX_EVIDENCE],
         query=None if status == "present" else spec.query,
         required=spec.required if required is None else required,
         source=spec.source,
