@@ -287,3 +287,18 @@ def test_audit_of_an_office_visit_through_the_public_api(kb):
     assert js["level"]["mdm"] == "moderate" and js["level"]["supported_code"] == "99214"
     assert [e["id"] for e in js["elements"]] == ["problems", "data", "risk", "time"]
     assert js["elements"][3]["status"] == "missing" and js["elements"][3]["query"]
+
+
+def test_precautions_and_past_events_are_not_decisions():
+    precautions = (
+        "Assessment: Chest wall pain.\nPlan: Ibuprofen 400 mg as needed. Go to the emergency room if the pain worsens."
+    )
+    j = judge(precautions, "99214")
+    assert j.level.risk == "low" and "over-the-counter" in element(j, "risk").detail
+    past = "Established patient. She was admitted to the hospital last year for pneumonia. Knee pain, chronic, stable."
+    assert judge(past, "99214").level.risk == "straightforward"
+    decided = (
+        "Assessment: Abdominal pain, concerning for appendicitis.\nPlan: Sent to the ED for CT and surgical evaluation."
+    )
+    j = judge(decided, "99214")
+    assert j.level.risk == "high" and "hospitalization" in element(j, "risk").detail

@@ -34,6 +34,7 @@ from medcode.audit.families.em_mdm import (
     Reading,
     data,
     ev,
+    kind_terms,
     longest,
     matches,
     number,
@@ -130,7 +131,14 @@ def risk(note: Note) -> Reading:
         if s.section not in PLAN and s.section != OTHER:
             continue  # the history and the exam report what happened before, not this visit's management
         plan = s.section in PLAN
+        low = s.text.lower()
+        # precautions ("go to the ER if ...") and, outside the plan, past events ("was admitted") decide nothing
+        undecided = any(t.pattern.search(low) for t in kind_terms("risk", "conditional")) or (
+            not plan and any(t.pattern.search(low) for t in kind_terms("risk", "past"))
+        )
         for level in ("high", "moderate", "low", "minimal"):
+            if level != "minimal" and undecided:
+                continue
             for t, start, end, status in matches(note, s, "risk", level):
                 add(RISK_RANK[level], t.label, start, end, status)
         manage = matches(note, s, "risk", "manage")

@@ -36,7 +36,7 @@ KINDS = {
         "interpretation",
         "discussion",
     ),
-    "risk": ("high", "moderate", "low", "minimal", "manage", "rx", "meds", "otc"),
+    "risk": ("high", "moderate", "low", "minimal", "manage", "rx", "meds", "otc", "conditional", "past"),
     "time": ("total", "subtract", "exclude", "procedure", "separate"),
     "patient": ("new", "established"),
 }
@@ -127,15 +127,19 @@ def kind_terms(element: str, kind: str) -> tuple[Term, ...]:
 def status_of(
     note: Note, start: int, end: int, *, own_negation: bool = True, result: bool = False, family_ok: bool = False
 ) -> str:
-    """present | negated | other (historical or family). Hypothetical mentions count: a plan's "will
-    start", "will check" is this visit's decision. ``own_negation``: a match that starts with its own
-    negation ("not at goal") is the finding itself. ``result``: a test is still reviewed when the
-    negation is its result ("strep test negative"). ``family_ok``: a relative is the point (the
-    independent historian)."""
+    """present | negated | other (historical, family, or conditional: "go to the ER if the pain comes
+    back"; a plan's "will start" is this visit's decision and counts). ``own_negation``: a match that
+    starts with its own negation ("not at goal") is the finding itself. ``result``: a test is still
+    reviewed when the negation is its result ("strep test negative"). ``family_ok``: a relative is the
+    point (the independent historian)."""
     c = assess(note, start, end)
+    words = note.text[start:end].lower()
+    outside = [t for t in c.triggers if not t.startswith("section:") and t not in words]
     if c.historical or c.family and not family_ok:
         return "other"
-    if not c.negated or own_negation and _NEGATION_WORD.match(note.text[start:end].lower()):
+    if c.hypothetical and outside:  # a trigger inside the match is its own words ("monitoring for toxicity")
+        return "other"
+    if not c.negated or own_negation and _NEGATION_WORD.match(words):
         return "present"
     if result:
         results = kind_terms("data", "result")
