@@ -110,10 +110,16 @@ def judge(kb: object, note: Note, billed: Billed, family: Family) -> Judged:
     indication = _indication(note, family.element("indication"), billed, spans)
     prep = ev.judge(note, family.element("prep_quality"), billed.code)
     holds = not (incomplete and not _MODS & set(billed.modifiers))
+    elements = (extent, technique, indication, prep)
     summary = None
     if not holds:
-        summary = f"Incomplete colonoscopy: {billed.code} needs modifier 53 (Medicare) or 52."
-    return Judged(elements=(extent, technique, indication, prep), holds=holds, suggested_code=other, summary=summary)
+        from medcode.audit import summary as core_summary  # the core's wording for the elements
+
+        rest = core_summary(elements, True, other)
+        summary = f"Not supported: an incomplete colonoscopy needs modifier 53 (Medicare) or 52 on {billed.code}" + (
+            "; " + rest.removeprefix("Not supported: ") if rest.startswith("Not supported") else "."
+        )
+    return Judged(elements=elements, holds=holds, suggested_code=other, summary=summary)
 
 
 def _extent(note: Note, spec: ElementSpec, billed: Billed, spans: list[tuple[int, int]]) -> tuple[Element, bool]:

@@ -262,15 +262,15 @@ def judge(kb: object, note: Note, billed: Billed, family: Family) -> Judged:
     return Judged(elements=elements, holds=holds, suggested_code=suggested)
 
 
-def _site_only(note: Note, spec: ElementSpec, kind: str, group: str) -> Element:
-    """Location when no wound is measured: a body site the note names."""
+def _site_only(note: Note, spec: ElementSpec, kind: str, group: str | None) -> Element:
+    """Location when no wound is measured: a body site the note names (``group`` None: any site)."""
     _, sites = repair_tables()
     found = []
     for pattern, groups in sites:
         for h in _hits(note, (pattern,)):
             if h.status == "present":
                 found.append((h, groups[kind]))
-    mine = [h for h, g in found if g == group]
+    mine = [h for h, g in found if group is None or g == group]
     if mine:
         return _el(spec, "present", ev.evidence(note, mine))
     if found:
@@ -279,7 +279,7 @@ def _site_only(note: Note, spec: ElementSpec, kind: str, group: str) -> Element:
             spec,
             "missing",
             ev.evidence(note, [h for h, _ in found]),
-            f"The note names the {words}, not a site of this code's group ({_GROUP_WORDS[group]}).",
+            f"The note names the {words}, not a site of this code's group ({_GROUP_WORDS.get(group or '', group)}).",
         )
     return _el(spec, "missing", detail="The note names no body site for the repair.")
 
@@ -364,9 +364,7 @@ def _dehiscence(note: Note, billed: Billed, family: Family, rep: WoundRepairs | 
         length = _el(spec, "present", tuple(w.evidence[0] for w, _ in rep.wounds), required=False)
     else:
         length = _el(spec, "missing", detail="No wound length given (advice).", required=False)
-    location = _site_only(note, family.element("location"), "simple", "")
-    if location.evidence:
-        location = replace(location, status="present", query=None, detail="")
+    location = _site_only(note, family.element("location"), "simple", None)
     spec = family.element("repair_type")
     dehisced = [h for h in _hits(note, (_DEHISCED, re.compile("secondary closure"))) if h.status == "present"]
     need = {"12021": (_PACKED, "packing of the wound"), "13160": (_EXTENSIVE, "an extensive or complicated closure")}
