@@ -302,3 +302,28 @@ def test_precautions_and_past_events_are_not_decisions():
     )
     j = judge(decided, "99214")
     assert j.level.risk == "high" and "hospitalization" in element(j, "risk").detail
+
+
+def test_other_ways_of_writing_the_time_and_the_historian():
+    for sentence, minutes in {
+        "Time: 25 minutes.": 25,
+        "Face-to-face time 22 minutes.": 22,
+        "More than half of the 40 minute visit was counseling.": 40,
+    }.items():
+        found = em.visit_minutes(read(f"Plan: Rest. {sentence}"))
+        assert found is not None and found[0] == minutes, sentence
+    text = "New patient.\nHPI: Mom reports ear pain since last night and fever.\nAssessment: Acute otitis media."
+    j = judge(text, "99203")
+    assert j.level.data == "low" and "independent historian" in element(j, "data").detail
+
+
+def test_a_plan_without_an_assessment_counts_the_problems_it_names():
+    named = (
+        "Established patient.\nPlan:\n1. HTN, stable - continue lisinopril 10 mg.\n"
+        "2. GERD, stable - continue omeprazole."
+    )
+    j = judge(named, "99214")
+    assert j.level.problems == "moderate" and j.level.risk == "moderate" and j.holds
+    unnamed = "Established patient.\nCC: sore throat.\nPlan: Ibuprofen as needed and rest."
+    j = judge(unnamed, "99213")
+    assert [e.text for e in element(j, "problems").evidence] == ["sore throat."]

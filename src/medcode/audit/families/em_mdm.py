@@ -236,14 +236,20 @@ def _has_kind(note: Note, s: Sentence, kinds: tuple[str, ...], head: int | None 
 
 
 def problem_items(note: Note) -> list[list[Sentence]]:
-    """The problems addressed: the items of the assessment (else of the plan); in a note without
-    either, its "#1 ..." problem lines, else its sentences that start by naming a problem and state
+    """The problems addressed: the items of the assessment (else those of the plan that name a problem);
+    in a note without either, its "#1 ..." problem lines, else its sentences that start by naming a problem and state
     its status ("Migraine without aura, stable."), else its chief complaint."""
     sentences = [s for s in view(note) if s.section not in NOT_THIS_VISIT]
-    for names in (ASSESSMENT, ("plan",)):
-        found = [s for s in sentences if s.section in names]
-        if found:
-            return _group(note, found)
+    found = [s for s in sentences if s.section in ASSESSMENT]
+    if found:
+        return _group(note, found)
+    named = [
+        item
+        for item in _group(note, [s for s in sentences if s.section == "plan"])
+        if any(_has_kind(note, s, _NAME_KINDS + _STATUS_KINDS) for s in item)
+    ]
+    if named:
+        return named  # a plan's items that name a problem ("1. HTN - continue lisinopril"), not "Ibuprofen, rest"
     items: list[list[Sentence]] = []
     for s in sentences:
         m = _NUMBERED.match(s.text)
