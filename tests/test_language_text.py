@@ -462,6 +462,33 @@ CONTEXT = [
     ("no-acute-list", "No acute fracture or dislocation.", "dislocation", "negated", None, None),
     ("left-ama", "He left AMA before the chest pain workup.", "chest pain", "", None, None),
     ("both-parents", "Both parents have hypertension.", "hypertension", "family", None, None),
+    (
+        "and-verb-new-clause",
+        "Cement mixed by hand without antibiotic and placed in the canal.",
+        "canal",
+        "",
+        None,
+        None,
+    ),
+    ("and-was-new-clause", "No bleeding and was discharged home.", "discharged", "", None, None),
+    ("and-list-stays", "No fever and chills.", "chills", "negated", None, None),
+    (
+        "long-list-stays",
+        "Denies fever, chills, night sweats, weight loss, nausea, vomiting or rash.",
+        "rash",
+        "negated",
+        None,
+        None,
+    ),
+    (
+        "run-on-ends",
+        "no symptoms at all she is here for screening last scope ten years ago prep was good and scope advanced to cecum",
+        "cecum",
+        "",
+        None,
+        None,
+    ),
+    ("i-believe", "I believe vancomycin was used.", "vancomycin", "uncertain", None, None),
 ]
 
 

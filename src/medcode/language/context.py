@@ -31,6 +31,12 @@ LATERALITY = ("right", "left", "bilateral")
 ENCOUNTER = ("initial", "subsequent", "sequela")
 DIRECTIONS = ("forward", "backward", "bidirectional", "terminate", "pseudo")
 BACKWARD_WORDS = 6  # how far a backward trigger reaches when its rule gives no scope
+# how far a forward trigger reaches when its rule gives no scope: a long list of denied symptoms fits,
+# a run-on dictation with no punctuation does not carry one "no" to its end
+FORWARD_WORDS = 15
+# "and"/"then" before one of these (or a word in -ed) starts a new clause, which ends a scope:
+# "mixed without antibiotic and placed in the canal", "no bleeding and then was discharged"
+CLAUSE_VERBS = frozenset({"was", "were", "is", "are", "then", "we", "i", "he", "she", "they"})
 # Sections whose every mention takes a category.
 SECTION_CONTEXT = {"past_history": "historical", "family_history": "family"}
 # Sections whose encounter words do not describe this visit.
@@ -144,6 +150,7 @@ class _Sentence:
     spans: tuple[tuple[int, int], ...]  # token offsets relative to the sentence
     semicolon: tuple[bool, ...]  # a ";" just before token k
     comma: tuple[bool, ...]  # a "," just before token k
+    clause: tuple[bool, ...]  # token k starts a new clause ("and placed", "and then", "and was")
     context: tuple[_Match, ...]
     laterality: tuple[_Match, ...]
     encounter: tuple[_Match, ...]
@@ -163,10 +170,18 @@ def _analyse(text: str) -> _Sentence:
         after_word = k + 1 < len(toks) and toks[k + 1].text[0].isalpha()
         if t.text in _SIDE_LETTERS and after_word and (k == 0 or not toks[k - 1].text[0].isdigit()):
             sides[k] = _SIDE_LETTERS[t.text]
+    clause = [
+        k > 0
+        and norms[k] in ("and", "then")
+        and k + 1 < len(norms)
+        and (norms[k + 1] in CLAUSE_VERBS or (len(norms[k + 1]) > 4 and norms[k + 1].endswith("ed")))
+        for k in range(len(norms))
+    ]
     return _Sentence(
         tuple((t.start, t.end) for t in toks),
         tuple(";" in g for g in gaps),
         tuple("," in g for g in gaps),
+        tuple(clause),
         tuple(_match(norms, groups["context"])),
         tuple(_match(sides, groups["laterality"])),
         tuple(_match(norms, groups["encounter"])),
@@ -193,10 +208,10 @@ def _scope(s: _Sentence, m: _Match, rule: Rule) -> tuple[int, int]:
     n = len(s.spans)
     lo, hi = m.start, m.end
     if rule.direction in ("forward", "bidirectional"):
-        limit = min(n, m.end + rule.scope) if rule.scope else n
+        limit = min(n, m.end + (rule.scope or FORWARD_WORDS))
         k = m.end
         while k < limit:
-            if s.semicolon[k] or (s.comma[k] and k in starts and k > m.end):
+            if s.semicolon[k] or s.clause[k] or (s.comma[k] and k in starts and k > m.end):
                 break
             if k in starts and _terminates(starts[k], rule.category):
                 break
