@@ -482,7 +482,7 @@ CONTEXT = [
     ),
     (
         "run-on-ends",
-        "no symptoms at all she is here for screening last scope ten years ago prep was good and scope advanced to cecum",
+        "no symptoms at all she is here for screening last scope ten years ago prep good and scope advanced to cecum",
         "cecum",
         "",
         None,

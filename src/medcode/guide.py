@@ -122,6 +122,13 @@ def is_surgical(page: ProcedureCode) -> bool:
     return page.global_period is not None and page.global_period.code in SURGICAL
 
 
+def is_timed(page: ProcedureCode) -> bool:
+    """The code's descriptor names a time: its short descriptor, or medcode's own description of it
+    (``vocab/lay_*.tsv``: "each 15 minutes" where the short descriptor is only "Therapeutic exercises").
+    Not the expanded short descriptor: its "min" may be "minimal" ("min invasive")."""
+    return bool(_TIMED.search(f"{page.description} {vocab.lay_descriptions().get(page.code, '')}"))
+
+
 def is_addon(page: ProcedureCode) -> bool:
     return page.addon is not None or (page.global_period is not None and page.global_period.code == "ZZZ")
 
@@ -222,8 +229,7 @@ def _documentation(page: ProcedureCode, family: str | None) -> list[Requirement]
                 f"bilateral indicator {_ind(page, 'bilateral')}",
             )
         )
-    text = f"{page.description} {page.plain_description or ''}"
-    if _TIMED.search(text):
+    if is_timed(page):
         out.append(
             Requirement(
                 "The time spent (total minutes, or start and stop times) when time is the basis "

@@ -407,9 +407,9 @@ def _ptp(
 class NotProcedureCode(MalformedCode):
     """A code asked for where only CPT and HCPCS codes have answers (PTP edits)."""
 
-    def __init__(self, code: str):
+    def __init__(self, code: str, why: str = "NCCI PTP edits pair procedure codes"):
         super().__init__(code)
-        self.args = (f"{code!r} is not a CPT or HCPCS code: NCCI PTP edits pair procedure codes",)
+        self.args = (f"{code!r} is not a CPT or HCPCS code: {why}",)
 
 
 def ptp_pairs(

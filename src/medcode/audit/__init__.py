@@ -63,7 +63,7 @@ def _page(kb: KnowledgeBase, code: str, day: date | None) -> Any:
 
     page = get_code(kb, code, day=day)  # UnknownCode when the knowledge base does not hold it
     if page.system not in ("CPT", "HCPCS"):
-        raise NotProcedureCode(code)
+        raise NotProcedureCode(code, "the audit checks the documentation of procedure codes (CPT, HCPCS)")
     return page
 
 

@@ -20,7 +20,7 @@ query, source and ``patterns`` are then used, and the rule below still decides).
   procedure statement), else anywhere outside the history, plan and medication sections. With RT or
   LT the side must agree, with 50 (or RT and LT) both sides must be named; a disagreement is missing
   with ``detail`` saying what the note says.
-- ``time`` (the descriptor names a time: ``guide._TIMED`` on the short descriptor and on medcode's own
+- ``time`` (the descriptor names a time: ``guide.is_timed``: the short descriptor and medcode's own
   description of the code, ``vocab/lay_*.tsv``, which says "each 15 minutes" for 97110 where the short
   descriptor does not; not on the expanded short descriptor, where "min" of "minimally invasive" reads
   as minutes): the note states minutes, start and stop times, or hours.
@@ -34,12 +34,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from medcode import vocab
 from medcode.audit.catalogue import GENERIC_IDS, ElementSpec
 from medcode.audit.evidence import Hit, evidence, hit_at, hits, query_of, section_at, sentence_of
 from medcode.audit.families import Billed
 from medcode.audit.model import Element
-from medcode.guide import _TIMED, is_addon
+from medcode.guide import is_addon, is_timed
 from medcode.language.note import Note
 from medcode.suggest.procedures import _VERBS, PROCEDURE_SECTIONS
 
@@ -130,11 +129,7 @@ def _global(page: Any) -> str | None:
 
 
 def _timed(page: Any) -> bool:
-    """The code's descriptor names a time: its short descriptor, or medcode's own description of it
-    (``vocab/lay_*.tsv``: "each 15 minutes" where the short descriptor is only "Therapeutic exercises")."""
-    if page is None:
-        return False
-    return bool(_TIMED.search(f"{page.description} {vocab.lay_descriptions().get(page.code, '')}"))
+    return page is not None and is_timed(page)
 
 
 def applies(billed: Billed) -> tuple[str, ...]:

@@ -12,7 +12,8 @@ from medcode.audit.model import Element, Level
 
 @dataclass(frozen=True)
 class Billed:
-    """A code as billed: the code, its modifiers, its page (None for a code without one) and the other codes of the claim."""
+    """A code as billed: the code, its modifiers, its page (None for a code without one) and the other
+    codes of the claim."""
 
     code: str
     modifiers: tuple[str, ...]
