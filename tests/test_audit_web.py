@@ -90,6 +90,17 @@ def test_api_with_a_date_and_modifiers(server, kb):
     assert r.json()["codes"][1]["modifiers"] == ["RT"]
 
 
+def test_concurrent_audits_answer_as_serial_ones(server, kb):
+    """Twenty audits at once, of different notes and codes, each answer its own note."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = [(NOTE, CODES), (VISIT, ["99214"]), (VISIT, ["99215-25"]), (NOTE, ["20702-LT"])] * 5
+    want = [audit(kb, text, codes).as_json() for text, codes in cases]
+    with ThreadPoolExecutor(20) as pool:
+        got = list(pool.map(lambda c: post(server, "/api/audit", json={"text": c[0], "codes": c[1]}).json(), cases))
+    assert got == want
+
+
 def test_api_answers_the_em_level(server, kb):
     want = audit(kb, VISIT, ["99214"]).as_json()
     r = post(server, "/api/audit", json={"text": VISIT, "codes": ["99214"]})
