@@ -56,7 +56,10 @@ HISTORY_OF_ILLNESS = frozenset({"hpi", "chief_complaint", "ros"})
 DONE = re.compile(
     r"\b(?:prepped|draped|intubated|advanced|irrigated|reamed|closed|infiltrated|anesthetized|explored|"
     r"visualized|retroflexed|withdrawn|instilled|implanted|exchanged|extracted|excised|harvested|"
-    r"dissected|exposed|sent for pathology|reached|deployed|resected|snared|banded|clipped|cannulated)\b"
+    r"dissected|exposed|sent for pathology|reached|deployed|resected|snared|banded|clipped|cannulated|"
+    r"cleansed|cleaned|scrubbed|approximated|stapled|"
+    # a procedure noun with what it was done with: "single-layer closure with 4-0 nylon"
+    r"(?:closure|repair|injection|aspiration|removal|placement|insertion)\s+(?:[\w-]+\s+){0,2}with)\b"
 )
 # "R knee", "L wrist" (upper case, before a word; not "3 L" of fluid).
 _SIDE_LETTER = re.compile(r"(?<![A-Za-z0-9/.])([RL])(?= [A-Za-z]{3,})")

@@ -115,7 +115,9 @@ _LENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(?:-\s*)?(cm|centimeters?|mm|millimeter
 _ADHESIVE_ONLY = re.compile(r"dermabond|tissue adhesive|skin adhesive|skin glue")
 _STITCHES = re.compile(r"sutur\w*|staple\w*|nylon|prolene|vicryl|monocryl|ethilon|chromic")
 # The audit's wider reading (``wound_repairs_in(wide=True)``).
-_WOUND_WIDE = re.compile(r"lacerat\w*|\blacs?\b|\bwound\w*|\bcut\b|\blength\b|\blong\b|\bdefect\b|avulsion|\bflap\b")
+_WOUND_WIDE = re.compile(
+    r"lacerat\w*|\blacs?\b|\bwound\w*|\bcut\b|\blength\b|\blong\b|\bdefect\b|avulsion|\bflap\b|^\s*size\b|measur\w*"
+)
 _CLOSED_WIDE = re.compile(_CLOSED.pattern + "|" + _STITCHES.pattern + r"|\bpds\b|\bsilk\b|\d-0\b")
 _NOT_NOW = frozenset({"plan", "instructions", "past_history", "family_history", "medications"})
 _COMPLEX = re.compile(
@@ -182,7 +184,10 @@ def _lines(note: Note, wide: bool = False) -> list[tuple[int, str, str]]:
     out, pos = [], 0
     for line in note.text.split("\n"):
         start, pos = pos, pos + len(line) + 1
-        sents = [s for s in note.sentences if start <= s.start < pos]
+        if wide:  # a sentence may go on over several lines (a list of wounds in lower case)
+            sents = [s for s in note.sentences if s.start < pos and s.end > start]
+        else:
+            sents = [s for s in note.sentences if start <= s.start < pos]
         if sents and (all(_doing(s) for s in sents) or (wide and not any(s.section in _NOT_NOW for s in sents))):
             out.append((start, line.lower(), sents[0].section))
     return out
@@ -247,7 +252,7 @@ def wound_repairs_in(note: Note, *, wide: bool = False) -> WoundRepairs | None:
             where = (
                 (best[1], best[2].group(0), st + best[2].start(), st + best[2].end())
                 if best is not None
-                else _procedure_site(lines, sites)
+                else _procedure_site(lines, sites) or (_note_site(note, sites) if wide else None)
             )
             if where is None:
                 continue
@@ -320,6 +325,33 @@ def _procedure_site(
                 if sm:
                     return groups, sm.group(0), st + sm.start(), st + sm.end()
     return None
+
+
+_SITE_LINE = re.compile(r"^\W*(?:location|site|wound|lac\w*|injury)\b")
+
+
+def _note_site(
+    note: Note, sites: list[tuple[re.Pattern[str], dict[str, str]]]
+) -> tuple[dict[str, str], str, int, int] | None:
+    """The site of a length written on a line of its own ("Length: 3.2 cm"): the site of a line that
+    names the wound's location ("Location: left volar forearm"), else the one site the note names
+    outside its history and plan; None when it names several."""
+    found: list[tuple[dict[str, str], str, int, int]] = []
+    pos = 0
+    for line in note.text.split("\n"):
+        start, pos = pos, pos + len(line) + 1
+        low = line.lower()
+        sec = next((s.section for s in note.sentences if s.start < pos and s.end > start), None)
+        if sec in _NOT_NOW:
+            continue
+        for pattern, groups in sites:
+            sm = pattern.search(low)
+            if sm:
+                hit = (groups, sm.group(0), start + sm.start(), start + sm.end())
+                if _SITE_LINE.search(low):
+                    return hit
+                found.append(hit)
+    return found[0] if len({f[1] for f in found}) == 1 else None
 
 
 RANK = {"complex": 0, "intermediate": 1, "simple": 2}

@@ -46,8 +46,8 @@ _DOUBT = re.compile(
 )
 # An indication that gives no reason.
 _EMPTY_REASON = re.compile(
-    r"\W*(?:per (?:referral|pcp|gi)|see (?:referral|above|below|h&p|history)|as above|n/?a|none|"
-    r"not (?:stated|given)|referral|routine)?\W*"
+    r"[\W_]*(?:per (?:referral|pcp|gi)|see (?:referral|above|below|h&p|history)|as above|n/?a|none|"
+    r"not (?:stated|given)|referral|routine)?[\W_]*"
 )
 _SCREENING_MODS = frozenset({"33", "PT"})
 _MODS = frozenset({"52", "53"})
