@@ -18,6 +18,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 import audit_bench  # noqa: E402
 
 DIR = ROOT / "tests" / "data" / "audit"
+# written later by someone who had seen neither the code nor the first set; measured once untouched
+# (element F1 0.967, verdicts 0.871), then used for development like the first
+HOLDOUT = ROOT / "tests" / "data" / "audit_holdout"
 FLOORS = {"element_f1": 0.9, "verdict": 0.9, "status": 0.85}
 
 
@@ -36,8 +39,9 @@ def test_labels_are_well_formed_and_cover_the_cases():
     assert any(c.isdigit() and 12001 <= int(c) <= 13160 for c in codes), "wound repairs"
 
 
-def test_labelled_codes_exist(kb):
-    for billed in audit_bench.read_labels(DIR).values():
+@pytest.mark.parametrize("directory", [DIR, HOLDOUT], ids=["dev", "second"])
+def test_labelled_codes_exist(kb, directory):
+    for billed in audit_bench.read_labels(directory).values():
         for b in billed:
             code = b.replace(" ", "-").split("-")[0]
             try:
@@ -46,8 +50,9 @@ def test_labelled_codes_exist(kb):
                 pytest.fail(f"{b}: not a code")
 
 
-def test_the_audit_keeps_its_quality_on_the_development_notes(kb):
-    s = audit_bench.score(kb, DIR)
+@pytest.mark.parametrize("directory", [DIR, HOLDOUT], ids=["dev", "second"])
+def test_the_audit_keeps_its_quality_on_the_development_notes(kb, directory):
+    s = audit_bench.score(kb, directory)
     p, r, f1 = s.total.prf()
     verdict = s.total.verdict_right / s.total.verdicts
     status = s.total.status_right / s.total.elements
