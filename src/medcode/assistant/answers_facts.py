@@ -1,0 +1,144 @@
+"""What the CPT/HCPCS answerers share: the code page of a question's code, citations of its rows
+with a link to the code page section they are shown in, the stale-data notice and the answer maker.
+
+Every fact comes from ``medcode.lookup.get_code`` (and the functions the code page and claim
+checker call); this module only reads them and turns them into sentences."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date
+
+from medcode.assistant.model import Answer, Citation, Question
+from medcode.codes import MalformedCode, UnknownCode
+from medcode.kb import models
+from medcode.kb.store import KnowledgeBase
+from medcode.lookup import get_code
+
+__all__ = [
+    "FAMILY_LABELS",
+    "asked_day",
+    "cite",
+    "code_page",
+    "make",
+    "money",
+    "no_code",
+    "stale",
+]
+
+# code-like strings in an answer (as bench/ask_bench.py finds them): every one must be in ``codes``
+CODE_LIKE = re.compile(r"\b(?:\d{4}[0-9FTU]|[A-V]\d{4}|[A-TV-Z]\d[0-9A-Z]\.[0-9A-Z]{1,4})\b")
+FAMILY_LABELS = {
+    "pprrvu": "physician fee schedule (PFS) relative value file",
+    "gpci": "GPCI file",
+    "ptp_practitioner": "NCCI practitioner PTP table",
+    "ptp_hospital": "NCCI outpatient hospital PTP table",
+    "mue_practitioner": "NCCI practitioner MUE table",
+    "aoc": "NCCI add-on code table",
+    "hcpcs": "HCPCS file",
+}
+
+
+def money(x: float | None) -> str:
+    return "not payable" if x is None else f"${x:,.2f}"
+
+
+def asked_day(kb: KnowledgeBase, q: Question) -> date | None:
+    """The date to look the code up on: the day asked; for a year alone, the start of the newest
+    fee schedule release of that year (the newest release is the default), else its first day."""
+    if q.day is not None:
+        return q.day
+    if q.year is None:
+        return None
+    in_year = [r for r in kb.releases.get("pprrvu", []) if r.effective_from.year == q.year]
+    return in_year[-1].effective_from if in_year else date(q.year, 1, 1)
+
+
+def code_page(kb: KnowledgeBase, code: str, q: Question) -> models.ProcedureCode | models.DiagnosisCode:
+    """The code page the answer reads (raises UnknownCode or MalformedCode)."""
+    return get_code(kb, code, day=asked_day(kb, q), zip_code=q.zip, locality=q.locality)
+
+
+def procedure_page(kb: KnowledgeBase, code: str, q: Question) -> models.ProcedureCode | None:
+    try:
+        page = code_page(kb, code, q)
+    except (UnknownCode, MalformedCode):
+        return None
+    return page if isinstance(page, models.ProcedureCode) else None
+
+
+def cite(c: models.Citation | None, link: str | None = None) -> Citation | None:
+    if c is None:
+        return None
+    return Citation(c.family, c.release, c.file, c.row or "", link)
+
+
+def link(code: str, section: str) -> str:
+    return f"/codes/{code}#{section}"
+
+
+def stale(kb: KnowledgeBase, q: Question, family: str) -> str | None:
+    """The notice when the newest ``family`` table loaded is older than the date (or year) asked."""
+    if q.day is None and q.year is None:
+        return None
+    r = kb.resolve(family, q.day or date(q.year or 1, 1, 1))
+    if r is None:
+        return None
+    rel = r.release
+    asked = q.day.isoformat() if q.day else str(q.year)
+    older = (q.day is not None and q.day > rel.effective_to) or (
+        q.day is None and (q.year or 0) > rel.effective_to.year
+    )
+    if not older:
+        return None
+    return (
+        f"The newest {FAMILY_LABELS.get(family, family)} loaded is {rel.name} (effective "
+        f"{rel.effective_from.isoformat()} to {rel.effective_to.isoformat()}), older than the date asked ({asked}): "
+        "this answer is from that table and the edits may have changed since."
+    )
+
+
+def no_code(kind: str, q: Question, why: str = "") -> Answer:
+    """A low-confidence answer when no CPT/HCPCS code of the question can be read."""
+    named = ", ".join(q.codes) or ", ".join(q.unknown)
+    text = f"I found no CPT or HCPCS code {named} in the files loaded." if named else "I found no code in the question."
+    return Answer(
+        f"{text}{' ' + why if why else ''}",
+        kind=kind,
+        confidence="low",
+        followups=("Search for the service by name", "What does a code mean?"),
+    )
+
+
+def make(
+    kind: str,
+    sentences: Iterable[str],
+    codes: Iterable[str],
+    citations: Iterable[Citation | None],
+    followups: Iterable[str],
+    *,
+    confidence: str = "high",
+    notices: Iterable[str] = (),
+) -> Answer:
+    """The answer: the sentences joined, every code the text names among ``codes`` (those named
+    first, in order), citations once each."""
+    text = " ".join(s.strip() for s in sentences if s and s.strip())
+    out: list[str] = []
+    for c in (*codes, *CODE_LIKE.findall(text)):
+        if c not in out:
+            out.append(c)
+    cites: list[Citation] = []
+    for c in citations:
+        if c is not None and c not in cites:
+            cites.append(c)
+    notes = tuple(dict.fromkeys(n for n in notices if n))
+    return Answer(
+        text,
+        citations=tuple(cites),
+        codes=tuple(out),
+        confidence=confidence,
+        followups=tuple(dict.fromkeys(followups))[:3],
+        kind=kind,
+        notices=notes,
+    )
