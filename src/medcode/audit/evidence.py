@@ -124,6 +124,28 @@ def query_of(spec: ElementSpec, status: str) -> str | None:
     return None if status == "present" else spec.query
 
 
+def make(
+    spec: ElementSpec,
+    status: str,
+    found: Iterable[Evidence] = (),
+    detail: str = "",
+    required: bool | None = None,
+    query: str | None = None,
+) -> Element:
+    """The element ``spec`` with ``status`` and its evidence (in note order, each span once, at most
+    MAX_EVIDENCE); the query (the catalogue's, or ``query``) for every status but present."""
+    return Element(
+        id=spec.id,
+        label=spec.label,
+        status=status,
+        evidence=tuple(sorted(dict.fromkeys(found), key=lambda e: (e.start, e.end)))[:MAX_EVIDENCE],
+        query=None if status == "present" else (query or spec.query),
+        required=spec.required if required is None else required,
+        source=spec.source,
+        detail=detail,
+    )
+
+
 def sentence_of(note: Note, offset: int) -> str:
     """The note's sentence holding ``offset`` (its words only, at most QUOTE characters)."""
     for s in note.sentences:
@@ -153,16 +175,7 @@ def judge_code(note: Note, spec: ElementSpec, code: str) -> tuple[Element, str |
     words of another code are what the note says, that code (else None)."""
 
     def element(status: str, found: Iterable[Hit] = (), detail: str = "") -> Element:
-        return Element(
-            id=spec.id,
-            label=spec.label,
-            status=status,
-            evidence=evidence(note, found),
-            query=query_of(spec, status),
-            required=spec.required,
-            source=spec.source,
-            detail=detail,
-        )
+        return make(spec, status, evidence(note, found), detail)
 
     own = hits(note, (*spec.patterns, *spec.by_code.get(code, ())), spec.skip_sections)
     affirmed = [h for h in own if h.status == "present"]

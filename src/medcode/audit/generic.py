@@ -35,7 +35,7 @@ import re
 from typing import Any
 
 from medcode.audit.catalogue import GENERIC_IDS, ElementSpec
-from medcode.audit.evidence import Hit, evidence, hit_at, hits, query_of, section_at, sentence_of
+from medcode.audit.evidence import Hit, evidence, hit_at, hits, make, section_at, sentence_of
 from medcode.audit.families import Billed
 from medcode.audit.model import Element
 from medcode.guide import is_addon, is_timed
@@ -153,16 +153,7 @@ def applies(billed: Billed) -> tuple[str, ...]:
 def _make(
     spec: ElementSpec, note: Note, status: str, found: list[Hit] | tuple[Hit, ...] = (), detail: str = ""
 ) -> Element:
-    return Element(
-        id=spec.id,
-        label=spec.label,
-        status=status,
-        evidence=evidence(note, found),
-        query=query_of(spec, status),
-        required=spec.required,
-        source=spec.source,
-        detail=detail,
-    )
+    return make(spec, status, evidence(note, found), detail)
 
 
 def _statement_hits(note: Note) -> list[Hit]:

@@ -52,16 +52,7 @@ def _el(
     required: bool | None = None,
     query: str | None = None,
 ) -> Element:
-    return Element(
-        id=spec.id,
-        label=spec.label,
-        status=status,
-        evidence=tuple(sorted(dict.fromkeys(found), key=lambda e: (e.start, e.end)))[: ev.MAX_EVIDENCE],
-        query=None if status == "present" else (query or spec.query),
-        required=spec.required if required is None else required,
-        source=spec.source,
-        detail=detail,
-    )
+    return ev.make(spec, status, found, detail, required, query)
 
 
 def _quote(note: Note, found: list[ev.Hit]) -> str:

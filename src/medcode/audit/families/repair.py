@@ -115,22 +115,9 @@ def _rows() -> dict[str, _Row]:
 
 
 def _el(
-    spec: ElementSpec,
-    status: str,
-    found: tuple[Evidence, ...] = (),
-    detail: str = "",
-    required: bool | None = None,
+    spec: ElementSpec, status: str, found: tuple[Evidence, ...] = (), detail: str = "", required: bool | None = None
 ) -> Element:
-    return Element(
-        id=spec.id,
-        label=spec.label,
-        status=status,
-        evidence=tuple(sorted(dict.fromkeys(found), key=lambda e: (e.start, e.end)))[: ev.MAX_EVIDENCE],
-        query=None if status == "present" else spec.query,
-        required=spec.required if required is None else required,
-        source=spec.source,
-        detail=detail,
-    )
+    return ev.make(spec, status, found, detail, required)
 
 
 def _a(kind: str) -> str:

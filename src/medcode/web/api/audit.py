@@ -9,15 +9,13 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from python_multipart.multipart import parse_options_header
 
 from medcode import casenote
 from medcode.audit import MAX_CODES, audit, parse_code
 from medcode.codes import MalformedCode, UnknownCode
 from medcode.web.api.schemas import errors
-from medcode.web.api.suggest import JSON_ESCAPE, JSON_OVERHEAD, EvidenceOut, _invalid
+from medcode.web.api.suggest import EvidenceOut, _invalid, note_body
 from medcode.web.deps import DATE_PATTERN, BadInput, error, json, parse_date
-from medcode.web.pages.upload import BadForm, TooLarge, read_body
 
 router = APIRouter(prefix="/api", tags=["audit"])
 MAX_CODE_CHARS = 40  # a code with its modifiers ("20610-RT-59" ...)
@@ -133,21 +131,10 @@ async def audit_note(request: Request) -> Response:
     documentation element (drug, site, time, problems ...) present, missing, negated or uncertain with
     the note's words (offsets into ``text``), a plain-words query to the physician for every element
     that is not present, and for office E/M visits the level that medical decision making and time support."""
-    kind = parse_options_header(request.headers.get("content-type", ""))[0].decode("latin-1").lower()
-    if kind != "application/json":
-        return error(
-            415,
-            "unsupported_media_type",
-            f"Content-Type {kind or '(none)'!r} is not accepted; send application/json",
-            field="content-type",
-        )
+    body = await note_body(request)
+    if isinstance(body, Response):
+        return body
     limit = request.app.state.note_limit
-    try:
-        body = await read_body(request, limit * JSON_ESCAPE + JSON_OVERHEAD)
-    except TooLarge as exc:
-        return error(413, "too_large", f"the body is over the limit of {exc.limit:,} bytes", field="body")
-    except BadForm as exc:
-        return error(exc.status, "bad_input", str(exc), field="content-length")
     try:
         asked = AuditBody.model_validate_json(body)
         text = casenote.check(asked.text, "text", limit)

@@ -75,6 +75,25 @@ def _invalid(exc: ValidationError) -> Response:
     return error(422, "bad_input", f"{where}: {first.get('msg', 'invalid')}", field=where)
 
 
+async def note_body(request: Request) -> bytes | Response:
+    """The JSON body of a request that carries a note (at most the note limit, escaped, plus the other
+    fields), or the error answer: 415 for another content type, 413 over the limit."""
+    kind = parse_options_header(request.headers.get("content-type", ""))[0].decode("latin-1").lower()
+    if kind != "application/json":
+        return error(
+            415,
+            "unsupported_media_type",
+            f"Content-Type {kind or '(none)'!r} is not accepted; send application/json",
+            field="content-type",
+        )
+    try:
+        return await read_body(request, request.app.state.note_limit * JSON_ESCAPE + JSON_OVERHEAD)
+    except TooLarge as exc:
+        return error(413, "too_large", f"the body is over the limit of {exc.limit:,} bytes", field="body")
+    except BadForm as exc:
+        return error(exc.status, "bad_input", str(exc), field="content-length")
+
+
 @router.post(
     "/suggest",
     openapi_extra=_body_schema(),
@@ -91,21 +110,10 @@ async def suggest_codes(request: Request) -> Response:
     first) and CPT/HCPCS procedures with their modifiers, each with a confidence (0-1), the words of
     the note that support it (offsets into ``text``) and why; notices say what was assumed. Only
     codes that exist and are billable on the date; ``all`` adds the candidates below the threshold."""
-    kind = parse_options_header(request.headers.get("content-type", ""))[0].decode("latin-1").lower()
-    if kind != "application/json":
-        return error(
-            415,
-            "unsupported_media_type",
-            f"Content-Type {kind or '(none)'!r} is not accepted; send application/json",
-            field="content-type",
-        )
+    body = await note_body(request)
+    if isinstance(body, Response):
+        return body
     limit = request.app.state.note_limit
-    try:
-        body = await read_body(request, limit * JSON_ESCAPE + JSON_OVERHEAD)
-    except TooLarge as exc:
-        return error(413, "too_large", f"the body is over the limit of {exc.limit:,} bytes", field="body")
-    except BadForm as exc:
-        return error(exc.status, "bad_input", str(exc), field="content-length")
     try:
         asked = SuggestBody.model_validate_json(body)
         text = casenote.check(asked.text, "text", limit)
