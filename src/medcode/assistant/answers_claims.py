@@ -6,16 +6,15 @@ the question), and stale dates (the PTP tables loaded are older than the date as
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 
 from medcode import rules, vocab
-from medcode.assistant.answers_facts import FAMILY_LABELS, asked_day, cite, link, make, no_code, stale
+from medcode.assistant.answers_facts import FAMILY_LABELS, asked_day, checker, cite, link, make, no_code, stale
 from medcode.assistant.answers_payment import answer_payment
 from medcode.assistant.model import Answer, Citation, Question
-from medcode.claims import Checker, Claim, Line
+from medcode.claims import Claim, Line
 from medcode.codes import MalformedCode
 from medcode.kb.store import KnowledgeBase
 from medcode.lookup import ptp_between
@@ -28,17 +27,6 @@ _HOSPITAL = re.compile(r"outpatient hospital|hospital outpatient|\bOPPS\b|hospit
 CODE_CHECKS = ("validity.", "addon.", "ptp.", "mue.", "modifiers.", "siblings.", "duplicates.", "modifier_pairs.")
 NO_CODE = ("validity.unknown_code", "validity.malformed_code", "validity.not_in_release")
 SECTION = {"ptp": "ncci", "addon": "facts", "mue": "facts", "modifiers": "modifiers", "siblings": "facts"}
-
-
-# One claim checker per knowledge base, as the web app keeps one: its reference tables load once.
-_CHECKERS: weakref.WeakKeyDictionary[KnowledgeBase, Checker] = weakref.WeakKeyDictionary()
-
-
-def _checker(kb: KnowledgeBase) -> Checker:
-    found = _CHECKERS.get(kb)
-    if found is None:
-        found = _CHECKERS[kb] = Checker(kb)
-    return found
 
 
 def _family(q: Question) -> str:
@@ -144,7 +132,7 @@ def answer_claim(kb: KnowledgeBase, q: Question) -> Answer:
     lines = tuple(
         Line(i + 1, code, tuple(q.modifiers.get(code, ())), _units(q.text, code)) for i, code in enumerate(codes)
     )
-    checked = _checker(kb).check(Claim("casepilot", lines, date=day))
+    checked = checker(kb).check(Claim("casepilot", lines, date=day))
     shown = ", ".join(
         f"{x.code}{''.join('-' + m for m in x.modifiers)}{f' x {x.units:g}' if x.units != 1 else ''}" for x in lines
     )

@@ -116,11 +116,11 @@ def answer_status(kb: KnowledgeBase, q: Question) -> Answer:
         f"{code} has status {s} ({STATUS_NAMES.get(s, 'no name on file')}) on the physician fee schedule"
         f"{_release_note(page)}: {page.status.meaning or ''}"
     ]
-    if s in rules.NATIONALLY_PRICED_STATUSES and page.payment is not None:
-        said.append(
-            f"National payment: {money(page.payment.nonfacility)} non-facility (office), "
-            f"{money(page.payment.facility)} facility."
-        )
+    if s in rules.NATIONALLY_PRICED_STATUSES and page.payment is not None and page.rvu is not None:
+        na = "no rate (NA)"
+        nonfac = na if page.rvu.nonfacility_na else money(page.payment.nonfacility)
+        fac = na if page.rvu.facility_na else money(page.payment.facility)
+        said.append(f"National payment: {nonfac} non-facility (office), {fac} facility.")
     elif s in rules.CONTRACTOR_PRICED_STATUSES:
         said.append("It has no national amount: the Medicare contractor (MAC) prices it.")
     if s in rules.STATUS_FIX:
@@ -181,14 +181,20 @@ _INDICATOR_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("supervision", re.compile(r"supervis", re.I)),
 )
 _VERDICT_WORD = {rules.ALLOWED: "Yes", rules.NOT_ALLOWED: "No", rules.DOCUMENTATION: "Only with documentation"}
-_FIELD_MODIFIER = {"bilateral": "50", "assistant": "80", "co_surgeon": "62", "team": "66", "pctc": "26"}
+_FIELD_MODIFIERS = {
+    "bilateral": ("50",),
+    "assistant": ("80",),
+    "co_surgeon": ("62",),
+    "team": ("66",),
+    "pctc": ("26", "TC"),
+}
 
 
 def _indicator_sentence(page: models.ProcedureCode, field: str) -> str | None:
     ind = page.indicators.get(field)
     if ind is None:
         return None
-    name = rules.INDICATOR_NAMES[field]
+    name = rules.INDICATOR_NAMES[field].removesuffix(" indicator")
     text = f"{name} indicator {ind.code}: {ind.meaning or 'no meaning on file'}"
     if field == "mult_proc":
         cut = rules.MULTIPLE_PROCEDURE_REDUCTION.get(ind.code, {})
@@ -197,10 +203,13 @@ def _indicator_sentence(page: models.ProcedureCode, field: str) -> str | None:
         said = [f"{parts[k]} reduced by {float(v) * 100:g}%" for k, v in cut.items()]
         if said:
             text += f" For the second and later services: {', '.join(said)}."
-    mod = _FIELD_MODIFIER.get(field)
-    v = rules.verdict(field, ind.code, mod) if mod else None
-    if v is not None:
-        text = f"{_VERDICT_WORD[v]} for modifier {mod}. {text}"
+    said = []
+    for mod in _FIELD_MODIFIERS.get(field, ()):
+        v = rules.verdict(field, ind.code, mod)
+        if v is not None:
+            said.append(f"modifier {mod} on {page.code}: {_VERDICT_WORD[v].lower()}")
+    if said:
+        text = f"{_cap('; '.join(said))}. {text}"
     return text
 
 
@@ -344,7 +353,7 @@ def answer_mue(kb: KnowledgeBase, q: Question) -> Answer:
         f"The MUE for {code} is {m.units} unit{'s' if m.units != 1 else ''} per {per} "
         f"({m.citation.release}): MUE adjudication indicator {m.mai}, {kind}. {m.mai_meaning or ''}",
         f"Rationale: {m.rationale}." if m.rationale else "",
-        _cap(rules.MUE_BEYOND_LIMIT.get(m.mai, "").lstrip("; ")),
+        _cap(rules.MUE_BEYOND_LIMIT["1"].lstrip("; ")) if m.mai == "1" else "",
     ]
     return make(
         "mue",

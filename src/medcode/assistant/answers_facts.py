@@ -7,10 +7,12 @@ checker call); this module only reads them and turns them into sentences."""
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable
 from datetime import date
 
 from medcode.assistant.model import Answer, Citation, Question
+from medcode.claims import Checker
 from medcode.codes import MalformedCode, UnknownCode
 from medcode.kb import models
 from medcode.kb.store import KnowledgeBase
@@ -19,7 +21,9 @@ from medcode.lookup import get_code
 __all__ = [
     "FAMILY_LABELS",
     "asked_day",
+    "checker",
     "cite",
+    "exists",
     "code_page",
     "make",
     "money",
@@ -38,6 +42,24 @@ FAMILY_LABELS = {
     "aoc": "NCCI add-on code table",
     "hcpcs": "HCPCS file",
 }
+
+
+# One claim checker per knowledge base, as the web app keeps one: its reference tables load once.
+_CHECKERS: weakref.WeakKeyDictionary[KnowledgeBase, Checker] = weakref.WeakKeyDictionary()
+
+
+def checker(kb: KnowledgeBase) -> Checker:
+    found = _CHECKERS.get(kb)
+    if found is None:
+        found = _CHECKERS[kb] = Checker(kb)
+    return found
+
+
+def exists(kb: KnowledgeBase, code: str, day: date | None) -> bool:
+    """Whether the fee schedule or the HCPCS file in force has ``code`` (the claim checker's tables:
+    a cheap test before a code page lookup, whose miss looks for suggestions)."""
+    facts = checker(kb).facts
+    return bool(facts.pfs_rows(code, day)) or facts.hcpcs(code, day)
 
 
 def money(x: float | None) -> str:

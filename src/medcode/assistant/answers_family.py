@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 
 from medcode import rules, vocab
-from medcode.assistant.answers_facts import cite, link, make, no_code, procedure_page
+from medcode.assistant.answers_facts import asked_day, cite, exists, link, make, no_code, procedure_page
 from medcode.assistant.model import Answer, Citation, Question
 from medcode.guide import guide, modifier_rules
 from medcode.kb import models
@@ -47,6 +47,8 @@ def answer_siblings(kb: KnowledgeBase, q: Question) -> Answer:
     families = vocab.code_families()
     seen_families: set[str] = set()
     named = {p.code for p in pages}
+    related = False  # a family, add-on or endoscopy relation (not only neighbouring codes)
+    day = asked_day(kb, q)
     for page in pages:
         code = page.code
         g = guide(page)
@@ -54,6 +56,7 @@ def answer_siblings(kb: KnowledgeBase, q: Question) -> Answer:
         if g.family is not None and g.family.name not in seen_families:
             seen_families.add(g.family.name)
             said.append(f"{code} is in the family {', '.join(g.family.codes)}: {g.family.rule}")
+            related = True
             codes.extend(g.family.codes)
             stem = g.family.name.rsplit("_", 1)[0]
             for name, (members, rule) in families.items():
@@ -63,16 +66,20 @@ def answer_siblings(kb: KnowledgeBase, q: Question) -> Answer:
                     codes.extend(members)
         if page.addon is not None and 0 < len(page.addon.primary_codes) <= 8:
             said.append(f"{code} is an add-on code billed with {', '.join(page.addon.primary_codes)}.")
+            related = True
             codes.extend(page.addon.primary_codes)
             cites.append(cite(page.addon.citation, link(code, "facts")))
         if page.addon_codes:
             said.append(f"Add-on codes billed with {code}: {', '.join(page.addon_codes[:8])}.")
+            related = True
             codes.extend(page.addon_codes[:8])
-        said.extend(_endoscopy(kb, q, page, codes))
+        scope = _endoscopy(kb, q, page, codes)
+        said.extend(scope)
+        related = related or bool(scope)
         near = []
         for k in range(-NEIGHBOURS, NEIGHBOURS + 1):
             other = _shifted(code, k)
-            if k == 0 or other is None or other in named or other in codes:
+            if k == 0 or other is None or other in named or other in codes or not exists(kb, other, day):
                 continue
             found = procedure_page(kb, other, q)
             if found is not None:
@@ -91,6 +98,8 @@ def answer_siblings(kb: KnowledgeBase, q: Question) -> Answer:
             f"What does {first} pay?",
             f"Which modifiers apply to {first}?",
         ),
+        # neighbouring codes alone are a reading of the code set, not a relation on file
+        confidence="high" if related else "medium",
     )
 
 
@@ -106,7 +115,7 @@ def _endoscopy(kb: KnowledgeBase, q: Question, page: models.ProcedureCode, codes
     family = []
     for k in range(-ENDOSCOPY_SPAN, ENDOSCOPY_SPAN + 1):
         other = _shifted(base, k)
-        if other is None or other == page.code:
+        if other is None or other == page.code or not exists(kb, other, asked_day(kb, q)):
             continue
         found = procedure_page(kb, other, q)
         if found is not None and found.endoscopic_base is not None and found.endoscopic_base.code == base:
@@ -142,7 +151,10 @@ def _meaning(kb: KnowledgeBase, modifier: str) -> str | None:
         hits = search(kb, modifier, system="modifier", limit=5).hits
     except SearchError:
         return None
-    return next((h.description for h in hits if h.code == modifier), None)
+    found = next((h.description for h in hits if h.code == modifier), None)
+    if found and len(found) > 120 and ";" in found:  # (a HCPCS modifier's long text: its first clause)
+        found = found.split(";", 1)[0]
+    return found
 
 
 def _modifier_cite(kb: KnowledgeBase, modifier: str) -> Citation:
@@ -156,7 +168,11 @@ def _bypassing() -> str:
     distinct = ", ".join(rules.DISTINCT_MODIFIERS)
     em = ", ".join(sorted(rules.EM_MODIFIERS))
     other = ", ".join(
-        sorted((rules.GLOBAL_SURGERY_MODIFIERS | rules.OTHER_PTP_MODIFIERS) - set(rules.DISTINCT_MODIFIERS))
+        sorted(
+            (rules.GLOBAL_SURGERY_MODIFIERS | rules.OTHER_PTP_MODIFIERS)
+            - set(rules.DISTINCT_MODIFIERS)
+            - rules.EM_MODIFIERS
+        )
     )
     anatomic = ", ".join(sorted(rules.ANATOMIC_MODIFIERS))
     return (
@@ -238,7 +254,7 @@ def answer_modifiers(kb: KnowledgeBase, q: Question) -> Answer:
             else:
                 said.append(f"The code page of {code} names no rule for modifier {m}.")
         meaning = _meaning(kb, m)
-        if meaning:
+        if meaning and meaning not in " ".join(said):
             said.append(f"Modifier {m}: {meaning}.")
             cites.append(_modifier_cite(kb, m))
     if not mods:
