@@ -207,6 +207,32 @@ def test_status_names_the_code_and_its_meaning(kb) -> None:
     assert s is not None and f"status {s.code}" in a.answer and (s.meaning or "") in a.answer
 
 
+def test_several_codes_are_answered_each(kb) -> None:
+    a = ask(kb, "mue", "MUE for 20610 and 20611?", ("20610", "20611"))
+    for code in ("20610", "20611"):
+        m = page(kb, code).mue
+        assert m is not None and f"The MUE for {code} is {m.units} unit" in a.answer
+    assert {c.row for c in a.citations} == {"20610", "20611"}
+
+
+def test_addon_subject_is_the_addon_code_named(kb) -> None:
+    a = ask(kb, "addon", "Can 99215 take 99417?", ("99215", "99417"))
+    assert a.answer.startswith("Yes: 99215 is among the primary codes of 99417")
+
+
+def test_data_older_than_the_date_asked_is_medium(kb) -> None:
+    a = ask(kb, "mue", "MUE for 20610 in 2027?", ("20610",), year=2027)
+    assert a.confidence == "medium"
+    assert "older than the date asked (2027)" in a.answer
+
+
+def test_ptp_with_a_diagnosis_code_says_it_is_no_procedure_code(kb) -> None:
+    a = ask(kb, "ptp", "99213 and E11.9 and 20610?", ("99213", "E11.9", "20610"))
+    assert "E11.9 is not a CPT or HCPCS code" in a.answer
+    assert a.confidence == "low"
+    assert_grounded(a)
+
+
 def _dev_expect() -> dict[str, str]:
     out = {}
     for line in DEV_FILE.read_text(encoding="utf-8").splitlines():

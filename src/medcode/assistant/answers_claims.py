@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import date
 
 from medcode import rules, vocab
-from medcode.assistant.answers_facts import FAMILY_LABELS, asked_day, checker, cite, link, make, no_code, stale
+from medcode.assistant.answers_facts import FAMILY_LABELS, asked_day, checker, cite, exists, link, make, no_code, stale
 from medcode.assistant.answers_payment import answer_payment
 from medcode.assistant.model import Answer, Citation, Question
 from medcode.claims import Claim, Line
@@ -49,9 +49,11 @@ def _bypass(c1: str, c2: str) -> str:
 
 def answer_ptp(kb: KnowledgeBase, q: Question) -> Answer:
     """The NCCI PTP edits in force between the codes named, both ways."""
-    codes = list(dict.fromkeys(q.codes))[:6]
+    named = list(dict.fromkeys(q.codes))[:6]
+    codes = [c for c in named if exists(kb, c, asked_day(kb, q))]
+    unknown = [c for c in named if c not in codes]
     if len(codes) < 2:
-        return no_code("ptp", q, "Name two codes to look up an NCCI pair.")
+        return no_code("ptp", q, "Name two CPT or HCPCS codes to look up an NCCI pair.")
     family = _family(q)
     day = _ptp_day(kb, q)
     resolved = kb.resolve(family, day)
@@ -64,7 +66,7 @@ def answer_ptp(kb: KnowledgeBase, q: Question) -> Answer:
     except MalformedCode:
         return no_code("ptp", q)
     meanings = vocab.indicators()["ptp_modifier"]
-    said: list[str] = []
+    said: list[str] = [f"{c} is not a CPT or HCPCS code in the files loaded." for c in unknown]
     cites: list[Citation | None] = []
     for p in pairs:
         mi = p.modifier
@@ -102,7 +104,7 @@ def answer_ptp(kb: KnowledgeBase, q: Question) -> Answer:
             f"Is {codes[1]} an add-on code?",
             f"What is the MUE for {codes[0]}?",
         ),
-        confidence="medium" if notice or resolved.note else "high",
+        confidence="low" if unknown else "medium" if notice or resolved.note else "high",
         notices=(resolved.note,) if resolved.note else (),
     )
 

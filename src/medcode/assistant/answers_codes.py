@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from medcode import rules
 from medcode.assistant import answers_claims, answers_family, answers_payment
-from medcode.assistant.answers_facts import cite, code_page, link, make, money, no_code, procedure_page
+from medcode.assistant.answers_facts import cite, code_page, link, make, money, no_code, per_code, procedure_page, stale
 from medcode.assistant.model import Answer, Citation, Question
 from medcode.codes import MalformedCode, UnknownCode
 from medcode.kb import models
@@ -97,7 +98,7 @@ def answer_description(kb: KnowledgeBase, q: Question) -> Answer:
     )
 
 
-def answer_status(kb: KnowledgeBase, q: Question) -> Answer:
+def _status(kb: KnowledgeBase, q: Question) -> Answer:
     page, failed = _first("status", kb, q)
     if page is None:
         return failed or no_code("status", q)
@@ -134,7 +135,7 @@ def answer_status(kb: KnowledgeBase, q: Question) -> Answer:
     )
 
 
-def answer_global(kb: KnowledgeBase, q: Question) -> Answer:
+def _global(kb: KnowledgeBase, q: Question) -> Answer:
     page, failed = _first("global", kb, q)
     if page is None:
         return failed or no_code("global", q)
@@ -213,7 +214,7 @@ def _indicator_sentence(page: models.ProcedureCode, field: str) -> str | None:
     return text
 
 
-def answer_indicators(kb: KnowledgeBase, q: Question) -> Answer:
+def _indicators(kb: KnowledgeBase, q: Question) -> Answer:
     page, failed = _first("indicators", kb, q)
     if page is None:
         return failed or no_code("indicators", q)
@@ -277,7 +278,11 @@ SHOWN_PRIMARIES = 24
 
 def answer_addon(kb: KnowledgeBase, q: Question) -> Answer:
     """Whether the code is an add-on (NCCI add-on table), its primaries, and whether a second code
-    named is one of them."""
+    named is one of them. The add-on code among those named is the subject ("can 99215 take 99417?")."""
+    pages = {c: procedure_page(kb, c, q) for c in q.codes[:4]}
+    subject = next((c for c, p in pages.items() if p is not None and p.addon is not None), None)
+    if subject is not None:
+        q = replace(q, codes=(subject, *(c for c in q.codes if c != subject)))
     page, failed = _first("addon", kb, q)
     if page is None:
         return failed or no_code("addon", q)
@@ -323,16 +328,20 @@ def answer_addon(kb: KnowledgeBase, q: Question) -> Answer:
         shown = page.addon_codes[:SHOWN_PRIMARIES]
         said.append(f"Add-on codes that list {code} as a primary: {', '.join(shown)}.")
         codes.extend(shown)
+    notice = stale(kb, q, "aoc")
+    if notice:
+        said.append(notice)
     return make(
         "addon",
         said,
         codes,
         cites,
         (f"Does {code} need modifier 51?", f"What is the MUE for {code}?", f"What does {code} pay?"),
+        confidence="medium" if notice else "high",
     )
 
 
-def answer_mue(kb: KnowledgeBase, q: Question) -> Answer:
+def _mue(kb: KnowledgeBase, q: Question) -> Answer:
     page, failed = _first("mue", kb, q)
     if page is None:
         return failed or no_code("mue", q)
@@ -366,6 +375,12 @@ def answer_mue(kb: KnowledgeBase, q: Question) -> Answer:
 
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+answer_status = per_code("status", _status, "pprrvu")
+answer_global = per_code("global", _global, "pprrvu")
+answer_indicators = per_code("indicators", _indicators, "pprrvu", most=2)
+answer_mue = per_code("mue", _mue, "mue_practitioner")
 
 
 ANSWERS: dict[str, Callable[[KnowledgeBase, Question], Answer]] = {

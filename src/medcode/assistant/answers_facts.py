@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import date
 
 from medcode.assistant.model import Answer, Citation, Question
@@ -28,6 +29,7 @@ __all__ = [
     "make",
     "money",
     "no_code",
+    "per_code",
     "stale",
 ]
 
@@ -117,8 +119,40 @@ def stale(kb: KnowledgeBase, q: Question, family: str) -> str | None:
     return (
         f"The newest {FAMILY_LABELS.get(family, family)} loaded is {rel.name} (effective "
         f"{rel.effective_from.isoformat()} to {rel.effective_to.isoformat()}), older than the date asked ({asked}): "
-        "this answer is from that table and the edits may have changed since."
+        "this answer is from that table and its rows may have changed since."
     )
+
+
+RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def per_code(
+    kind: str, one: Callable[[KnowledgeBase, Question], Answer], family: str | None = None, most: int = 3
+) -> Callable[[KnowledgeBase, Question], Answer]:
+    """An answerer for up to ``most`` codes from one for a single code: the answers one after the
+    other, with the stale-data notice of ``family`` (the table the facts come from)."""
+
+    def answer(kb: KnowledgeBase, q: Question) -> Answer:
+        codes = list(dict.fromkeys(q.codes))[:most] or [""]
+        parts = [one(kb, replace(q, codes=(c,) if c else ())) for c in codes]
+        notice = stale(kb, q, family) if family else None
+        worst = max((p.confidence for p in parts), key=RANK.__getitem__)
+        if notice and worst == "high":
+            worst = "medium"
+        if len(parts) == 1 and not notice:
+            return parts[0]
+        return make(
+            kind,
+            [*(p.answer for p in parts), notice or ""],
+            [c for p in parts for c in p.codes],
+            [c for p in parts for c in p.citations],
+            parts[0].followups,
+            confidence=worst,
+            notices=[n for p in parts for n in p.notices],
+        )
+
+    answer.__doc__ = one.__doc__
+    return answer
 
 
 def no_code(kind: str, q: Question, why: str = "") -> Answer:
