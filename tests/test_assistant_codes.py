@@ -233,6 +233,19 @@ def test_ptp_with_a_diagnosis_code_says_it_is_no_procedure_code(kb) -> None:
     assert_grounded(a)
 
 
+def test_codes_read_from_lay_words_are_medium_at_most(kb) -> None:
+    a = ask(kb, "payment", "how much does a knee injection pay?", ("20610",), terms="knee injection")
+    assert a.confidence == "medium"
+    assert "20610" in a.answer
+
+
+def test_a_diagnosis_code_in_a_procedure_question(kb) -> None:
+    a = ask(kb, "mue", "MUE for E11.9?", ("E11.9",))
+    assert a.confidence == "low"
+    assert a.answer.startswith("E11.9 is an ICD-10-CM code")
+    assert_grounded(a)
+
+
 def _dev_expect() -> dict[str, str]:
     out = {}
     for line in DEV_FILE.read_text(encoding="utf-8").splitlines():

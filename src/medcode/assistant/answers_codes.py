@@ -12,7 +12,19 @@ from dataclasses import replace
 
 from medcode import rules
 from medcode.assistant import answers_claims, answers_family, answers_payment
-from medcode.assistant.answers_facts import cite, code_page, link, make, money, no_code, per_code, procedure_page, stale
+from medcode.assistant.answers_facts import (
+    STATUS_NAMES,
+    cite,
+    code_page,
+    link,
+    loosely,
+    make,
+    money,
+    no_code,
+    per_code,
+    procedure_page,
+    stale,
+)
 from medcode.assistant.model import Answer, Citation, Question
 from medcode.codes import MalformedCode, UnknownCode
 from medcode.kb import models
@@ -28,25 +40,6 @@ __all__ = [
     "answer_status",
 ]
 
-# The names of the PFS status codes (RVU26B.pdf, Attachment A); their meanings are in vocab.
-STATUS_NAMES = {
-    "A": "Active Code",
-    "B": "Bundled Code",
-    "C": "Carriers price the code",
-    "D": "Deleted Codes",
-    "E": "Excluded from Physician Fee Schedule by regulation",
-    "F": "Deleted/Discontinued Codes",
-    "G": "Not valid for Medicare purposes",
-    "H": "Deleted Modifier",
-    "I": "Not valid for Medicare purposes",
-    "J": "Anesthesia Services",
-    "M": "Measurement codes",
-    "N": "Non-covered Services",
-    "P": "Bundled/Excluded Codes",
-    "R": "Restricted Coverage",
-    "T": "Injections",
-    "X": "Statutory Exclusion",
-}
 GLOBAL_DAYS = {"000": 0, "010": 10, "090": 90}
 
 
@@ -384,13 +377,16 @@ answer_mue = per_code("mue", _mue, "mue_practitioner")
 
 
 ANSWERS: dict[str, Callable[[KnowledgeBase, Question], Answer]] = {
-    "description": answer_description,
-    "status": answer_status,
-    "global": answer_global,
-    "indicators": answer_indicators,
-    "addon": answer_addon,
-    "mue": answer_mue,
-    **answers_family.ANSWERS,
-    **answers_payment.ANSWERS,
-    **answers_claims.ANSWERS,
+    kind: loosely(fn)
+    for kind, fn in {
+        "description": answer_description,
+        "status": answer_status,
+        "global": answer_global,
+        "indicators": answer_indicators,
+        "addon": answer_addon,
+        "mue": answer_mue,
+        **answers_family.ANSWERS,
+        **answers_payment.ANSWERS,
+        **answers_claims.ANSWERS,
+    }.items()
 }

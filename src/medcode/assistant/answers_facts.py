@@ -14,18 +14,20 @@ from datetime import date
 
 from medcode.assistant.model import Answer, Citation, Question
 from medcode.claims import Checker
-from medcode.codes import MalformedCode, UnknownCode
+from medcode.codes import MalformedCode, UnknownCode, kinds
 from medcode.kb import models
 from medcode.kb.store import KnowledgeBase
 from medcode.lookup import get_code
 
 __all__ = [
     "FAMILY_LABELS",
+    "STATUS_NAMES",
     "asked_day",
     "checker",
     "cite",
     "exists",
     "code_page",
+    "loosely",
     "make",
     "money",
     "no_code",
@@ -62,6 +64,27 @@ def exists(kb: KnowledgeBase, code: str, day: date | None) -> bool:
     a cheap test before a code page lookup, whose miss looks for suggestions)."""
     facts = checker(kb).facts
     return bool(facts.pfs_rows(code, day)) or facts.hcpcs(code, day)
+
+
+# The names of the PFS status codes (RVU26B.pdf, Attachment A); their meanings are in vocab.
+STATUS_NAMES = {
+    "A": "Active Code",
+    "B": "Bundled Code",
+    "C": "Carriers price the code",
+    "D": "Deleted Codes",
+    "E": "Excluded from Physician Fee Schedule by regulation",
+    "F": "Deleted/Discontinued Codes",
+    "G": "Not valid for Medicare purposes",
+    "H": "Deleted Modifier",
+    "I": "Not valid for Medicare purposes",
+    "J": "Anesthesia Services",
+    "M": "Measurement codes",
+    "N": "Non-covered Services",
+    "P": "Bundled/Excluded Codes",
+    "R": "Restricted Coverage",
+    "T": "Injections",
+    "X": "Statutory Exclusion",
+}
 
 
 def money(x: float | None) -> str:
@@ -155,12 +178,40 @@ def per_code(
     return answer
 
 
+def loosely(fn: Callable[[KnowledgeBase, Question], Answer]) -> Callable[[KnowledgeBase, Question], Answer]:
+    """The answerer with confidence medium at most when the codes were read from lay words."""
+
+    def answer(kb: KnowledgeBase, q: Question) -> Answer:
+        a = fn(kb, q)
+        return replace(a, confidence="medium") if q.terms and a.confidence == "high" else a
+
+    answer.__doc__ = fn.__doc__
+    return answer
+
+
+def _is_diagnosis(code: str) -> bool:
+    try:
+        return kinds(code) == ["diagnosis"]
+    except MalformedCode:
+        return False
+
+
 def no_code(kind: str, q: Question, why: str = "") -> Answer:
-    """A low-confidence answer when no CPT/HCPCS code of the question can be read."""
-    named = ", ".join(q.codes) or ", ".join(q.unknown)
-    text = f"I found no CPT or HCPCS code {named} in the files loaded." if named else "I found no code in the question."
+    """A low-confidence answer when no CPT/HCPCS code of the question can be read. It names the
+    ICD-10-CM codes asked about (they are codes, of another kind) and no other code-like string."""
+    icd = [c for c in q.codes if _is_diagnosis(c)]
+    if icd:
+        text = (
+            f"{', '.join(icd)} {'is an ICD-10-CM code' if len(icd) == 1 else 'are ICD-10-CM codes'}, "
+            "not a CPT or HCPCS procedure code."
+        )
+    elif q.codes or q.unknown:
+        text = "The code named is not a CPT or HCPCS code in the files loaded."
+    else:
+        text = "I found no code in the question."
     return Answer(
         f"{text}{' ' + why if why else ''}",
+        codes=tuple(icd),
         kind=kind,
         confidence="low",
         followups=("Search for the service by name", "What does a code mean?"),

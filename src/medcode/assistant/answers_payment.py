@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import date
 
 from medcode import rules
-from medcode.assistant.answers_facts import asked_day, cite, link, make, money, no_code, procedure_page
+from medcode.assistant.answers_facts import STATUS_NAMES, asked_day, cite, link, make, money, no_code, procedure_page
 from medcode.assistant.model import Answer, Citation, Question
 from medcode.codes import UnknownCode
 from medcode.kb import models
@@ -152,7 +152,7 @@ def _one(
             "no RVUs or payment."
         ]
     cites.append(cite(source, link(code, "payment")))
-    said = [f"{shown} in {page.release} (status {status}, conversion factor {cf}):"]
+    said = [f"{shown} in {page.release} (status {status}, {STATUS_NAMES.get(status, '')}; conversion factor {cf}):"]
     if pay.note:
         said.append(f"{pay.note}: the Medicare contractor sets the amount; there is no national amount.")
     elif status not in rules.NATIONALLY_PRICED_STATUSES:
