@@ -19,6 +19,7 @@ from pathlib import Path
 # set is kept).
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:10000,muzzy_decay_ms:10000")
 
+from medcode.assistant import ask
 from medcode.audit import Audit, audit
 from medcode.claims import Checker, Claim, ClaimInputError, Line, check_claim
 from medcode.codes import MalformedCode, UnknownCode
@@ -34,6 +35,7 @@ from medcode.suggest import Suggestion, suggest
 
 __all__ = [
     "Audit",
+    "ask",
     "audit",
     "Checker",
     "Claim",
