@@ -88,6 +88,11 @@ CREATE TABLE icd10cm_index_terms (
   release_id INTEGER NOT NULL, kind TEXT NOT NULL, path_text TEXT NOT NULL, code TEXT NOT NULL,
   col TEXT NOT NULL, line INTEGER NOT NULL
 );
+CREATE TABLE icd10cm_guidelines (
+  release_id INTEGER NOT NULL, number TEXT NOT NULL, title TEXT NOT NULL, parent TEXT NOT NULL,
+  depth INTEGER NOT NULL, page INTEGER NOT NULL, page_end INTEGER NOT NULL, seq INTEGER NOT NULL,
+  text TEXT NOT NULL
+);
 CREATE TABLE aoc_edits (
   release_id INTEGER NOT NULL, addon_code TEXT NOT NULL, edit_type TEXT NOT NULL,
   addon_deleted TEXT, primary_code TEXT NOT NULL, primary_deleted TEXT, effective TEXT,
