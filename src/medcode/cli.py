@@ -21,6 +21,7 @@ from medcode.search import SearchError
 
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
+MAX_QUESTION_CHARS = 2000  # of a question to CasePilot (as POST /api/ask)
 EXIT_PIPE = 141  # what a shell reports for a command ended by SIGPIPE (128 + 13), as `yes | head` gives
 
 
@@ -140,6 +141,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     aud.add_argument("--date", type=_date, help="date of service (YYYY-MM-DD); default: newest release")
     aud.add_argument("--json", action="store_true", help="print the JSON contract of POST /api/audit")
+
+    ask = sub.add_parser("ask", help="CasePilot: answer a coding question from the knowledge base, with its sources")
+    ask.add_argument("question", help='the question in plain words, e.g. "Does 20702 need modifier 51?"')
+    ask.add_argument("--json", action="store_true", help="print the JSON contract of POST /api/ask")
+    ask.add_argument("--date", type=_date, help="date of service (YYYY-MM-DD); default: the question's, else newest")
+    ask.add_argument("--zip", help="ZIP code for locality payment")
 
     rel = sub.add_parser("releases", help="the files and releases in the knowledge base")
     rel.add_argument("--json", action="store_true")
@@ -443,6 +450,24 @@ def cmd_audit(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     return _emit(args, found.as_json() if args.json else found, print_audit)
 
 
+def cmd_ask(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
+    from medcode import casenote
+    from medcode.assistant.llm import answer_question
+    from medcode.terminal_ask import print_answer
+
+    question = " ".join(args.question.split())
+    if not question:
+        raise UsageError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise UsageError(f"the question is {len(question):,} characters; at most {MAX_QUESTION_CHARS:,}")
+    try:
+        llm_conf = casenote.llm_config(conf)
+    except ValueError as exc:  # a MEDCODE_LLM_URL that is not http(s)
+        raise UsageError(str(exc)) from None
+    found = answer_question(_kb(conf), question, day=args.date, zip_code=args.zip, conf=llm_conf)
+    return _emit(args, found.as_json() if args.json else found, print_answer)
+
+
 def cmd_releases(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     from medcode.terminal import print_releases
 
@@ -483,6 +508,7 @@ COMMANDS = {
     "embed": cmd_embed,
     "suggest": cmd_suggest,
     "audit": cmd_audit,
+    "ask": cmd_ask,
     "serve": cmd_serve,
 }
 

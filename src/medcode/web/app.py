@@ -29,10 +29,11 @@ from medcode.codes import MalformedCode, UnknownCode
 from medcode.kb.store import open_kb
 from medcode.pricing import PricingError, UnknownLocality
 from medcode.web import pages
-from medcode.web.api import audit, claims, codes, price, releases, search, suggest
+from medcode.web.api import ask, audit, claims, codes, price, releases, search, suggest
 from medcode.web.deps import AnswerCache, BadInput, error
 from medcode.web.guard import Guard
 from medcode.web.pages import SYSTEMS, apidocs
+from medcode.web.pages import ask as ask_page
 from medcode.web.pages import audit as audit_page
 from medcode.web.pages import suggest as suggest_page
 from medcode.web.pages.jobs import Jobs
@@ -115,7 +116,8 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
     app.state.jobs = job_store
     app.state.note_limit = casenote.max_bytes(conf.max_note_kb)  # bytes of a note Case2Code reads
     app.state.llm = casenote.llm_config(conf)  # optional re-rank (MEDCODE_LLM_URL); a bad URL stops start-up
-    for module in (codes, search, price, claims, releases, suggest, audit, pages, suggest_page, audit_page, apidocs):
+    api = (codes, search, price, claims, releases, suggest, audit, ask)
+    for module in (*api, pages, suggest_page, audit_page, ask_page, apidocs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -167,3 +167,87 @@
     });
   }
 })();
+
+// CasePilot (/ask): the question form and the follow-up buttons send the question to POST /api/ask and
+// the answer is added to the conversation without a reload (without JavaScript the forms post to /ask).
+(function () {
+  "use strict";
+  var form = document.getElementById("ask-form");
+  if (!form || !window.fetch) return;
+  var turns = document.getElementById("turns"), status = document.getElementById("ask-status");
+  var failed = document.getElementById("ask-error"), box = document.getElementById("ask-question");
+  var label = form.querySelector("label[for=ask-question]");
+  function esc(s) { return String(s).replace(/[&<>"']/g, function (c) { return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]; }); }
+  function value(name) { var f = form.querySelector("[name=" + name + "]"); return f ? f.value.trim() : ""; }
+  function safeLink(link) { return typeof link === "string" && /^\/(?!\/)[A-Za-z0-9._~\/%#?=&+-]*$/.test(link) ? link : null; }
+  function hidden(name, v) { return '<input type="hidden" name="' + name + '" value="' + esc(v) + '">'; }
+  function turn(question, a) {  // the same markup as templates/ask.html
+    var h = '<p class="asked"><span class="vh">You asked: </span>' + esc(question) + '</p>';
+    h += '<div class="reply conf-' + esc(a.confidence) + '"><p class="answer">' + esc(a.answer) + '</p>';
+    h += '<p class="meta"><span class="confidence">Confidence: ' + esc(a.confidence) + '</span>';
+    if (a.codes && a.codes.length) {
+      h += ' · <span class="codes">Codes: ' + a.codes.map(function (c) {
+        return '<a class="code" href="/codes/' + esc(encodeURIComponent(c)) + '">' + esc(c) + '</a>';
+      }).join(", ") + '</span>';
+    }
+    h += '</p>';
+    (a.notices || []).forEach(function (n) { h += '<p class="notice">' + esc(n) + '</p>'; });
+    if (a.citations && a.citations.length) {
+      h += '<p class="cite-h">Sources</p><ol class="citations">' + a.citations.map(function (c) {
+        var text = esc(c.family) + ': ' + esc(c.file) + ', release ' + esc(c.release) + ', row ' + esc(c.row), href = safeLink(c.link);
+        return '<li>' + (href ? '<a href="' + esc(href) + '">' + text + '</a>' : text) + '</li>';
+      }).join("") + '</ol>';
+    } else {
+      h += '<p class="cite-h">Sources: none (no row of the knowledge base answers this)</p>';
+    }
+    if (a.followups && a.followups.length) {
+      h += '<form class="followups" action="/ask" method="post" data-ask aria-label="Ask next">' +
+        hidden("conversation_id", a.conversation_id) + hidden("date", value("date")) + hidden("zip", value("zip")) +
+        a.followups.map(function (f) {
+          return '<button type="submit" name="question" value="' + esc(f) + '" class="secondary followup">' + esc(f) + '</button>';
+        }).join("") + '</form>';
+    }
+    var li = document.createElement("li");
+    li.className = "turn";
+    li.innerHTML = h + '</div>';
+    return li;
+  }
+  function ask(question) {
+    var body = {question: question, conversation_id: value("conversation_id") || null, date: value("date") || null, zip: value("zip") || null};
+    status.textContent = "Asking…";
+    failed.hidden = true;
+    fetch("/api/ask", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)})
+      .then(function (r) { return r.json().then(function (b) { return [r.ok, b]; }); })
+      .then(function (got) {
+        var a = got[1];
+        if (!got[0]) {
+          failed.textContent = (a.error && a.error.message) || "The question could not be answered.";
+          failed.hidden = false;
+          status.textContent = "";
+          return;
+        }
+        var li = turn(question, a);
+        turns.appendChild(li);
+        form.querySelector("[name=conversation_id]").value = a.conversation_id;
+        var examples = document.getElementById("examples");
+        if (examples) examples.hidden = true;
+        if (label) label.textContent = "Ask a follow-up question";
+        box.value = "";
+        status.textContent = "Answered.";
+        li.scrollIntoView({block: "nearest"});
+        box.focus();
+      })
+      .catch(function () {  // no answer from the server: send the form the way it works without JavaScript
+        box.value = question;
+        form.submit();
+      });
+  }
+  document.addEventListener("submit", function (e) {
+    var f = e.target;
+    if (!f || !f.hasAttribute || !f.hasAttribute("data-ask")) return;
+    var q = f === form ? box.value : (e.submitter && e.submitter.value) || "";
+    if (!q.trim()) return;  // the server says what is missing
+    e.preventDefault();
+    ask(q.trim());
+  });
+})();
