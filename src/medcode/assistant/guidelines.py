@@ -27,7 +27,7 @@ SQL = (
     "SELECT number, title, parent, depth, page, page_end, text FROM icd10cm_guidelines"
     " WHERE release_id = ? ORDER BY seq"
 )
-SENTENCE = re.compile(r"(?<=[.!?])[”\"]?\s+(?=[A-Z“\"(])")
+SENTENCE = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][”\"]))\s+(?=[A-Z“\"(])")
 # words of a question that say it is about the guidelines, not about what it asks
 QUESTION_WORDS = re.compile(r"\b(guidelines?|guidlines?|official|icd-?10-?cm|section|rule|coding)\b", re.IGNORECASE)
 OUTPATIENT = re.compile(r"\b(outpatient|office visit|clinic visit|physician office)\b", re.IGNORECASE)
