@@ -152,6 +152,11 @@ def test_places_dates_and_settings(kb: medcode.KnowledgeBase) -> None:
     assert parse(kb, "99203 payment in Chicago").locality == "06102-16"
     assert parse(kb, "99203 payment in suburban Chicago").locality == "06102-15"
     assert parse(kb, "What's Alaska's work GPCI?").locality == "02102-01"
+    # a state with several localities is a place without a locality (the answer says so); with one, its locality
+    q = parse(kb, "how much does 99213 pay in Texas?")
+    assert (q.place, q.locality) == ("texas", None)
+    assert parse(kb, "how much does 99213 pay in Iowa?").locality == "05102-00"
+    assert parse(kb, "Medicare rate for 20610 in 90210").zip == "90210"
     q = parse(kb, "what does 99214 pay in ZIP 10001, non-facility, on 3/1/2026?")
     assert (q.zip, q.locality, q.day, q.year, q.setting) == ("10001", None, date(2026, 3, 1), 2026, "office")
     assert "10001" not in q.codes

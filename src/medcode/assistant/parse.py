@@ -166,6 +166,16 @@ def _load(kb: KnowledgeBase) -> _Known:
                     put(part, key, 2 if parts and part.strip() != parts[0] else 3)
             if inner and parts and parts[0].lower() in inner.lower():
                 put(parts[0], key, 5)  # "San Francisco": the locality that holds San Francisco county
+    counties = kb.resolve("locality", None)
+    if counties is not None:  # a state's name: its locality when it has one, else the place alone
+        states: dict[str, set[str]] = {}
+        for mac, loc, state in kb.query(
+            "SELECT mac, locality, state FROM locality_counties WHERE release_id = ?", (counties.release.ids[0],)
+        ):
+            for name in state.split("/"):
+                states.setdefault(name.strip(), set()).add(f"{mac}-{loc}")
+        for name, keys in states.items():
+            put(name, next(iter(keys)) if len(keys) == 1 else "", 1)
     for row in read("assistant/places.tsv", ("name", "locality")):
         put(row["name"], row["locality"], 6)
     vocab: set[str] = set()
@@ -355,7 +365,7 @@ def _place(known: _Known, words: str) -> tuple[str | None, str | None]:
                 best = (n, hit[1], hit[0], name)
         if best:
             break
-    return (best[2], best[3]) if best else (None, None)
+    return (best[2] or None, best[3]) if best else (None, None)
 
 
 def _condition(cond: str, c: _Codes, has_mod: bool) -> bool:
@@ -394,7 +404,7 @@ def _lay_terms(words: str, place: str | None) -> str:
         words = words.replace(place, " ")
     words = _words()["drop"].sub(" ", words)
     stop = _stop()
-    kept = [t for t in re.findall(r"[a-z][a-z0-9'-]*", words) if t not in stop and t.strip("'-") not in stop]
+    kept = [t for t in re.findall(r"[a-z0-9][a-z0-9'-]*", words) if t not in stop and t.strip("'-") not in stop]
     return " ".join(kept)
 
 
@@ -447,6 +457,12 @@ def parse(
     z = _ZIP.search(rest)
     zip5 = z.group(1) if z else None
     c = _codes(known, rest, z.span(1) if z else None)
+    if zip5 is None:  # "what does 20610 pay in 90210?": five digits that are no code, after "in"
+        for u in c.unknown:
+            if u.isdigit() and re.search(rf"\b(?:in|at|near)\s+(?:zip\s+)?{u}\b", rest, re.IGNORECASE):
+                zip5 = u
+                c = replace(c, unknown=tuple(x for x in c.unknown if x != u))
+                break
     words = normalized(kb, rest)
     locality, place = (None, None) if zip5 else _place(known, words)
     setting = _setting(words)
@@ -482,7 +498,7 @@ def parse(
             if kind in (None, "guidelines", "locality", "modifiers"):
                 kind = "description"
         else:
-            kind = "guidelines"
+            kind = "locality" if zip5 or place else "guidelines"
     if zip_code and not zip5 and not locality:
         zip5 = zip_code.strip()[:5]
     if asked_day is None and day is not None and year is None:
