@@ -134,6 +134,8 @@ def test_modifiers(kb: medcode.KnowledgeBase) -> None:
     assert q.kind == "modifiers" and q.modifiers == {"20702": ("51",)}
     q = parse(kb, "Would 45385 + 45380-59-XS pass NCCI?")
     assert q.modifiers == {"45380": ("59", "XS")}
+    q = parse(kb, "Claim: 99213-25, 20610-RT, J3301 x 4")
+    assert q.kind == "claim" and q.modifiers == {"99213": ("25",), "20610": ("RT",)}
     q = parse(kb, "professional component (-26) of 73721 in 2026")
     assert q.modifiers == {"73721": ("26",)}
 
@@ -167,6 +169,24 @@ def test_places_dates_and_settings(kb: medcode.KnowledgeBase) -> None:
     q = parse(kb, "What does 99213 pay?", day=date(2025, 11, 2), zip_code="60601")
     assert (q.day, q.zip) == (date(2025, 11, 2), "60601")
     assert parse(kb, "What does 99213 pay in 2026 in Chicago?", day=date(2025, 11, 2), zip_code="10001").zip is None
+
+
+def test_kinds_of_questions_not_in_the_dev_set(kb: medcode.KnowledgeBase) -> None:
+    asked = {
+        "Can 20702 be billed alone?": "addon",
+        "how do I choose between 20700 and 20702?": "siblings",
+        "Can I code F41.1 with F32.9?": "excludes",
+        "code also note for I63?": "code_first",
+        "Can I bill 99214 twice on the same day?": "mue",
+        "Is 36415 bundled into 99214?": "ptp",
+        "NCCI 29881/29880": "ptp",
+        "Are 99213 and 96372 OK together on a claim?": "claim",
+        "what goes under J45?": "icd_children",
+        "Is G0438 covered?": "status",
+        "Price 99213 in Rest of California 2026": "payment",
+        "How is sepsis sequenced?": "guidelines",
+    }
+    assert {q: parse(kb, q).kind for q in asked} == asked
 
 
 def test_typos(kb: medcode.KnowledgeBase) -> None:

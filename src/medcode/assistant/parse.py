@@ -185,13 +185,14 @@ def _load(kb: KnowledgeBase) -> _Known:
         vocab.update(_WORD.findall(row["phrases"].lower()))
     for name in places:
         vocab.update(_WORD.findall(name))
+    known = next(r["phrases"] for r in read("assistant/words.tsv", ("role", "phrases")) if r["role"] == "known")
     return _Known(
         tuple(sorted(procs)),
         frozenset(procs),
         icd,
         tuple(sorted(icd)),
         places,
-        frozenset(w for w in vocab if len(w) >= 3),
+        frozenset(w for w in vocab if len(w) >= 3) | frozenset(known.split("|")),
     )
 
 
@@ -314,6 +315,7 @@ def _codes(known: _Known, text: str, zip_span: tuple[int, int] | None) -> _Codes
     found: list[tuple[int, int, str, str]] = []  # start, end, code, system
     unknown: list[str] = []
     mods: dict[str, list[str]] = {}
+    spans: list[tuple[int, int]] = []  # of the codes and the modifiers written on them
     for m in _TOKEN.finditer(text):
         if zip_span and zip_span[0] <= m.start() < zip_span[1]:
             continue
@@ -324,9 +326,11 @@ def _codes(known: _Known, text: str, zip_span: tuple[int, int] | None) -> _Codes
                 unknown.append(token.upper())
             continue
         found.append((m.start(), m.end(), code, system))
+        spans.append((m.start(), m.end()))
         attached = _ATTACHED.match(text[m.end() :])
         if attached and system == "proc":
             mods.setdefault(code, []).extend(x for x in attached.group(1).split("-") if x)
+            spans.append((m.end(), m.end() + attached.end()))
     codes: list[str] = []
     for i, (start, _end, code, system) in enumerate(found):
         if i and system == "proc" and found[i - 1][3] == "proc" and _RANGE_SEP.match(text[found[i - 1][1] : start]):
@@ -339,7 +343,7 @@ def _codes(known: _Known, text: str, zip_span: tuple[int, int] | None) -> _Codes
     free: list[tuple[int, str]] = []
     for m in _MODIFIER.finditer(text):
         for g in m.groups():
-            if g and not any(s <= m.start() < e for s, e, _, _ in found):
+            if g and not any(s <= m.start() < e for s, e in spans):
                 free.append((m.start(), g.upper()))
     for pos, mod in free:
         procs = [(abs(s - pos), c) for s, _, c, sys in found if sys == "proc"]
