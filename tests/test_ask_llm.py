@@ -220,16 +220,36 @@ FACTS = Answer(
     [
         ("20702 is an add-on to 20680; it pays $1234.5 in locality 01.", None),
         ("It pays 1,234.50 dollars (release 2026Q2).", None),
-        ("20702 goes with 20680.", None),
+        ("20702 goes with 20680 and pays $1,234.50.", None),
+        ("20702 goes with 20680.", "the reply leaves out every figure of the answer"),
+        ("20702 is not an add-on code; it pays $1,234.50.", "the reply adds a negation"),
         ("20702 goes with 20694.", "the reply names '20694', which is not among the answer's codes"),
         ("20702 pays $1,300.00.", "the reply states the number 1300.00, which is not in the answer or its cited rows"),
         ("Use modifier 51 with 20702.", "the reply states the number 51, which is not in the answer or its cited rows"),
         ("Report M17.11 with 20702.", "the reply names 'M17.11', which is not among the answer's codes"),
     ],
-    ids=["reworded", "comma-and-release", "codes-only", "invented-code", "invented-amount", "invented-modifier", "icd"],
+    ids=[
+        "reworded",
+        "comma-and-release",
+        "codes-and-amount",
+        "no-figure",
+        "negation-added",
+        "invented-code",
+        "invented-amount",
+        "invented-modifier",
+        "icd",
+    ],
 )
 def test_checked(text, problem):
     assert phrasing.checked(text, FACTS) == problem
+
+
+def test_a_negation_must_be_kept():
+    facts = Answer("S72.0 is not billable: it is a header with 8 codes under it.", codes=("S72.0",))
+    assert phrasing.checked("No: S72.0 is a header (8 codes below it).", facts) is None
+    assert (
+        phrasing.checked("S72.0 is billable; 8 codes are under it.", facts) == "the reply drops the answer's negation"
+    )
 
 
 def test_numbers_compare_as_numbers():

@@ -8,7 +8,10 @@ whose citation ids and codes are enums of those. The reply is then checked:
 - every code-like string (CPT, Category III, HCPCS, ICD-10-CM shapes) must be one of the answer's codes
   (or a string the deterministic text itself holds, such as a ZIP code);
 - every number must appear in the deterministic text or in a cited row's key, release or file name;
-- the citations and codes it lists must be ids and codes it was given.
+- the citations and codes it lists must be ids and codes it was given;
+- it keeps at least one figure of the answer when the answer has figures, and is not a bare code;
+- it says "no", "not" (and the like) when the answer does, and only then (a "not billable" never
+  becomes "billable").
 
 Anything else (a timeout, an HTTP error, no server, ``finish_reason == "length"``, a reply that is not
 the schema, or fails a check) keeps the deterministic answer, with a notice saying why. The model
@@ -37,6 +40,7 @@ __all__ = ["Config", "PhraseError", "answer_question", "checked", "config", "phr
 log = logging.getLogger(__name__)
 
 MAX_ANSWER_CHARS = 1200  # of the phrased text (the schema's maxLength)
+MIN_ANSWER_CHARS = 40  # or the whole answer's length when it is shorter
 MAX_TOKENS = 400
 SYSTEM_PROMPT = (
     "You are a medical coding assistant. Reword the answer below for a coder in two or three plain "
@@ -47,6 +51,7 @@ SYSTEM_PROMPT = (
 # code shapes: CPT (5 digits), Category III and other CPT (4 digits + letter), HCPCS Level II (letter +
 # 4 digits), ICD-10-CM (letter, digit, digit or letter, then up to 4 more after an optional dot)
 CODE_LIKE = re.compile(r"(?<![0-9A-Za-z.])(?:[0-9]{4}[0-9A-Z]|[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?)(?![0-9A-Za-z])")
+NEGATION = re.compile(r"\b(?:no|not|never|none|cannot|can't|isn't|aren't|doesn't|don't|without)\b", re.IGNORECASE)
 NUMBER = re.compile(r"(?<![0-9A-Za-z])[0-9][0-9,]*(?:\.[0-9]+)?")
 
 
@@ -78,18 +83,23 @@ def _facts(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+def _shortest(answer: Answer) -> int:
+    """The fewest characters a rewording may have (a bare code is no answer)."""
+    return min(MIN_ANSWER_CHARS, len(answer.answer))
+
+
 def schema(answer: Answer) -> dict[str, Any]:
     """The reply's JSON schema: ``{"answer", "citations", "codes"}``, citations and codes as enums of the
     deterministic answer's."""
     ids = [f"c{n}" for n in range(1, len(answer.citations) + 1)]
-    codes: dict[str, Any] = {"type": "array", "items": {"type": "string", "enum": list(answer.codes)}}
-    if not answer.codes:
-        codes = {"type": "array", "maxItems": 0}
+    codes: dict[str, Any] = {"type": "array", "maxItems": len(answer.codes)}  # (a small model repeats items)
+    if answer.codes:
+        codes["items"] = {"type": "string", "enum": list(answer.codes)}
     return {
         "type": "object",
         "properties": {
-            "answer": {"type": "string", "minLength": 1, "maxLength": MAX_ANSWER_CHARS},
-            "citations": {"type": "array", "items": {"type": "string", "enum": ids}},
+            "answer": {"type": "string", "minLength": _shortest(answer), "maxLength": MAX_ANSWER_CHARS},
+            "citations": {"type": "array", "items": {"type": "string", "enum": ids}, "maxItems": len(ids)},
             "codes": codes,
         },
         "required": ["answer", "citations", "codes"],
@@ -152,6 +162,8 @@ def parse_reply(raw: bytes, answer: Answer) -> str:
         raise PhraseError('the reply is not {"answer", "citations", "codes"}') from None
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_ANSWER_CHARS:
         raise PhraseError("the reply's answer is empty, not text or too long")
+    if len(" ".join(text.split())) < _shortest(answer):
+        raise PhraseError(f"the reply's answer is under {_shortest(answer)} characters")
     ids = {f"c{n}" for n in range(1, len(answer.citations) + 1)}
     if not isinstance(cited, list) or not all(isinstance(c, str) and c in ids for c in cited):
         raise PhraseError("the reply cites rows it was not given")
@@ -171,9 +183,14 @@ def checked(text: str, answer: Answer) -> str | None:
             return f"the reply names {m.group(0)!r}, which is not among the answer's codes"
     cited = " ".join(f"{c.row} {c.release} {c.file}" for c in answer.citations)
     numbers = _numbers(answer.answer) | _numbers(cited)
-    for n in sorted(_numbers(text)):
+    said = _numbers(text)
+    for n in sorted(said):
         if n not in numbers:
             return f"the reply states the number {n}, which is not in the answer or its cited rows"
+    if _numbers(answer.answer) and not said & _numbers(answer.answer):
+        return "the reply leaves out every figure of the answer"
+    if bool(NEGATION.search(text)) != bool(NEGATION.search(answer.answer)):  # "is billable" for "is not billable"
+        return "the reply " + ("adds a negation" if NEGATION.search(text) else "drops the answer's negation")
     return None
 
 
