@@ -202,6 +202,12 @@ def test_lay_words(kb: medcode.KnowledgeBase) -> None:
     assert q.kind == "payment" and q.codes == ("20610",) and q.terms == "knee injection"
     q = parse(kb, "what's the ICD-10 code for high blood pressure?")
     assert q.codes == ("I10",) and q.kind == "description"
+    # a diagnosis: the code found and its header; a question about one code, asked with words
+    assert parse(kb, "code for shingles?").codes == ("B02.9", "B02")
+    q = parse(kb, "is shingles billable?")
+    assert (q.kind, q.codes[0], q.terms) == ("icd_billable", "B02.9", "shingles")
+    q = parse(kb, "what's the global period for a knee replacement?")
+    assert (q.kind, q.codes) == ("global", ("27447",))
     # a named code wins over the words around it
     assert parse(kb, "how much does 20611 for a knee injection pay?").codes == ("20611",)
 

@@ -357,6 +357,11 @@ def _codes(known: _Known, text: str, zip_span: tuple[int, int] | None) -> _Codes
     )
 
 
+def _without_seventh(known: _Known, code: str) -> str:
+    compact = code.replace(".", "")
+    return known.icd.get(compact[:6], code) if len(compact) == 7 else code
+
+
 def _place(known: _Known, words: str) -> tuple[str | None, str | None]:
     """(MAC-LOC, the place as written) of the longest locality name in the question."""
     tokens = re.sub(r"'s\b|[.,?!:;()]", " ", words).split()
@@ -396,6 +401,11 @@ def _kind(words: str, c: _Codes) -> str | None:
     return None
 
 
+def _asks_of_a_code(words: str) -> Rule | None:
+    """The rule about one code that a question without a code asks ("is shingles billable?")."""
+    return next((r for r in rules() if r.codes in ("icd", "proc", "proc1") and r.pattern.search(words)), None)
+
+
 def _setting(words: str) -> str | None:
     w = _words()
     if w["office"].search(words):
@@ -412,14 +422,19 @@ def _lay_terms(words: str, place: str | None) -> str:
     return " ".join(kept)
 
 
-def _lay(kb: KnowledgeBase, terms: str, words: str) -> str | None:
+ICD_KINDS = frozenset({"icd_billable", "icd_children", "excludes", "code_first", "seventh"})
+
+
+def _lay(kb: KnowledgeBase, terms: str, words: str, kind: str | None) -> tuple[str, ...]:
     """The code a question's lay words name (``medcode.search``): a payable CPT/HCPCS code for a
     payment question, an ICD-10-CM code when it asks for a diagnosis."""
     from medcode.search import SearchError, search
 
     w = _words()
     payment = any(r.kind == "payment" and r.pattern.search(words) for r in rules())
-    if payment or w["procedure"].search(words) or w["hcpcs"].search(words):
+    if kind in ICD_KINDS or (w["icd"].search(words) and not payment):
+        system = "icd10cm"
+    elif payment or kind is not None or w["procedure"].search(words) or w["hcpcs"].search(words):
         system = "hcpcs" if "hcpcs" in words else "cpt,hcpcs"
     else:  # a condition: "code for shingles?"
         system = "icd10cm"
@@ -428,9 +443,9 @@ def _lay(kb: KnowledgeBase, terms: str, words: str) -> str | None:
     try:
         hits = list(search(kb, terms, system=system, limit=8).hits)
     except SearchError:
-        return None
+        return ()
     if not hits:
-        return None
+        return ()
     if payment:
         payable = {
             r[0]
@@ -441,9 +456,12 @@ def _lay(kb: KnowledgeBase, terms: str, words: str) -> str | None:
         }
         hits = [h for h in hits if h.code in payable] or hits
     code = hits[0].code
-    if "category" in words and _ICD.fullmatch(code) and "." in code:
-        code = code.split(".")[0]
-    return code
+    if "." not in code or not _ICD.fullmatch(code):
+        return (code,)
+    if "category" in words:
+        return (code.split(".")[0],)
+    # a diagnosis: the code found, and the headers above it among the next hits (shingles: B02.9 and B02)
+    return (code, *(h.code for h in hits[1:3] if code.startswith(h.code) and h.code != code))
 
 
 def parse(
@@ -491,16 +509,20 @@ def parse(
             asked_day, year = previous.day, previous.year
         setting = setting or previous.setting
     elif not c.codes and not c.unknown and kind not in ("locality", "modifiers", "guidelines"):
-        if w["lay"].search(words):
-            terms = _lay_terms(" ".join(rest.lower().split()), place) or None
-            code = _lay(kb, terms, words) if terms else None
-            if code is not None:
-                found, _ = _identify(known, code)
-                if found is not None:
-                    c = replace(c, codes=(found,))
+        asked = _asks_of_a_code(words)
+        if w["lay"].search(words) or asked:
+            lay = " ".join(rest.lower().split())
+            terms = _lay_terms(asked.pattern.sub(" ", lay) if asked else lay, place) or None
+            resolved = (
+                _identify(known, code)[0]
+                for code in (_lay(kb, terms, words, asked.kind if asked else None) if terms else ())
+            )
+            c = replace(c, codes=tuple(x for x in resolved if x is not None))
             kind = _kind(words, c) or kind
             if kind in (None, "guidelines", "locality", "modifiers"):
                 kind = "description"
+            if kind == "seventh":  # the 7th character is what is asked: the code it is added to
+                c = replace(c, codes=tuple(_without_seventh(known, x) for x in c.codes))
         else:
             kind = "locality" if zip5 or place else "guidelines"
     if zip_code and not zip5 and not locality:
