@@ -77,7 +77,11 @@ def test_errors_and_hostile_text_are_shown_as_text(server, browser):  # noqa: F8
     pg.get_by_label("Your question").fill(QUESTION)
     pg.get_by_role("button", name="Ask", exact=True).click()
     expect(pg.locator("#ask-error")).to_be_visible()
-    assert pg.locator("#ask-error").inner_text().startswith("zip: String should match pattern")
+    assert pg.locator("#ask-error").inner_text() == "The ZIP code '123' is not five digits (or ZIP+4)."
+    assert pg.locator("#turns > li.turn").count() == 0
+    pg.fill("#ask-zip", "00000")  # a ZIP code in no locality: the server says so
+    pg.get_by_role("button", name="Ask", exact=True).click()
+    expect(pg.locator("#ask-error")).to_have_text(re.compile("^ZIP code 00000 is not in the ZIP-to-locality file"))
     assert pg.locator("#turns > li.turn").count() == 0
     pg.fill("#ask-zip", "")
     dialogs: list[str] = []

@@ -212,20 +212,20 @@
     li.innerHTML = h + '</div>';
     return li;
   }
+  function refuse(message) { failed.textContent = message; failed.hidden = false; status.textContent = ""; }
   function ask(question) {
     var body = {question: question, conversation_id: value("conversation_id") || null, date: value("date") || null, zip: value("zip") || null};
+    if (body.zip && !/^[0-9]{5}(-?[0-9]{4})?$/.test(body.zip)) {  // the page's own words (as without JavaScript)
+      refuse("The ZIP code '" + body.zip.slice(0, 20) + "' is not five digits (or ZIP+4).");
+      return;
+    }
     status.textContent = "Asking…";
     failed.hidden = true;
     fetch("/api/ask", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)})
       .then(function (r) { return r.json().then(function (b) { return [r.ok, b]; }); })
       .then(function (got) {
         var a = got[1];
-        if (!got[0]) {
-          failed.textContent = (a.error && a.error.message) || "The question could not be answered.";
-          failed.hidden = false;
-          status.textContent = "";
-          return;
-        }
+        if (!got[0]) { refuse((a.error && a.error.message) || "The question could not be answered."); return; }
         var li = turn(question, a);
         turns.appendChild(li);
         form.querySelector("[name=conversation_id]").value = a.conversation_id;
