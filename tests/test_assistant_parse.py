@@ -257,6 +257,8 @@ def test_ask_says_a_code_is_not_one(kb: medcode.KnowledgeBase) -> None:
 def test_ask_without_an_answerer_is_honest(kb: medcode.KnowledgeBase) -> None:
     a = _answer(kb, Question("What is the meaning of life?", kind="no_such_kind"))
     assert "can't answer that yet" in a.answer and a.confidence == "low"
+    a = ask(kb, "   ")
+    assert a.confidence == "low" and a.conversation_id
 
 
 def test_ask_keeps_the_conversation(kb: medcode.KnowledgeBase) -> None:

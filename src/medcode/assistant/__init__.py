@@ -81,6 +81,8 @@ def _cannot(q: Question, why: str) -> Answer:
 
 
 def _answer(kb: KnowledgeBase, q: Question) -> Answer:
+    if not q.text.strip():
+        return _cannot(q, "Ask a question about a code, for example: Is 20702 an add-on code?")
     if q.unknown and not q.codes:
         return _not_a_code(kb, q)
     if q.terms and not q.codes:
