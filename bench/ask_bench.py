@@ -89,14 +89,18 @@ def failures(row: Row, answer: Any) -> list[str]:
     return out
 
 
-def invented(kb: Any, answer: Any) -> list[str]:
-    """Code-like strings of the answer text that are no code, or that the answer does not list."""
+def invented(kb: Any, answer: Any, question: str = "") -> list[str]:
+    """Code-like strings of the answer text that are no code, or that the answer does not list (a
+    string the question itself wrote, repeated to say it is not a code, is not invented)."""
     from medcode.codes import UnknownCode
     from medcode.lookup import get_code
 
     listed = {_norm_code(c) for c in answer.codes}
+    asked = {_norm_code(c) for c in CODE_LIKE.findall(question)}
     out = []
     for c in set(CODE_LIKE.findall(answer.answer)):
+        if _norm_code(c) in asked and _norm_code(c) not in listed and "not a code" in answer.answer.lower():
+            continue
         if _norm_code(c) not in listed:
             out.append(f"{c} (not among the answer's codes)")
             continue
@@ -137,7 +141,7 @@ def score(kb: Any, rows: list[Row], kind: str | None = None) -> Scored:
         assert answer is not None
         bad = failures(row, answer)
         by_kind[row.kind].append(not bad)
-        for c in invented(kb, answer):
+        for c in invented(kb, answer, row.question):
             made.append(f"line {row.line} {row.question!r}: {c}")
         if bad:
             said = answer.answer[:300]
