@@ -281,3 +281,11 @@ def test_conversation_store_is_bounded() -> None:
     store.remember("c", q, now=3)
     assert store.recall("b", now=3) is None and store.recall("a", now=3) is q
     assert store.recall("c", now=20) is None  # an hour (here 10 s) after its last question
+
+
+def test_a_zip_code_in_no_locality_is_a_plain_answer(kb):
+    from medcode.assistant import ask
+
+    answer = ask(kb, "what does 99214 pay in 00000?")
+    assert answer.confidence == "low"
+    assert "00000" in answer.answer and "failed" not in answer.answer

@@ -21,6 +21,7 @@ from medcode.assistant.model import Answer, Citation, Question
 from medcode.assistant.parse import KINDS, parse
 from medcode.codes import suggest
 from medcode.kb.store import KnowledgeBase
+from medcode.pricing import PricingError
 
 __all__ = ["KINDS", "Answer", "Citation", "Question", "answerers", "ask", "parse"]
 
@@ -92,6 +93,8 @@ def _answer(kb: KnowledgeBase, q: Question) -> Answer:
         return _cannot(q, f"I can't answer that yet: questions of this kind ({q.kind}) have no answerer.")
     try:
         answer = found(kb, q)
+    except PricingError as exc:  # a ZIP code or locality in no Medicare locality: the user's to fix
+        return _cannot(q, f"I could not price that: {exc}")
     except Exception:  # an answerer's bug must not take down a chat: say so, low confidence
         log.exception("CasePilot answerer %s failed", q.kind)
         return _cannot(q, "I could not answer that: the answerer failed. The error is in the log.")
