@@ -22,18 +22,16 @@ only; it is never logged.
 from __future__ import annotations
 
 import dataclasses
-import http.client
 import json
 import logging
 import re
-import urllib.error
-import urllib.request
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from medcode.assistant.model import Answer
-from medcode.language.llm import MAX_ANSWER_BYTES, Config, config
+from medcode.language import llm as language_llm
+from medcode.language.llm import Config, config
 
 __all__ = ["Config", "PhraseError", "answer_question", "checked", "config", "phrase", "request_body", "schema"]
 
@@ -125,24 +123,8 @@ def request_body(answer: Answer, question: str, conf: Config) -> dict[str, Any]:
 
 
 def _post(body: dict[str, Any], conf: Config) -> bytes:
-    """The raw reply of the chat endpoint (the same request and failures as ``medcode.language.llm.ask``)."""
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if conf.key:
-        headers["Authorization"] = f"Bearer {conf.key}"
-    req = urllib.request.Request(conf.endpoint, data=json.dumps(body).encode(), headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=conf.timeout) as response:
-            raw: bytes = response.read(MAX_ANSWER_BYTES + 1)
-    except urllib.error.HTTPError as exc:
-        raise PhraseError(f"HTTP {exc.code} from {conf.endpoint}") from None
-    except TimeoutError:
-        raise PhraseError(f"no answer from {conf.endpoint} within {conf.timeout:g} s") from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise PhraseError(f"cannot reach {conf.endpoint} ({reason})") from None
-    if len(raw) > MAX_ANSWER_BYTES:
-        raise PhraseError(f"the answer of {conf.endpoint} is over {MAX_ANSWER_BYTES:,} bytes")
-    return raw
+    """The raw reply of the chat endpoint (the same request and failures as Case2Code's re-rank)."""
+    return language_llm.post(body, conf, PhraseError)
 
 
 def parse_reply(raw: bytes, answer: Answer) -> str:

@@ -113,25 +113,31 @@ def request_body(candidates: Sequence[Candidate], note_text: str, conf: Config) 
     }
 
 
-def ask(candidates: Sequence[Candidate], note_text: str, conf: Config) -> list[str]:
-    """The codes the model chose, best first, each once; raises ``RerankError`` on any failure."""
-    body = json.dumps(request_body(candidates, note_text, conf)).encode()
+def post(body: dict[str, Any], conf: Config, error: type[Exception] = RuntimeError) -> bytes:
+    """The raw reply of the chat endpoint to ``body``; any failure (HTTP error, timeout, no server, a
+    reply over MAX_ANSWER_BYTES) raises ``error`` with the reason in words."""
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if conf.key:
         headers["Authorization"] = f"Bearer {conf.key}"
-    req = urllib.request.Request(conf.endpoint, data=body, headers=headers, method="POST")
+    req = urllib.request.Request(conf.endpoint, data=json.dumps(body).encode(), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=conf.timeout) as response:
-            raw = response.read(MAX_ANSWER_BYTES + 1)
+            raw: bytes = response.read(MAX_ANSWER_BYTES + 1)
     except urllib.error.HTTPError as exc:
-        raise RerankError(f"HTTP {exc.code} from {conf.endpoint}") from None
+        raise error(f"HTTP {exc.code} from {conf.endpoint}") from None
     except TimeoutError:
-        raise RerankError(f"no answer from {conf.endpoint} within {conf.timeout:g} s") from None
+        raise error(f"no answer from {conf.endpoint} within {conf.timeout:g} s") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise RerankError(f"cannot reach {conf.endpoint} ({reason})") from None
+        raise error(f"cannot reach {conf.endpoint} ({reason})") from None
     if len(raw) > MAX_ANSWER_BYTES:
-        raise RerankError(f"the answer of {conf.endpoint} is over {MAX_ANSWER_BYTES:,} bytes")
+        raise error(f"the answer of {conf.endpoint} is over {MAX_ANSWER_BYTES:,} bytes")
+    return raw
+
+
+def ask(candidates: Sequence[Candidate], note_text: str, conf: Config) -> list[str]:
+    """The codes the model chose, best first, each once; raises ``RerankError`` on any failure."""
+    raw = post(request_body(candidates, note_text, conf), conf, RerankError)
     return parse_answer(raw, [c.code for c in candidates])
 
 
