@@ -7,9 +7,10 @@ Settings come from the environment. Only the CLI, the web layer and the public f
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,54 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("MEDCODE_LLM_MODEL", "(none)", "Model name sent to MEDCODE_LLM_URL."),
     Setting("MEDCODE_LLM_KEY", "(none)", "API key sent to MEDCODE_LLM_URL as a bearer token."),
+    Setting(
+        "MEDCODE_DATABASE_URL",
+        "(none: SQLite app.db in MEDCODE_HOME)",
+        "Application database (accounts, sessions, API keys, usage), e.g. "
+        "postgresql://user:password@host:5432/medcode for several servers; `medcode db upgrade` migrates it.",
+    ),
+    Setting(
+        "MEDCODE_QUOTAS",
+        "off",
+        "`on` counts code and compare pages against each plan's quota and needs an API key (with per-key rate "
+        "limits) for the API; `off` (for a self-hosted install) counts nothing and the API needs no key.",
+    ),
+    Setting("MEDCODE_GUEST_PAGES", "1", "Code or compare pages a visitor without an account sees per quota window."),
+    Setting("MEDCODE_MEMBER_PAGES", "5", "Pages a registered member sees per window on top of the guest pages."),
+    Setting(
+        "MEDCODE_QUOTA_WINDOW",
+        "1d",
+        "Length of a quota window: seconds (86400) or a number with s, m, h or d (45s, 30m, 12h, 1d).",
+    ),
+    Setting(
+        "MEDCODE_VERIFY_EMAIL",
+        "on",
+        "`on`: a new account logs in only after following the link mailed to it; `off` lets it log in at once.",
+    ),
+    Setting(
+        "MEDCODE_SMTP_URL",
+        "(none: mail is written to the server log)",
+        "Outgoing mail server: smtp://user:password@host:port, smtps://... for TLS, ?starttls=1 for STARTTLS.",
+    ),
+    Setting("MEDCODE_MAIL_FROM", "medcode@localhost", "Sender address of verification and password-reset mail."),
+    Setting("MEDCODE_RATE_MEMBER", "60", "API requests a minute per key of a member."),
+    Setting("MEDCODE_RATE_PRO", "600", "API requests a minute per key of a pro account."),
+    Setting(
+        "MEDCODE_PUBLIC_URL",
+        "http://MEDCODE_HOST:MEDCODE_PORT",
+        "The site's address as users reach it, for the links in mail (e.g. https://medcode.example.org).",
+    ),
+    Setting(
+        "MEDCODE_SECURE_COOKIES",
+        "auto",
+        "`on` marks session cookies Secure (sent over HTTPS only); `auto` does when MEDCODE_PUBLIC_URL is https.",
+    ),
+    Setting(
+        "MEDCODE_TRUST_PROXY",
+        "off",
+        "`on` takes the client address from the last X-Forwarded-For hop (behind a reverse proxy); `off` from "
+        "the socket.",
+    ),
 )
 
 EMBED_MODES = ("background", "wait", "off")
@@ -128,6 +177,19 @@ class Settings:
     llm_url: str = ""
     llm_model: str = ""
     llm_key: str = ""
+    database_url: str = ""
+    quotas: bool = False
+    guest_pages: int = 1
+    member_pages: int = 5
+    quota_window: int = 86400  # seconds
+    verify_email: bool = True
+    smtp_url: str = ""
+    mail_from: str = "medcode@localhost"
+    rate_member: int = 60
+    rate_pro: int = 600
+    public_url: str = ""
+    secure_cookies: bool = False
+    trust_proxy: bool = False
 
     @property
     def kb_path(self) -> Path:
@@ -182,6 +244,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         llm_url=env.get("MEDCODE_LLM_URL", "").strip(),
         llm_model=env.get("MEDCODE_LLM_MODEL", "").strip(),
         llm_key=env.get("MEDCODE_LLM_KEY", ""),
+        **_app_settings(env, whole, host=env.get("MEDCODE_HOST", "127.0.0.1"), port=port),
     )
 
 
@@ -189,3 +252,62 @@ def _embed_mode(text: str) -> str:
     if text not in EMBED_MODES:
         raise SettingError(f"MEDCODE_EMBED must be one of {', '.join(EMBED_MODES)}, not {text!r}")
     return text
+
+
+_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(name: str, text: str) -> int:
+    """Seconds in ``86400``, ``45s``, ``30m``, ``12h`` or ``1d``."""
+    raw = text.strip().lower()
+    unit = _WINDOW_UNITS.get(raw[-1:], 0) if raw else 0
+    number = raw[:-1] if unit else raw
+    try:
+        value = int(number) * (unit or 1)
+    except ValueError:
+        raise SettingError(f"{name} must be seconds or a number with s, m, h or d (e.g. 1d), not {text!r}") from None
+    if value < 1:
+        raise SettingError(f"{name} must be at least one second, not {text!r}")
+    return value
+
+
+def switch(name: str, text: str, *, auto: bool | None = None) -> bool:
+    """on/off (also true/false, 1/0, yes/no); ``auto`` when allowed gives the ``auto`` value."""
+    raw = text.strip().lower()
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    if raw == "auto" and auto is not None:
+        return auto
+    choices = "on, off or auto" if auto is not None else "on or off"
+    raise SettingError(f"{name} must be {choices}, not {text!r}")
+
+
+def _app_settings(env: Mapping[str, str], whole: Callable[[str, int], int], *, host: str, port: int) -> dict[str, Any]:
+    """The settings of accounts, plans and quotas (medcode.app)."""
+    defaults = {s.name: s.default for s in SETTINGS}
+    public = (env.get("MEDCODE_PUBLIC_URL") or "").strip().rstrip("/")
+    if public and not public.startswith(("http://", "https://")):
+        raise SettingError(f"MEDCODE_PUBLIC_URL must start with http:// or https://, not {public!r}")
+    public = public or f"http://{host}:{port}"
+    smtp = (env.get("MEDCODE_SMTP_URL") or "").strip()
+    if smtp and not smtp.startswith(("smtp://", "smtps://")):
+        raise SettingError("MEDCODE_SMTP_URL must start with smtp:// or smtps://")
+    return {
+        "database_url": (env.get("MEDCODE_DATABASE_URL") or "").strip(),
+        "quotas": switch("MEDCODE_QUOTAS", env.get("MEDCODE_QUOTAS") or "off"),
+        "guest_pages": whole("MEDCODE_GUEST_PAGES", 0),
+        "member_pages": whole("MEDCODE_MEMBER_PAGES", 0),
+        "quota_window": duration("MEDCODE_QUOTA_WINDOW", env.get("MEDCODE_QUOTA_WINDOW") or "1d"),
+        "verify_email": switch("MEDCODE_VERIFY_EMAIL", env.get("MEDCODE_VERIFY_EMAIL") or "on"),
+        "smtp_url": smtp,
+        "mail_from": (env.get("MEDCODE_MAIL_FROM") or defaults["MEDCODE_MAIL_FROM"]).strip(),
+        "rate_member": whole("MEDCODE_RATE_MEMBER", 1),
+        "rate_pro": whole("MEDCODE_RATE_PRO", 1),
+        "public_url": public,
+        "secure_cookies": switch(
+            "MEDCODE_SECURE_COOKIES", env.get("MEDCODE_SECURE_COOKIES") or "auto", auto=public.startswith("https://")
+        ),
+        "trust_proxy": switch("MEDCODE_TRUST_PROXY", env.get("MEDCODE_TRUST_PROXY") or "off"),
+    }
