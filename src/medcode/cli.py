@@ -155,6 +155,29 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--host")
     srv.add_argument("--port", type=int)
     srv.add_argument("--workers", type=int)
+
+    dbp = sub.add_parser("db", help="the application database (accounts, keys, usage): migrate it or show its revision")
+    dbsub = dbp.add_subparsers(dest="db_command", required=True)
+    dbsub.add_parser(
+        "upgrade", help="run every migration up to the newest (SQLite in MEDCODE_HOME, or MEDCODE_DATABASE_URL)"
+    )
+    dbsub.add_parser("current", help="the revision the database is at; exit 1 when it is behind the newest")
+
+    from medcode.app.models import PLAN_NAMES, ROLES
+
+    adm = sub.add_parser("admin", help="manage accounts: create one, change its role or plan")
+    admsub = adm.add_subparsers(dest="admin_command", required=True)
+    cu = admsub.add_parser("create-user", help="a verified account (the password is asked twice)")
+    cu.add_argument("email")
+    cu.add_argument("--role", choices=ROLES, default="member")
+    cu.add_argument("--plan", choices=PLAN_NAMES, default="member")
+    cu.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    sr = admsub.add_parser("set-role", help="change the role of an account")
+    sr.add_argument("email")
+    sr.add_argument("role", choices=ROLES)
+    sp = admsub.add_parser("set-plan", help="change the plan of an account (what a payment would do)")
+    sp.add_argument("email")
+    sp.add_argument("plan", choices=PLAN_NAMES)
     return p
 
 
@@ -485,6 +508,9 @@ def cmd_serve(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     from medcode.kb.store import open_kb
 
     open_kb(conf.home).close()  # fail now, not in every worker, when there is no knowledge base
+    status = _serve_database(conf)
+    if status:
+        return status
     uvicorn.run(
         "medcode.web.app:create_app",
         factory=True,
@@ -495,6 +521,98 @@ def cmd_serve(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
         access_log=False,
     )
     return 0
+
+
+def _serve_database(conf: settings_mod.Settings) -> int:
+    """0 when the application database is at the newest migration. A self-hosted install (quotas off) with
+    no SQLite file yet gets one made; anything else behind the newest migration refuses to serve."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from medcode.app import db
+
+    url = db.database_url(conf)
+    path = db.sqlite_path(url)
+    try:
+        if path is not None and not path.exists() and not conf.quotas:
+            db.upgrade(url)
+            print(f"medcode: made the application database {path}", file=sys.stderr)
+        db.require_current(url)
+    except db.NotMigrated as exc:
+        print(f"medcode: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SQLAlchemyError as exc:
+        print(
+            f"medcode: cannot open the application database {db.safe_url(url)}: {exc.__class__.__name__}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    finally:
+        db.dispose_all()  # the workers open their own connections
+    return 0
+
+
+def cmd_db(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from medcode.app import db
+
+    url = db.database_url(conf)
+    try:
+        if args.db_command == "upgrade":
+            print(f"{db.safe_url(url)}: at revision {db.upgrade(url)} (newest)")
+            return 0
+        found = db.revision(url)
+    except SQLAlchemyError as exc:
+        print(f"medcode: cannot open the application database {db.safe_url(url)}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    newest = db.head()
+    state = "newest" if found == newest else f"behind: run `medcode db upgrade` to reach {newest}"
+    print(f"{db.safe_url(url)}: at revision {found or '(none)'} ({state})")
+    return 0 if found == newest else EXIT_NOT_FOUND
+
+
+def cmd_admin(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
+    from medcode.app import accounts, db
+
+    url = db.database_url(conf)
+    try:
+        db.require_current(url)
+    except db.NotMigrated as exc:
+        print(f"medcode: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    eng = db.engine(url)
+    try:
+        if args.admin_command == "create-user":
+            user = accounts.create_user(eng, args.email, _new_password(args.password_stdin), args.role, args.plan)
+            print(f"made account {user.id} {user.email} (role {user.role}, plan {user.plan})")
+            return 0
+        found = accounts.find_user(eng, args.email)
+        if found is None:
+            print(f"medcode: no account with the e-mail {args.email!r}", file=sys.stderr)
+            return EXIT_NOT_FOUND
+        if args.admin_command == "set-role":
+            changed = accounts.set_role(eng, found.id, args.role)
+        else:
+            changed = accounts.set_plan(eng, found.id, args.plan)
+    except accounts.AccountError as exc:
+        print(f"medcode: {exc.field}: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    if changed is None:
+        print(f"medcode: no account with the e-mail {args.email!r}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    print(f"account {changed.id} {changed.email}: role {changed.role}, plan {changed.plan}")
+    return 0
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != first:
+        raise UsageError("the two passwords differ")
+    return first
 
 
 COMMANDS = {
@@ -510,6 +628,8 @@ COMMANDS = {
     "audit": cmd_audit,
     "ask": cmd_ask,
     "serve": cmd_serve,
+    "db": cmd_db,
+    "admin": cmd_admin,
 }
 
 
