@@ -289,3 +289,37 @@ def test_a_zip_code_in_no_locality_is_a_plain_answer(kb):
     answer = ask(kb, "what does 99214 pay in 00000?")
     assert answer.confidence == "low"
     assert "00000" in answer.answer and "failed" not in answer.answer
+
+
+def test_state_abbreviations_spaced_modifiers_and_zip_words(kb: medcode.KnowledgeBase) -> None:
+    # a state's postal abbreviation after a city or "in": its one locality (Colorado, Montana), or
+    # the place alone when the state has several (Georgia); a modifier written after a space
+    co = parse(kb, "what does 11042 pay in Boulder, CO for 2026")
+    assert (co.kind, co.place, co.locality) == ("payment", "co", "04112-01")
+    mt = parse(kb, "99202 office payment Billings MT")
+    assert mt.place == "mt" and mt.locality is not None and mt.locality.startswith("03202")
+    ga = parse(kb, "what does 11042 pay in GA")
+    assert (ga.place, ga.locality, ga.modifiers.get("11042", ())) == ("ga", None, ())
+    assert parse(kb, "11042 GA modifier meaning").modifiers == {"11042": ("GA",)}  # a modifier after all
+    assert parse(kb, "73221 26 national payment").modifiers == {"73221": ("26",)}
+    assert parse(kb, "71046 TC in the office?").modifiers == {"71046": ("TC",)}
+    assert parse(kb, "99214 25 minutes total time").modifiers == {}  # minutes, not modifier 25
+    z = parse(kb, "which payment locality holds 98101")
+    assert (z.kind, z.zip, z.unknown) == ("locality", "98101", ())
+
+
+def test_a_few_words_with_nothing_asked_are_a_lay_name(kb: medcode.KnowledgeBase) -> None:
+    for text, prefix in (("shingles dx", "B02"), ("head lice icd-10", "B85"), ("carpal tunnel syndrome code", "G56")):
+        q = parse(kb, text)
+        assert q.kind == "description" and q.terms and any(c.startswith(prefix) for c in q.codes), (text, q)
+    # a guideline question stays one
+    assert parse(kb, "How is sepsis sequenced?").kind == "guidelines"
+    assert parse(kb, "what is listed first for a pre-op exam").kind == "guidelines"
+
+
+def test_a_follow_up_that_names_a_place_asks_what_it_pays_there(kb: medcode.KnowledgeBase) -> None:
+    first = parse(kb, "99233 facility 2026 national")
+    assert first.kind == "payment"
+    then = parse(kb, "and in Dallas?", first)
+    assert (then.kind, then.codes, then.setting, then.year) == ("payment", ("99233",), "facility", 2026)
+    assert then.locality is not None

@@ -422,8 +422,14 @@ def _chosen(q: Question, meanings: dict[str, str]) -> list[str]:
         return named
     text = q.text
     extra = [word for rx, word in ENCOUNTER_WORDS if rx.search(text)]
-    if not extra:
-        return list(meanings)
+    if not extra:  # a word that names one meaning only ("moderate" of "moderate stage"), else all
+        said = set(normalise(ICD.sub(" ", text)))
+        sets = {k: set(normalise(v)) for k, v in meanings.items()}
+        common = set.intersection(*sets.values()) if sets else set()
+        hits = {k: len((s - common) & said) for k, s in sets.items()}
+        top = max(hits.values(), default=0)
+        winners = [k for k, n in hits.items() if n == top]
+        return winners if top > 0 and len(winners) == 1 else list(meanings)
     words = set(normalise(" ".join([ICD.sub(" ", text), *extra])))
     scored = {k: len(words & set(normalise(v))) for k, v in meanings.items()}
     best = max(scored.values(), default=0)

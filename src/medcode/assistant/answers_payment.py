@@ -103,7 +103,11 @@ def answer_payment(kb: KnowledgeBase, q: Question) -> Answer:
     if not codes:
         return no_code("payment", q)
     if q.place and not (q.zip or q.locality):
-        said.append(f"I could not find the payment locality of {q.place}; the amounts are national.")
+        place = q.place.upper() if len(q.place) == 2 else q.place.title()
+        said.append(
+            f"{place} is not one payment locality (a state with several, or a place not in the locality files): "
+            "the amounts are national; name a city, a ZIP code or a locality (MAC-LOC) for a local amount."
+        )
         confidence = "medium" if confidence == "high" else confidence
     first = codes[0]
     return make(

@@ -34,6 +34,8 @@ from medcode.vocab.tsv import read
 
 __all__ = ["KINDS", "Rule", "parse", "rules"]
 
+LAY_WORDS = 4  # a question of at most this many words, none of them asking anything, is a lay name
+
 KINDS = (
     "description",
     "status",
@@ -139,7 +141,7 @@ def _setting(words: str) -> str | None:
 
 def _lay_terms(words: str, place: str | None) -> str:
     if place:
-        words = words.replace(place, " ")
+        words = re.sub(rf"(?<![a-z0-9]){re.escape(place)}(?![a-z0-9])", " ", words)
     words = _words()["drop"].sub(" ", words)
     stop = _stop()
     kept = [t for t in re.findall(r"[a-z0-9][a-z0-9'-]*", words) if t not in stop and t.strip("'-") not in stop]
@@ -188,6 +190,17 @@ def _lay(kb: KnowledgeBase, terms: str, words: str, kind: str | None) -> tuple[s
     return (code, *(h.code for h in hits[1:3] if code.startswith(h.code) and h.code != code))
 
 
+def _ends_with(pattern: re.Pattern[str], words: str) -> bool:
+    return re.search(rf"(?:{pattern.pattern})[\s?.!]*\Z", words) is not None
+
+
+def _resolve(kb: KnowledgeBase, terms: str | None, words: str, kind: str | None) -> tuple[str, ...]:
+    """The codes of the knowledge base that a question's lay words name."""
+    facts = known(kb)
+    found = (identify(facts, code)[0] for code in (_lay(kb, terms, words, kind) if terms else ()))
+    return tuple(x for x in found if x is not None)
+
+
 def parse(
     kb: KnowledgeBase,
     text: str,
@@ -203,14 +216,18 @@ def parse(
     z = ZIP.search(rest)
     zip5 = z.group(1) if z else None
     c = codes_in(facts, rest, z.span(1) if z else None)
-    if zip5 is None:  # "what does 20610 pay in 90210?": five digits that are no code, after "in"
+    asks_place = any(r.kind == "locality" and r.pattern.search(rest.lower()) for r in rules())
+    if zip5 is None:  # "what does 20610 pay in 90210?", "what locality is 11354": five digits that are no code
         for u in c.unknown:
-            if u.isdigit() and re.search(rf"\b(?:in|at|near)\s+(?:zip\s+)?{u}\b", rest, re.IGNORECASE):
+            after = re.search(rf"\b(?:in|at|near)\s+(?:zip\s+)?{u}\b", rest, re.IGNORECASE)
+            if u.isdigit() and (after or asks_place):
                 zip5 = u
                 c = replace(c, unknown=tuple(x for x in c.unknown if x != u))
                 break
     words = normalized(kb, rest)
-    locality, place = (None, None) if zip5 else place_in(facts, words)
+    locality, place = (None, None) if zip5 else place_in(facts, words, rest)
+    if place and place.upper() in facts.states:  # "pay in GA": Georgia, not the modifier GA
+        c = replace(c, modifiers={k: tuple(m for m in v if m != place.upper()) for k, v in c.modifiers.items()})
     setting = _setting(words)
     kind = _kind(words, replace(c, codes=c.codes + c.unknown))  # a code that is not one still says what is asked
     terms: str | None = None
@@ -227,6 +244,8 @@ def parse(
         kind = again if again not in (None, "description") or not previous.kind else previous.kind
         if kind == "locality" and c.codes:
             kind = previous.kind
+        if kind == "description" and c.codes and (zip5 or place):  # "and in Atlanta?": what it pays there
+            kind = "payment"
         if not (zip5 or locality):
             zip5, locality, place = previous.zip, previous.locality, previous.place
         if asked_day is None and year is None:
@@ -234,21 +253,24 @@ def parse(
         setting = setting or previous.setting
     elif not c.codes and not c.unknown and kind not in ("locality", "modifiers", "guidelines"):
         asked = _asks_of_a_code(words)
+        lay = " ".join(rest.lower().split())
         if w["lay"].search(words) or asked:
-            lay = " ".join(rest.lower().split())
             terms = _lay_terms(asked.pattern.sub(" ", lay) if asked else lay, place) or None
-            resolved = (
-                identify(facts, code)[0]
-                for code in (_lay(kb, terms, words, asked.kind if asked else None) if terms else ())
-            )
-            c = replace(c, codes=tuple(x for x in resolved if x is not None))
+            c = replace(c, codes=_resolve(kb, terms, words, asked.kind if asked else None))
             kind = _kind(words, c) or kind
             if kind in (None, "guidelines", "locality", "modifiers"):
                 kind = "description"
             if kind == "seventh":  # the 7th character is what is asked: the code it is added to
                 c = replace(c, codes=tuple(without_seventh(facts, x) for x in c.codes))
-        else:
-            kind = "locality" if zip5 or place else "guidelines"
+        elif zip5 or place:
+            kind = "locality"
+        else:  # a few words and nothing asked of them ("frozen shoulder code", "pinworms dx"): a lay name
+            few = _lay_terms(lay, place)
+            if few and kind is None and (len(few.split()) <= LAY_WORDS or _ends_with(w["lay_tail"], words)):
+                c = replace(c, codes=_resolve(kb, few, words, None))
+                if c.codes:
+                    terms, kind = few, "description"
+            kind = kind or "guidelines"
     if zip_code and not zip5 and not locality:
         zip5 = zip_code.strip()[:5]
     if asked_day is None and day is not None and year is None:

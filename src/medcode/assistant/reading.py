@@ -23,6 +23,12 @@ PROC = re.compile(r"\d{4}[0-9FTU]|[A-Z]\d{4}")
 PROC_SHAPE = re.compile(r"\d{4}[0-9A-Z]|[A-Z]\d{4}")  # a procedure code, or one that would be (2070A)
 ICD = re.compile(r"[A-Z]\d[0-9A-Z](?:\.?[0-9A-Z]{1,4})?")
 ATTACHED = re.compile(r"\A((?:-[0-9A-Z]{2}(?![0-9A-Za-z]))+)")
+# a modifier written after its code with a space ("88305 26", "20610 RT"): the common pricing and
+# bypass modifiers only, and not a number of minutes, units or milligrams
+SPACED = re.compile(
+    r"\A[ ]+(2[2-6]|5[0-9]|7[6-9]|80|82|91|TC|LT|RT|XE|XS|XP|XU|AS)(?![0-9A-Za-z.,/%$])"
+    r"(?!\s*(?:min|minutes?|units?|mg|ml|mcg|x\b|times|days?|hours?|hrs?|years?|yrs?|%))",
+)
 RANGE_SEP = re.compile(r"\A\s*(?:-|–|to|through|thru)\s*\Z", re.IGNORECASE)
 MODIFIER = re.compile(
     r"\b(?i:modif[a-z]*|mod)\s*(?:of\s+)?-?\s*([0-9A-Z]{2})(?![0-9A-Za-z])(?:\s*(?:,|and|or|/)\s*-?([0-9A-Z]{2})(?![0-9A-Za-z]))?"
@@ -53,6 +59,7 @@ class Known:
     icd_sorted: tuple[str, ...]  # the compact codes, sorted
     places: dict[str, tuple[str, int]]  # lower-case name words -> (MAC-LOC, strength)
     vocabulary: frozenset[str]
+    states: dict[str, str]  # postal abbreviation -> MAC-LOC of its one locality, "" when it has several
 
 
 def known(kb: KnowledgeBase) -> Known:
@@ -105,6 +112,13 @@ def load(kb: KnowledgeBase) -> Known:
             put(name, next(iter(keys)) if len(keys) == 1 else "", 1)
     for row in read("assistant/places.tsv", ("name", "locality")):
         put(row["name"], row["locality"], 6)
+    abbreviations: dict[str, set[str]] = {}
+    zips = kb.resolve("zip5", None)
+    if zips is not None:  # a state's postal abbreviation ("Denver, CO"): the localities of its ZIP codes
+        for state, mac, loc in kb.query(
+            "SELECT DISTINCT state, mac, locality FROM zip_localities WHERE release_id = ?", (zips.release.ids[0],)
+        ):
+            abbreviations.setdefault(state.strip().upper(), set()).add(f"{mac}-{loc}")
     vocab: set[str] = set()
     for rule in read("assistant/kinds.tsv", ("kind", "codes", "phrases")):
         vocab.update(WORD.findall(rule["phrases"].lower()))
@@ -120,6 +134,7 @@ def load(kb: KnowledgeBase) -> Known:
         tuple(sorted(icd)),
         places,
         frozenset(w for w in vocab if len(w) >= 3) | frozenset(known.split("|")),
+        {s: next(iter(keys)) if len(keys) == 1 else "" for s, keys in abbreviations.items() if len(s) == 2},
     )
 
 
@@ -258,6 +273,9 @@ def codes_in(known: Known, text: str, zip_span: tuple[int, int] | None) -> Codes
         if attached and system == "proc":
             mods.setdefault(code, []).extend(x for x in attached.group(1).split("-") if x)
             spans.append((m.end(), m.end() + attached.end()))
+        elif system == "proc" and (spaced := SPACED.match(text[m.end() :])):
+            mods.setdefault(code, []).append(spaced.group(1))
+            spans.append((m.end(), m.end() + spaced.end()))
     codes: list[str] = []
     for i, (start, _end, code, system) in enumerate(found):
         if i and system == "proc" and found[i - 1][3] == "proc" and RANGE_SEP.match(text[found[i - 1][1] : start]):
@@ -289,8 +307,13 @@ def without_seventh(known: Known, code: str) -> str:
     return known.icd.get(compact[:6], code) if len(compact) == 7 else code
 
 
-def place_in(known: Known, words: str) -> tuple[str | None, str | None]:
-    """(MAC-LOC, the place as written) of the longest locality name in the question."""
+# a state's postal abbreviation after a place name or "in": "Denver, CO", "Denver CO", "in CO"
+_STATE = re.compile(r"(?:,\s*|\b[Ii]n\s+|[a-z]\s+)([A-Z]{2})(?![A-Za-z0-9-])")
+
+
+def place_in(known: Known, words: str, text: str = "") -> tuple[str | None, str | None]:
+    """(MAC-LOC, the place as written) of the longest locality name in the question (``words``,
+    lower-cased), else of a state abbreviation in ``text`` as written ("Denver, CO")."""
     tokens = re.sub(r"'s\b|[.,?!:;()]", " ", words).split()
     best: tuple[int, int, str, str] | None = None
     for n in (4, 3, 2, 1):
@@ -301,4 +324,9 @@ def place_in(known: Known, words: str) -> tuple[str | None, str | None]:
                 best = (n, hit[1], hit[0], name)
         if best:
             break
+    if best is None:
+        for m in _STATE.finditer(text):
+            key = known.states.get(m.group(1))
+            if key is not None:
+                return key or None, m.group(1).lower()
     return (best[2] or None, best[3]) if best else (None, None)
