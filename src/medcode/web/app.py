@@ -7,6 +7,7 @@ SQLite connection), never on the event loop, so that one slow request does not h
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,16 +24,21 @@ from starlette.routing import Match
 from starlette.types import ASGIApp
 
 from medcode import casenote, settings, vocab
+from medcode.app import db as appdb
+from medcode.app.plans import plans, window_seconds
 from medcode.audit import catalogue as audit_catalogue
 from medcode.claims import Checker
 from medcode.codes import MalformedCode, UnknownCode
 from medcode.kb.store import open_kb
 from medcode.pricing import PricingError, UnknownLocality
 from medcode.web import pages
+from medcode.web.api import account as account_api
 from medcode.web.api import ask, audit, claims, codes, price, releases, search, suggest
+from medcode.web.auth import GUEST_NAV, Accounts, Policy
 from medcode.web.deps import AnswerCache, BadInput, error
 from medcode.web.guard import Guard
 from medcode.web.pages import SYSTEMS, apidocs
+from medcode.web.pages import account as account_page
 from medcode.web.pages import ask as ask_page
 from medcode.web.pages import audit as audit_page
 from medcode.web.pages import suggest as suggest_page
@@ -71,8 +77,29 @@ def allowed_methods(app: FastAPI, request: Request) -> list[str]:
     return sorted(allowed)
 
 
+def open_appdb(conf: settings.Settings) -> Policy:
+    """The application database (accounts, keys, usage) and the quota policy. A self-hosted install (quotas
+    off) without a SQLite file yet gets one; a database behind the newest migration stops start-up."""
+    url = appdb.database_url(conf)
+    path = appdb.sqlite_path(url)
+    if path is not None and not path.exists() and not conf.quotas:
+        appdb.upgrade(url)
+    appdb.require_current(url)  # NotMigrated: run `medcode db upgrade`
+    return Policy(
+        engine=appdb.engine(url),
+        quotas=conf.quotas,
+        plans=plans(conf),
+        window=window_seconds(conf),
+        trust_proxy=conf.trust_proxy,
+        secure_cookies=conf.secure_cookies,
+    )
+
+
 def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI:
     conf = settings.load()
+    if home is not None:
+        conf = dataclasses.replace(conf, home=home)
+    policy = open_appdb(conf)
     # Background checks run beside the requests: one batch piece at a time keeps a job of a
     # million lines near 1.3 GB (three at a time, the command line's default, take 1.7 GB).
     os.environ.setdefault("MEDCODE_BATCH_THREADS", "1")
@@ -113,12 +140,18 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
     vocab.code_documentation()  # rules as data: a bad file stops the server here, not on a page
     audit_catalogue.validate(kb)  # the audit's requirement catalogue: a bad file or unknown code stops it too
     app.state.pages = Pages(kb.path.name)
+    app.state.pages.env.globals["account_nav"] = GUEST_NAV  # Accounts puts the signed-in user's in its place
+    app.state.accounts = policy
+    app.state.conf = conf
+    # links in mail: MEDCODE_PUBLIC_URL when set, else the address the server listens on
+    app.state.public_url = conf.public_url if os.environ.get("MEDCODE_PUBLIC_URL") else ""
     app.state.jobs = job_store
     app.state.note_limit = casenote.max_bytes(conf.max_note_kb)  # bytes of a note Case2Code reads
     app.state.llm = casenote.llm_config(conf)  # optional re-rank (MEDCODE_LLM_URL); a bad URL stops start-up
     api = (codes, search, price, claims, releases, suggest, audit, ask)
-    for module in (*api, pages, suggest_page, audit_page, ask_page, apidocs):
+    for module in (*api, account_api, pages, suggest_page, audit_page, ask_page, apidocs, account_page):
         app.include_router(module.router)
+    app.add_middleware(Accounts)  # sessions, keys, quotas and rate limits (nothing at all for a guest when off)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(HTTPException)
