@@ -13,6 +13,7 @@ national amount (``medcode.rules``).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -273,4 +274,137 @@ def price_all_localities(kb: KnowledgeBase, code: str, *, day: date | None = Non
     )
     out = [_price_at(kb, code, modifier, Locality(m, lo, n.rstrip("*"), s), day, [], []) for m, lo, n, s in rows]
     out.sort(key=lambda p: (-(p.nonfacility or 0), p.locality.key))
+    return out
+
+
+@dataclass(frozen=True)
+class ZipLocality:
+    """One row of the ZIP-to-locality file: the ZIP code's state, carrier (MAC) and locality, its rural
+    indicator (blank urban, R rural, B super rural) and whether parts of it are priced by ZIP+4."""
+
+    zip: str
+    state: str
+    mac: str
+    locality: str
+    rural: str
+    plus4: bool
+    citation: Citation
+    note: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.mac}-{self.locality}"
+
+
+@dataclass(frozen=True)
+class GpciRow:
+    """One row of the GPCI file as written: the work GPCI without the 1.0 floor (None where the file
+    gives only the floored one) and with it, practice expense and malpractice."""
+
+    mac: str
+    state: str
+    locality: str
+    name: str
+    pw: float | None
+    pw_floor: float
+    pe: float
+    mp: float
+    citation: Citation
+    note: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.mac}-{self.locality}"
+
+    def on(self, day: date) -> Gpci:
+        """The GPCIs that apply on ``day``."""
+        return gpci_of(self.pw, self.pw_floor, self.pe, self.mp, day)
+
+
+def zip_locality(kb: KnowledgeBase, zip_code: str, day: date | None = None) -> ZipLocality:
+    """The ZIP-to-locality row of a ZIP code (ZIP+4 read as its five digits) in the file in force on
+    ``day`` (the newest when None); raises UnknownLocality when the file has no such ZIP code."""
+    if not _ZIP.fullmatch(zip_code.strip()):
+        raise PricingError(f"{zip_code!r} is not a ZIP code (five digits)")
+    z = _need(kb, "zip5", day)
+    zip5 = zip_code.strip()[:5]
+    row = kb.query(
+        "SELECT state, mac, locality, rural, plus4, release_id FROM zip_localities WHERE zip = ? AND release_id = ?",
+        (zip5, z.release.ids[0]),
+    )
+    if not row:
+        raise UnknownLocality(f"ZIP code {zip5} is not in the ZIP-to-locality file ({z.release.files[0].file})")
+    state, mac, loc, rural, plus4, rid = row[0]
+    return ZipLocality(zip5, state, mac, loc, rural.strip(), plus4 == "1", citation(kb.sources[rid], row=zip5), z.note)
+
+
+_GPCI_ROW_SQL = (
+    "SELECT mac, state, locality, name, pw_gpci, pw_gpci_floor, pe_gpci, mp_gpci, line, release_id FROM gpcis"
+)
+
+
+def _gpci_rows(kb: KnowledgeBase, resolved: Resolved, rows: list[tuple]) -> list[GpciRow]:
+    return [
+        GpciRow(
+            mac,
+            state,
+            loc,
+            name.strip().rstrip("*"),
+            pw,
+            floor,
+            pe,
+            mp,
+            citation(kb.sources[rid], row=f"{mac}-{loc}", line=line),
+            resolved.note,
+        )
+        for mac, state, loc, name, pw, floor, pe, mp, line, rid in rows
+    ]
+
+
+def gpci_row(kb: KnowledgeBase, mac: str, loc: str, day: date | None = None) -> GpciRow:
+    """The GPCI file row of locality ``mac``-``loc`` in the file in force on ``day`` (the newest when
+    None); raises UnknownLocality when the file has no such locality."""
+    g = _need(kb, "gpci", day)
+    rows = kb.query(f"{_GPCI_ROW_SQL} WHERE release_id = ? AND mac = ? AND locality = ?", (g.release.ids[0], mac, loc))
+    if not rows:
+        raise UnknownLocality(f"locality {mac}-{loc} is not in {g.release.files[0].file}")
+    return _gpci_rows(kb, g, rows)[0]
+
+
+def state_localities(kb: KnowledgeBase, state: str, day: date | None = None) -> list[GpciRow]:
+    """The GPCI rows of a state (postal abbreviation) in the file in force on ``day``, by MAC and
+    locality, followed by the rows of other states' localities that ZIP codes of the state are in
+    (Maryland's suburbs of Washington are in the DC locality)."""
+    g = _need(kb, "gpci", day)
+    state = state.strip().upper()
+    own = kb.query(
+        f"{_GPCI_ROW_SQL} WHERE release_id = ? AND state = ? ORDER BY mac, locality", (g.release.ids[0], state)
+    )
+    z = kb.resolve("zip5", day)
+    other: list[tuple] = []
+    if z is not None:
+        other = kb.query(
+            f"{_GPCI_ROW_SQL} WHERE release_id = ? AND state <> ? AND (mac, locality) IN "
+            "(SELECT DISTINCT mac, locality FROM zip_localities WHERE release_id = ? AND state = ?) "
+            "ORDER BY mac, locality",
+            (g.release.ids[0], state, z.release.ids[0], state),
+        )
+    return _gpci_rows(kb, g, own + other)
+
+
+def state_names(kb: KnowledgeBase, day: date | None = None) -> dict[str, str]:
+    """State and territory names (upper case, as the county file writes them) -> postal abbreviation
+    of the GPCI file, joined on the locality; empty when no county file is loaded."""
+    lc, g = kb.resolve("locality", day), _need(kb, "gpci", day)
+    if lc is None:
+        return {}
+    out: dict[str, str] = {}
+    for names, state in kb.query(
+        "SELECT DISTINCT c.state, g.state FROM locality_counties c JOIN gpcis g "
+        "ON g.release_id = ? AND g.mac = c.mac AND g.locality = c.locality WHERE c.release_id = ?",
+        (g.release.ids[0], lc.release.ids[0]),
+    ):
+        for name in str(names).split("/"):
+            if name.strip():
+                out.setdefault(name.strip().upper(), state)
     return out

@@ -26,7 +26,7 @@ from medcode.pricing import PricingError
 __all__ = ["KINDS", "Answer", "Citation", "Question", "answerers", "ask", "parse"]
 
 log = logging.getLogger(__name__)
-ANSWER_MODULES = ("answers_codes", "answers_icd")
+ANSWER_MODULES = ("answers_codes", "answers_icd", "answers_seventh", "answers_locality")
 Answerer = Callable[[KnowledgeBase, Question], Answer]
 
 
