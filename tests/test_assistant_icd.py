@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from medcode.assistant import guidelines as gl
-from medcode.assistant.answers_icd import ANSWERS
+from medcode.assistant.answers_icd import ANSWERS as ICD_ANSWERS
+from medcode.assistant.answers_seventh import ANSWERS as SEVENTH_ANSWERS
 from medcode.assistant.model import Answer, Question
 
+ANSWERS = {**ICD_ANSWERS, **SEVENTH_ANSWERS}
 ROOT = Path(__file__).parent.parent
 CODE = re.compile(r"\b([A-Z]\d[0-9A-Z](?:\.[0-9A-Z]{1,4})?)\b")
 

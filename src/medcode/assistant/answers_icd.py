@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from datetime import date
 
 from medcode.assistant import guidelines as gl
@@ -38,7 +37,7 @@ NOTE_LIMIT = 12  # notes quoted in one answer
 # --- shared -----------------------------------------------------------------------------------
 
 
-def _lookup(kb: KnowledgeBase, code: str, day: date | None) -> DiagnosisCode | None:
+def lookup_code(kb: KnowledgeBase, code: str, day: date | None) -> DiagnosisCode | None:
     try:
         found = get_code(kb, code, day=day)
     except (UnknownCode, MalformedCode):
@@ -46,31 +45,31 @@ def _lookup(kb: KnowledgeBase, code: str, day: date | None) -> DiagnosisCode | N
     return found if isinstance(found, DiagnosisCode) else None
 
 
-def _diagnoses(
+def find_diagnoses(
     kb: KnowledgeBase, q: Question, fits: Callable[[DiagnosisCode], bool] | None = None
 ) -> tuple[list[DiagnosisCode], bool]:
     """The ICD-10-CM codes of the question; when it names none, the code its lay words find (the
     first of the best five that ``fits``, if given): then the second value is True, the question
     was read loosely."""
-    found = [d for c in q.codes if (d := _lookup(kb, c, q.day)) is not None]
+    found = [d for c in q.codes if (d := lookup_code(kb, c, q.day)) is not None]
     if found or not q.terms:
         return found, False
     from medcode.language.index import concept_index
 
     hits = concept_index(kb).lookup(q.terms, k=5, systems=("ICD-10-CM",), semantic=False)
     for hit in hits:
-        d = _lookup(kb, hit.code, q.day)
+        d = lookup_code(kb, hit.code, q.day)
         if d is not None and (fits is None or fits(d)):
             return [d], True
     return [], False
 
 
-def _existing(kb: KnowledgeBase, text: str, day: date | None, seen: dict[str, str | None]) -> list[str]:
+def existing_codes(kb: KnowledgeBase, text: str, day: date | None, seen: dict[str, str | None]) -> list[str]:
     """The ICD-10-CM codes named in ``text`` that the knowledge base holds, as it writes them."""
     out = []
     for c in ICD.findall(text):
         if c not in seen:
-            d = _lookup(kb, c, day)
+            d = lookup_code(kb, c, day)
             seen[c] = d.code if d is not None else None
         found = seen[c]
         if found is not None and found not in out:
@@ -78,13 +77,13 @@ def _existing(kb: KnowledgeBase, text: str, day: date | None, seen: dict[str, st
     return out
 
 
-def _cite(d: DiagnosisCode, anchor: str | None = None) -> Citation:
+def cite_code(d: DiagnosisCode, anchor: str | None = None) -> Citation:
     src = d.sources[0]
     link = f"/codes/{d.code}" + (f"#{anchor}" if anchor else "")
     return Citation(src.family, src.release, src.file, d.code, link)
 
 
-def _guideline(kb: KnowledgeBase, number: str, day: date | None) -> tuple[gl.Section, Citation] | None:
+def guideline_section(kb: KnowledgeBase, number: str, day: date | None) -> tuple[gl.Section, Citation] | None:
     g = gl.load(kb, day)
     if g is None:
         return None
@@ -92,7 +91,7 @@ def _guideline(kb: KnowledgeBase, number: str, day: date | None) -> tuple[gl.Sec
     return (s, gl.cite(g, s)) if s is not None else None
 
 
-def _no_code(q: Question, what: str) -> Answer:
+def no_code(q: Question, what: str) -> Answer:
     named = f" ({', '.join(q.unknown)} is not an ICD-10-CM code in the knowledge base)" if q.unknown else ""
     return Answer(
         f"Which ICD-10-CM code? Name one to see {what}{named}.",
@@ -102,15 +101,15 @@ def _no_code(q: Question, what: str) -> Answer:
     )
 
 
-def _unique(items: Iterable[str]) -> tuple[str, ...]:
+def unique_codes(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _label(d: DiagnosisCode) -> str:
+def label_of(d: DiagnosisCode) -> str:
     return f"{d.code} ({d.description})"
 
 
-def _notices(d: DiagnosisCode, loose: bool) -> tuple[tuple[str, ...], str]:
+def notices_of(d: DiagnosisCode, loose: bool) -> tuple[tuple[str, ...], str]:
     notices = d.notices + (("The question named no code: read as " + d.code + ".",) if loose else ())
     return notices, "medium" if loose or d.notices else "high"
 
@@ -119,15 +118,15 @@ def _notices(d: DiagnosisCode, loose: bool) -> tuple[tuple[str, ...], str]:
 
 
 def answer_icd_billable(kb: KnowledgeBase, q: Question) -> Answer:
-    found, loose = _diagnoses(kb, q)
+    found, loose = find_diagnoses(kb, q)
     if not found:
-        return _no_code(q, "whether it is billable")
+        return no_code(q, "whether it is billable")
     parts, codes, cites = [], [], []
     for d in found:
         codes.append(d.code)
-        cites.append(_cite(d))
+        cites.append(cite_code(d))
         if d.billable:
-            parts.append(f"Yes, {_label(d)} is billable: a valid code to report on a claim (ICD-10-CM {d.release}).")
+            parts.append(f"Yes, {label_of(d)} is billable: a valid code to report on a claim (ICD-10-CM {d.release}).")
             continue
         under = d.children[:LIST_LIMIT]
         listed = "; ".join(f"{x.code}{'' if x.billable else ' (header)'}" for x in under)
@@ -136,22 +135,22 @@ def answer_icd_billable(kb: KnowledgeBase, q: Question) -> Answer:
             why = f"it needs a 7th character. Report one of the {len(d.children)} codes under it"
         else:
             why = f"it is a header ({d.kind}) with {len(d.children)} codes under it. Report one of them"
-        parts.append(f"No, {_label(d)} is not billable: {why}: {listed}{more}.")
+        parts.append(f"No, {label_of(d)} is not billable: {why}: {listed}{more}.")
         codes.extend(x.code for x in under)
-        cites[-1] = _cite(d, "children-h")
-    rule = _guideline(kb, "I.A.3", q.day)
+        cites[-1] = cite_code(d, "children-h")
+    rule = guideline_section(kb, "I.A.3", q.day)
     if rule is not None and any(not d.billable for d in found):
         parts.append(
             f"Only codes are reported, never categories or subcategories (guideline I.A.3, page {rule[0].page})."
         )
         cites.append(rule[1])
-    notices, confidence = _notices(found[0], loose)
+    notices, confidence = notices_of(found[0], loose)
     d = found[0]
     follow = (f"What are the codes under {d.code}?",) if d.children else (f"Does {d.code} have a code first note?",)
     return Answer(
         " ".join(parts),
         tuple(cites),
-        _unique(codes),
+        unique_codes(codes),
         confidence,
         (*follow, f"What does {d.code} exclude?"),
         q.kind,
@@ -163,26 +162,26 @@ def answer_icd_billable(kb: KnowledgeBase, q: Question) -> Answer:
 
 
 def answer_icd_children(kb: KnowledgeBase, q: Question) -> Answer:
-    found, loose = _diagnoses(kb, q)
+    found, loose = find_diagnoses(kb, q)
     if not found:
-        return _no_code(q, "the codes under it")
+        return no_code(q, "the codes under it")
     d = found[0]
     if not d.children:
         state = "it is billable itself" if d.billable else "it is not billable"
-        text = f"{_label(d)} has no codes under it: {state}."
+        text = f"{label_of(d)} has no codes under it: {state}."
         codes: list[str] = [d.code]
     else:
         under = d.children[:LIST_LIMIT]
         listed = "; ".join(f"{x.code} {x.description} ({'billable' if x.billable else 'header'})" for x in under)
         more = f"; and {len(d.children) - len(under)} more on the code page" if len(d.children) > len(under) else ""
-        text = f"{_label(d)} has {len(d.children)} codes directly under it: {listed}{more}."
+        text = f"{label_of(d)} has {len(d.children)} codes directly under it: {listed}{more}."
         codes = [d.code, *(x.code for x in under)]
-    notices, confidence = _notices(d, loose)
+    notices, confidence = notices_of(d, loose)
     first = d.children[0].code if d.children else d.code
     return Answer(
         text,
-        (_cite(d, "children-h"),),
-        _unique(codes),
+        (cite_code(d, "children-h"),),
+        unique_codes(codes),
         confidence,
         (f"Is {first} billable?", f"What does {d.code} exclude?"),
         q.kind,
@@ -256,9 +255,9 @@ def _render(notes: list[DiagnosisNote], d: DiagnosisCode, label: str) -> str:
 
 
 def answer_excludes(kb: KnowledgeBase, q: Question) -> Answer:
-    found, loose = _diagnoses(kb, q)
+    found, loose = find_diagnoses(kb, q)
     if not found:
-        return _no_code(q, "its Excludes1 and Excludes2 notes")
+        return no_code(q, "its Excludes1 and Excludes2 notes")
     want = {"excludes1", "excludes2"}
     m = re.search(r"excludes?\s*([12])|type\s*([12])\s*excludes", q.text, re.IGNORECASE)
     if m:
@@ -284,16 +283,16 @@ def answer_excludes(kb: KnowledgeBase, q: Question) -> Answer:
             if chosen:
                 parts.append(f"{d.code}: {_render(chosen, d, label)}.")
                 used.add(t)
-                cites.append(_cite(d, f"{t}-h"))
+                cites.append(cite_code(d, f"{t}-h"))
                 for n in chosen[:NOTE_LIMIT]:
-                    codes.extend(_existing(kb, f"{_source(n)} {n.text}", q.day, seen))
+                    codes.extend(existing_codes(kb, f"{_source(n)} {n.text}", q.day, seen))
     if not parts:
         names = " and ".join(codes)
         kinds = " or ".join(sorted(x.capitalize() for x in want))
         above = "them" if pair else "it"
         text = f"No {kinds} note of {names} (or of the category, block and chapter above {above})"
         text += " names the other code." if pair else " was found."
-        return Answer(text, tuple(_cite(d) for d in found), _unique(codes), "high", (), q.kind, ())
+        return Answer(text, tuple(cite_code(d) for d in found), unique_codes(codes), "high", (), q.kind, ())
     if pair:
         together = "excludes1" not in used
         parts.insert(0, "Yes, both may be coded when both are present." if together else "No, not together.")
@@ -310,16 +309,16 @@ def answer_excludes(kb: KnowledgeBase, q: Question) -> Answer:
             "and then both are coded",
         ),
     ):
-        rule = _guideline(kb, number, q.day)
+        rule = guideline_section(kb, number, q.day)
         if t in used and rule is not None:
             parts.append(f"{meaning} (guideline {number}, page {rule[0].page}).")
             cites.append(rule[1])
-    notices, confidence = _notices(found[0], loose)
+    notices, confidence = notices_of(found[0], loose)
     d = found[0]
     return Answer(
         " ".join(parts),
         tuple(cites),
-        _unique(codes),
+        unique_codes(codes),
         confidence,
         (f"Does {d.code} have a code first note?", f"Is {d.code} billable?"),
         q.kind,
@@ -328,9 +327,9 @@ def answer_excludes(kb: KnowledgeBase, q: Question) -> Answer:
 
 
 def answer_code_first(kb: KnowledgeBase, q: Question) -> Answer:
-    found, loose = _diagnoses(kb, q)
+    found, loose = find_diagnoses(kb, q)
     if not found:
-        return _no_code(q, "its code first and use additional code notes")
+        return no_code(q, "its code first and use additional code notes")
     additional = bool(re.search(r"\badditional\b|\balso\b", q.text, re.IGNORECASE))
     parts: list[str] = []
     cites: list[Citation] = []
@@ -345,184 +344,28 @@ def answer_code_first(kb: KnowledgeBase, q: Question) -> Answer:
             if not chosen:
                 continue
             parts.append(f"{d.code}: {_render(chosen, d, label)}.")
-            cites.append(_cite(d, f"{key}-h"))
+            cites.append(cite_code(d, f"{key}-h"))
             said = True
             for n in chosen[:NOTE_LIMIT]:
-                codes.extend(_existing(kb, f"{_source(n)} {n.text}", q.day, seen))
+                codes.extend(existing_codes(kb, f"{_source(n)} {n.text}", q.day, seen))
         if not said:
-            parts.append(f"{_label(d)} has no code first or use additional code note, at the code or above it.")
-            cites.append(_cite(d))
-    rule = _guideline(kb, "I.A.13", q.day)
+            parts.append(f"{label_of(d)} has no code first or use additional code note, at the code or above it.")
+            cites.append(cite_code(d))
+    rule = guideline_section(kb, "I.A.13", q.day)
     if rule is not None and any(d.code_first for d in found):
         parts.append(
             "Code first marks a manifestation code: the underlying condition is sequenced before it "
             f"(guideline I.A.13, page {rule[0].page})."
         )
         cites.append(rule[1])
-    notices, confidence = _notices(found[0], loose)
+    notices, confidence = notices_of(found[0], loose)
     d = found[0]
     return Answer(
         " ".join(parts),
         tuple(cites),
-        _unique(codes),
+        unique_codes(codes),
         confidence,
         (f"What does {d.code} exclude?", f"Is {d.code} billable?"),
-        q.kind,
-        notices,
-    )
-
-
-# --- 7th characters ---------------------------------------------------------------------------
-
-# Words of a question and the words the 7th-character meanings use for them.
-ENCOUNTER_WORDS = (
-    (re.compile(r"\b(first|initial|new|active treatment|er visit|emergency)\b", re.I), "initial"),
-    (re.compile(r"\b(follow[- ]?up|subsequent|later|after treatment|recheck|healing|aftercare)\b", re.I), "subsequent"),
-    (re.compile(r"\b(sequela|sequelae|late effect|residual)\b", re.I), "sequela"),
-    (re.compile(r"\b(single|one|singleton|unspecified) (fetus|gestation|pregnancy)\b", re.I), "not applicable or"),
-)
-
-
-def _base(kb: KnowledgeBase, q: Question) -> tuple[DiagnosisCode | None, bool]:
-    """The code the 7th character goes on: a code of the question, or one written with its placeholder
-    X but without the 7th character (M80.08X: the code is M80.08). Lay words are looked up without
-    the words that choose the 7th character ("follow-up visit")."""
-    if q.terms and not q.codes:
-        terms = q.terms
-        for rx, _ in ENCOUNTER_WORDS:
-            terms = rx.sub(" ", terms)
-        terms = ENCOUNTER_NOISE.sub(" ", terms)
-        q = replace(q, terms=" ".join(terms.split()) or q.terms)
-    found, loose = _diagnoses(kb, q, lambda d: d.kind == "extension" or any(x.kind == "extension" for x in d.children))
-    if found:
-        d = found[0]
-        if d.kind == "extension" and d.parents:
-            parent = _lookup(kb, d.parents[-1].code, q.day)
-            return (parent or d), loose
-        return d, loose
-    for c in (*q.unknown, *q.codes):
-        stripped = c.upper().rstrip("X")
-        base = _lookup(kb, stripped, q.day) if stripped != c.upper() else None
-        if base is not None:
-            return base, False
-    return None, False
-
-
-ENCOUNTER_NOISE = re.compile(r"\b(visit|encounter|which|what|code|full|7th|seventh|character)\b", re.I)
-
-
-def _chosen(q: Question, meanings: dict[str, str]) -> list[str]:
-    """The 7th characters the question asks for: named ("7th character D"), or whose meaning shares
-    most words with the question; all when it names none."""
-    from medcode.language.lexical import normalise
-
-    named = re.findall(r"(?:7th|seventh) character\s+[\"'“]?([A-Z0-9])\b", q.text, re.IGNORECASE)
-    named = [x.upper() for x in named if x.upper() in meanings]
-    if named:
-        return named
-    text = q.text
-    extra = [word for rx, word in ENCOUNTER_WORDS if rx.search(text)]
-    if not extra:  # a word that names one meaning only ("moderate" of "moderate stage"), else all
-        said = set(normalise(ICD.sub(" ", text)))
-        sets = {k: set(normalise(v)) for k, v in meanings.items()}
-        common = set.intersection(*sets.values()) if sets else set()
-        hits = {k: len((s - common) & said) for k, s in sets.items()}
-        top = max(hits.values(), default=0)
-        winners = [k for k, n in hits.items() if n == top]
-        return winners if top > 0 and len(winners) == 1 else list(meanings)
-    words = set(normalise(" ".join([ICD.sub(" ", text), *extra])))
-    scored = {k: len(words & set(normalise(v))) for k, v in meanings.items()}
-    best = max(scored.values(), default=0)
-    if best == 0:
-        return list(meanings)
-    top = [k for k, s in scored.items() if s == best]
-    shortest = min(len(meanings[k]) for k in top)
-    return [k for k in top if len(meanings[k]) == shortest][:1]
-
-
-def answer_seventh(kb: KnowledgeBase, q: Question) -> Answer:
-    d, loose = _base(kb, q)
-    if d is None:
-        return _no_code(q, "its 7th characters")
-    meanings = d.seventh_characters
-    if not meanings:
-        text = f"{_label(d)} takes no 7th character" + (": it is billable as it is." if d.billable else ".")
-        return Answer(text, (_cite(d),), (d.code,), "high", (f"Is {d.code} billable?",), q.kind, d.notices)
-    chosen = _chosen(q, meanings)
-    full = {x.code[-1]: x for x in d.children if x.kind == "extension"}
-    parts: list[str] = []
-    codes = [d.code]
-    for k in chosen:
-        child = full.get(k)
-        if child is not None:
-            parts.append(f"{child.code} ({k}: {meanings[k]})")
-            codes.append(child.code)
-        else:
-            parts.append(f"{k}: {meanings[k]}")
-    if len(chosen) == 1 and full.get(chosen[0]) is not None:
-        text = f"The code is {parts[0].replace(' (', ': 7th character ', 1).rstrip(')')} on {_label(d)}."
-    elif full:
-        text = f"{_label(d)} takes a 7th character; the full codes: {'; '.join(parts)}."
-    else:
-        text = f"7th characters of {_label(d)}: {'; '.join(parts)}."
-    cites = [_cite(d, "seventh-h")]
-    placeholder = any(c.code[len(d.code) :].startswith("X") for c in full.values())
-    rule = _guideline(kb, "I.A.4" if placeholder else "I.A.5", q.day)
-    if rule is not None and full:
-        if placeholder:
-            text += (
-                f" The X fills the empty character before the 7th: it is the placeholder (guideline I.A.4, page "
-                f"{rule[0].page})."
-            )
-        else:
-            text += f" The code is invalid without its 7th character (guideline I.A.5, page {rule[0].page})."
-        cites.append(rule[1])
-    notices, confidence = _notices(d, loose)
-    return Answer(
-        text,
-        tuple(cites),
-        _unique(codes),
-        confidence,
-        (f"What does {d.code} exclude?", f"What are the codes under {d.code}?"),
-        q.kind,
-        notices,
-    )
-
-
-# --- the Official Guidelines ------------------------------------------------------------------
-
-
-def answer_guidelines(kb: KnowledgeBase, q: Question) -> Answer:
-    resolved = kb.resolve(gl.FAMILY, q.day)
-    g = gl.load(kb, q.day)
-    if g is None or resolved is None:
-        return Answer(
-            "This knowledge base holds no ICD-10-CM Official Guidelines: run `medcode ingest` with the guidelines PDF.",
-            confidence="low",
-            kind=q.kind,
-        )
-    hits = gl.find(g, q.text, 3)
-    if not hits:
-        return Answer(
-            "I found no section of the ICD-10-CM Official Guidelines about that; try other words.",
-            confidence="low",
-            kind=q.kind,
-            followups=("What does an Excludes1 note mean?", "When is the placeholder X required?"),
-        )
-    s = hits[0].section
-    named = hits[0].score == float("inf")  # the question names the section: say how it begins
-    said = " ".join(gl.sentences(s)[:3] if named else gl.best_sentences(g, s, q.text))
-    text = f"Guideline {s.number} ({s.title}, {s.pages} of the {g.release} ICD-10-CM Official Guidelines): {said}"
-    seen: dict[str, str | None] = {}
-    codes = _existing(kb, said, q.day, seen)
-    clear = len(hits) == 1 or hits[0].score >= 1.15 * hits[1].score
-    notices = (resolved.note,) if resolved.note else ()
-    return Answer(
-        text,
-        (gl.cite(g, s),),
-        tuple(codes),
-        "high" if clear and not notices else "medium",
-        tuple(f"What does guideline {h.section.number} ({h.section.title}) say?" for h in hits[1:3]),
         q.kind,
         notices,
     )
@@ -533,6 +376,4 @@ ANSWERS: dict[str, Callable[[KnowledgeBase, Question], Answer]] = {
     "icd_children": answer_icd_children,
     "excludes": answer_excludes,
     "code_first": answer_code_first,
-    "seventh": answer_seventh,
-    "guidelines": answer_guidelines,
 }
