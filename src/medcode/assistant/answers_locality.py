@@ -175,6 +175,11 @@ def _stale(row: GpciRow, day: date | None, said: _Said) -> None:
         said.lower("medium")
 
 
+def _zip_state(kb: KnowledgeBase, state: str) -> str:
+    """The ZIP file's state: a postal abbreviation, or one of its own codes (EK, WK: east and west Kansas)."""
+    return state if state in state_names(kb).values() else f"state code {state} in the ZIP file"
+
+
 def _by_zip(kb: KnowledgeBase, q: Question, zip5: str, days: list[date | None]) -> Answer:
     said = _Said([], [], [])
     try:
@@ -198,8 +203,9 @@ def _by_zip(kb: KnowledgeBase, q: Question, zip5: str, days: list[date | None]) 
         said.lower("medium")
     first = gpci_row(kb, z.mac, z.locality, days[-1])
     said.sentences.append(
-        f"ZIP {z.zip} ({z.state}) is in Medicare payment {_locality(first)}, in the ZIP-to-locality file "
-        f"{z.citation.file} ({z.citation.release}); the file marks it {RURAL.get(z.rural, z.rural)}."
+        f"ZIP {z.zip} ({_zip_state(kb, z.state)}) is in Medicare payment {_locality(first)}, in the "
+        f"ZIP-to-locality file {z.citation.file} ({z.citation.release}); the file marks it "
+        f"{RURAL.get(z.rural, z.rural)}."
     )
     plus = re.search(rf"\b{z.zip}-?(\d{{4}})\b", q.text)
     if z.plus4:
@@ -209,7 +215,7 @@ def _by_zip(kb: KnowledgeBase, q: Question, zip5: str, days: list[date | None]) 
         )
     elif plus:
         said.sentences.append(
-            f"The +4 part ({plus.group(1)}) does not change it: the file does not split this ZIP code by ZIP+4."
+            f"The four extra digits ({plus.group(1)}) do not change it: the file does not split this ZIP code by ZIP+4."
         )
     for day in days:
         said.sentences.append(_gpcis(kb, gpci_row(kb, z.mac, z.locality, day), day, said))
@@ -251,8 +257,11 @@ def _state_of_place(kb: KnowledgeBase, place: str | None) -> str | None:
     return key if len(key) == 2 and key in names.values() else None
 
 
-def _by_state(kb: KnowledgeBase, q: Question, state: str, days: list[date | None], why: str = "") -> Answer:
-    said = _Said([why] if why else [], [], [])
+def _by_state(
+    kb: KnowledgeBase, q: Question, state: str, days: list[date | None], why: str = "", why_row: GpciRow | None = None
+) -> Answer:
+    """The localities of ``state``; ``why``: a sentence first (and ``why_row`` the row it names)."""
+    said = _Said([why] if why else [], [_cite(why_row.citation)] if why_row else [], [])
     rows = state_localities(kb, state, days[-1])
     label = _state_label(kb, state, q.place)
     if not rows:
@@ -327,7 +336,7 @@ def _by_locality(kb: KnowledgeBase, q: Question, key: str, days: list[date | Non
             f"{place} is the name of a locality of {_state_label(kb, first.state)} ({first.name}, MAC {first.mac} "
             f"locality {first.locality}), not of one in {_state_label(kb, named)}."
         )
-        return _by_state(kb, q, named, days, why)
+        return _by_state(kb, q, named, days, why, first)
     said = _Said([], [], [])
     state = _state_of_place(kb, q.place)
     if state is not None and len([r for r in state_localities(kb, state, days[-1]) if r.state == state]) == 1:
