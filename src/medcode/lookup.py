@@ -18,6 +18,7 @@ from medcode.kb.models import (
     DiagnosisCode,
     DiagnosisNote,
     DiagnosisRef,
+    GlobalShares,
     Indicator,
     ModifierRow,
     Mue,
@@ -51,12 +52,12 @@ __all__ = ["get_code", "ptp_between", "ptp_pairs", "rvu_history", "MalformedCode
 
 BIT = {name: 1 << i for i, (name, _, _) in enumerate(PRESENCE)}
 
-INDICATOR_FIELDS = ("pctc", "mult_proc", "bilateral", "assistant", "co_surgeon", "team")
+INDICATOR_FIELDS = ("pctc", "mult_proc", "bilateral", "assistant", "co_surgeon", "team", "phys_supervision")
 PAGE_SQL = (
     "SELECT work, pe_nonfacility, pe_facility, mp, total_nonfacility, total_facility,"
     " pe_nonfacility_na, pe_facility_na, conversion_factor, status, line, description, modifier,"
     " global_days, pctc, mult_proc, bilateral, assistant, co_surgeon, team, endo_base,"
-    " opps_pe_nonfacility, opps_pe_facility, opps_mp"
+    " opps_pe_nonfacility, opps_pe_facility, opps_mp, preop, intraop, postop, phys_supervision"
     " FROM rvus WHERE hcpcs = ? AND release_id = ? ORDER BY modifier"
 )
 
@@ -82,6 +83,20 @@ def _indicator(field: str, code: str | None) -> Indicator | None:
     if code is None:
         return None
     return Indicator(code, vocab.meaning(field, code))
+
+
+def _indicators(row: tuple) -> dict[str, Indicator]:
+    """The PFS indicators of a PAGE_SQL row, with their meanings (``vocab/indicators.csv``)."""
+    values = (*row[14:20], row[27])
+    return {f: Indicator(v, vocab.meaning(f, v)) for f, v in zip(INDICATOR_FIELDS, values, strict=True)}
+
+
+def _global_shares(row: tuple) -> GlobalShares | None:
+    """The pre-, intra- and post-operative shares of a PAGE_SQL row (None when all are zero)."""
+    pre, intra, post = row[24:27]
+    if not (pre or intra or post):
+        return None
+    return GlobalShares(pre or 0.0, intra or 0.0, post or 0.0)
 
 
 def _national(rvu: Rvu, cf: float | None, status: str, opps: tuple = (None, None, None)) -> Payment:
@@ -122,7 +137,7 @@ def _procedure(
     asp = _asp(kb, code, when, sources) if has & BIT["asp"] else None
     if not rows and hcpcs_desc is None and not (lab or dme or asp):
         return None
-    rvu = status = glob = cf = payment = None
+    rvu = status = glob = cf = payment = shares = None
     indicators: dict[str, Indicator] = {}
     description = hcpcs_desc or (rows[0][11] if rows else "")
     previous = None
@@ -132,7 +147,8 @@ def _procedure(
         rvu, cf, status_code, line, description = rvu_of(row), row[8], row[9], row[10], row[11]
         status = _indicator("status", status_code)
         glob = _indicator("global", row[13])
-        indicators = {f: Indicator(v, vocab.meaning(f, v)) for f, v in zip(INDICATOR_FIELDS, row[14:20], strict=True)}
+        indicators = _indicators(row)
+        shares = _global_shares(row)
         endo_base = _code_ref(kb, row[20], pfs.release.ids[0])
         payment = _national(rvu, cf, status_code, row[21:24])
         sources.insert(0, citation(kb.sources[pfs.release.ids[0]], row=code, line=line))
@@ -177,6 +193,7 @@ def _procedure(
         notices=(),
         sources=tuple(sources),
         endoscopic_base=endo_base,
+        global_shares=shares,
     )
     if page.addon_codes:  # the add-on codes billed with this one come from the AOC release too
         aoc = kb.resolve("aoc", when)
@@ -219,7 +236,7 @@ def _modifier_row(kb: KnowledgeBase, code: str, r: tuple, pfs: Resolved) -> Modi
         status_meaning=vocab.meaning("status", r[9]),
         conversion_factor=r[8],
         global_period=_indicator("global", r[13]),
-        indicators={f: Indicator(v, vocab.meaning(f, v)) for f, v in zip(INDICATOR_FIELDS, r[14:20], strict=True)},
+        indicators=_indicators(r),
         endoscopic_base=_code_ref(kb, r[20], pfs.release.ids[0]),
         citation=citation(kb.sources[pfs.release.ids[0]], row=f"{code}-{r[12]}", line=r[10]),
     )

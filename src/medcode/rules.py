@@ -99,6 +99,23 @@ INDICATOR_NAMES = {
     "assistant": "Assistant at surgery",
     "co_surgeon": "Co-surgeons",
     "team": "Team surgery",
+    "phys_supervision": "Physician supervision",
+}
+# Where the meanings of an indicator's values (``vocab/indicators.csv``) come from, for the
+# indicators that govern no modifier (those that do name theirs in ``INDICATOR_RULES``). The
+# physician supervision values (PPRRVU columns 142-143, "for use in post payment review") read the
+# same in RVU25A.pdf, RVU25D.pdf and RVU26B.pdf.
+INDICATOR_SOURCES = {
+    "phys_supervision": "the CMS PFS relative value file record layout (RVU26B.pdf), "
+    "field Physician Supervision of Diagnostic Procedures",
+}
+
+# The shares of a global surgical package (PPRRVU columns 107-115, RVU26B.pdf: fractions of the
+# global amount, ".10" for 10%), in their order, as pages and answers name them.
+GLOBAL_SHARE_NAMES = {
+    "preop": "Pre-operative",
+    "intraop": "Intra-operative (with the post-operative care in the hospital)",
+    "postop": "Post-operative (in the office after discharge)",
 }
 
 # --- modifiers and indicators ---------------------------------------------------------------

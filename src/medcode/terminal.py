@@ -113,6 +113,11 @@ def _facts_of(p: ProcedureCode) -> list[tuple[str, str]]:
     facts: list[tuple[str, str]] = []
     if p.global_period:
         facts.append(("Global period", f"{p.global_period.code}: {p.global_period.meaning or ''}"))
+    if p.global_shares:
+        shares = p.global_shares.percents()
+        facts.append(
+            ("Global package shares", "; ".join(f"{rules.GLOBAL_SHARE_NAMES[k]} {v}" for k, v in shares.items()))
+        )
     for name, ind in p.indicators.items():
         facts.append((INDICATORS.get(name, name), f"{ind.code}: {ind.meaning or 'no meaning on file'}"))
     if p.endoscopic_base:

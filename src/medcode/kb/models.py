@@ -192,6 +192,22 @@ class YearChange:
 
 
 @dataclass(frozen=True)
+class GlobalShares:
+    """How the PPRRVU row splits a global surgical package (columns 107-115), as fractions of
+    the global amount (0.1 is 10%, the file's ".10"): ``intraop`` includes the post-operative care
+    in the hospital, ``postop`` is the care in the office after discharge. Labels:
+    ``rules.GLOBAL_SHARE_NAMES``."""
+
+    preop: float
+    intraop: float
+    postop: float
+
+    def percents(self) -> dict[str, str]:
+        """``{"preop": "10%", "intraop": "69%", "postop": "21%"}``: each share as a percentage."""
+        return {k: f"{round(getattr(self, k) * 100, 1):g}%" for k in ("preop", "intraop", "postop")}
+
+
+@dataclass(frozen=True)
 class ProcedureCode:
     code: str
     system: str  # CPT or HCPCS
@@ -222,6 +238,9 @@ class ProcedureCode:
     sources: tuple[Citation, ...]
     # PPRRVU "endoscopic base code" of a code with multiple procedure indicator 3
     endoscopic_base: CodeRef | None = None
+    # the pre-, intra- and post-operative shares of the global package: None where the row has
+    # none (all zero: global period 000, XXX, ZZZ ...) or there is no row
+    global_shares: GlobalShares | None = None
 
 
 @dataclass(frozen=True)

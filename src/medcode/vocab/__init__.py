@@ -19,6 +19,7 @@ FIELDS = (
     "assistant",
     "co_surgeon",
     "team",
+    "phys_supervision",
     "mai",
     "aoc_type",
     "ptp_modifier",

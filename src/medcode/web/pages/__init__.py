@@ -304,6 +304,8 @@ def _procedure_html(
         g=guide(p),
         payable=PAYABLE_STATUSES,
         indicator_names=INDICATOR_NAMES,
+        indicator_sources=rules.INDICATOR_SOURCES,
+        share_names=rules.GLOBAL_SHARE_NAMES,
         pfs_releases=list(reversed(kb.releases.get("pprrvu", []))),
         date_value=str(day or p.date or ""),
         date_param=date_param if day else None,
