@@ -144,23 +144,39 @@ def _global(kb: KnowledgeBase, q: Question) -> Answer:
             confidence="low",
         )
     said = [f"{code} has global period {g.code}{_release_note(page)}: {g.meaning or ''}"]
-    confidence = "high"
     if g.code in GLOBAL_DAYS:
         days = GLOBAL_DAYS[g.code]
         said.append(f"That is {days} postoperative days." if days else "There are no postoperative days (0 days).")
-    if re.search(r"pre-?op|intra|post-?op.*(?:percent|share|split)|percent|split", q.text, re.IGNORECASE):
-        said.append(
-            "The split of the global package into pre-, intra- and post-operative shares is not on the code page."
-        )
-        confidence = "medium"
+    if _SHARES_ASKED.search(q.text):
+        said.append(_shares_sentence(page))
     return make(
         "global",
         said,
         [code],
         [cite(page.sources[0], link(code, "facts"))] if page.sources else [],
         (f"Can 79 or 58 be billed in {code}'s global period?", f"What does {code} pay?", f"Is {code} an add-on code?"),
-        confidence=confidence,
     )
+
+
+# A question about how the global package is split (not one about its days alone).
+_SHARES_ASKED = re.compile(
+    r"pre-?op|pre-?operative|intra|(?:post-?op|post-?operative).*(?:percent|share|split|portion)"
+    r"|percent|%|share|split|portion|breakdown|broken down|divided",
+    re.IGNORECASE,
+)
+
+
+def _shares_sentence(page: models.ProcedureCode) -> str:
+    """The pre-, intra- and post-operative shares of the code's global package (PPRRVU columns
+    107-115), or that its row has none."""
+    s = page.global_shares
+    if s is None:
+        return (
+            f"The fee schedule row of {page.code} gives no pre-, intra- or post-operative shares of a global "
+            "package (they are all zero): the split does not apply to it."
+        )
+    parts = [f"{rules.GLOBAL_SHARE_NAMES[k].lower()} {v}" for k, v in s.percents().items()]
+    return f"Its fee schedule row splits the global package into {', '.join(parts[:-1])} and {parts[-1]}."
 
 
 _INDICATOR_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -216,6 +232,7 @@ def _indicators(kb: KnowledgeBase, q: Question) -> Answer:
     said: list[str] = []
     codes = [code]
     confidence = "high"
+    extra_cites: list[models.Citation] = []
     for name in asked or ["all"]:
         if name == "endo" or (name == "all" and page.endoscopic_base):
             base = page.endoscopic_base
@@ -243,11 +260,11 @@ def _indicators(kb: KnowledgeBase, q: Question) -> Answer:
                     f"{money(pay.facility)} in a facility."
                 )
         elif name == "supervision":
-            said.append(
-                f"The physician supervision level of {code} is not among the facts medcode's code page shows; "
-                "I cannot answer it from the files loaded."
-            )
-            confidence = "low"
+            sentences, rows = _supervision(page, q)
+            said.extend(sentences)
+            extra_cites.extend(rows)
+            if not rows and page.indicators.get("phys_supervision") is None:
+                confidence = "low"
         elif name == "all":
             said.extend(s for f in rules.INDICATOR_NAMES if (s := _indicator_sentence(page, f)))
         else:
@@ -260,10 +277,42 @@ def _indicators(kb: KnowledgeBase, q: Question) -> Answer:
         "indicators",
         said,
         codes,
-        [cite(page.sources[0], link(code, "facts"))] if page.sources else [],
+        [cite(c, link(code, "facts")) for c in [*page.sources[:1], *extra_cites]],
         (f"Which modifiers apply to {code}?", f"What does {code} pay?", f"What is the global period of {code}?"),
         confidence=confidence,
     )
+
+
+def _supervision(page: models.ProcedureCode, q: Question) -> tuple[list[str], list[models.Citation]]:
+    """The physician supervision of diagnostic procedures indicator of the code's row and of its
+    rows with a modifier where they differ (70450-TC is 01 where 70450 is 09): the sentences, and
+    the citations of the modifier rows named. The row a modifier asked about comes first."""
+    field = "phys_supervision"
+    code = page.code
+    own = page.indicators.get(field)
+    asked = set(q.modifiers.get(code, ()))
+    rows = [
+        m for m in page.modifiers if (s := m.indicators.get(field)) is not None and (s != own or m.modifier in asked)
+    ]
+    rows.sort(key=lambda m: m.modifier not in asked)
+    if own is None and not rows:
+        return [
+            f"{code} has no physician supervision indicator: it has no row in the fee schedule{_release_note(page)}."
+        ], []
+    said = [
+        f"For {code}-{m.modifier}: indicator {m.indicators[field].code}: "
+        f"{m.indicators[field].meaning or 'no meaning on file'}"
+        for m in rows
+    ]
+    if own is not None:
+        mine = f"indicator {own.code}: {own.meaning or 'no meaning on file'}"
+        said.insert(
+            1 if rows and rows[0].modifier in asked else 0,
+            f"For {code} without a modifier: {mine}" if rows and rows[0].modifier in asked else f"{_cap(mine)}",
+        )
+    head = f"Physician supervision of diagnostic procedures, {code}{_release_note(page)}."
+    tail = f"(Meanings from {rules.INDICATOR_SOURCES[field]}; CMS uses the field in post payment review.)"
+    return [head, *said, tail], [m.citation for m in rows if m.citation is not None]
 
 
 SHOWN_PRIMARIES = 24
