@@ -315,3 +315,19 @@ def test_pricing_rows_are_the_files(kb) -> None:
     names = state_names(kb)
     assert names["NEW YORK"] == "NY" and names["DISTRICT OF COLUMBIA"] == "DC"
     assert set(names.values()) == {v.state for v in gpcis("RVU26B").values()}
+
+
+def test_a_locality_written_as_mac_loc(kb) -> None:
+    g = gpcis("RVU26B")["13202-01"]
+    a = asked(kb, "what are the GPCIs of locality 13202-01?")
+    assert a.answer.startswith(f"{g.name} is Medicare payment locality 01 of MAC (carrier) 13202")
+    assert ("gpci", "13202-01") in [(c.family, c.row) for c in a.citations]
+    assert not any(c.family == "zip5" for c in a.citations)  # 13202 is a ZIP code too: not read as one
+
+
+def test_a_city_that_is_no_locality_name_lists_its_states_localities(kb) -> None:
+    a = asked(kb, "Which Medicare locality is Buffalo, NY?")
+    assert a.answer.startswith("Buffalo is not the name of a Medicare payment locality")
+    assert a.confidence == "medium"
+    for g in (g for g in gpcis("RVU26B").values() if g.state == "NY"):
+        assert f"{g.loc} {g.name}" in a.answer

@@ -36,6 +36,8 @@ FEW = 4  # a state with at most this many localities: its list says which counti
 RURAL = {"": "urban (no rural indicator)", "R": "rural (rural indicator R)", "B": "super rural (rural indicator B)"}
 _YEAR = re.compile(r"(?<![\d-])(20[0-4]\d)(?![\d-])")
 _GPCI_WORDS = re.compile(r"\b(?:gpcis?|work|practice expense|pe|malpractice|mp|liability|geographic)\b")
+_NOT_CITY = frozenset("is in at for of the which what where medicare locality gpci gpcis zip".split())
+_KEY = re.compile(r"(?<![\d-])(\d{5})-(\d{2})(?![\d-])")
 _ABBREVIATION = re.compile(r",\s*([A-Z]{2})\b")
 
 
@@ -350,16 +352,51 @@ def _by_locality(kb: KnowledgeBase, q: Question, key: str, days: list[date | Non
     return _make(said, _followups(kb, where, _where(kb, replace(q, place=None), first.state, ""), days))
 
 
+def _written_key(kb: KnowledgeBase, q: Question) -> str | None:
+    """A locality written as MAC-LOC ("13202-01", which the parser may read as a ZIP code) that is in
+    the GPCI file."""
+    for mac, loc in _KEY.findall(q.text):
+        try:
+            gpci_row(kb, mac, loc)
+        except PricingError:
+            continue
+        return f"{mac}-{loc}"
+    return None
+
+
+def _unknown_city(kb: KnowledgeBase, q: Question, state: str) -> str:
+    """A sentence when the question names a city the locality names do not ("Buffalo, NY")."""
+    place = re.escape(q.place or "")
+    m = re.search(rf"((?:\b[A-Z][\w.'-]*\s+){{0,2}}\b[A-Z][\w.'-]*),\s*(?i:{place})\b", q.text)
+    if not m or not q.place or _state_of_place(kb, m.group(1)):
+        return ""
+    kept: list[str] = []
+    for word in reversed(m.group(1).split()):  # the capitalised words before the state, back to a question word
+        if word.lower() in _NOT_CITY:
+            break
+        kept.insert(0, word)
+    city = " ".join(kept)
+    if not city:
+        return ""
+    return (
+        f"{city} is not the name of a Medicare payment locality; it is in one of the localities of "
+        f"{_state_label(kb, state, q.place)} below (its ZIP code tells which)."
+    )
+
+
 def answer_locality(kb: KnowledgeBase, q: Question) -> Answer:
     """The locality of a ZIP code, the GPCIs of a city's locality, or the localities of a state."""
     days = _days(kb, q)
+    key = _written_key(kb, q)
+    if key:
+        return _by_locality(kb, q, key, days)
     if q.zip:
         return _by_zip(kb, q, q.zip, days)
     if q.locality:
         return _by_locality(kb, q, q.locality, days)
     state = _state_of_place(kb, q.place) or _named_state(kb, q)
     if state:
-        return _by_state(kb, q, state, days)
+        return _by_state(kb, q, state, days, _unknown_city(kb, q, state))
     return Answer(
         "I could not tell which place you mean: name a ZIP code, a city or a state "
         "(for example: which Medicare locality is Chicago?).",
