@@ -320,7 +320,7 @@ class _Rewrite:
                 headers["X-RateLimit-Limit"] = str(rate.limit)
                 headers["X-RateLimit-Remaining"] = str(max(0, rate.remaining))
                 headers["X-RateLimit-Reset"] = str(rate.reset_epoch)
-            if (self.counted or self.nav is not None) and "cache-control" in headers:
+            if (self.counted or self.nav is not None) and "public" in headers.get("cache-control", ""):
                 headers["Cache-Control"] = "private, no-cache"  # no shared cache may keep a counted page
             message = {**message, "headers": headers.raw}
             if self.nav is not None and headers.get("content-type", "").startswith("text/html"):
