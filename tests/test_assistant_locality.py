@@ -331,3 +331,10 @@ def test_a_city_that_is_no_locality_name_lists_its_states_localities(kb) -> None
     assert a.confidence == "medium"
     for g in (g for g in gpcis("RVU26B").values() if g.state == "NY"):
         assert f"{g.loc} {g.name}" in a.answer
+
+
+def test_rural_is_per_zip_code(kb) -> None:
+    a = asked(kb, "Is Chicago a rural locality?")
+    assert "marked per ZIP code" in a.answer
+    b = asked(kb, "is zip 60601 rural?")
+    assert "marked per ZIP code" not in b.answer and "urban" in b.answer

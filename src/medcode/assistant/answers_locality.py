@@ -386,6 +386,17 @@ def _unknown_city(kb: KnowledgeBase, q: Question, state: str) -> str:
 
 def answer_locality(kb: KnowledgeBase, q: Question) -> Answer:
     """The locality of a ZIP code, the GPCIs of a city's locality, or the localities of a state."""
+    a = _answer(kb, q)
+    if q.zip is None and a.citations and re.search(r"\brural\b", q.text, re.IGNORECASE):
+        a = replace(
+            a,
+            answer=f"{a.answer} Rural and super rural are marked per ZIP code in the ZIP-to-locality file, not per "
+            "locality: ask with a ZIP code.",
+        )
+    return a
+
+
+def _answer(kb: KnowledgeBase, q: Question) -> Answer:
     days = _days(kb, q)
     key = _written_key(kb, q)
     if key:
