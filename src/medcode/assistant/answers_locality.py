@@ -298,6 +298,13 @@ def _by_state(
         )
         parts.append(f"MAC {mac}: {listed}")
     said.sentences.append(f"The Medicare payment localities of {label} in {file}: {'. '.join(parts)}.")
+    floored = [r for r in own if r.pw is not None and r.pw != r.pw_floor]
+    if gpcis and floored:
+        floor = floored[0].on(days[-1] or floored[0].citation.effective_from).work_floor
+        said.sentences.append(
+            f"Work GPCIs {'with' if floor else 'without'} the work GPCI floor, which applied through "
+            f"{WORK_FLOOR_LAST_DAY.isoformat()} (the file gives both)."
+        )
     for r in own:
         said.cite(_cite(r.citation))
     rest = [r for r in own if r.name.upper().startswith("REST OF")]
