@@ -103,8 +103,8 @@ def start_server(home: Path, data_dir: Path, url: str, folder: Path, workers: in
         MEDCODE_DATABASE_URL=url,
         MEDCODE_TRUST_PROXY="on",
         MEDCODE_CACHE_MB="0",
-        **env,
     )
+    full.update(env)
     log = folder / f"server-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
