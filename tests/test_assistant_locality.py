@@ -171,10 +171,17 @@ def test_rural_indicator_is_the_files(kb) -> None:
     by_flag = {}
     for z, line in zips().items():
         by_flag.setdefault(line[14], z)
-    words = {" ": "urban", "R": "rural (rural indicator R)", "B": "super rural (rural indicator B)"}
+    words = {
+        " ": "urban (no rural indicator)",
+        "R": "rural (rural indicator R)",
+        "B": "super rural (rural indicator B)",
+    }
     for flag, z in by_flag.items():
+        line = zips()[z]
         a = asked(kb, f"is zip {z} rural?")
-        assert f"the file marks it {words[flag]}" in a.answer
+        assert f"ZIP {z} ({line[0:2]}) is {words[flag]} in the ZIP-to-locality file" in a.answer
+        assert a.answer.startswith("No: " if flag == " " else "Yes: ")
+        assert not asked(kb, f"which locality is zip {z}?").answer.startswith(("Yes", "No"))
 
 
 def test_zip_plus_four(kb) -> None:

@@ -204,11 +204,18 @@ def _by_zip(kb: KnowledgeBase, q: Question, zip5: str, days: list[date | None]) 
         said.notices.append(z.note)
         said.lower("medium")
     first = gpci_row(kb, z.mac, z.locality, days[-1])
-    said.sentences.append(
-        f"ZIP {z.zip} ({_zip_state(kb, z.state)}) is in Medicare payment {_locality(first)}, in the "
-        f"ZIP-to-locality file {z.citation.file} ({z.citation.release}); the file marks it "
-        f"{RURAL.get(z.rural, z.rural)}."
-    )
+    rural = RURAL.get(z.rural, z.rural)
+    where = f"ZIP-to-locality file {z.citation.file} ({z.citation.release})"
+    if re.search(r"\brural\b", q.text, re.IGNORECASE):  # "is it rural?": yes or no first
+        said.sentences.append(
+            f"{'Yes' if z.rural else 'No'}: ZIP {z.zip} ({_zip_state(kb, z.state)}) is {rural} in the {where}."
+        )
+        said.sentences.append(f"It is in Medicare payment {_locality(first)}.")
+    else:
+        said.sentences.append(
+            f"ZIP {z.zip} ({_zip_state(kb, z.state)}) is in Medicare payment {_locality(first)}, in the "
+            f"{where}; the file marks it {rural}."
+        )
     plus = re.search(rf"\b{z.zip}-?(\d{{4}})\b", q.text)
     if z.plus4:
         said.sentences.append(
