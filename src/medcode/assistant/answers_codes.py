@@ -159,11 +159,7 @@ def _global(kb: KnowledgeBase, q: Question) -> Answer:
 
 
 # A question about how the global package is split (not one about its days alone).
-_SHARES_ASKED = re.compile(
-    r"pre-?op|pre-?operative|intra|(?:post-?op|post-?operative).*(?:percent|share|split|portion)"
-    r"|percent|%|share|split|portion|breakdown|broken down|divided",
-    re.IGNORECASE,
-)
+_SHARES_ASKED = re.compile(r"pre-?op|intra|percent|%|share|split|portion|breakdown|broken down|divided", re.I)
 
 
 def _shares_sentence(page: models.ProcedureCode) -> str:
@@ -277,7 +273,7 @@ def _indicators(kb: KnowledgeBase, q: Question) -> Answer:
         "indicators",
         said,
         codes,
-        [cite(c, link(code, "facts")) for c in [*page.sources[:1], *extra_cites]],
+        [cite(c, link(code, "facts")) for c in dict.fromkeys([*page.sources[:1], *extra_cites])],
         (f"Which modifiers apply to {code}?", f"What does {code} pay?", f"What is the global period of {code}?"),
         confidence=confidence,
     )
