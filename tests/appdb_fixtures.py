@@ -94,7 +94,15 @@ def hammer(url: str, what: str, arg: str, limit: int, threads: int, each: int) -
     lock = threading.Lock()
     barrier = threading.Barrier(threads)
 
+    errors: list[BaseException] = []
+
     def work(t: int) -> None:
+        try:
+            count(t)
+        except BaseException as exc:  # a thread's error fails the process, not just the thread
+            errors.append(exc)
+
+    def count(t: int) -> None:
         nonlocal allowed
         barrier.wait()
         mine = 0
@@ -112,6 +120,8 @@ def hammer(url: str, what: str, arg: str, limit: int, threads: int, each: int) -
         th.start()
     for th in pool:
         th.join()
+    if errors:
+        raise errors[0]
     return allowed
 
 

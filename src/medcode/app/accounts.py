@@ -11,7 +11,7 @@ import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -219,19 +219,23 @@ def session_user(db: Engine, token: str) -> tuple[User, str] | None:
         return None
     now = int(time.time())
     sid = _sha(token)
-    with Session(db, expire_on_commit=False) as s:
-        row = s.execute(
-            select(User, SessionRow.csrf, SessionRow.last_seen)
-            .join(SessionRow, SessionRow.user_id == User.id)
-            .where(SessionRow.id == sid, SessionRow.expires_at > now)
-        ).first()
+    with db.connect() as conn:  # Core, not an ORM session: this runs on every request with a cookie
+        row = conn.execute(_SESSION, {"sid": sid, "now": now}).first()
         if row is None:
             return None
-        user, csrf, last_seen = row
+        values = row._asdict()
+        csrf, last_seen = values.pop("csrf"), values.pop("last_seen")
         if now - last_seen >= LAST_SEEN_EVERY:
-            s.execute(update(SessionRow).where(SessionRow.id == sid).values(last_seen=now))
-            s.commit()
-    return user, str(csrf)
+            conn.execute(update(SessionRow).where(SessionRow.id == sid).values(last_seen=now))
+            conn.commit()
+    return User(**values), str(csrf)
+
+
+_SESSION = (
+    select(SessionRow.csrf, SessionRow.last_seen, *User.__table__.columns)
+    .join(User, User.id == SessionRow.user_id)
+    .where(SessionRow.id == bindparam("sid"), SessionRow.expires_at > bindparam("now"))
+)
 
 
 def end_session(db: Engine, token: str) -> None:

@@ -8,7 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from medcode.app.accounts import AccountError
@@ -104,10 +104,16 @@ def key_owner(db: Engine, key: str) -> tuple[int, User] | None:
     """The key's id and account (None: unknown or revoked)."""
     if not key or not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
-    with Session(db, expire_on_commit=False) as s:
-        row = s.execute(
-            select(ApiKey.id, User)
-            .join(User, User.id == ApiKey.user_id)
-            .where(ApiKey.key_hash == _sha(key), ApiKey.revoked_at.is_(None))
-        ).first()
-    return (int(row[0]), row[1]) if row else None
+    with db.connect() as conn:  # Core, not an ORM session: this runs on every keyed request
+        row = conn.execute(_OWNER, {"key_hash": _sha(key)}).first()
+    if row is None:
+        return None
+    values = row._asdict()
+    return int(values.pop("key_id")), User(**values)
+
+
+_OWNER = (
+    select(ApiKey.id.label("key_id"), *User.__table__.columns)
+    .join(User, User.id == ApiKey.user_id)
+    .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+)
