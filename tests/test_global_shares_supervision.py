@@ -214,9 +214,17 @@ def test_page_of_a_code_with_a_tc_row_shows_its_supervision(server, data_dir) ->
     assert next(m for m in d["modifiers"] if m["modifier"] == "TC")["indicators"]["phys_supervision"]["code"] == tc
 
 
-def test_api_of_codes_without_them(server) -> None:
+def test_api_and_pages_of_codes_without_them(server, kb) -> None:
     icd = httpx.get(f"{server}/api/codes/E11.9", timeout=60).json()
     assert "global_shares" not in icd
+    (no_row,) = kb.query(
+        "SELECT code FROM hcpcs_codes WHERE record_id = '3' AND code NOT IN (SELECT hcpcs FROM rvus) LIMIT 1"
+    )[0]
+    d = httpx.get(f"{server}/api/codes/{no_row}", timeout=60).json()
+    assert (d["global_shares"], d["indicators"]) == (None, {})
+    for code in ("E11.9", no_row, "45378"):
+        r = httpx.get(f"{server}/codes/{code}", timeout=60)
+        assert r.status_code == 200 and "Global package shares" not in _words(r.text), code
     schema = httpx.get(f"{server}/openapi.json", timeout=60).json()["components"]["schemas"]
     assert set(schema["GlobalShares"]["properties"]) == {"preop", "intraop", "postop"}
 
