@@ -4,6 +4,7 @@ API keys and the counters, which must stay exact under threads and several proce
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from appdb_fixtures import FIXED_NOW, appdb_url, fresh_database  # noqa: F401
+from appdb_fixtures import FIXED_NOW, PG_ENV, appdb_url, fresh_database  # noqa: F401
 from sqlalchemy import Engine, func, inspect, select, update
 
 from medcode import settings
@@ -362,3 +363,50 @@ def test_mail_over_smtp() -> None:
     dead = settings.load({"MEDCODE_SMTP_URL": f"smtp://127.0.0.1:{port}"})
     with pytest.raises(mail.MailError):
         mail.send(dead, "ann@example.org", "x", "y")
+
+
+# --- the commands ----------------------------------------------------------------------------------------
+
+
+def _medcode(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "medcode.cli", *args], input=stdin, capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_db_and_admin_commands(kind: str, tmp_path: Path) -> None:
+    with fresh_database(kind, tmp_path) as url:
+        env = dict(os.environ, MEDCODE_HOME=str(tmp_path), MEDCODE_DATABASE_URL=url.replace("+psycopg", ""))
+        done = _medcode(["db", "current"], env)
+        assert done.returncode == 1 and "(none)" in done.stdout and "medcode db upgrade" in done.stdout
+        done = _medcode(["admin", "set-role", "a@example.org", "admin"], env)
+        assert done.returncode == 2 and "medcode db upgrade" in done.stderr
+        done = _medcode(["db", "upgrade"], env)
+        assert done.returncode == 0 and db.head() in done.stdout
+        assert _medcode(["db", "current"], env).returncode == 0
+        done = _medcode(
+            ["admin", "create-user", "Boss@Example.org", "--role", "admin", "--password-stdin"], env, PASSWORD
+        )
+        assert done.returncode == 0 and "boss@example.org" in done.stdout, done.stderr
+        done = _medcode(["admin", "create-user", "boss@example.org", "--password-stdin"], env, PASSWORD)
+        assert done.returncode == 2 and "exists" in done.stderr
+        done = _medcode(["admin", "create-user", "x@example.org", "--password-stdin"], env, "short\n")
+        assert done.returncode == 2 and "password" in done.stderr
+        assert _medcode(["admin", "set-plan", "BOSS@example.org", "pro"], env).returncode == 0
+        assert _medcode(["admin", "set-role", "nobody@example.org", "admin"], env).returncode == 1
+        user = accounts.authenticate(db.engine(url), "boss@example.org", PASSWORD, "cli")
+        assert user is not None and (user.role, user.plan, user.verified) == ("admin", "pro", True)
+
+
+def test_serve_refuses_an_unmigrated_database(home: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, MEDCODE_HOME=str(home), MEDCODE_QUOTAS="on")
+    env["MEDCODE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'app.db'}"
+    done = _medcode(["serve", "--port", "1"], env)  # quotas on: a missing database is not made
+    assert done.returncode == 2 and "medcode db upgrade" in done.stderr and not (tmp_path / "app.db").exists()
+    with fresh_database("postgresql" if os.environ.get(PG_ENV) else "sqlite", tmp_path) as url:
+        if url.startswith("sqlite"):
+            db.engine(url).connect().close()  # an existing, empty file
+        env.update(MEDCODE_DATABASE_URL=url, MEDCODE_QUOTAS="off")
+        done = _medcode(["serve", "--port", "1"], env)
+        assert done.returncode == 2 and "not migrated" in done.stderr
