@@ -21,6 +21,7 @@ import statistics
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +83,23 @@ def failures(row: Row, answer: Any) -> list[str]:
             out.append(f"code {value} not among {sorted(codes)}")
         elif name == "text" and value.lower() not in text:
             out.append(f"text {value!r} not in the answer")
-        elif name == "number" and not re.search(rf"(?<![\d.]){re.escape(value.replace(',', ''))}(?!\d)", flat):
+        elif name == "number" and not _has_number(flat, value):
             out.append(f"number {value} not in the answer")
         elif name == "confidence" and answer.confidence != value:
             out.append(f"confidence {answer.confidence}, expected {value}")
     return out
+
+
+NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d])")
+
+
+def _has_number(flat: str, value: str) -> bool:
+    """The figure ``value`` is in the text, compared as a number (1.5 is 1.500)."""
+    want = Decimal(value.replace(",", ""))
+    return any(Decimal(x) == want for x in NUMBER.findall(flat))
+
+
+PLACE_FAMILIES = frozenset({"zip5", "gpci", "locality"})
 
 
 def invented(kb: Any, answer: Any, question: str = "") -> list[str]:
@@ -96,9 +109,18 @@ def invented(kb: Any, answer: Any, question: str = "") -> list[str]:
     from medcode.lookup import get_code
 
     listed = {_norm_code(c) for c in answer.codes}
+    # ZIP codes and MAC numbers a locality answer states are row keys of its citations, not codes
+    keys = {
+        part
+        for cite in answer.citations
+        if cite.family in PLACE_FAMILIES
+        for part in re.findall(r"\d{5}", str(cite.row or ""))
+    }
     asked = {_norm_code(c) for c in CODE_LIKE.findall(question)}
     out = []
     for c in set(CODE_LIKE.findall(answer.answer)):
+        if c in keys:
+            continue
         if _norm_code(c) in asked and _norm_code(c) not in listed and "not a code" in answer.answer.lower():
             continue
         if _norm_code(c) not in listed:
