@@ -284,6 +284,11 @@ def test_view_page_quota(eng: Engine) -> None:
     assert limits.view_page(eng, subject, "/code/c", 2, 101).allowed  # a new window
     assert limits.pages_used(eng, subject, 100) == 2 and limits.pages_used(eng, subject, 101) == 1
     assert limits.view_page(eng, subject, "/code/z", 0, 102).allowed is False
+    long_path = "/code/" + "é" * 400
+    assert (
+        limits.view_page(eng, subject, long_path, 1, 104).allowed
+        and limits.view_page(eng, subject, long_path, 1, 104).allowed
+    )
     unlimited = [limits.view_page(eng, subject, f"/code/{i}", None, 103) for i in range(4)]
     assert all(q.allowed for q in unlimited) and unlimited[-1].used == 4 and unlimited[-1].limit is None
 

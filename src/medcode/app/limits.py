@@ -7,6 +7,7 @@ database lock, never in process memory, so limits hold across threads, server wo
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 import time
 import zlib
@@ -20,6 +21,7 @@ from medcode.app.models import KeyMinute, LoginFailure, PageView
 
 KEY_DAYS_KEPT = 35  # usage per key per day is shown for 30 days
 LOGIN_WINDOW = 900  # seconds: failed logins are counted in 15-minute windows
+PATH_MAX = 300  # characters of a page path kept in page_views
 PRUNE_EVERY = 60.0  # seconds between prunes of one table, per process
 
 _pruned: dict[tuple[str, str], float] = {}
@@ -95,6 +97,8 @@ def view_page(db: Engine, subject: str, path: str, allowed: int | None, window: 
     one is refused, and not recorded, when ``allowed`` distinct pages were already seen."""
     table = PageView.__table__
     assert isinstance(table, Table)
+    if len(path) > PATH_MAX:  # a path longer than the column is kept as its hash
+        path = "#" + hashlib.sha256(path.encode()).hexdigest()
     key = {"subject": subject, "window": window, "path": path}
     mine = and_(table.c.subject == subject, table.c.window == window)
     with db.connect() as conn:  # the common case without a lock: a page seen before, or nothing to count
