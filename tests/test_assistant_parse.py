@@ -323,3 +323,15 @@ def test_a_follow_up_that_names_a_place_asks_what_it_pays_there(kb: medcode.Know
     then = parse(kb, "and in Dallas?", first)
     assert (then.kind, then.codes, then.setting, then.year) == ("payment", ("99233",), "facility", 2026)
     assert then.locality is not None
+
+
+def test_locality_keys_zips_that_are_codes_and_mac_questions(kb: medcode.KnowledgeBase) -> None:
+    q = parse(kb, "GPCIs of locality 05302-02?")
+    assert (q.kind, q.locality, q.zip) == ("locality", "05302-02", None)
+    assert parse(kb, "is 99214-25 ok with 11042").modifiers == {"99214": ("25",)}  # a modifier, not a locality
+    q = parse(kb, "77002 locality")  # a ZIP code of Houston that is also a CPT code
+    assert (q.kind, q.zip, q.codes) == ("locality", "77002", ())
+    assert parse(kb, "what does 77002 pay in 2026").codes == ("77002",)
+    q = parse(kb, "which MAC handles zip 30301")
+    assert (q.kind, q.zip) == ("locality", "30301")
+    assert parse(kb, "preoperative share of 23472").kind == "global"

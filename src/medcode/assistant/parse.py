@@ -18,6 +18,7 @@ from functools import cache
 from medcode.assistant.model import Question
 from medcode.assistant.reading import (
     ICD,
+    LOCALITY_KEY,
     ZIP,
     Codes,
     codes_in,
@@ -213,6 +214,12 @@ def parse(
     ``zip_code``: given beside the question (the question's own win)."""
     facts = known(kb)
     asked_day, year, rest = dates(text)
+    key = next(  # "locality 13202-01": the MAC and locality numbers (not a ZIP code, nor 99213-25)
+        (m for m in LOCALITY_KEY.finditer(rest) if m.group(1) not in facts.procedure_set and m.group(0) in facts.keys),
+        None,
+    )
+    if key:
+        rest = rest[: key.start()] + " " * (key.end() - key.start()) + rest[key.end() :]
     z = ZIP.search(rest)
     zip5 = z.group(1) if z else None
     c = codes_in(facts, rest, z.span(1) if z else None)
@@ -224,8 +231,13 @@ def parse(
                 zip5 = u
                 c = replace(c, unknown=tuple(x for x in c.unknown if x != u))
                 break
+    pays = any(r.kind == "payment" and r.pattern.search(rest.lower()) for r in rules())
+    if zip5 is None and asks_place and not pays and len(c.codes) == 1 and c.codes[0].isdigit():
+        zip5, c = c.codes[0], replace(c, codes=())  # "78701 locality?": a ZIP code that is also a CPT code
     words = normalized(kb, rest)
     locality, place = (None, None) if zip5 else place_in(facts, words, rest)
+    if key:
+        locality, place = f"{key.group(1)}-{key.group(2)}", None
     if place and place.upper() in facts.states:  # "pay in GA": Georgia, not the modifier GA
         c = replace(c, modifiers={k: tuple(m for m in v if m != place.upper()) for k, v in c.modifiers.items()})
     setting = _setting(words)
@@ -251,6 +263,8 @@ def parse(
         if asked_day is None and year is None:
             asked_day, year = previous.day, previous.year
         setting = setting or previous.setting
+    elif not c.codes and not c.unknown and (zip5 or locality) and not w["lay"].search(words):
+        kind = "locality"  # "what MAC covers ZIP 73301?"
     elif not c.codes and not c.unknown and kind not in ("locality", "modifiers", "guidelines"):
         asked = _asks_of_a_code(words)
         lay = " ".join(rest.lower().split())

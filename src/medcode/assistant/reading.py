@@ -35,6 +35,7 @@ MODIFIER = re.compile(
     r"|\b([0-9A-Z]{2})\s+(?i:modifier)\b|(?<![0-9A-Za-z])-([0-9]{2}|[A-Z]{2})(?![0-9A-Za-z])"
     r"|\b(TC|XE|XS|XP|XU|LT|RT|JZ|JW|GA|GY|GZ|KX|QW|PT|FX)\b"
 )
+LOCALITY_KEY = re.compile(r"(?<![\d-])(\d{5})-(\d{2})(?![\d-])")  # MAC-LOC, as the GPCI file keys it
 ZIP = re.compile(r"\bzip(?:\s*code)?\s*(?:is|of|#|:|=)?\s*(\d{5})(?:-\d{4})?\b", re.IGNORECASE)
 MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
@@ -60,6 +61,7 @@ class Known:
     places: dict[str, tuple[str, int]]  # lower-case name words -> (MAC-LOC, strength)
     vocabulary: frozenset[str]
     states: dict[str, str]  # postal abbreviation -> MAC-LOC of its one locality, "" when it has several
+    keys: frozenset[str]  # every MAC-LOC of the GPCI file
 
 
 def known(kb: KnowledgeBase) -> Known:
@@ -82,11 +84,13 @@ def load(kb: KnowledgeBase) -> Known:
             places[name] = (key, strength)
 
     gpci = kb.resolve("gpci", None)
+    gpci_keys: set[str] = set()
     if gpci is not None:
         for mac, loc, name in kb.query(
             "SELECT mac, locality, name FROM gpcis WHERE release_id = ?", (gpci.release.ids[0],)
         ):
             key = f"{mac}-{loc}"
+            gpci_keys.add(key)
             name = name.strip("* ")
             main, _, inner = name.partition("(")
             put(main, key, 4)
@@ -135,6 +139,7 @@ def load(kb: KnowledgeBase) -> Known:
         places,
         frozenset(w for w in vocab if len(w) >= 3) | frozenset(known.split("|")),
         {s: next(iter(keys)) if len(keys) == 1 else "" for s, keys in abbreviations.items() if len(s) == 2},
+        frozenset(gpci_keys),
     )
 
 
