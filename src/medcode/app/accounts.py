@@ -155,7 +155,8 @@ def authenticate(db: Engine, email: str, password: str, address: str) -> User | 
     if counts[subjects[0]] >= ACCOUNT_FAILURES or counts[subjects[1]] >= ADDRESS_FAILURES:
         raise LoginLimited(max(1, limits.login_window_end(now) - int(now)))
     user = find_user(db, email)
-    ok = _verify(user.password_hash if user else _dummy_hash(), password if isinstance(password, str) else "")
+    given = password if isinstance(password, str) and len(password) <= PASSWORD_MAX else ""  # never a right one
+    ok = _verify(user.password_hash if user else _dummy_hash(), given) and bool(given)
     if user is None or not ok:
         limits.add_login_failure(db, subjects, now)
         return None
