@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from medcode.app import accounts, keys, limits, mail
 from medcode.app.models import PLAN_NAMES, ROLES, User
 from medcode.app.plans import window_of
-from medcode.web.auth import Auth, auth_of, check_csrf, client_address, policy_of, session_cookie
+from medcode.web.auth import KEYS, Auth, auth_of, check_csrf, client_address, policy_of, session_cookie
 from medcode.web.deps import error, json
 
 router = APIRouter(prefix="/api", tags=["accounts"])
@@ -290,6 +290,7 @@ def api_delete(request: Request, body: Annotated[PasswordBody, Body()], x_csrf_t
         assert auth.user is not None
         if not accounts.delete_account(policy_of(request).engine, auth.user, body.password):
             raise Refused(403, "wrong_password", "the password is wrong")
+        KEYS.forget(auth.user.id)
         out = Response(status_code=204)
         out.headers["Set-Cookie"] = session_cookie("", policy_of(request).secure_cookies, max_age=0)
         return out
@@ -343,6 +344,7 @@ def api_key_revoke(request: Request, key_id: int, x_csrf_token: CsrfHeader = Non
         assert auth.user is not None
         if not keys.revoke_key(policy_of(request).engine, auth.user, key_id):
             raise Refused(404, "not_found", "no such key")
+        KEYS.forget(auth.user.id)
         return Response(status_code=204)
 
     return _guarded(work)
@@ -382,6 +384,7 @@ def grant(request: Request, user_id: int, role: str | None, plan: str | None) ->
         raise Refused(404, "not_found", "no such user")
     if plan is not None and not accounts.set_plan(db, user_id, plan):
         raise Refused(404, "not_found", "no such user")
+    KEYS.forget(user_id)
 
 
 @router.post("/admin/users/{user_id}", summary="Change a user's role or plan (admin only)")

@@ -24,7 +24,7 @@ from medcode.app import accounts, keys, limits
 from medcode.app.models import PLAN_NAMES, ROLES
 from medcode.app.plans import window_of
 from medcode.web.api import account as flows
-from medcode.web.auth import CSRF_COOKIE, Auth, auth_of, check_csrf, policy_of, session_cookie, window_words
+from medcode.web.auth import CSRF_COOKIE, KEYS, Auth, auth_of, check_csrf, policy_of, session_cookie, window_words
 from medcode.web.pages.render import Pages
 
 router = APIRouter(include_in_schema=False)
@@ -348,6 +348,7 @@ async def delete_submit(request: Request) -> Response:
         assert auth.user is not None
         if not accounts.delete_account(policy_of(request).engine, auth.user, form.get("password", "")):
             return _home(request, auth, 403, error="The password is wrong: the account is not deleted.")
+        KEYS.forget(auth.user.id)
         out = _message(request, "Account deleted", "The account and all its data are deleted.")
         out.headers["Set-Cookie"] = session_cookie("", policy_of(request).secure_cookies, max_age=0)
         return out
@@ -417,6 +418,7 @@ async def key_revoke(request: Request, key_id: int) -> Response:
     def work() -> Response:
         assert auth.user is not None
         keys.revoke_key(policy_of(request).engine, auth.user, key_id)
+        KEYS.forget(auth.user.id)
         return RedirectResponse("/account/keys", status_code=303)
 
     return await _run(work)
