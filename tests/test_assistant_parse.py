@@ -335,3 +335,39 @@ def test_locality_keys_zips_that_are_codes_and_mac_questions(kb: medcode.Knowled
     q = parse(kb, "which MAC handles zip 30301")
     assert (q.kind, q.zip) == ("locality", "30301")
     assert parse(kb, "preoperative share of 23472").kind == "global"
+
+
+def test_supplies_operations_and_what_a_lay_name_is_not(kb: medcode.KnowledgeBase) -> None:
+    # a supply or an operation is looked up among CPT/HCPCS codes, a condition among diagnoses
+    code = parse(kb, "code for a standard wheelchair cushion").codes[0]
+    assert code[0].isalpha() and code[1:].isdigit() and len(code) == 5, code  # a HCPCS code, not a diagnosis
+    assert parse(kb, "tonsillectomy code").codes[0][0].isdigit()
+    assert parse(kb, "seasonal allergic rhinitis code").codes[0].startswith("J30")
+    # "(no ...)" says what it is not: those words are not looked up
+    q = parse(kb, "allergic rhinitis due to pollen code (no asthma)")
+    assert q.terms and "asthma" not in q.terms and not any(c.startswith("J45") for c in q.codes)
+
+
+def test_a_procedure_code_with_a_place_or_setting_asks_what_it_pays(kb: medcode.KnowledgeBase) -> None:
+    assert parse(kb, "11042 Dallas 2026 office?").kind == "payment"
+    assert parse(kb, "43239 ASC setting 2025 $").kind == "payment"
+    assert parse(kb, "43239 ?").kind == "description"
+    assert parse(kb, "78452 + 93015 together?").kind in ("claim", "ptp")
+    assert parse(kb, "97110 MUE + MAI").kind == "mue"  # one code: "+" is no claim
+
+
+def test_a_case_that_asks_how_to_code_it_gets_its_guideline(kb: medcode.KnowledgeBase) -> None:
+    a = ask(kb, "patient has type 2 diabetes with diabetic CKD stage 3a, which codes do I need?")
+    assert any(c.family == "icd10cm_guidelines" or "guideline" in c.family for c in a.citations), a.citations
+    assert "Guideline I.C." in a.answer
+    short = ask(kb, "pinworms dx")
+    assert "Guideline" not in short.answer
+
+
+def test_a_pair_with_a_code_no_longer_valid(kb: medcode.KnowledgeBase) -> None:
+    gone = next(
+        c
+        for (c,) in kb.query("SELECT code FROM code_presence WHERE mask = 16 AND code GLOB '[0-9][0-9][0-9][0-9][0-9]'")
+    )
+    a = ask(kb, f"99213 and {gone} - any current NCCI edit?")
+    assert a.kind == "ptp" and "not a valid code" in a.answer and gone not in a.codes and "99213" in a.codes

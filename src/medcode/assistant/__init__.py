@@ -17,6 +17,7 @@ from datetime import date
 from functools import cache
 
 from medcode.assistant import conversation
+from medcode.assistant.answers_seventh import with_guideline
 from medcode.assistant.model import Answer, Citation, Question
 from medcode.assistant.parse import KINDS, parse
 from medcode.codes import suggest
@@ -98,6 +99,7 @@ def _answer(kb: KnowledgeBase, q: Question) -> Answer:
     except Exception:  # an answerer's bug must not take down a chat: say so, low confidence
         log.exception("CasePilot answerer %s failed", q.kind)
         return _cannot(q, "I could not answer that: the answerer failed. The error is in the log.")
+    answer = with_guideline(kb, q, answer)
     notices = list(answer.notices)
     if q.unknown:
         notices.append(f"{', '.join(q.unknown)}: not a code in the files loaded; the answer is about the other codes.")

@@ -14,6 +14,7 @@ from medcode import rules, vocab
 from medcode.assistant.answers_facts import FAMILY_LABELS, asked_day, checker, cite, exists, link, make, no_code, stale
 from medcode.assistant.answers_payment import answer_payment
 from medcode.assistant.model import Answer, Citation, Question
+from medcode.assistant.reading import known
 from medcode.claims import Claim, Line
 from medcode.codes import MalformedCode
 from medcode.kb.store import KnowledgeBase
@@ -50,10 +51,29 @@ def _bypass(c1: str, c2: str) -> str:
 def answer_ptp(kb: KnowledgeBase, q: Question) -> Answer:
     """The NCCI PTP edits in force between the codes named, both ways."""
     named = list(dict.fromkeys(q.codes))[:6]
-    codes = [c for c in named if exists(kb, c, asked_day(kb, q))]
+    on = asked_day(kb, q)
+    codes = [c for c in named if exists(kb, c, on)]
     unknown = [c for c in named if c not in codes]
     if len(codes) < 2:
-        return no_code("ptp", q, "Name two CPT or HCPCS codes to look up an NCCI pair.")
+        gone = [c for c in unknown if c in known(kb).procedure_set]  # in other files of the knowledge base
+        pfs = kb.resolve("pprrvu", on)
+        if not gone or len(named) < 2 or pfs is None:
+            return no_code("ptp", q, "Name two CPT or HCPCS codes to look up an NCCI pair.")
+        when = f"on {on.isoformat()}" if on else f"in {pfs.release.name}"
+        return Answer(
+            " ".join(
+                f"{c} is not a valid code {when}: it is in neither the fee schedule ({pfs.release.files[0].file}, "
+                f"{pfs.release.name}) nor the HCPCS file in force (the knowledge base has it from other files: "
+                "older releases or the NCCI tables, which keep deleted codes)."
+                for c in gone
+            )
+            + " No NCCI PTP edit in force can apply to a code that is not valid: there is no active edit to bypass.",
+            (Citation("pprrvu", pfs.release.name, pfs.release.files[0].file, "", None),),
+            tuple(codes),
+            "medium",
+            tuple(f"Is {c} a valid code?" for c in gone[:1]),
+            q.kind,
+        )
     family = _family(q)
     day = _ptp_day(kb, q)
     resolved = kb.resolve(family, day)

@@ -185,6 +185,45 @@ def answer_guidelines(kb: KnowledgeBase, q: Question) -> Answer:
     )
 
 
+SCENARIO_WORDS = 7  # a diagnosis question of this many words or more describes a case: the guideline on it helps
+ASKS_HOW = re.compile(
+    r"\b(what do i code|which code|what code|which one|code it|code both|both|vs\.?|versus|or|another code|"
+    r"additional code|first|sequenc\w*|still code|can i|should i|need)\b",
+    re.IGNORECASE,
+)
+ICD_ANSWERS = frozenset({"description", "icd_billable", "icd_children", "excludes", "code_first", "seventh"})
+
+
+def with_guideline(kb: KnowledgeBase, q: Question, answer: Answer) -> Answer:
+    """A diagnosis answer to a question that describes a case and asks how to code it ("CKD stage 4
+    and ESRD both documented, what do I code?"), with the section of the Official Guidelines that
+    best matches the question, cited with its page. Other answers are returned as they are."""
+    words = re.findall(r"[A-Za-z0-9][A-Za-z0-9.'/-]*", q.text)
+    diagnosis = any(ICD.fullmatch(c) for c in answer.codes) or q.kind in ICD_ANSWERS - {"description"}
+    if (
+        answer.kind not in ICD_ANSWERS
+        or not diagnosis
+        or len(words) < SCENARIO_WORDS
+        or not ASKS_HOW.search(q.text)
+        or answer.confidence == "low"
+    ):
+        return answer
+    g = gl.load(kb, q.day)
+    hits = gl.find(g, q.text, 2) if g is not None else []
+    if g is None or not hits:
+        return answer
+    s = hits[0].section
+    said = " ".join(gl.best_sentences(g, s, q.text, 2))
+    extra = f" Guideline {s.number} ({s.title}, {s.pages} of the {g.release} ICD-10-CM Official Guidelines): {said}"
+    codes = existing_codes(kb, said, q.day, {})
+    return replace(
+        answer,
+        answer=answer.answer + extra,
+        citations=(*answer.citations, gl.cite(g, s)),
+        codes=unique_codes((*answer.codes, *codes)),
+    )
+
+
 ANSWERS: dict[str, Callable[[KnowledgeBase, Question], Answer]] = {
     "seventh": answer_seventh,
     "guidelines": answer_guidelines,

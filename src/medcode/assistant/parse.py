@@ -35,6 +35,8 @@ from medcode.vocab.tsv import read
 
 __all__ = ["KINDS", "Rule", "parse", "rules"]
 
+# a word naming an operation or a test by its ending ("colonoscopy", "tonsillectomy", "arthroplasty")
+_OPERATION = re.compile(r"[a-z]{3,}(?:ectomy|otomy|ostomy|plasty|scopy|graphy|pexy|rrhaphy|centesis|desis|tripsy)s?\b")
 LAY_WORDS = 4  # a question of at most this many words, none of them asking anything, is a lay name
 
 KINDS = (
@@ -144,6 +146,7 @@ def _lay_terms(words: str, place: str | None) -> str:
     if place:
         words = re.sub(rf"(?<![a-z0-9]){re.escape(place)}(?![a-z0-9])", " ", words)
     words = _words()["drop"].sub(" ", words)
+    words = re.sub(r"\((?:no|not|without|w/o|non)\b[^)]*\)", " ", words)  # "hay fever (no asthma)": what it is not
     stop = _stop()
     kept = [t for t in re.findall(r"[a-z0-9][a-z0-9'-]*", words) if t not in stop and t.strip("'-") not in stop]
     return " ".join(kept)
@@ -161,7 +164,7 @@ def _lay(kb: KnowledgeBase, terms: str, words: str, kind: str | None) -> tuple[s
     payment = any(r.kind == "payment" and r.pattern.search(words) for r in rules())
     if kind in ICD_KINDS or (w["icd"].search(words) and not payment):
         system = "icd10cm"
-    elif payment or kind is not None or w["procedure"].search(words) or w["hcpcs"].search(words):
+    elif payment or kind is not None or any(x.search(words) for x in (w["procedure"], w["hcpcs"], _OPERATION)):
         system = "hcpcs" if "hcpcs" in words else "cpt,hcpcs"
     else:  # a condition: "code for shingles?"
         system = "icd10cm"
@@ -291,6 +294,8 @@ def parse(
         asked_day = day
     if asked_day is not None:
         year = year if year and year != asked_day.year else asked_day.year
+    if kind is None and c.procedures and (zip5 or locality or place or setting or "$" in text):
+        kind = "payment"  # "45385 in Queens NY, hospital setting, 2026 $?"
     if kind is None:
         kind = "ptp" if c.procedures >= 2 else "description" if c.codes else "guidelines"
     return Question(
