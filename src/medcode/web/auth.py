@@ -203,12 +203,14 @@ class Accounts:
                 await self.app(scope, receive, send)
                 return
         address = client_address(scope, forwarded, policy.trust_proxy)
+        started = time.perf_counter()
         decision = await anyio.to_thread.run_sync(
             _decide, policy, scope, cookie, bearer if (account_api or gated) else None, counted, gated, address
         )
         auth = decision.auth
         scope = {**scope, "state": {**scope.get("state", {}), "auth": auth}}
-        wrapped = _Rewrite(send, decision, html=not api, counted=counted is not None)
+        spent = (time.perf_counter() - started) * 1000
+        wrapped = _Rewrite(send, decision, html=not api, counted=counted is not None, spent=spent)
         if decision.refusal is not None:
             await decision.refusal(scope, receive, wrapped)
             return
@@ -347,8 +349,9 @@ class _Rewrite:
     """The answer's send: rate-limit headers on keyed answers; on pages for a signed-in user the header's
     "Log in / Register" becomes their e-mail and "Log out", and the page is private to them."""
 
-    def __init__(self, send: Send, decision: _Decision, *, html: bool, counted: bool):
+    def __init__(self, send: Send, decision: _Decision, *, html: bool, counted: bool, spent: float):
         self.send = send
+        self.spent = spent  # milliseconds of the accounts work (Server-Timing: accounts)
         self.decision = decision
         self.nav = user_nav(decision.auth.user, decision.auth.csrf) if html and decision.auth.user else None
         self.counted = counted
@@ -363,6 +366,8 @@ class _Rewrite:
                 headers["X-RateLimit-Limit"] = str(rate.limit)
                 headers["X-RateLimit-Remaining"] = str(max(0, rate.remaining))
                 headers["X-RateLimit-Reset"] = str(rate.reset_epoch)
+            timing = headers.get("server-timing")
+            headers["Server-Timing"] = (f"{timing}, " if timing else "") + f"accounts;dur={self.spent:.2f}"
             if (self.counted or self.nav is not None) and "public" in headers.get("cache-control", ""):
                 headers["Cache-Control"] = "private, no-cache"  # no shared cache may keep a counted page
             message = {**message, "headers": headers.raw}
