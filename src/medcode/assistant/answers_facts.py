@@ -59,6 +59,11 @@ def checker(kb: KnowledgeBase) -> Checker:
     return found
 
 
+def capital(text: str) -> str:
+    """``text`` with its first letter in capitals (a sentence made of a fact)."""
+    return text[:1].upper() + text[1:]
+
+
 def exists(kb: KnowledgeBase, code: str, day: date | None) -> bool:
     """Whether the fee schedule or the HCPCS file in force has ``code`` (the claim checker's tables:
     a cheap test before a code page lookup, whose miss looks for suggestions)."""
