@@ -121,7 +121,8 @@ def invented(kb: Any, answer: Any, question: str = "") -> list[str]:
     for c in set(CODE_LIKE.findall(answer.answer)):
         if c in keys:
             continue
-        if _norm_code(c) in asked and _norm_code(c) not in listed and "not a code" in answer.answer.lower():
+        refused = re.search(r"not a (?:valid )?code", answer.answer.lower())
+        if _norm_code(c) in asked and _norm_code(c) not in listed and refused:
             continue
         if _norm_code(c) not in listed:
             out.append(f"{c} (not among the answer's codes)")
