@@ -1,4 +1,4 @@
-"""Accounts over JSON: register, verify, log in and out, reset and change the password, delete the account,
+"""Accounts over JSON: register, verify, log in and out, reset and change the password, remove the account,
 API keys, and the admin's user list.
 
 Requests that change something and are authenticated by the session cookie carry the session's CSRF token
@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from medcode.app import accounts, keys, limits, mail
 from medcode.app.models import PLAN_NAMES, ROLES, User
 from medcode.app.plans import window_of
+from medcode.web.api.schemas import errors
 from medcode.web.auth import KEYS, Auth, auth_of, check_csrf, client_address, policy_of, session_cookie
 from medcode.web.deps import error, json
 
@@ -77,6 +78,11 @@ class Refused(Exception):
         return out
 
 
+NO_SESSION = "no session (or it has ended), or an unknown or revoked key"
+CSRF = "a missing or wrong X-CSRF-Token, or an API key where a session is needed"
+WRONG_OR_CSRF = "a wrong password, a missing or wrong X-CSRF-Token, or an API key where a session is needed"
+BAD = "a body that is not the JSON above, or a value the account rules refuse (the field is named)"
+ADMIN = "not an admin, or a missing or wrong X-CSRF-Token"
 CsrfHeader = Annotated[str | None, Header(alias="X-CSRF-Token", include_in_schema=False)]
 
 
@@ -200,7 +206,12 @@ def _guarded(work: Any) -> Response:
 # --- routes -------------------------------------------------------------------------------------------
 
 
-@router.post("/auth/register", status_code=201, summary="Create an account")
+@router.post(
+    "/auth/register",
+    status_code=201,
+    summary="Create an account",
+    responses=errors(e409="an account with this e-mail address exists", e422=BAD),
+)
 def api_register(request: Request, body: Credentials) -> Response:
     def work() -> Response:
         user, sent = register(request, body.email, body.password)
@@ -209,7 +220,11 @@ def api_register(request: Request, body: Credentials) -> Response:
     return _guarded(work)
 
 
-@router.post("/auth/verify", summary="Confirm an e-mail address with the token mailed to it")
+@router.post(
+    "/auth/verify",
+    summary="Confirm an e-mail address with the token mailed to it",
+    responses=errors(e400="an unknown, used or expired token", e422=BAD),
+)
 def api_verify(request: Request, body: TokenBody) -> Response:
     user = accounts.use_token(policy_of(request).engine, body.token, "verify")
     if user is None:
@@ -217,7 +232,16 @@ def api_verify(request: Request, body: TokenBody) -> Response:
     return json({"id": user.id, "email": user.email, "verified": True})
 
 
-@router.post("/auth/login", summary="Log in (sets the session cookie)")
+@router.post(
+    "/auth/login",
+    summary="Log in (sets the session cookie)",
+    responses=errors(
+        e401="wrong e-mail or password (the same answer for both)",
+        e403="the e-mail address is not confirmed yet",
+        e422=BAD,
+        e429="too many failed log-ins for this account or from this address (Retry-After)",
+    ),
+)
 def api_login(request: Request, body: Credentials) -> Response:
     def work() -> Response:
         user, token, csrf = login(request, body.email, body.password)
@@ -228,7 +252,9 @@ def api_login(request: Request, body: Credentials) -> Response:
     return _guarded(work)
 
 
-@router.post("/auth/logout", summary="Log out (ends the session)")
+@router.post(
+    "/auth/logout", status_code=204, summary="Log out (ends the session)", responses=errors(e401=NO_SESSION, e403=CSRF)
+)
 def api_logout(request: Request, x_csrf_token: CsrfHeader = None) -> Response:
     def work() -> Response:
         auth = require_user(request, x_csrf_token, write=True)
@@ -240,7 +266,7 @@ def api_logout(request: Request, x_csrf_token: CsrfHeader = None) -> Response:
     return _guarded(work)
 
 
-@router.post("/auth/password-reset", status_code=202, summary="Mail a password-reset link")
+@router.post("/auth/password-reset", status_code=202, summary="Mail a password-reset link", responses=errors(e422=BAD))
 def api_reset(request: Request, body: EmailBody) -> Response:
     user = accounts.find_user(policy_of(request).engine, body.email)
     if user is not None:
@@ -249,7 +275,11 @@ def api_reset(request: Request, body: EmailBody) -> Response:
     return json({"message": "if an account has this e-mail address, a reset link was sent to it"}, 202)
 
 
-@router.post("/auth/password-reset/confirm", summary="Set a new password with a reset token")
+@router.post(
+    "/auth/password-reset/confirm",
+    summary="Set a new password with a reset token",
+    responses=errors(e400="an unknown, used or expired token", e422=BAD),
+)
 def api_reset_confirm(request: Request, body: ResetBody) -> Response:
     try:
         user = accounts.reset_password(policy_of(request).engine, body.token, body.password)
@@ -260,12 +290,16 @@ def api_reset_confirm(request: Request, body: ResetBody) -> Response:
     return json({"id": user.id, "email": user.email})
 
 
-@router.get("/account", summary="The signed-in account, its CSRF token and quota")
+@router.get("/account", summary="The signed-in account, its CSRF token and quota", responses=errors(e401=NO_SESSION))
 def api_account(request: Request) -> Response:
     return _guarded(lambda: account_view(request, require_user(request, write=False, session=False)))
 
 
-@router.post("/account/password", summary="Change the password")
+@router.post(
+    "/account/password",
+    summary="Change the password",
+    responses=errors(e401=NO_SESSION, e403=WRONG_OR_CSRF, e422=BAD),
+)
 def api_password(request: Request, body: PasswordChange, x_csrf_token: CsrfHeader = None) -> Response:
     def work() -> dict[str, Any]:
         auth = require_user(request, x_csrf_token, write=True)
@@ -283,7 +317,11 @@ def api_password(request: Request, body: PasswordChange, x_csrf_token: CsrfHeade
     return _guarded(work)
 
 
-@router.delete("/account", summary="Delete the account and all its data")
+@router.delete(
+    "/account",
+    summary="Remove the account and all its data",
+    responses=errors(e401=NO_SESSION, e403=WRONG_OR_CSRF, e422=BAD),
+)
 def api_delete(request: Request, body: Annotated[PasswordBody, Body()], x_csrf_token: CsrfHeader = None) -> Response:
     def work() -> Response:
         auth = require_user(request, x_csrf_token, write=True)
@@ -298,7 +336,12 @@ def api_delete(request: Request, body: Annotated[PasswordBody, Body()], x_csrf_t
     return _guarded(work)
 
 
-@router.post("/keys", status_code=201, summary="Create an API key (shown once)")
+@router.post(
+    "/keys",
+    status_code=201,
+    summary="Create an API key (shown once)",
+    responses=errors(e401=NO_SESSION, e403=CSRF + ", or a plan without keys", e422=BAD),
+)
 def api_key_create(request: Request, body: KeyBody, x_csrf_token: CsrfHeader = None) -> Response:
     def work() -> Response:
         auth = require_user(request, x_csrf_token, write=True)
@@ -316,12 +359,29 @@ def api_key_create(request: Request, body: KeyBody, x_csrf_token: CsrfHeader = N
     return _guarded(work)
 
 
-@router.get("/keys", summary="The account's API keys and their use per day")
+@router.get("/keys", summary="The account's API keys and their use per day", responses=errors(e401=NO_SESSION))
 def api_keys(request: Request) -> Response:
     def work() -> dict[str, Any]:
         auth = require_user(request, write=False, session=False)
         assert auth.user is not None
         return {"data": [key_view(k) for k in keys.list_keys(policy_of(request).engine, auth.user)]}
+
+    return _guarded(work)
+
+
+@router.get(
+    "/keys/{key_id}",
+    summary="One of the account's API keys and its use per day",
+    responses=errors(e401=NO_SESSION, e404="no such key of this account", e422="a key id that is not a number"),
+)
+def api_key(request: Request, key_id: int) -> Response:
+    def work() -> dict[str, Any]:
+        auth = require_user(request, write=False, session=False)
+        assert auth.user is not None
+        found = next((k for k in keys.list_keys(policy_of(request).engine, auth.user) if k.id == key_id), None)
+        if found is None:
+            raise Refused(404, "not_found", "no such key")
+        return key_view(found)
 
     return _guarded(work)
 
@@ -337,7 +397,14 @@ def key_view(k: Any) -> dict[str, Any]:
     }
 
 
-@router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key")
+@router.delete(
+    "/keys/{key_id}",
+    status_code=204,
+    summary="Revoke an API key",
+    responses=errors(
+        e401=NO_SESSION, e403=CSRF, e404="no such live key of this account", e422="a key id that is not a number"
+    ),
+)
 def api_key_revoke(request: Request, key_id: int, x_csrf_token: CsrfHeader = None) -> Response:
     def work() -> Response:
         auth = require_user(request, x_csrf_token, write=True)
@@ -350,7 +417,11 @@ def api_key_revoke(request: Request, key_id: int, x_csrf_token: CsrfHeader = Non
     return _guarded(work)
 
 
-@router.get("/admin/users", summary="Users (admin only)")
+@router.get(
+    "/admin/users",
+    summary="Users (admin only)",
+    responses=errors(e401=NO_SESSION, e403="not an admin", e422="an offset or limit that is not a number"),
+)
 def api_users(request: Request, offset: int = 0, limit: int = 100) -> Response:
     def work() -> dict[str, Any]:
         auth = require_user(request, write=False)
@@ -387,7 +458,11 @@ def grant(request: Request, user_id: int, role: str | None, plan: str | None) ->
     KEYS.forget(user_id)
 
 
-@router.post("/admin/users/{user_id}", summary="Change a user's role or plan (admin only)")
+@router.post(
+    "/admin/users/{user_id}",
+    summary="Change a user's role or plan (admin only)",
+    responses=errors(e401=NO_SESSION, e403=ADMIN, e404="no such user", e422=BAD),
+)
 def api_grant(request: Request, user_id: int, body: Grant, x_csrf_token: CsrfHeader = None) -> Response:
     def work() -> dict[str, Any]:
         auth = require_user(request, x_csrf_token, write=True)
