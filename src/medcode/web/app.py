@@ -39,6 +39,7 @@ from medcode.web.deps import AnswerCache, BadInput, error
 from medcode.web.guard import Guard
 from medcode.web.pages import SYSTEMS, apidocs
 from medcode.web.pages import account as account_page
+from medcode.web.pages import admin as admin_page
 from medcode.web.pages import ask as ask_page
 from medcode.web.pages import audit as audit_page
 from medcode.web.pages import suggest as suggest_page
@@ -149,7 +150,7 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
     app.state.note_limit = casenote.max_bytes(conf.max_note_kb)  # bytes of a note Case2Code reads
     app.state.llm = casenote.llm_config(conf)  # optional re-rank (MEDCODE_LLM_URL); a bad URL stops start-up
     api = (codes, search, price, claims, releases, suggest, audit, ask)
-    for module in (*api, account_api, pages, suggest_page, audit_page, ask_page, apidocs, account_page):
+    for module in (*api, account_api, pages, suggest_page, audit_page, ask_page, apidocs, account_page, admin_page):
         app.include_router(module.router)
     app.add_middleware(Accounts)  # sessions, keys, quotas and rate limits (nothing at all for a guest when off)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

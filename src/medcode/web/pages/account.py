@@ -21,7 +21,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from medcode.app import accounts, keys, limits
-from medcode.app.models import PLAN_NAMES, ROLES
 from medcode.app.plans import window_of
 from medcode.web.api import account as flows
 from medcode.web.auth import CSRF_COOKIE, KEYS, Auth, auth_of, check_csrf, policy_of, session_cookie, window_words
@@ -420,61 +419,5 @@ async def key_revoke(request: Request, key_id: int) -> Response:
         keys.revoke_key(policy_of(request).engine, auth.user, key_id)
         KEYS.forget(auth.user.id)
         return RedirectResponse("/account/keys", status_code=303)
-
-    return await _run(work)
-
-
-# --- admin ---------------------------------------------------------------------------------------------
-
-
-def _admin(request: Request, auth: Auth, offset: int = 0, status: int = 200, **extra: Any) -> Response:
-    limit = 100
-    users = [flows.user_view(u) for u in accounts.list_users(policy_of(request).engine, offset, limit)]
-    for u in users:
-        u["created"] = time.strftime("%Y-%m-%d", time.gmtime(u["created"]))
-    return _pages(request).page(
-        request,
-        "admin.html",
-        status=status,
-        cache=False,
-        users=users,
-        roles=ROLES,
-        plan_names=PLAN_NAMES,
-        csrf=auth.csrf,
-        offset=offset,
-        limit=limit,
-        **extra,
-    )
-
-
-def _not_admin(request: Request) -> Response:
-    return _message(request, "Not allowed", "Only an administrator may see this page.", 403, failed=True)
-
-
-@router.get("/admin")
-def admin_page(request: Request, offset: int = 0) -> Response:
-    auth = auth_of(request)
-    if auth.user is None or auth.token is None:
-        return _to_login()
-    if auth.user.role != "admin":
-        return _not_admin(request)
-    return _admin(request, auth, max(0, min(offset, 10**9)))
-
-
-@router.post("/admin/users/{user_id}")
-async def admin_grant(request: Request, user_id: int) -> Response:
-    found = await _session_form(request)
-    if isinstance(found, Response):
-        return found
-    auth, form = found
-    if auth.user is None or auth.user.role != "admin":
-        return _not_admin(request)
-
-    def work() -> Response:
-        try:
-            flows.grant(request, user_id, form.get("role") or None, form.get("plan") or None)
-        except flows.Refused as exc:
-            return _admin(request, auth, status=exc.status, error=exc.message)
-        return _admin(request, auth, message=f"User {user_id}: role and plan saved.")
 
     return await _run(work)
