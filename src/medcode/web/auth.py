@@ -251,6 +251,28 @@ class KeyCache:
 KEYS = KeyCache()
 
 
+class SeenPages:
+    """Pages this process has recorded for a subject in a quota window (a bounded set): such a page is open
+    for the rest of the window, so seeing it again asks the database nothing."""
+
+    def __init__(self, size: int = 50_000):
+        self.size = size
+        self._items: dict[tuple[str, int, str], None] = {}
+        self._lock = threading.Lock()
+
+    def __contains__(self, item: tuple[str, int, str]) -> bool:
+        return item in self._items
+
+    def add(self, item: tuple[str, int, str]) -> None:
+        with self._lock:
+            if len(self._items) >= self.size:
+                self._items.clear()
+            self._items[item] = None
+
+
+SEEN = SeenPages()
+
+
 def _writes(policy: Policy) -> AbstractContextManager[Any]:
     """SQLite: one writer at a time in this process. Threads that race for the database's write lock wait in
     SQLite's busy handler, which sleeps a millisecond and more; a lock in the process is far cheaper."""
@@ -301,9 +323,11 @@ def _decide(
             plan = policy.plans.get("pro", plan)
         if plan.pages is not None:
             subject = f"u:{viewer.id}" if viewer else address_subject(address)
-            quota = limits.view_page(db, subject, counted, plan.pages, window_of(time.time(), policy.window))
-            if not quota.allowed:
-                return _Decision(auth, _quota_page(scope, policy, auth, plan, counted))
+            seen = (subject, window_of(time.time(), policy.window), counted)
+            if seen not in SEEN:  # a page recorded in this window stays open all the window: no need to ask
+                if not limits.view_page(db, subject, counted, plan.pages, seen[1]).allowed:
+                    return _Decision(auth, _quota_page(scope, policy, auth, plan, counted))
+                SEEN.add(seen)
     return _Decision(auth, None, rate)
 
 
