@@ -371,3 +371,19 @@ def test_a_pair_with_a_code_no_longer_valid(kb: medcode.KnowledgeBase) -> None:
     )
     a = ask(kb, f"99213 and {gone} - any current NCCI edit?")
     assert a.kind == "ptp" and "not a valid code" in a.answer and gone not in a.codes and "99213" in a.codes
+
+
+def test_coder_shorthand_and_words_any_question_has(kb: medcode.KnowledgeBase) -> None:
+    assert parse(kb, "natl pmt 2026 for 29881").kind == "payment"
+    assert parse(kb, "asst surgeon ok for 27236?").kind == "indicators"
+    assert parse(kb, "which supervision level does 74183-TC need").kind == "indicators"
+    assert parse(kb, "96413 x 3 same day").kind == "claim"
+    assert parse(kb, "when should Z87.891 be assigned").kind == "guidelines"
+    # "with" says nothing of what is asked: a lay question with it is not about Excludes notes
+    q = parse(kb, "knee walker with basket hcpcs")
+    assert q.kind == "description" and q.codes and q.codes[0][0].isalpha() and "." not in q.codes[0]
+    # a J code, a dose: a drug among HCPCS codes
+    for text in ("ondansetron 1 mg J code", "kenalog 10 mg code"):
+        q = parse(kb, text)
+        assert q.codes and q.codes[0].startswith("J"), (text, q.codes)
+    assert parse(kb, "cpt for a lumbar puncture").codes[0][0].isdigit()

@@ -187,8 +187,9 @@ def answer_guidelines(kb: KnowledgeBase, q: Question) -> Answer:
 
 SCENARIO_WORDS = 7  # a diagnosis question of this many words or more describes a case: the guideline on it helps
 ASKS_HOW = re.compile(
-    r"\b(what do i code|which code|what code|which one|code it|code both|both|vs\.?|versus|or|another code|"
-    r"additional code|first|sequenc\w*|still code|can i|should i|need)\b",
+    r"\b(what do i code|how do i code|how to code|which codes?|what codes?|what (?:dx|z) codes?|dx codes?|which one|"
+    r"code it|code both|both|vs\.?|versus|or|another code|additional code|how many codes|first|sequenc\w*|"
+    r"still code|can i|should i|need)\b",
     re.IGNORECASE,
 )
 ICD_ANSWERS = frozenset({"description", "icd_billable", "icd_children", "excludes", "code_first", "seventh"})

@@ -37,6 +37,7 @@ __all__ = ["KINDS", "Rule", "parse", "rules"]
 
 # a word naming an operation or a test by its ending ("colonoscopy", "tonsillectomy", "arthroplasty")
 _OPERATION = re.compile(r"[a-z]{3,}(?:ectomy|otomy|ostomy|plasty|scopy|graphy|pexy|rrhaphy|centesis|desis|tripsy)s?\b")
+_UNITS = re.compile(r"(?<![A-Za-z0-9])[x×]\s*\d{1,4}\b|\b\d{1,4}\s*units?\b", re.IGNORECASE)
 LAY_WORDS = 4  # a question of at most this many words, none of them asking anything, is a lay name
 
 KINDS = (
@@ -132,7 +133,13 @@ def _kind(words: str, c: Codes) -> str | None:
 
 def _asks_of_a_code(words: str) -> Rule | None:
     """The rule about one code that a question without a code asks ("is shingles billable?")."""
-    return next((r for r in rules() if r.codes in ("icd", "proc", "proc1") and r.pattern.search(words)), None)
+    generic = _words()["generic"]
+    for r in rules():
+        if r.codes in ("icd", "proc", "proc1") and any(
+            not generic.fullmatch(m.group(0)) for m in r.pattern.finditer(words)
+        ):  # a word that says what is asked ("billable"), not one any question has ("with")
+            return r
+    return None
 
 
 def _setting(words: str) -> str | None:
@@ -165,7 +172,7 @@ def _lay(kb: KnowledgeBase, terms: str, words: str, kind: str | None) -> tuple[s
     if kind in ICD_KINDS or (w["icd"].search(words) and not payment):
         system = "icd10cm"
     elif payment or kind is not None or any(x.search(words) for x in (w["procedure"], w["hcpcs"], _OPERATION)):
-        system = "hcpcs" if "hcpcs" in words else "cpt,hcpcs"
+        system = "hcpcs" if w["hcpcs_only"].search(words) else "cpt" if w["cpt_only"].search(words) else "cpt,hcpcs"
     else:  # a condition: "code for shingles?"
         system = "icd10cm"
     for row in read("assistant/lay.tsv", ("phrase", "search")):
@@ -176,6 +183,8 @@ def _lay(kb: KnowledgeBase, terms: str, words: str, kind: str | None) -> tuple[s
         return ()
     if not hits:
         return ()
+    if w["jcode"].search(words):  # "ondansetron J code": the drug's J code, not its oral Q code
+        hits = [h for h in hits if h.code.startswith("J")] or hits
     if payment:
         payable = {
             r[0]
@@ -294,6 +303,8 @@ def parse(
         asked_day = day
     if asked_day is not None:
         year = year if year and year != asked_day.year else asked_day.year
+    if kind is None and c.procedures and _UNITS.search(rest):
+        kind = "claim"  # "88305 x 20 on one date": the units the claim checker would allow
     if kind is None and c.procedures and (zip5 or locality or place or setting or "$" in text):
         kind = "payment"  # "45385 in Queens NY, hospital setting, 2026 $?"
     if kind is None:
