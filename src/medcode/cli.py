@@ -163,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     dbsub.add_parser("current", help="the revision the database is at; exit 1 when it is behind the newest")
 
-    from medcode.app.models import PLAN_NAMES, ROLES
+    from medcode.app.names import PLAN_NAMES, ROLES
 
     adm = sub.add_parser("admin", help="manage accounts: create one, change its role or plan")
     admsub = adm.add_subparsers(dest="admin_command", required=True)

@@ -8,8 +8,21 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-ROLES = ("guest", "member", "consultant", "employer", "admin")
-PLAN_NAMES = ("guest", "member", "pro")
+from medcode.app.names import PLAN_NAMES, ROLES
+
+__all__ = [
+    "PLAN_NAMES",
+    "ROLES",
+    "ApiKey",
+    "Base",
+    "EmailToken",
+    "KeyMinute",
+    "LoginFailure",
+    "PageView",
+    "SessionRow",
+    "User",
+]
+
 PURPOSES = ("verify", "reset")
 EMAIL_MAX = 254
 
