@@ -387,3 +387,13 @@ def test_coder_shorthand_and_words_any_question_has(kb: medcode.KnowledgeBase) -
         q = parse(kb, text)
         assert q.codes and q.codes[0].startswith("J"), (text, q.codes)
     assert parse(kb, "cpt for a lumbar puncture").codes[0][0].isdigit()
+
+
+def test_words_of_code_descriptions_are_not_corrected_and_abbreviations_are_not_states(kb) -> None:
+    # "diagnostic" is a word of the code descriptions, not a typo of "diagnosis"
+    assert parse(kb, "code for a diagnostic arthroscopy of the knee").codes[0][0].isdigit()
+    # "MI" of a diagnosis question is no state; of a payment question it is Michigan
+    assert parse(kb, "old MI and a new MI within 4 weeks, which category").place is None
+    assert parse(kb, "99223 in Lansing MI 2026").place == "mi"
+    assert parse(kb, "total facility RVUs for 43235").kind == "payment"
+    assert parse(kb, "codes like 95816").kind == "siblings"

@@ -189,7 +189,7 @@ SCENARIO_WORDS = 7  # a diagnosis question of this many words or more describes 
 ASKS_HOW = re.compile(
     r"\b(what do i code|how do i code|how to code|which codes?|what codes?|what (?:dx|z) codes?|dx codes?|which one|"
     r"code it|code both|both|vs\.?|versus|or|another code|additional code|how many codes|first|sequenc\w*|"
-    r"still code|can i|should i|need)\b",
+    r"still code|can i|should i|can it be|need|what else|anything else|anything extra|extra|secondary|principal)\b",
     re.IGNORECASE,
 )
 ICD_ANSWERS = frozenset({"description", "icd_billable", "icd_children", "excludes", "code_first", "seventh"})

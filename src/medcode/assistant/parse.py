@@ -236,6 +236,7 @@ def parse(
     zip5 = z.group(1) if z else None
     c = codes_in(facts, rest, z.span(1) if z else None)
     asks_place = any(r.kind == "locality" and r.pattern.search(rest.lower()) for r in rules())
+    pays = any(r.kind == "payment" and r.pattern.search(rest.lower()) for r in rules())
     if zip5 is None:  # "what does 20610 pay in 90210?", "what locality is 11354": five digits that are no code
         for u in c.unknown:
             after = re.search(rf"\b(?:in|at|near)\s+(?:zip\s+)?{u}\b", rest, re.IGNORECASE)
@@ -243,7 +244,6 @@ def parse(
                 zip5 = u
                 c = replace(c, unknown=tuple(x for x in c.unknown if x != u))
                 break
-    pays = any(r.kind == "payment" and r.pattern.search(rest.lower()) for r in rules())
     if zip5 is None and asks_place and not pays and len(c.codes) == 1 and c.codes[0].isdigit():
         zip5, c = c.codes[0], replace(c, codes=())  # "78701 locality?": a ZIP code that is also a CPT code
     words = normalized(kb, rest)
@@ -251,7 +251,10 @@ def parse(
     if key:
         locality, place = f"{key.group(1)}-{key.group(2)}", None
     if place and place.upper() in facts.states:  # "pay in GA": Georgia, not the modifier GA
-        c = replace(c, modifiers={k: tuple(m for m in v if m != place.upper()) for k, v in c.modifiers.items()})
+        state = place.upper()
+        if not (c.procedures or asks_place or pays):  # "a new MI": a myocardial infarction, not Michigan
+            locality, place = None, None
+        c = replace(c, modifiers={k: tuple(m for m in v if m != state) for k, v in c.modifiers.items()})
     setting = _setting(words)
     kind = _kind(words, replace(c, codes=c.codes + c.unknown))  # a code that is not one still says what is asked
     terms: str | None = None
@@ -292,6 +295,7 @@ def parse(
             kind = "locality"
         else:  # a few words and nothing asked of them ("frozen shoulder code", "pinworms dx"): a lay name
             few = _lay_terms(lay, place)
+            kind = None if kind == "description" else kind  # "what does X mean" of no code: not a code's description
             if few and kind is None and (len(few.split()) <= LAY_WORDS or _ends_with(w["lay_tail"], words)):
                 c = replace(c, codes=_resolve(kb, few, words, None))
                 if c.codes:

@@ -47,6 +47,7 @@ DATES = (
     (re.compile(r"\b(20\d\d)\s*-?\s*q([1-4])\b|\bq([1-4])\s*(20\d\d)\b", re.IGNORECASE), "q"),
 )
 YEAR = re.compile(r"(?<![\d-])(20[0-4]\d)(?![\d-])")
+_PLAIN = re.compile(r"[a-z]{4,}")
 WORD = re.compile(r"[a-z][a-z']*")
 
 
@@ -62,6 +63,7 @@ class Known:
     vocabulary: frozenset[str]
     states: dict[str, str]  # postal abbreviation -> MAC-LOC of its one locality, "" when it has several
     keys: frozenset[str]  # every MAC-LOC of the GPCI file
+    plain: frozenset[str]  # words of the ICD-10-CM and HCPCS descriptions: spelt right, never corrected
 
 
 def known(kb: KnowledgeBase) -> Known:
@@ -140,7 +142,21 @@ def load(kb: KnowledgeBase) -> Known:
         frozenset(w for w in vocab if len(w) >= 3) | frozenset(known.split("|")),
         {s: next(iter(keys)) if len(keys) == 1 else "" for s, keys in abbreviations.items() if len(s) == 2},
         frozenset(gpci_keys),
+        frozenset(_description_words(kb)),
     )
+
+
+def _description_words(kb: KnowledgeBase) -> set[str]:
+    words: set[str] = set()
+    for family, sql in (
+        ("icd10cm", "SELECT description FROM icd10cm_codes WHERE release_id = ?"),
+        ("hcpcs", "SELECT long_description FROM hcpcs_codes WHERE release_id = ?"),
+    ):
+        resolved = kb.resolve(family, None)
+        if resolved is not None:
+            for (text,) in kb.query(sql, (resolved.release.ids[0],)):
+                words.update(_PLAIN.findall(text.lower()))
+    return words
 
 
 def distance(a: str, b: str, limit: int) -> int:
@@ -178,9 +194,16 @@ def correct(word: str, vocabulary: frozenset[str]) -> str:
 
 
 def normalized(kb: KnowledgeBase, text: str) -> str:
-    """The question lower-cased with its misspelt words corrected."""
-    vocab = known(kb).vocabulary
-    return re.sub(r"[a-z]+", lambda m: correct(m.group(0), vocab), " ".join(text.lower().split()))
+    """The question lower-cased with its misspelt words corrected (a word of a code description, such
+    as "diagnostic", is spelt right even when it is close to a keyword such as "diagnosis")."""
+    facts = known(kb)
+    vocab, plain = facts.vocabulary, facts.plain
+
+    def fix(m: re.Match[str]) -> str:
+        word = m.group(0)
+        return word if word in plain else correct(word, vocab)
+
+    return re.sub(r"[a-z]+", fix, " ".join(text.lower().split()))
 
 
 def dates(text: str) -> tuple[date | None, int | None, str]:
