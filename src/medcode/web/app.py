@@ -34,6 +34,7 @@ from medcode.pricing import PricingError, UnknownLocality
 from medcode.web import pages
 from medcode.web.api import account as account_api
 from medcode.web.api import ask, audit, claims, codes, price, releases, search, suggest
+from medcode.web.api import keys as keys_api
 from medcode.web.auth import GUEST_NAV, Accounts, Policy
 from medcode.web.deps import AnswerCache, BadInput, error
 from medcode.web.guard import Guard
@@ -150,7 +151,18 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
     app.state.note_limit = casenote.max_bytes(conf.max_note_kb)  # bytes of a note Case2Code reads
     app.state.llm = casenote.llm_config(conf)  # optional re-rank (MEDCODE_LLM_URL); a bad URL stops start-up
     api = (codes, search, price, claims, releases, suggest, audit, ask)
-    for module in (*api, account_api, pages, suggest_page, audit_page, ask_page, apidocs, account_page, admin_page):
+    for module in (
+        *api,
+        account_api,
+        keys_api,
+        pages,
+        suggest_page,
+        audit_page,
+        ask_page,
+        apidocs,
+        account_page,
+        admin_page,
+    ):
         app.include_router(module.router)
     app.add_middleware(Accounts)  # sessions, keys, quotas and rate limits (nothing at all for a guest when off)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -23,6 +23,7 @@ from fastapi.responses import RedirectResponse, Response
 from medcode.app import accounts, keys, limits
 from medcode.app.plans import window_of
 from medcode.web.api import account as flows
+from medcode.web.api import keys as key_api
 from medcode.web.auth import CSRF_COOKIE, KEYS, Auth, auth_of, check_csrf, policy_of, session_cookie, window_words
 from medcode.web.pages.render import Pages
 
@@ -358,7 +359,7 @@ async def delete_submit(request: Request) -> Response:
 def _keys_page(request: Request, auth: Auth, status: int = 200, **extra: Any) -> Response:
     policy, user = policy_of(request), auth.user
     assert user is not None
-    shown = [flows.key_view(k) for k in keys.list_keys(policy.engine, user)]
+    shown = [key_api.key_view(k) for k in keys.list_keys(policy.engine, user)]
     for k in shown:
         k["created"] = time.strftime("%Y-%m-%d", time.gmtime(k["created"]))
         k["usage"] = [(u["day"], u["requests"]) for u in k["usage"]]

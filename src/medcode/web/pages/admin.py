@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from medcode.app import accounts
 from medcode.app.models import PLAN_NAMES, ROLES
 from medcode.web.api import account as flows
+from medcode.web.api import keys as key_api
 from medcode.web.auth import Auth, auth_of, policy_of
 from medcode.web.pages.account import _message, _pages, _run, _session_form, _to_login
 
@@ -20,7 +21,7 @@ router = APIRouter(include_in_schema=False)
 
 def _admin(request: Request, auth: Auth, offset: int = 0, status: int = 200, **extra: Any) -> Response:
     limit = 100
-    users = [flows.user_view(u) for u in accounts.list_users(policy_of(request).engine, offset, limit)]
+    users = [key_api.user_view(u) for u in accounts.list_users(policy_of(request).engine, offset, limit)]
     for u in users:
         u["created"] = time.strftime("%Y-%m-%d", time.gmtime(u["created"]))
     return _pages(request).page(
@@ -63,7 +64,7 @@ async def admin_grant(request: Request, user_id: int) -> Response:
 
     def work() -> Response:
         try:
-            flows.grant(request, user_id, form.get("role") or None, form.get("plan") or None)
+            key_api.grant(request, user_id, form.get("role") or None, form.get("plan") or None)
         except flows.Refused as exc:
             return _admin(request, auth, status=exc.status, error=exc.message)
         return _admin(request, auth, message=f"User {user_id}: role and plan saved.")
