@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from medcode.app import accounts, keys, limits
 from medcode.app.accounts import address_subject
 from medcode.app.models import User
-from medcode.app.plans import Plan, window_of
+from medcode.app.plans import Plan, window_end, window_of
 from medcode.web.deps import CODE_PATTERN, error
 
 SESSION_COOKIE = "medcode_session"
@@ -178,6 +178,12 @@ def _credentials(raw: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None
         elif name == b"x-forwarded-for":
             forwarded = value.decode("latin-1")
     return cookie, bearer, forwarded
+
+
+def window_resets(seconds: int, now: float | None = None) -> str:
+    """When the quota window of ``now`` ends, in words (UTC)."""
+    end = window_end(time.time() if now is None else now, seconds)
+    return time.strftime("%H:%M UTC" if seconds < 86400 else "%Y-%m-%d %H:%M UTC", time.gmtime(end))
 
 
 def window_words(seconds: int) -> str:
@@ -366,6 +372,7 @@ def _quota_page(scope: Scope, policy: Policy, auth: Auth, plan: Plan, counted: s
         plan=plan,
         user=user,
         window=window_words(policy.window),
+        resets=window_resets(policy.window),
         member_pages=(policy.plans.get("member") or plan).pages,
         query=code or " ".join(compared),
         systems=SYSTEMS,

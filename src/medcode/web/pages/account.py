@@ -24,7 +24,17 @@ from medcode.app import accounts, keys, limits
 from medcode.app.plans import window_of
 from medcode.web.api import account as flows
 from medcode.web.api import keys as key_api
-from medcode.web.auth import CSRF_COOKIE, KEYS, Auth, auth_of, check_csrf, policy_of, session_cookie, window_words
+from medcode.web.auth import (
+    CSRF_COOKIE,
+    KEYS,
+    Auth,
+    auth_of,
+    check_csrf,
+    policy_of,
+    session_cookie,
+    window_resets,
+    window_words,
+)
 from medcode.web.pages.render import Pages
 
 router = APIRouter(include_in_schema=False)
@@ -302,6 +312,7 @@ def _home(request: Request, auth: Auth, status: int = 200, **extra: Any) -> Resp
         used=used,
         quotas=policy.quotas,
         window=window_words(policy.window),
+        resets=window_resets(policy.window),
         csrf=auth.csrf,
         **extra,
     )
