@@ -576,5 +576,19 @@ def test_quota_and_rate_limit_hold_across_two_workers(
             pages = list(pool.map(guest_page, codes))
         assert statuses.count(200) == 20 and statuses.count(429) == 40, statuses
         assert pages.count(200) == 3 and pages.count(402) == 7, pages
+        # a key revoked through one worker is refused at once by both (each had kept its owner)
+        second = c.post("/api/keys", json={"name": "second"}, headers={"X-CSRF-Token": csrf}).json()
+
+        def keyed2(_: int) -> int:
+            return httpx.get(
+                server.base + "/api/codes/20702", headers={"Authorization": f"Bearer {second['key']}"}, timeout=30
+            ).status_code
+
+        with ThreadPoolExecutor(4) as pool:
+            assert set(pool.map(keyed2, range(8))) == {200}
+        assert c.delete(f"/api/keys/{second['id']}", headers={"X-CSRF-Token": csrf}).status_code == 204
+        with ThreadPoolExecutor(4) as pool:
+            after = list(pool.map(keyed2, range(16)))
+        assert after == [401] * 16, after
     finally:
         server.stop()

@@ -277,6 +277,18 @@ def test_hit_key_counts_per_minute(eng: Engine, member: User) -> None:
     assert limits.key_minute_count(eng, key_id, now) == 5
 
 
+def test_hit_live_key_counts_only_a_live_key(eng: Engine, member: User) -> None:
+    key_id, _ = keys.create_key(eng, member, "live")
+    now = 1_700_000_010.0
+    results = [limits.hit_live_key(eng, key_id, 2, now) for _ in range(3)]
+    assert [r.allowed if r else None for r in results] == [True, True, False]
+    assert limits.key_minute_count(eng, key_id, now) == 3
+    assert keys.revoke_key(eng, member, key_id)
+    assert limits.hit_live_key(eng, key_id, 2, now) is None  # revoked: refused and not counted
+    assert limits.key_minute_count(eng, key_id, now) == 3
+    assert limits.hit_live_key(eng, 10**9, 2, now) is None  # no such key
+
+
 def test_view_page_quota(eng: Engine) -> None:
     subject = "a:" + uuid.uuid4().hex
     got = [limits.view_page(eng, subject, p, 2, 100) for p in ["/code/a", "/code/b", "/code/a", "/code/c"]]

@@ -11,9 +11,10 @@ one trip to a worker thread, where it runs at most two statements of the applica
   that keeps the site header, the search box and the code in the heading; search, the home page, static
   files and ``/healthz`` never count;
 - with quotas on, the JSON API (but for ``/api/auth/*`` and the calls the site's own pages make) needs a key
-  or a session; a keyed request is counted (``limits.hit_key``) and answered 429 with ``Retry-After`` over
-  the plan's rate; every keyed answer carries ``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset``. With
-  quotas off a key sent to the data API is ignored (the API is open, as before).
+  or a session; a keyed request is counted (``limits.hit_live_key``, which refuses a key revoked on any
+  worker) and answered 429 with ``Retry-After`` over the plan's rate; every keyed answer carries
+  ``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset``. With quotas off a key sent to the data API is
+  ignored (the API is open, as before).
 
 State-changing account requests authenticated by the session carry its CSRF token (``X-CSRF-Token`` from
 the API, a ``csrf`` form field from pages): the handlers check it with :func:`check_csrf`.
@@ -241,8 +242,9 @@ class Accounts:
 
 class KeyCache:
     """Key owners (key id and account) by key, kept a few seconds in this process: a keyed request then costs
-    one statement (the count) instead of two. The worker that revokes a key, deletes an account or changes a
-    plan forgets at once; another worker within ``seconds``."""
+    one statement (the count, which also checks that the key is still live: a key revoked or an account
+    deleted on any worker is refused at once). A plan changed on another worker reaches this one within
+    ``seconds``; the worker that changes it forgets at once."""
 
     def __init__(self, seconds: float = 2.0, size: int = 10_000):
         self.seconds, self.size = seconds, size
@@ -260,6 +262,10 @@ class KeyCache:
                 self._items.clear()
             self._items[key] = (now + self.seconds, found)
         return found
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
 
     def forget(self, user_id: int) -> None:
         with self._lock:
@@ -303,14 +309,20 @@ def _decide(
     db = policy.engine
     auth, rate = Auth(), None
     if bearer is not None:
-        found = KEYS.owner(db, bearer)
+        # the owner kept a few seconds for the counted data API (the count itself checks the key is live);
+        # the account API (keys, account, admin) looks the key up every time
+        found = KEYS.owner(db, bearer) if gated else keys.key_owner(db, bearer)
         if found is None:
             return _Decision(auth, error(401, "bad_key", "this API key is unknown or revoked"))
         key_id, user = found
         auth = Auth(user=user, key_id=key_id)
         if gated:
             plan = policy.plans.get(user.plan) or policy.plans["guest"]
-            rate = limits.hit_key(db, key_id, plan.rate_per_minute, int(time.time()))
+            live = limits.hit_live_key(db, key_id, plan.rate_per_minute, int(time.time()))
+            if live is None:  # revoked (or its account deleted) by another worker since it was kept
+                KEYS.drop(bearer)
+                return _Decision(Auth(), error(401, "bad_key", "this API key is unknown or revoked"))
+            rate = live
             if not rate.allowed:
                 refusal = error(
                     429,
