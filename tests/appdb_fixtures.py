@@ -85,7 +85,7 @@ def appdb_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 
 def hammer(url: str, what: str, arg: str, limit: int, threads: int, each: int) -> int:
-    """From ``threads`` threads, ``each`` calls of a counter (``key``: hit_key of key id ``arg``; ``page``: a new
+    """From ``threads`` threads, ``each`` calls of a counter (``key``: hit_live_key of key id ``arg``; ``page``: a new
     page for subject ``arg`` in window 1) against ``limit``; the number allowed (run in other processes)."""
     from medcode.app import limits
 
@@ -108,7 +108,7 @@ def hammer(url: str, what: str, arg: str, limit: int, threads: int, each: int) -
         mine = 0
         for i in range(each):
             if what == "key":
-                ok = limits.hit_key(eng, int(arg), limit, FIXED_NOW).allowed
+                ok = limits.hit_live_key(eng, int(arg), limit, FIXED_NOW).allowed
             else:
                 ok = limits.view_page(eng, arg, f"/code/{os.getpid()}-{t}-{i}", limit, 1).allowed
             mine += ok

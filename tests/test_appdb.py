@@ -225,7 +225,7 @@ def test_delete_account_removes_its_data(eng: Engine) -> None:
     accounts.create_session(eng, user)
     accounts.make_token(eng, user, "reset")
     key_id, key = keys.create_key(eng, user, "k")
-    limits.hit_key(eng, key_id, 10)
+    limits.hit_live_key(eng, key_id, 10)
     limits.view_page(eng, f"u:{user.id}", "/code/99213", 5, 7)
     other_key, _ = keys.create_key(eng, other, "k")
     limits.view_page(eng, f"u:{other.id}", "/code/99213", 5, 7)
@@ -252,8 +252,8 @@ def test_keys_create_list_revoke(eng: Engine, member: User) -> None:
     assert keys.key_owner(eng, key[:-1] + ("A" if key[-1] != "A" else "B")) is None
     assert keys.key_owner(eng, "") is None and keys.key_owner(eng, "Bearer " + key) is None
     for _ in range(3):
-        limits.hit_key(eng, key_id, 60)
-    limits.hit_key(eng, key_id, 60, time.time() - 86400)  # yesterday
+        limits.hit_live_key(eng, key_id, 60)
+    limits.hit_live_key(eng, key_id, 60, time.time() - 86400)  # yesterday
     (info,) = [k for k in keys.list_keys(eng, member) if k.id == key_id]
     assert info.name == "my script" and info.prefix == key[:8] and not info.revoked
     assert info.today == 3 and sum(n for _, n in info.usage) == 4 and len(info.usage) == 2
@@ -266,14 +266,15 @@ def test_keys_create_list_revoke(eng: Engine, member: User) -> None:
         keys.create_key(eng, member, "x" * 101)
 
 
-def test_hit_key_counts_per_minute(eng: Engine, member: User) -> None:
+def test_hit_live_key_counts_per_minute(eng: Engine, member: User) -> None:
     key_id, _ = keys.create_key(eng, member, "rate")
     now = 1_700_000_010.0
-    results = [limits.hit_key(eng, key_id, 3, now) for _ in range(5)]
+    results = [limits.hit_live_key(eng, key_id, 3, now) for _ in range(5)]
     assert [r.allowed for r in results] == [True, True, True, False, False]
     assert [r.remaining for r in results] == [2, 1, 0, 0, 0]
     assert results[0].reset_epoch == 1_700_000_040 and results[0].retry_after(now) == 30
-    assert limits.hit_key(eng, key_id, 3, now + 60).allowed  # the next minute starts again
+    again = limits.hit_live_key(eng, key_id, 3, now + 60)
+    assert again is not None and again.allowed  # the next minute starts again
     assert limits.key_minute_count(eng, key_id, now) == 5
 
 

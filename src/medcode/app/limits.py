@@ -67,20 +67,6 @@ def _increment(conn: Connection, table: Table, keys: dict[str, Any]) -> int:
     return int(conn.execute(_upsert(table.name, tuple(keys)), keys).scalar_one())
 
 
-def hit_key(db: Engine, key_id: int, limit: int, now: float | None = None) -> RateResult:
-    """Count one request of a key in this minute; refused when the count passes ``limit``."""
-    now = time.time() if now is None else now
-    minute = int(now) // 60
-    table = KeyMinute.__table__
-    assert isinstance(table, Table)
-    with db.begin() as conn:
-        count = _increment(conn, table, {"key_id": key_id, "minute": minute})
-    _maybe_prune(
-        db, "key_minutes", now, lambda c: c.execute(delete(table).where(table.c.minute < minute - KEY_DAYS_KEPT * 1440))
-    )
-    return RateResult(count <= limit, limit, max(0, limit - count), (minute + 1) * 60)
-
-
 _LIVE_KEY = text(
     'INSERT INTO "key_minutes" ("key_id", "minute", "count") '
     "SELECT CAST(:key_id AS INTEGER), CAST(:minute AS BIGINT), 1 "
