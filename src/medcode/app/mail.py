@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from collections.abc import Mapping
 from email.message import EmailMessage
+from email.utils import make_msgid
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -16,18 +18,35 @@ class MailError(RuntimeError):
     """The mail server refused or could not be reached."""
 
 
-def send(conf: Any, to: str, subject: str, text: str) -> None:
+def send(
+    conf: Any,
+    to: str,
+    subject: str,
+    text: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    log_text: bool = True,
+) -> str:
     """Send one plain-text message to MEDCODE_SMTP_URL; without one, log it at WARNING on ``medcode.mail``
-    (subject and text: the text of medcode's own mail is a short note and a link, no user content)."""
+    (subject and text: the text of medcode's own mail is a short note and a link, no user content).
+    ``headers``: more headers (Message-ID, In-Reply-To, References, Auto-Submitted ...; a Message-ID is made
+    when none is given); ``log_text=False`` keeps the text out of that log line (a consultant's reply may
+    hold patient data). Returns the Message-ID."""
     url = str(getattr(conf, "smtp_url", "") or "")
     sender = str(getattr(conf, "mail_from", "") or "medcode@localhost")
+    extra = dict(headers or {})
+    msgid = extra.pop("Message-ID", "") or make_msgid(domain=sender.rpartition("@")[2] or "localhost")
     if not url:
-        log.warning("mail not sent (MEDCODE_SMTP_URL is unset): to=%s subject=%s\n%s", to, subject, text)
-        return
+        shown = text if log_text else f"({len(text)} characters not logged)"
+        log.warning("mail not sent (MEDCODE_SMTP_URL is unset): to=%s subject=%s\n%s", to, subject, shown)
+        return msgid
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject
+    msg["Message-ID"] = msgid
+    for name, value in extra.items():
+        msg[name] = value
     msg.set_content(text)
     parts = urlsplit(url)
     tls = parts.scheme == "smtps"
@@ -48,3 +67,4 @@ def send(conf: Any, to: str, subject: str, text: str) -> None:
             smtp.send_message(msg)
     except (OSError, smtplib.SMTPException) as exc:
         raise MailError(f"could not send mail through {host}:{port}: {exc}") from exc
+    return msgid
