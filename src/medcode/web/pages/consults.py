@@ -1,0 +1,363 @@
+"""Consult pages (no JavaScript needed): members ask on ``/consult`` and read their tickets and the answers on
+``/consult/mine`` and ``/consult/{id}``; consultants and admins work the queue on ``/consults`` (filters by
+state, assignee and due time; the review folder of mail from unknown senders) and a ticket on
+``/consults/{id}``: the thread, attachments, the draft with its sources, take, reply, state, and (admins)
+purge. Forms carry the session's CSRF token in a ``csrf`` field.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
+
+from medcode.app import consults
+from medcode.web.api import account as flows
+from medcode.web.api import consults as api
+from medcode.web.auth import Auth, auth_of, check_csrf, policy_of
+from medcode.web.pages.account import _message, _pages, _run, _session_form, _stale_form, _to_login
+
+router = APIRouter(include_in_schema=False)
+NOTE_TYPES = {".txt": "text/plain", ".pdf": "application/pdf"}
+FILTERS = {"state": ("", *api.STATES), "assignee": ("any", "me", "none")}
+
+
+def when(epoch: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch)) if epoch else ""
+
+
+def _conf(request: Request) -> Any:
+    return request.app.state.conf
+
+
+def note_limit(request: Request) -> int:
+    """Bytes of a note attached on the form (MEDCODE_CONSULT_MAX_ATTACHMENT_MB)."""
+    return int(getattr(_conf(request), "consult_max_attachment_mb", 10)) << 20
+
+
+def _signed_in(request: Request) -> Auth | Response:
+    auth = auth_of(request)
+    if auth.user is None or auth.token is None:
+        return _to_login()
+    return auth
+
+
+def _forbidden(request: Request, who: str = "consultants and admins") -> Response:
+    return _message(request, "Not allowed", f"Only {who} may see this page.", 403, failed=True)
+
+
+def _staff(request: Request) -> Auth | Response:
+    auth = _signed_in(request)
+    if isinstance(auth, Auth) and (auth.user is None or auth.user.role not in api.STAFF):
+        return _forbidden(request)
+    return auth
+
+
+# --- members ------------------------------------------------------------------------------------------------
+
+
+def _ask_form(request: Request, auth: Auth, status: int = 200, **extra: Any) -> Response:
+    return _pages(request).page(
+        request,
+        "consult_ask.html",
+        status=status,
+        cache=False,
+        csrf=auth.csrf,
+        limit_mb=note_limit(request) >> 20,
+        subject_chars=api.SUBJECT_CHARS,
+        **extra,
+    )
+
+
+@router.get("/consult")
+def ask_page(request: Request) -> Response:
+    auth = _signed_in(request)
+    if isinstance(auth, Response):
+        return auth
+    if not api.may_ask(auth):
+        return _forbidden(request, "members")
+    return _ask_form(request, auth)
+
+
+async def _multipart(request: Request, limit: int) -> dict[str, Any] | None:
+    """The form of ``/consult`` (fields and the note file), or None when the body is over ``limit`` bytes."""
+    if int(request.headers.get("content-length") or 0) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+    parsed = await Request(request.scope, replay).form(max_files=1, max_fields=10)
+    out: dict[str, Any] = {}
+    for name, value in parsed.multi_items():
+        if isinstance(value, UploadFile):
+            data = await value.read()
+            if data:
+                out[name] = (Path(value.filename or "note").name[:200], data)
+        else:
+            out.setdefault(name, value)
+    return out
+
+
+def check_note(name: str, data: bytes, limit: int) -> tuple[str, str, bytes] | str:
+    """(file name, type, bytes) of an attached note, or why it is refused: a .txt in UTF-8 or a PDF."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in NOTE_TYPES:
+        return "A note must be a .txt or .pdf file."
+    if len(data) > limit:
+        return f"The note is larger than {limit >> 20} MB."
+    if suffix == ".pdf" and not data.startswith(b"%PDF-"):
+        return "This file is not a PDF."
+    if suffix == ".txt":
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return "A text note must be UTF-8 text."
+    return name, NOTE_TYPES[suffix], data
+
+
+@router.post("/consult")
+async def ask_submit(request: Request) -> Response:
+    auth = _signed_in(request)
+    if isinstance(auth, Response):
+        return auth
+    limit = note_limit(request)
+    form = await _multipart(request, limit + (1 << 20))
+    if form is None:
+        return _ask_form(request, auth, 413, error=f"The question and note are larger than {limit >> 20} MB.")
+    if not check_csrf(auth, form.get("csrf")):
+        return _stale_form(request)
+    if not api.may_ask(auth):
+        return _forbidden(request, "members")
+    subject, text = str(form.get("subject", "")).strip(), str(form.get("question", ""))
+    keep = {"subject": subject[: api.SUBJECT_CHARS], "question": text[: api.TEXT_CHARS]}
+    if not subject or not text.strip():
+        return _ask_form(request, auth, 422, error="Write a subject and a question.", **keep)
+    if len(subject) > api.SUBJECT_CHARS or len(text) > api.TEXT_CHARS:
+        return _ask_form(request, auth, 422, error="The subject or the question is too long.", **keep)
+    note = None
+    if "note" in form:
+        name, data = form["note"]
+        checked = check_note(name, data, limit)
+        if isinstance(checked, str):
+            return _ask_form(request, auth, 422, error=checked, **keep)
+        note = checked
+
+    def work() -> Response:
+        assert auth.user is not None
+        try:
+            made = consults.create_from_web(policy_of(request).engine, _conf(request), auth.user, subject, text, note)
+        except consults.ConsultError as exc:
+            return _ask_form(request, auth, 422, error=exc.message, **keep)
+        return RedirectResponse(f"/consult/{made.id}?asked=1", status_code=303)
+
+    return await _run(work)
+
+
+@router.get("/consult/mine")
+def mine_page(request: Request) -> Response:
+    auth = _signed_in(request)
+    if isinstance(auth, Response):
+        return auth
+    assert auth.user is not None
+    tickets = [api.ticket_view(t, full=False) for t in consults.tickets_of(policy_of(request).engine, auth.user)]
+    return _pages(request).page(request, "consult_mine.html", cache=False, tickets=tickets, when=when)
+
+
+@router.get("/consult/{ticket_id}")
+def member_ticket(request: Request, ticket_id: int, asked: int = 0) -> Response:
+    auth = _signed_in(request)
+    if isinstance(auth, Response):
+        return auth
+    try:
+        found, _ = api.find_ticket(request, auth, ticket_id)
+    except flows.Refused:
+        return _message(request, "No such ticket", "There is no ticket of yours with this number.", 404, failed=True)
+    return _pages(request).page(
+        request,
+        "consult_ticket.html",
+        cache=False,
+        t=api.ticket_view(found, full=False),
+        asked=bool(asked),
+        when=when,
+    )
+
+
+# --- consultants and admins ---------------------------------------------------------------------------------
+
+
+@router.get("/consults")
+def queue_page(request: Request, state: str = "", assignee: str = "any", overdue: int = 0, review: int = 0) -> Response:
+    auth = _staff(request)
+    if isinstance(auth, Response):
+        return auth
+    state = state if state in api.STATES else ""
+    assignee = assignee if assignee in FILTERS["assignee"] else "any"
+    filters = api.queue_filters(auth, state or None, assignee, bool(overdue), bool(review))
+    found = consults.queue(policy_of(request).engine, **filters)
+    return _pages(request).page(
+        request,
+        "consult_queue.html",
+        cache=False,
+        tickets=[api.ticket_view(t, full=True) for t in found],
+        chosen={"state": state, "assignee": assignee, "overdue": bool(overdue), "review": bool(review)},
+        filters=FILTERS,
+        when=when,
+    )
+
+
+def _staff_ticket(request: Request, auth: Auth, ticket_id: int, status: int = 200, **extra: Any) -> Response:
+    try:
+        found, _ = api.find_ticket(request, auth, ticket_id)
+    except flows.Refused:
+        return _message(request, "No such ticket", "There is no ticket with this number.", 404, failed=True)
+    assert auth.user is not None
+    return _pages(request).page(
+        request,
+        "consult_staff.html",
+        status=status,
+        cache=False,
+        t=api.ticket_view(found, full=True),
+        csrf=auth.csrf,
+        states=api.STATES,
+        is_admin=auth.user.role == "admin",
+        me=auth.user.id,
+        when=when,
+        **extra,
+    )
+
+
+@router.get("/consults/{ticket_id}")
+def staff_ticket(request: Request, ticket_id: int, sent: int = 0) -> Response:
+    auth = _staff(request)
+    if isinstance(auth, Response):
+        return auth
+    return _staff_ticket(request, auth, ticket_id, sent=bool(sent))
+
+
+async def _staff_form(request: Request) -> tuple[Auth, dict[str, str]] | Response:
+    found = await _session_form(request)
+    if isinstance(found, Response):
+        return found
+    auth, form = found
+    if auth.user is None or auth.user.role not in api.STAFF:
+        return _forbidden(request)
+    return auth, form
+
+
+@router.post("/consults/{ticket_id}/take")
+async def take(request: Request, ticket_id: int) -> Response:
+    found = await _staff_form(request)
+    if isinstance(found, Response):
+        return found
+    auth, _ = found
+
+    def work() -> Response:
+        assert auth.user is not None
+        user = auth.user
+        try:
+            api.changed(lambda: consults.take(policy_of(request).engine, ticket_id, user))
+        except flows.Refused as exc:
+            return _staff_ticket(request, auth, ticket_id, exc.status, error=exc.message)
+        return RedirectResponse(f"/consults/{ticket_id}", status_code=303)
+
+    return await _run(work)
+
+
+@router.post("/consults/{ticket_id}/reply")
+async def reply(request: Request, ticket_id: int) -> Response:
+    auth_or = await _staff_form(request)
+    if isinstance(auth_or, Response):
+        return auth_or
+    auth, form = auth_or
+    text = form.get("text", "")
+
+    def work() -> Response:
+        if not text.strip() or len(text) > api.TEXT_CHARS:
+            return _staff_ticket(request, auth, ticket_id, 422, error="Write an answer (at most 100,000 characters).")
+        try:
+            api.send_reply(request, auth, ticket_id, text)
+        except flows.Refused as exc:
+            return _staff_ticket(request, auth, ticket_id, exc.status, error=exc.message, text=text)
+        return RedirectResponse(f"/consults/{ticket_id}?sent=1", status_code=303)
+
+    return await _run(work)
+
+
+@router.post("/consults/{ticket_id}/state")
+async def set_state(request: Request, ticket_id: int) -> Response:
+    found = await _staff_form(request)
+    if isinstance(found, Response):
+        return found
+    auth, form = found
+    state = form.get("state", "")
+
+    def work() -> Response:
+        assert auth.user is not None
+        user = auth.user
+        if state not in api.STATES:
+            return _staff_ticket(request, auth, ticket_id, 422, error="Choose one of the states.")
+        try:
+            api.changed(lambda: consults.set_state(policy_of(request).engine, ticket_id, user, state))
+        except flows.Refused as exc:
+            return _staff_ticket(request, auth, ticket_id, exc.status, error=exc.message)
+        return RedirectResponse(f"/consults/{ticket_id}", status_code=303)
+
+    return await _run(work)
+
+
+@router.post("/consults/{ticket_id}/purge")
+async def purge(request: Request, ticket_id: int) -> Response:
+    found = await _staff_form(request)
+    if isinstance(found, Response):
+        return found
+    auth, _ = found
+    if auth.user is None or auth.user.role != "admin":
+        return _forbidden(request, "admins")
+
+    def work() -> Response:
+        assert auth.user is not None
+        if not consults.purge(policy_of(request).engine, _conf(request), ticket_id, auth.user):
+            return _message(request, "No such ticket", "There is no ticket with this number.", 404, failed=True)
+        return _message(
+            request,
+            "Ticket purged",
+            f"Ticket {ticket_id}: its messages and attachments are erased; the audit log keeps that it was purged.",
+            links=[("/consults", "The queue")],
+        )
+
+    return await _run(work)
+
+
+@router.get("/consults/{ticket_id}/attachments/{attachment_id}")
+def attachment(request: Request, ticket_id: int, attachment_id: int) -> Response:
+    auth = _staff(request)
+    if isinstance(auth, Response):
+        return auth
+    found = consults.attachment_file(policy_of(request).engine, attachment_id)
+    if found is None or found[0] != ticket_id or found[2] is None:
+        return _message(request, "No such file", "This attachment is not kept (or was purged).", 404, failed=True)
+    _, info, path = found
+    assert path is not None
+    kind = info.content_type if info.content_type in NOTE_TYPES.values() else "application/octet-stream"
+    return FileResponse(
+        path,
+        media_type=kind,
+        filename=Path(info.filename or "attachment").name,
+        content_disposition_type="attachment",
+        headers={"Cache-Control": "no-store"},
+    )
