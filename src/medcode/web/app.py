@@ -34,6 +34,7 @@ from medcode.pricing import PricingError, UnknownLocality
 from medcode.web import pages
 from medcode.web.api import account as account_api
 from medcode.web.api import ask, audit, claims, codes, price, releases, search, suggest
+from medcode.web.api import consults as consults_api
 from medcode.web.api import jobboard as jobboard_api
 from medcode.web.api import keys as keys_api
 from medcode.web.auth import GUEST_NAV, Accounts, Policy
@@ -44,6 +45,7 @@ from medcode.web.pages import account as account_page
 from medcode.web.pages import admin as admin_page
 from medcode.web.pages import ask as ask_page
 from medcode.web.pages import audit as audit_page
+from medcode.web.pages import consults as consults_page
 from medcode.web.pages import jobboard as jobboard_page
 from medcode.web.pages import suggest as suggest_page
 from medcode.web.pages.jobs import Jobs
@@ -158,6 +160,7 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
         account_api,
         keys_api,
         jobboard_api,
+        consults_api,
         pages,
         suggest_page,
         audit_page,
@@ -165,6 +168,7 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
         apidocs,
         account_page,
         admin_page,
+        consults_page,
         jobboard_page,
     ):
         app.include_router(module.router)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from medcode.app import accounts, consults, keys, mail
+from medcode.app import accounts, consult_drafts, consults, keys, mail
 from medcode.app.consult_views import MessageInfo, Ticket
 from medcode.web.api.account import CsrfHeader, Refused, _guarded
 from medcode.web.api.schemas import errors
@@ -175,6 +175,11 @@ def queue_filters(auth: Auth, state: str | None, assignee: str, overdue: bool, r
     }
 
 
+def draft_soon(request: Request) -> None:
+    """Wake this process's drafter (started on first use): CasePilot drafts the new ticket in the background."""
+    consult_drafts.background(policy_of(request).engine, request.app.state.conf).wake()
+
+
 def changed(work: Any) -> Ticket:
     """Run a change of the consult core, answering its refusals."""
     try:
@@ -252,6 +257,7 @@ def api_ask(request: Request, body: Question, x_csrf_token: CsrfHeader = None) -
         assert auth.user is not None
         user, conf = auth.user, request.app.state.conf
         made = changed(lambda: consults.create_from_web(policy_of(request).engine, conf, user, body.subject, body.text))
+        draft_soon(request)
         return json({"id": made.id, "state": made.state, "tag": made.tag, "due_at": made.due_at}, 201)
 
     return _guarded(work)

@@ -163,6 +163,7 @@ async def ask_submit(request: Request) -> Response:
             made = consults.create_from_web(policy_of(request).engine, _conf(request), auth.user, subject, text, note)
         except consults.ConsultError as exc:
             return _ask_form(request, auth, 422, error=exc.message, **keep)
+        api.draft_soon(request)
         return RedirectResponse(f"/consult/{made.id}?asked=1", status_code=303)
 
     return await _run(work)

@@ -1,0 +1,305 @@
+"""The consult queue on the web over real HTTP: `medcode serve` in its own process on SQLite and on PostgreSQL
+(MEDCODE_TEST_DATABASE_URL); users made with `medcode admin create-user`; medcode's replies are received by an
+SMTP server of the test's own (aiosmtpd), acting as the outside mail server, and their threading is checked.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from appdb_fixtures import appdb_url  # noqa: F401 (fixture)
+from test_accounts_web import PASSWORD, Server, free_port, start_server
+
+
+@dataclass
+class Outside:
+    """The outside mail server: every message medcode sends, parsed."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        with self.lock:
+            self.messages.append(msg)  # type: ignore[arg-type]
+        return "250 OK"
+
+    def wait_for(self, to: str, timeout: float = 20) -> EmailMessage:
+        end = time.time() + timeout
+        while time.time() < end:
+            with self.lock:
+                for m in self.messages:
+                    if to in str(m["To"]):
+                        return m
+            time.sleep(0.1)
+        raise AssertionError(f"no mail reached {to}")
+
+
+@pytest.fixture(scope="module")
+def outside() -> Iterator[tuple[Outside, str]]:
+    from aiosmtpd.controller import Controller
+
+    box = Outside()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, f"smtp://127.0.0.1:{port}"
+    controller.stop()
+
+
+def make_user(url: str, home: Path, role: str, plan: str = "member") -> str:
+    """A verified account made the way a script does: `medcode admin create-user ... --password-stdin`."""
+    who = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
+    env = dict(os.environ, MEDCODE_DATABASE_URL=url, MEDCODE_HOME=str(home))
+    done = subprocess.run(
+        [sys.executable, "-m", "medcode.cli", "admin", "create-user", who, "--role", role, "--plan", plan,
+         "--password-stdin"],
+        input=PASSWORD + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return who
+
+
+def log_in(server: Server, who: str) -> tuple[httpx.Client, str]:
+    c = server.client()
+    r = c.post("/api/auth/login", json={"email": who, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return c, r.json()["csrf_token"]
+
+
+@pytest.fixture(scope="module")
+def site(
+    home: Path,
+    data_dir: Path,
+    appdb_url: str,  # noqa: F811 (fixture)
+    outside: tuple[Outside, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Server, Outside, str]]:
+    server = start_server(
+        home,
+        data_dir,
+        appdb_url,
+        tmp_path_factory.mktemp("consults"),
+        MEDCODE_SMTP_URL=outside[1],
+        MEDCODE_MAIL_FROM="consult@medcode.test",
+        MEDCODE_QUOTAS="off",
+        MEDCODE_CONSULT_MAX_ATTACHMENT_MB="1",
+    )
+    yield server, outside[0], appdb_url
+    server.stop()
+
+
+def wait_draft(c: httpx.Client, ticket_id: int, timeout: float = 60) -> dict[str, Any]:
+    end = time.time() + timeout
+    while time.time() < end:
+        t = c.get(f"/api/consults/{ticket_id}").json()
+        if t["draft_state"] in ("done", "failed"):
+            return t
+        time.sleep(0.3)
+    raise AssertionError(f"no draft for ticket {ticket_id}")
+
+
+QUESTION = "Can 20702 be billed with 20680 on the same day for the same patient?"
+
+
+def test_member_asks_consultant_answers_and_the_mail_is_threaded(site: tuple[Server, Outside, str], home: Path) -> None:
+    server, box, url = site
+    member = make_user(url, home, "member")
+    consultant = make_user(url, home, "consultant")
+    mc, mcsrf = log_in(server, member)
+    cc, ccsrf = log_in(server, consultant)
+
+    # nobody, a member and a missing CSRF token are refused; the member asks
+    assert server.client().get("/api/consults").status_code == 401
+    assert server.client().post("/api/consults", json={"subject": "x", "text": "y"}).status_code == 401
+    assert mc.post("/api/consults", json={"subject": "x", "text": "y"}).status_code == 403  # no X-CSRF-Token
+    r = mc.post(
+        "/api/consults", json={"subject": "Spacer and removal", "text": QUESTION}, headers={"X-CSRF-Token": mcsrf}
+    )
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    assert mc.get("/api/consults").status_code == 403  # only consultants and admins see the queue
+    mine = mc.get("/api/consults/mine").json()["data"]
+    assert [t["id"] for t in mine] == [tid] and "draft" not in mine[0]
+
+    # the consultant's queue: each ticket with id, subject, state, from, draft, messages
+    queue = cc.get("/api/consults").json()["data"]
+    t = next(t for t in queue if t["id"] == tid)
+    assert (t["subject"], t["state"], t["from"]) == ("Spacer and removal", "new", member)
+    assert t["messages"][0]["text"] == QUESTION and t["messages"][0]["direction"] == "in"
+    assert {"draft", "due_at", "overdue"} <= set(t)
+    assert t["due_at"] > t["created_at"] + 86400 and t["overdue"] is False
+    drafted = wait_draft(cc, tid)
+    assert drafted["draft_state"] == "done" and "20702" in drafted["draft"]
+    assert drafted["citations"]  # the draft names its sources
+
+    # filters: by state and assignee
+    assert any(x["id"] == tid for x in cc.get("/api/consults", params={"state": "new"}).json()["data"])
+    assert cc.get("/api/consults", params={"state": "sideways"}).status_code == 422
+    assert not any(x["id"] == tid for x in cc.get("/api/consults", params={"assignee": "me"}).json()["data"])
+
+    # take, then reply: state answered, the mail goes out threaded on the question
+    assert cc.post(f"/api/consults/{tid}/take").status_code == 403  # CSRF
+    r = cc.post(f"/api/consults/{tid}/take", headers={"X-CSRF-Token": ccsrf})
+    assert r.status_code == 200 and r.json()["state"] == "assigned"
+    assert any(x["id"] == tid for x in cc.get("/api/consults", params={"assignee": "me"}).json()["data"])
+    answer = "Yes, with the right documentation; see the sources below.\n\n" + drafted["draft"][:500]
+    assert mc.post(f"/api/consults/{tid}/reply", json={"text": "x"}, headers={"X-CSRF-Token": mcsrf}).status_code == 403
+    r = cc.post(f"/api/consults/{tid}/reply", json={"text": answer}, headers={"X-CSRF-Token": ccsrf})
+    assert r.status_code == 200, r.text
+    assert r.json()["ticket"]["state"] == "answered"
+    sent = box.wait_for(member)
+    inbound = r.json()["ticket"]["messages"][0]
+    assert inbound["direction"] == "in" and r.json()["message"]["message_id"] == str(sent["Message-ID"])
+    assert str(sent["In-Reply-To"]) == inbound["message_id"]
+    got = sent.get_content().strip()  # type: ignore[attr-defined]
+    assert got.startswith("Yes, with the right documentation")
+    assert f"[{t['tag']}]" in str(sent["Subject"]) and str(sent["Subject"]).startswith("Re: Spacer and removal")
+    assert sent["Message-ID"] and sent["In-Reply-To"] and sent["In-Reply-To"] in str(sent["References"])
+    assert str(sent["Auto-Submitted"]).lower() == "no"
+
+    # the member sees the reply, not the draft nor the audit log; the log names who did what
+    seen = mc.get(f"/api/consults/{tid}").json()
+    assert [m["direction"] for m in seen["messages"]] == ["in", "out"] and seen["messages"][1]["text"] == answer
+    assert "draft" not in seen and "events" not in seen
+    events = cc.get(f"/api/consults/{tid}").json()["events"]
+    assert [e["action"] for e in events if e["action"] != "message"][:1] == ["opened"]
+    assert {"take", "reply"} <= {e["action"] for e in events}
+    consultant_id = next(e["actor"] for e in events if e["action"] == "take")
+    assert next(e["actor"] for e in events if e["action"] == "reply") == consultant_id != "mail"
+
+    # another member sees nothing of it
+    other, _ = log_in(server, make_user(url, home, "member"))
+    assert other.get(f"/api/consults/{tid}").status_code == 404
+    assert other.get("/api/consults/mine").json()["data"] == []
+
+
+def test_states_keys_purge_and_bad_input(site: tuple[Server, Outside, str], home: Path) -> None:
+    server, _, url = site
+    member = make_user(url, home, "member")
+    mc, mcsrf = log_in(server, member)
+    cc, ccsrf = log_in(server, make_user(url, home, "consultant"))
+    ac, acsrf = log_in(server, make_user(url, home, "admin"))
+    tid = mc.post("/api/consults", json={"subject": "Units", "text": "How many units of 96365?"},
+                  headers={"X-CSRF-Token": mcsrf}).json()["id"]  # fmt: skip
+
+    # bad bodies and ids
+    for body in ({"subject": "", "text": "x"}, {"subject": "x"}, {"subject": "x" * 301, "text": "y"}):
+        assert mc.post("/api/consults", json=body, headers={"X-CSRF-Token": mcsrf}).status_code == 422
+    assert (
+        cc.post(f"/api/consults/{tid}/state", json={"state": "done"}, headers={"X-CSRF-Token": ccsrf}).status_code
+        == 422
+    )
+    assert cc.get("/api/consults/999999999").status_code == 404
+    assert cc.get("/api/consults/abc").status_code == 422
+
+    # states: waiting on the customer, closed
+    for state in ("waiting", "closed"):
+        r = cc.post(f"/api/consults/{tid}/state", json={"state": state}, headers={"X-CSRF-Token": ccsrf})
+        assert r.status_code == 200 and r.json()["state"] == state
+    assert any(x["id"] == tid for x in cc.get("/api/consults", params={"state": "closed"}).json()["data"])
+
+    # an API key works like the session (no CSRF token needed); a wrong key is refused
+    key = cc.post("/api/keys", json={"name": "queue"}, headers={"X-CSRF-Token": ccsrf}).json()["key"]
+    keyed = server.client()
+    keyed.headers["Authorization"] = f"Bearer {key}"
+    assert any(x["id"] == tid for x in keyed.get("/api/consults", params={"state": "closed"}).json()["data"])
+    assert keyed.post(f"/api/consults/{tid}/state", json={"state": "assigned"}).status_code == 200
+    bad = server.client()
+    bad.headers["Authorization"] = "Bearer mc_not-a-key"
+    assert bad.get("/api/consults").status_code == 401
+
+    # purge: admins only; the messages go, the ticket and an audit entry stay
+    assert cc.delete(f"/api/consults/{tid}", headers={"X-CSRF-Token": ccsrf}).status_code == 403
+    assert ac.delete(f"/api/consults/{tid}").status_code == 403  # CSRF
+    assert ac.delete(f"/api/consults/{tid}", headers={"X-CSRF-Token": acsrf}).status_code == 204
+    after = ac.get(f"/api/consults/{tid}").json()
+    assert after["purged"] and after["messages"] == [] and "purge" in after["events"][-1]["action"]
+    assert ac.delete("/api/consults/999999999", headers={"X-CSRF-Token": acsrf}).status_code == 404
+
+
+def _form_csrf(page: str) -> str:
+    import re
+
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page[:2000]
+    return found.group(1)
+
+
+def test_pages_without_javascript(site: tuple[Server, Outside, str], home: Path) -> None:
+    server, box, url = site
+    member = make_user(url, home, "member")
+    mc, _ = log_in(server, member)
+    cc, _ = log_in(server, make_user(url, home, "consultant"))
+
+    # guests are sent to log in; members may not see the queue
+    assert server.client().get("/consult").status_code == 303
+    assert server.client().get("/consults").status_code == 303
+    assert mc.get("/consults").status_code == 403
+    page = mc.get("/consult")
+    assert page.status_code == 200 and 'enctype="multipart/form-data"' in page.text
+    csrf = _form_csrf(page.text)
+
+    # a note that says it is a PDF but is not, and a form without the token, are refused
+    fake = {"note": ("note.pdf", b"MZ not a pdf", "application/pdf")}
+    r = mc.post("/consult", data={"csrf": csrf, "subject": "S", "question": "Q"}, files=fake)
+    assert r.status_code == 422 and "not a PDF" in r.text and 'value="S"' in r.text
+    r = mc.post("/consult", data={"csrf": "wrong", "subject": "S", "question": "Q"}, files=fake)
+    assert r.status_code == 403
+    big = {"note": ("note.txt", b"x" * (3 << 20), "text/plain")}  # over MEDCODE_CONSULT_MAX_ATTACHMENT_MB=1
+    r = mc.post("/consult", data={"csrf": csrf, "subject": "S", "question": "Q"}, files=big)
+    assert r.status_code == 413
+
+    # a question with a text note: the member lands on the ticket page
+    note = b"Operative note: removal of the antibiotic spacer from the left tibia.\n"
+    r = mc.post(
+        "/consult",
+        data={"csrf": csrf, "subject": "Removal of a spacer", "question": "Which code fits the note?"},
+        files={"note": ("op-note.txt", note, "text/plain")},
+    )
+    assert r.status_code == 303, r.text
+    where = r.headers["location"]
+    tid = int(where.split("/")[2].split("?")[0])
+    page = mc.get(where)
+    assert page.status_code == 200 and "Which code fits the note?" in page.text and "Removal of a spacer" in page.text
+    assert "Removal of a spacer" in mc.get("/consult/mine").text
+
+    # the consultant's queue and ticket page; the note downloads for the consultant only
+    queue = cc.get("/consults")
+    assert queue.status_code == 200 and f'href="/consults/{tid}"' in queue.text
+    assert f'href="/consults/{tid}"' in cc.get("/consults", params={"state": "new", "assignee": "any"}).text
+    assert f'href="/consults/{tid}"' not in cc.get("/consults", params={"assignee": "me"}).text
+    staff = cc.get(f"/consults/{tid}")
+    assert staff.status_code == 200 and "op-note.txt" in staff.text and "Audit log" in staff.text
+    aid = int(staff.text.split(f"/consults/{tid}/attachments/")[1].split('"')[0])
+    got = cc.get(f"/consults/{tid}/attachments/{aid}")
+    assert got.status_code == 200 and got.content == note and "attachment" in got.headers["content-disposition"]
+    assert mc.get(f"/consults/{tid}/attachments/{aid}").status_code == 403
+    assert mc.get(f"/consults/{tid}").status_code == 403
+
+    # take and answer from the page; the member's page shows the answer
+    csrf = _form_csrf(staff.text)
+    assert cc.post(f"/consults/{tid}/take", data={"csrf": csrf}).status_code == 303
+    assert cc.post(f"/consults/{tid}/reply", data={"csrf": "x", "text": "no"}).status_code == 403
+    r = cc.post(f"/consults/{tid}/reply", data={"csrf": csrf, "text": "Use the removal code; see the note."})
+    assert r.status_code == 303 and r.headers["location"] == f"/consults/{tid}?sent=1"
+    assert box.wait_for(member)
+    page = mc.get(f"/consult/{tid}").text
+    assert "Use the removal code; see the note." in page and "answered" in page
