@@ -155,6 +155,15 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--host")
     srv.add_argument("--port", type=int)
     srv.add_argument("--workers", type=int)
+    srv.add_argument(
+        "--smtp-port",
+        type=int,
+        help="also receive consult questions by mail on this port (default MEDCODE_SMTP_PORT; 0: no receiver)",
+    )
+
+    ml = sub.add_parser("mail", help="receive consult questions by mail (SMTP, and MEDCODE_IMAP_URL) and draft answers")
+    ml.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    ml.add_argument("--port", type=int, help="SMTP port (default MEDCODE_SMTP_PORT, else 2525)")
 
     dbp = sub.add_parser("db", help="the application database (accounts, keys, usage): migrate it or show its revision")
     dbsub = dbp.add_subparsers(dest="db_command", required=True)
@@ -511,15 +520,64 @@ def cmd_serve(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     status = _serve_database(conf)
     if status:
         return status
-    uvicorn.run(
-        "medcode.web.app:create_app",
-        factory=True,
-        host=args.host or conf.host,
-        port=args.port or conf.port,
-        workers=args.workers or conf.workers,
-        log_level="warning",
-        access_log=False,
-    )
+    smtp_port = conf.smtp_port if args.smtp_port is None else args.smtp_port
+    service = _consult_service(conf, args.host or conf.host, smtp_port)
+    if service is None:
+        return EXIT_USAGE
+    try:
+        uvicorn.run(
+            "medcode.web.app:create_app",
+            factory=True,
+            host=args.host or conf.host,
+            port=args.port or conf.port,
+            workers=args.workers or conf.workers,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        service.stop()
+    return 0
+
+
+def _consult_service(conf: settings_mod.Settings, host: str, smtp_port: int) -> Any:
+    """The consult mail service of this process (drafts, daily purge; SMTP when ``smtp_port``; IMAP when
+    MEDCODE_IMAP_URL), started; None (after a message) when the SMTP port cannot be opened."""
+    from medcode.app import consult_server, db
+
+    service = consult_server.Service(db.engine(db.database_url(conf)), conf, host=host, smtp_port=smtp_port)
+    try:
+        service.start()
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        print(f"medcode: cannot receive mail on {host}:{smtp_port}: {exc}", file=sys.stderr)
+        service.stop()
+        return None
+    if smtp_port:
+        print(f"medcode: receiving consult mail on {host}:{smtp_port}", file=sys.stderr)
+    return service
+
+
+def cmd_mail(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
+    import signal
+    import threading
+
+    from medcode.app import db
+
+    try:
+        db.require_current(db.database_url(conf))
+    except db.NotMigrated as exc:
+        print(f"medcode: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    service = _consult_service(conf, args.host, args.port or conf.smtp_port or 2525)
+    if service is None:
+        return EXIT_USAGE
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    try:
+        while not done.wait(1.0):
+            pass
+    finally:
+        service.stop()
     return 0
 
 
@@ -628,6 +686,7 @@ COMMANDS = {
     "audit": cmd_audit,
     "ask": cmd_ask,
     "serve": cmd_serve,
+    "mail": cmd_mail,
     "db": cmd_db,
     "admin": cmd_admin,
 }

@@ -154,6 +154,27 @@ SETTINGS: tuple[Setting, ...] = (
         "`on` takes the client address from the last X-Forwarded-For hop (behind a reverse proxy); `off` from "
         "the socket.",
     ),
+    Setting(
+        "MEDCODE_SMTP_PORT",
+        "0",
+        "Port of medcode's own SMTP receiver for consult questions (`medcode serve` and `medcode mail`); 0: "
+        "none for serve (`medcode mail` then uses 2525).",
+    ),
+    Setting("MEDCODE_IMAP_URL", "(none)", "Mailbox to poll for consult questions: imaps://user:pass@host:port/INBOX."),
+    Setting("MEDCODE_IMAP_SECONDS", "60", "Seconds between two polls of MEDCODE_IMAP_URL."),
+    Setting("MEDCODE_CONSULT_MAX_MESSAGE_MB", "25", "Largest consult mail accepted (bigger: refused with 552)."),
+    Setting(
+        "MEDCODE_CONSULT_MAX_ATTACHMENT_MB",
+        "10",
+        "Largest attachment kept with a consult question (a bigger one is dropped and noted in the ticket).",
+    ),
+    Setting("MEDCODE_CONSULT_DUE_DAYS", "2", "Business days (Mon-Fri) until a consult question is due."),
+    Setting("MEDCODE_CONSULT_DUE_DAYS_PRO", "1", "Business days until a question of a pro account is due."),
+    Setting(
+        "MEDCODE_CONSULT_KEEP_DAYS",
+        "365",
+        "Consult tickets unchanged for this many days are purged (at server start and daily).",
+    ),
 )
 
 EMBED_MODES = ("background", "wait", "off")
@@ -190,6 +211,14 @@ class Settings:
     public_url: str = ""
     secure_cookies: bool = False
     trust_proxy: bool = False
+    smtp_port: int = 0
+    imap_url: str = ""
+    imap_seconds: int = 60
+    consult_max_message_mb: int = 25
+    consult_max_attachment_mb: int = 10
+    consult_due_days: int = 2
+    consult_due_days_pro: int = 1
+    consult_keep_days: int = 365
 
     @property
     def kb_path(self) -> Path:
@@ -310,4 +339,25 @@ def _app_settings(env: Mapping[str, str], whole: Callable[[str, int], int], *, h
             "MEDCODE_SECURE_COOKIES", env.get("MEDCODE_SECURE_COOKIES") or "auto", auto=public.startswith("https://")
         ),
         "trust_proxy": switch("MEDCODE_TRUST_PROXY", env.get("MEDCODE_TRUST_PROXY") or "off"),
+        **_consult_settings(env, whole),
+    }
+
+
+def _consult_settings(env: Mapping[str, str], whole: Callable[[str, int], int]) -> dict[str, Any]:
+    """The settings of the consult queue (medcode.app.consults)."""
+    imap = (env.get("MEDCODE_IMAP_URL") or "").strip()
+    if imap and not imap.startswith(("imap://", "imaps://")):
+        raise SettingError("MEDCODE_IMAP_URL must start with imap:// or imaps://")
+    port = whole("MEDCODE_SMTP_PORT", 0)
+    if port > 65535:
+        raise SettingError(f"MEDCODE_SMTP_PORT must be a port number (0-65535), not {port}")
+    return {
+        "smtp_port": port,
+        "imap_url": imap,
+        "imap_seconds": whole("MEDCODE_IMAP_SECONDS", 1),
+        "consult_max_message_mb": whole("MEDCODE_CONSULT_MAX_MESSAGE_MB", 1),
+        "consult_max_attachment_mb": whole("MEDCODE_CONSULT_MAX_ATTACHMENT_MB", 1),
+        "consult_due_days": whole("MEDCODE_CONSULT_DUE_DAYS", 0),
+        "consult_due_days_pro": whole("MEDCODE_CONSULT_DUE_DAYS_PRO", 0),
+        "consult_keep_days": whole("MEDCODE_CONSULT_KEEP_DAYS", 1),
     }

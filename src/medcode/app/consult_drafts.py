@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from medcode.app.consult_views import writing
 from medcode.app.models_consults import ConsultAttachment, ConsultMessage, ConsultTicket
 
 log = logging.getLogger("medcode.consults")
@@ -78,7 +79,7 @@ def claim(db: Engine) -> Job | None:
             )
         )
     for tid in ids:
-        with Session(db) as s, s.begin():
+        with writing(db) as s, s.begin():
             took = s.execute(
                 update(ConsultTicket)
                 .where(ConsultTicket.id == tid, ConsultTicket.draft_state == "pending")
@@ -121,7 +122,7 @@ def _is_pdf(att: ConsultAttachment) -> bool:
 
 def finish(db: Engine, ticket_id: int, text: str, citations: list[dict[str, Any]], state: str = "done") -> None:
     """Store a draft, unless a consultant wrote one meanwhile (their edit wins)."""
-    with Session(db) as s, s.begin():
+    with writing(db) as s, s.begin():
         s.execute(
             update(ConsultTicket)
             .where(ConsultTicket.id == ticket_id, ConsultTicket.draft_state == "running")
@@ -142,7 +143,7 @@ def pending(db: Engine) -> int:
 
 def recover(db: Engine) -> int:
     """Tickets left ``running`` by a process that stopped go back to pending (run once at receiver start)."""
-    with Session(db) as s, s.begin():
+    with writing(db) as s, s.begin():
         done = s.execute(
             update(ConsultTicket).where(ConsultTicket.draft_state == "running").values(draft_state="pending")
         )

@@ -6,6 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
 from medcode.app.models_consults import ConsultAttachment, ConsultEvent, ConsultMessage, ConsultTicket
 
 
@@ -139,3 +142,9 @@ def ticket_info(
 def is_overdue(state: str, due_at: int, now: int) -> bool:
     """Past its due time and still waiting for the consultant (new or assigned)."""
     return state in ("new", "assigned") and now > due_at
+
+
+def writing(db: Engine) -> Session:
+    """A session for a write transaction: on SQLite it begins IMMEDIATE (takes the write lock first), so a
+    read-then-write transaction waits for another writer instead of failing with "database is locked"."""
+    return Session(db.execution_options(immediate=True), expire_on_commit=False)

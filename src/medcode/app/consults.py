@@ -31,6 +31,7 @@ from medcode.app.consult_views import (
     TicketNotFound,
     message_info,
     ticket_info,
+    writing,
 )
 from medcode.app.models import User
 from medcode.app.models_consults import STATES, ConsultAttachment, ConsultEvent, ConsultMessage, ConsultTicket
@@ -79,8 +80,8 @@ def _event(s: Session, ticket_id: int, actor: Actor, at: int, action: str, detai
 def due_time(conf: Any, plan: str, created: int) -> int:
     """``created`` plus the plan's business days (Mon-Fri, UTC): MEDCODE_CONSULT_DUE_DAYS (2), pro
     MEDCODE_CONSULT_DUE_DAYS_PRO (1)."""
-    days = int(getattr(conf, "consult_due_days_pro" if plan == "pro" else "consult_due_days", 0) or 0)
-    days = days or (1 if plan == "pro" else 2)
+    pro = plan == "pro"
+    days = int(getattr(conf, "consult_due_days_pro" if pro else "consult_due_days", 1 if pro else 2))
     at = datetime.fromtimestamp(created, UTC)
     while at.weekday() >= 5:  # asked on a weekend: the count starts on Monday
         at += timedelta(days=1)
@@ -121,7 +122,7 @@ def receive(db: Engine, conf: Any, incoming: Incoming, *, now: float | None = No
     ticket (in review when the sender has no account, or the mail could not be read). A Message-ID seen
     before returns its ticket unchanged (a re-delivered or re-polled message)."""
     at = _now(now)
-    with Session(db, expire_on_commit=False) as s, s.begin():
+    with writing(db) as s, s.begin():
         if incoming.message_id:
             seen = s.scalars(
                 select(ConsultMessage.ticket_id).where(ConsultMessage.message_id == incoming.message_id)
@@ -262,7 +263,7 @@ def create_from_web(
         text=text,
         attachments=atts,
     )
-    with Session(db, expire_on_commit=False) as s, s.begin():
+    with writing(db) as s, s.begin():
         row = _open(s, conf, inc, user, at, review=False)
         _add_message(s, conf, row, inc, "in", at)
         return ticket_info(row, at)
@@ -277,7 +278,7 @@ def _load(s: Session, ticket_id: int) -> ConsultTicket:
 
 def _change(db: Engine, ticket_id: int, actor: Actor, now: float | None, work: Any) -> Ticket:
     at = _now(now)
-    with Session(db) as s, s.begin():
+    with writing(db) as s, s.begin():
         row = _load(s, ticket_id)
         if row.purged_at is not None:
             raise ConsultError("ticket", "this ticket was purged")
@@ -369,7 +370,7 @@ def reply(
         references=tuple(refs[-30:]),
         text=body,
     )
-    with Session(db) as s, s.begin():
+    with writing(db) as s, s.begin():
         row = _load(s, ticket_id)
         msg = _add_message(s, conf, row, out, "out", at)
         if row.assignee_id is None:
@@ -388,7 +389,7 @@ def purge(db: Engine, conf: Any, ticket_id: int, actor: Actor, *, now: float | N
     """Delete a ticket's messages, attachments (files too), subject and draft; the ticket number and its
     audit events stay, with an event ``purged``. False when there is no such ticket."""
     at = _now(now)
-    with Session(db) as s, s.begin():
+    with writing(db) as s, s.begin():
         row = s.get(ConsultTicket, ticket_id)
         if row is None:
             return False
