@@ -348,17 +348,22 @@ def reply(
         row = _load(s, ticket_id)
         if row.purged_at is not None or "@" not in row.requester_email:
             raise ConsultError("ticket", "this ticket has no address to reply to")
-        last = s.scalars(
-            select(ConsultMessage).where(ConsultMessage.ticket_id == ticket_id).order_by(ConsultMessage.id.desc())
-        ).first()
+        thread = list(
+            s.scalars(select(ConsultMessage).where(ConsultMessage.ticket_id == ticket_id).order_by(ConsultMessage.id))
+        )
         to, subject = row.requester_email, _reply_subject(row.subject, row.tag)
-    refs = (*last.references.split(), last.message_id) if last is not None else ()
+    inbound = [m for m in thread if m.direction == "in" and not m.auto] or thread
+    last = inbound[-1] if inbound else None
+    # References: the whole thread as kept (the first message and the newest ones), so that a message that
+    # joined by its tag alone is still in the chain
+    chain = list(dict.fromkeys([*(last.references.split() if last else ()), *(m.message_id for m in thread)]))
+    refs = tuple(chain[:1] + chain[1:][-29:])
     domain = str(getattr(conf, "mail_from", "") or "medcode@localhost").rpartition("@")[2] or "localhost"
     msgid = make_msgid(domain=domain)
     headers = {"Message-ID": msgid, "Auto-Submitted": "no"}
     if last is not None:
         headers["In-Reply-To"] = last.message_id
-        headers["References"] = " ".join(refs[-30:])
+        headers["References"] = " ".join(refs)
     mail.send(conf, to, subject, body, headers=headers, log_text=False)
     at = _now(now)
     out = Incoming(
@@ -367,7 +372,7 @@ def reply(
         subject=subject,
         message_id=msgid,
         in_reply_to=headers.get("In-Reply-To", ""),
-        references=tuple(refs[-30:]),
+        references=refs,
         text=body,
     )
     with writing(db) as s, s.begin():
