@@ -6,6 +6,7 @@ SMTP server of the test's own (aiosmtpd), acting as the outside mail server, and
 from __future__ import annotations
 
 import os
+import smtplib
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,7 @@ def site(
         data_dir,
         appdb_url,
         tmp_path_factory.mktemp("consults"),
+        MEDCODE_SMTP_PORT=str(RECEIVER_PORT),  # medcode's own receiver, in the serve process
         MEDCODE_SMTP_URL=outside[1],
         MEDCODE_MAIL_FROM="consult@medcode.test",
         MEDCODE_QUOTAS="off",
@@ -116,6 +119,7 @@ def wait_draft(c: httpx.Client, ticket_id: int, timeout: float = 60) -> dict[str
     raise AssertionError(f"no draft for ticket {ticket_id}")
 
 
+RECEIVER_PORT = free_port()
 QUESTION = "Can 20702 be billed with 20680 on the same day for the same patient?"
 
 
@@ -232,6 +236,8 @@ def test_states_keys_purge_and_bad_input(site: tuple[Server, Outside, str], home
     assert ac.delete(f"/api/consults/{tid}", headers={"X-CSRF-Token": acsrf}).status_code == 204
     after = ac.get(f"/api/consults/{tid}").json()
     assert after["purged"] and after["messages"] == [] and "purge" in after["events"][-1]["action"]
+    assert cc.post(f"/api/consults/{tid}/take", headers={"X-CSRF-Token": ccsrf}).status_code == 409
+    assert tid not in [t["id"] for t in mc.get("/api/consults/mine").json()["data"]]
     assert ac.delete("/api/consults/999999999", headers={"X-CSRF-Token": acsrf}).status_code == 404
 
 
@@ -303,3 +309,63 @@ def test_pages_without_javascript(site: tuple[Server, Outside, str], home: Path)
     assert box.wait_for(member)
     page = mc.get(f"/consult/{tid}").text
     assert "Use the removal code; see the note." in page and "answered" in page
+
+
+def mail_in(sender: str, subject: str, text: str, **headers: str) -> str:
+    """Send a message to medcode's receiver over loopback SMTP; its Message-ID."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, "consult@medcode.test", subject
+    msg["Message-ID"] = make_msgid(domain="outside.test")
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(text)
+    with smtplib.SMTP("127.0.0.1", RECEIVER_PORT, timeout=30) as smtp:
+        smtp.send_message(msg)
+    return str(msg["Message-ID"])
+
+
+def test_mail_review_folder_draft_edit_and_customer_reply(site: tuple[Server, Outside, str], home: Path) -> None:
+    server, box, url = site
+    member = make_user(url, home, "member")
+    mc, _ = log_in(server, member)
+    cc, ccsrf = log_in(server, make_user(url, home, "consultant"))
+    h = {"X-CSRF-Token": ccsrf}
+
+    # mail from a stranger goes to the review folder, not the queue; a consultant moves it into the queue
+    stranger = f"stranger-{uuid.uuid4().hex[:6]}@outside.test"
+    mail_in(stranger, "Modifier 59 question", "When is modifier 59 appropriate with 20610?")
+    review = cc.get("/api/consults", params={"review": "true"}).json()["data"]
+    rid = next(t["id"] for t in review if t["from"] == stranger)
+    assert review[[t["id"] for t in review].index(rid)]["review"] is True
+    assert rid not in [t["id"] for t in cc.get("/api/consults").json()["data"]]
+    assert f'href="/consults/{rid}"' in cc.get("/consults", params={"review": 1}).text
+    assert "Move into the queue" in cc.get(f"/consults/{rid}").text
+    r = cc.post(f"/api/consults/{rid}/release", headers=h)
+    assert (
+        r.status_code == 200
+        and r.json()["review"] is False
+        and r.json()["draft_state"] in ("pending", "running", "done")
+    )
+    assert rid in [t["id"] for t in cc.get("/api/consults").json()["data"]]
+
+    # a member's mail becomes their ticket; the consultant saves an edit of the draft, then answers
+    first = mail_in(member, "Global period", "What is the global period of 20702?")
+    tid = next(t["id"] for t in mc.get("/api/consults/mine").json()["data"] if t["subject"] == "Global period")
+    r = cc.post(f"/api/consults/{tid}/draft", json={"text": "My own draft: 90 days."}, headers=h)
+    assert r.status_code == 200 and r.json()["draft"] == "My own draft: 90 days."
+    assert "My own draft: 90 days." in cc.get(f"/consults/{tid}").text  # the form shows the saved draft
+    r = cc.post(f"/api/consults/{tid}/reply", json={"text": "The global period is 90 days."}, headers=h)
+    assert r.status_code == 200
+    answer = box.wait_for(member)
+    assert str(answer["In-Reply-To"]) == first and first in str(answer["References"])
+
+    # the member answers the mail: it joins the ticket (threaded by In-Reply-To), which is open again
+    mail_in(member, str(answer["Subject"]), "Thanks: and for 20703?", In_Reply_To=str(answer["Message-ID"]))
+    end = time.time() + 20
+    while time.time() < end:
+        seen = mc.get(f"/api/consults/{tid}").json()
+        if len(seen["messages"]) == 3:
+            break
+        time.sleep(0.2)
+    assert [m["direction"] for m in seen["messages"]] == ["in", "out", "in"]
+    assert seen["state"] in ("new", "assigned") and "and for 20703?" in mc.get(f"/consult/{tid}").text

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from medcode.app import accounts, consult_drafts, consults, keys, mail
+from medcode.app import accounts, consults, keys, mail
 from medcode.app.consult_views import MessageInfo, Ticket
 from medcode.web.api.account import CsrfHeader, Refused, _guarded
 from medcode.web.api.schemas import errors
@@ -32,6 +32,7 @@ TEXT_CHARS = 100_000  # characters of a question or reply sent over the API
 NO_AUTH = "no session (or it has ended), or an unknown or revoked key"
 NOT_STAFF = "not a consultant or admin, or a missing or wrong X-CSRF-Token"
 NOT_OWNER = "not a consultant or admin, and not the ticket's own requester"
+PURGED = "the ticket was purged"
 BAD = "a body or parameter that is not as described (the field is named)"
 
 
@@ -175,11 +176,6 @@ def queue_filters(auth: Auth, state: str | None, assignee: str, overdue: bool, r
     }
 
 
-def draft_soon(request: Request) -> None:
-    """Wake this process's drafter (started on first use): CasePilot drafts the new ticket in the background."""
-    consult_drafts.background(policy_of(request).engine, request.app.state.conf).wake()
-
-
 def changed(work: Any) -> Ticket:
     """Run a change of the consult core, answering its refusals."""
     try:
@@ -257,7 +253,6 @@ def api_ask(request: Request, body: Question, x_csrf_token: CsrfHeader = None) -
         assert auth.user is not None
         user, conf = auth.user, request.app.state.conf
         made = changed(lambda: consults.create_from_web(policy_of(request).engine, conf, user, body.subject, body.text))
-        draft_soon(request)
         return json({"id": made.id, "state": made.state, "tag": made.tag, "due_at": made.due_at}, 201)
 
     return _guarded(work)
@@ -280,7 +275,9 @@ def api_ticket(request: Request, ticket_id: int) -> Response:
 @router.post(
     "/consults/{ticket_id}/take",
     summary="Take a ticket (it is assigned to you)",
-    responses=errors(e401=NO_AUTH, e403=NOT_STAFF, e404="no such ticket", e422="a ticket id that is not a number"),
+    responses=errors(
+        e401=NO_AUTH, e403=NOT_STAFF, e404="no such ticket", e409=PURGED, e422="a ticket id that is not a number"
+    ),
 )
 def api_take(request: Request, ticket_id: int, x_csrf_token: CsrfHeader = None) -> Response:
     def work() -> dict[str, Any]:
@@ -298,6 +295,7 @@ def api_take(request: Request, ticket_id: int, x_csrf_token: CsrfHeader = None) 
         e401=NO_AUTH,
         e403=NOT_STAFF,
         e404="no such ticket",
+        e409=PURGED + ", or one with no address to answer",
         e422=BAD,
         e502="the mail server did not take the answer",
     ),
@@ -315,7 +313,7 @@ def api_reply(request: Request, ticket_id: int, body: Reply, x_csrf_token: CsrfH
 @router.post(
     "/consults/{ticket_id}/state",
     summary="Set a ticket's state (new, assigned, waiting, answered, closed)",
-    responses=errors(e401=NO_AUTH, e403=NOT_STAFF, e404="no such ticket", e422=BAD),
+    responses=errors(e401=NO_AUTH, e403=NOT_STAFF, e404="no such ticket", e409=PURGED, e422=BAD),
 )
 def api_state(request: Request, ticket_id: int, body: StateBody, x_csrf_token: CsrfHeader = None) -> Response:
     def work() -> dict[str, Any]:
@@ -325,6 +323,37 @@ def api_state(request: Request, ticket_id: int, body: StateBody, x_csrf_token: C
             raise Refused(422, "bad_input", f"state must be one of {', '.join(STATES)}", field="state")
         db = policy_of(request).engine
         return ticket_view(changed(lambda: consults.set_state(db, ticket_id, user, body.state)), full=True)
+
+    return _guarded(work)
+
+
+@router.post(
+    "/consults/{ticket_id}/draft",
+    summary="Save the consultant's edit of the draft (it is not sent)",
+    responses=errors(e401=NO_AUTH, e403=NOT_STAFF, e404="no such ticket", e409=PURGED, e422=BAD),
+)
+def api_draft(request: Request, ticket_id: int, body: Reply, x_csrf_token: CsrfHeader = None) -> Response:
+    def work() -> dict[str, Any]:
+        user = staff(request, x_csrf_token, write=True).user
+        assert user is not None
+        db = policy_of(request).engine
+        return ticket_view(changed(lambda: consults.save_draft(db, ticket_id, user, body.text)), full=True)
+
+    return _guarded(work)
+
+
+@router.post(
+    "/consults/{ticket_id}/release",
+    summary="Move a ticket from the review folder (unknown sender) into the queue",
+    responses=errors(
+        e401=NO_AUTH, e403=NOT_STAFF, e404="no such ticket", e409=PURGED, e422="a ticket id that is not a number"
+    ),
+)
+def api_release(request: Request, ticket_id: int, x_csrf_token: CsrfHeader = None) -> Response:
+    def work() -> dict[str, Any]:
+        user = staff(request, x_csrf_token, write=True).user
+        assert user is not None
+        return ticket_view(changed(lambda: consults.release(policy_of(request).engine, ticket_id, user)), full=True)
 
     return _guarded(work)
 

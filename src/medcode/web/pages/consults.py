@@ -163,7 +163,6 @@ async def ask_submit(request: Request) -> Response:
             made = consults.create_from_web(policy_of(request).engine, _conf(request), auth.user, subject, text, note)
         except consults.ConsultError as exc:
             return _ask_form(request, auth, 422, error=exc.message, **keep)
-        api.draft_soon(request)
         return RedirectResponse(f"/consult/{made.id}?asked=1", status_code=303)
 
     return await _run(work)
@@ -243,11 +242,11 @@ def _staff_ticket(request: Request, auth: Auth, ticket_id: int, status: int = 20
 
 
 @router.get("/consults/{ticket_id}")
-def staff_ticket(request: Request, ticket_id: int, sent: int = 0) -> Response:
+def staff_ticket(request: Request, ticket_id: int, sent: int = 0, saved: int = 0) -> Response:
     auth = _staff(request)
     if isinstance(auth, Response):
         return auth
-    return _staff_ticket(request, auth, ticket_id, sent=bool(sent))
+    return _staff_ticket(request, auth, ticket_id, sent=bool(sent), saved=bool(saved))
 
 
 async def _staff_form(request: Request) -> tuple[Auth, dict[str, str]] | Response:
@@ -260,65 +259,34 @@ async def _staff_form(request: Request) -> tuple[Auth, dict[str, str]] | Respons
     return auth, form
 
 
-@router.post("/consults/{ticket_id}/take")
-async def take(request: Request, ticket_id: int) -> Response:
-    found = await _staff_form(request)
-    if isinstance(found, Response):
-        return found
-    auth, _ = found
-
-    def work() -> Response:
-        assert auth.user is not None
-        user = auth.user
-        try:
-            api.changed(lambda: consults.take(policy_of(request).engine, ticket_id, user))
-        except flows.Refused as exc:
-            return _staff_ticket(request, auth, ticket_id, exc.status, error=exc.message)
-        return RedirectResponse(f"/consults/{ticket_id}", status_code=303)
-
-    return await _run(work)
+def _change(db: Any, ticket_id: int, user: Any, action: str, form: dict[str, str]) -> Any:
+    """The consult core's change for a ticket page's button: take, state, draft (save the edit), release."""
+    if action == "take":
+        return consults.take(db, ticket_id, user)
+    if action == "state":
+        return consults.set_state(db, ticket_id, user, form.get("state", ""))
+    if action == "draft":
+        return consults.save_draft(db, ticket_id, user, form.get("text", "")[: api.TEXT_CHARS])
+    return consults.release(db, ticket_id, user)
 
 
 @router.post("/consults/{ticket_id}/reply")
 async def reply(request: Request, ticket_id: int) -> Response:
-    auth_or = await _staff_form(request)
-    if isinstance(auth_or, Response):
-        return auth_or
-    auth, form = auth_or
-    text = form.get("text", "")
-
-    def work() -> Response:
-        if not text.strip() or len(text) > api.TEXT_CHARS:
-            return _staff_ticket(request, auth, ticket_id, 422, error="Write an answer (at most 100,000 characters).")
-        try:
-            api.send_reply(request, auth, ticket_id, text)
-        except flows.Refused as exc:
-            return _staff_ticket(request, auth, ticket_id, exc.status, error=exc.message, text=text)
-        return RedirectResponse(f"/consults/{ticket_id}?sent=1", status_code=303)
-
-    return await _run(work)
-
-
-@router.post("/consults/{ticket_id}/state")
-async def set_state(request: Request, ticket_id: int) -> Response:
     found = await _staff_form(request)
     if isinstance(found, Response):
         return found
     auth, form = found
-    state = form.get("state", "")
+    return await _run(lambda: reply_work(request, auth, ticket_id, form.get("text", "")))
 
-    def work() -> Response:
-        assert auth.user is not None
-        user = auth.user
-        if state not in api.STATES:
-            return _staff_ticket(request, auth, ticket_id, 422, error="Choose one of the states.")
-        try:
-            api.changed(lambda: consults.set_state(policy_of(request).engine, ticket_id, user, state))
-        except flows.Refused as exc:
-            return _staff_ticket(request, auth, ticket_id, exc.status, error=exc.message)
-        return RedirectResponse(f"/consults/{ticket_id}", status_code=303)
 
-    return await _run(work)
+def reply_work(request: Request, auth: Auth, ticket_id: int, text: str) -> Response:
+    if not text.strip() or len(text) > api.TEXT_CHARS:
+        return _staff_ticket(request, auth, ticket_id, 422, error="Write an answer (at most 100,000 characters).")
+    try:
+        api.send_reply(request, auth, ticket_id, text)
+    except flows.Refused as exc:
+        return _staff_ticket(request, auth, ticket_id, exc.status, error=exc.message, text=text)
+    return RedirectResponse(f"/consults/{ticket_id}?sent=1", status_code=303)
 
 
 @router.post("/consults/{ticket_id}/purge")
@@ -362,3 +330,25 @@ def attachment(request: Request, ticket_id: int, attachment_id: int) -> Response
         content_disposition_type="attachment",
         headers={"Cache-Control": "no-store"},
     )
+
+
+# take, state, draft, release: after /reply and /purge (the router takes the first route that matches)
+@router.post("/consults/{ticket_id}/{action}")
+async def change(request: Request, ticket_id: int, action: str) -> Response:
+    if action not in ("take", "state", "draft", "release"):
+        return _message(request, "No such page", "There is no page at this address.", 404, failed=True)
+    found = await _staff_form(request)
+    if isinstance(found, Response):
+        return found
+    auth, form = found
+
+    def work() -> Response:
+        user, db = auth.user, policy_of(request).engine
+        try:
+            api.changed(lambda: _change(db, ticket_id, user, action, form))
+        except flows.Refused as exc:
+            return _staff_ticket(request, auth, ticket_id, exc.status, error=exc.message, text=form.get("text"))
+        done = "?saved=1" if action == "draft" else ""
+        return RedirectResponse(f"/consults/{ticket_id}{done}", status_code=303)
+
+    return await _run(work)
