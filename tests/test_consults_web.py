@@ -369,3 +369,69 @@ def test_mail_review_folder_draft_edit_and_customer_reply(site: tuple[Server, Ou
         time.sleep(0.2)
     assert [m["direction"] for m in seen["messages"]] == ["in", "out", "in"]
     assert seen["state"] in ("new", "assigned") and "and for 20703?" in mc.get(f"/consult/{tid}").text
+
+
+def test_hostile_input_on_the_form_and_the_pages(site: tuple[Server, Outside, str], home: Path) -> None:
+    server, _, url = site
+    mc, _ = log_in(server, make_user(url, home, "member"))
+    cc, _ = log_in(server, make_user(url, home, "consultant"))
+    csrf = _form_csrf(mc.get("/consult").text)
+    base = {"csrf": csrf, "subject": "S", "question": "Q"}
+    for name, data, why in (
+        ("tool.exe", b"MZ", "must be a .txt or .pdf"),
+        ("note.txt", b"\xff\xfe\x00bad", "UTF-8"),
+    ):
+        r = mc.post("/consult", data=base, files={"note": (name, data, "application/octet-stream")})
+        assert r.status_code == 422 and why in r.text, r.text[:500]
+    r = mc.post("/consult", data={**base, "subject": "   "})
+    assert r.status_code == 422
+    r = mc.post("/consult", data={**base, "question": "x" * 100_001})
+    assert r.status_code == 422 and "too long" in r.text
+    broken = mc.post("/consult", content=b"--nope\r\n\r\n", headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert broken.status_code in (400, 403, 422)
+    two = {"note": ("a.txt", b"a", "text/plain")}
+    r = mc.post("/consult", data=base, files=[("note", two["note"]), ("note", ("b.txt", b"b", "text/plain"))])
+    assert r.status_code in (400, 422)
+
+    # markup in a question is shown as text, on the member's and the consultant's pages
+    r = mc.post("/consult", data={**base, "subject": "<b>bold</b>", "question": "<script>alert(1)</script>"})
+    assert r.status_code == 303
+    tid = int(r.headers["location"].split("/")[2].split("?")[0])
+    for page in (mc.get(f"/consult/{tid}").text, cc.get(f"/consults/{tid}").text, cc.get("/consults").text):
+        assert "<script>alert(1)" not in page and "<b>bold</b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in cc.get(f"/consults/{tid}").text
+
+    # addresses that are no ticket or no attachment of it
+    assert cc.get("/consults/999999999").status_code == 404
+    assert cc.get(f"/consults/{tid}/attachments/999999999").status_code == 404
+    assert cc.post(f"/consults/{tid}/nothing", data={"csrf": "x"}).status_code == 404
+    assert mc.get("/consult/999999999").status_code == 404
+
+
+def test_with_quotas_on_the_api_needs_a_session_or_key(
+    home: Path, data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from medcode.app import db
+
+    folder = tmp_path_factory.mktemp("consult-quotas")
+    url = f"sqlite:///{folder / 'app.db'}"
+    db.upgrade(url)
+    server = start_server(home, data_dir, url, folder, MEDCODE_QUOTAS="on", MEDCODE_SMTP_URL="")
+    try:
+        assert server.client().get("/api/consults").json()["error"]["type"] == "auth_required"
+        mc, csrf = log_in(server, make_user(url, home, "member"))
+        r = mc.post("/api/consults", json={"subject": "Q", "text": "What is 20702?"}, headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 201
+        cc, ccsrf = log_in(server, make_user(url, home, "consultant"))
+        key = cc.post("/api/keys", json={"name": "k"}, headers={"X-CSRF-Token": ccsrf}).json()["key"]
+        keyed = server.client()
+        keyed.headers["Authorization"] = f"Bearer {key}"
+        r = keyed.get("/api/consults")
+        assert r.status_code == 200 and "X-RateLimit-Limit" in r.headers
+        assert r.json()["data"][0]["id"] == mc.get("/api/consults/mine").json()["data"][0]["id"]
+        # without a mail server the answer is kept, and the server log has no word of its text
+        r = keyed.post(f"/api/consults/{r.json()['data'][0]['id']}/reply", json={"text": "Secret patient words"})
+        assert r.status_code == 200 and r.json()["ticket"]["state"] == "answered"
+    finally:
+        server.stop()
+    assert "Secret patient words" not in server.log.read_text() and "mail not sent" in server.log.read_text()
