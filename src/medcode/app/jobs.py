@@ -212,11 +212,25 @@ def view(job: Job, now: int | None = None) -> JobView:
 
 def post_job(db: Engine, employer: User, data: JobInput, now: int | None = None) -> JobView:
     """A new job of an employer (or admin); JobError for input it refuses, PermissionError for other roles."""
+    return post_many(db, employer, [data], now)[0]
+
+
+def post_many(db: Engine, employer: User, items: list[JobInput], now: int | None = None) -> list[JobView]:
+    """Post several jobs in one transaction (the first refused input refuses them all)."""
     if employer.role not in ("employer", "admin"):
         raise PermissionError("only employers post jobs")
-    data = checked(data)
     now = int(time.time()) if now is None else now
-    job = Job(
+    rows = [(_row(employer, d, now), d) for d in map(checked, items)]
+    with Session(db) as s, s.begin():
+        s.add_all(job for job, _ in rows)
+        s.flush()
+        s.add_all(JobWord(word=w, job_id=job.id) for job, d in rows for w in _words(d))
+        s.flush()
+        return [view(job, now) for job, _ in rows]
+
+
+def _row(employer: User, data: JobInput, now: int) -> Job:
+    return Job(
         employer_id=employer.id,
         title=data.title,
         employer_name=data.employer_name,
@@ -235,12 +249,6 @@ def post_job(db: Engine, employer: User, data: JobInput, now: int | None = None)
         expires_at=now + data.days * DAY,
         hidden=False,
     )
-    with Session(db) as s, s.begin():
-        s.add(job)
-        s.flush()
-        s.add_all(JobWord(word=w, job_id=job.id) for w in _words(data))
-        s.flush()
-        return view(job, now)
 
 
 def get_job(db: Engine, job_id: int, viewer: User | None = None) -> JobView | None:
@@ -266,19 +274,32 @@ def search(
         wanted.append(f"m:{filters.work_mode}")
     if filters.specialty.strip():
         wanted.append(f"s:{specialty_key(filters.specialty)}"[:64])
+    wanted = sorted(set(wanted))
     cond = [Job.hidden.is_(False), Job.expires_at > now]
-    for word in wanted:
-        cond.append(Job.id.in_(select(JobWord.job_id).where(JobWord.word == word)))
     if filters.pay_min is not None:
         cond.append(Job.pay_year >= filters.pay_min)
-    with Session(db) as s:
-        total = s.scalar(select(func.count()).select_from(Job).where(*cond)) or 0
-        if total == 0 or offset >= total:
-            return total, []
-        rows = s.scalars(
-            select(Job).where(*cond).order_by(Job.created_at.desc(), Job.id.desc()).offset(offset).limit(limit)
+    # the jobs having every wanted word: one pass over those words' postings, grouped; then open ones only
+    found = select(Job.id)
+    if wanted:
+        having = (
+            select(JobWord.job_id)
+            .where(JobWord.word.in_(wanted))
+            .group_by(JobWord.job_id)
+            .having(func.count() == len(wanted))
+            .subquery()
         )
-        return total, [view(j, now) for j in rows]
+        found = found.join(having, having.c.job_id == Job.id)
+    found = found.where(*cond)
+    with db.connect() as conn:  # Core: narrow rows to sort (the newest page), then the page's jobs by id
+        page = list(conn.scalars(found.order_by(Job.created_at.desc(), Job.id.desc()).offset(offset).limit(limit)))
+        if offset == 0 and len(page) < limit:
+            total = len(page)
+        else:
+            total = int(conn.scalar(select(func.count()).select_from(found.subquery())) or 0)
+        if not page:
+            return total, []
+        rows = {r.id: r for r in conn.execute(select(*Job.__table__.columns).where(Job.id.in_(page)))}
+    return total, [view(rows[i], now) for i in page]  # type: ignore[arg-type]
 
 
 def employer_jobs(db: Engine, employer: User) -> list[JobView]:
