@@ -196,15 +196,43 @@ def _note_part(kb: Any, name: str, text: str, codes: list[str]) -> str:
     return "\n".join(out)
 
 
+def work(db: Engine, conf: Any, wake: Any, stop: Any, poll: float = 5.0) -> None:
+    """Draft pending tickets until ``stop`` is set; sleep on ``wake`` (threading or multiprocessing Events)
+    while there are none."""
+    kb: Any = None
+    while not stop.is_set():
+        try:
+            job = claim(db)
+        except Exception:
+            log.exception("consult drafts: could not read the queue")
+            job = None
+        if job is None:
+            wake.wait(poll)
+            wake.clear()
+            continue
+        try:
+            if kb is None:
+                from medcode.kb.store import open_kb
+
+                kb = open_kb(Path(conf.home))
+            text, cites = make_draft(kb, job)
+            finish(db, job.ticket_id, text, cites)
+        except Exception as exc:
+            log.warning("consult draft of ticket %s failed: %s", job.ticket_id, exc.__class__.__name__)
+            finish(db, job.ticket_id, f"No draft: {exc.__class__.__name__}.", [], "failed")
+
+
 class Drafter:
     """One background thread that drafts pending tickets; :meth:`wake` after a ticket is stored."""
 
     def __init__(self, db: Engine, conf: Any, *, poll_seconds: float = 5.0) -> None:
-        self.db, self.conf, self.poll = db, conf, poll_seconds
         self._wake, self._stop = threading.Event(), threading.Event()
-        self._thread = threading.Thread(target=self._run, name="medcode-consult-drafts", daemon=True)
-        self._kb: Any = None
-        self.drafted = 0
+        self._thread = threading.Thread(
+            target=work,
+            args=(db, conf, self._wake, self._stop, poll_seconds),
+            name="medcode-consult-drafts",
+            daemon=True,
+        )
 
     def start(self) -> Drafter:
         self._thread.start()
@@ -218,31 +246,46 @@ class Drafter:
         self._wake.set()
         self._thread.join(timeout)
 
-    def _knowledge(self) -> Any:
-        if self._kb is None:
-            from medcode.kb.store import open_kb
 
-            self._kb = open_kb(Path(self.conf.home))
-        return self._kb
+def _process_main(url: str, conf: Any, wake: Any, stop: Any, poll: float) -> None:
+    import signal
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                job = claim(self.db)
-            except Exception:
-                log.exception("consult drafts: could not read the queue")
-                job = None
-            if job is None:
-                self._wake.wait(self.poll)
-                self._wake.clear()
-                continue
-            try:
-                text, cites = make_draft(self._knowledge(), job)
-                finish(self.db, job.ticket_id, text, cites)
-            except Exception as exc:
-                log.warning("consult draft of ticket %s failed: %s", job.ticket_id, exc.__class__.__name__)
-                finish(self.db, job.ticket_id, f"No draft: {exc.__class__.__name__}.", [], "failed")
-            self.drafted += 1
+    from medcode.app import db as appdb
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it (Ctrl-C reaches the whole group)
+    work(appdb.engine(url), conf, wake, stop, poll)
+
+
+class DraftProcess:
+    """The drafter in a process of its own (spawned), so that drafting does not take the receiver's share of
+    the interpreter; same interface as :class:`Drafter`."""
+
+    def __init__(self, url: str, conf: Any, *, poll_seconds: float = 5.0) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self._wake, self._stop = ctx.Event(), ctx.Event()
+        self._proc = ctx.Process(
+            target=_process_main,
+            args=(url, conf, self._wake, self._stop, poll_seconds),
+            name="medcode-consult-drafts",
+            daemon=True,
+        )
+
+    def start(self) -> DraftProcess:
+        self._proc.start()
+        return self
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._proc.join(timeout)
+        if self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join(5)
 
 
 _DRAFTERS: dict[int, Drafter] = {}

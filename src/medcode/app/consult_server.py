@@ -32,7 +32,13 @@ PURGE_EVERY = 86400
 class Receiver:
     """The aiosmtpd handler: every message to any recipient becomes (part of) a consult ticket."""
 
-    def __init__(self, db: Engine, conf: Any, drafter: consult_drafts.Drafter | None, threads: int = 4) -> None:
+    def __init__(
+        self,
+        db: Engine,
+        conf: Any,
+        drafter: consult_drafts.Drafter | consult_drafts.DraftProcess | None,
+        threads: int = 4,
+    ) -> None:
         self.db, self.conf, self.drafter = db, conf, drafter
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="medcode-consult-receive")
         self.received = 0
@@ -119,9 +125,16 @@ def _size(data: Any) -> int:
 class Service:
     """Drafter + daily purge + SMTP receiver (when ``smtp_port``) + IMAP poller (when MEDCODE_IMAP_URL)."""
 
-    def __init__(self, db: Engine, conf: Any, *, host: str = "127.0.0.1", smtp_port: int = 0) -> None:
+    def __init__(
+        self, db: Engine, conf: Any, *, host: str = "127.0.0.1", smtp_port: int = 0, draft_process: bool = True
+    ) -> None:
         self.db, self.conf, self.host, self.smtp_port = db, conf, host, smtp_port
-        self.drafter = consult_drafts.Drafter(db, conf)
+        self.drafter: consult_drafts.Drafter | consult_drafts.DraftProcess
+        if draft_process:  # drafting in its own process: the receiver keeps the interpreter to itself
+            url = db.url.render_as_string(hide_password=False)
+            self.drafter = consult_drafts.DraftProcess(url, conf)
+        else:
+            self.drafter = consult_drafts.Drafter(db, conf)
         self.receiver = Receiver(db, conf, self.drafter)
         self.controller: Any = None
         self._stop = threading.Event()
