@@ -95,6 +95,8 @@ def test_member_asks_consultant_answers_member_sees_the_reply(
     expect(cp.locator("#citations li").first).to_be_visible()
     cp.get_by_role("button", name="Take this ticket").click()
     expect(cp.locator("#ticket-state")).to_have_text("assigned")
+    expect(cp.locator("#ticket-assignee")).to_have_text(consultant)
+    expect(cp.locator("#events")).to_contain_text(consultant)
     shot(cp, "consult-draft")
 
     # edit the draft and send

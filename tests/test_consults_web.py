@@ -162,7 +162,7 @@ def test_member_asks_consultant_answers_and_the_mail_is_threaded(site: tuple[Ser
     # take, then reply: state answered, the mail goes out threaded on the question
     assert cc.post(f"/api/consults/{tid}/take").status_code == 403  # CSRF
     r = cc.post(f"/api/consults/{tid}/take", headers={"X-CSRF-Token": ccsrf})
-    assert r.status_code == 200 and r.json()["state"] == "assigned"
+    assert r.status_code == 200 and (r.json()["state"], r.json()["assignee"]) == ("assigned", consultant)
     assert any(x["id"] == tid for x in cc.get("/api/consults", params={"assignee": "me"}).json()["data"])
     answer = "Yes, with the right documentation; see the sources below.\n\n" + drafted["draft"][:500]
     assert mc.post(f"/api/consults/{tid}/reply", json={"text": "x"}, headers={"X-CSRF-Token": mcsrf}).status_code == 403
@@ -186,6 +186,7 @@ def test_member_asks_consultant_answers_and_the_mail_is_threaded(site: tuple[Ser
     events = cc.get(f"/api/consults/{tid}").json()["events"]
     assert [e["action"] for e in events if e["action"] != "message"][:1] == ["opened"]
     assert {"take", "reply"} <= {e["action"] for e in events}
+    assert next(e["who"] for e in events if e["action"] == "take") == consultant
     consultant_id = next(e["actor"] for e in events if e["action"] == "take")
     assert next(e["actor"] for e in events if e["action"] == "reply") == consultant_id != "mail"
 

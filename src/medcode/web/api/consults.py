@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from medcode.app import accounts, consults, keys, mail
 from medcode.app.consult_views import MessageInfo, Ticket
 from medcode.web.api.account import CsrfHeader, Refused, _guarded
+from medcode.web.api.consult_json import message_view, people, ticket_view
 from medcode.web.api.schemas import errors
 from medcode.web.auth import SESSION_COOKIE, Auth, auth_of, check_csrf, policy_of
 from medcode.web.deps import json
@@ -97,57 +98,8 @@ def may_ask(auth: Auth) -> bool:
 # --- what is shown ------------------------------------------------------------------------------------------
 
 
-def message_view(m: MessageInfo) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "message_id": m.message_id,
-        "from": m.from_addr,
-        "to": m.to_addr,
-        "direction": m.direction,
-        "subject": m.subject,
-        "text": m.text,
-        "at": m.at,
-        "auto": m.auto,
-    }
-
-
-def ticket_view(t: Ticket, *, full: bool) -> dict[str, Any]:
-    """A ticket; ``full`` (consultants, admins) adds the draft, its sources, attachments and the audit log."""
-    out: dict[str, Any] = {
-        "id": t.id,
-        "subject": t.subject,
-        "state": t.state,
-        "from": t.requester_email,
-        "created_at": t.created_at,
-        "updated_at": t.updated_at,
-        "due_at": t.due_at,
-        "overdue": t.overdue,
-        "tag": t.tag,
-        "purged": t.purged,
-        "messages": [message_view(m) for m in t.messages if full or not m.auto],
-    }
-    if full:
-        out.update(
-            assignee_id=t.assignee_id,
-            review=t.review,
-            draft=t.draft,
-            draft_state=t.draft_state,
-            citations=list(t.citations),
-            attachments=[
-                {
-                    "id": a.id,
-                    "message_id": m.id,
-                    "filename": a.filename,
-                    "content_type": a.content_type,
-                    "size": a.size,
-                    "kept": not a.dropped,
-                }
-                for m in t.messages
-                for a in m.attachments
-            ],
-            events=[{"actor": e.actor, "at": e.at, "action": e.action, "detail": e.detail} for e in t.events],
-        )
-    return out
+def staff_view(request: Request, t: Ticket) -> dict[str, Any]:
+    return ticket_view(t, full=True, names=people(policy_of(request).engine, [t]))
 
 
 def find_ticket(request: Request, auth: Auth, ticket_id: int) -> tuple[Ticket, bool]:
@@ -219,7 +171,8 @@ def api_queue(
     def work() -> dict[str, Any]:
         auth = staff(request, write=False)
         found = consults.queue(policy_of(request).engine, **queue_filters(auth, state, assignee, overdue_only, review))
-        return {"data": [ticket_view(t, full=True) for t in found]}
+        names = people(policy_of(request).engine, found)
+        return {"data": [ticket_view(t, full=True, names=names) for t in found]}
 
     return _guarded(work)
 
@@ -267,7 +220,7 @@ def api_ticket(request: Request, ticket_id: int) -> Response:
     def work() -> dict[str, Any]:
         auth = signed_in(request, write=False)
         found, full = find_ticket(request, auth, ticket_id)
-        return ticket_view(found, full=full)
+        return staff_view(request, found) if full else ticket_view(found, full=False)
 
     return _guarded(work)
 
@@ -283,7 +236,7 @@ def api_take(request: Request, ticket_id: int, x_csrf_token: CsrfHeader = None) 
     def work() -> dict[str, Any]:
         user = staff(request, x_csrf_token, write=True).user
         assert user is not None
-        return ticket_view(changed(lambda: consults.take(policy_of(request).engine, ticket_id, user)), full=True)
+        return staff_view(request, changed(lambda: consults.take(policy_of(request).engine, ticket_id, user)))
 
     return _guarded(work)
 
@@ -305,7 +258,7 @@ def api_reply(request: Request, ticket_id: int, body: Reply, x_csrf_token: CsrfH
         auth = staff(request, x_csrf_token, write=True)
         sent = send_reply(request, auth, ticket_id, body.text)
         found, _ = find_ticket(request, auth, ticket_id)
-        return {"message": message_view(sent), "ticket": ticket_view(found, full=True)}
+        return {"message": message_view(sent), "ticket": staff_view(request, found)}
 
     return _guarded(work)
 
@@ -322,7 +275,7 @@ def api_state(request: Request, ticket_id: int, body: StateBody, x_csrf_token: C
         if body.state not in STATES:
             raise Refused(422, "bad_input", f"state must be one of {', '.join(STATES)}", field="state")
         db = policy_of(request).engine
-        return ticket_view(changed(lambda: consults.set_state(db, ticket_id, user, body.state)), full=True)
+        return staff_view(request, changed(lambda: consults.set_state(db, ticket_id, user, body.state)))
 
     return _guarded(work)
 
@@ -337,7 +290,7 @@ def api_draft(request: Request, ticket_id: int, body: Reply, x_csrf_token: CsrfH
         user = staff(request, x_csrf_token, write=True).user
         assert user is not None
         db = policy_of(request).engine
-        return ticket_view(changed(lambda: consults.save_draft(db, ticket_id, user, body.text)), full=True)
+        return staff_view(request, changed(lambda: consults.save_draft(db, ticket_id, user, body.text)))
 
     return _guarded(work)
 
@@ -353,7 +306,7 @@ def api_release(request: Request, ticket_id: int, x_csrf_token: CsrfHeader = Non
     def work() -> dict[str, Any]:
         user = staff(request, x_csrf_token, write=True).user
         assert user is not None
-        return ticket_view(changed(lambda: consults.release(policy_of(request).engine, ticket_id, user)), full=True)
+        return staff_view(request, changed(lambda: consults.release(policy_of(request).engine, ticket_id, user)))
 
     return _guarded(work)
 

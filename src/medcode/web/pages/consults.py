@@ -18,6 +18,7 @@ from starlette.datastructures import UploadFile
 from medcode.app import consults
 from medcode.web.api import account as flows
 from medcode.web.api import consults as api
+from medcode.web.api.consult_json import people, ticket_view
 from medcode.web.auth import Auth, auth_of, check_csrf, policy_of
 from medcode.web.pages.account import _message, _pages, _run, _session_form, _stale_form, _to_login
 
@@ -174,7 +175,7 @@ def mine_page(request: Request) -> Response:
     if isinstance(auth, Response):
         return auth
     assert auth.user is not None
-    tickets = [api.ticket_view(t, full=False) for t in consults.tickets_of(policy_of(request).engine, auth.user)]
+    tickets = [ticket_view(t, full=False) for t in consults.tickets_of(policy_of(request).engine, auth.user)]
     return _pages(request).page(request, "consult_mine.html", cache=False, tickets=tickets, when=when)
 
 
@@ -191,7 +192,7 @@ def member_ticket(request: Request, ticket_id: int, asked: int = 0) -> Response:
         request,
         "consult_ticket.html",
         cache=False,
-        t=api.ticket_view(found, full=False),
+        t=ticket_view(found, full=False),
         asked=bool(asked),
         when=when,
     )
@@ -209,11 +210,12 @@ def queue_page(request: Request, state: str = "", assignee: str = "any", overdue
     assignee = assignee if assignee in FILTERS["assignee"] else "any"
     filters = api.queue_filters(auth, state or None, assignee, bool(overdue), bool(review))
     found = consults.queue(policy_of(request).engine, **filters)
+    names = people(policy_of(request).engine, found)
     return _pages(request).page(
         request,
         "consult_queue.html",
         cache=False,
-        tickets=[api.ticket_view(t, full=True) for t in found],
+        tickets=[ticket_view(t, full=True, names=names) for t in found],
         chosen={"state": state, "assignee": assignee, "overdue": bool(overdue), "review": bool(review)},
         filters=FILTERS,
         when=when,
@@ -231,7 +233,7 @@ def _staff_ticket(request: Request, auth: Auth, ticket_id: int, status: int = 20
         "consult_staff.html",
         status=status,
         cache=False,
-        t=api.ticket_view(found, full=True),
+        t=api.staff_view(request, found),
         csrf=auth.csrf,
         states=api.STATES,
         is_admin=auth.user.role == "admin",
