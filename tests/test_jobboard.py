@@ -345,3 +345,41 @@ def test_feeds(board: tuple[Server, str, Path]) -> None:
     assert feed["version"] == "https://jsonfeed.org/version/1.1"
     item = next(i for i in feed["items"] if i["title"] == made["title"])
     assert item["url"].endswith(f"/jobs/{made['id']}") and "CPC" in item["tags"]
+
+
+def test_two_workers_agree_after_posting_hiding_and_expiry(
+    board: tuple[Server, str, Path], data_dir: Path, tmp_path: Path
+) -> None:
+    """Each worker keeps the search words in memory: a job posted, hidden, shown or expired through one worker
+    (or in the database) is seen at once by the other."""
+    _, url, home = board
+    server = start_server(home, data_dir, url, tmp_path, workers=2)
+    try:
+        emp, csrf = _login(server, url, "employer")
+        admin, acsrf = _login(server, url, "admin")
+        tag = uuid.uuid4().hex[:8]
+
+        def seen() -> set[frozenset[int]]:
+            # fresh connections spread over both workers
+            return {frozenset(ids(httpx.get(server.base + "/api/jobs", params={"q": tag}))) for _ in range(12)}
+
+        assert seen() == {frozenset()}
+        first = post(emp, csrf, description=f"First {tag}.")["id"]
+        assert seen() == {frozenset({first})}
+        second = post(emp, csrf, description=f"Second {tag}.")["id"]
+        assert seen() == {frozenset({first, second})}
+        hide = admin.post(f"/api/jobs/{first}/hidden", json={"hidden": True}, headers={"X-CSRF-Token": acsrf})
+        assert hide.status_code == 200
+        assert seen() == {frozenset({second})}
+        with db.engine(url).begin() as conn:
+            conn.execute(update(Job).where(Job.id == second).values(expires_at=int(time.time()) - 1))
+        assert seen() == {frozenset()}
+        admin.post(f"/api/jobs/{first}/hidden", json={"hidden": False}, headers={"X-CSRF-Token": acsrf})
+        assert seen() == {frozenset({first})}
+    finally:
+        server.stop()
+
+
+def _login(server: Server, url: str, role: str) -> tuple[httpx.Client, str]:
+    c, csrf, _ = user(server, url, role)
+    return c, csrf

@@ -2,8 +2,9 @@
 
 Search words are stemmed with the search engine's stemmer (``medcode.language.words``) and kept in the
 ``job_words`` table beside tags for the filters (``c:cpc`` a credential, ``m:remote`` the work mode,
-``s:<specialty>``): a search is one indexed statement over open jobs (not expired, not hidden), newest
-first. Descriptions are Markdown rendered with raw HTML off and then sanitised with nh3 (an allow-list).
+``s:<specialty>``); each process holds them in memory (``job_index``, checked against the database on every
+search) and a search picks the open jobs (not expired, not hidden) having every word, newest first.
+Descriptions are Markdown rendered with raw HTML off and then sanitised with nh3 (an allow-list).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 
 import nh3
 from markdown_it import MarkdownIt
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
+from medcode.app.job_index import index_of
 from medcode.app.models import User
 from medcode.app.models_jobs import PAY_PERIODS, SETTINGS, WORK_MODES, Job, JobWord
 from medcode.language.words import stem, words
@@ -274,32 +276,12 @@ def search(
         wanted.append(f"m:{filters.work_mode}")
     if filters.specialty.strip():
         wanted.append(f"s:{specialty_key(filters.specialty)}"[:64])
-    wanted = sorted(set(wanted))
-    cond = [Job.hidden.is_(False), Job.expires_at > now]
-    if filters.pay_min is not None:
-        cond.append(Job.pay_year >= filters.pay_min)
-    # the jobs having every wanted word: one pass over those words' postings, grouped; then open ones only
-    found = select(Job.id)
-    if wanted:
-        having = (
-            select(JobWord.job_id)
-            .where(JobWord.word.in_(wanted))
-            .group_by(JobWord.job_id)
-            .having(func.count() == len(wanted))
-            .subquery()
-        )
-        found = found.join(having, having.c.job_id == Job.id)
-    found = found.where(*cond)
-    with db.connect() as conn:  # Core: narrow rows to sort (the newest page), then the page's jobs by id
-        page = list(conn.scalars(found.order_by(Job.created_at.desc(), Job.id.desc()).offset(offset).limit(limit)))
-        if offset == 0 and len(page) < limit:
-            total = len(page)
-        else:
-            total = int(conn.scalar(select(func.count()).select_from(found.subquery())) or 0)
+    with db.connect() as conn:  # the words in memory (job_index), then the page's jobs by id
+        total, page = index_of(db).search(conn, wanted, now, filters.pay_min, offset, limit)
         if not page:
             return total, []
         rows = {r.id: r for r in conn.execute(select(*Job.__table__.columns).where(Job.id.in_(page)))}
-    return total, [view(rows[i], now) for i in page]  # type: ignore[arg-type]
+    return total, [view(rows[i], now) for i in page if i in rows]  # type: ignore[arg-type]
 
 
 def employer_jobs(db: Engine, employer: User) -> list[JobView]:
