@@ -126,10 +126,12 @@ class Service:
     """Drafter + daily purge + SMTP receiver (when ``smtp_port``) + IMAP poller (when MEDCODE_IMAP_URL)."""
 
     def __init__(
-        self, db: Engine, conf: Any, *, host: str = "127.0.0.1", smtp_port: int = 0, draft_process: bool = True
+        self, db: Engine, conf: Any, *, host: str = "127.0.0.1", smtp_port: int = 0, draft_process: bool | None = None
     ) -> None:
         self.db, self.conf, self.host, self.smtp_port = db, conf, host, smtp_port
         self.drafter: consult_drafts.Drafter | consult_drafts.DraftProcess
+        if draft_process is None:  # default: a process of its own when mail comes in (a thread for the web's few)
+            draft_process = bool(smtp_port or getattr(conf, "imap_url", ""))
         if draft_process:  # drafting in its own process: the receiver keeps the interpreter to itself
             url = db.url.render_as_string(hide_password=False)
             self.drafter = consult_drafts.DraftProcess(url, conf)

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -23,6 +21,7 @@ from sqlalchemy.orm import Session
 from medcode.app import mail
 from medcode.app.consult_mail import Attachment, Incoming
 from medcode.app.consult_read import attachment_file, full_ticket, queue, ticket, tickets_of
+from medcode.app.consult_store import Actor, actor_name, add_event, purge, purge_older, store_attachment
 from medcode.app.consult_views import (
     AttachmentInfo,
     ConsultError,
@@ -34,7 +33,7 @@ from medcode.app.consult_views import (
     writing,
 )
 from medcode.app.models import User
-from medcode.app.models_consults import STATES, ConsultAttachment, ConsultEvent, ConsultMessage, ConsultTicket
+from medcode.app.models_consults import STATES, ConsultMessage, ConsultTicket
 
 __all__ = [
     "AttachmentInfo",
@@ -62,19 +61,10 @@ TAG = re.compile(r"\[(MC-[A-Z0-9]{6})\]")
 STAFF = ("consultant", "admin")
 _TAG_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 MAX_TEXT = 200_000  # characters of a message body kept
-Actor = User | str
 
 
 def _now(now: float | None) -> int:
     return int(time.time() if now is None else now)
-
-
-def _actor(actor: Actor) -> str:
-    return actor if isinstance(actor, str) else str(actor.id)
-
-
-def _event(s: Session, ticket_id: int, actor: Actor, at: int, action: str, detail: str = "") -> None:
-    s.add(ConsultEvent(ticket_id=ticket_id, actor=_actor(actor), at=at, action=action, detail=detail[:2000]))
 
 
 def due_time(conf: Any, plan: str, created: int) -> int:
@@ -94,10 +84,6 @@ def due_time(conf: Any, plan: str, created: int) -> int:
 
 def _new_tag() -> str:
     return "MC-" + "".join(secrets.choice(_TAG_CHARS) for _ in range(6))
-
-
-def _folder(conf: Any, ticket_id: int) -> Path:
-    return Path(conf.home) / "consults" / str(ticket_id)
 
 
 def _thread_ticket(s: Session, incoming: Incoming) -> ConsultTicket | None:
@@ -138,7 +124,7 @@ def receive(db: Engine, conf: Any, incoming: Incoming, *, now: float | None = No
             _add_message(s, conf, row, incoming, "in", at)
             if row.state in ("waiting", "answered") and not incoming.auto:
                 old, row.state = row.state, "assigned" if row.assignee_id else "new"
-                _event(s, row.id, "mail", at, "state", f"{old} -> {row.state}: the customer wrote back")
+                add_event(s, row.id, "mail", at, "state", f"{old} -> {row.state}: the customer wrote back")
             row.updated_at = at
             return ticket_info(row, at)
         review = sender is None or incoming.malformed or incoming.auto
@@ -168,10 +154,11 @@ def _open(s: Session, conf: Any, inc: Incoming, user: User | None, at: int, *, r
     s.add(row)
     s.flush()
     why = "unknown sender" if user is None else ("unreadable mail" if inc.malformed else "automatic mail")
-    _event(
+    by_web = inc.message_id.endswith("@medcode.web>") and user is not None
+    add_event(
         s,
         row.id,
-        "mail" if inc.message_id or inc.malformed else _actor(user or "system"),
+        actor_name(user) if by_web and user is not None else "mail",
         at,
         "opened",
         f"in review: {why}" if review else "in the queue",
@@ -196,33 +183,12 @@ def _add_message(s: Session, conf: Any, row: ConsultTicket, inc: Incoming, direc
     s.add(msg)
     s.flush()
     for att in inc.attachments:
-        s.add(_store_attachment(conf, row.id, msg.id, att))
-    actor = "mail" if direction == "in" and not inc.message_id.endswith("@medcode.web>") else "system"
+        s.add(store_attachment(conf, row.id, msg.id, att))
+    web = inc.message_id.endswith("@medcode.web>") and row.user_id is not None
+    actor = "system" if direction == "out" else (str(row.user_id) if web else "mail")
     detail = f"message {msg.id} ({direction}, {len(inc.attachments)} attachment(s))"
-    _event(s, row.id, actor, at, "message", detail + ("; " + "; ".join(inc.notes) if inc.notes else ""))
+    add_event(s, row.id, actor, at, "message", detail + ("; " + "; ".join(inc.notes) if inc.notes else ""))
     return msg
-
-
-def _store_attachment(conf: Any, ticket_id: int, message_id: int, att: Attachment) -> ConsultAttachment:
-    if att.dropped:
-        return ConsultAttachment(
-            message_id=message_id, filename=att.filename, content_type=att.content_type, size=att.size
-        )
-    folder = _folder(conf, ticket_id)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / f"{secrets.token_hex(8)}-{re.sub(r'[^A-Za-z0-9._-]', '_', att.filename)[:80]}"
-    path.write_bytes(att.data)
-    text = None
-    if att.content_type.startswith("text/plain") or att.filename.lower().endswith(".txt"):
-        text = att.data.decode("utf-8", errors="replace")[:MAX_TEXT]
-    return ConsultAttachment(
-        message_id=message_id,
-        filename=att.filename,
-        content_type=att.content_type,
-        size=att.size,
-        stored_path=str(path),
-        text=text,
-    )
 
 
 def create_from_web(
@@ -294,7 +260,7 @@ def take(db: Engine, ticket_id: int, consultant: User, *, now: float | None = No
     def work(s: Session, row: ConsultTicket, at: int) -> None:
         row.assignee_id = consultant.id
         old, row.state = row.state, "assigned"
-        _event(s, row.id, consultant, at, "take", f"{old} -> assigned")
+        add_event(s, row.id, consultant, at, "take", f"{old} -> assigned")
 
     return _change(db, ticket_id, consultant, now, work)
 
@@ -306,7 +272,7 @@ def set_state(db: Engine, ticket_id: int, actor: Actor, state: str, *, now: floa
 
     def work(s: Session, row: ConsultTicket, at: int) -> None:
         old, row.state = row.state, state
-        _event(s, row.id, actor, at, "state", f"{old} -> {state}")
+        add_event(s, row.id, actor, at, "state", f"{old} -> {state}")
 
     return _change(db, ticket_id, actor, now, work)
 
@@ -317,7 +283,7 @@ def save_draft(db: Engine, ticket_id: int, actor: Actor, text: str, *, now: floa
     def work(s: Session, row: ConsultTicket, at: int) -> None:
         row.draft = (text or "")[:MAX_TEXT]
         row.draft_state = "done"
-        _event(s, row.id, actor, at, "draft", f"edited ({len(row.draft)} characters)")
+        add_event(s, row.id, actor, at, "draft", f"edited ({len(row.draft)} characters)")
 
     return _change(db, ticket_id, actor, now, work)
 
@@ -329,7 +295,7 @@ def release(db: Engine, ticket_id: int, actor: Actor, *, now: float | None = Non
         row.review = False
         if row.draft_state == "none":
             row.draft_state = "pending"
-        _event(s, row.id, actor, at, "release", "review -> queue")
+        add_event(s, row.id, actor, at, "release", "review -> queue")
 
     return _change(db, ticket_id, actor, now, work)
 
@@ -381,41 +347,10 @@ def reply(
         if row.assignee_id is None:
             row.assignee_id = consultant.id
         old, row.state, row.updated_at = row.state, "answered", at
-        _event(s, row.id, consultant, at, "reply", f"sent message {msg.id}; {old} -> answered")
+        add_event(s, row.id, consultant, at, "reply", f"sent message {msg.id}; {old} -> answered")
         return message_info(msg, [])
 
 
 def _reply_subject(subject: str, tag: str) -> str:
     base = re.sub(r"^\s*((re|aw|sv|fwd?)\s*:\s*)+", "", subject, flags=re.IGNORECASE).strip()
     return f"Re: {base} [{tag}]"
-
-
-def purge(db: Engine, conf: Any, ticket_id: int, actor: Actor, *, now: float | None = None) -> bool:
-    """Delete a ticket's messages, attachments (files too), subject and draft; the ticket number and its
-    audit events stay, with an event ``purged``. False when there is no such ticket."""
-    at = _now(now)
-    with writing(db) as s, s.begin():
-        row = s.get(ConsultTicket, ticket_id)
-        if row is None:
-            return False
-        for msg in s.scalars(select(ConsultMessage).where(ConsultMessage.ticket_id == ticket_id)):
-            s.delete(msg)  # attachments go with their message (ON DELETE CASCADE; ORM cascade below)
-        s.flush()
-        row.subject, row.draft, row.draft_citations, row.draft_state = "(purged)", "", "[]", "none"
-        row.purged_at, row.updated_at = at, at
-        _event(s, row.id, actor, at, "purged", "messages, attachments and draft deleted")
-    shutil.rmtree(_folder(conf, ticket_id), ignore_errors=True)
-    return True
-
-
-def purge_older(db: Engine, conf: Any, days: int | None = None, *, now: float | None = None) -> int:
-    """Purge every ticket last changed more than ``days`` (MEDCODE_CONSULT_KEEP_DAYS, 365) ago; how many."""
-    keep = int(days if days is not None else getattr(conf, "consult_keep_days", 365))
-    cutoff = _now(now) - keep * 86400
-    with Session(db) as s:
-        ids = list(
-            s.scalars(
-                select(ConsultTicket.id).where(ConsultTicket.updated_at < cutoff, ConsultTicket.purged_at.is_(None))
-            )
-        )
-    return sum(purge(db, conf, tid, "system", now=now) for tid in ids)
