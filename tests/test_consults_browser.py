@@ -84,6 +84,7 @@ def test_member_asks_consultant_answers_member_sees_the_reply(
     log_in(cp, base, consultant)
     cp.goto(base + "/consults")
     expect(cp.locator("h1")).to_have_text("Consult queue")
+    shot(cp, "consult-queue")
     cp.locator("#queue").get_by_role("row", name="Bone marrow aspiration").get_by_role("link").click()
     expect(cp.locator("h1")).to_have_text("Bone marrow aspiration")
     end = time.time() + 90

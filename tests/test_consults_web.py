@@ -417,7 +417,9 @@ def test_with_quotas_on_the_api_needs_a_session_or_key(
     folder = tmp_path_factory.mktemp("consult-quotas")
     url = f"sqlite:///{folder / 'app.db'}"
     db.upgrade(url)
-    server = start_server(home, data_dir, url, folder, MEDCODE_QUOTAS="on", MEDCODE_SMTP_URL="")
+    server = start_server(
+        home, data_dir, url, folder, MEDCODE_QUOTAS="on", MEDCODE_SMTP_URL="", MEDCODE_CONSULT_DUE_DAYS="0"
+    )
     try:
         assert server.client().get("/api/consults").json()["error"]["type"] == "auth_required"
         mc, csrf = log_in(server, make_user(url, home, "member"))
@@ -430,6 +432,11 @@ def test_with_quotas_on_the_api_needs_a_session_or_key(
         r = keyed.get("/api/consults")
         assert r.status_code == 200 and "X-RateLimit-Limit" in r.headers
         assert r.json()["data"][0]["id"] == mc.get("/api/consults/mine").json()["data"][0]["id"]
+        if time.gmtime().tm_wday < 5:  # due the moment it was asked (0 business days): overdue a second later
+            time.sleep(1.1)
+            late = keyed.get("/api/consults", params={"overdue": "true"}).json()["data"]
+            assert late and late[0]["overdue"] is True
+            assert 'class="late">overdue' in cc.get("/consults", params={"overdue": 1}).text
         # without a mail server the answer is kept, and the server log has no word of its text
         r = keyed.post(f"/api/consults/{r.json()['data'][0]['id']}/reply", json={"text": "Secret patient words"})
         assert r.status_code == 200 and r.json()["ticket"]["state"] == "answered"
