@@ -412,3 +412,56 @@ def test_parse_never_raises() -> None:
     assert not parse(b"From: x@y.org\r\nAuto-Submitted: no\r\n\r\nhi").auto
     assert parse(b"From: MAILER-DAEMON@y.org\r\n\r\nbounce").auto
     assert html_to_text("<p>a</p><script>b</script><p>c &amp; d</p>") == "a\n\nc & d"
+
+
+def test_serve_receives_mail_beside_the_web(mail: Mail, tmp_path: Path) -> None:
+    """`medcode serve --smtp-port` runs the same receiver in the server's main process."""
+    import httpx
+
+    web, smtp_port = free_port(), free_port()
+    env = receiver_env(mail.home, str(mail.engine.url.render_as_string(hide_password=False)), free_port())
+    proc = start_receiver(
+        ["serve", "--port", str(web), "--workers", "1", "--smtp-port", str(smtp_port)],
+        env,
+        smtp_port,
+        tmp_path / "s.log",
+    )
+    try:
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{web}/healthz", timeout=5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        assert wait_for(healthy, 60)
+        q = question(mail.member.email, "Is 99213 time-based?", "Asked through serve.")
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
+            smtp.send_message(q)
+        t = ticket_of(mail, q["Message-ID"])
+        assert wait_for(lambda: (x := consults.ticket(mail.engine, t.id)) and x.draft_state == "done")
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    assert proc.returncode is not None
+
+
+def test_a_reply_that_cannot_be_sent_is_not_kept(mail: Mail) -> None:
+    from medcode.app import mail as outgoing
+
+    t = consults.create_from_web(mail.engine, mail.conf, mail.member, "unsent", "Is 20610 bilateral?")
+    dead = settings.load(
+        {
+            "MEDCODE_HOME": str(mail.home),
+            "MEDCODE_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+            "MEDCODE_MAIL_FROM": "c@x.org",
+        }
+    )
+    with pytest.raises(outgoing.MailError):
+        consults.reply(mail.engine, dead, t.id, mail.consultant, "Yes.")
+    after = consults.ticket(mail.engine, t.id)
+    assert after is not None and after.state == "new" and [m.direction for m in after.messages] == ["in"]
+    with pytest.raises(consults.ConsultError):
+        consults.reply(mail.engine, mail.conf, t.id, mail.consultant, "  ")
+    with pytest.raises(consults.TicketNotFound):
+        consults.take(mail.engine, 10**9, mail.consultant)
