@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from medcode.app.jobs import JobError
+from medcode.app.jobs import MAX_ID, JobError
 from medcode.app.models import User
 from medcode.app.models_jobs import STATES, Application, Job
 
@@ -93,6 +93,8 @@ def apply(
     if kind is None:
         raise JobError("resume", "the resume is not a PDF or a Word (.docx) file")
     now = int(time.time())
+    if not 0 < job_id <= MAX_ID:
+        raise LookupError("this job is not open")
     with Session(db) as s:
         job = s.get(Job, job_id)
         if job is None or job.hidden or job.expires_at <= now:
@@ -148,6 +150,8 @@ _ROWS = _ROWS.join(User, User.id == Application.user_id)
 
 def for_job(db: Engine, job_id: int, viewer: User) -> list[ApplicationView] | None:
     """The applications to a job, for its employer or an admin (None: no such job, or not theirs)."""
+    if not 0 < job_id <= MAX_ID:
+        return None
     with Session(db) as s:
         job = s.get(Job, job_id)
         if job is None or (viewer.role != "admin" and job.employer_id != viewer.id):
@@ -177,6 +181,8 @@ def set_state(db: Engine, actor: User, application_id: int, state: str) -> Appli
     ``withdrawn``. None: no such application or not theirs; JobError: a state they may not set."""
     if state not in STATES:
         raise JobError("state", f"state is one of {', '.join(STATES)}")
+    if not 0 < application_id <= MAX_ID:
+        return None
     with Session(db) as s, s.begin():
         found = s.execute(_ROWS.where(Application.id == application_id)).first()
         if found is None:
@@ -196,6 +202,8 @@ def set_state(db: Engine, actor: User, application_id: int, state: str) -> Appli
 def resume(db: Engine, home: Path, application_id: int, viewer: User) -> tuple[Path, str, str] | None:
     """(file, name, content type) of an application's resume for the job's employer, the applicant or an
     admin; None for anyone else (and for no such application)."""
+    if not 0 < application_id <= MAX_ID:
+        return None
     with Session(db) as s:
         found = s.execute(_ROWS.where(Application.id == application_id)).first()
     if found is None:

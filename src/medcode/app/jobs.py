@@ -29,6 +29,7 @@ DESCRIPTION_MAX = 20_000
 DAY = 86400
 MAX_DAYS = 365
 PAGE = 20
+MAX_ID = 2**31 - 1  # a larger id is no job (and no integer of the database)
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 _TAGS = {"p", "br", "strong", "em", "ul", "ol", "li", "h2", "h3", "h4", "blockquote", "code", "pre", "a", "hr"}
 _TAGS |= {"table", "thead", "tbody", "tr", "th", "td"}
@@ -255,6 +256,8 @@ def _row(employer: User, data: JobInput, now: int) -> Job:
 
 def get_job(db: Engine, job_id: int, viewer: User | None = None) -> JobView | None:
     """A job; a hidden one only for its employer and admins (an expired one is shown, marked closed)."""
+    if not 0 < job_id <= MAX_ID:
+        return None
     with Session(db) as s:
         job = s.get(Job, job_id)
         if job is None:
@@ -298,6 +301,8 @@ def open_jobs(db: Engine, limit: int = 50) -> list[JobView]:
 def set_hidden(db: Engine, admin: User, job_id: int, hidden: bool) -> bool:
     if admin.role != "admin":
         raise PermissionError("only admins moderate jobs")
+    if not 0 < job_id <= MAX_ID:
+        return False
     with Session(db) as s, s.begin():
         job = s.get(Job, job_id)
         if job is None:
@@ -310,6 +315,8 @@ def delete_job(db: Engine, actor: User, job_id: int) -> list[str]:
     """Remove a job (admins, or its employer) with its applications; the resume files to delete are returned."""
     from medcode.app.models_jobs import Application
 
+    if not 0 < job_id <= MAX_ID:
+        return []
     with Session(db) as s, s.begin():
         job = s.get(Job, job_id)
         if job is None:

@@ -8,11 +8,11 @@ Authentication as for the rest of the API: a session cookie (changes carry ``X-C
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
@@ -24,6 +24,8 @@ from medcode.web.deps import error, json
 from medcode.web.pages.upload import BadForm, TooLarge, read_body
 
 router = APIRouter(prefix="/api", tags=["jobs"])
+JobId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+ApplicationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 CsrfHeader = Annotated[str | None, Header(alias="X-CSRF-Token", include_in_schema=False)]
 NO_USER = "no session or key (or the session has ended)"
 CSRF = "a missing or wrong X-CSRF-Token"
@@ -101,8 +103,8 @@ def signed_in(request: Request, csrf: str | None = None, *, write: bool) -> Auth
     return auth
 
 
-def home_of(request: Request) -> Path:
-    return Path(request.app.state.conf.home)
+def home_of(request: Request) -> FsPath:
+    return FsPath(request.app.state.conf.home)
 
 
 async def _run(request: Request, work: Any) -> Response:
@@ -154,7 +156,7 @@ async def search_jobs(
 
 
 @router.get("/jobs/{job_id}", summary="A job", responses={200: {"model": jobs.JobView}, **errors(e404="no such job")})
-async def get_job(request: Request, job_id: int) -> Response:
+async def get_job(request: Request, job_id: JobId) -> Response:
     def work() -> Any:
         found = jobs.get_job(policy_of(request).engine, job_id, requester(request).user)
         if found is None:
@@ -194,7 +196,7 @@ async def post_job(request: Request, body: JobBody, x_csrf_token: CsrfHeader = N
     summary="Applications to a job (its employer)",
     responses={200: {"model": Applications}, **errors(e401=NO_USER, e404="no such job, or not yours")},
 )
-async def job_applications(request: Request, job_id: int) -> Response:
+async def job_applications(request: Request, job_id: JobId) -> Response:
     def work() -> Any:
         auth = signed_in(request, write=False)
         assert auth.user is not None
@@ -215,7 +217,7 @@ async def job_applications(request: Request, job_id: int) -> Response:
     },
 )
 async def application_state(
-    request: Request, application_id: int, body: StateBody, x_csrf_token: CsrfHeader = None
+    request: Request, application_id: ApplicationId, body: StateBody, x_csrf_token: CsrfHeader = None
 ) -> Response:
     def work() -> Any:
         auth = signed_in(request, x_csrf_token, write=True)
@@ -303,7 +305,7 @@ async def read_application(request: Request) -> ApplicationForm:
         ),
     },
 )
-async def apply(request: Request, job_id: int, x_csrf_token: CsrfHeader = None) -> Response:
+async def apply(request: Request, job_id: JobId, x_csrf_token: CsrfHeader = None) -> Response:
     try:
         auth = await anyio.to_thread.run_sync(lambda: signed_in(request, x_csrf_token, write=True))
         sent = await read_application(request)
@@ -350,7 +352,7 @@ async def my_applications(request: Request) -> Response:
     return await _run(request, work)
 
 
-def resume_response(request: Request, application_id: int, auth: Auth) -> Response:
+def resume_response(request: Request, application_id: ApplicationId, auth: Auth) -> Response:
     assert auth.user is not None
     found = job_apply.resume(policy_of(request).engine, home_of(request), application_id, auth.user)
     if found is None:
@@ -372,7 +374,7 @@ def resume_response(request: Request, application_id: int, auth: Auth) -> Respon
         **errors(e401=NO_USER, e403="not the job's employer or the applicant (or no such application)"),
     },
 )
-async def get_resume(request: Request, application_id: int) -> Response:
+async def get_resume(request: Request, application_id: ApplicationId) -> Response:
     return await _run(request, lambda: resume_response(request, application_id, signed_in(request, write=False)))
 
 
@@ -384,7 +386,7 @@ async def get_resume(request: Request, application_id: int) -> Response:
     summary="Hide or show a job (admins)",
     responses={200: {"model": jobs.JobView}, **errors(e401=NO_USER, e403=CSRF + ", or not an admin", e404="no job")},
 )
-async def hide_job(request: Request, job_id: int, body: HiddenBody, x_csrf_token: CsrfHeader = None) -> Response:
+async def hide_job(request: Request, job_id: JobId, body: HiddenBody, x_csrf_token: CsrfHeader = None) -> Response:
     def work() -> Any:
         auth = signed_in(request, x_csrf_token, write=True)
         assert auth.user is not None
@@ -405,7 +407,7 @@ async def hide_job(request: Request, job_id: int, body: HiddenBody, x_csrf_token
     summary="Remove a job with its applications and resumes (admins and the job's employer)",
     responses=errors(e401=NO_USER, e403=CSRF + ", or neither an admin nor the job's employer"),
 )
-async def remove_job(request: Request, job_id: int, x_csrf_token: CsrfHeader = None) -> Response:
+async def remove_job(request: Request, job_id: JobId, x_csrf_token: CsrfHeader = None) -> Response:
     def work() -> Any:
         auth = signed_in(request, x_csrf_token, write=True)
         assert auth.user is not None
