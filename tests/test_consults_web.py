@@ -311,6 +311,20 @@ def test_pages_without_javascript(site: tuple[Server, Outside, str], home: Path)
     page = mc.get(f"/consult/{tid}").text
     assert "Use the removal code; see the note." in page and "answered" in page
 
+    # the member writes back on the page: the message joins the thread and the ticket goes back to the consultant
+    assert mc.post(f"/consult/{tid}", data={"csrf": "x", "text": "Thanks"}).status_code == 403
+    assert mc.post(f"/consult/{tid}", data={"csrf": _form_csrf(page), "text": "  "}).status_code == 422
+    r = mc.post(f"/consult/{tid}", data={"csrf": _form_csrf(page), "text": "And the left femur?"})
+    assert r.status_code == 303
+    seen = cc.get(f"/api/consults/{tid}").json()
+    assert [m["direction"] for m in seen["messages"]] == ["in", "out", "in"] and seen["state"] == "assigned"
+    assert seen["messages"][2]["text"] == "And the left femur?"
+    other, _ = log_in(server, make_user(url, home, "member"))
+    assert (
+        other.post(f"/consult/{tid}", data={"csrf": _form_csrf(other.get("/consult").text), "text": "x"}).status_code
+        == 404
+    )
+
 
 def mail_in(sender: str, subject: str, text: str, **headers: str) -> str:
     """Send a message to medcode's receiver over loopback SMTP; its Message-ID."""

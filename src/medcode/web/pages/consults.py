@@ -8,22 +8,24 @@ purge. Forms carry the session's CSRF token in a ``csrf`` field.
 from __future__ import annotations
 
 import time
+from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from starlette.datastructures import UploadFile
 
 from medcode.app import consults
+from medcode.app.consult_mail import Incoming
+from medcode.app.consult_views import Ticket
 from medcode.web.api import account as flows
 from medcode.web.api import consults as api
 from medcode.web.api.consult_json import people, ticket_view
 from medcode.web.auth import Auth, auth_of, check_csrf, policy_of
 from medcode.web.pages.account import _message, _pages, _run, _session_form, _stale_form, _to_login
+from medcode.web.pages.consult_form import NOTE_TYPES, check_note, read_multipart
 
 router = APIRouter(include_in_schema=False)
-NOTE_TYPES = {".txt": "text/plain", ".pdf": "application/pdf"}
 FILTERS = {"state": ("", *api.STATES), "assignee": ("any", "me", "none")}
 
 
@@ -84,60 +86,13 @@ def ask_page(request: Request) -> Response:
     return _ask_form(request, auth)
 
 
-async def _multipart(request: Request, limit: int) -> dict[str, Any] | None:
-    """The form of ``/consult`` (fields and the note file), or None when the body is over ``limit`` bytes."""
-    if int(request.headers.get("content-length") or 0) > limit:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    sent = False
-
-    async def replay() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": bytes(body), "more_body": False}
-
-    parsed = await Request(request.scope, replay).form(max_files=1, max_fields=10)
-    out: dict[str, Any] = {}
-    for name, value in parsed.multi_items():
-        if isinstance(value, UploadFile):
-            data = await value.read()
-            if data:
-                out[name] = (Path(value.filename or "note").name[:200], data)
-        else:
-            out.setdefault(name, value)
-    return out
-
-
-def check_note(name: str, data: bytes, limit: int) -> tuple[str, str, bytes] | str:
-    """(file name, type, bytes) of an attached note, or why it is refused: a .txt in UTF-8 or a PDF."""
-    suffix = Path(name).suffix.lower()
-    if suffix not in NOTE_TYPES:
-        return "A note must be a .txt or .pdf file."
-    if len(data) > limit:
-        return f"The note is larger than {limit >> 20} MB."
-    if suffix == ".pdf" and not data.startswith(b"%PDF-"):
-        return "This file is not a PDF."
-    if suffix == ".txt":
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            return "A text note must be UTF-8 text."
-    return name, NOTE_TYPES[suffix], data
-
-
 @router.post("/consult")
 async def ask_submit(request: Request) -> Response:
     auth = _signed_in(request)
     if isinstance(auth, Response):
         return auth
     limit = note_limit(request)
-    form = await _multipart(request, limit + (1 << 20))
+    form = await read_multipart(request, limit + (1 << 20))
     if form is None:
         return _ask_form(request, auth, 413, error=f"The question and note are larger than {limit >> 20} MB.")
     if not check_csrf(auth, form.get("csrf")):
@@ -188,14 +143,60 @@ def member_ticket(request: Request, ticket_id: int, asked: int = 0) -> Response:
         found, _ = api.find_ticket(request, auth, ticket_id)
     except flows.Refused:
         return _message(request, "No such ticket", "There is no ticket of yours with this number.", 404, failed=True)
+    return _member_page(request, found, auth, asked=bool(asked))
+
+
+def _member_page(request: Request, found: Ticket, auth: Auth, status: int = 200, **extra: Any) -> Response:
     return _pages(request).page(
         request,
         "consult_ticket.html",
+        status=status,
         cache=False,
         t=ticket_view(found, full=False),
-        asked=bool(asked),
+        csrf=auth.csrf,
+        mine=auth.user is not None and found.user_id == auth.user.id,
         when=when,
+        **extra,
     )
+
+
+@router.post("/consult/{ticket_id}")
+async def member_writes_back(request: Request, ticket_id: int) -> Response:
+    """The member adds a message to their ticket (as if they answered the mail): it joins the thread, and a
+    waiting or answered ticket goes back to the consultant."""
+    found = await _session_form(request)
+    if isinstance(found, Response):
+        return found
+    auth, form = found
+    text = form.get("text", "").strip()
+
+    def work() -> Response:
+        assert auth.user is not None
+        try:
+            ticket, _ = api.find_ticket(request, auth, ticket_id)
+        except flows.Refused:
+            return _message(
+                request, "No such ticket", "There is no ticket of yours with this number.", 404, failed=True
+            )
+        if not text or len(text) > api.TEXT_CHARS or ticket.purged or ticket.user_id != auth.user.id:
+            return _member_page(request, ticket, auth, 422, error="Write a message (at most 100,000 characters).")
+        ids = tuple(m.message_id for m in ticket.messages)
+        consults.receive(
+            policy_of(request).engine,
+            _conf(request),
+            Incoming(
+                from_addr=auth.user.email,
+                to_addr="",
+                subject=f"Re: {ticket.subject} [{ticket.tag}]",
+                message_id=make_msgid(domain="medcode.web"),
+                in_reply_to=ids[-1] if ids else "",
+                references=ids[-30:],
+                text=text,
+            ),
+        )
+        return RedirectResponse(f"/consult/{ticket_id}", status_code=303)
+
+    return await _run(work)
 
 
 # --- consultants and admins ---------------------------------------------------------------------------------
