@@ -7,14 +7,11 @@ Create Date: 2026-12-04
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_jobs"
-# the consult queue's migration comes first; until it is in the tree the job board follows the accounts
-down_revision = "0002_consults" if (Path(__file__).parent / "0002_consults.py").exists() else "0001_accounts"
+down_revision = "0002_consults"
 branch_labels = None
 depends_on = None
 
