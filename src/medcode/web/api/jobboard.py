@@ -15,13 +15,13 @@ import anyio
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
-from starlette.datastructures import UploadFile
 
 from medcode.app import accounts, job_apply, jobs, keys
+from medcode.web.api.jobboard_form import read_application
 from medcode.web.api.schemas import errors
 from medcode.web.auth import SESSION_COOKIE, Auth, auth_of, check_csrf, policy_of
 from medcode.web.deps import error, json
-from medcode.web.pages.upload import BadForm, TooLarge, read_body
+from medcode.web.pages.upload import BadForm, TooLarge
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 JobId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -29,7 +29,6 @@ ApplicationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 CsrfHeader = Annotated[str | None, Header(alias="X-CSRF-Token", include_in_schema=False)]
 NO_USER = "no session or key (or the session has ended)"
 CSRF = "a missing or wrong X-CSRF-Token"
-FORM_OVERHEAD = 64 * 1024  # part headers, boundaries and the cover note beyond the resume
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,44 +248,6 @@ _APPLY_BODY = {
         },
     }
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class ApplicationForm:
-    cover_note: str
-    filename: str
-    data: bytes
-    csrf: str  # the form field of the site's own page (the API sends X-CSRF-Token instead)
-
-
-async def read_application(request: Request) -> ApplicationForm:
-    """The multipart form of an application; TooLarge past the resume limit, BadForm for a body that is not
-    such a form."""
-    limit = job_apply.resume_limit()
-    body = await read_body(request, limit + FORM_OVERHEAD)
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    inner = Request(request.scope, receive)
-    try:
-        form = await inner.form(max_files=1, max_fields=8, max_part_size=FORM_OVERHEAD)
-    except Exception as exc:  # python-multipart and Starlette raise several kinds for a malformed body
-        raise BadForm(f"not a multipart form with a resume: {type(exc).__name__}") from None
-    upload, note, csrf = form.get("resume"), form.get("cover_note", ""), form.get("csrf", "")
-    if not isinstance(upload, UploadFile):
-        raise BadForm("the form has no resume file")
-    data = await upload.read()
-    if len(data) > limit:
-        raise TooLarge("the resume", limit)
-    return ApplicationForm(
-        note if isinstance(note, str) else "", upload.filename or "resume", data, csrf if isinstance(csrf, str) else ""
-    )
 
 
 @router.post(

@@ -21,6 +21,7 @@ from medcode.app import job_apply, jobs
 from medcode.app.models_jobs import SETTINGS, STATES, WORK_MODES
 from medcode.web.api import jobboard as api
 from medcode.web.api.account import base_url
+from medcode.web.api.jobboard_form import read_application
 from medcode.web.auth import Auth, check_csrf, policy_of
 from medcode.web.pages import jobboard_feeds as feeds
 from medcode.web.pages.render import Pages
@@ -238,7 +239,7 @@ async def apply_submit(request: Request, job_id: int) -> Response:
     if auth.user is None:
         return _login()
     try:
-        sent = await api.read_application(request)
+        sent = await read_application(request)
     except TooLarge:
         limit = job_apply.resume_limit() >> 20
         return await _thread(lambda: _job_page(request, job_id, auth, f"The resume is larger than {limit} MB.", 413))
