@@ -465,3 +465,38 @@ def test_a_reply_that_cannot_be_sent_is_not_kept(mail: Mail) -> None:
         consults.reply(mail.engine, mail.conf, t.id, mail.consultant, "  ")
     with pytest.raises(consults.TicketNotFound):
         consults.take(mail.engine, 10**9, mail.consultant)
+
+
+def text_pdf(text: str) -> bytes:
+    """A one-page PDF showing ``text`` (Helvetica), with a correct cross-reference table."""
+    stream = f"BT /F1 11 Tf 50 750 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_a_pdf_note_is_read_for_the_draft(mail: Mail) -> None:
+    note = "Chronic osteomyelitis of the left tibia. Removal of antibiotic rods from the intramedullary canal."
+    assert "osteomyelitis" in consult_drafts.pdf_text(text_pdf(note))
+    assert consult_drafts.pdf_text(b"%PDF-1.4 broken") == ""
+    q = question(mail.member.email, "What codes does the note support?", "The operative note is attached.")
+    q.add_attachment(text_pdf(note), maintype="application", subtype="pdf", filename="op.pdf")
+    mail.send(q)
+    t = ticket_of(mail, q["Message-ID"])
+    done = wait_for(lambda: (x := consults.ticket(mail.engine, t.id)) and x.draft_state == "done" and x)
+    assert "Attached note op.pdf" in done.draft and "Case2Code suggests procedures" in done.draft
+    assert done.messages[0].attachments[0].has_text
