@@ -34,19 +34,35 @@ def ticket(db: Engine, ticket_id: int, *, now: float | None = None) -> Ticket | 
 
 
 def full_ticket(s: Session, row: ConsultTicket, at: int) -> Ticket:
-    msgs = list(s.scalars(select(ConsultMessage).where(ConsultMessage.ticket_id == row.id).order_by(ConsultMessage.id)))
+    return full_tickets(s, [row], at)[0]
+
+
+def full_tickets(s: Session, rows: list[ConsultTicket], at: int) -> list[Ticket]:
+    """Tickets with their threads, attachments and events, in three statements whatever their number."""
+    ids = [r.id for r in rows]
+    if not ids:
+        return []
+    msgs: dict[int, list[ConsultMessage]] = {}
+    for m in s.scalars(select(ConsultMessage).where(ConsultMessage.ticket_id.in_(ids)).order_by(ConsultMessage.id)):
+        msgs.setdefault(m.ticket_id, []).append(m)
     atts: dict[int, list[ConsultAttachment]] = {}
-    if msgs:
-        for a in s.scalars(
-            select(ConsultAttachment)
-            .where(ConsultAttachment.message_id.in_([m.id for m in msgs]))
-            .order_by(ConsultAttachment.id)
-        ):
-            atts.setdefault(a.message_id, []).append(a)
-    events = s.scalars(select(ConsultEvent).where(ConsultEvent.ticket_id == row.id).order_by(ConsultEvent.id))
-    return ticket_info(
-        row, at, tuple(message_info(m, atts.get(m.id, [])) for m in msgs), tuple(event_info(e) for e in events)
-    )
+    wanted = select(ConsultMessage.id).where(ConsultMessage.ticket_id.in_(ids))
+    for a in s.scalars(
+        select(ConsultAttachment).where(ConsultAttachment.message_id.in_(wanted)).order_by(ConsultAttachment.id)
+    ):
+        atts.setdefault(a.message_id, []).append(a)
+    events: dict[int, list[ConsultEvent]] = {}
+    for e in s.scalars(select(ConsultEvent).where(ConsultEvent.ticket_id.in_(ids)).order_by(ConsultEvent.id)):
+        events.setdefault(e.ticket_id, []).append(e)
+    return [
+        ticket_info(
+            row,
+            at,
+            tuple(message_info(m, atts.get(m.id, [])) for m in msgs.get(row.id, [])),
+            tuple(event_info(e) for e in events.get(row.id, [])),
+        )
+        for row in rows
+    ]
 
 
 def queue(
@@ -81,7 +97,7 @@ def queue(
         stmt = stmt.where(~late)
     stmt = stmt.order_by(ConsultTicket.due_at, ConsultTicket.id).offset(max(0, offset)).limit(max(1, min(limit, 500)))
     with Session(db) as s:
-        return [full_ticket(s, row, at) for row in s.scalars(stmt)]
+        return full_tickets(s, list(s.scalars(stmt)), at)
 
 
 def tickets_of(db: Engine, user: User, *, now: float | None = None) -> list[Ticket]:
@@ -95,7 +111,7 @@ def tickets_of(db: Engine, user: User, *, now: float | None = None) -> list[Tick
         .limit(200)
     )
     with Session(db) as s:
-        return [full_ticket(s, row, at) for row in s.scalars(stmt)]
+        return full_tickets(s, list(s.scalars(stmt)), at)
 
 
 def attachment_file(db: Engine, attachment_id: int) -> tuple[int, AttachmentInfo, Path | None] | None:
