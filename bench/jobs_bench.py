@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -157,6 +158,8 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(15)
+        db.dispose_all()
+        shutil.rmtree(folder, ignore_errors=True)  # the SQLite file (a PostgreSQL database is left as it is)
 
 
 if __name__ == "__main__":
