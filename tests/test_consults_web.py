@@ -320,10 +320,19 @@ def test_pages_without_javascript(site: tuple[Server, Outside, str], home: Path)
     assert [m["direction"] for m in seen["messages"]] == ["in", "out", "in"] and seen["state"] == "assigned"
     assert seen["messages"][2]["text"] == "And the left femur?"
     other, _ = log_in(server, make_user(url, home, "member"))
-    assert (
-        other.post(f"/consult/{tid}", data={"csrf": _form_csrf(other.get("/consult").text), "text": "x"}).status_code
-        == 404
-    )
+    other_csrf = _form_csrf(other.get("/consult").text)
+    assert other.post(f"/consult/{tid}", data={"csrf": other_csrf, "text": "x"}).status_code == 404
+
+    # purge from the page: admins only; the attachment file goes too
+    assert "Purge this ticket" not in cc.get(f"/consults/{tid}").text
+    assert cc.post(f"/consults/{tid}/purge", data={"csrf": csrf}).status_code == 403
+    ac, _ = log_in(server, make_user(url, home, "admin"))
+    admin_page = ac.get(f"/consults/{tid}").text
+    assert "Purge this ticket" in admin_page
+    r = ac.post(f"/consults/{tid}/purge", data={"csrf": _form_csrf(admin_page)})
+    assert r.status_code == 200 and "Ticket purged" in r.text
+    assert cc.get(f"/consults/{tid}/attachments/{aid}").status_code == 404
+    assert "And the left femur?" not in mc.get(f"/consult/{tid}").text
 
 
 def mail_in(sender: str, subject: str, text: str, **headers: str) -> str:
