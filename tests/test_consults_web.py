@@ -157,6 +157,9 @@ def test_member_asks_consultant_answers_and_the_mail_is_threaded(site: tuple[Ser
     # filters: by state and assignee
     assert any(x["id"] == tid for x in cc.get("/api/consults", params={"state": "new"}).json()["data"])
     assert cc.get("/api/consults", params={"state": "sideways"}).status_code == 422
+    assert cc.get("/api/consults", params={"limit": 0}).status_code == 422
+    assert len(cc.get("/api/consults", params={"limit": 1}).json()["data"]) == 1
+    assert tid not in [x["id"] for x in cc.get("/api/consults", params={"offset": 1000}).json()["data"]]
     assert not any(x["id"] == tid for x in cc.get("/api/consults", params={"assignee": "me"}).json()["data"])
 
     # take, then reply: state answered, the mail goes out threaded on the question

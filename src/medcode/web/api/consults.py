@@ -167,12 +167,15 @@ def api_queue(
     assignee: Annotated[str, Query(max_length=20, description="me, none, any or a user id")] = "any",
     overdue_only: Annotated[bool, Query(alias="overdue")] = False,
     review: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> Response:
     def work() -> dict[str, Any]:
         auth = staff(request, write=False)
-        found = consults.queue(policy_of(request).engine, **queue_filters(auth, state, assignee, overdue_only, review))
+        filters = queue_filters(auth, state, assignee, overdue_only, review)
+        found = consults.queue(policy_of(request).engine, limit=limit, offset=offset, **filters)
         names = people(policy_of(request).engine, found)
-        return {"data": [ticket_view(t, full=True, names=names) for t in found]}
+        return {"data": [ticket_view(t, full=True, names=names) for t in found], "limit": limit, "offset": offset}
 
     return _guarded(work)
 
