@@ -500,3 +500,11 @@ def test_a_pdf_note_is_read_for_the_draft(mail: Mail) -> None:
     done = wait_for(lambda: (x := consults.ticket(mail.engine, t.id)) and x.draft_state == "done" and x)
     assert "Attached note op.pdf" in done.draft and "Case2Code suggests procedures" in done.draft
     assert done.messages[0].attachments[0].has_text
+
+
+def test_a_message_without_from_takes_the_envelope_sender(mail: Mail) -> None:
+    mid = f"<{uuid.uuid4().hex}@example.org>"
+    raw = f"To: consult@medcode.test\r\nSubject: no From header\r\nMessage-ID: {mid}\r\n\r\nIs 99215 time-based?\r\n"
+    mail.send(raw.encode(), sender=mail.member.email)
+    t = ticket_of(mail, mid)
+    assert t.requester_email == mail.member.email and not t.review

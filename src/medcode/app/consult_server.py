@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import imaplib
 import logging
 import re
@@ -43,9 +44,13 @@ class Receiver:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="medcode-consult-receive")
         self.received = 0
 
-    def store(self, raw: bytes) -> consults.Ticket:
+    def store(self, raw: bytes, envelope_from: str = "") -> consults.Ticket:
+        """Store one message (``envelope_from``: the SMTP MAIL FROM, used when the message has no From)."""
         limit = int(getattr(self.conf, "consult_max_attachment_mb", 10)) * MB
-        found = consults.receive(self.db, self.conf, parse(raw, max_attachment=limit))
+        incoming = parse(raw, max_attachment=limit)
+        if not incoming.from_addr and "@" in envelope_from:
+            incoming = dataclasses.replace(incoming, from_addr=envelope_from.strip().lower())
+        found = consults.receive(self.db, self.conf, incoming)
         self.received += 1
         if self.drafter is not None and found.draft_state == "pending":
             self.drafter.wake()
@@ -56,7 +61,8 @@ class Receiver:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", errors="replace")
         try:
-            found = await asyncio.get_running_loop().run_in_executor(self.pool, self.store, raw)
+            sender = str(envelope.mail_from or "")
+            found = await asyncio.get_running_loop().run_in_executor(self.pool, self.store, raw, sender)
         except Exception as exc:
             log.warning("consult mail not stored (%s): the sender will retry", exc.__class__.__name__)
             return "451 4.3.0 the message could not be stored now; try again later"
