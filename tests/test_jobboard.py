@@ -22,7 +22,7 @@ from appdb_fixtures import appdb_url  # noqa: F401 (fixture)
 from sqlalchemy import update
 from test_accounts_web import PASSWORD, Server, start_server
 
-from medcode.app import accounts, db, keys
+from medcode.app import accounts, db, job_apply, keys
 from medcode.app.models_jobs import Job
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -383,3 +383,25 @@ def test_two_workers_agree_after_posting_hiding_and_expiry(
 def _login(server: Server, url: str, role: str) -> tuple[httpx.Client, str]:
     c, csrf, _ = user(server, url, role)
     return c, csrf
+
+
+def test_a_removed_account_leaves_no_resume(board: tuple[Server, str, Path]) -> None:
+    """The database removes a deleted account's applications; their resume files go at the next prune (after
+    an application is kept, at most hourly per process), not those of live applications."""
+    server, url, home = board
+    emp, ecsrf, _ = user(server, url, "employer")
+    made = post(emp, ecsrf)
+    files = {"resume": ("cv.pdf", PDF + uuid.uuid4().hex.encode(), "application/pdf")}
+    leaving, lcsrf, _ = user(server, url)
+    staying, scsrf, _ = user(server, url)
+    gone = leaving.post(f"/api/jobs/{made['id']}/apply", files=files, headers={"X-CSRF-Token": lcsrf})
+    kept = staying.post(f"/api/jobs/{made['id']}/apply", files=files, headers={"X-CSRF-Token": scsrf})
+    assert gone.status_code == kept.status_code == 201
+    assert len([p for p in (home / "resumes").iterdir() if p.read_bytes() == files["resume"][1]]) == 2
+    r = leaving.request("DELETE", "/api/account", json={"password": PASSWORD}, headers={"X-CSRF-Token": lcsrf})
+    assert r.status_code == 204
+    assert emp.get(f"/api/jobs/{made['id']}/applications").json()["count"] == 1
+    job_apply.prune_orphans(db.engine(url), home, grace=0)
+    left = [p for p in (home / "resumes").iterdir() if p.read_bytes() == files["resume"][1]]
+    assert len(left) == 1
+    assert staying.get(f"/api/applications/{kept.json()['id']}/resume").content == files["resume"][1]

@@ -24,6 +24,8 @@ COVER_MAX = 5_000
 RESUME_MB = 5
 TYPES = {"pdf": "application/pdf", "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 EMPLOYER_STATES = ("submitted", "reviewed", "interview", "offer", "rejected")
+PRUNE_EVERY = 3600.0
+_pruned = -PRUNE_EVERY
 
 
 @dataclass(frozen=True)
@@ -122,10 +124,12 @@ def apply(
         with Session(db) as s, s.begin():
             s.add(row)
             s.flush()
-            return _view(row, title, user.email)
+            made = _view(row, title, user.email)
     except Exception:
         path.unlink(missing_ok=True)
         raise
+    _prune_now(db, home)
+    return made
 
 
 def _view(row: Application, title: str, email: str) -> ApplicationView:
@@ -215,6 +219,28 @@ def resume(db: Engine, home: Path, application_id: int, viewer: User) -> tuple[P
     if not path.is_file():
         return None
     return path, row.resume_name, TYPES[row.resume_type]
+
+
+def prune_orphans(db: Engine, home: Path, grace: float = 600.0) -> int:
+    """Delete resume files no application names (left by a removed account, whose applications the database
+    removes with it) that are older than ``grace`` seconds (a file is written just before its row); how many."""
+    folder = resume_folder(home)
+    with Session(db) as s:
+        kept = set(s.scalars(select(Application.resume_path)))
+    cutoff, gone = time.time() - grace, 0
+    for path in folder.iterdir():
+        if path.name not in kept and path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone
+
+
+def _prune_now(db: Engine, home: Path) -> None:
+    """At most every ``PRUNE_EVERY`` seconds per process (after an application is kept)."""
+    global _pruned
+    if time.monotonic() - _pruned >= PRUNE_EVERY:
+        _pruned = time.monotonic()
+        prune_orphans(db, home)
 
 
 def remove_files(home: Path, names: list[str]) -> None:
