@@ -508,3 +508,21 @@ def test_a_message_without_from_takes_the_envelope_sender(mail: Mail) -> None:
     mail.send(raw.encode(), sender=mail.member.email)
     t = ticket_of(mail, mid)
     assert t.requester_email == mail.member.email and not t.review
+
+
+def test_a_draft_that_cannot_be_made_is_marked_failed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    db.upgrade(url)
+    eng = db.engine(url)
+    conf = settings.load({"MEDCODE_HOME": str(tmp_path)})  # no knowledge base here
+    user = accounts.create_user(eng, "nokb@example.org", PASSWORD, "member", "member")
+    t = consults.create_from_web(eng, conf, user, "no kb", "What is 99213?")
+    assert consult_drafts.pending(eng) == 1
+    drafter = consult_drafts.Drafter(eng, conf, poll_seconds=0.2).start()
+    try:
+        failed = wait_for(lambda: (x := consults.ticket(eng, t.id)) and x.draft_state == "failed" and x, 30)
+    finally:
+        drafter.stop()
+        eng.dispose()
+    assert failed.draft.startswith("No draft: KnowledgeBaseMissing")
+    assert consult_drafts.pending(eng) == 0

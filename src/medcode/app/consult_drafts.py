@@ -219,7 +219,10 @@ def work(db: Engine, conf: Any, wake: Any, stop: Any, poll: float = 5.0) -> None
             finish(db, job.ticket_id, text, cites)
         except Exception as exc:
             log.warning("consult draft of ticket %s failed: %s", job.ticket_id, exc.__class__.__name__)
-            finish(db, job.ticket_id, f"No draft: {exc.__class__.__name__}.", [], "failed")
+            try:
+                finish(db, job.ticket_id, f"No draft: {exc.__class__.__name__}.", [], "failed")
+            except Exception:  # the database is gone too: the ticket stays running until `recover`
+                stop.wait(poll)
 
 
 class Drafter:
