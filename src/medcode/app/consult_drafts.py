@@ -13,8 +13,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -256,6 +258,14 @@ def _process_main(url: str, conf: Any, wake: Any, stop: Any, poll: float) -> Non
     from medcode.app import db as appdb
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it (Ctrl-C reaches the whole group)
+    parent = os.getppid()
+
+    def orphaned() -> None:  # the parent was killed without stopping it: end too
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=orphaned, daemon=True).start()
     work(appdb.engine(url), conf, wake, stop, poll)
 
 
