@@ -193,10 +193,17 @@ def test_member_asks_consultant_answers_and_the_mail_is_threaded(site: tuple[Ser
     consultant_id = next(e["actor"] for e in events if e["action"] == "take")
     assert next(e["actor"] for e in events if e["action"] == "reply") == consultant_id != "mail"
 
+    # the member writes back over the API: the ticket goes back to its consultant
+    r = mc.post(f"/api/consults/{tid}/messages", json={"text": "Thank you!"}, headers={"X-CSRF-Token": mcsrf})
+    assert r.status_code == 201 and r.json()["state"] == "assigned" and r.json()["messages"][-1]["text"] == "Thank you!"
+    assert mc.post(f"/api/consults/{tid}/messages", json={"text": "x"}).status_code == 403  # CSRF
+
     # another member sees nothing of it
-    other, _ = log_in(server, make_user(url, home, "member"))
+    other, ocsrf = log_in(server, make_user(url, home, "member"))
     assert other.get(f"/api/consults/{tid}").status_code == 404
     assert other.get("/api/consults/mine").json()["data"] == []
+    r = other.post(f"/api/consults/{tid}/messages", json={"text": "x"}, headers={"X-CSRF-Token": ocsrf})
+    assert r.status_code == 404
 
 
 def test_states_keys_purge_and_bad_input(site: tuple[Server, Outside, str], home: Path) -> None:

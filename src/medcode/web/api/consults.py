@@ -9,6 +9,7 @@ worker thread): the application database is reached synchronously. Message bodie
 from __future__ import annotations
 
 import logging
+from email.utils import make_msgid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -16,6 +17,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from medcode.app import accounts, consults, keys, mail
+from medcode.app.consult_mail import Incoming
 from medcode.app.consult_views import MessageInfo, Ticket
 from medcode.web.api.account import CsrfHeader, Refused, _guarded
 from medcode.web.api.consult_json import message_view, people, ticket_view
@@ -153,6 +155,30 @@ def send_reply(request: Request, auth: Auth, ticket_id: int, text: str) -> Messa
         raise Refused(502, "mail_failed", "the mail server did not take the answer: try again") from None
 
 
+def write_back(request: Request, auth: Auth, ticket_id: int, text: str) -> Ticket:
+    """The requester adds a message to their own ticket, as if they answered the mail (the consult core's
+    ``receive`` threads it): a waiting or answered ticket goes back to the consultant."""
+    assert auth.user is not None
+    found = consults.ticket(policy_of(request).engine, ticket_id)
+    if found is None or found.review or found.user_id != auth.user.id:
+        raise Refused(404, "not_found", "no such ticket of yours")
+    if found.purged:
+        raise Refused(409, "bad_input", "the ticket was purged", field="ticket")
+    if not text.strip() or len(text) > TEXT_CHARS:
+        raise Refused(422, "bad_input", f"write a message (at most {TEXT_CHARS:,} characters)", field="text")
+    ids = tuple(m.message_id for m in found.messages)
+    incoming = Incoming(
+        from_addr=auth.user.email,
+        to_addr="",
+        subject=f"Re: {found.subject} [{found.tag}]",
+        message_id=make_msgid(domain="medcode.web"),
+        in_reply_to=ids[-1] if ids else "",
+        references=ids[-30:],
+        text=text.strip(),
+    )
+    return consults.receive(policy_of(request).engine, request.app.state.conf, incoming)
+
+
 # --- routes -------------------------------------------------------------------------------------------------
 
 
@@ -210,6 +236,28 @@ def api_ask(request: Request, body: Question, x_csrf_token: CsrfHeader = None) -
         user, conf = auth.user, request.app.state.conf
         made = changed(lambda: consults.create_from_web(policy_of(request).engine, conf, user, body.subject, body.text))
         return json({"id": made.id, "state": made.state, "tag": made.tag, "due_at": made.due_at}, 201)
+
+    return _guarded(work)
+
+
+@router.post(
+    "/consults/{ticket_id}/messages",
+    status_code=201,
+    summary="Write back on your own ticket (as if answering the mail); it goes back to the consultant",
+    responses=errors(
+        e401=NO_AUTH,
+        e403="a missing or wrong X-CSRF-Token",
+        e404="no such ticket of yours",
+        e409=PURGED,
+        e422=BAD,
+    ),
+)
+def api_write_back(request: Request, ticket_id: int, body: Reply, x_csrf_token: CsrfHeader = None) -> Response:
+    def work() -> Response:
+        auth = signed_in(request, x_csrf_token, write=True)
+        write_back(request, auth, ticket_id, body.text)
+        found, full = find_ticket(request, auth, ticket_id)
+        return json(staff_view(request, found) if full else ticket_view(found, full=False), 201)
 
     return _guarded(work)
 

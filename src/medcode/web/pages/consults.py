@@ -8,7 +8,6 @@ purge. Forms carry the session's CSRF token in a ``csrf`` field.
 from __future__ import annotations
 
 import time
-from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from medcode.app import consults
-from medcode.app.consult_mail import Incoming
 from medcode.app.consult_views import Ticket
 from medcode.web.api import account as flows
 from medcode.web.api import consults as api
@@ -171,29 +169,15 @@ async def member_writes_back(request: Request, ticket_id: int) -> Response:
     text = form.get("text", "").strip()
 
     def work() -> Response:
-        assert auth.user is not None
         try:
+            api.write_back(request, auth, ticket_id, text)
+        except flows.Refused as exc:
+            if exc.status == 404:
+                return _message(
+                    request, "No such ticket", "There is no ticket of yours with this number.", 404, failed=True
+                )
             ticket, _ = api.find_ticket(request, auth, ticket_id)
-        except flows.Refused:
-            return _message(
-                request, "No such ticket", "There is no ticket of yours with this number.", 404, failed=True
-            )
-        if not text or len(text) > api.TEXT_CHARS or ticket.purged or ticket.user_id != auth.user.id:
-            return _member_page(request, ticket, auth, 422, error="Write a message (at most 100,000 characters).")
-        ids = tuple(m.message_id for m in ticket.messages)
-        consults.receive(
-            policy_of(request).engine,
-            _conf(request),
-            Incoming(
-                from_addr=auth.user.email,
-                to_addr="",
-                subject=f"Re: {ticket.subject} [{ticket.tag}]",
-                message_id=make_msgid(domain="medcode.web"),
-                in_reply_to=ids[-1] if ids else "",
-                references=ids[-30:],
-                text=text,
-            ),
-        )
+            return _member_page(request, ticket, auth, exc.status, error=exc.message)
         return RedirectResponse(f"/consult/{ticket_id}", status_code=303)
 
     return await _run(work)
