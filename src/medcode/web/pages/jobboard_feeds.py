@@ -30,7 +30,8 @@ def summary(job: JobView) -> str:
         parts.append(" / ".join(job.credentials))
     if job.pay_min or job.pay_max:
         low, high = job.pay_min or job.pay_max, job.pay_max or job.pay_min
-        parts.append(f"${low:,}-${high:,} a {job.pay_period}" if low != high else f"${low:,} a {job.pay_period}")
+        per = "an hour" if job.pay_period == "hour" else "a year"
+        parts.append(f"${low:,}-${high:,} {per}" if low != high else f"${low:,} {per}")
     return " · ".join(parts)
 
 
