@@ -56,6 +56,8 @@ _GUEST_NAV = str(GUEST_NAV).encode()
 ACCOUNT_API = ("/api/auth/", "/api/account", "/api/keys", "/api/admin/")
 # JSON calls made by the site's own pages (search as you type, CasePilot's chat): open to guests like the pages
 OPEN_API = frozenset({"/api/autocomplete", "/api/ask"})
+# the job board's API is public (its handlers look up the session or key of an employer or applicant themselves)
+OPEN_API_PREFIXES = ("/api/jobs", "/api/applications/")
 _CODE = re.compile(CODE_PATTERN)
 _SPLIT = re.compile(r"[\s,]+")
 
@@ -207,7 +209,8 @@ class Accounts:
         policy: Policy = scope["app"].state.accounts
         api = path.startswith("/api/")
         account_api = api and path.startswith(ACCOUNT_API)
-        gated = policy.quotas and api and not account_api and path not in OPEN_API
+        open_api = path in OPEN_API or path.startswith(OPEN_API_PREFIXES)
+        gated = policy.quotas and api and not account_api and not open_api
         cookie, bearer, forwarded = _credentials(scope["headers"])
         counted = None
         if policy.quotas and not api:
