@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -127,3 +128,14 @@ def hammer(url: str, what: str, arg: str, limit: int, threads: int, each: int) -
 
 if __name__ == "__main__":  # python appdb_fixtures.py URL key|page ARG LIMIT THREADS EACH
     print(hammer(sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:7])))
+
+
+def calm_login_window(margin: float = 60.0) -> None:
+    """Wait for a fresh failed-login window when less than ``margin`` seconds are left of this one (failed
+    logins are counted in fixed windows of ``limits.LOGIN_WINDOW`` seconds; a test of the limit must not
+    straddle two)."""
+    from medcode.app import limits
+
+    left = limits.LOGIN_WINDOW - time.time() % limits.LOGIN_WINDOW
+    if left < margin:
+        time.sleep(left + 1)

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from appdb_fixtures import appdb_url  # noqa: F401 (fixture)
+from appdb_fixtures import appdb_url, calm_login_window  # noqa: F401 (fixture)
 from sqlalchemy import update
 
 from medcode.app import db
@@ -374,6 +374,7 @@ def test_login_answers_the_same_for_unknown_email_and_wrong_password(site: tuple
 
 
 def test_password_spraying_from_one_address_is_limited(site: tuple[Server, Mailbox, str]) -> None:
+    calm_login_window()
     server, box, _ = site
     address = "10.250.0.7"
     _, who, _ = member(server, box)
@@ -388,6 +389,7 @@ def test_password_spraying_from_one_address_is_limited(site: tuple[Server, Mailb
 
 
 def test_guessing_one_account_is_limited(site: tuple[Server, Mailbox, str]) -> None:
+    calm_login_window()
     server, box, _ = site
     _, who, _ = member(server, box)
     statuses = [

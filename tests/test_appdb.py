@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from appdb_fixtures import FIXED_NOW, PG_ENV, appdb_url, fresh_database  # noqa: F401
+from appdb_fixtures import FIXED_NOW, PG_ENV, appdb_url, calm_login_window, fresh_database  # noqa: F401
 from sqlalchemy import Engine, func, inspect, select, update
 
 from medcode import settings
@@ -123,6 +123,7 @@ def test_register_normalises_and_refuses_bad_input(eng: Engine) -> None:
 
 
 def test_authenticate_same_answer_and_limits(eng: Engine) -> None:
+    calm_login_window()
     email = _email()
     user = accounts.register(eng, email, PASSWORD, verified=False)
     address = "198.51.100." + str(uuid.uuid4().int % 250)
@@ -140,6 +141,7 @@ def test_authenticate_same_answer_and_limits(eng: Engine) -> None:
 
 
 def test_password_spraying_from_one_address_is_limited(eng: Engine) -> None:
+    calm_login_window()
     address = "192.0.2." + str(uuid.uuid4().int % 250)
     victim = accounts.register(eng, _email("victim"), PASSWORD, verified=True)
     for i in range(accounts.ADDRESS_FAILURES):
