@@ -175,6 +175,7 @@ SETTINGS: tuple[Setting, ...] = (
         "365",
         "Consult tickets unchanged for this many days are purged (at server start and daily).",
     ),
+    Setting("MEDCODE_RESUME_MAX_MB", "5", "Largest resume (PDF or DOCX, megabytes) sent with a job application."),
 )
 
 EMBED_MODES = ("background", "wait", "off")
@@ -218,6 +219,7 @@ class Settings:
     consult_max_attachment_mb: int = 10
     consult_due_days: int = 2
     consult_due_days_pro: int = 1
+    resume_max_mb: int = 5
     consult_keep_days: int = 365
 
     @property
@@ -360,4 +362,5 @@ def _consult_settings(env: Mapping[str, str], whole: Callable[[str, int], int]) 
         "consult_due_days": whole("MEDCODE_CONSULT_DUE_DAYS", 0),
         "consult_due_days_pro": whole("MEDCODE_CONSULT_DUE_DAYS_PRO", 0),
         "consult_keep_days": whole("MEDCODE_CONSULT_KEEP_DAYS", 1),
+        "resume_max_mb": whole("MEDCODE_RESUME_MAX_MB", 1),
     }

@@ -43,16 +43,9 @@ class ApplicationView:
     updated_at: int
 
 
-def resume_limit() -> int:
-    """Bytes of the largest resume: MEDCODE_RESUME_MAX_MB (5)."""
-    raw = os.environ.get("MEDCODE_RESUME_MAX_MB", str(RESUME_MB)).strip()
-    try:
-        mb = float(raw)
-    except ValueError:
-        raise ValueError(f"MEDCODE_RESUME_MAX_MB: {raw!r} is not a number of megabytes") from None
-    if not 0 < mb <= 100:
-        raise ValueError(f"MEDCODE_RESUME_MAX_MB: {raw!r} is not from 0 to 100")
-    return int(mb * (1 << 20))
+def resume_limit(mb: int = RESUME_MB) -> int:
+    """Bytes of the largest resume, from megabytes (the setting MEDCODE_RESUME_MAX_MB)."""
+    return mb << 20
 
 
 def resume_kind(data: bytes) -> str | None:
@@ -83,14 +76,22 @@ def _safe_name(name: str, kind: str) -> str:
 
 
 def apply(
-    db: Engine, home: Path, job_id: int, user: User, cover_note: str, filename: str, data: bytes
+    db: Engine,
+    home: Path,
+    job_id: int,
+    user: User,
+    cover_note: str,
+    filename: str,
+    data: bytes,
+    limit: int = RESUME_MB << 20,
 ) -> ApplicationView:
-    """Apply to an open job; JobError (field ``resume`` or ``cover_note``) for input it refuses, LookupError for
-    a job that is not open, PermissionError when the user is the job's employer."""
+    """Apply to an open job; JobError (field ``resume`` or ``cover_note``) for input it refuses (a resume over
+    ``limit`` bytes among it), LookupError for a job that is not open, PermissionError when the user is the
+    job's employer."""
     if len(cover_note) > COVER_MAX:
         raise JobError("cover_note", f"the cover note is longer than {COVER_MAX:,} characters")
-    if len(data) > resume_limit():
-        raise JobError("resume", f"the resume is larger than {resume_limit() >> 20} MB")
+    if len(data) > limit:
+        raise JobError("resume", f"the resume is larger than {limit >> 20} MB")
     kind = resume_kind(data)
     if kind is None:
         raise JobError("resume", "the resume is not a PDF or a Word (.docx) file")

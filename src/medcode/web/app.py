@@ -25,6 +25,7 @@ from starlette.types import ASGIApp
 
 from medcode import casenote, settings, vocab
 from medcode.app import db as appdb
+from medcode.app import job_apply
 from medcode.app.plans import plans, window_seconds
 from medcode.audit import catalogue as audit_catalogue
 from medcode.claims import Checker
@@ -152,6 +153,7 @@ def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI
     # links in mail: MEDCODE_PUBLIC_URL when set, else the address the server listens on
     app.state.public_url = conf.public_url if os.environ.get("MEDCODE_PUBLIC_URL") else ""
     app.state.jobs = job_store
+    app.state.resume_limit = job_apply.resume_limit(conf.resume_max_mb)  # bytes of a job application's resume
     app.state.note_limit = casenote.max_bytes(conf.max_note_kb)  # bytes of a note Case2Code reads
     app.state.llm = casenote.llm_config(conf)  # optional re-rank (MEDCODE_LLM_URL); a bad URL stops start-up
     api = (codes, search, price, claims, releases, suggest, audit, ask)

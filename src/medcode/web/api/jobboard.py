@@ -288,6 +288,7 @@ async def apply(request: Request, job_id: JobId, x_csrf_token: CsrfHeader = None
                 sent.cover_note,
                 sent.filename,
                 sent.data,
+                request.app.state.resume_limit,
             )
         except LookupError:
             raise Refused(404, "not_found", "no such open job") from None

@@ -10,7 +10,6 @@ from typing import Any
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from medcode.app import job_apply
 from medcode.web.pages.upload import BadForm, TooLarge, read_body
 
 FORM_OVERHEAD = 64 * 1024  # part headers, boundaries and the cover note beyond the resume
@@ -27,7 +26,7 @@ class ApplicationForm:
 async def read_application(request: Request) -> ApplicationForm:
     """The multipart form of an application; TooLarge past the resume limit, BadForm for a body that is not
     such a form."""
-    limit = job_apply.resume_limit()
+    limit = request.app.state.resume_limit
     body = await read_body(request, limit + FORM_OVERHEAD)
     sent = False
 

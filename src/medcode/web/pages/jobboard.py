@@ -224,7 +224,7 @@ def _job_page(request: Request, job_id: int, auth: Auth, error: str = "", status
         applied=applied,
         error=error,
         when=feeds.day,
-        limit_mb=job_apply.resume_limit() >> 20,
+        limit_mb=request.app.state.resume_limit >> 20,
     )
 
 
@@ -241,7 +241,7 @@ async def apply_submit(request: Request, job_id: int) -> Response:
     try:
         sent = await read_application(request)
     except TooLarge:
-        limit = job_apply.resume_limit() >> 20
+        limit = request.app.state.resume_limit >> 20
         return await _thread(lambda: _job_page(request, job_id, auth, f"The resume is larger than {limit} MB.", 413))
     except BadForm as exc:
         why = str(exc)
@@ -260,6 +260,7 @@ async def apply_submit(request: Request, job_id: int) -> Response:
                 sent.cover_note,
                 sent.filename,
                 sent.data,
+                request.app.state.resume_limit,
             )
         except jobs.JobError as exc:
             return _job_page(request, job_id, auth, exc.message, 422)
