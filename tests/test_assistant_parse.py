@@ -397,3 +397,11 @@ def test_words_of_code_descriptions_are_not_corrected_and_abbreviations_are_not_
     assert parse(kb, "99223 in Lansing MI 2026").place == "mi"
     assert parse(kb, "total facility RVUs for 43235").kind == "payment"
     assert parse(kb, "codes like 95816").kind == "siblings"
+
+
+def test_a_question_past_the_limit_is_not_read(kb: medcode.KnowledgeBase) -> None:
+    from medcode.assistant import MAX_QUESTION
+
+    a = ask(kb, "a" * (MAX_QUESTION + 1))
+    assert a.confidence == "low" and "at most" in a.answer and a.conversation_id
+    assert ask(kb, "99213 " + "x" * (MAX_QUESTION - 10)).confidence != ""  # at the limit: read as usual

@@ -21,7 +21,6 @@ from medcode.search import SearchError
 
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
-MAX_QUESTION_CHARS = 2000  # of a question to CasePilot (as POST /api/ask)
 EXIT_PIPE = 141  # what a shell reports for a command ended by SIGPIPE (128 + 13), as `yes | head` gives
 
 
@@ -484,14 +483,15 @@ def cmd_audit(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
 
 def cmd_ask(args: argparse.Namespace, conf: settings_mod.Settings) -> int:
     from medcode import casenote
+    from medcode.assistant import MAX_QUESTION
     from medcode.assistant.llm import answer_question
     from medcode.terminal_ask import print_answer
 
     question = " ".join(args.question.split())
     if not question:
         raise UsageError("the question is empty")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise UsageError(f"the question is {len(question):,} characters; at most {MAX_QUESTION_CHARS:,}")
+    if len(question) > MAX_QUESTION:
+        raise UsageError(f"the question is {len(question):,} characters; at most {MAX_QUESTION:,}")
     try:
         llm_conf = casenote.llm_config(conf)
     except ValueError as exc:  # a MEDCODE_LLM_URL that is not http(s)

@@ -82,6 +82,9 @@ def _cannot(q: Question, why: str) -> Answer:
     )
 
 
+MAX_QUESTION = 2000  # characters of a question: a coder's question is short, a longer text is a note
+
+
 def _answer(kb: KnowledgeBase, q: Question) -> Answer:
     if not q.text.strip():
         return _cannot(q, "Ask a question about a code, for example: Is 20702 an add-on code?")
@@ -121,6 +124,15 @@ def ask(
     follow-up such as "and in Manhattan?" takes what it leaves out from that question); a new id
     when None. ``day``/``zip_code``: the date of service and ZIP when the question gives none."""
     cid = conversation_id or conversation.new_id()
+    if len(question) > MAX_QUESTION:  # read nothing of it: a long text is a note (Case2Code, the audit)
+        return replace(
+            _cannot(
+                Question(text="", kind="guidelines"),
+                f"The question is {len(question):,} characters; ask in at most {MAX_QUESTION:,} "
+                "(for a whole note, use Case2Code or the documentation audit).",
+            ),
+            conversation_id=cid,
+        )
     previous = conversation.STORE.recall(cid) if conversation_id else None
     q = parse(kb, question, previous, day=day, zip_code=zip_code)
     answer = _answer(kb, q)

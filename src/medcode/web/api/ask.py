@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from python_multipart.multipart import parse_options_header
 
+from medcode.assistant import MAX_QUESTION
 from medcode.assistant.llm import answer_question
 from medcode.pricing import PricingError, UnknownLocality
 from medcode.web.api.schemas import errors
@@ -19,7 +20,6 @@ from medcode.web.deps import DATE_PATTERN, BadInput, error, json, parse_date
 from medcode.web.pages.upload import BadForm, TooLarge, read_body
 
 router = APIRouter(prefix="/api", tags=["ask"])
-MAX_QUESTION = 2000  # characters of a question
 MAX_BODY = 16 * 1024  # bytes of a body (a question of 2,000 characters, escaped, and the other fields)
 CONVERSATION_PATTERN = "^[A-Za-z0-9_-]{8,64}$"
 ZIP_PATTERN = "^[0-9]{5}(-?[0-9]{4})?$"
