@@ -29,7 +29,6 @@ from medcode.app.models_consults import ConsultAttachment, ConsultMessage, Consu
 
 log = logging.getLogger("medcode.consults")
 
-MAX_QUESTION = 2000  # characters of a question CasePilot reads (as POST /api/ask)
 MAX_PDF_PAGES = 50
 MAX_NOTE = 100_000
 _CODE = re.compile(r"\b(\d{4}[0-9TFU]|[A-V]\d{4})\b")
@@ -54,6 +53,8 @@ def question_text(subject: str, body: str) -> str:
     subject = " ".join(re.sub(r"^\s*((re|aw|fwd?)\s*:\s*)+", "", subject, flags=re.IGNORECASE).split())
     if subject and subject.lower() not in text.lower() and subject != "(no subject)":
         text = f"{subject}. {text}" if text else subject
+    from medcode.assistant import MAX_QUESTION  # (CasePilot's own limit; imported late: the receiver does not load it)
+
     return text[:MAX_QUESTION]
 
 
