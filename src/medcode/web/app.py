@@ -102,7 +102,22 @@ def open_appdb(conf: settings.Settings) -> Policy:
     )
 
 
+def _fewer_malloc_arenas() -> None:
+    """glibc gives each thread that allocates its own malloc arena (up to 8 per core), and a large claim
+    check in worker threads leaves each of them holding freed memory: two arenas keep a server's peak far
+    lower. Nothing happens on other C libraries."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
 def create_app(home: Path | None = None, cache_mb: int | None = None) -> FastAPI:
+    _fewer_malloc_arenas()
     conf = settings.load()
     if home is not None:
         conf = dataclasses.replace(conf, home=home)
